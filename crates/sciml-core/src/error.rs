@@ -1,0 +1,100 @@
+//! Errors: bad input is reported before any work, a failed integration carries what was computed.
+
+use crate::scalar::Re;
+use crate::solution::{ReturnCode, Solution};
+use crate::state::State;
+
+/// Bad input, reported before any work is done. Each message says what to fix.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A vector has the wrong length.
+    #[error("{what} has length {got}, expected {expected}")]
+    DimensionMismatch {
+        /// What was given.
+        what: String,
+        /// The length it must have.
+        expected: usize,
+        /// The length it has.
+        got: usize,
+    },
+    /// A value is NaN or infinite.
+    #[error("{what} contains a non-finite value ({value}) at index {index}; give finite values")]
+    NonFinite {
+        /// What was given.
+        what: String,
+        /// The first offending index.
+        index: usize,
+        /// Its value part.
+        value: f64,
+    },
+    /// The time span cannot be integrated over.
+    #[error("invalid time span ({t0}, {t1}): {reason}")]
+    InvalidSpan {
+        /// Start.
+        t0: f64,
+        /// End.
+        t1: f64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An option has a value it cannot take.
+    #[error("invalid option `{option}`: {reason}")]
+    InvalidOption {
+        /// The option's name.
+        option: &'static str,
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
+    /// A time outside the range a solution covers.
+    #[error("t = {t} lies outside the solution's range [{start}, {end}]")]
+    OutOfRange {
+        /// The requested time.
+        t: f64,
+        /// First time covered.
+        start: f64,
+        /// Last time covered.
+        end: f64,
+    },
+    /// The solution was computed without dense output.
+    #[error("this solution has no dense output; solve with `dense: true` to interpolate at any time")]
+    NoDenseOutput,
+    /// A method cannot do what was asked of it.
+    #[error("{method} cannot {what}")]
+    Unsupported {
+        /// The method.
+        method: &'static str,
+        /// What it was asked.
+        what: String,
+    },
+}
+
+/// Why a solve did not return a full solution.
+#[derive(Debug, thiserror::Error)]
+pub enum SolveError<V: State> {
+    /// The input was rejected before any work.
+    #[error(transparent)]
+    Input(#[from] Error),
+    /// The integration stopped early; `partial` holds everything computed up to `t`.
+    #[error("integration failed at t = {t}: {code}")]
+    Failed {
+        /// Why it stopped.
+        code: ReturnCode,
+        /// Where it stopped.
+        t: f64,
+        /// The solution up to `t`.
+        partial: Box<Solution<V>>,
+    },
+}
+
+impl<V: State> SolveError<V> {
+    /// A failed integration at time `t`.
+    pub fn failed(code: ReturnCode, t: Re<V>, partial: Solution<V>) -> Self {
+        use crate::scalar::Real;
+        SolveError::Failed {
+            code,
+            t: t.to_f64_lossy(),
+            partial: Box::new(partial),
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The vector field `du/dt = f(t, u, p)` and its derivative capabilities.
+//!
+//! One trait is required ([`VectorField`]); derivatives are separate capability traits ([`Jvp`],
+//! [`Vjp`], [`Jacobian`]) with no default bodies, so a solver or sensitivity method that needs one
+//! names it in its bounds and a field without it is a compile error, never a silent fallback. Which
+//! provider supplies a capability is chosen by wrapping the field in an adaptor
+//! (`crate::providers`): forward-mode AD over a [`GenericRhs`], user-supplied closures, or finite
+//! differences. Each capability states whether it is exact (`EXACT`), so a sensitivity method can
+//! refuse or warn on finite differences.
+//!
+//! Methods take `&mut self`: scratch lives in the field, so fields stay `Sync` and ensembles can
+//! clone them.
+
+use crate::matrix::DenseMatrix;
+use crate::scalar::{Re, Scalar};
+use crate::state::State;
+
+/// An in-place vector field: writes `du = f(t, u, p)`.
+pub trait VectorField {
+    /// The state type.
+    type V: State;
+    /// The (flat) parameter type, with the same scalar as the state.
+    type P: State<S = <Self::V as State>::S>;
+    /// `(number of state components, number of parameters)`, validated when a problem is built.
+    fn dims(&self) -> (usize, usize);
+    /// `du = f(t, u, p)`.
+    fn rhs(&mut self, t: Re<Self::V>, u: &Self::V, p: &Self::P, du: &mut Self::V);
+}
+
+/// Jacobian-vector products.
+pub trait Jvp: VectorField {
+    /// Whether the products are exact (not finite differences).
+    const EXACT: bool;
+    /// `out = ∂f/∂u · v`.
+    fn jvp_u(&mut self, t: Re<Self::V>, u: &Self::V, p: &Self::P, v: &Self::V, out: &mut Self::V);
+    /// `out = ∂f/∂p · v`.
+    fn jvp_p(&mut self, t: Re<Self::V>, u: &Self::V, p: &Self::P, v: &Self::P, out: &mut Self::V);
+}
+
+/// Vector-Jacobian products (reverse mode), accumulating into both gradients.
+pub trait Vjp: VectorField {
+    /// Whether the products are exact (not finite differences).
+    const EXACT: bool;
+    /// `gu += (∂f/∂u)ᵀ w` and `gp += (∂f/∂p)ᵀ w`.
+    fn vjp(
+        &mut self,
+        t: Re<Self::V>,
+        u: &Self::V,
+        p: &Self::P,
+        w: &Self::V,
+        gu: &mut Self::V,
+        gp: &mut Self::P,
+    );
+}
+
+/// The dense Jacobian `∂f/∂u`.
+pub trait Jacobian: VectorField {
+    /// Whether the Jacobian is exact (not finite differences).
+    const EXACT: bool;
+    /// Writes `∂f/∂u` into `j` (`n × n`).
+    fn jacobian(
+        &mut self,
+        t: Re<Self::V>,
+        u: &Self::V,
+        p: &Self::P,
+        j: &mut DenseMatrix<<Self::V as State>::S>,
+    );
+}
+
+/// A vector field written once for every scalar type, so dual numbers can pass through it.
+///
+/// Closures cannot be generic over the scalar; implement this trait instead and wrap the value in
+/// [`crate::ForwardAd`] to get exact JVPs, VJPs and Jacobians. Scratch space of `scratch_len()`
+/// scalars is provided by the adaptor, so an evaluation allocates nothing.
+///
+/// ```
+/// use sciml_core::{GenericRhs, Scalar};
+/// struct LotkaVolterra;
+/// impl GenericRhs for LotkaVolterra {
+///     fn dims(&self) -> (usize, usize) { (2, 4) }
+///     fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
+///         du[0] = p[0] * u[0] - p[1] * u[0] * u[1];
+///         du[1] = -p[2] * u[1] + p[3] * u[0] * u[1];
+///     }
+/// }
+/// let mut du = [0.0; 2];
+/// LotkaVolterra.eval(0.0, &[1.0, 1.0], &[1.5, 1.0, 3.0, 1.0], &mut du, &mut []);
+/// assert_eq!(du, [0.5, -2.0]);
+/// ```
+pub trait GenericRhs: Send + Sync {
+    /// `(number of state components, number of parameters)`.
+    fn dims(&self) -> (usize, usize);
+    /// Scalars of scratch space `eval` needs.
+    fn scratch_len(&self) -> usize {
+        0
+    }
+    /// `du = f(t, u, p)` for any scalar type.
+    fn eval<S: Scalar>(&self, t: S::Re, u: &[S], p: &[S], du: &mut [S], ws: &mut [S]);
+}

@@ -1,0 +1,171 @@
+use crate::dual::Dual;
+use crate::field::{GenericRhs, Jacobian, Jvp, Vjp, VectorField};
+use crate::matrix::DenseMatrix;
+use crate::scalar::Scalar;
+
+/// Exact derivatives of a [`GenericRhs`] by forward-mode dual numbers.
+///
+/// The state and parameters are `Vec<S>`; `S` may itself be a dual number (dual numbers through
+/// the solver), in which case the derivatives nest. All buffers are allocated once here.
+///
+/// ```
+/// use sciml_core::{ForwardAd, GenericRhs, Jvp, Scalar, VectorField};
+/// struct Square;
+/// impl GenericRhs for Square {
+///     fn dims(&self) -> (usize, usize) { (1, 1) }
+///     fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
+///         du[0] = p[0] * u[0] * u[0];
+///     }
+/// }
+/// let mut f = ForwardAd::new(Square);
+/// let mut out = vec![0.0];
+/// f.jvp_u(0.0, &vec![3.0], &vec![2.0], &vec![1.0], &mut out);
+/// assert_eq!(out[0], 12.0); // d/du (2 u²) at u = 3
+/// ```
+pub struct ForwardAd<G, S: Scalar = f64> {
+    g: G,
+    n: usize,
+    np: usize,
+    ws: Vec<S>,
+    ud: Vec<Dual<S, S::Re>>,
+    pd: Vec<Dual<S, S::Re>>,
+    dud: Vec<Dual<S, S::Re>>,
+    wsd: Vec<Dual<S, S::Re>>,
+}
+
+impl<G: Clone, S: Scalar> Clone for ForwardAd<G, S> {
+    fn clone(&self) -> Self {
+        ForwardAd {
+            g: self.g.clone(),
+            n: self.n,
+            np: self.np,
+            ws: self.ws.clone(),
+            ud: self.ud.clone(),
+            pd: self.pd.clone(),
+            dud: self.dud.clone(),
+            wsd: self.wsd.clone(),
+        }
+    }
+}
+
+impl<G: GenericRhs> ForwardAd<G, f64> {
+    /// Wraps `g` for states and parameters in `f64`.
+    pub fn new(g: G) -> Self {
+        Self::with_scalar(g)
+    }
+}
+
+impl<G: GenericRhs, S: Scalar> ForwardAd<G, S> {
+    /// Wraps `g` for states and parameters in the scalar `S` (`f32`, or a dual number).
+    pub fn with_scalar(g: G) -> Self {
+        let (n, np) = g.dims();
+        let m = g.scratch_len();
+        let z = Dual::constant(S::zero());
+        ForwardAd {
+            n,
+            np,
+            ws: vec![S::zero(); m],
+            ud: vec![z; n],
+            pd: vec![z; np],
+            dud: vec![z; n],
+            wsd: vec![z; m],
+            g,
+        }
+    }
+    /// The wrapped function.
+    pub fn inner(&self) -> &G {
+        &self.g
+    }
+
+    /// Seeds `u` and `p` with tangents `(vu, vp)` (either may be absent = zero) and evaluates in
+    /// dual numbers; tangents of `du` are left in `self.dud`.
+    fn dual_pass(
+        &mut self,
+        t: S::Re,
+        u: &[S],
+        p: &[S],
+        vu: Option<&[S]>,
+        vp: Option<&[S]>,
+    ) {
+        for (i, d) in self.ud.iter_mut().enumerate() {
+            *d = Dual::new(u[i], vu.map_or(S::zero(), |v| v[i]));
+        }
+        for (i, d) in self.pd.iter_mut().enumerate() {
+            *d = Dual::new(p[i], vp.map_or(S::zero(), |v| v[i]));
+        }
+        self.g
+            .eval(t, &self.ud, &self.pd, &mut self.dud, &mut self.wsd);
+    }
+
+    /// One unit-vector pass: tangent `e_i` in `u` (`i < n`) or `e_{i-n}` in `p`.
+    fn unit_pass(&mut self, t: S::Re, u: &[S], p: &[S], i: usize) {
+        for (k, d) in self.ud.iter_mut().enumerate() {
+            *d = Dual::new(u[k], if k == i { S::one() } else { S::zero() });
+        }
+        for (k, d) in self.pd.iter_mut().enumerate() {
+            *d = Dual::new(p[k], if k + self.n == i { S::one() } else { S::zero() });
+        }
+        self.g
+            .eval(t, &self.ud, &self.pd, &mut self.dud, &mut self.wsd);
+    }
+}
+
+impl<G: GenericRhs, S: Scalar> VectorField for ForwardAd<G, S> {
+    type V = Vec<S>;
+    type P = Vec<S>;
+    fn dims(&self) -> (usize, usize) {
+        (self.n, self.np)
+    }
+    #[inline]
+    fn rhs(&mut self, t: S::Re, u: &Vec<S>, p: &Vec<S>, du: &mut Vec<S>) {
+        self.g.eval(t, u, p, du, &mut self.ws);
+    }
+}
+
+impl<G: GenericRhs, S: Scalar> Jvp for ForwardAd<G, S> {
+    const EXACT: bool = true;
+    fn jvp_u(&mut self, t: S::Re, u: &Vec<S>, p: &Vec<S>, v: &Vec<S>, out: &mut Vec<S>) {
+        self.dual_pass(t, u, p, Some(v), None);
+        for (o, d) in out.iter_mut().zip(&self.dud) {
+            *o = d.eps();
+        }
+    }
+    fn jvp_p(&mut self, t: S::Re, u: &Vec<S>, p: &Vec<S>, v: &Vec<S>, out: &mut Vec<S>) {
+        self.dual_pass(t, u, p, None, Some(v));
+        for (o, d) in out.iter_mut().zip(&self.dud) {
+            *o = d.eps();
+        }
+    }
+}
+
+impl<G: GenericRhs, S: Scalar> Vjp for ForwardAd<G, S> {
+    const EXACT: bool = true;
+    /// Exact, at the cost of `n + np` forward passes (one column of the full Jacobian each):
+    /// fine for small fields; neural layers provide a hand-written reverse pass instead.
+    fn vjp(&mut self, t: S::Re, u: &Vec<S>, p: &Vec<S>, w: &Vec<S>, gu: &mut Vec<S>, gp: &mut Vec<S>) {
+        for i in 0..self.n + self.np {
+            self.unit_pass(t, u, p, i);
+            let mut s = S::zero();
+            for (d, wk) in self.dud.iter().zip(w) {
+                s += d.eps() * *wk;
+            }
+            if i < self.n {
+                gu[i] += s;
+            } else {
+                gp[i - self.n] += s;
+            }
+        }
+    }
+}
+
+impl<G: GenericRhs, S: Scalar> Jacobian for ForwardAd<G, S> {
+    const EXACT: bool = true;
+    fn jacobian(&mut self, t: S::Re, u: &Vec<S>, p: &Vec<S>, j: &mut DenseMatrix<S>) {
+        for c in 0..self.n {
+            self.unit_pass(t, u, p, c);
+            for (jr, d) in j.col_mut(c).iter_mut().zip(&self.dud) {
+                *jr = d.eps();
+            }
+        }
+    }
+}

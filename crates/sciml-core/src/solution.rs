@@ -1,0 +1,130 @@
+//! What a solve returns.
+
+use crate::dense::DenseOutput;
+use crate::error::Error;
+use crate::scalar::Re;
+use crate::state::State;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Counters of the work a solve did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Right-hand-side evaluations.
+    pub nf: usize,
+    /// Jacobian evaluations.
+    pub njac: usize,
+    /// Matrix factorisations.
+    pub nfactor: usize,
+    /// Linear solves.
+    pub nlinsolve: usize,
+    /// Nonlinear (Newton) iterations.
+    pub nnewton: usize,
+    /// Attempted steps.
+    pub steps: usize,
+    /// Accepted steps.
+    pub accepted: usize,
+    /// Rejected steps.
+    pub rejected: usize,
+}
+
+/// How a solve ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ReturnCode {
+    /// Reached the end of the span.
+    Success,
+    /// A callback stopped the integration.
+    Terminated,
+    /// `maxiters` steps were attempted before the end of the span.
+    MaxIters,
+    /// The step size fell below `dtmin`.
+    DtLessThanMin,
+    /// The state or an error estimate became NaN or infinite.
+    NonFinite,
+    /// A step could not be carried out (e.g. a singular or divergent implicit stage).
+    StepFailed,
+}
+
+impl fmt::Display for ReturnCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            ReturnCode::Success => "success",
+            ReturnCode::Terminated => "terminated by a callback",
+            ReturnCode::MaxIters => {
+                "maximum number of steps reached (raise `maxiters`, or the problem may be stiff)"
+            }
+            ReturnCode::DtLessThanMin => {
+                "step size fell below dtmin (the solution may blow up, or the problem is stiff)"
+            }
+            ReturnCode::NonFinite => "the state became NaN or infinite",
+            ReturnCode::StepFailed => "a step could not be carried out",
+        };
+        f.write_str(s)
+    }
+}
+
+/// A computed trajectory: saved times and states, statistics, a return code, and optionally a
+/// dense interpolant.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(bound(serialize = "V: Serialize", deserialize = "V: Deserialize<'de>"))]
+pub struct Solution<V: State> {
+    /// Saved times.
+    pub t: Vec<Re<V>>,
+    /// Saved states, one per time.
+    pub u: Vec<V>,
+    /// Work counters.
+    pub stats: Stats,
+    /// How the solve ended.
+    pub retcode: ReturnCode,
+    /// Dense output over the whole solve, when requested.
+    pub dense: Option<DenseOutput<V>>,
+}
+
+impl<V: State> Solution<V> {
+    /// An empty solution.
+    pub fn empty() -> Self {
+        Solution {
+            t: Vec::new(),
+            u: Vec::new(),
+            stats: Stats::default(),
+            retcode: ReturnCode::Success,
+            dense: None,
+        }
+    }
+    /// Number of saved points.
+    pub fn len(&self) -> usize {
+        self.t.len()
+    }
+    /// Whether nothing was saved.
+    pub fn is_empty(&self) -> bool {
+        self.t.is_empty()
+    }
+    /// `(t, u)` pairs in order.
+    pub fn iter(&self) -> impl Iterator<Item = (Re<V>, &V)> + '_ {
+        self.t.iter().copied().zip(self.u.iter())
+    }
+    /// The last saved state.
+    pub fn last(&self) -> Option<&V> {
+        self.u.last()
+    }
+    /// The state at any time of the span, from the dense output.
+    pub fn interpolate(&self, t: Re<V>) -> Result<V, Error> {
+        let dense = self.dense.as_ref().ok_or(Error::NoDenseOutput)?;
+        let mut out = dense
+            .segments()
+            .first()
+            .ok_or(Error::NoDenseOutput)?
+            .y0
+            .zeros_like();
+        dense.evaluate_to(t, &mut out)?;
+        Ok(out)
+    }
+}
+
+impl<V: State> std::ops::Index<usize> for Solution<V> {
+    type Output = V;
+    fn index(&self, i: usize) -> &V {
+        &self.u[i]
+    }
+}

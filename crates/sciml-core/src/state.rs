@@ -1,0 +1,473 @@
+//! State containers the solvers are generic over.
+//!
+//! The engine needs two hot operations from a state: [`State::lincomb`] (`y + Σ cⱼ kⱼ`, which is
+//! every Runge–Kutta stage, update, error estimate and interpolant) and the scaled error sums behind
+//! [`State::err_norm`]. Implementations: `Vec<S>`, [`Batch<S>`] (features × batch, one step size for
+//! the whole batch) and [`Pair<A, B>`] (the adjoint's `(λ, μ)`, forward sensitivities' `(u, S)`).
+
+use crate::error::Error;
+use crate::scalar::{Re, Real, Scalar, Zero};
+use crate::tolerance::Tolerance;
+use serde::{Deserialize, Serialize};
+use std::fmt::Debug;
+
+/// The most vectors one [`State::lincomb`] call may combine (Vern9 with its lazy stages fits).
+pub const MAX_LINCOMB: usize = 32;
+
+/// A vector the solvers can step.
+pub trait State: Clone + Debug + Send + Sync + 'static {
+    /// The scalar of every component.
+    type S: Scalar;
+    /// Number of scalar components.
+    fn len(&self) -> usize;
+    /// Whether there are no components.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// A zero state of the same shape.
+    fn zeros_like(&self) -> Self;
+    /// Copies `x` into `self` (same shape).
+    fn copy_from(&mut self, x: &Self);
+    /// Sets every component to zero.
+    fn fill_zero(&mut self);
+    /// `self = y + Σ c[j]·ks[j]` in one pass, allocation-free. `c.len() == ks.len() <= MAX_LINCOMB`.
+    fn lincomb(&mut self, y: &Self, c: &[Re<Self>], ks: &[&Self]);
+    /// `Σ (e_i / (atol_i + rtol_i max(|y0_i|, |y1_i|)))²` over the components `i < limit`, the
+    /// tolerance of component `i` taken at index `offset + i`; returns the sum and the count.
+    fn scaled_sq_sum(
+        e: &Self,
+        y0: &Self,
+        y1: &Self,
+        tol: &Tolerance<Re<Self>>,
+        offset: usize,
+        limit: usize,
+    ) -> (Re<Self>, usize);
+    /// Weighted RMS norm of the value parts (see [`Tolerance`]); a seminorm when
+    /// `tol.norm_len` is set.
+    fn err_norm(e: &Self, y0: &Self, y1: &Self, tol: &Tolerance<Re<Self>>) -> Re<Self> {
+        let limit = tol.norm_len.unwrap_or(usize::MAX);
+        let (s, n) = Self::scaled_sq_sum(e, y0, y1, tol, 0, limit);
+        if n == 0 {
+            return Re::<Self>::zero();
+        }
+        (s / Re::<Self>::from_usize(n)).sqrt()
+    }
+    /// Whether every component (value and derivative parts) is finite.
+    fn all_finite(&self) -> bool;
+}
+
+/// Host states whose components can be read and written as a slice.
+pub trait SliceState: State {
+    /// The components.
+    fn as_slice(&self) -> &[Self::S];
+    /// The components, mutably.
+    fn as_mut_slice(&mut self) -> &mut [Self::S];
+}
+
+#[inline]
+fn lincomb_slice<S: Scalar>(out: &mut [S], y: &[S], c: &[S::Re], ks: &[&[S]]) {
+    let n = y.len();
+    let out = &mut out[..n];
+    // Specialised arities keep the inner loop branch-free and vectorisable for the common cases.
+    match ks.len() {
+        0 => out.copy_from_slice(y),
+        1 => {
+            let (k0, c0) = (&ks[0][..n], c[0]);
+            for i in 0..n {
+                out[i] = y[i] + k0[i] * c0;
+            }
+        }
+        2 => {
+            let (k0, k1) = (&ks[0][..n], &ks[1][..n]);
+            for i in 0..n {
+                out[i] = y[i] + k0[i] * c[0] + k1[i] * c[1];
+            }
+        }
+        3 => {
+            let (k0, k1, k2) = (&ks[0][..n], &ks[1][..n], &ks[2][..n]);
+            for i in 0..n {
+                out[i] = y[i] + k0[i] * c[0] + k1[i] * c[1] + k2[i] * c[2];
+            }
+        }
+        _ => {
+            out.copy_from_slice(y);
+            let mut j = 0;
+            while j + 4 <= ks.len() {
+                let (k0, k1, k2, k3) = (&ks[j][..n], &ks[j + 1][..n], &ks[j + 2][..n], &ks[j + 3][..n]);
+                let (c0, c1, c2, c3) = (c[j], c[j + 1], c[j + 2], c[j + 3]);
+                for i in 0..n {
+                    out[i] += k0[i] * c0 + k1[i] * c1 + k2[i] * c2 + k3[i] * c3;
+                }
+                j += 4;
+            }
+            while j < ks.len() {
+                let (k0, c0) = (&ks[j][..n], c[j]);
+                for i in 0..n {
+                    out[i] += k0[i] * c0;
+                }
+                j += 1;
+            }
+        }
+    }
+}
+
+#[inline]
+fn scaled_sq_sum_slice<S: Scalar>(
+    e: &[S],
+    y0: &[S],
+    y1: &[S],
+    tol: &Tolerance<S::Re>,
+    offset: usize,
+    limit: usize,
+) -> (S::Re, usize) {
+    let n = e.len().min(limit);
+    let mut s = S::Re::zero();
+    if let Some((rtol, atol)) = tol.scalars() {
+        for i in 0..n {
+            let sc = atol + rtol * y0[i].re().abs().max(y1[i].re().abs());
+            let r = e[i].re() / sc;
+            s += r * r;
+        }
+    } else {
+        for i in 0..n {
+            let sc = tol.atol_at(offset + i)
+                + tol.rtol_at(offset + i) * y0[i].re().abs().max(y1[i].re().abs());
+            let r = e[i].re() / sc;
+            s += r * r;
+        }
+    }
+    (s, n)
+}
+
+fn gather<'a, V: State, T: ?Sized + 'a>(
+    ks: &[&'a V],
+    get: impl Fn(&'a V) -> &'a T,
+    default: &'a T,
+) -> [&'a T; MAX_LINCOMB] {
+    let mut out = [default; MAX_LINCOMB];
+    for (o, k) in out.iter_mut().zip(ks) {
+        *o = get(k);
+    }
+    out
+}
+
+impl<S: Scalar> State for Vec<S> {
+    type S = S;
+    #[inline]
+    fn len(&self) -> usize {
+        <[S]>::len(self)
+    }
+    fn zeros_like(&self) -> Self {
+        vec![S::zero(); self.len()]
+    }
+    #[inline]
+    fn copy_from(&mut self, x: &Self) {
+        self.copy_from_slice(x)
+    }
+    fn fill_zero(&mut self) {
+        self.iter_mut().for_each(|x| *x = S::zero());
+    }
+    #[inline]
+    fn lincomb(&mut self, y: &Self, c: &[S::Re], ks: &[&Self]) {
+        let slices = gather(ks, |k: &Vec<S>| k.as_slice(), y.as_slice());
+        lincomb_slice(self, y, c, &slices[..ks.len()]);
+    }
+    #[inline]
+    fn scaled_sq_sum(
+        e: &Self,
+        y0: &Self,
+        y1: &Self,
+        tol: &Tolerance<S::Re>,
+        offset: usize,
+        limit: usize,
+    ) -> (S::Re, usize) {
+        scaled_sq_sum_slice(e, y0, y1, tol, offset, limit)
+    }
+    fn all_finite(&self) -> bool {
+        self.iter().all(|x| x.is_finite_all())
+    }
+}
+
+impl<S: Scalar> SliceState for Vec<S> {
+    fn as_slice(&self) -> &[S] {
+        self
+    }
+    fn as_mut_slice(&mut self) -> &mut [S] {
+        self
+    }
+}
+
+/// A batch of states stored as a `features × batch` column-major matrix: sample `j` is the
+/// contiguous column `data[j*features .. (j+1)*features]`.
+///
+/// The whole batch shares one step size (as torchdiffeq and diffrax batch); use an ensemble for
+/// independent step control per sample.
+///
+/// ```
+/// use sciml_core::{Batch, State};
+/// let b = Batch::new(2, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+/// assert_eq!(b.column(1), &[3.0, 4.0]);
+/// assert_eq!(b.len(), 6);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Batch<S> {
+    data: Vec<S>,
+    features: usize,
+    batch: usize,
+}
+
+impl<S: Scalar> Batch<S> {
+    /// A batch from column-major data; `data.len()` must be `features * batch`.
+    pub fn new(features: usize, batch: usize, data: Vec<S>) -> Result<Self, Error> {
+        if data.len() != features * batch {
+            return Err(Error::DimensionMismatch {
+                what: format!("batch data ({features} features × {batch} samples)"),
+                expected: features * batch,
+                got: data.len(),
+            });
+        }
+        Ok(Batch {
+            data,
+            features,
+            batch,
+        })
+    }
+    /// A zero batch.
+    pub fn zeros(features: usize, batch: usize) -> Self {
+        Batch {
+            data: vec![S::zero(); features * batch],
+            features,
+            batch,
+        }
+    }
+    /// Features per sample.
+    pub fn features(&self) -> usize {
+        self.features
+    }
+    /// Number of samples.
+    pub fn batch_size(&self) -> usize {
+        self.batch
+    }
+    /// Sample `j`.
+    pub fn column(&self, j: usize) -> &[S] {
+        &self.data[j * self.features..(j + 1) * self.features]
+    }
+    /// Sample `j`, mutably.
+    pub fn column_mut(&mut self, j: usize) -> &mut [S] {
+        &mut self.data[j * self.features..(j + 1) * self.features]
+    }
+}
+
+impl<S: Scalar> State for Batch<S> {
+    type S = S;
+    fn len(&self) -> usize {
+        self.data.len()
+    }
+    fn zeros_like(&self) -> Self {
+        Batch::zeros(self.features, self.batch)
+    }
+    fn copy_from(&mut self, x: &Self) {
+        self.data.copy_from_slice(&x.data)
+    }
+    fn fill_zero(&mut self) {
+        self.data.fill_zero()
+    }
+    fn lincomb(&mut self, y: &Self, c: &[S::Re], ks: &[&Self]) {
+        let slices = gather(ks, |k: &Batch<S>| k.data.as_slice(), y.data.as_slice());
+        lincomb_slice(&mut self.data, &y.data, c, &slices[..ks.len()]);
+    }
+    fn scaled_sq_sum(
+        e: &Self,
+        y0: &Self,
+        y1: &Self,
+        tol: &Tolerance<S::Re>,
+        offset: usize,
+        limit: usize,
+    ) -> (S::Re, usize) {
+        // Per-component tolerances refer to features; they repeat for every sample.
+        if tol.scalars().is_some() {
+            return scaled_sq_sum_slice(&e.data, &y0.data, &y1.data, tol, offset, limit);
+        }
+        let f = e.features;
+        let mut s = S::Re::zero();
+        let mut n = 0;
+        for j in 0..e.batch {
+            let start = j * f;
+            if start >= limit {
+                break;
+            }
+            let r = start..start + f;
+            let (sj, nj) = scaled_sq_sum_slice(
+                &e.data[r.clone()],
+                &y0.data[r.clone()],
+                &y1.data[r],
+                tol,
+                offset,
+                limit - start,
+            );
+            s += sj;
+            n += nj;
+        }
+        (s, n)
+    }
+    fn all_finite(&self) -> bool {
+        self.data.all_finite()
+    }
+}
+
+impl<S: Scalar> SliceState for Batch<S> {
+    fn as_slice(&self) -> &[S] {
+        &self.data
+    }
+    fn as_mut_slice(&mut self) -> &mut [S] {
+        &mut self.data
+    }
+}
+
+/// Two states stepped together: the continuous adjoint's `(λ, μ)`, forward sensitivities'
+/// `(u, S)`, an ODE with a quadrature.
+///
+/// Its error norm covers both parts, the second with tolerance indices continuing after the
+/// first; `Tolerance::norm_len = Some(a.len())` turns it into the seminorm over the first part
+/// that continuous adjoints use for step control.
+///
+/// ```
+/// use sciml_core::{Pair, State, Tolerance};
+/// let y = Pair(vec![1.0, 2.0], vec![3.0]);
+/// let mut z = y.zeros_like();
+/// z.lincomb(&y, &[2.0], &[&y]);
+/// assert_eq!(z.1, vec![9.0]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pair<A, B>(pub A, pub B);
+
+impl<A: State, B: State<S = A::S>> State for Pair<A, B> {
+    type S = A::S;
+    fn len(&self) -> usize {
+        self.0.len() + self.1.len()
+    }
+    fn zeros_like(&self) -> Self {
+        Pair(self.0.zeros_like(), self.1.zeros_like())
+    }
+    fn copy_from(&mut self, x: &Self) {
+        self.0.copy_from(&x.0);
+        self.1.copy_from(&x.1);
+    }
+    fn fill_zero(&mut self) {
+        self.0.fill_zero();
+        self.1.fill_zero();
+    }
+    fn lincomb(&mut self, y: &Self, c: &[Re<Self>], ks: &[&Self]) {
+        let a = gather(ks, |k: &Pair<A, B>| &k.0, &y.0);
+        let b = gather(ks, |k: &Pair<A, B>| &k.1, &y.1);
+        self.0.lincomb(&y.0, c, &a[..ks.len()]);
+        self.1.lincomb(&y.1, c, &b[..ks.len()]);
+    }
+    fn scaled_sq_sum(
+        e: &Self,
+        y0: &Self,
+        y1: &Self,
+        tol: &Tolerance<Re<Self>>,
+        offset: usize,
+        limit: usize,
+    ) -> (Re<Self>, usize) {
+        let (sa, na) = A::scaled_sq_sum(&e.0, &y0.0, &y1.0, tol, offset, limit);
+        let la = e.0.len();
+        if limit <= la {
+            return (sa, na);
+        }
+        let (sb, nb) = B::scaled_sq_sum(&e.1, &y0.1, &y1.1, tol, offset + la, limit - la);
+        (sa + sb, na + nb)
+    }
+    fn all_finite(&self) -> bool {
+        self.0.all_finite() && self.1.all_finite()
+    }
+}
+
+/// Checks a user-given slice for length and finiteness before any work is done.
+pub fn check_finite_slice<S: Scalar>(
+    what: &str,
+    x: &[S],
+    expected_len: Option<usize>,
+) -> Result<(), Error> {
+    if let Some(n) = expected_len {
+        if x.len() != n {
+            return Err(Error::DimensionMismatch {
+                what: what.into(),
+                expected: n,
+                got: x.len(),
+            });
+        }
+    }
+    if let Some(i) = x.iter().position(|v| !v.is_finite_all()) {
+        return Err(Error::NonFinite {
+            what: what.into(),
+            index: i,
+            value: x[i].re().to_f64_lossy(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Dual64;
+
+    #[test]
+    fn lincomb_all_arities_match_naive_sum() {
+        for m in 0..12 {
+            let n = 5;
+            let y: Vec<f64> = (0..n).map(|i| i as f64 * 0.5).collect();
+            let ks: Vec<Vec<f64>> = (0..m)
+                .map(|j| (0..n).map(|i| (i * 7 + j * 3) as f64 * 0.1 - 1.0).collect())
+                .collect();
+            let c: Vec<f64> = (0..m).map(|j| 0.3 * j as f64 - 0.7).collect();
+            let refs: Vec<&Vec<f64>> = ks.iter().collect();
+            let mut out = vec![0.0; n];
+            out.lincomb(&y, &c, &refs);
+            for i in 0..n {
+                let want = y[i] + (0..m).map(|j| c[j] * ks[j][i]).sum::<f64>();
+                assert!((out[i] - want).abs() < 1e-13, "m = {m}");
+            }
+        }
+    }
+
+    #[test]
+    fn err_norm_is_weighted_rms() {
+        let tol = Tolerance::new(1e-3, 1e-6).unwrap();
+        let e = vec![1e-6, 2e-3];
+        let y0 = vec![0.0, 1.0];
+        let y1 = vec![0.0, -2.0];
+        let n = <Vec<f64>>::err_norm(&e, &y0, &y1, &tol);
+        let want = ((1.0_f64.powi(2) + (2e-3 / (1e-6 + 2e-3)).powi(2)) / 2.0).sqrt();
+        assert!((n - want).abs() < 1e-14);
+    }
+
+    #[test]
+    fn pair_norm_covers_both_parts_and_seminorm_the_first() {
+        let tol = Tolerance::new(0.0, 1.0).unwrap();
+        let e = Pair(vec![3.0], vec![4.0]);
+        let z = e.zeros_like();
+        let full = Pair::err_norm(&e, &z, &z, &tol);
+        assert!((full - (25.0_f64 / 2.0).sqrt()).abs() < 1e-14);
+        let semi = Pair::err_norm(&e, &z, &z, &tol.clone().with_norm_len(Some(1)));
+        assert!((semi - 3.0).abs() < 1e-14);
+    }
+
+    #[test]
+    fn batch_per_feature_tolerances_repeat_per_sample() {
+        let tol = Tolerance::per_component(vec![0.0], vec![1.0, 2.0]).unwrap();
+        let e = Batch::new(2, 2, vec![1.0, 2.0, 1.0, 2.0]).unwrap();
+        let z = e.zeros_like();
+        assert!((Batch::err_norm(&e, &z, &z, &tol) - 1.0).abs() < 1e-14);
+    }
+
+    #[test]
+    fn norms_see_only_value_parts() {
+        let tol = Tolerance::new(0.0, 1.0).unwrap();
+        let e = vec![Dual64::new(2.0, 1e9)];
+        let z = e.zeros_like();
+        assert_eq!(<Vec<Dual64>>::err_norm(&e, &z, &z, &tol), 2.0);
+    }
+}
