@@ -19,14 +19,12 @@ pub enum Error {
         got: usize,
     },
     /// A value is NaN or infinite.
-    #[error("{what} contains a non-finite value ({value}) at index {index}; give finite values")]
+    #[error("{what} contains a NaN or infinite value at index {index}; give finite values")]
     NonFinite {
         /// What was given.
         what: String,
         /// The first offending index.
         index: usize,
-        /// Its value part.
-        value: f64,
     },
     /// The time span cannot be integrated over.
     #[error("invalid time span ({t0}, {t1}): {reason}")]

@@ -52,8 +52,12 @@ pub trait State: Clone + Debug + Send + Sync + 'static {
         }
         (s / Re::<Self>::from_usize(n)).sqrt()
     }
+    /// Index of the first component with a NaN or infinite part, if any.
+    fn first_non_finite(&self) -> Option<usize>;
     /// Whether every component (value and derivative parts) is finite.
-    fn all_finite(&self) -> bool;
+    fn all_finite(&self) -> bool {
+        self.first_non_finite().is_none()
+    }
 }
 
 /// Host states whose components can be read and written as a slice.
@@ -64,44 +68,62 @@ pub trait SliceState: State {
     fn as_mut_slice(&mut self) -> &mut [Self::S];
 }
 
+/// `out = y + Σ c[j] ks[j]` over slices. Small arities are unrolled so the inner loop is
+/// branch-free and vectorisable; longer combinations go four vectors per pass over `out`.
 #[inline]
-fn lincomb_slice<S: Scalar>(out: &mut [S], y: &[S], c: &[S::Re], ks: &[&[S]]) {
+fn lincomb_slice<S: Scalar, K: AsRef<[S]>>(out: &mut [S], y: &[S], c: &[S::Re], ks: &[&K]) {
     let n = y.len();
     let out = &mut out[..n];
-    // Specialised arities keep the inner loop branch-free and vectorisable for the common cases.
+    let k = |j: usize| &ks[j].as_ref()[..n];
+    if n <= 8 {
+        // Tiny states: one pass over the components, the combination innermost, so there is no
+        // per-vector loop set-up (this is what a 2-state ODE spends its time on).
+        for (i, o) in out.iter_mut().enumerate() {
+            let mut a = y[i];
+            for (kj, cj) in ks.iter().zip(c) {
+                a += kj.as_ref()[i] * *cj;
+            }
+            *o = a;
+        }
+        return;
+    }
     match ks.len() {
         0 => out.copy_from_slice(y),
         1 => {
-            let (k0, c0) = (&ks[0][..n], c[0]);
+            let (k0, c0) = (k(0), c[0]);
             for i in 0..n {
                 out[i] = y[i] + k0[i] * c0;
             }
         }
         2 => {
-            let (k0, k1) = (&ks[0][..n], &ks[1][..n]);
+            let (k0, k1) = (k(0), k(1));
             for i in 0..n {
                 out[i] = y[i] + k0[i] * c[0] + k1[i] * c[1];
             }
         }
         3 => {
-            let (k0, k1, k2) = (&ks[0][..n], &ks[1][..n], &ks[2][..n]);
+            let (k0, k1, k2) = (k(0), k(1), k(2));
             for i in 0..n {
                 out[i] = y[i] + k0[i] * c[0] + k1[i] * c[1] + k2[i] * c[2];
             }
         }
-        _ => {
-            out.copy_from_slice(y);
-            let mut j = 0;
-            while j + 4 <= ks.len() {
-                let (k0, k1, k2, k3) = (&ks[j][..n], &ks[j + 1][..n], &ks[j + 2][..n], &ks[j + 3][..n]);
+        m => {
+            let (k0, k1, k2, k3) = (k(0), k(1), k(2), k(3));
+            let (c0, c1, c2, c3) = (c[0], c[1], c[2], c[3]);
+            for i in 0..n {
+                out[i] = y[i] + k0[i] * c0 + k1[i] * c1 + k2[i] * c2 + k3[i] * c3;
+            }
+            let mut j = 4;
+            while j + 4 <= m {
+                let (k0, k1, k2, k3) = (k(j), k(j + 1), k(j + 2), k(j + 3));
                 let (c0, c1, c2, c3) = (c[j], c[j + 1], c[j + 2], c[j + 3]);
                 for i in 0..n {
                     out[i] += k0[i] * c0 + k1[i] * c1 + k2[i] * c2 + k3[i] * c3;
                 }
                 j += 4;
             }
-            while j < ks.len() {
-                let (k0, c0) = (&ks[j][..n], c[j]);
+            while j < m {
+                let (k0, c0) = (k(j), c[j]);
                 for i in 0..n {
                     out[i] += k0[i] * c0;
                 }
@@ -139,6 +161,7 @@ fn scaled_sq_sum_slice<S: Scalar>(
     (s, n)
 }
 
+#[inline]
 fn gather<'a, V: State, T: ?Sized + 'a>(
     ks: &[&'a V],
     get: impl Fn(&'a V) -> &'a T,
@@ -169,8 +192,7 @@ impl<S: Scalar> State for Vec<S> {
     }
     #[inline]
     fn lincomb(&mut self, y: &Self, c: &[S::Re], ks: &[&Self]) {
-        let slices = gather(ks, |k: &Vec<S>| k.as_slice(), y.as_slice());
-        lincomb_slice(self, y, c, &slices[..ks.len()]);
+        lincomb_slice(self, y, c, ks);
     }
     #[inline]
     fn scaled_sq_sum(
@@ -183,8 +205,8 @@ impl<S: Scalar> State for Vec<S> {
     ) -> (S::Re, usize) {
         scaled_sq_sum_slice(e, y0, y1, tol, offset, limit)
     }
-    fn all_finite(&self) -> bool {
-        self.iter().all(|x| x.is_finite_all())
+    fn first_non_finite(&self) -> Option<usize> {
+        self.iter().position(|x| !x.is_finite_all())
     }
 }
 
@@ -258,6 +280,12 @@ impl<S: Scalar> Batch<S> {
     }
 }
 
+impl<S> AsRef<[S]> for Batch<S> {
+    fn as_ref(&self) -> &[S] {
+        &self.data
+    }
+}
+
 impl<S: Scalar> State for Batch<S> {
     type S = S;
     fn len(&self) -> usize {
@@ -273,8 +301,7 @@ impl<S: Scalar> State for Batch<S> {
         self.data.fill_zero()
     }
     fn lincomb(&mut self, y: &Self, c: &[S::Re], ks: &[&Self]) {
-        let slices = gather(ks, |k: &Batch<S>| k.data.as_slice(), y.data.as_slice());
-        lincomb_slice(&mut self.data, &y.data, c, &slices[..ks.len()]);
+        lincomb_slice(&mut self.data, &y.data, c, ks);
     }
     fn scaled_sq_sum(
         e: &Self,
@@ -310,8 +337,8 @@ impl<S: Scalar> State for Batch<S> {
         }
         (s, n)
     }
-    fn all_finite(&self) -> bool {
-        self.data.all_finite()
+    fn first_non_finite(&self) -> Option<usize> {
+        self.data.first_non_finite()
     }
 }
 
@@ -379,8 +406,10 @@ impl<A: State, B: State<S = A::S>> State for Pair<A, B> {
         let (sb, nb) = B::scaled_sq_sum(&e.1, &y0.1, &y1.1, tol, offset + la, limit - la);
         (sa + sb, na + nb)
     }
-    fn all_finite(&self) -> bool {
-        self.0.all_finite() && self.1.all_finite()
+    fn first_non_finite(&self) -> Option<usize> {
+        self.0
+            .first_non_finite()
+            .or_else(|| self.1.first_non_finite().map(|i| i + self.0.len()))
     }
 }
 
@@ -403,7 +432,6 @@ pub fn check_finite_slice<S: Scalar>(
         return Err(Error::NonFinite {
             what: what.into(),
             index: i,
-            value: x[i].re().to_f64_lossy(),
         });
     }
     Ok(())

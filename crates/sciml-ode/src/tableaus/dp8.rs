@@ -2,9 +2,9 @@
 //!
 //! Coefficients: P. J. Prince and J. R. Dormand, "High order embedded Runge-Kutta formulae",
 //! J. Comput. Appl. Math. 7 (1981) 67-75; E. Hairer, S. P. Norsett and G. Wanner, "Solving
-//! Ordinary Differential Equations I", 2nd ed., Springer (1993), Sec. II.5 and II.6, and the
-//! constants of Hairer's Fortran code DOP853 (dop853.f, version of 2004), rounded from its
-//! 30-digit decimals to the nearest f64.
+//! Ordinary Differential Equations I", 2nd ed., Springer (1993), Sections II.5-II.6; the
+//! constants (30 digits) are those of Hairer's Fortran code DOP853 (dop853.f), rounded to
+//! the nearest f64.
 
 use super::{Interp, Tableau};
 
@@ -17,19 +17,19 @@ pub const DP8: Tableau = Tableau {
     error_order: 5,
     fsal: true,
     c: &[
-        0.0, // 0
-        0.05260015195876773,
-        0.0789002279381516,
-        0.1183503419072274,
-        0.2816496580927726,
-        0.3333333333333333, // 1/3
-        0.25,               // 1/4
-        0.3076923076923077, // 4/13
-        0.6512820512820513, // 127/195
-        0.6,                // 3/5
-        0.8571428571428571, // 6/7
-        1.0,                // 1
-        1.0,                // 1
+        0.0,                 // 0
+        0.05260015195876773, // (6 - sqrt(6)) 2/135
+        0.0789002279381516,  // (6 - sqrt(6))/45
+        0.1183503419072274,  // (6 - sqrt(6))/30
+        0.2816496580927726,  // (6 + sqrt(6))/30
+        0.3333333333333333,  // 1/3
+        0.25,                // 1/4
+        0.3076923076923077,  // 4/13
+        0.6512820512820513,  // 127/195
+        0.6,                 // 3/5
+        0.8571428571428571,  // 6/7
+        1.0,                 // 1
+        1.0,                 // 1
     ],
     a: &[
         // stage 2
@@ -160,10 +160,11 @@ pub const DP8: Tableau = Tableau {
     ]),
     interp: Interp::Free {
         order: 7,
-        // Hairer's CONTD8 form,
-        //   u(t0 + th h) = u0 + th (r2 + (1-th) (r3 + th (r4 + (1-th) (r5 + th (r6 + (1-th) (r7 + th r8)))))),
-        // with r2 = h sum b_j k_j, r3 = h k1 - r2, r4 = r2 - h f(t1, u1) - r3 and r5..r8 = h sum d_ij k_j,
-        // expanded into powers of th for each vector.
+        // Hairer's CONTD8 form
+        //   u(t0 + th h) = u0 + th (r2 + (1-th) (r3 + th (r4
+        //                  + (1-th) (r5 + th (r6 + (1-th) (r7 + th r8)))))),
+        // with r2 = h sum b_j k_j, r3 = h k1 - r2, r4 = r2 - h f(t1, u1) - r3 and
+        // r5..r8 = h sum_j d_ij k_j (Hairer's D4j..D7j), expanded into powers of th per vector.
         // Interpolation vectors (0-based): 0..12: the stages (12 is the FSAL stage f(t1, u1));
         // 13..15: extra stages at c = 1/10, 1/5, 7/9 (Hairer's stages 14-16).
         // Vectors 1..4 (stages 2-5) have zero weight.

@@ -101,7 +101,8 @@ pub const VERN6: Tableau = Tableau {
         order: 6,
         // Interpolation vectors (0-based):
         //   0..8: the 9 stages (vector 8 is the FSAL stage f(t1, u1))
-        //   9..11: extra stages at c = 1/2, 207/250, 7/25
+        //   9..11: extra stages
+        //     at c = 1/2, 207/250, 7/25
         // Vectors 1 and 2 (stages 2, 3) have zero weight.
         extra_c: &[
             0.5,   // 1/2

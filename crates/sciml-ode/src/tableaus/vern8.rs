@@ -160,7 +160,9 @@ pub const VERN8: Tableau = Tableau {
         // Interpolation vectors (0-based):
         //   0..12: the 13 stages
         //   13: f(t1, u1)
-        //   14..20: extra stages at c = 0.3110177634953863863927417318829099695921..., 69/400, 3923/5000, 37/100, 1/2, 7/10, 9/10
+        //   14..20: extra stages
+        //     at c = 0.3110177634953863863927417318829099695921..., 69/400, 3923/5000,
+        //     37/100, 1/2, 7/10, 9/10
         // Vectors 1..4 and 12 (stages 2-5 and the embedded-only stage 13) have zero weight.
         extra_c: &[
             0.3110177634953864,

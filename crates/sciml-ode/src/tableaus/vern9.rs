@@ -215,7 +215,9 @@ pub const VERN9: Tableau = Tableau {
         // Interpolation vectors (0-based):
         //   0..15: the 16 stages
         //   16: f(t1, u1)
-        //   17..25: extra stages at c = 0.7404185470631561083004100761798676215811..., 111/125, 87/125, 487/1000, 1/40, 3/20, 8/25, 39/50, 24/25
+        //   17..25: extra stages
+        //     at c = 0.7404185470631561083004100761798676215811..., 111/125, 87/125,
+        //     487/1000, 1/40, 3/20, 8/25, 39/50, 24/25
         // Vectors 1..6 and 15 (stages 2-7 and the embedded-only stage 16) have zero weight.
         extra_c: &[
             0.7404185470631561,

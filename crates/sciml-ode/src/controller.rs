@@ -1,0 +1,125 @@
+//! Step-size control. The controller is never differentiated (DESIGN decision 7).
+
+use sciml_core::{Error, Real, Scalar};
+use serde::{Deserialize, Serialize};
+
+/// Proportional-integral step-size controller with SciML's (OrdinaryDiffEq) defaults.
+///
+/// With the error norm `E` of the current step and `E_old` of the last accepted one, the new step
+/// is `h · clamp(γ / (E^β₁ / E_old^β₂), qmin, qmax)`; a rejected step shrinks by
+/// `max(qmin, γ / E^β₁)`. Defaults are the stabilised controller of Hairer's DOPRI codes
+/// (Hairer, Nørsett & Wanner, *Solving ODEs I*, II.4 and the DOPRI5 code's `beta = 0.04`):
+/// `β₂ = 0.04`, `β₁ = 1/q − 0.75 β₂` with `q` the order of the local error estimate (5 for
+/// Tsit5 and DP5, where this is OrdinaryDiffEq's DP5 default too), `γ = 0.9`, `qmin = 0.2`,
+/// `qmax = 10`. Setting `beta2 = Some(0.0)` gives the classic integral ("I") controller, and
+/// `qmin_accepted = Some(1.0)` with `beta1 = Some(1/q)` reproduces diffrax's default
+/// `PIDController`.
+///
+/// ```
+/// use sciml_ode::PiController;
+/// let mut c = PiController::<f64>::default().for_order(5);
+/// let (accept, h) = c.decide(0.1, 0.5);
+/// assert!(accept && h > 0.1);
+/// let (accept, h) = c.decide(0.1, 4.0);
+/// assert!(!accept && h < 0.1);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PiController<R> {
+    /// Exponent of the current error (`None`: `1/q − 0.75 β₂`).
+    pub beta1: Option<R>,
+    /// Exponent of the previous error (`None`: `0.04`).
+    pub beta2: Option<R>,
+    /// Safety factor.
+    pub gamma: R,
+    /// Smallest step ratio.
+    pub qmin: R,
+    /// Largest step ratio.
+    pub qmax: R,
+    /// Smallest step ratio after an accepted step (`None`: `qmin`; diffrax uses 1, never
+    /// shrinking after an accepted step).
+    pub qmin_accepted: Option<R>,
+    #[serde(skip)]
+    state: ControllerState<R>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+struct ControllerState<R> {
+    b1: R,
+    b2: R,
+    ln_err_old: R,
+}
+
+impl<R: Real> Default for PiController<R> {
+    fn default() -> Self {
+        PiController {
+            beta1: None,
+            beta2: None,
+            gamma: R::c(0.9),
+            qmin: R::c(0.2),
+            qmax: R::c(10.0),
+            qmin_accepted: None,
+            state: ControllerState {
+                b1: R::zero(),
+                b2: R::zero(),
+                ln_err_old: R::c(1e-4).ln(),
+            },
+        }
+    }
+}
+
+impl<R: Real> PiController<R> {
+    /// Checks the parameters.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |reason: String| Err(Error::InvalidOption {
+            option: "controller",
+            reason,
+        });
+        if !(self.gamma > R::zero() && self.gamma <= R::one()) {
+            return bad(format!("gamma = {} must lie in (0, 1]", self.gamma));
+        }
+        if !(self.qmin > R::zero() && self.qmin < R::one() && self.qmax > R::one() && self.qmax.is_finite()) {
+            return bad(format!("need 0 < qmin < 1 < qmax < ∞, got qmin = {}, qmax = {}", self.qmin, self.qmax));
+        }
+        for b in [self.beta1, self.beta2].into_iter().flatten() {
+            if !(b >= R::zero() && b.is_finite()) {
+                return bad(format!("beta = {b} must be finite and non-negative"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves the default exponents for an error estimate whose local error is of order `q`
+    /// (embedded order + 1) and resets the memory.
+    pub fn for_order(mut self, q: u8) -> Self {
+        let q = R::from_usize(usize::from(q.max(1)));
+        let b2 = self.beta2.unwrap_or(R::c(0.04));
+        self.state = ControllerState {
+            b1: self.beta1.unwrap_or(R::one() / q - R::c(0.75) * b2),
+            b2,
+            ln_err_old: R::c(1e-4).ln(),
+        };
+        self
+    }
+
+    /// Given the step `h` just tried and its error norm, says whether to accept it and proposes
+    /// the next step size (signed like `h`).
+    pub fn decide(&mut self, h: R, err: R) -> (bool, R) {
+        let st = &mut self.state;
+        if !err.is_finite() {
+            return (false, h * self.qmin);
+        }
+        // err^β₁ and err_old^β₂ through one logarithm each (err_old's is kept).
+        let ln_err = err.max(R::c(1e-300)).ln();
+        let q11 = (st.b1 * ln_err).exp();
+        if err <= R::one() {
+            let q = (st.b1 * ln_err - st.b2 * st.ln_err_old).exp();
+            let lo = self.qmin_accepted.unwrap_or(self.qmin);
+            let ratio = (self.gamma / q).max(lo).min(self.qmax);
+            st.ln_err_old = err.max(R::c(1e-4)).ln();
+            (true, h * ratio)
+        } else {
+            let ratio = (self.gamma / q11).max(self.qmin).min(R::one());
+            (false, h * ratio)
+        }
+    }
+}

@@ -1,0 +1,686 @@
+//! The stepping loop: step control, tstops, saving, dense output and callbacks around any
+//! [`OdeMethod`]. Users can drive it by hand (`init`, `step`) as SciML's integrator interface
+//! allows, or run it to the end (`solve`).
+
+use crate::callbacks::{crosses, CallbackContext, Callbacks};
+use crate::controller::PiController;
+use crate::method::{OdeMethod, StepContext};
+use crate::options::{SaveAt, SolveOptions};
+use crate::problem::OdeProblem;
+use sciml_core::dense::interp_weights;
+use sciml_core::{One, Scalar, Zero, 
+    DenseOutput, Error, Re, Real, ReturnCode, Segment, Solution, SolveError, State, Tolerance,
+    VectorField, MAX_LINCOMB,
+};
+
+/// A solve in progress. Built by [`OdeProblem::init`].
+///
+/// ```
+/// use sciml_core::FnField;
+/// use sciml_ode::{OdeProblem, SolveOptions, Tsit5};
+/// let f = FnField::new(1, 0, |_t: f64, u: &[f64], _p: &[f64], du: &mut [f64]| du[0] = -u[0]);
+/// let mut prob = OdeProblem::new(f, vec![1.0], (0.0, 1.0), vec![]).unwrap();
+/// let mut integ = prob.init(Tsit5, &SolveOptions::default()).unwrap();
+/// while integ.step().unwrap() {
+///     assert!(integ.t() > 0.0);
+/// }
+/// assert!((integ.u()[0] - (-1.0_f64).exp()).abs() < 1e-5);
+/// ```
+pub struct Integrator<'a, F: VectorField, M: OdeMethod> {
+    f: &'a mut F,
+    p: &'a F::P,
+    method: M,
+    cache: M::Cache<F::V>,
+    ctrl: PiController<Re<F::V>>,
+    tol: Tolerance<Re<F::V>>,
+    callbacks: Callbacks<F::V>,
+    t: Re<F::V>,
+    u: F::V,
+    unew: F::V,
+    h: Re<F::V>,
+    dir: Re<F::V>,
+    t1: Re<F::V>,
+    adaptive: bool,
+    dtmin: Re<F::V>,
+    dtmax: Re<F::V>,
+    maxiters: usize,
+    save_steps: bool,
+    save_end_steps: bool,
+    save_times: Vec<Re<F::V>>,
+    save_idx: usize,
+    tstops: Vec<Re<F::V>>,
+    tstop_idx: usize,
+    poly: Vec<Vec<Re<F::V>>>,
+    sol: Solution<F::V>,
+    gprev: Vec<Re<F::V>>,
+    scratch: F::V,
+    done: bool,
+}
+
+fn opt_err(option: &'static str, reason: String) -> Error {
+    Error::InvalidOption { option, reason }
+}
+
+fn check_positive<R: Real>(option: &'static str, x: R) -> Result<(), Error> {
+    if x.is_finite() && x > R::zero() {
+        Ok(())
+    } else {
+        Err(opt_err(option, format!("is {x}; give a finite positive value")))
+    }
+}
+
+impl<F: VectorField> OdeProblem<F> {
+    /// Starts a solve with `method`: validates the options, evaluates `f(t0, u0)` and picks the
+    /// initial step. Nothing is integrated until [`Integrator::step`] or [`Integrator::solve`].
+    pub fn init<M: OdeMethod>(
+        &mut self,
+        method: M,
+        opts: &SolveOptions<Re<F::V>>,
+    ) -> Result<Integrator<'_, F, M>, Error> {
+        Integrator::new(self, method, opts, Callbacks::new())
+    }
+
+    /// Starts a solve with callbacks.
+    pub fn init_with_callbacks<M: OdeMethod>(
+        &mut self,
+        method: M,
+        opts: &SolveOptions<Re<F::V>>,
+        callbacks: Callbacks<F::V>,
+    ) -> Result<Integrator<'_, F, M>, Error> {
+        Integrator::new(self, method, opts, callbacks)
+    }
+
+    /// Solves over the whole span.
+    ///
+    /// ```
+    /// use sciml_core::FnField;
+    /// use sciml_ode::{OdeProblem, SaveAt, SolveOptions, Tsit5};
+    /// let f = FnField::new(1, 1, |_t: f64, u: &[f64], p: &[f64], du: &mut [f64]| du[0] = p[0] * u[0]);
+    /// let mut prob = OdeProblem::new(f, vec![1.0], (0.0, 1.0), vec![-2.0]).unwrap();
+    /// let opts = SolveOptions::default().tolerances(1e-10, 1e-12).unwrap().saveat(SaveAt::Times(vec![0.5, 1.0]));
+    /// let sol = prob.solve(Tsit5, &opts).unwrap();
+    /// assert_eq!(sol.t, vec![0.5, 1.0]);
+    /// assert!((sol.u[1][0] - (-2.0_f64).exp()).abs() < 1e-9);
+    /// ```
+    pub fn solve<M: OdeMethod>(
+        &mut self,
+        method: M,
+        opts: &SolveOptions<Re<F::V>>,
+    ) -> Result<Solution<F::V>, SolveError<F::V>> {
+        self.init(method, opts)?.solve()
+    }
+
+    /// Solves over the whole span with callbacks.
+    pub fn solve_with_callbacks<M: OdeMethod>(
+        &mut self,
+        method: M,
+        opts: &SolveOptions<Re<F::V>>,
+        callbacks: Callbacks<F::V>,
+    ) -> Result<Solution<F::V>, SolveError<F::V>> {
+        self.init_with_callbacks(method, opts, callbacks)?.solve()
+    }
+}
+
+impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
+    fn new(
+        prob: &'a mut OdeProblem<F>,
+        method: M,
+        opts: &SolveOptions<Re<F::V>>,
+        callbacks: Callbacks<F::V>,
+    ) -> Result<Self, Error> {
+        type R<F> = Re<<F as VectorField>::V>;
+        let (t0, t1) = prob.tspan;
+        crate::problem::check_span(t0, t1)?;
+        let n = prob.u0.len();
+        opts.tol.validate_len(n)?;
+        opts.controller.validate()?;
+        let dir = (t1 - t0).signum();
+        let span = (t1 - t0).abs();
+        let adaptive = opts.adaptive.unwrap_or(method.is_adaptive());
+        if adaptive && !method.is_adaptive() {
+            return Err(Error::Unsupported {
+                method: method.name(),
+                what: "adapt its step (it has no error estimate); set `adaptive: Some(false)` and give `dt`".into(),
+            });
+        }
+        if let Some(dt) = opts.dt {
+            check_positive("dt", dt.abs())?;
+        } else if !adaptive {
+            return Err(opt_err("dt", "fixed-step mode needs a step size; set `dt`".into()));
+        }
+        if opts.maxiters == 0 {
+            return Err(opt_err("maxiters", "is 0; allow at least one step".into()));
+        }
+        let dtmax = match opts.dtmax {
+            Some(x) => {
+                check_positive("dtmax", x)?;
+                x
+            }
+            None => span,
+        };
+        let scale = t0.abs().max(t1.abs()).max(R::<F>::one());
+        let dtmin = match opts.dtmin {
+            Some(x) => {
+                if !(x.is_finite() && x >= R::<F>::zero() && x <= dtmax) {
+                    return Err(opt_err("dtmin", format!("is {x}; need 0 <= dtmin <= dtmax")));
+                }
+                x
+            }
+            None => R::<F>::c(16.0) * R::<F>::epsilon() * scale,
+        };
+        let in_span = |x: R<F>| (x - t0) * dir >= R::<F>::zero() && (x - t1) * dir <= R::<F>::zero();
+        let sort_dir = |v: &mut Vec<R<F>>| {
+            v.sort_by(|a, b| {
+                ((*a - *b) * dir)
+                    .partial_cmp(&R::<F>::zero())
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+        };
+        // Save times, as one sorted list (start and end included as the options say).
+        let (save_steps, mut save_times) = match &opts.saveat {
+            SaveAt::Steps => (true, Vec::new()),
+            SaveAt::Every(dt) => {
+                check_positive("saveat", *dt)?;
+                let count = (span / *dt).to_f64_lossy();
+                if count > 1e8 {
+                    return Err(opt_err("saveat", format!("would save {count:.0} points; use a larger interval")));
+                }
+                let mut v = Vec::new();
+                let mut k = 0usize;
+                loop {
+                    let tk = t0 + dir * *dt * R::<F>::from_usize(k);
+                    if (tk - t1) * dir > R::<F>::c(1e-10) * *dt {
+                        break;
+                    }
+                    v.push(if (tk - t1).abs() <= R::<F>::c(1e-10) * *dt { t1 } else { tk });
+                    k += 1;
+                }
+                if opts.save_end != Some(false) && v.last() != Some(&t1) {
+                    v.push(t1);
+                }
+                (false, v)
+            }
+            SaveAt::Times(ts) => {
+                for (i, x) in ts.iter().enumerate() {
+                    if !x.is_finite() || !in_span(*x) {
+                        return Err(opt_err(
+                            "saveat",
+                            format!("time {x} (index {i}) lies outside the span ({t0}, {t1})"),
+                        ));
+                    }
+                }
+                let mut v = ts.clone();
+                if opts.save_start == Some(true) && !v.contains(&t0) {
+                    v.push(t0);
+                }
+                if opts.save_end == Some(true) && !v.contains(&t1) {
+                    v.push(t1);
+                }
+                (false, v)
+            }
+        };
+        if opts.save_start == Some(false) {
+            save_times.retain(|x| *x != t0);
+        }
+        if opts.save_end == Some(false) {
+            save_times.retain(|x| *x != t1);
+        }
+        sort_dir(&mut save_times);
+        let mut tstops = Vec::with_capacity(opts.tstops.len());
+        for (i, x) in opts.tstops.iter().enumerate() {
+            if !x.is_finite() || !in_span(*x) {
+                return Err(opt_err(
+                    "tstops",
+                    format!("time {x} (index {i}) lies outside the span ({t0}, {t1})"),
+                ));
+            }
+            if (*x - t0) * dir > R::<F>::zero() && (*x - t1) * dir < R::<F>::zero() {
+                tstops.push(*x);
+            }
+        }
+        sort_dir(&mut tstops);
+
+        let dense = opts.dense.unwrap_or(save_steps);
+        let poly: Vec<Vec<R<F>>> = method.interp_poly();
+        let OdeProblem { f, u0, p, .. } = prob;
+        let mut cache = method.cache(u0);
+        let mut sol = Solution::empty();
+        if dense {
+            sol.dense = Some(DenseOutput::new(poly.clone(), method.interp_order()));
+        }
+        method.initialize(&mut cache, f, p, t0, u0, &mut sol.stats);
+        let mut integ = Integrator {
+            ctrl: opts.controller.clone().for_order(method.error_order() + 1),
+            tol: opts.tol.clone(),
+            callbacks,
+            t: t0,
+            u: u0.clone(),
+            unew: u0.zeros_like(),
+            h: R::<F>::zero(),
+            dir,
+            t1,
+            adaptive,
+            dtmin,
+            dtmax,
+            maxiters: opts.maxiters,
+            save_steps,
+            save_end_steps: opts.save_end != Some(false),
+            save_times,
+            save_idx: 0,
+            tstops,
+            tstop_idx: 0,
+            poly,
+            sol,
+            gprev: Vec::new(),
+            scratch: u0.zeros_like(),
+            done: false,
+            method,
+            cache,
+            f,
+            p,
+        };
+        if save_steps && opts.save_start != Some(false) {
+            integ.sol.t.push(t0);
+            integ.sol.u.push(u0.clone());
+        }
+        while integ.save_idx < integ.save_times.len() && integ.save_times[integ.save_idx] == t0 {
+            integ.sol.t.push(t0);
+            integ.sol.u.push(u0.clone());
+            integ.save_idx += 1;
+        }
+        integ.h = match opts.dt {
+            Some(dt) => dir * dt.abs().min(dtmax),
+            None => dir * integ.initial_step(),
+        };
+        integ.refresh_event_values();
+        Ok(integ)
+    }
+
+    /// Hairer–Wanner's starting step (*Solving ODEs I*, II.4): balances `‖u0‖`, `‖f0‖` and a
+    /// finite-difference estimate of the second derivative.
+    fn initial_step(&mut self) -> Re<F::V> {
+        type R<V> = Re<V>;
+        let u0 = &self.u;
+        let f0 = self.method.f_start(&self.cache);
+        let d0 = F::V::err_norm(u0, u0, u0, &self.tol);
+        let d1 = F::V::err_norm(f0, u0, u0, &self.tol);
+        let small = R::<F::V>::c(1e-5);
+        let mut h0 = if d0 < small || d1 < small {
+            R::<F::V>::c(1e-6)
+        } else {
+            R::<F::V>::c(0.01) * d0 / d1
+        };
+        h0 = h0.min(self.dtmax);
+        // Explicit Euler step and the change in f it causes.
+        self.scratch.lincomb(u0, &[self.dir * h0], &[f0]);
+        self.f
+            .rhs(self.t + self.dir * h0, &self.scratch, self.p, &mut self.unew);
+        self.sol.stats.nf += 1;
+        let f0 = self.method.f_start(&self.cache);
+        self.scratch
+            .lincomb(&self.unew, &[-R::<F::V>::one()], &[f0]);
+        let d2 = F::V::err_norm(&self.scratch, u0, u0, &self.tol) / h0;
+        let m = d1.max(d2);
+        let order = R::<F::V>::from_usize(usize::from(self.method.order()));
+        let h1 = if m <= R::<F::V>::c(1e-15) {
+            (h0 * R::<F::V>::c(1e-3)).max(R::<F::V>::c(1e-6))
+        } else {
+            (R::<F::V>::c(0.01) / m).powf(R::<F::V>::one() / (order + R::<F::V>::one()))
+        };
+        (R::<F::V>::c(100.0) * h0).min(h1).min(self.dtmax)
+    }
+
+    /// Current time.
+    pub fn t(&self) -> Re<F::V> {
+        self.t
+    }
+    /// Current state.
+    pub fn u(&self) -> &F::V {
+        &self.u
+    }
+    /// The step size the next step will try.
+    pub fn dt(&self) -> Re<F::V> {
+        self.h
+    }
+    /// The solution saved so far.
+    pub fn solution(&self) -> &Solution<F::V> {
+        &self.sol
+    }
+    /// Whether the end of the span (or a terminating callback) was reached.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+    /// Replaces the state (a discontinuous change): the method restarts from it.
+    pub fn set_u(&mut self, u: &F::V) -> Result<(), Error> {
+        if u.len() != self.u.len() {
+            return Err(Error::DimensionMismatch {
+                what: "u".into(),
+                expected: self.u.len(),
+                got: u.len(),
+            });
+        }
+        if let Some(index) = u.first_non_finite() {
+            return Err(Error::NonFinite {
+                what: "u".into(),
+                index,
+            });
+        }
+        self.u.copy_from(u);
+        self.method
+            .initialize(&mut self.cache, self.f, self.p, self.t, &self.u, &mut self.sol.stats);
+        self.refresh_event_values();
+        Ok(())
+    }
+
+    fn fail(&mut self, code: ReturnCode) -> SolveError<F::V> {
+        self.done = true;
+        self.sol.retcode = code;
+        let mut partial = std::mem::replace(&mut self.sol, Solution::empty());
+        if let Some(d) = partial.dense.as_mut() {
+            d.truncate_after(self.t);
+        }
+        SolveError::failed(code, self.t, partial)
+    }
+
+    fn refresh_event_values(&mut self) {
+        let (t, u) = (self.t, &self.u);
+        self.gprev = self
+            .callbacks
+            .continuous
+            .iter_mut()
+            .map(|cb| (cb.condition)(t, u))
+            .collect();
+    }
+
+    fn next_stop(&self) -> Re<F::V> {
+        self.tstops.get(self.tstop_idx).copied().unwrap_or(self.t1)
+    }
+
+    /// Interpolates the step just taken (from `self.t`, size `h`) at `tq` into `out`.
+    fn interp_into(&self, tq: Re<F::V>, h: Re<F::V>, out: &mut F::V) {
+        let ks = self.method.interp_vectors(&self.cache);
+        let m = ks.len().min(self.poly.len()).min(MAX_LINCOMB);
+        let mut w = [Re::<F::V>::zero(); MAX_LINCOMB];
+        interp_weights(&self.poly[..m], (tq - self.t) / h, h, &mut w[..m]);
+        let mut refs: [&F::V; MAX_LINCOMB] = [&self.u; MAX_LINCOMB];
+        for (r, k) in refs.iter_mut().zip(ks) {
+            *r = k;
+        }
+        out.lincomb(&self.u, &w[..m], &refs[..m]);
+    }
+
+    fn prepare_interp(&mut self, h: Re<F::V>) {
+        let ctx = StepContext {
+            p: self.p,
+            t: self.t,
+            h,
+            u0: &self.u,
+            tol: &self.tol,
+            stats: &mut self.sol.stats,
+        };
+        self.method.prepare_interp(&mut self.cache, self.f, ctx);
+    }
+
+    /// Finds the earliest event inside the step `(t, t + h]`: `(callback index, time)`.
+    fn locate_event(&mut self, h: Re<F::V>, tnew: Re<F::V>) -> Option<(usize, Re<F::V>)> {
+        type R<V> = Re<V>;
+        if self.callbacks.continuous.is_empty() {
+            return None;
+        }
+        self.prepare_interp(h);
+        let mut best: Option<(usize, R<F::V>)> = None;
+        let mut buf = self.scratch.clone();
+        for k in 0..self.callbacks.continuous.len() {
+            let npts = self.callbacks.continuous[k].interp_points;
+            let dirn = self.callbacks.continuous[k].direction;
+            let (mut ta, mut ga) = (self.t, self.gprev[k]);
+            let mut bracket = None;
+            for i in 1..=npts {
+                let tb = if i == npts {
+                    tnew
+                } else {
+                    self.t + h * R::<F::V>::from_usize(i) / R::<F::V>::from_usize(npts)
+                };
+                if let Some((_, tbest)) = best {
+                    if (ta - tbest) * self.dir >= R::<F::V>::zero() {
+                        break;
+                    }
+                }
+                let gb = if i == npts {
+                    (self.callbacks.continuous[k].condition)(tnew, &self.unew)
+                } else {
+                    self.interp_into(tb, h, &mut buf);
+                    (self.callbacks.continuous[k].condition)(tb, &buf)
+                };
+                if crosses(ga, gb, dirn) {
+                    bracket = Some((ta, ga, tb, gb));
+                    break;
+                }
+                ta = tb;
+                ga = gb;
+            }
+            let Some((mut l, mut gl, mut r, mut gr)) = bracket else {
+                continue;
+            };
+            // Illinois method on the dense output, keeping [l, r] a bracket with sign(gl) the old sign.
+            let tol = R::<F::V>::c(self.callbacks.continuous[k].time_tol);
+            let mut side = 0i8;
+            for _ in 0..200 {
+                if (r - l).abs() <= tol {
+                    break;
+                }
+                let mut m = (l * gr - r * gl) / (gr - gl);
+                if !m.is_finite() || (m - l) * self.dir <= R::<F::V>::zero() || (m - r) * self.dir >= R::<F::V>::zero() {
+                    m = l + (r - l) * R::<F::V>::c(0.5);
+                }
+                self.interp_into(m, h, &mut buf);
+                let gm = (self.callbacks.continuous[k].condition)(m, &buf);
+                let same_as_left = (gm > R::<F::V>::zero()) == (gl > R::<F::V>::zero()) && gm != R::<F::V>::zero();
+                if same_as_left {
+                    l = m;
+                    gl = gm;
+                    if side == -1 {
+                        gr = gr * R::<F::V>::c(0.5);
+                    }
+                    side = -1;
+                } else {
+                    r = m;
+                    gr = gm;
+                    if side == 1 {
+                        gl = gl * R::<F::V>::c(0.5);
+                    }
+                    side = 1;
+                }
+            }
+            let tev = if gr == R::<F::V>::zero() { r } else { l };
+            if best.is_none_or(|(_, tb)| (tev - tb) * self.dir < R::<F::V>::zero()) {
+                best = Some((k, tev));
+            }
+        }
+        best
+    }
+
+    /// Saves the `saveat` points in `(t, upto]` of the step of size `h`; `exact_end` says the
+    /// state at `upto` is `self.unew` exactly.
+    fn save_in_step(&mut self, h: Re<F::V>, upto: Re<F::V>, exact_end: bool) {
+        while let Some(&ts) = self.save_times.get(self.save_idx) {
+            if (ts - upto) * self.dir > Re::<F::V>::zero() {
+                break;
+            }
+            let mut out = self.u.zeros_like();
+            if ts == upto && exact_end {
+                out.copy_from(&self.unew);
+            } else {
+                self.prepare_interp(h);
+                self.interp_into(ts, h, &mut out);
+            }
+            self.sol.t.push(ts);
+            self.sol.u.push(out);
+            self.save_idx += 1;
+        }
+    }
+
+    fn push_segment(&mut self, h: Re<F::V>, t_end: Re<F::V>) {
+        if self.sol.dense.is_none() {
+            return;
+        }
+        self.prepare_interp(h);
+        let seg = Segment {
+            t0: self.t,
+            h,
+            t_end,
+            y0: self.u.clone(),
+            ks: self.method.interp_vectors(&self.cache).to_vec(),
+        };
+        if let Some(d) = self.sol.dense.as_mut() {
+            d.push(seg);
+        }
+    }
+
+    /// Takes one accepted step (trying as many step sizes as the controller asks). Returns
+    /// `Ok(false)` once the integration is over.
+    pub fn step(&mut self) -> Result<bool, SolveError<F::V>> {
+        type R<V> = Re<V>;
+        if self.done {
+            return Ok(false);
+        }
+        loop {
+            if self.sol.stats.steps >= self.maxiters {
+                return Err(self.fail(ReturnCode::MaxIters));
+            }
+            let target = self.next_stop();
+            let remaining = target - self.t;
+            let mut h = self.h;
+            let hit = (h - remaining) * self.dir >= -(R::<F::V>::c(64.0) * R::<F::V>::epsilon() * target.abs());
+            if hit {
+                h = remaining;
+            }
+            if self.adaptive && h.abs() < self.dtmin && !hit {
+                return Err(self.fail(ReturnCode::DtLessThanMin));
+            }
+            self.sol.stats.steps += 1;
+            let ctx = StepContext {
+                p: self.p,
+                t: self.t,
+                h,
+                u0: &self.u,
+                tol: &self.tol,
+                stats: &mut self.sol.stats,
+            };
+            let res = self.method.try_step(&mut self.cache, self.f, ctx, &mut self.unew);
+            if self.adaptive {
+                let err = res.unwrap_or(R::<F::V>::infinity());
+                let (accept, hnext) = self.ctrl.decide(h, err);
+                let hnext = hnext.abs().min(self.dtmax) * self.dir;
+                if !accept {
+                    self.sol.stats.rejected += 1;
+                    self.h = hnext;
+                    continue;
+                }
+                // A step cut short by a stop does not shrink the next one.
+                self.h = if hit && hnext.abs() < self.h.abs() { self.h } else { hnext };
+            } else if res.is_err() {
+                return Err(self.fail(ReturnCode::NonFinite));
+            }
+            if !self.unew.all_finite() {
+                return Err(self.fail(ReturnCode::NonFinite));
+            }
+            self.sol.stats.accepted += 1;
+            let tnew = if hit { target } else { self.t + h };
+            self.method
+                .finish_step(&mut self.cache, self.f, self.p, tnew, &self.unew, &mut self.sol.stats);
+            if let Some((k, tev)) = self.locate_event(h, tnew) {
+                self.handle_event(k, tev, h);
+                return Ok(!self.done);
+            }
+            self.save_in_step(h, tnew, true);
+            self.push_segment(h, tnew);
+            let at_end = hit && target == self.t1;
+            if self.save_steps && (!at_end || self.save_end_steps) {
+                self.sol.t.push(tnew);
+                self.sol.u.push(self.unew.clone());
+            }
+            std::mem::swap(&mut self.u, &mut self.unew);
+            self.t = tnew;
+            self.method.advance(&mut self.cache);
+            if hit && !at_end {
+                self.tstop_idx += 1;
+            }
+            self.run_discrete_callbacks();
+            if !self.callbacks.continuous.is_empty() {
+                self.refresh_event_values();
+            }
+            if at_end {
+                self.done = true;
+            }
+            if self.done && self.sol.retcode == ReturnCode::Success && !at_end {
+                self.sol.retcode = ReturnCode::Terminated;
+            }
+            return Ok(!self.done);
+        }
+    }
+
+    fn handle_event(&mut self, k: usize, tev: Re<F::V>, h: Re<F::V>) {
+        self.save_in_step(h, tev, false);
+        self.push_segment(h, tev);
+        let mut uev = self.u.zeros_like();
+        self.interp_into(tev, h, &mut uev);
+        if self.save_steps {
+            self.sol.t.push(tev);
+            self.sol.u.push(uev.clone());
+        }
+        let mut ctx = CallbackContext {
+            t: tev,
+            u: &mut uev,
+            terminate: false,
+        };
+        (self.callbacks.continuous[k].affect)(&mut ctx);
+        let terminate = ctx.terminate;
+        if self.save_steps {
+            self.sol.t.push(tev);
+            self.sol.u.push(uev.clone());
+        }
+        self.t = tev;
+        self.u = uev;
+        while self.tstops.get(self.tstop_idx).is_some_and(|ts| (*ts - tev) * self.dir <= Re::<F::V>::zero()) {
+            self.tstop_idx += 1;
+        }
+        if terminate {
+            self.done = true;
+            self.sol.retcode = ReturnCode::Terminated;
+            return;
+        }
+        self.method
+            .initialize(&mut self.cache, self.f, self.p, self.t, &self.u, &mut self.sol.stats);
+        self.refresh_event_values();
+    }
+
+    fn run_discrete_callbacks(&mut self) {
+        let mut changed = false;
+        for cb in self.callbacks.discrete.iter_mut() {
+            if (cb.condition)(self.t, &self.u) {
+                let mut ctx = CallbackContext {
+                    t: self.t,
+                    u: &mut self.u,
+                    terminate: false,
+                };
+                (cb.affect)(&mut ctx);
+                changed = true;
+                if ctx.terminate {
+                    self.done = true;
+                    self.sol.retcode = ReturnCode::Terminated;
+                }
+            }
+        }
+        if changed && !self.done {
+            self.method
+                .initialize(&mut self.cache, self.f, self.p, self.t, &self.u, &mut self.sol.stats);
+        }
+    }
+
+    /// Runs to the end of the span and returns the solution.
+    pub fn solve(mut self) -> Result<Solution<F::V>, SolveError<F::V>> {
+        while self.step()? {}
+        Ok(self.sol)
+    }
+}

@@ -1,0 +1,93 @@
+//! The interface every ODE method implements for the stepping engine.
+//!
+//! A method is generic at the method level, not the field level: one method value steps the
+//! user's field, an adjoint system, a forward-sensitivity system and dual-valued states alike.
+
+use sciml_core::{Re, Real, State, Stats, VectorField};
+
+/// Why one attempted step could not produce a state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepFailure {
+    /// A stage or the error estimate was NaN or infinite.
+    NonFinite,
+}
+
+/// What one attempted step needs, beyond the method's cache (DESIGN decision 11).
+pub struct StepContext<'a, F: VectorField> {
+    /// The parameters.
+    pub p: &'a F::P,
+    /// Start of the step.
+    pub t: Re<F::V>,
+    /// Signed step size.
+    pub h: Re<F::V>,
+    /// State at `t`.
+    pub u0: &'a F::V,
+    /// Tolerances for the error estimate.
+    pub tol: &'a sciml_core::Tolerance<Re<F::V>>,
+    /// Work counters.
+    pub stats: &'a mut Stats,
+}
+
+/// An ODE method the integrator can drive.
+pub trait OdeMethod: Clone + Send + Sync {
+    /// Per-solve buffers (stages, scratch), built once by [`OdeMethod::cache`].
+    type Cache<V: State>: Clone + Send;
+    /// The method's name, e.g. `"Tsit5"`.
+    fn name(&self) -> &'static str;
+    /// Order of the propagated solution.
+    fn order(&self) -> u8;
+    /// Whether the method has an error estimate (and so can adapt its step).
+    fn is_adaptive(&self) -> bool;
+    /// Order of the embedded solution behind the error estimate (0 when there is none); the
+    /// estimate's local error is of order `error_order() + 1`.
+    fn error_order(&self) -> u8;
+    /// Order of the dense output.
+    fn interp_order(&self) -> u8;
+    /// Builds the buffers for states shaped like `u0`.
+    fn cache<V: State>(&self, u0: &V) -> Self::Cache<V>;
+    /// Prepares a step from `(t, u)`: evaluates `f(t, u)` (at the start, and after a callback
+    /// changed the state).
+    fn initialize<F: VectorField>(
+        &self,
+        c: &mut Self::Cache<F::V>,
+        f: &mut F,
+        p: &F::P,
+        t: Re<F::V>,
+        u: &F::V,
+        stats: &mut Stats,
+    );
+    /// `f(t, u)` at the current step's start (valid after `initialize` or `advance`).
+    fn f_start<'a, V: State>(&self, c: &'a Self::Cache<V>) -> &'a V;
+    /// One attempted step of size `ctx.h`, allocation-free: writes `u1` and returns the scaled
+    /// error norm (`<= 1` accepts; zero for methods without an estimate).
+    fn try_step<F: VectorField>(
+        &self,
+        c: &mut Self::Cache<F::V>,
+        f: &mut F,
+        ctx: StepContext<'_, F>,
+        u1: &mut F::V,
+    ) -> Result<Re<F::V>, StepFailure>;
+    /// After acceptance: makes `f(t1, u1)` available (free for FSAL methods).
+    fn finish_step<F: VectorField>(
+        &self,
+        c: &mut Self::Cache<F::V>,
+        f: &mut F,
+        p: &F::P,
+        t1: Re<F::V>,
+        u1: &F::V,
+        stats: &mut Stats,
+    );
+    /// Computes whatever the dense output of the last accepted step still needs (lazy stages).
+    fn prepare_interp<F: VectorField>(
+        &self,
+        c: &mut Self::Cache<F::V>,
+        f: &mut F,
+        ctx: StepContext<'_, F>,
+    );
+    /// Polynomial weights of the dense output (see `sciml_core::dense`).
+    fn interp_poly<R: Real>(&self) -> Vec<Vec<R>>;
+    /// The vectors the dense output of the last accepted step combines.
+    fn interp_vectors<'a, V: State>(&self, c: &'a Self::Cache<V>) -> &'a [V];
+    /// Moves on to the next step from the accepted state (`f(t1, u1)` becomes `f_start`).
+    fn advance<V: State>(&self, c: &mut Self::Cache<V>);
+}

@@ -1,0 +1,108 @@
+//! Options of a solve.
+
+use crate::controller::PiController;
+use sciml_core::{Error, Real, Tolerance};
+use serde::{Deserialize, Serialize};
+
+/// Where the solution is saved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum SaveAt<R> {
+    /// At every accepted step (SciML's `save_everystep`).
+    Steps,
+    /// Every `dt` from the start of the span (the end included when it falls on the grid).
+    Every(R),
+    /// At these times, which must lie in the span (interpolated, never stepped to).
+    Times(Vec<R>),
+}
+
+/// Options of a solve. Defaults follow SciML: `reltol = 1e-3`, `abstol = 1e-6`, adaptive steps
+/// when the method has an error estimate, saving at every step with dense output.
+///
+/// ```
+/// use sciml_ode::{SaveAt, SolveOptions};
+/// let opts = SolveOptions::default()
+///     .tolerances(1e-8, 1e-10).unwrap()
+///     .saveat(SaveAt::Every(0.1));
+/// assert_eq!(opts.tol.rtol_at(0), 1e-8);
+/// ```
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(bound(serialize = "", deserialize = ""))]
+pub struct SolveOptions<R: Real> {
+    /// Error tolerances.
+    pub tol: Tolerance<R>,
+    /// Where to save.
+    pub saveat: SaveAt<R>,
+    /// Save the initial point (`None`: yes for `Steps`/`Every`, and for `Times` when listed).
+    pub save_start: Option<bool>,
+    /// Save the final point (`None`: yes for `Steps`/`Every`, and for `Times` when listed).
+    pub save_end: Option<bool>,
+    /// Keep dense output over the whole span (`None`: yes when saving at every step).
+    pub dense: Option<bool>,
+    /// Times the integrator must step onto exactly.
+    pub tstops: Vec<R>,
+    /// Initial step (adaptive) or the step (fixed-step mode).
+    pub dt: Option<R>,
+    /// Adapt the step (`None`: when the method has an error estimate).
+    pub adaptive: Option<bool>,
+    /// Smallest step before giving up (`None`: 16 ε max(|t0|, |t1|, 1)).
+    pub dtmin: Option<R>,
+    /// Largest step (`None`: the length of the span).
+    pub dtmax: Option<R>,
+    /// Most steps attempted.
+    pub maxiters: usize,
+    /// The step-size controller.
+    pub controller: PiController<R>,
+}
+
+impl<R: Real> Default for SolveOptions<R> {
+    fn default() -> Self {
+        SolveOptions {
+            tol: Tolerance::default(),
+            saveat: SaveAt::Steps,
+            save_start: None,
+            save_end: None,
+            dense: None,
+            tstops: Vec::new(),
+            dt: None,
+            adaptive: None,
+            dtmin: None,
+            dtmax: None,
+            maxiters: 100_000,
+            controller: PiController::default(),
+        }
+    }
+}
+
+impl<R: Real> SolveOptions<R> {
+    /// Scalar relative and absolute tolerances.
+    pub fn tolerances(mut self, rtol: R, atol: R) -> Result<Self, Error> {
+        self.tol = Tolerance::new(rtol, atol)?;
+        Ok(self)
+    }
+    /// Where to save.
+    pub fn saveat(mut self, s: SaveAt<R>) -> Self {
+        self.saveat = s;
+        self
+    }
+    /// Fixed steps of size `dt`.
+    pub fn fixed_step(mut self, dt: R) -> Self {
+        self.dt = Some(dt);
+        self.adaptive = Some(false);
+        self
+    }
+    /// Keep (or drop) dense output.
+    pub fn dense(mut self, on: bool) -> Self {
+        self.dense = Some(on);
+        self
+    }
+    /// Times to step onto exactly.
+    pub fn tstops(mut self, ts: Vec<R>) -> Self {
+        self.tstops = ts;
+        self
+    }
+    /// Largest number of steps.
+    pub fn maxiters(mut self, n: usize) -> Self {
+        self.maxiters = n;
+        self
+    }
+}

@@ -1,0 +1,94 @@
+//! An initial-value problem: a vector field, an initial state, parameters and a time span.
+
+use sciml_core::{Error, Re, Real, State, VectorField};
+
+/// `du/dt = f(t, u, p)`, `u(t0) = u0`, integrated over `tspan = (t0, t1)` (`t1 < t0` integrates
+/// backwards). Built through [`OdeProblem::new`], which validates everything before any work.
+///
+/// ```
+/// use sciml_core::FnField;
+/// use sciml_ode::OdeProblem;
+/// let f = FnField::new(1, 1, |_t: f64, u: &[f64], p: &[f64], du: &mut [f64]| du[0] = -p[0] * u[0]);
+/// assert!(OdeProblem::new(f, vec![1.0], (0.0, 1.0), vec![0.5]).is_ok());
+/// let f = FnField::new(1, 1, |_t: f64, u: &[f64], p: &[f64], du: &mut [f64]| du[0] = -p[0] * u[0]);
+/// let err = OdeProblem::new(f, vec![1.0, 2.0], (0.0, 1.0), vec![0.5]).unwrap_err();
+/// assert!(err.to_string().contains("u0 has length 2, expected 1"));
+/// ```
+pub struct OdeProblem<F: VectorField> {
+    /// The vector field.
+    pub f: F,
+    /// Initial state.
+    pub u0: F::V,
+    /// Parameters.
+    pub p: F::P,
+    /// `(t0, t1)`.
+    pub tspan: (Re<F::V>, Re<F::V>),
+}
+
+impl<F: VectorField> Clone for OdeProblem<F>
+where
+    F: Clone,
+{
+    fn clone(&self) -> Self {
+        OdeProblem {
+            f: self.f.clone(),
+            u0: self.u0.clone(),
+            p: self.p.clone(),
+            tspan: self.tspan,
+        }
+    }
+}
+
+/// Checks a time span.
+pub fn check_span<R: Real>(t0: R, t1: R) -> Result<(), Error> {
+    let bad = |reason: &str| {
+        Err(Error::InvalidSpan {
+            t0: t0.to_f64_lossy(),
+            t1: t1.to_f64_lossy(),
+            reason: reason.into(),
+        })
+    };
+    if !t0.is_finite() || !t1.is_finite() {
+        return bad("both ends must be finite numbers");
+    }
+    if t0 == t1 {
+        return bad("the span is empty (t0 == t1); give t1 != t0");
+    }
+    Ok(())
+}
+
+impl<F: VectorField> OdeProblem<F> {
+    /// A problem, validated: `u0` and `p` have the lengths `f.dims()` declares and are finite, and
+    /// the span is finite and non-empty.
+    pub fn new(f: F, u0: F::V, tspan: (Re<F::V>, Re<F::V>), p: F::P) -> Result<Self, Error> {
+        let (n, np) = f.dims();
+        if u0.len() != n {
+            return Err(Error::DimensionMismatch {
+                what: "u0".into(),
+                expected: n,
+                got: u0.len(),
+            });
+        }
+        if p.len() != np {
+            return Err(Error::DimensionMismatch {
+                what: "p".into(),
+                expected: np,
+                got: p.len(),
+            });
+        }
+        if let Some(index) = u0.first_non_finite() {
+            return Err(Error::NonFinite {
+                what: "u0".into(),
+                index,
+            });
+        }
+        if let Some(index) = p.first_non_finite() {
+            return Err(Error::NonFinite {
+                what: "p".into(),
+                index,
+            });
+        }
+        check_span(tspan.0, tspan.1)?;
+        Ok(OdeProblem { f, u0, p, tspan })
+    }
+}
