@@ -91,7 +91,10 @@ impl<V: State> DenseOutput<V> {
     pub fn evaluate_to(&self, t: Re<V>, out: &mut V) -> Result<(), Error> {
         let (start, end) = self.range().ok_or(Error::NoDenseOutput)?;
         let dir = (end - start).signum();
-        if !t.is_finite() || (t - start) * dir < Re::<V>::zero() || (t - end) * dir > Re::<V>::zero() {
+        if !t.is_finite()
+            || (t - start) * dir < Re::<V>::zero()
+            || (t - end) * dir > Re::<V>::zero()
+        {
             return Err(Error::OutOfRange {
                 t: t.to_f64_lossy(),
                 start: start.to_f64_lossy(),

@@ -268,7 +268,11 @@ mod tests {
             let y = fd(D::variable(x));
             assert!((y.re() - ff(x)).abs() < 1e-15, "case {i} value");
             let fdv = central(ff, x);
-            assert!((y.eps() - fdv).abs() < 1e-8 * (1.0 + fdv.abs()), "case {i}: {} vs {fdv}", y.eps());
+            assert!(
+                (y.eps() - fdv).abs() < 1e-8 * (1.0 + fdv.abs()),
+                "case {i}: {} vs {fdv}",
+                y.eps()
+            );
         }
     }
 

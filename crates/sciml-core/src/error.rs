@@ -55,7 +55,9 @@ pub enum Error {
         end: f64,
     },
     /// The solution was computed without dense output.
-    #[error("this solution has no dense output; solve with `dense: true` to interpolate at any time")]
+    #[error(
+        "this solution has no dense output; solve with `dense: true` to interpolate at any time"
+    )]
     NoDenseOutput,
     /// A method cannot do what was asked of it.
     #[error("{method} cannot {what}")]

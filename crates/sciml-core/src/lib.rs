@@ -26,7 +26,7 @@ pub mod tolerance;
 pub use dense::{DenseOutput, Segment};
 pub use dual::{Dual, Dual64};
 pub use error::{Error, SolveError};
-pub use field::{GenericRhs, Jacobian, Jvp, Vjp, VectorField};
+pub use field::{GenericRhs, Jacobian, Jvp, VectorField, Vjp};
 pub use matrix::DenseMatrix;
 pub use providers::{FiniteDiff, FnField, ForwardAd, Missing};
 pub use scalar::{One, Re, Real, Scalar, Zero};

@@ -477,9 +477,9 @@ mod tests {
         let tol = Tolerance::new(0.0, 1.0).unwrap();
         let e = Pair(vec![3.0], vec![4.0]);
         let z = e.zeros_like();
-        let full = Pair::err_norm(&e, &z, &z, &tol);
+        let full: f64 = Pair::err_norm(&e, &z, &z, &tol);
         assert!((full - (25.0_f64 / 2.0).sqrt()).abs() < 1e-14);
-        let semi = Pair::err_norm(&e, &z, &z, &tol.clone().with_norm_len(Some(1)));
+        let semi: f64 = Pair::err_norm(&e, &z, &z, &tol.clone().with_norm_len(Some(1)));
         assert!((semi - 3.0).abs() < 1e-14);
     }
 
@@ -488,7 +488,8 @@ mod tests {
         let tol = Tolerance::per_component(vec![0.0], vec![1.0, 2.0]).unwrap();
         let e = Batch::new(2, 2, vec![1.0, 2.0, 1.0, 2.0]).unwrap();
         let z = e.zeros_like();
-        assert!((Batch::err_norm(&e, &z, &z, &tol) - 1.0).abs() < 1e-14);
+        let n: f64 = Batch::err_norm(&e, &z, &z, &tol);
+        assert!((n - 1.0).abs() < 1e-14);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Step-size control. The controller is never differentiated (DESIGN decision 7).
 
-use sciml_core::{Error, Real, Scalar};
+use sciml_core::{Error, Real};
 use serde::{Deserialize, Serialize};
 
 /// Proportional-integral step-size controller with SciML's (OrdinaryDiffEq) defaults.
@@ -70,15 +70,24 @@ impl<R: Real> Default for PiController<R> {
 impl<R: Real> PiController<R> {
     /// Checks the parameters.
     pub fn validate(&self) -> Result<(), Error> {
-        let bad = |reason: String| Err(Error::InvalidOption {
-            option: "controller",
-            reason,
-        });
+        let bad = |reason: String| {
+            Err(Error::InvalidOption {
+                option: "controller",
+                reason,
+            })
+        };
         if !(self.gamma > R::zero() && self.gamma <= R::one()) {
             return bad(format!("gamma = {} must lie in (0, 1]", self.gamma));
         }
-        if !(self.qmin > R::zero() && self.qmin < R::one() && self.qmax > R::one() && self.qmax.is_finite()) {
-            return bad(format!("need 0 < qmin < 1 < qmax < ∞, got qmin = {}, qmax = {}", self.qmin, self.qmax));
+        if !(self.qmin > R::zero()
+            && self.qmin < R::one()
+            && self.qmax > R::one()
+            && self.qmax.is_finite())
+        {
+            return bad(format!(
+                "need 0 < qmin < 1 < qmax < ∞, got qmin = {}, qmax = {}",
+                self.qmin, self.qmax
+            ));
         }
         for b in [self.beta1, self.beta2].into_iter().flatten() {
             if !(b >= R::zero() && b.is_finite()) {

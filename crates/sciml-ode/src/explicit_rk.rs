@@ -200,7 +200,12 @@ impl<T: RkMethod> OdeMethod for T {
             let m = gather(ctx.h, &extra_a[row..row + len], done, &mut w, &mut refs);
             row += len;
             c.tmp.lincomb(ctx.u0, &w[..m], &refs[..m]);
-            f.rhs(ctx.t + ctx.h * Re::<F::V>::c(*cj), &c.tmp, ctx.p, &mut rest[0]);
+            f.rhs(
+                ctx.t + ctx.h * Re::<F::V>::c(*cj),
+                &c.tmp,
+                ctx.p,
+                &mut rest[0],
+            );
         }
         ctx.stats.nf += extra_c.len();
     }
@@ -222,7 +227,11 @@ impl<T: RkMethod> OdeMethod for T {
 
     fn advance<V: State>(&self, c: &mut RkCache<V>) {
         let tab = self.tableau();
-        let last = if tab.fsal { tab.c.len() - 1 } else { tab.c.len() };
+        let last = if tab.fsal {
+            tab.c.len() - 1
+        } else {
+            tab.c.len()
+        };
         c.ks.swap(0, last);
         c.interp_ready = false;
     }

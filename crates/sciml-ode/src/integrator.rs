@@ -8,9 +8,9 @@ use crate::method::{OdeMethod, StepContext};
 use crate::options::{SaveAt, SolveOptions};
 use crate::problem::OdeProblem;
 use sciml_core::dense::interp_weights;
-use sciml_core::{One, Scalar, Zero, 
-    DenseOutput, Error, Re, Real, ReturnCode, Segment, Solution, SolveError, State, Tolerance,
-    VectorField, MAX_LINCOMB,
+use sciml_core::{
+    DenseOutput, Error, One, Re, Real, ReturnCode, Scalar, Segment, Solution, SolveError, State,
+    Tolerance, VectorField, Zero, MAX_LINCOMB,
 };
 
 /// A solve in progress. Built by [`OdeProblem::init`].
@@ -54,6 +54,9 @@ pub struct Integrator<'a, F: VectorField, M: OdeMethod> {
     sol: Solution<F::V>,
     gprev: Vec<Re<F::V>>,
     scratch: F::V,
+    /// Fixed-step mode: times are `anchor + k·h`, not accumulated sums, so `n` steps of
+    /// `span / n` land on the end without a sliver of a step.
+    anchor: (Re<F::V>, usize),
     done: bool,
 }
 
@@ -65,7 +68,10 @@ fn check_positive<R: Real>(option: &'static str, x: R) -> Result<(), Error> {
     if x.is_finite() && x > R::zero() {
         Ok(())
     } else {
-        Err(opt_err(option, format!("is {x}; give a finite positive value")))
+        Err(opt_err(
+            option,
+            format!("is {x}; give a finite positive value"),
+        ))
     }
 }
 
@@ -146,7 +152,10 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
         if let Some(dt) = opts.dt {
             check_positive("dt", dt.abs())?;
         } else if !adaptive {
-            return Err(opt_err("dt", "fixed-step mode needs a step size; set `dt`".into()));
+            return Err(opt_err(
+                "dt",
+                "fixed-step mode needs a step size; set `dt`".into(),
+            ));
         }
         if opts.maxiters == 0 {
             return Err(opt_err("maxiters", "is 0; allow at least one step".into()));
@@ -162,13 +171,17 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
         let dtmin = match opts.dtmin {
             Some(x) => {
                 if !(x.is_finite() && x >= R::<F>::zero() && x <= dtmax) {
-                    return Err(opt_err("dtmin", format!("is {x}; need 0 <= dtmin <= dtmax")));
+                    return Err(opt_err(
+                        "dtmin",
+                        format!("is {x}; need 0 <= dtmin <= dtmax"),
+                    ));
                 }
                 x
             }
             None => R::<F>::c(16.0) * R::<F>::epsilon() * scale,
         };
-        let in_span = |x: R<F>| (x - t0) * dir >= R::<F>::zero() && (x - t1) * dir <= R::<F>::zero();
+        let in_span =
+            |x: R<F>| (x - t0) * dir >= R::<F>::zero() && (x - t1) * dir <= R::<F>::zero();
         let sort_dir = |v: &mut Vec<R<F>>| {
             v.sort_by(|a, b| {
                 ((*a - *b) * dir)
@@ -183,7 +196,10 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
                 check_positive("saveat", *dt)?;
                 let count = (span / *dt).to_f64_lossy();
                 if count > 1e8 {
-                    return Err(opt_err("saveat", format!("would save {count:.0} points; use a larger interval")));
+                    return Err(opt_err(
+                        "saveat",
+                        format!("would save {count:.0} points; use a larger interval"),
+                    ));
                 }
                 let mut v = Vec::new();
                 let mut k = 0usize;
@@ -192,7 +208,11 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
                     if (tk - t1) * dir > R::<F>::c(1e-10) * *dt {
                         break;
                     }
-                    v.push(if (tk - t1).abs() <= R::<F>::c(1e-10) * *dt { t1 } else { tk });
+                    v.push(if (tk - t1).abs() <= R::<F>::c(1e-10) * *dt {
+                        t1
+                    } else {
+                        tk
+                    });
                     k += 1;
                 }
                 if opts.save_end != Some(false) && v.last() != Some(&t1) {
@@ -273,6 +293,7 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
             sol,
             gprev: Vec::new(),
             scratch: u0.zeros_like(),
+            anchor: (t0, 0),
             done: false,
             method,
             cache,
@@ -313,8 +334,12 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
         h0 = h0.min(self.dtmax);
         // Explicit Euler step and the change in f it causes.
         self.scratch.lincomb(u0, &[self.dir * h0], &[f0]);
-        self.f
-            .rhs(self.t + self.dir * h0, &self.scratch, self.p, &mut self.unew);
+        self.f.rhs(
+            self.t + self.dir * h0,
+            &self.scratch,
+            self.p,
+            &mut self.unew,
+        );
         self.sol.stats.nf += 1;
         let f0 = self.method.f_start(&self.cache);
         self.scratch
@@ -366,8 +391,14 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
             });
         }
         self.u.copy_from(u);
-        self.method
-            .initialize(&mut self.cache, self.f, self.p, self.t, &self.u, &mut self.sol.stats);
+        self.method.initialize(
+            &mut self.cache,
+            self.f,
+            self.p,
+            self.t,
+            &self.u,
+            &mut self.sol.stats,
+        );
         self.refresh_event_values();
         Ok(())
     }
@@ -470,12 +501,16 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
                     break;
                 }
                 let mut m = (l * gr - r * gl) / (gr - gl);
-                if !m.is_finite() || (m - l) * self.dir <= R::<F::V>::zero() || (m - r) * self.dir >= R::<F::V>::zero() {
+                if !m.is_finite()
+                    || (m - l) * self.dir <= R::<F::V>::zero()
+                    || (m - r) * self.dir >= R::<F::V>::zero()
+                {
                     m = l + (r - l) * R::<F::V>::c(0.5);
                 }
                 self.interp_into(m, h, &mut buf);
                 let gm = (self.callbacks.continuous[k].condition)(m, &buf);
-                let same_as_left = (gm > R::<F::V>::zero()) == (gl > R::<F::V>::zero()) && gm != R::<F::V>::zero();
+                let same_as_left =
+                    (gm > R::<F::V>::zero()) == (gl > R::<F::V>::zero()) && gm != R::<F::V>::zero();
                 if same_as_left {
                     l = m;
                     gl = gm;
@@ -551,7 +586,13 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
             let target = self.next_stop();
             let remaining = target - self.t;
             let mut h = self.h;
-            let hit = (h - remaining) * self.dir >= -(R::<F::V>::c(64.0) * R::<F::V>::epsilon() * target.abs());
+            if !self.adaptive {
+                // Next grid point from the anchor, not t + h.
+                let next = self.anchor.0 + self.h * R::<F::V>::from_usize(self.anchor.1 + 1);
+                h = next - self.t;
+            }
+            let slack = R::<F::V>::c(100.0) * R::<F::V>::epsilon() * target.abs().max(self.t.abs());
+            let hit = (h - remaining) * self.dir >= -slack;
             if hit {
                 h = remaining;
             }
@@ -567,7 +608,9 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
                 tol: &self.tol,
                 stats: &mut self.sol.stats,
             };
-            let res = self.method.try_step(&mut self.cache, self.f, ctx, &mut self.unew);
+            let res = self
+                .method
+                .try_step(&mut self.cache, self.f, ctx, &mut self.unew);
             if self.adaptive {
                 let err = res.unwrap_or(R::<F::V>::infinity());
                 let (accept, hnext) = self.ctrl.decide(h, err);
@@ -578,7 +621,11 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
                     continue;
                 }
                 // A step cut short by a stop does not shrink the next one.
-                self.h = if hit && hnext.abs() < self.h.abs() { self.h } else { hnext };
+                self.h = if hit && hnext.abs() < self.h.abs() {
+                    self.h
+                } else {
+                    hnext
+                };
             } else if res.is_err() {
                 return Err(self.fail(ReturnCode::NonFinite));
             }
@@ -587,8 +634,14 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
             }
             self.sol.stats.accepted += 1;
             let tnew = if hit { target } else { self.t + h };
-            self.method
-                .finish_step(&mut self.cache, self.f, self.p, tnew, &self.unew, &mut self.sol.stats);
+            self.method.finish_step(
+                &mut self.cache,
+                self.f,
+                self.p,
+                tnew,
+                &self.unew,
+                &mut self.sol.stats,
+            );
             if let Some((k, tev)) = self.locate_event(h, tnew) {
                 self.handle_event(k, tev, h);
                 return Ok(!self.done);
@@ -602,9 +655,11 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
             }
             std::mem::swap(&mut self.u, &mut self.unew);
             self.t = tnew;
+            self.anchor.1 += 1;
             self.method.advance(&mut self.cache);
             if hit && !at_end {
                 self.tstop_idx += 1;
+                self.anchor = (tnew, 0);
             }
             self.run_discrete_callbacks();
             if !self.callbacks.continuous.is_empty() {
@@ -642,7 +697,12 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
         }
         self.t = tev;
         self.u = uev;
-        while self.tstops.get(self.tstop_idx).is_some_and(|ts| (*ts - tev) * self.dir <= Re::<F::V>::zero()) {
+        self.anchor = (tev, 0);
+        while self
+            .tstops
+            .get(self.tstop_idx)
+            .is_some_and(|ts| (*ts - tev) * self.dir <= Re::<F::V>::zero())
+        {
             self.tstop_idx += 1;
         }
         if terminate {
@@ -650,8 +710,14 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
             self.sol.retcode = ReturnCode::Terminated;
             return;
         }
-        self.method
-            .initialize(&mut self.cache, self.f, self.p, self.t, &self.u, &mut self.sol.stats);
+        self.method.initialize(
+            &mut self.cache,
+            self.f,
+            self.p,
+            self.t,
+            &self.u,
+            &mut self.sol.stats,
+        );
         self.refresh_event_values();
     }
 
@@ -673,8 +739,14 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
             }
         }
         if changed && !self.done {
-            self.method
-                .initialize(&mut self.cache, self.f, self.p, self.t, &self.u, &mut self.sol.stats);
+            self.method.initialize(
+                &mut self.cache,
+                self.f,
+                self.p,
+                self.t,
+                &self.u,
+                &mut self.sol.stats,
+            );
         }
     }
 

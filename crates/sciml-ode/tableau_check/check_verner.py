@@ -13,9 +13,14 @@ arithmetic on them is done in mpmath at 50 digits so only the f64 rounding of th
     continuous extension sum_j P_j(th) Phi_j(t) = th^rho(t) / gamma(t) to the interpolant's order
     (with P_j(1) = b_j, zero for f(t1,u1) and the extra vectors, sum_j P_j(th) = th as special
     cases), plus the residual at the next order to show the order is not higher;
-  * empirical orders: global error on y' = y and on Lotka-Volterra for b and bhat, and the local
-    (one-step) error of the dense output at th = 0.3 and 0.7 on Lotka-Volterra, whose slope
-    should be q + 1.
+  * empirical orders (least-squares slope over the three smallest steps whose error is still 10x
+    above the floor that the f64 rounding of the coefficients sets): global error on y' = y
+    (warn only), the oscillator u'' = -u and Lotka-Volterra for b and bhat, and the one-step error
+    of the dense output at th = 0.3 and 0.7 on Lotka-Volterra (slope q + 1). PASS means slope
+    >= expected - 0.5; SKIP means fewer than 3 steps lie above the floor (Vern8's dense output at
+    th = 0.7: its interpolation coefficients reach 4e6, so f64 leaves ~1e-10 h |f|).
+
+Exit status 0 when every graded check passes.
 """
 import math
 import os
@@ -279,7 +284,6 @@ def elementary_weights(A):
 def check_conditions(label, A, w, p, maxorder):
     """Order conditions for a plain weight vector w (solution weights)."""
     phi = elementary_weights(A)
-    ok = True
     res_by_order = {}
     for r in range(1, maxorder + 1):
         worst, worst_ratio = mpf(0), mpf(0)

@@ -1,4 +1,4 @@
-use crate::field::{Jacobian, Jvp, Vjp, VectorField};
+use crate::field::{Jacobian, Jvp, VectorField, Vjp};
 use crate::matrix::DenseMatrix;
 use crate::scalar::Real;
 use std::marker::PhantomData;

@@ -1,4 +1,4 @@
-use crate::field::{Jacobian, Jvp, Vjp, VectorField};
+use crate::field::{Jacobian, Jvp, VectorField, Vjp};
 use crate::matrix::DenseMatrix;
 use crate::scalar::Real;
 
@@ -78,7 +78,15 @@ impl<R: Real, F: VectorField<V = Vec<R>, P = Vec<R>>> FiniteDiff<F> {
     }
 
     /// Directional central difference along `(vu, vp)`, into `out`.
-    fn directional(&mut self, t: R, u: &[R], p: &[R], vu: Option<&[R]>, vp: Option<&[R]>, out: &mut [R]) {
+    fn directional(
+        &mut self,
+        t: R,
+        u: &[R],
+        p: &[R],
+        vu: Option<&[R]>,
+        vp: Option<&[R]>,
+        out: &mut [R],
+    ) {
         let inf = |x: &[R]| x.iter().fold(R::zero(), |m, v| m.max(v.abs()));
         let vnorm = vu.map_or(R::zero(), inf).max(vp.map_or(R::zero(), inf));
         if vnorm == R::zero() {
@@ -94,7 +102,11 @@ impl<R: Real, F: VectorField<V = Vec<R>, P = Vec<R>>> FiniteDiff<F> {
             for (i, x) in self.pp.iter_mut().enumerate() {
                 *x = p[i] + vp.map_or(R::zero(), |v| sign * h * v[i]);
             }
-            let dst = if sign > R::zero() { &mut self.fp } else { &mut self.fm };
+            let dst = if sign > R::zero() {
+                &mut self.fp
+            } else {
+                &mut self.fm
+            };
             self.f.rhs(t, &self.up, &self.pp, dst);
         }
         let inv = R::one() / (h + h);
@@ -132,7 +144,11 @@ impl<R: Real, F: VectorField<V = Vec<R>, P = Vec<R>>> Vjp for FiniteDiff<F> {
         let n = u.len();
         for i in 0..n + p.len() {
             self.column(t, u, p, i);
-            let s = self.fp.iter().zip(w).fold(R::zero(), |s, (a, b)| s + *a * *b);
+            let s = self
+                .fp
+                .iter()
+                .zip(w)
+                .fold(R::zero(), |s, (a, b)| s + *a * *b);
             if i < n {
                 gu[i] += s;
             } else {

@@ -1,5 +1,5 @@
 use crate::dual::Dual;
-use crate::field::{GenericRhs, Jacobian, Jvp, Vjp, VectorField};
+use crate::field::{GenericRhs, Jacobian, Jvp, VectorField, Vjp};
 use crate::matrix::DenseMatrix;
 use crate::scalar::Scalar;
 
@@ -79,14 +79,7 @@ impl<G: GenericRhs, S: Scalar> ForwardAd<G, S> {
 
     /// Seeds `u` and `p` with tangents `(vu, vp)` (either may be absent = zero) and evaluates in
     /// dual numbers; tangents of `du` are left in `self.dud`.
-    fn dual_pass(
-        &mut self,
-        t: S::Re,
-        u: &[S],
-        p: &[S],
-        vu: Option<&[S]>,
-        vp: Option<&[S]>,
-    ) {
+    fn dual_pass(&mut self, t: S::Re, u: &[S], p: &[S], vu: Option<&[S]>, vp: Option<&[S]>) {
         for (i, d) in self.ud.iter_mut().enumerate() {
             *d = Dual::new(u[i], vu.map_or(S::zero(), |v| v[i]));
         }
@@ -142,7 +135,15 @@ impl<G: GenericRhs, S: Scalar> Vjp for ForwardAd<G, S> {
     const EXACT: bool = true;
     /// Exact, at the cost of `n + np` forward passes (one column of the full Jacobian each):
     /// fine for small fields; neural layers provide a hand-written reverse pass instead.
-    fn vjp(&mut self, t: S::Re, u: &Vec<S>, p: &Vec<S>, w: &Vec<S>, gu: &mut Vec<S>, gp: &mut Vec<S>) {
+    fn vjp(
+        &mut self,
+        t: S::Re,
+        u: &Vec<S>,
+        p: &Vec<S>,
+        w: &Vec<S>,
+        gu: &mut Vec<S>,
+        gp: &mut Vec<S>,
+    ) {
         for i in 0..self.n + self.np {
             self.unit_pass(t, u, p, i);
             let mut s = S::zero();

@@ -1,0 +1,528 @@
+//! `cargo xtask bench WORKLOAD [--peers] [--threads 1|default]`: run our example for a workload
+//! and, optionally, the Python peers; write `target/bench/<WORKLOAD>.json` and print a table.
+
+use crate::peers::{venv_dir, venv_python, VENV_ENV};
+use crate::util::{
+    cargo, run_capture_all, run_capture_stdout, tail, workspace_root, Error, Result,
+};
+use crate::workloads::{self, Workload};
+use serde_json::{json, Map, Value};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Thread-pool variables pinned to 1 in every child when running single-threaded.
+const THREAD_VARS: &[&str] = &[
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "RAYON_NUM_THREADS",
+];
+
+/// Relative difference of a peer's final state from ours above which the table flags it.
+const AGREEMENT_RTOL: f64 = 1e-4;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Threads {
+    One,
+    Default,
+}
+
+impl Threads {
+    fn as_str(self) -> &'static str {
+        match self {
+            Threads::One => "1",
+            Threads::Default => "default",
+        }
+    }
+
+    fn apply(self, cmd: &mut Command) {
+        if self == Threads::One {
+            for var in THREAD_VARS {
+                cmd.env(var, "1");
+            }
+        }
+    }
+}
+
+struct Options {
+    workload: &'static Workload,
+    peers: bool,
+    only: Vec<String>,
+    threads: Threads,
+    venv: Option<PathBuf>,
+}
+
+fn value_of<'a>(flag: &str, it: &mut impl Iterator<Item = &'a String>) -> Result<&'a String> {
+    it.next().ok_or_else(|| {
+        Error::usage(format!(
+            "`{flag}` needs a value; see `cargo xtask help bench`"
+        ))
+    })
+}
+
+fn parse(args: &[String]) -> Result<Options> {
+    let mut workload = None;
+    let mut peers = false;
+    let mut only = Vec::new();
+    let mut threads = Threads::One;
+    let mut venv = None;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        let value = |it: &mut std::slice::Iter<'_, String>| -> Result<String> {
+            match &inline {
+                Some(v) => Ok(v.clone()),
+                None => value_of(flag, it).cloned(),
+            }
+        };
+        match flag {
+            "--peers" => peers = true,
+            "--peer" => {
+                peers = true;
+                only.extend(value(&mut it)?.split(',').map(str::to_string));
+            }
+            "--threads" => {
+                threads = match value(&mut it)?.as_str() {
+                    "1" => Threads::One,
+                    "default" => Threads::Default,
+                    other => {
+                        return Err(Error::usage(format!(
+                            "`--threads` is `1` or `default`, not `{other}`"
+                        )))
+                    }
+                }
+            }
+            "--venv" => venv = Some(PathBuf::from(value(&mut it)?)),
+            s if s.starts_with('-') => {
+                return Err(Error::usage(format!(
+                    "unknown option `{s}` for `bench`; see `cargo xtask help bench`"
+                )))
+            }
+            name => {
+                if workload.is_some() {
+                    return Err(Error::usage(format!(
+                        "`bench` takes one workload, got a second one: `{name}`"
+                    )));
+                }
+                workload = Some(workloads::find(name)?);
+            }
+        }
+    }
+    let workload = workload.ok_or_else(|| {
+        Error::usage(format!(
+            "`bench` needs a workload, e.g. `cargo xtask bench W1`; known workloads:\n{}",
+            workloads::list()
+        ))
+    })?;
+    for s in &only {
+        if !workload.peer_systems.contains(&s.as_str()) {
+            return Err(Error::usage(format!(
+                "`{s}` is not a peer of {}; its peers are: {}",
+                workload.name,
+                workload.peer_systems.join(", ")
+            )));
+        }
+    }
+    Ok(Options {
+        workload,
+        peers,
+        only,
+        threads,
+        venv,
+    })
+}
+
+/// The last line of `stdout` that parses as a JSON object.
+fn last_json_object(stdout: &str) -> Option<Map<String, Value>> {
+    stdout
+        .lines()
+        .rev()
+        .find_map(|line| match serde_json::from_str(line.trim()) {
+            Ok(Value::Object(m)) => Some(m),
+            _ => None,
+        })
+}
+
+/// Checks that a row has what the table needs; returns a description of what is wrong.
+fn check_row(row: &Map<String, Value>) -> std::result::Result<(), String> {
+    match row.get("median_s") {
+        Some(v) if v.as_f64().is_some_and(|x| x.is_finite() && x > 0.0) => {}
+        _ => return Err("its JSON has no positive number `median_s`".into()),
+    }
+    match row.get("final_state") {
+        Some(Value::Array(a)) if a.iter().all(Value::is_number) => Ok(()),
+        _ => Err("its JSON has no numeric array `final_state`".into()),
+    }
+}
+
+fn run_ours(opts: &Options) -> Result<Map<String, Value>> {
+    let w = opts.workload;
+    let mut cmd = cargo(["run", "--release", "-p", w.package, "--example", w.example]);
+    opts.threads.apply(&mut cmd);
+    let stdout = run_capture_stdout(&mut cmd)?;
+    let mut row = last_json_object(&stdout).ok_or_else(|| {
+        Error::new(format!(
+            "example `{}` printed no JSON line; its output was:\n{}",
+            w.example,
+            tail(&stdout, 20)
+        ))
+    })?;
+    check_row(&row).map_err(|e| Error::new(format!("example `{}`: {e}", w.example)))?;
+    row.entry("system")
+        .or_insert_with(|| json!(format!("sciml-rs {}", w.example)));
+    Ok(row)
+}
+
+fn error_row(system: &str, error: String) -> Map<String, Value> {
+    let mut row = Map::new();
+    row.insert("system".into(), json!(system));
+    row.insert("error".into(), json!(error));
+    row
+}
+
+fn run_peer(opts: &Options, python: &std::path::Path, system: &str) -> Map<String, Value> {
+    let script = workspace_root().join(opts.workload.peer_script);
+    if !script.is_file() {
+        return error_row(
+            system,
+            format!("peer script {} is missing", script.display()),
+        );
+    }
+    let mut cmd = Command::new(python);
+    cmd.arg(&script)
+        .args(["--system", system, "--threads", opts.threads.as_str()])
+        .current_dir(workspace_root());
+    opts.threads.apply(&mut cmd);
+    let out = match run_capture_all(&mut cmd) {
+        Ok(out) => out,
+        Err(e) => return error_row(system, e.message),
+    };
+    if !out.success {
+        let last = tail(&out.stderr, 1);
+        let mut row = error_row(system, format!("peer script failed ({}): {last}", out.how));
+        row.insert("stderr_tail".into(), json!(tail(&out.stderr, 20)));
+        return row;
+    }
+    let Some(mut row) = last_json_object(&out.stdout) else {
+        return error_row(
+            system,
+            format!("peer printed no JSON line: {}", tail(&out.stdout, 3)),
+        );
+    };
+    if let Err(e) = check_row(&row) {
+        return error_row(system, format!("peer output unusable: {e}"));
+    }
+    row.insert("system".into(), json!(system));
+    row
+}
+
+fn f64_field(row: &Map<String, Value>, key: &str) -> Option<f64> {
+    row.get(key).and_then(Value::as_f64)
+}
+
+fn state(row: &Map<String, Value>) -> Option<Vec<f64>> {
+    match row.get("final_state") {
+        Some(Value::Array(a)) => a.iter().map(Value::as_f64).collect(),
+        _ => None,
+    }
+}
+
+/// Largest componentwise relative difference of `a` from the reference `b`.
+fn max_rel_diff(a: &[f64], b: &[f64]) -> Option<f64> {
+    if a.len() != b.len() {
+        return None;
+    }
+    Some(
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs() / y.abs().max(f64::MIN_POSITIVE))
+            .fold(0.0, f64::max),
+    )
+}
+
+/// A duration in seconds, human-readable with three significant digits.
+pub fn format_seconds(s: f64) -> String {
+    if !s.is_finite() || s < 0.0 {
+        return "?".into();
+    }
+    let (v, unit) = if s < 1e-6 {
+        (s * 1e9, "ns")
+    } else if s < 1e-3 {
+        (s * 1e6, "µs")
+    } else if s < 1.0 {
+        (s * 1e3, "ms")
+    } else {
+        (s, "s")
+    };
+    format!("{} {unit}", three_sig(v))
+}
+
+fn three_sig(v: f64) -> String {
+    if v >= 99.95 {
+        format!("{v:.0}")
+    } else if v >= 9.995 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// A number with seven significant digits, fixed-point where that reads well.
+fn format_component(x: f64) -> String {
+    let a = x.abs();
+    if a == 0.0 {
+        "0".into()
+    } else if (1e-3..1e5).contains(&a) {
+        // a in [1e-3, 1e5): log10 in [-3, 5), so the cast is in range.
+        let decimals = (6 - a.log10().floor() as i32).max(0) as usize;
+        format!("{x:.decimals$}")
+    } else {
+        format!("{x:.6e}")
+    }
+}
+
+fn format_state(v: &[f64]) -> String {
+    let parts: Vec<String> = v.iter().map(|&x| format_component(x)).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+fn markdown_table(rows: &[Map<String, Value>]) -> String {
+    let ours = rows.first().and_then(|r| f64_field(r, "median_s"));
+    let mut lines = vec![
+        "| system | median | RHS evals | final state | ratio |".to_string(),
+        "|---|---:|---:|---|---:|".to_string(),
+    ];
+    let mut notes = Vec::new();
+    for row in rows {
+        let system = row.get("system").and_then(Value::as_str).unwrap_or("?");
+        if let Some(err) = row.get("error").and_then(Value::as_str) {
+            lines.push(format!("| {system} | error | – | – | – |"));
+            notes.push(format!("{system}: {err}"));
+            continue;
+        }
+        let median = f64_field(row, "median_s");
+        let nfe = match row.get("nfe") {
+            Some(Value::Number(n)) => n.to_string(),
+            _ => "n/a".into(),
+        };
+        let final_state = state(row).map_or_else(|| "?".into(), |v| format_state(&v));
+        let ratio = match (median, ours) {
+            (Some(m), Some(o)) => three_sig(m / o),
+            _ => "?".into(),
+        };
+        let median = median.map_or_else(|| "?".into(), format_seconds);
+        lines.push(format!(
+            "| {system} | {median} | {nfe} | {final_state} | {ratio} |"
+        ));
+    }
+    let mut out = lines.join("\n");
+    out.push_str(
+        "\n\nratio = peer median / our median (how many times faster we are; ours = 1.00)",
+    );
+    let diffs: Vec<String> = rows
+        .iter()
+        .skip(1)
+        .filter_map(|r| {
+            let d = f64_field(r, "final_state_rel_diff_vs_ours")?;
+            let name = r.get("system").and_then(Value::as_str).unwrap_or("?");
+            let flag = if d > AGREEMENT_RTOL { " (!)" } else { "" };
+            Some(format!("{name} {d:.1e}{flag}"))
+        })
+        .collect();
+    if !diffs.is_empty() {
+        out.push_str(&format!(
+            "\nfinal state, max relative difference from ours: {}",
+            diffs.join(", ")
+        ));
+        if diffs.iter().any(|d| d.ends_with("(!)")) {
+            out.push_str(&format!(
+                "\n(!) = differs by more than {AGREEMENT_RTOL:.0e}"
+            ));
+        }
+    }
+    for n in notes {
+        out.push_str(&format!("\nerror: {n}"));
+    }
+    out
+}
+
+/// Keys written first in each row of the report, in this order; the rest follow alphabetically.
+const ROW_KEY_ORDER: &[&str] = &[
+    "system",
+    "error",
+    "median_s",
+    "nfe",
+    "final_state",
+    "ratio_vs_ours",
+    "final_state_rel_diff_vs_ours",
+    "version",
+];
+
+/// The JSON report, with keys in a readable order (serde_json's `Map` sorts them) and
+/// one field per line.
+fn report_json(w: &Workload, threads: Threads, rows: &[Map<String, Value>]) -> String {
+    let rows: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            let mut keys: Vec<&String> = Vec::with_capacity(row.len());
+            for k in ROW_KEY_ORDER {
+                if let Some((key, _)) = row.get_key_value(*k) {
+                    keys.push(key);
+                }
+            }
+            keys.extend(row.keys().filter(|k| !ROW_KEY_ORDER.contains(&k.as_str())));
+            let fields: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("      {}: {}", json!(k), row[k.as_str()]))
+                .collect();
+            format!("    {{\n{}\n    }}", fields.join(",\n"))
+        })
+        .collect();
+    format!(
+        "{{\n  \"workload\": {},\n  \"description\": {},\n  \"threads\": {},\n  \"rows\": [\n{}\n  ]\n}}\n",
+        json!(w.name),
+        json!(w.description),
+        json!(threads.as_str()),
+        rows.join(",\n")
+    )
+}
+
+/// `cargo xtask bench ...`.
+pub fn bench(args: &[String]) -> Result {
+    let opts = parse(args)?;
+    let w = opts.workload;
+    eprintln!(
+        "bench {}: {} (threads: {})",
+        w.name,
+        w.description,
+        opts.threads.as_str()
+    );
+
+    let ours = run_ours(&opts)?;
+    let mut rows = vec![ours];
+
+    if opts.peers {
+        let venv = venv_dir(opts.venv.as_deref());
+        let python = venv_python(&venv);
+        let systems: Vec<&str> = w
+            .peer_systems
+            .iter()
+            .copied()
+            .filter(|s| opts.only.is_empty() || opts.only.iter().any(|o| o == s))
+            .collect();
+        for system in systems {
+            let row = if python.is_file() {
+                run_peer(&opts, &python, system)
+            } else {
+                error_row(
+                    system,
+                    format!(
+                        "no Python at {}; create the peers environment with `cargo xtask peers-setup` \
+                         (or point --venv / {VENV_ENV} at one)",
+                        python.display()
+                    ),
+                )
+            };
+            if let Some(e) = row.get("error").and_then(Value::as_str) {
+                eprintln!("warning: {system}: {e}");
+            }
+            rows.push(row);
+        }
+    }
+
+    // Derived fields: ratio to ours and agreement of the final state with ours.
+    let our_median = f64_field(&rows[0], "median_s");
+    let our_state = state(&rows[0]);
+    for row in rows.iter_mut() {
+        if row.contains_key("error") {
+            continue;
+        }
+        if let (Some(m), Some(o)) = (f64_field(row, "median_s"), our_median) {
+            row.insert("ratio_vs_ours".into(), json!(m / o));
+        }
+        if let (Some(a), Some(b)) = (state(row), our_state.as_ref()) {
+            if let Some(d) = max_rel_diff(&a, b) {
+                row.insert("final_state_rel_diff_vs_ours".into(), json!(d));
+            }
+        }
+    }
+
+    let dir = workspace_root().join("target").join("bench");
+    let path = dir.join(format!("{}.json", w.name));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
+    let text = report_json(w, opts.threads, &rows);
+    std::fs::write(&path, text)
+        .map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
+
+    println!("\n{} — {}\n", w.name, w.description);
+    println!("{}", markdown_table(&rows));
+    eprintln!("\nwrote {}", path.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn seconds_are_human_readable() {
+        assert_eq!(format_seconds(1.6e-4), "160 µs");
+        assert_eq!(format_seconds(5.6e-3), "5.60 ms");
+        assert_eq!(format_seconds(7.02e-2), "70.2 ms");
+        assert_eq!(format_seconds(2.5), "2.50 s");
+        assert_eq!(format_seconds(3e-8), "30.0 ns");
+    }
+
+    #[test]
+    fn parses_options() {
+        let o = parse(&args(&["w1", "--peers", "--threads=default"])).expect("valid");
+        assert_eq!(o.workload.name, "W1");
+        assert!(o.peers);
+        assert_eq!(o.threads, Threads::Default);
+        assert!(parse(&args(&["W9"])).is_err());
+        assert!(parse(&args(&["W1", "--threads", "4"])).is_err());
+        assert!(parse(&args(&["W1", "--threads"])).is_err());
+        assert!(parse(&args(&[])).is_err());
+        assert!(parse(&args(&["W1", "--peer", "nope"])).is_err());
+    }
+
+    #[test]
+    fn report_is_valid_json_with_ours_first() {
+        let w = workloads::find("W1").expect("W1");
+        let mut ours = Map::new();
+        ours.insert("system".into(), json!("ours"));
+        ours.insert("median_s".into(), json!(1e-5));
+        ours.insert("final_state".into(), json!([1.0, 2.0]));
+        let text = report_json(
+            w,
+            Threads::One,
+            &[ours, error_row("peer", "boom \"x\"".into())],
+        );
+        let v: Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(v["workload"], json!("W1"));
+        assert_eq!(v["rows"][0]["system"], json!("ours"));
+        assert_eq!(v["rows"][1]["error"], json!("boom \"x\""));
+        assert!(text.find("\"system\"") < text.find("\"median_s\""));
+    }
+
+    #[test]
+    fn finds_last_json_line() {
+        let m = last_json_object("noise\n{\"a\": 1}\n{\"median_s\": 2}\ntrailing\n").expect("json");
+        assert_eq!(m.get("median_s").and_then(Value::as_f64), Some(2.0));
+        assert!(last_json_object("nothing here").is_none());
+    }
+
+    #[test]
+    fn unknown_workload_lists_known_ones() {
+        let e = workloads::find("W42").expect_err("unknown");
+        assert!(e.message.contains("W1"), "{}", e.message);
+    }
+}
