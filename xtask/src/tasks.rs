@@ -23,12 +23,45 @@ pub fn ci(args: &[String]) -> Result {
         ],
         &["test", "--workspace"],
     ];
+    let total = steps.len() + 1;
     for (i, step) in steps.iter().enumerate() {
-        eprintln!("[ci {}/{}]", i + 1, steps.len());
+        eprintln!("[ci {}/{}]", i + 1, total);
         run(&mut cargo(*step))?;
     }
-    eprintln!("ci: all {} steps passed", steps.len());
+    eprintln!("[ci {total}/{total}] tableau order conditions (python3, mpmath)");
+    tableau_checks()?;
+    eprintln!("ci: all {total} steps passed");
     Ok(())
+}
+
+/// Checks every Butcher tableau's order conditions in exact / 50-digit arithmetic with the
+/// scripts in `crates/sciml-ode/tableau_check` (independent of the Rust engine).
+fn tableau_checks() -> Result {
+    let root = workspace_root();
+    let dir = root.join("crates").join("sciml-ode");
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut low = Command::new(&python);
+    low.current_dir(&dir).arg("tableau_check/check_tableaus.py").args([
+        "src/tableaus/low_order.rs",
+        "src/tableaus/bs3.rs",
+        "src/tableaus/dp5.rs",
+        "src/tableaus/tsit5.rs",
+    ]);
+    run(&mut low)?;
+    let has_mpmath = Command::new(&python)
+        .args(["-c", "import mpmath"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !has_mpmath {
+        return Err(Error::usage(format!(
+            "the Verner/DP8 tableau check needs mpmath: `{python} -m pip install mpmath` (or set PYTHON to a Python that has it)"
+        )));
+    }
+    let mut high = Command::new(&python);
+    high.current_dir(&dir)
+        .args(["tableau_check/check_verner.py", "--quick"]);
+    run(&mut high)
 }
 
 /// `cargo xtask test [ARGS...]`: `cargo test --workspace ARGS...`.

@@ -250,7 +250,8 @@ mod tests {
     #[test]
     fn elementary_derivatives_match_central_differences() {
         let x = 0.37;
-        let cases: Vec<(fn(D) -> D, fn(f64) -> f64)> = vec![
+        type Case = (fn(D) -> D, fn(f64) -> f64);
+        let cases: Vec<Case> = vec![
             (|x| x.sqrt(), f64::sqrt),
             (|x| x.exp(), f64::exp),
             (|x| x.ln(), f64::ln),

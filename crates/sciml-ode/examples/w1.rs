@@ -15,15 +15,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let opts = SolveOptions::default()
         .tolerances(1e-6, 1e-8)?
         .saveat(SaveAt::Times(times));
-    let mut opts = opts;
-    if let Ok(v) = std::env::var("CTRL") {
-        let x: Vec<f64> = v.split(',').map(|s| s.parse().unwrap()).collect();
-        opts.controller.beta1 = Some(x[0]);
-        opts.controller.beta2 = Some(x[1]);
-        if x.len() > 2 {
-            opts.controller.qmin_accepted = Some(x[2]);
-        }
-    }
     let sol = prob.solve(Tsit5, &opts)?;
     // Size the inner loop to about 0.2 s, then take the median of 15 repeats (as the peers do).
     let t = Instant::now();

@@ -20,6 +20,7 @@ impl<V: State> CallbackContext<'_, V> {
 }
 
 type Affect<V> = Box<dyn FnMut(&mut CallbackContext<'_, V>) + Send>;
+type Condition<V, T> = Box<dyn FnMut(Re<V>, &V) -> T + Send>;
 
 /// A callback whose condition is checked after every accepted step.
 ///
@@ -30,7 +31,7 @@ type Affect<V> = Box<dyn FnMut(&mut CallbackContext<'_, V>) + Send>;
 /// # let _ = cb;
 /// ```
 pub struct DiscreteCallback<V: State> {
-    pub(crate) condition: Box<dyn FnMut(Re<V>, &V) -> bool + Send>,
+    pub(crate) condition: Condition<V, bool>,
     pub(crate) affect: Affect<V>,
 }
 
@@ -74,7 +75,7 @@ pub enum Crossing {
 /// # let _ = cb;
 /// ```
 pub struct ContinuousCallback<V: State> {
-    pub(crate) condition: Box<dyn FnMut(Re<V>, &V) -> Re<V> + Send>,
+    pub(crate) condition: Condition<V, Re<V>>,
     pub(crate) affect: Affect<V>,
     pub(crate) direction: Crossing,
     pub(crate) interp_points: usize,

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 /// ```
 /// use sciml_ode::PiController;
 /// let mut c = PiController::<f64>::default().for_order(5);
-/// let (accept, h) = c.decide(0.1, 0.5);
+/// let (accept, h) = c.decide(0.1, 0.01);
 /// assert!(accept && h > 0.1);
 /// let (accept, h) = c.decide(0.1, 4.0);
 /// assert!(!accept && h < 0.1);

@@ -9,6 +9,9 @@ use sciml_core::{Re, Solution, SolveError, VectorField};
 /// One variant of an ensemble: initial state and parameters.
 pub type Variant<F> = (<F as VectorField>::V, <F as VectorField>::P);
 
+/// The outcome of one solve.
+pub type SolveResult<V> = Result<Solution<V>, SolveError<V>>;
+
 /// Solves `problem` once per `(u0, p)` variant on rayon's thread pool; results come back in the
 /// order of `variants`. Each variant is validated like a problem of its own.
 ///
@@ -27,7 +30,7 @@ pub fn solve_ensemble<F, M>(
     variants: Vec<Variant<F>>,
     method: M,
     opts: &SolveOptions<Re<F::V>>,
-) -> Vec<Result<Solution<F::V>, SolveError<F::V>>>
+) -> Vec<SolveResult<F::V>>
 where
     F: VectorField + Clone + Send + Sync,
     F::P: Send,

@@ -152,10 +152,15 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
         if let Some(dt) = opts.dt {
             check_positive("dt", dt.abs())?;
         } else if !adaptive {
-            return Err(opt_err(
-                "dt",
-                "fixed-step mode needs a step size; set `dt`".into(),
-            ));
+            let reason = if method.is_adaptive() {
+                "fixed-step mode needs a step size; set `dt`".to_string()
+            } else {
+                format!(
+                    "{} has no error estimate and takes fixed steps; set `dt`",
+                    method.name()
+                )
+            };
+            return Err(opt_err("dt", reason));
         }
         if opts.maxiters == 0 {
             return Err(opt_err("maxiters", "is 0; allow at least one step".into()));
@@ -515,14 +520,14 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
                     l = m;
                     gl = gm;
                     if side == -1 {
-                        gr = gr * R::<F::V>::c(0.5);
+                        gr *= R::<F::V>::c(0.5);
                     }
                     side = -1;
                 } else {
                     r = m;
                     gr = gm;
                     if side == 1 {
-                        gl = gl * R::<F::V>::c(0.5);
+                        gl *= R::<F::V>::c(0.5);
                     }
                     side = 1;
                 }
@@ -737,6 +742,11 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
                     self.sol.retcode = ReturnCode::Terminated;
                 }
             }
+        }
+        if changed && self.save_steps {
+            // As SciML saves around an affect: the step's end was saved, now the changed state.
+            self.sol.t.push(self.t);
+            self.sol.u.push(self.u.clone());
         }
         if changed && !self.done {
             self.method.initialize(

@@ -37,3 +37,10 @@ pub use integrator::Integrator;
 pub use method::{OdeMethod, StepContext, StepFailure};
 pub use options::{SaveAt, SolveOptions};
 pub use problem::OdeProblem;
+
+// What an ODE user needs from the core, so depending on `sciml-ode` alone is enough.
+pub use sciml_core;
+pub use sciml_core::{
+    Batch, Dual, Dual64, Error, FiniteDiff, FnField, ForwardAd, GenericRhs, Jacobian, Jvp, Pair,
+    Real, ReturnCode, Scalar, Solution, SolveError, State, Stats, Tolerance, VectorField, Vjp,
+};

@@ -11,7 +11,7 @@ use sciml_core::{Error, Re, Real, State, VectorField};
 /// let f = FnField::new(1, 1, |_t: f64, u: &[f64], p: &[f64], du: &mut [f64]| du[0] = -p[0] * u[0]);
 /// assert!(OdeProblem::new(f, vec![1.0], (0.0, 1.0), vec![0.5]).is_ok());
 /// let f = FnField::new(1, 1, |_t: f64, u: &[f64], p: &[f64], du: &mut [f64]| du[0] = -p[0] * u[0]);
-/// let err = OdeProblem::new(f, vec![1.0, 2.0], (0.0, 1.0), vec![0.5]).unwrap_err();
+/// let err = OdeProblem::new(f, vec![1.0, 2.0], (0.0, 1.0), vec![0.5]).err().unwrap();
 /// assert!(err.to_string().contains("u0 has length 2, expected 1"));
 /// ```
 pub struct OdeProblem<F: VectorField> {

@@ -1,6 +1,7 @@
 //! Convergence order of every fixed-order method, and of the dense output, against the exact
 //! solution of a nonlinear problem (the Kepler problem, `common::kepler`): the fitted log-log slope must lie
 //! within 0.2 of the theoretical order.
+#![allow(clippy::unwrap_used, clippy::field_reassign_with_default)]
 
 mod common;
 use common::*;
