@@ -16,6 +16,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .tolerances(1e-6, 1e-8)?
         .saveat(SaveAt::Times(times));
     let sol = prob.solve(Tsit5, &opts)?;
+    // `W1_FIXED=N`: exactly N solves and nothing else, for instruction counts (`perf stat`).
+    if let Some(n) = std::env::var("W1_FIXED").ok().and_then(|v| v.parse::<u32>().ok()) {
+        for _ in 0..n {
+            std::hint::black_box(prob.solve(Tsit5, &opts)?);
+        }
+        return Ok(());
+    }
     // Size the inner loop to about 0.2 s, then take the median of 15 repeats (as the peers do).
     let t = Instant::now();
     let mut n = 0u32;

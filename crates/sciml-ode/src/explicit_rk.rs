@@ -22,14 +22,17 @@ pub struct RkCache<V: State> {
     interp_ready: bool,
 }
 
+/// Most vectors a stage, update or error combination uses (Vern9: 16 stages).
+const MAX_STAGE_TERMS: usize = 16;
+
 /// Gathers the non-zero `h·coef[j]` with their vectors, so sparse tableau rows cost nothing.
 #[inline]
-fn gather<'a, V: State>(
+fn gather<'a, V: State, const N: usize>(
     h: Re<V>,
     coef: &[f64],
     ks: &'a [V],
-    w: &mut [Re<V>; MAX_LINCOMB],
-    refs: &mut [&'a V; MAX_LINCOMB],
+    w: &mut [Re<V>; N],
+    refs: &mut [&'a V; N],
 ) -> usize {
     let mut m = 0;
     for (cj, k) in coef.iter().zip(ks) {
@@ -119,11 +122,11 @@ impl<T: RkMethod> OdeMethod for T {
         let tab = self.tableau();
         let s = tab.c.len();
         let (t, h, u0) = (ctx.t, ctx.h, ctx.u0);
-        let mut w = [Re::<F::V>::zero(); MAX_LINCOMB];
+        let mut w = [Re::<F::V>::zero(); MAX_STAGE_TERMS];
         let mut row = 0;
         for i in 1..s {
             let (done, rest) = c.ks.split_at_mut(i);
-            let mut refs: [&F::V; MAX_LINCOMB] = [u0; MAX_LINCOMB];
+            let mut refs: [&F::V; MAX_STAGE_TERMS] = [u0; MAX_STAGE_TERMS];
             let m = gather(h, &tab.a[row..row + i], done, &mut w, &mut refs);
             row += i;
             let ti = t + h * Re::<F::V>::c(tab.c[i]);
@@ -138,7 +141,7 @@ impl<T: RkMethod> OdeMethod for T {
         }
         ctx.stats.nf += s - 1;
         if !tab.fsal {
-            let mut refs: [&F::V; MAX_LINCOMB] = [u0; MAX_LINCOMB];
+            let mut refs: [&F::V; MAX_STAGE_TERMS] = [u0; MAX_STAGE_TERMS];
             let m = gather(h, tab.b, &c.ks[..s], &mut w, &mut refs);
             u1.lincomb(u0, &w[..m], &refs[..m]);
         }
@@ -146,7 +149,7 @@ impl<T: RkMethod> OdeMethod for T {
         let Some(bt) = tab.btilde else {
             return Ok(Re::<F::V>::zero());
         };
-        let mut refs: [&F::V; MAX_LINCOMB] = [u0; MAX_LINCOMB];
+        let mut refs: [&F::V; MAX_STAGE_TERMS] = [u0; MAX_STAGE_TERMS];
         let m = gather(h, bt, &c.ks[..s], &mut w, &mut refs);
         c.err.lincomb(&c.zero, &w[..m], &refs[..m]);
         let e = F::V::err_norm(&c.err, u0, u1, ctx.tol);

@@ -305,6 +305,8 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
             f,
             p,
         };
+        integ.sol.t.reserve(integ.save_times.len());
+        integ.sol.u.reserve(integ.save_times.len());
         if save_steps && opts.save_start != Some(false) {
             integ.sol.t.push(t0);
             integ.sol.u.push(u0.clone());
@@ -434,11 +436,21 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
 
     /// Interpolates the step just taken (from `self.t`, size `h`) at `tq` into `out`.
     fn interp_into(&self, tq: Re<F::V>, h: Re<F::V>, out: &mut F::V) {
+        // Small stack buffers for the common case (up to 16 vectors: everything but the Verner
+        // interpolants), so a save does not initialise 32-entry arrays.
+        if self.method.interp_vectors(&self.cache).len() <= 16 {
+            self.interp_into_n::<16>(tq, h, out)
+        } else {
+            self.interp_into_n::<MAX_LINCOMB>(tq, h, out)
+        }
+    }
+
+    fn interp_into_n<const N: usize>(&self, tq: Re<F::V>, h: Re<F::V>, out: &mut F::V) {
         let ks = self.method.interp_vectors(&self.cache);
-        let m = ks.len().min(self.poly.len()).min(MAX_LINCOMB);
-        let mut w = [Re::<F::V>::zero(); MAX_LINCOMB];
+        let m = ks.len().min(self.poly.len()).min(N);
+        let mut w = [Re::<F::V>::zero(); N];
         interp_weights(&self.poly[..m], (tq - self.t) / h, h, &mut w[..m]);
-        let mut refs: [&F::V; MAX_LINCOMB] = [&self.u; MAX_LINCOMB];
+        let mut refs: [&F::V; N] = [&self.u; N];
         for (r, k) in refs.iter_mut().zip(ks) {
             *r = k;
         }
