@@ -41,12 +41,14 @@ fn tableau_checks() -> Result {
     let dir = root.join("crates").join("sciml-ode");
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let mut low = Command::new(&python);
-    low.current_dir(&dir).arg("tableau_check/check_tableaus.py").args([
-        "src/tableaus/low_order.rs",
-        "src/tableaus/bs3.rs",
-        "src/tableaus/dp5.rs",
-        "src/tableaus/tsit5.rs",
-    ]);
+    low.current_dir(&dir)
+        .arg("tableau_check/check_tableaus.py")
+        .args([
+            "src/tableaus/low_order.rs",
+            "src/tableaus/bs3.rs",
+            "src/tableaus/dp5.rs",
+            "src/tableaus/tsit5.rs",
+        ]);
     run(&mut low)?;
     let has_mpmath = Command::new(&python)
         .args(["-c", "import mpmath"])

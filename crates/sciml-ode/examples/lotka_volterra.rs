@@ -23,7 +23,12 @@ impl GenericRhs for LotkaVolterra {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let p = vec![1.5, 1.0, 3.0, 1.0];
-    let mut prob = OdeProblem::new(ForwardAd::new(LotkaVolterra), vec![1.0, 1.0], (0.0, 10.0), p.clone())?;
+    let mut prob = OdeProblem::new(
+        ForwardAd::new(LotkaVolterra),
+        vec![1.0, 1.0],
+        (0.0, 10.0),
+        p.clone(),
+    )?;
     let opts = SolveOptions::default()
         .tolerances(1e-6, 1e-8)?
         .saveat(SaveAt::Every(1.0));
@@ -56,7 +61,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|(i, v)| Dual64::new(*v, if i == k { 1.0 } else { 0.0 }))
             .collect();
         let u0 = vec![Dual64::constant(1.0), Dual64::constant(1.0)];
-        let mut dprob = OdeProblem::new(ForwardAd::<_, Dual64>::with_scalar(LotkaVolterra), u0, (0.0, 10.0), pd)?;
+        let mut dprob = OdeProblem::new(
+            ForwardAd::<_, Dual64>::with_scalar(LotkaVolterra),
+            u0,
+            (0.0, 10.0),
+            pd,
+        )?;
         let end = dprob.solve(Tsit5, &opts)?;
         let last = end.u.last().ok_or("empty solution")?;
         println!("  p[{k}]: [{:+.6}, {:+.6}]", last[0].eps(), last[1].eps());

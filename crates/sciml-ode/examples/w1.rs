@@ -17,7 +17,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .saveat(SaveAt::Times(times));
     let sol = prob.solve(Tsit5, &opts)?;
     // `W1_FIXED=N`: exactly N solves and nothing else, for instruction counts (`perf stat`).
-    if let Some(n) = std::env::var("W1_FIXED").ok().and_then(|v| v.parse::<u32>().ok()) {
+    if let Some(n) = std::env::var("W1_FIXED")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
         for _ in 0..n {
             std::hint::black_box(prob.solve(Tsit5, &opts)?);
         }

@@ -122,7 +122,9 @@ impl<R: Real> PiController<R> {
         let ln_err = R::c(fast_ln(err.max(R::c(1e-300)).to_f64_lossy()));
         let q11 = R::c(fast_exp((st.b1 * ln_err).to_f64_lossy()));
         if err <= R::one() {
-            let q = R::c(fast_exp((st.b1 * ln_err - st.b2 * st.ln_err_old).to_f64_lossy()));
+            let q = R::c(fast_exp(
+                (st.b1 * ln_err - st.b2 * st.ln_err_old).to_f64_lossy(),
+            ));
             let lo = self.qmin_accepted.unwrap_or(self.qmin);
             let ratio = (self.gamma / q).max(lo).min(self.qmax);
             st.ln_err_old = ln_err.max(R::c(1e-4).ln());
@@ -142,7 +144,8 @@ fn fast_ln(x: f64) -> f64 {
     let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
     let z = (m - 1.0) / (m + 1.0);
     let z2 = z * z;
-    let series = z * (2.0 + z2 * (2.0 / 3.0 + z2 * (2.0 / 5.0 + z2 * (2.0 / 7.0 + z2 * (2.0 / 9.0)))));
+    let series =
+        z * (2.0 + z2 * (2.0 / 3.0 + z2 * (2.0 / 5.0 + z2 * (2.0 / 7.0 + z2 * (2.0 / 9.0)))));
     series + exp as f64 * std::f64::consts::LN_2
 }
 
@@ -153,7 +156,16 @@ fn fast_exp(x: f64) -> f64 {
     let k = (x / std::f64::consts::LN_2).round();
     let r = x - k * std::f64::consts::LN_2;
     let mut p = 1.0 / 40320.0;
-    for c in [1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+    for c in [
+        1.0 / 5040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+        1.0,
+    ] {
         p = p * r + c;
     }
     p * f64::from_bits(((k as i64 + 1023) as u64) << 52)
@@ -167,7 +179,10 @@ mod tests {
     fn fast_ln_and_exp_are_accurate_enough_for_step_control() {
         for &x in &[1e-300, 1e-12, 1e-4, 0.3, 1.0, 1.7, 2.0, 10.0, 1e5, 1e300] {
             let l: f64 = x;
-            assert!((fast_ln(x) - l.ln()).abs() <= 1e-7 * (1.0 + l.ln().abs()), "ln {x}");
+            assert!(
+                (fast_ln(x) - l.ln()).abs() <= 1e-7 * (1.0 + l.ln().abs()),
+                "ln {x}"
+            );
         }
         for &x in &[-600.0, -20.0, -1.0, -0.1, 0.0, 0.2, 1.0, 3.3, 50.0, 600.0] {
             let e: f64 = x;

@@ -398,15 +398,7 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
             });
         }
         self.u.copy_from(u);
-        self.method.initialize(
-            &mut self.cache,
-            self.f,
-            self.p,
-            self.t,
-            &self.u,
-            &mut self.sol.stats,
-        );
-        self.refresh_event_values();
+        self.restart();
         Ok(())
     }
 
@@ -727,15 +719,7 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
             self.sol.retcode = ReturnCode::Terminated;
             return;
         }
-        self.method.initialize(
-            &mut self.cache,
-            self.f,
-            self.p,
-            self.t,
-            &self.u,
-            &mut self.sol.stats,
-        );
-        self.refresh_event_values();
+        self.restart();
     }
 
     fn run_discrete_callbacks(&mut self) {
@@ -761,15 +745,21 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
             self.sol.u.push(self.u.clone());
         }
         if changed && !self.done {
-            self.method.initialize(
-                &mut self.cache,
-                self.f,
-                self.p,
-                self.t,
-                &self.u,
-                &mut self.sol.stats,
-            );
+            self.restart();
         }
+    }
+
+    /// Restarts the method from the current `(t, u)` after a discontinuous change of the state.
+    fn restart(&mut self) {
+        self.method.initialize(
+            &mut self.cache,
+            self.f,
+            self.p,
+            self.t,
+            &self.u,
+            &mut self.sol.stats,
+        );
+        self.refresh_event_values();
     }
 
     /// Runs to the end of the span and returns the solution.
