@@ -18,6 +18,7 @@ pub mod error;
 pub mod field;
 pub mod matrix;
 pub mod providers;
+pub mod rng;
 pub mod scalar;
 pub mod solution;
 pub mod state;
