@@ -111,8 +111,13 @@ mod tests {
 
     #[test]
     fn streams_differ_and_repeat() {
-        let a: Vec<u64> = (0..4).map(|_| Xoshiro256pp::stream(1, 0).next_u64()).collect();
+        let a: Vec<u64> = (0..4)
+            .map(|_| Xoshiro256pp::stream(1, 0).next_u64())
+            .collect();
         assert!(a.windows(2).all(|w| w[0] == w[1]));
-        assert_ne!(Xoshiro256pp::stream(1, 0).next_u64(), Xoshiro256pp::stream(1, 1).next_u64());
+        assert_ne!(
+            Xoshiro256pp::stream(1, 0).next_u64(),
+            Xoshiro256pp::stream(1, 1).next_u64()
+        );
     }
 }

@@ -13,6 +13,44 @@ use sciml_core::{
     Tolerance, VectorField, Zero, MAX_LINCOMB,
 };
 
+/// One accepted step, as a sensitivity method replays it: start, size and starting state.
+#[derive(Clone, Debug)]
+pub struct StepRecord<V: State> {
+    /// Start of the step.
+    pub t0: Re<V>,
+    /// Its (signed) size, exactly as stepped.
+    pub h: Re<V>,
+    /// The state at `t0`, kept for every `stride`-th step only (a checkpoint); the others are
+    /// recomputed from the last checkpoint when needed.
+    pub u0: Option<V>,
+}
+
+/// How one saved point was produced.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SaveRecord<R> {
+    /// The step it lies in (`None`: the initial state itself).
+    pub step: Option<usize>,
+    /// `(t - t0) / h` inside that step.
+    pub theta: R,
+    /// The saved state is the step's end state exactly (not interpolated).
+    pub exact_end: bool,
+}
+
+/// Everything needed to replay a solve backwards on its frozen mesh: the accepted steps and how
+/// each saved point came from them (one `SaveRecord` per entry of `Solution::u`).
+#[derive(Clone, Debug)]
+pub struct Tape<V: State> {
+    /// Accepted steps in order.
+    pub steps: Vec<StepRecord<V>>,
+    /// Every `stride`-th step keeps its starting state.
+    pub stride: usize,
+    /// One record per saved point.
+    pub saves: Vec<SaveRecord<Re<V>>>,
+}
+
+/// A solution and the tape recorded with it (if recording was on).
+pub type SolutionWithTape<V> = (Solution<V>, Option<Tape<V>>);
+
 /// A solve in progress. Built by [`OdeProblem::init`].
 ///
 /// ```
@@ -57,6 +95,7 @@ pub struct Integrator<'a, F: VectorField, M: OdeMethod> {
     /// Fixed-step mode: times are `anchor + k·h`, not accumulated sums, so `n` steps of
     /// `span / n` land on the end without a sliver of a step.
     anchor: (Re<F::V>, usize),
+    tape: Option<Tape<F::V>>,
     done: bool,
 }
 
@@ -299,6 +338,7 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
             gprev: Vec::new(),
             scratch: u0.zeros_like(),
             anchor: (t0, 0),
+            tape: None,
             done: false,
             method,
             cache,
@@ -382,6 +422,50 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
     pub fn is_done(&self) -> bool {
         self.done
     }
+    /// Starts recording the [`Tape`] a sensitivity method needs, keeping the state of every
+    /// `stride`-th step (1: all). Call before the first step; not available with callbacks
+    /// (events change the state outside the steps).
+    pub fn record_tape(&mut self, stride: usize) -> Result<(), Error> {
+        if stride == 0 {
+            return Err(Error::InvalidOption {
+                option: "checkpoint stride",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if !self.callbacks.is_empty() {
+            return Err(Error::Unsupported {
+                method: "the tape",
+                what: "record a solve with callbacks".into(),
+            });
+        }
+        if self.sol.stats.accepted > 0 {
+            return Err(Error::Unsupported {
+                method: "the tape",
+                what: "start after steps were taken; call record_tape before stepping".into(),
+            });
+        }
+        let zero = Re::<F::V>::zero();
+        let initial = SaveRecord {
+            step: None,
+            theta: zero,
+            exact_end: true,
+        };
+        self.tape = Some(Tape {
+            steps: Vec::new(),
+            stride,
+            saves: vec![initial; self.sol.len()],
+        });
+        Ok(())
+    }
+
+    /// Runs to the end and returns the solution with the recorded tape (if recording).
+    pub fn solve_with_tape(
+        mut self,
+    ) -> Result<SolutionWithTape<F::V>, SolveError<F::V>> {
+        while self.step()? {}
+        Ok((self.sol, self.tape))
+    }
+
     /// Replaces the state (a discontinuous change): the method restarts from it.
     pub fn set_u(&mut self, u: &F::V) -> Result<(), Error> {
         if u.len() != self.u.len() {
@@ -552,11 +636,19 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
                 break;
             }
             let mut out = self.u.zeros_like();
-            if ts == upto && exact_end {
+            let exact = ts == upto && exact_end;
+            if exact {
                 out.copy_from(&self.unew);
             } else {
                 self.prepare_interp(h);
                 self.interp_into(ts, h, &mut out);
+            }
+            if let Some(tape) = self.tape.as_mut() {
+                tape.saves.push(SaveRecord {
+                    step: tape.steps.len().checked_sub(1),
+                    theta: (ts - self.t) / h,
+                    exact_end: exact,
+                });
             }
             self.sol.t.push(ts);
             self.sol.u.push(out);
@@ -655,10 +747,25 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
                 self.handle_event(k, tev, h);
                 return Ok(!self.done);
             }
+            if let Some(tape) = self.tape.as_mut() {
+                let keep = tape.steps.len() % tape.stride == 0;
+                tape.steps.push(StepRecord {
+                    t0: self.t,
+                    h,
+                    u0: keep.then(|| self.u.clone()),
+                });
+            }
             self.save_in_step(h, tnew, true);
             self.push_segment(h, tnew);
             let at_end = hit && target == self.t1;
             if self.save_steps && (!at_end || self.save_end_steps) {
+                if let Some(tape) = self.tape.as_mut() {
+                    tape.saves.push(SaveRecord {
+                        step: tape.steps.len().checked_sub(1),
+                        theta: Re::<F::V>::one(),
+                        exact_end: true,
+                    });
+                }
                 self.sol.t.push(tnew);
                 self.sol.u.push(self.unew.clone());
             }

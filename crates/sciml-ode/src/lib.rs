@@ -24,6 +24,7 @@ pub mod integrator;
 pub mod method;
 pub mod options;
 pub mod problem;
+pub mod step_vjp;
 pub mod tableaus;
 
 pub use callbacks::{CallbackContext, Callbacks, ContinuousCallback, Crossing, DiscreteCallback};
@@ -33,10 +34,11 @@ pub use explicit_rk::{
     Bs3, Dp5, Dp8, Euler, Heun, Midpoint, Ralston, Rk4, RkCache, RkMethod, Tsit5, Vern6, Vern7,
     Vern8, Vern9,
 };
-pub use integrator::Integrator;
+pub use integrator::{Integrator, SaveRecord, StepRecord, Tape};
 pub use method::{OdeMethod, StepContext, StepFailure};
 pub use options::{SaveAt, SolveOptions};
 pub use problem::OdeProblem;
+pub use step_vjp::{RkVjpCache, StepVjp, StepVjpContext};
 
 // What an ODE user needs from the core, so depending on `sciml-ode` alone is enough.
 pub use sciml_core;

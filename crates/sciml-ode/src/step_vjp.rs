@@ -1,0 +1,277 @@
+//! The discrete adjoint of one explicit Runge–Kutta step on a frozen mesh (DESIGN decisions 7
+//! and 8): the exact derivative of the computed step, including saved points interpolated inside
+//! it.
+//!
+//! Forward, with stages `Y_i = u0 + h Σ_{j<i} a_ij k_j`, `k_i = f(t + c_i h, Y_i)`, the end state
+//! `u1 = u0 + h Σ b_i k_i` (for FSAL methods `u1 = Y_{s-1}`), `f1 = f(t1, u1)` for non-FSAL
+//! methods, lazy interpolation stages `k_q = f(t + c_q h, u0 + h Σ_m a_qm k_m)`, and saves
+//! `y(θ) = u0 + h Σ_j P_j(θ) k_j`. The reverse sweep runs the same operations backwards:
+//! extra stages, then `f1`, then `u1`, then the stages from last to first, each stage costing
+//! one VJP of the vector field.
+
+use crate::explicit_rk::RkMethod;
+use crate::method::OdeMethod;
+use crate::tableaus::Interp;
+use sciml_core::dense::interp_weights;
+use sciml_core::{One, Re, Real, State, Stats, Vjp, Zero, MAX_LINCOMB};
+
+/// What the reverse of one step needs besides the method's buffers.
+pub struct StepVjpContext<'a, F: sciml_core::VectorField> {
+    /// Parameters.
+    pub p: &'a F::P,
+    /// Start of the step.
+    pub t: Re<F::V>,
+    /// Its size, exactly as stepped.
+    pub h: Re<F::V>,
+    /// State at the start of the step.
+    pub u0: &'a F::V,
+    /// Saved points interpolated inside the step: `(θ, cotangent)`.
+    pub saves: &'a [(Re<F::V>, &'a F::V)],
+    /// Work counters (RHS evaluations and VJPs of the replay).
+    pub stats: &'a mut Stats,
+}
+
+/// Methods whose steps can be reversed exactly.
+pub trait StepVjp: OdeMethod {
+    /// Buffers of the reverse sweep.
+    type VjpCache<V: State>: Send;
+    /// Builds the buffers for states shaped like `u0`.
+    fn vjp_cache<V: State>(&self, u0: &V) -> Self::VjpCache<V>;
+    /// Given `lam = ∂L/∂u1` (everything downstream of the step's end), overwrites it with
+    /// `∂L/∂u0` and accumulates `∂L/∂p` into `gp`, for the step `ctx` describes.
+    fn step_vjp<F: Vjp>(
+        &self,
+        c: &mut Self::VjpCache<F::V>,
+        f: &mut F,
+        ctx: StepVjpContext<'_, F>,
+        lam: &mut F::V,
+        gp: &mut F::P,
+    );
+}
+
+/// Buffers of an explicit Runge–Kutta reverse sweep.
+pub struct RkVjpCache<V: State> {
+    ys: Vec<V>,
+    ks: Vec<V>,
+    kbar: Vec<V>,
+    live: Vec<bool>,
+    u1: V,
+    ybar: V,
+    w: Vec<f64>,
+}
+
+fn axpy_into<V: State>(dst: &mut V, scratch: &mut V, c: Re<V>, x: &V) {
+    // dst += c·x through lincomb (the one fused op every State has).
+    scratch.lincomb(dst, &[c], &[x]);
+    std::mem::swap(dst, scratch);
+}
+
+impl<T: RkMethod> StepVjp for T {
+    type VjpCache<V: State> = RkVjpCache<V>;
+
+    fn vjp_cache<V: State>(&self, u0: &V) -> RkVjpCache<V> {
+        let tab = self.tableau();
+        let s = tab.c.len();
+        let nb = if tab.fsal { s } else { s + 1 };
+        let nextra = match &tab.interp {
+            Interp::Hermite => 0,
+            Interp::Free { extra_c, .. } => extra_c.len(),
+        };
+        let z = u0.zeros_like();
+        RkVjpCache {
+            ys: vec![z.clone(); nb + nextra],
+            ks: vec![z.clone(); nb + nextra],
+            kbar: vec![z.clone(); nb + nextra],
+            live: vec![false; nb + nextra],
+            u1: z.clone(),
+            ybar: z,
+            w: vec![0.0; MAX_LINCOMB],
+        }
+    }
+
+    fn step_vjp<F: Vjp>(
+        &self,
+        c: &mut RkVjpCache<F::V>,
+        f: &mut F,
+        ctx: StepVjpContext<'_, F>,
+        lam: &mut F::V,
+        gp: &mut F::P,
+    ) {
+        type R<V> = Re<V>;
+        let tab = self.tableau();
+        let s = tab.c.len();
+        let nb = if tab.fsal { s } else { s + 1 };
+        let (t, h, u0, p) = (ctx.t, ctx.h, ctx.u0, ctx.p);
+        let hc = |x: f64| h * R::<F::V>::c(x);
+
+        // Replay the step forward, keeping every stage input.
+        let mut w = [R::<F::V>::zero(); MAX_LINCOMB];
+        c.ys[0].copy_from(u0);
+        f.rhs(t, u0, p, &mut c.ks[0]);
+        let mut row = 0;
+        for i in 1..s {
+            let mut refs: [&F::V; MAX_LINCOMB] = [u0; MAX_LINCOMB];
+            let mut m = 0;
+            for (j, a) in tab.a[row..row + i].iter().enumerate() {
+                if *a != 0.0 {
+                    w[m] = hc(*a);
+                    refs[m] = &c.ks[j];
+                    m += 1;
+                }
+            }
+            row += i;
+            let (ys_done, ys_rest) = c.ys.split_at_mut(i);
+            let _ = ys_done;
+            ys_rest[0].lincomb(u0, &w[..m], &refs[..m]);
+            let (_, ks_rest) = c.ks.split_at_mut(i);
+            f.rhs(t + hc(tab.c[i]), &c.ys[i], p, &mut ks_rest[0]);
+        }
+        ctx.stats.nf += s;
+        if tab.fsal {
+            c.u1.copy_from(&c.ys[s - 1]);
+        } else {
+            let mut refs: [&F::V; MAX_LINCOMB] = [u0; MAX_LINCOMB];
+            let mut m = 0;
+            for (j, b) in tab.b.iter().enumerate() {
+                if *b != 0.0 {
+                    w[m] = hc(*b);
+                    refs[m] = &c.ks[j];
+                    m += 1;
+                }
+            }
+            c.u1.lincomb(u0, &w[..m], &refs[..m]);
+        }
+        let interpolated = !ctx.saves.is_empty();
+        let (extra_c, extra_a) = match &tab.interp {
+            Interp::Free {
+                extra_c, extra_a, ..
+            } if interpolated => (*extra_c, *extra_a),
+            _ => (&[][..], &[][..]),
+        };
+        let needs_f1 = !tab.fsal && interpolated;
+        if needs_f1 {
+            c.ys[s].copy_from(&c.u1);
+            let (_, ks_rest) = c.ks.split_at_mut(s);
+            f.rhs(t + h, &c.u1, p, &mut ks_rest[0]);
+            ctx.stats.nf += 1;
+        }
+        let mut row = 0;
+        for (j, cj) in extra_c.iter().enumerate() {
+            let q = nb + j;
+            let mut refs: [&F::V; MAX_LINCOMB] = [u0; MAX_LINCOMB];
+            let mut m = 0;
+            for (l, a) in extra_a[row..row + q].iter().enumerate() {
+                if *a != 0.0 {
+                    w[m] = hc(*a);
+                    refs[m] = &c.ks[l];
+                    m += 1;
+                }
+            }
+            row += q;
+            let (_, ys_rest) = c.ys.split_at_mut(q);
+            ys_rest[0].lincomb(u0, &w[..m], &refs[..m]);
+            let (_, ks_rest) = c.ks.split_at_mut(q);
+            f.rhs(t + hc(*cj), &c.ys[q], p, &mut ks_rest[0]);
+            ctx.stats.nf += 1;
+        }
+        let nvec = if interpolated { nb + extra_c.len() } else { s };
+
+        // Seed the cotangents of the interpolation vectors from the saves.
+        for (kb, live) in c.kbar.iter_mut().zip(c.live.iter_mut()) {
+            kb.fill_zero();
+            *live = false;
+        }
+        let mut u0bar = lam.zeros_like();
+        if interpolated {
+            let poly: Vec<Vec<R<F::V>>> = self.interp_poly();
+            let mut pw = vec![R::<F::V>::zero(); nvec];
+            for (theta, ybar) in ctx.saves {
+                interp_weights(&poly[..nvec], *theta, h, &mut pw);
+                for (j, wj) in pw.iter().enumerate() {
+                    if *wj != R::<F::V>::zero() {
+                        axpy_into(&mut c.kbar[j], &mut c.ybar, *wj, ybar);
+                        c.live[j] = true;
+                    }
+                }
+                axpy_into(&mut u0bar, &mut c.ybar, R::<F::V>::one(), ybar);
+            }
+        }
+        let mut scratch = lam.zeros_like();
+        // Lazy stages, last first: k_q = f(Y_q), Y_q = u0 + h Σ a_qm k_m.
+        let mut ends = Vec::with_capacity(extra_c.len());
+        let mut row = 0;
+        for j in 0..extra_c.len() {
+            ends.push(row);
+            row += nb + j;
+        }
+        for j in (0..extra_c.len()).rev() {
+            let q = nb + j;
+            if !c.live[q] {
+                continue;
+            }
+            c.ybar.fill_zero();
+            f.vjp(t + hc(extra_c[j]), &c.ys[q], p, &c.kbar[q], &mut c.ybar, gp);
+            ctx.stats.nf += 1;
+            axpy_into(&mut u0bar, &mut scratch, R::<F::V>::one(), &c.ybar);
+            let r0 = ends[j];
+            for (l, a) in extra_a[r0..r0 + q].iter().enumerate() {
+                if *a != 0.0 {
+                    let (lo, hi) = c.kbar.split_at_mut(q);
+                    let _ = hi;
+                    axpy_into(&mut lo[l], &mut scratch, hc(*a), &c.ybar);
+                    c.live[l] = true;
+                }
+            }
+        }
+        // f1 = f(t1, u1) (non-FSAL): its cotangent reaches u1.
+        if needs_f1 && c.live[s] {
+            f.vjp(t + h, &c.u1, p, &c.kbar[s], lam, gp);
+            ctx.stats.nf += 1;
+        }
+        // u1: for non-FSAL methods u1 = u0 + h Σ b_i k_i; for FSAL ones u1 = Y_{s-1}.
+        if !tab.fsal {
+            for (i, b) in tab.b.iter().enumerate() {
+                if *b != 0.0 {
+                    axpy_into(&mut c.kbar[i], &mut scratch, hc(*b), lam);
+                    c.live[i] = true;
+                }
+            }
+            axpy_into(&mut u0bar, &mut scratch, R::<F::V>::one(), lam);
+        }
+        // Stages, last first.
+        let mut row_start = vec![0usize; s];
+        let mut r = 0;
+        for (i, rs) in row_start.iter_mut().enumerate() {
+            *rs = r;
+            r += i;
+        }
+        for i in (1..s).rev() {
+            let fsal_end = tab.fsal && i == s - 1;
+            if fsal_end {
+                c.ybar.copy_from(lam);
+            } else {
+                c.ybar.fill_zero();
+            }
+            if c.live[i] {
+                f.vjp(t + hc(tab.c[i]), &c.ys[i], p, &c.kbar[i], &mut c.ybar, gp);
+                ctx.stats.nf += 1;
+            } else if !fsal_end {
+                continue;
+            }
+            axpy_into(&mut u0bar, &mut scratch, R::<F::V>::one(), &c.ybar);
+            for (j, a) in tab.a[row_start[i]..row_start[i] + i].iter().enumerate() {
+                if *a != 0.0 {
+                    axpy_into(&mut c.kbar[j], &mut scratch, hc(*a), &c.ybar);
+                    c.live[j] = true;
+                }
+            }
+        }
+        // Stage 0: k_0 = f(t, u0).
+        if c.live[0] {
+            f.vjp(t, u0, p, &c.kbar[0], &mut u0bar, gp);
+            ctx.stats.nf += 1;
+        }
+        lam.copy_from(&u0bar);
+        let _ = &c.w;
+    }
+}

@@ -1,0 +1,20 @@
+//! Sensitivities of ODE solutions as pullbacks (DESIGN decision 8): a method's `forward` solves
+//! and returns the solution with a tape; `backward` takes the cotangents of the saved states and
+//! returns the gradients with respect to the initial state and the parameters. The method, not
+//! the user's options, decides what the forward solve keeps.
+//!
+//! | method | what it differentiates | needs |
+//! |---|---|---|
+//! | [`DiscreteAdjoint`] | the computed solution, exactly (reverse through the steps taken) | `Vjp`, a `StepVjp` method |
+//! | [`ForwardDiffSensitivity`] | the computed solution, exactly (dual numbers through the solver) | a field that lifts to dual numbers |
+//!
+//! Gradients are of the computed solution on a frozen mesh: the step-size controller is never
+//! differentiated (DESIGN decision 7), so the discrete adjoint and dual numbers agree to rounding.
+
+mod discrete;
+mod forward_diff;
+mod gradient;
+
+pub use discrete::{Checkpointing, DiscreteAdjoint, DiscreteTape};
+pub use forward_diff::{DualField, ForwardDiffSensitivity, ForwardDiffTape};
+pub use gradient::{BackwardResult, ForwardResult, Gradient, Sensitivity};

@@ -1,0 +1,163 @@
+//! SciMLSensitivity's acceptance problem: Lotka–Volterra with p = [1.5, 1, 3, 1], u0 = [1, 1],
+//! t in [0, 10], solver tolerance 1e-12. Every method against central finite differences, and the
+//! exact methods against each other.
+#![allow(clippy::unwrap_used)]
+
+use sciml_ode::{
+    ForwardAd, GenericRhs, OdeMethod, OdeProblem, SaveAt, Scalar, SolveOptions, StepVjp, Tsit5,
+    Vern9,
+};
+use sciml_sensitivity::{
+    Checkpointing, DiscreteAdjoint, ForwardDiffSensitivity, Gradient, Sensitivity,
+};
+
+#[derive(Clone, Copy)]
+struct LotkaVolterra;
+impl GenericRhs for LotkaVolterra {
+    fn dims(&self) -> (usize, usize) {
+        (2, 4)
+    }
+    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
+        du[0] = p[0] * u[0] - p[1] * u[0] * u[1];
+        du[1] = -p[2] * u[1] + p[3] * u[0] * u[1];
+    }
+}
+
+const P: [f64; 4] = [1.5, 1.0, 3.0, 1.0];
+type Field = ForwardAd<LotkaVolterra>;
+
+fn problem(u0: &[f64], p: &[f64]) -> OdeProblem<Field> {
+    OdeProblem::new(
+        ForwardAd::new(LotkaVolterra),
+        u0.to_vec(),
+        (0.0, 10.0),
+        p.to_vec(),
+    )
+    .unwrap()
+}
+
+fn opts(times: Vec<f64>) -> SolveOptions<f64> {
+    SolveOptions::default()
+        .tolerances(1e-12, 1e-12)
+        .unwrap()
+        .saveat(SaveAt::Times(times))
+}
+
+/// Loss 1: Σ_k Σ_i (2 − u_i(t_k))² / 2 over t = 0:0.5:10. Loss 2: Σ of the solution at 0:0.1:10.
+#[derive(Clone, Copy)]
+enum Loss {
+    Squared,
+    Sum,
+}
+
+impl Loss {
+    fn times(self) -> Vec<f64> {
+        match self {
+            Loss::Squared => (0..=20).map(|k| 0.5 * k as f64).collect(),
+            Loss::Sum => (0..=100).map(|k| 0.1 * k as f64).collect(),
+        }
+    }
+    fn value(self, us: &[Vec<f64>]) -> f64 {
+        us.iter()
+            .flatten()
+            .map(|u| match self {
+                Loss::Squared => 0.5 * (2.0 - u).powi(2),
+                Loss::Sum => *u,
+            })
+            .sum()
+    }
+    fn cotangents(self, us: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        us.iter()
+            .map(|u| {
+                u.iter()
+                    .map(|x| match self {
+                        Loss::Squared => x - 2.0,
+                        Loss::Sum => 1.0,
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+fn gradient<S: Sensitivity<Field, M>, M: OdeMethod>(s: &S, m: &M, loss: Loss) -> Vec<f64> {
+    let mut prob = problem(&[1.0, 1.0], &P);
+    let (sol, tape) = s.forward(&mut prob, m, &opts(loss.times())).unwrap();
+    let ubar = loss.cotangents(&sol.u);
+    let Gradient { du0, dp, .. } = s.backward(&mut prob, m, tape, &ubar).unwrap();
+    du0.into_iter().chain(dp).collect()
+}
+
+/// Central finite differences of the loss in [u0; p], each solve at tolerance 1e-12.
+fn finite_differences(loss: Loss) -> Vec<f64> {
+    let x0: Vec<f64> = [1.0, 1.0].into_iter().chain(P).collect();
+    (0..6)
+        .map(|j| {
+            let h = 1e-5 * x0[j].abs().max(1.0);
+            let eval = |d: f64| {
+                let mut x = x0.clone();
+                x[j] += d;
+                let sol = problem(&x[..2], &x[2..])
+                    .solve(Vern9, &opts(loss.times()))
+                    .unwrap();
+                loss.value(&sol.u)
+            };
+            (eval(h) - eval(-h)) / (2.0 * h)
+        })
+        .collect()
+}
+
+fn rel(a: &[f64], b: &[f64]) -> f64 {
+    let scale = b.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+        / scale
+}
+
+fn check_exact_methods<M: StepVjp>(m: M, loss: Loss) {
+    let discrete = gradient(&DiscreteAdjoint::default(), &m, loss);
+    let checkpointed = gradient(
+        &DiscreteAdjoint {
+            checkpointing: Checkpointing::Every(7),
+        },
+        &m,
+        loss,
+    );
+    let dual = gradient(&ForwardDiffSensitivity, &m, loss);
+    let fd = finite_differences(loss);
+    eprintln!("discrete {discrete:?}\ndual     {dual:?}\nfd       {fd:?}");
+    // Same mesh, same arithmetic up to ordering: rounding only.
+    assert!(
+        rel(&discrete, &dual) < 1e-12,
+        "discrete vs dual: {:e}",
+        rel(&discrete, &dual)
+    );
+    assert!(
+        rel(&checkpointed, &discrete) < 1e-13,
+        "checkpointing changes nothing: {:e}",
+        rel(&checkpointed, &discrete)
+    );
+    assert!(
+        rel(&discrete, &fd) < 1e-5,
+        "discrete vs finite differences: {:e}",
+        rel(&discrete, &fd)
+    );
+}
+
+#[test]
+fn squared_loss_discrete_adjoint_equals_dual_numbers_tsit5() {
+    check_exact_methods(Tsit5, Loss::Squared);
+}
+
+#[test]
+fn sum_loss_discrete_adjoint_equals_dual_numbers_tsit5() {
+    check_exact_methods(Tsit5, Loss::Sum);
+}
+
+#[test]
+fn squared_loss_discrete_adjoint_equals_dual_numbers_vern9() {
+    // Vern9's lazy interpolation stages and f(t1, u1) sit on the reverse path of every save.
+    check_exact_methods(Vern9, Loss::Squared);
+}
