@@ -96,6 +96,11 @@ pub struct Integrator<'a, F: VectorField, M: OdeMethod> {
     /// `span / n` land on the end without a sliver of a step.
     anchor: (Re<F::V>, usize),
     tape: Option<Tape<F::V>>,
+    /// `(t0, h)` of the step just taken, while its interpolant is still in the cache.
+    last_step: Option<(Re<F::V>, Re<F::V>)>,
+    /// The method's `advance` is deferred to the next step, so the last step can still be
+    /// interpolated in between.
+    advance_pending: bool,
     done: bool,
 }
 
@@ -112,6 +117,24 @@ fn check_positive<R: Real>(option: &'static str, x: R) -> Result<(), Error> {
             format!("is {x}; give a finite positive value"),
         ))
     }
+}
+
+/// `out = y0 + h Σ P_j(θ) k_j` at `θ = (tq - t0) / h`, with at most `N` vectors.
+fn interp_from<V: State, const N: usize>(
+    ks: &[V],
+    poly: &[Vec<Re<V>>],
+    (t0, h, y0): (Re<V>, Re<V>, &V),
+    tq: Re<V>,
+    out: &mut V,
+) {
+    let m = ks.len().min(poly.len()).min(N);
+    let mut w = [Re::<V>::zero(); N];
+    interp_weights(&poly[..m], (tq - t0) / h, h, &mut w[..m]);
+    let mut refs: [&V; N] = [y0; N];
+    for (r, k) in refs.iter_mut().zip(ks) {
+        *r = k;
+    }
+    out.lincomb(y0, &w[..m], &refs[..m]);
 }
 
 impl<F: VectorField> OdeProblem<F> {
@@ -339,6 +362,8 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
             scratch: u0.zeros_like(),
             anchor: (t0, 0),
             tape: None,
+            last_step: None,
+            advance_pending: false,
             done: false,
             method,
             cache,
@@ -402,6 +427,15 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
         (R::<F::V>::c(100.0) * h0).min(h1).min(self.dtmax)
     }
 
+    /// `(t0, h)` of the step just taken, while its interpolant is available
+    /// ([`Integrator::interpolate_last_step`]).
+    pub fn last_step(&self) -> Option<(Re<F::V>, Re<F::V>)> {
+        self.last_step
+    }
+    /// The vector field being integrated (e.g. to evaluate a quadrature alongside the solve).
+    pub fn field_mut(&mut self) -> &mut F {
+        self.f
+    }
     /// Current time.
     pub fn t(&self) -> Re<F::V> {
         self.t
@@ -459,9 +493,7 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
     }
 
     /// Runs to the end and returns the solution with the recorded tape (if recording).
-    pub fn solve_with_tape(
-        mut self,
-    ) -> Result<SolutionWithTape<F::V>, SolveError<F::V>> {
+    pub fn solve_with_tape(mut self) -> Result<SolutionWithTape<F::V>, SolveError<F::V>> {
         while self.step()? {}
         Ok((self.sol, self.tape))
     }
@@ -522,15 +554,46 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
     }
 
     fn interp_into_n<const N: usize>(&self, tq: Re<F::V>, h: Re<F::V>, out: &mut F::V) {
-        let ks = self.method.interp_vectors(&self.cache);
-        let m = ks.len().min(self.poly.len()).min(N);
-        let mut w = [Re::<F::V>::zero(); N];
-        interp_weights(&self.poly[..m], (tq - self.t) / h, h, &mut w[..m]);
-        let mut refs: [&F::V; N] = [&self.u; N];
-        for (r, k) in refs.iter_mut().zip(ks) {
-            *r = k;
+        interp_from::<F::V, N>(
+            self.method.interp_vectors(&self.cache),
+            &self.poly,
+            (self.t, h, &self.u),
+            tq,
+            out,
+        );
+    }
+
+    /// Evaluates the interpolant of the step just taken at `tq` (inside that step), e.g. to
+    /// integrate a quadrature alongside the solve. Available between one `step` and the next.
+    pub fn interpolate_last_step(&mut self, tq: Re<F::V>, out: &mut F::V) -> Result<(), Error> {
+        let (t0, h) = self.last_step.ok_or(Error::NoDenseOutput)?;
+        let t1 = t0 + h;
+        let dir = h.signum();
+        let slack = Re::<F::V>::c(100.0) * Re::<F::V>::epsilon() * t0.abs().max(t1.abs());
+        if !tq.is_finite() || (tq - t0) * dir < -slack || (tq - t1) * dir > slack {
+            return Err(Error::OutOfRange {
+                t: tq.to_f64_lossy(),
+                start: t0.to_f64_lossy(),
+                end: t1.to_f64_lossy(),
+            });
         }
-        out.lincomb(&self.u, &w[..m], &refs[..m]);
+        let ctx = StepContext {
+            p: self.p,
+            t: t0,
+            h,
+            u0: &self.unew,
+            tol: &self.tol,
+            stats: &mut self.sol.stats,
+        };
+        self.method.prepare_interp(&mut self.cache, self.f, ctx);
+        interp_from::<F::V, MAX_LINCOMB>(
+            self.method.interp_vectors(&self.cache),
+            &self.poly,
+            (t0, h, &self.unew),
+            tq,
+            out,
+        );
+        Ok(())
     }
 
     fn prepare_interp(&mut self, h: Re<F::V>) {
@@ -680,6 +743,11 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
         if self.done {
             return Ok(false);
         }
+        if self.advance_pending {
+            self.method.advance(&mut self.cache);
+            self.advance_pending = false;
+        }
+        self.last_step = None;
         loop {
             if self.sol.stats.steps >= self.maxiters {
                 return Err(self.fail(ReturnCode::MaxIters));
@@ -770,9 +838,10 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
                 self.sol.u.push(self.unew.clone());
             }
             std::mem::swap(&mut self.u, &mut self.unew);
+            self.last_step = Some((self.t, h));
             self.t = tnew;
             self.anchor.1 += 1;
-            self.method.advance(&mut self.cache);
+            self.advance_pending = true;
             if hit && !at_end {
                 self.tstop_idx += 1;
                 self.anchor = (tnew, 0);
@@ -866,6 +935,8 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
             &self.u,
             &mut self.sol.stats,
         );
+        self.advance_pending = false;
+        self.last_step = None;
         self.refresh_event_values();
     }
 

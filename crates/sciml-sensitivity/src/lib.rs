@@ -7,14 +7,23 @@
 //! |---|---|---|
 //! | [`DiscreteAdjoint`] | the computed solution, exactly (reverse through the steps taken) | `Vjp`, a `StepVjp` method |
 //! | [`ForwardDiffSensitivity`] | the computed solution, exactly (dual numbers through the solver) | a field that lifts to dual numbers |
+//! | [`InterpolatingAdjoint`] | the exact solution, to tolerance (`u` from dense output or recomputed) | `Vjp` |
+//! | [`BacksolveAdjoint`] | the exact solution, to tolerance (`u` solved backwards) | `Vjp` |
+//! | [`QuadratureAdjoint`] | the exact solution, to tolerance (`μ` by quadrature after `λ`) | `Vjp` |
+//! | [`GaussAdjoint`] | the exact solution, to tolerance (`μ` by quadrature while `λ` is solved) | `Vjp` |
 //!
 //! Gradients are of the computed solution on a frozen mesh: the step-size controller is never
 //! differentiated (DESIGN decision 7), so the discrete adjoint and dual numbers agree to rounding.
 
+mod continuous;
 mod discrete;
 mod forward_diff;
 mod gradient;
 
+pub use continuous::{
+    BacksolveAdjoint, BacksolveTape, GaussAdjoint, GaussTape, InterpolatingAdjoint,
+    InterpolatingTape, QuadratureAdjoint, QuadratureTape,
+};
 pub use discrete::{Checkpointing, DiscreteAdjoint, DiscreteTape};
 pub use forward_diff::{DualField, ForwardDiffSensitivity, ForwardDiffTape};
 pub use gradient::{BackwardResult, ForwardResult, Gradient, Sensitivity};

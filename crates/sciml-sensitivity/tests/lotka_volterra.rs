@@ -8,7 +8,8 @@ use sciml_ode::{
     Vern9,
 };
 use sciml_sensitivity::{
-    Checkpointing, DiscreteAdjoint, ForwardDiffSensitivity, Gradient, Sensitivity,
+    BacksolveAdjoint, Checkpointing, DiscreteAdjoint, ForwardDiffSensitivity, GaussAdjoint,
+    Gradient, InterpolatingAdjoint, QuadratureAdjoint, Sensitivity,
 };
 
 #[derive(Clone, Copy)]
@@ -160,4 +161,98 @@ fn sum_loss_discrete_adjoint_equals_dual_numbers_tsit5() {
 fn squared_loss_discrete_adjoint_equals_dual_numbers_vern9() {
     // Vern9's lazy interpolation stages and f(t1, u1) sit on the reverse path of every save.
     check_exact_methods(Vern9, Loss::Squared);
+}
+
+fn check_continuous_methods(loss: Loss) {
+    let exact = gradient(&ForwardDiffSensitivity, &Tsit5, loss);
+    let fd = finite_differences(loss);
+    for (name, g) in [
+        (
+            "InterpolatingAdjoint",
+            gradient(&InterpolatingAdjoint::default(), &Tsit5, loss),
+        ),
+        (
+            "InterpolatingAdjoint (checkpointed)",
+            gradient(
+                &InterpolatingAdjoint {
+                    checkpointing: true,
+                },
+                &Tsit5,
+                loss,
+            ),
+        ),
+        (
+            "BacksolveAdjoint",
+            gradient(&BacksolveAdjoint, &Tsit5, loss),
+        ),
+        (
+            "QuadratureAdjoint",
+            gradient(&QuadratureAdjoint, &Tsit5, loss),
+        ),
+        ("GaussAdjoint", gradient(&GaussAdjoint, &Tsit5, loss)),
+    ] {
+        eprintln!(
+            "{name}: {g:?}, vs dual {:.1e}, vs fd {:.1e}",
+            rel(&g, &exact),
+            rel(&g, &fd)
+        );
+        assert!(
+            rel(&g, &exact) < 1e-8,
+            "{name} vs dual numbers: {:e}",
+            rel(&g, &exact)
+        );
+        assert!(
+            rel(&g, &fd) < 1e-5,
+            "{name} vs finite differences: {:e}",
+            rel(&g, &fd)
+        );
+    }
+}
+
+#[test]
+fn squared_loss_continuous_adjoints_agree_to_tolerance() {
+    check_continuous_methods(Loss::Squared);
+}
+
+#[test]
+fn sum_loss_continuous_adjoints_agree_to_tolerance() {
+    check_continuous_methods(Loss::Sum);
+}
+
+#[test]
+fn backsolve_refuses_dense_and_per_step_saving() {
+    let mut prob = problem(&[1.0, 1.0], &P);
+    let per_step = SolveOptions::default();
+    let e = BacksolveAdjoint
+        .forward(&mut prob, &Tsit5, &per_step)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("SaveAt::Times"), "{e}");
+    let dense = opts(vec![1.0, 2.0]).dense(true);
+    let e = BacksolveAdjoint
+        .forward(&mut prob, &Tsit5, &dense)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("dense"), "{e}");
+}
+
+#[test]
+fn wrong_cotangents_are_rejected() {
+    let mut prob = problem(&[1.0, 1.0], &P);
+    let (_, tape) = DiscreteAdjoint::default()
+        .forward(&mut prob, &Tsit5, &opts(vec![5.0, 10.0]))
+        .unwrap();
+    let e = DiscreteAdjoint::default()
+        .backward(&mut prob, &Tsit5, tape, &[vec![1.0, 1.0]])
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("one per saved state"), "{e}");
+    let (_, tape) = InterpolatingAdjoint::default()
+        .forward(&mut prob, &Tsit5, &opts(vec![10.0]))
+        .unwrap();
+    let e = InterpolatingAdjoint::default()
+        .backward(&mut prob, &Tsit5, tape, &[vec![f64::NAN, 1.0]])
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("NaN"), "{e}");
 }

@@ -1,0 +1,104 @@
+use super::fields::BacksolveSystem;
+use super::{add_to, backward_opts, lift_err, require_saveat, solve_segment};
+use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
+use sciml_core::{Error, Pair, Re, State, Stats, Vjp};
+use sciml_ode::{OdeMethod, OdeProblem, SolveOptions};
+
+/// The continuous adjoint that solves the state backwards together with `(λ, μ)`, keeping
+/// nothing of the forward solve but the saved states: least memory, but the backward state
+/// solve can be unstable for dissipative systems. At every save time the backward state is reset
+/// to the saved forward state (SciML's `BacksolveAdjoint(checkpointing = true)`), which bounds
+/// that drift.
+///
+/// It refuses per-step saving and dense output (it keeps no interpolant): give the save times.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BacksolveAdjoint;
+
+/// What [`BacksolveAdjoint`] keeps: the saved times and states.
+pub struct BacksolveTape<V: State> {
+    t: Vec<Re<V>>,
+    u: Vec<V>,
+    opts: SolveOptions<Re<V>>,
+}
+
+impl<F: Vjp, M: OdeMethod> Sensitivity<F, M> for BacksolveAdjoint {
+    type Tape = BacksolveTape<F::V>;
+
+    fn forward(
+        &self,
+        prob: &mut OdeProblem<F>,
+        method: &M,
+        opts: &SolveOptions<Re<F::V>>,
+    ) -> ForwardResult<F::V, BacksolveTape<F::V>> {
+        require_saveat("BacksolveAdjoint", opts)?;
+        if opts.dense == Some(true) {
+            return Err(Error::Unsupported {
+                method: "BacksolveAdjoint",
+                what: "keep dense output (it recomputes the state backwards); use InterpolatingAdjoint".into(),
+            }
+            .into());
+        }
+        let mut o = opts.clone();
+        o.dense = Some(false);
+        let sol = prob.solve(method.clone(), &o)?;
+        let tape = BacksolveTape {
+            t: sol.t.clone(),
+            u: sol.u.clone(),
+            opts: opts.clone(),
+        };
+        Ok((sol, tape))
+    }
+
+    fn backward(
+        &self,
+        prob: &mut OdeProblem<F>,
+        method: &M,
+        tape: BacksolveTape<F::V>,
+        ubar: &[F::V],
+    ) -> BackwardResult<F::V, F::P> {
+        check_cotangents(ubar, tape.t.len(), prob.u0.len())?;
+        let n = prob.u0.len();
+        let t0 = prob.tspan.0;
+        let mut stats = Stats::default();
+        let z = prob.u0.zeros_like();
+        let mut y = Pair(Pair(z.clone(), z.clone()), prob.p.zeros_like());
+        let mut scratch = z.clone();
+        let mut live = false;
+        let mut t_cur = prob.tspan.1;
+        let run = |y: Pair<Pair<F::V, F::V>, F::P>,
+                   hi: Re<F::V>,
+                   lo: Re<F::V>,
+                   prob: &mut OdeProblem<F>,
+                   stats: &mut Stats| {
+            let field = BacksolveSystem {
+                f: &mut prob.f,
+                gu: z.clone(),
+                gp: prob.p.zeros_like(),
+                zu: z.clone(),
+                zp: prob.p.zeros_like(),
+            };
+            let bopts = backward_opts(&tape.opts, lo, 2 * n);
+            solve_segment(field, y, (hi, lo), prob.p.clone(), method, &bopts, stats)
+                .map(|(y, _)| y)
+                .map_err(lift_err::<_, F::V>)
+        };
+        for k in (0..tape.t.len()).rev() {
+            let tk = tape.t[k];
+            if live && tk != t_cur {
+                y = run(y, t_cur, tk, prob, &mut stats)?;
+            }
+            t_cur = tk;
+            y.0 .0.copy_from(&tape.u[k]);
+            add_to(&mut y.0 .1, &ubar[k], &mut scratch);
+            live = true;
+        }
+        if live && t_cur != t0 {
+            y = run(y, t_cur, t0, prob, &mut stats)?;
+        }
+        Ok(Gradient {
+            du0: y.0 .1,
+            dp: y.1,
+            stats,
+        })
+    }
+}

@@ -1,0 +1,123 @@
+//! The vector fields of the adjoint systems.
+
+use sciml_core::{DenseOutput, One, Pair, Re, Scalar, State, VectorField, Vjp};
+
+/// `u(t)` for the adjoint: from the forward solve's dense output.
+pub(crate) fn eval_forward<V: State>(dense: &DenseOutput<V>, t: Re<V>, u: &mut V) {
+    // The backward solve only evaluates inside the forward span; a stage time a rounding error
+    // outside it is clamped to the nearest end.
+    if dense.evaluate_to(t, u).is_err() {
+        if let Some((a, b)) = dense.range() {
+            let tc = if (t - a).abs() < (t - b).abs() { a } else { b };
+            let _ = dense.evaluate_to(tc, u);
+        }
+    }
+}
+
+fn negate_into<V: State>(dst: &mut V, zero: &V, x: &V) {
+    dst.lincomb(zero, &[-Re::<V>::one()], &[x]);
+}
+
+/// `(λ, μ)' = (−Jᵀλ, −f_pᵀλ)` with `u(t)` interpolated from the forward solution.
+pub(crate) struct InterpolatedAdjoint<'a, F: Vjp> {
+    pub f: &'a mut F,
+    pub dense: &'a DenseOutput<F::V>,
+    pub u: F::V,
+    pub gu: F::V,
+    pub gp: F::P,
+    pub zu: F::V,
+    pub zp: F::P,
+}
+
+impl<'a, F: Vjp> InterpolatedAdjoint<'a, F> {
+    pub fn new(f: &'a mut F, dense: &'a DenseOutput<F::V>, u0: &F::V, p: &F::P) -> Self {
+        InterpolatedAdjoint {
+            f,
+            dense,
+            u: u0.zeros_like(),
+            gu: u0.zeros_like(),
+            gp: p.zeros_like(),
+            zu: u0.zeros_like(),
+            zp: p.zeros_like(),
+        }
+    }
+}
+
+impl<F: Vjp> VectorField for InterpolatedAdjoint<'_, F> {
+    type V = Pair<F::V, F::P>;
+    type P = F::P;
+    fn dims(&self) -> (usize, usize) {
+        let (n, np) = self.f.dims();
+        (n + np, np)
+    }
+    fn rhs(&mut self, t: Re<F::V>, y: &Self::V, p: &F::P, dy: &mut Self::V) {
+        eval_forward(self.dense, t, &mut self.u);
+        self.gu.fill_zero();
+        self.gp.fill_zero();
+        self.f.vjp(t, &self.u, p, &y.0, &mut self.gu, &mut self.gp);
+        negate_into(&mut dy.0, &self.zu, &self.gu);
+        negate_into(&mut dy.1, &self.zp, &self.gp);
+    }
+}
+
+/// `λ' = −Jᵀλ` alone, `u(t)` interpolated (the quadrature adjoints integrate `μ` separately).
+pub(crate) struct LambdaAdjoint<'a, F: Vjp> {
+    pub inner: InterpolatedAdjoint<'a, F>,
+}
+
+impl<F: Vjp> VectorField for LambdaAdjoint<'_, F> {
+    type V = F::V;
+    type P = F::P;
+    fn dims(&self) -> (usize, usize) {
+        self.inner.f.dims()
+    }
+    fn rhs(&mut self, t: Re<F::V>, y: &F::V, p: &F::P, dy: &mut F::V) {
+        let a = &mut self.inner;
+        eval_forward(a.dense, t, &mut a.u);
+        a.gu.fill_zero();
+        a.gp.fill_zero();
+        a.f.vjp(t, &a.u, p, y, &mut a.gu, &mut a.gp);
+        negate_into(dy, &a.zu, &a.gu);
+    }
+}
+
+/// `(u, λ, μ)' = (f(u), −Jᵀλ, −f_pᵀλ)`: the state is solved backwards with the adjoint.
+pub(crate) struct BacksolveSystem<'a, F: Vjp> {
+    pub f: &'a mut F,
+    pub gu: F::V,
+    pub gp: F::P,
+    pub zu: F::V,
+    pub zp: F::P,
+}
+
+impl<F: Vjp> VectorField for BacksolveSystem<'_, F> {
+    type V = Pair<Pair<F::V, F::V>, F::P>;
+    type P = F::P;
+    fn dims(&self) -> (usize, usize) {
+        let (n, np) = self.f.dims();
+        (2 * n + np, np)
+    }
+    fn rhs(&mut self, t: Re<F::V>, y: &Self::V, p: &F::P, dy: &mut Self::V) {
+        let (u, lam) = (&y.0 .0, &y.0 .1);
+        self.f.rhs(t, u, p, &mut dy.0 .0);
+        self.gu.fill_zero();
+        self.gp.fill_zero();
+        self.f.vjp(t, u, p, lam, &mut self.gu, &mut self.gp);
+        negate_into(&mut dy.0 .1, &self.zu, &self.gu);
+        negate_into(&mut dy.1, &self.zp, &self.gp);
+    }
+}
+
+/// A field borrowed mutably, so a problem can be built around the caller's field.
+pub(crate) struct ByRef<'a, F>(pub &'a mut F);
+
+impl<F: VectorField> VectorField for ByRef<'_, F> {
+    type V = F::V;
+    type P = F::P;
+    fn dims(&self) -> (usize, usize) {
+        self.0.dims()
+    }
+    fn rhs(&mut self, t: Re<F::V>, u: &F::V, p: &F::P, du: &mut F::V) {
+        self.0.rhs(t, u, p, du)
+    }
+}

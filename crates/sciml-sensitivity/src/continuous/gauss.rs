@@ -1,0 +1,120 @@
+use super::fields::{eval_forward, InterpolatedAdjoint, LambdaAdjoint};
+use super::quadrature::{forward_dense, QuadratureTape, QUAD_POINTS};
+use super::{add_stats, add_to, backward_opts, gauss_legendre, lift_err};
+use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
+use sciml_core::{Re, Real, Scalar, State, Stats, Vjp};
+use sciml_ode::{OdeMethod, OdeProblem, SolveOptions};
+
+/// Like [`super::QuadratureAdjoint`], but the integral `∫ (∂f/∂p)ᵀ λ dt` is accumulated step by
+/// step while `λ` is solved (Gauss–Legendre on each accepted step's interpolant), so `λ`'s dense
+/// output is never stored (SciML's `GaussAdjoint`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GaussAdjoint;
+
+/// What [`GaussAdjoint`] keeps: the forward dense output.
+pub type GaussTape<V> = QuadratureTape<V>;
+
+impl<F: Vjp, M: OdeMethod> Sensitivity<F, M> for GaussAdjoint {
+    type Tape = GaussTape<F::V>;
+
+    fn forward(
+        &self,
+        prob: &mut OdeProblem<F>,
+        method: &M,
+        opts: &SolveOptions<Re<F::V>>,
+    ) -> ForwardResult<F::V, GaussTape<F::V>> {
+        forward_dense("GaussAdjoint", prob, method, opts)
+    }
+
+    fn backward(
+        &self,
+        prob: &mut OdeProblem<F>,
+        method: &M,
+        tape: GaussTape<F::V>,
+        ubar: &[F::V],
+    ) -> BackwardResult<F::V, F::P> {
+        check_cotangents(ubar, tape.t.len(), prob.u0.len())?;
+        let n = prob.u0.len();
+        let t0 = prob.tspan.0;
+        let (gx, gw) = gauss_legendre(QUAD_POINTS);
+        let mut stats = Stats::default();
+        let mut lam = prob.u0.zeros_like();
+        let mut mu = prob.p.zeros_like();
+        let mut scratch = lam.zeros_like();
+        let mut live = false;
+        let mut t_cur = prob.tspan.1;
+        let segment = |lam: F::V,
+                       hi: Re<F::V>,
+                       lo: Re<F::V>,
+                       mu: &mut F::P,
+                       prob: &mut OdeProblem<F>,
+                       stats: &mut Stats| {
+            let field = LambdaAdjoint {
+                inner: InterpolatedAdjoint::new(&mut prob.f, &tape.dense, &prob.u0, &prob.p),
+            };
+            let bopts = backward_opts(&tape.opts, lo, n);
+            let p = prob.p.clone();
+            let mut bp = OdeProblem::new(field, lam, (hi, lo), prob.p.clone())?;
+            let mut integ = bp.init(method.clone(), &bopts)?;
+            let mut l = prob.u0.zeros_like();
+            let mut nquad = 0;
+            while integ.step()? {
+                integrate_last_step(&mut integ, (&gx, &gw), &p, &mut l, mu)?;
+                nquad += QUAD_POINTS;
+            }
+            integrate_last_step(&mut integ, (&gx, &gw), &p, &mut l, mu)?;
+            nquad += QUAD_POINTS;
+            let sol = integ.solve()?;
+            add_stats(stats, &sol.stats);
+            stats.nf += nquad;
+            sol.u
+                .into_iter()
+                .last()
+                .ok_or(sciml_core::Error::NoDenseOutput.into())
+        };
+        for k in (0..tape.t.len()).rev() {
+            let tk = tape.t[k];
+            if live && tk != t_cur {
+                lam = segment(lam, t_cur, tk, &mut mu, prob, &mut stats).map_err(lift_err)?;
+            }
+            t_cur = tk;
+            add_to(&mut lam, &ubar[k], &mut scratch);
+            live = true;
+        }
+        if live && t_cur != t0 {
+            lam = segment(lam, t_cur, t0, &mut mu, prob, &mut stats).map_err(lift_err)?;
+        }
+        let _ = Real::to_f64_lossy(t0);
+        Ok(Gradient {
+            du0: lam,
+            dp: mu,
+            stats,
+        })
+    }
+}
+
+/// Adds `∫ (∂f/∂p)ᵀ λ dt` over the step the integrator just took (if any) to `mu`.
+fn integrate_last_step<F: Vjp, M: OdeMethod>(
+    integ: &mut sciml_ode::Integrator<'_, LambdaAdjoint<'_, F>, M>,
+    (gx, gw): (&[f64], &[f64]),
+    p: &F::P,
+    l: &mut F::V,
+    mu: &mut F::P,
+) -> Result<(), sciml_core::Error> {
+    let Some((t0, h)) = integ.last_step() else {
+        return Ok(());
+    };
+    for (x, w) in gx.iter().zip(gw) {
+        let t = t0 + h * Re::<F::V>::c(*x);
+        integ.interpolate_last_step(t, l)?;
+        let a = &mut integ.field_mut().inner;
+        eval_forward(a.dense, t, &mut a.u);
+        a.gu.fill_zero();
+        a.gp.fill_zero();
+        a.f.vjp(t, &a.u, p, l, &mut a.gu, &mut a.gp);
+        let mut tmp = mu.zeros_like();
+        tmp.lincomb(mu, &[h.abs() * Re::<F::V>::c(*w)], &[&a.gp]);
+        *mu = tmp;
+    }
+    Ok(())
+}

@@ -1,0 +1,144 @@
+use super::fields::{ByRef, InterpolatedAdjoint};
+use super::{add_to, backward_opts, lift_err, require_saveat, solve_segment};
+use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
+use sciml_core::{DenseOutput, Error, Pair, Re, State, Stats, Vjp};
+use sciml_ode::{OdeMethod, OdeProblem, SolveOptions};
+
+/// The continuous adjoint with `u(t)` interpolated from the forward solution: from its dense
+/// output (memory: every step's stages), or, with `checkpointing`, recomputed segment by segment
+/// between save times from the saved states (memory: the saved states; cost: a second forward
+/// solve).
+///
+/// ```
+/// use sciml_ode::{ForwardAd, GenericRhs, OdeProblem, SaveAt, Scalar, SolveOptions, Tsit5};
+/// use sciml_sensitivity::{InterpolatingAdjoint, Sensitivity};
+/// struct Decay;
+/// impl GenericRhs for Decay {
+///     fn dims(&self) -> (usize, usize) { (1, 1) }
+///     fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
+///         du[0] = -p[0] * u[0];
+///     }
+/// }
+/// let mut prob = OdeProblem::new(ForwardAd::new(Decay), vec![2.0], (0.0, 1.0), vec![0.5]).unwrap();
+/// let opts = SolveOptions::default().tolerances(1e-10, 1e-12).unwrap().saveat(SaveAt::Times(vec![1.0]));
+/// let adj = InterpolatingAdjoint::default();
+/// let (_sol, tape) = adj.forward(&mut prob, &Tsit5, &opts).unwrap();
+/// let g = adj.backward(&mut prob, &Tsit5, tape, &[vec![1.0]]).unwrap();
+/// assert!((g.dp[0] + 2.0 * (-0.5_f64).exp()).abs() < 1e-8);
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InterpolatingAdjoint {
+    /// Recompute the forward solution between save times instead of keeping its dense output.
+    pub checkpointing: bool,
+}
+
+/// What [`InterpolatingAdjoint`] keeps.
+pub struct InterpolatingTape<V: State> {
+    dense: Option<DenseOutput<V>>,
+    t: Vec<Re<V>>,
+    u: Vec<V>,
+    opts: SolveOptions<Re<V>>,
+}
+
+impl<F: Vjp, M: OdeMethod> Sensitivity<F, M> for InterpolatingAdjoint {
+    type Tape = InterpolatingTape<F::V>;
+
+    fn forward(
+        &self,
+        prob: &mut OdeProblem<F>,
+        method: &M,
+        opts: &SolveOptions<Re<F::V>>,
+    ) -> ForwardResult<F::V, InterpolatingTape<F::V>> {
+        require_saveat("InterpolatingAdjoint", opts)?;
+        let mut o = opts.clone();
+        o.dense = Some(!self.checkpointing || opts.dense == Some(true));
+        let mut sol = prob.solve(method.clone(), &o)?;
+        let dense = if self.checkpointing {
+            None
+        } else if opts.dense == Some(true) {
+            sol.dense.clone()
+        } else {
+            sol.dense.take()
+        };
+        let tape = InterpolatingTape {
+            dense,
+            t: sol.t.clone(),
+            u: if self.checkpointing {
+                sol.u.clone()
+            } else {
+                Vec::new()
+            },
+            opts: opts.clone(),
+        };
+        Ok((sol, tape))
+    }
+
+    fn backward(
+        &self,
+        prob: &mut OdeProblem<F>,
+        method: &M,
+        tape: InterpolatingTape<F::V>,
+        ubar: &[F::V],
+    ) -> BackwardResult<F::V, F::P> {
+        check_cotangents(ubar, tape.t.len(), prob.u0.len())?;
+        let n = prob.u0.len();
+        let (t0, t1) = prob.tspan;
+        let mut stats = Stats::default();
+        let mut y = Pair(prob.u0.zeros_like(), prob.p.zeros_like());
+        let mut scratch = prob.u0.zeros_like();
+        let mut live = false;
+        let mut t_cur = t1;
+        // Index of the saved state at each segment's lower end (None: the initial state).
+        let segment = |y: Pair<F::V, F::P>,
+                       hi: Re<F::V>,
+                       lo: Re<F::V>,
+                       lo_state: Option<usize>,
+                       prob: &mut OdeProblem<F>,
+                       stats: &mut Stats|
+         -> Result<Pair<F::V, F::P>, sciml_core::SolveError<F::V>> {
+            let bopts = backward_opts(&tape.opts, lo, n);
+            let recomputed;
+            let dense = match &tape.dense {
+                Some(d) => d,
+                None => {
+                    let start = match lo_state {
+                        Some(k) => tape.u[k].clone(),
+                        None => prob.u0.clone(),
+                    };
+                    let mut fo = tape.opts.clone();
+                    fo.saveat = sciml_ode::SaveAt::Times(vec![hi]);
+                    fo.save_start = Some(false);
+                    fo.dense = Some(true);
+                    fo.tstops = Vec::new();
+                    let mut fp =
+                        OdeProblem::new(ByRef(&mut prob.f), start, (lo, hi), prob.p.clone())?;
+                    let sol = fp.solve(method.clone(), &fo).map_err(lift_err)?;
+                    super::add_stats(stats, &sol.stats);
+                    recomputed = sol.dense.ok_or(Error::NoDenseOutput)?;
+                    &recomputed
+                }
+            };
+            let field = InterpolatedAdjoint::new(&mut prob.f, dense, &prob.u0, &prob.p);
+            let (y, _) = solve_segment(field, y, (hi, lo), prob.p.clone(), method, &bopts, stats)
+                .map_err(lift_err)?;
+            Ok(y)
+        };
+        for k in (0..tape.t.len()).rev() {
+            let tk = tape.t[k];
+            if live && tk != t_cur {
+                y = segment(y, t_cur, tk, Some(k), prob, &mut stats)?;
+            }
+            t_cur = tk;
+            add_to(&mut y.0, &ubar[k], &mut scratch);
+            live = true;
+        }
+        if live && t_cur != t0 {
+            y = segment(y, t_cur, t0, None, prob, &mut stats)?;
+        }
+        Ok(Gradient {
+            du0: y.0,
+            dp: y.1,
+            stats,
+        })
+    }
+}
