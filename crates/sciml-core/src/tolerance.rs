@@ -99,6 +99,16 @@ impl<R: Real> Tolerance<R> {
         Ok(())
     }
 
+    /// Number of relative tolerances given (1: one for every component).
+    pub fn rtol_len(&self) -> usize {
+        self.rtol.len()
+    }
+
+    /// Number of absolute tolerances given (1: one for every component).
+    pub fn atol_len(&self) -> usize {
+        self.atol.len()
+    }
+
     /// The relative tolerance of component `i`.
     #[inline]
     pub fn rtol_at(&self, i: usize) -> R {

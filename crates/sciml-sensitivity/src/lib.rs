@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | [`DiscreteAdjoint`] | the computed solution, exactly (reverse through the steps taken) | `Vjp`, a `StepVjp` method |
 //! | [`ForwardDiffSensitivity`] | the computed solution, exactly (dual numbers through the solver) | a field that lifts to dual numbers |
+//! | [`ForwardSensitivity`] | the exact solution, to tolerance (sensitivity equations alongside) | `Jvp` |
 //! | [`InterpolatingAdjoint`] | the exact solution, to tolerance (`u` from dense output or recomputed) | `Vjp` |
 //! | [`BacksolveAdjoint`] | the exact solution, to tolerance (`u` solved backwards) | `Vjp` |
 //! | [`QuadratureAdjoint`] | the exact solution, to tolerance (`μ` by quadrature after `λ`) | `Vjp` |
@@ -17,6 +18,7 @@
 
 mod continuous;
 mod discrete;
+mod forward;
 mod forward_diff;
 mod gradient;
 
@@ -25,5 +27,6 @@ pub use continuous::{
     InterpolatingTape, QuadratureAdjoint, QuadratureTape,
 };
 pub use discrete::{Checkpointing, DiscreteAdjoint, DiscreteTape};
+pub use forward::{ForwardSensitivity, ForwardSensitivityTape};
 pub use forward_diff::{DualField, ForwardDiffSensitivity, ForwardDiffTape};
 pub use gradient::{BackwardResult, ForwardResult, Gradient, Sensitivity};

@@ -8,8 +8,8 @@ use sciml_ode::{
     Vern9,
 };
 use sciml_sensitivity::{
-    BacksolveAdjoint, Checkpointing, DiscreteAdjoint, ForwardDiffSensitivity, GaussAdjoint,
-    Gradient, InterpolatingAdjoint, QuadratureAdjoint, Sensitivity,
+    BacksolveAdjoint, Checkpointing, DiscreteAdjoint, ForwardDiffSensitivity, ForwardSensitivity,
+    GaussAdjoint, Gradient, InterpolatingAdjoint, QuadratureAdjoint, Sensitivity,
 };
 
 #[derive(Clone, Copy)]
@@ -190,6 +190,10 @@ fn check_continuous_methods(loss: Loss) {
             gradient(&QuadratureAdjoint, &Tsit5, loss),
         ),
         ("GaussAdjoint", gradient(&GaussAdjoint, &Tsit5, loss)),
+        (
+            "ForwardSensitivity",
+            gradient(&ForwardSensitivity, &Tsit5, loss),
+        ),
     ] {
         eprintln!(
             "{name}: {g:?}, vs dual {:.1e}, vs fd {:.1e}",
