@@ -48,6 +48,9 @@ pub struct Tape<V: State> {
     pub saves: Vec<SaveRecord<Re<V>>>,
 }
 
+/// `(t0, h)`: where a step starts and its signed size.
+pub type StepSpan<R> = (R, R);
+
 /// A solution and the tape recorded with it (if recording was on).
 pub type SolutionWithTape<V> = (Solution<V>, Option<Tape<V>>);
 
@@ -97,7 +100,7 @@ pub struct Integrator<'a, F: VectorField, M: OdeMethod> {
     anchor: (Re<F::V>, usize),
     tape: Option<Tape<F::V>>,
     /// `(t0, h)` of the step just taken, while its interpolant is still in the cache.
-    last_step: Option<(Re<F::V>, Re<F::V>)>,
+    last_step: Option<StepSpan<Re<F::V>>>,
     /// The method's `advance` is deferred to the next step, so the last step can still be
     /// interpolated in between.
     advance_pending: bool,
@@ -429,7 +432,7 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
 
     /// `(t0, h)` of the step just taken, while its interpolant is available
     /// ([`Integrator::interpolate_last_step`]).
-    pub fn last_step(&self) -> Option<(Re<F::V>, Re<F::V>)> {
+    pub fn last_step(&self) -> Option<StepSpan<Re<F::V>>> {
         self.last_step
     }
     /// The vector field being integrated (e.g. to evaluate a quadrature alongside the solve).

@@ -1,7 +1,7 @@
 //! Forward sensitivities: the sensitivity equations solved alongside the state.
 
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
-use sciml_core::{Batch, Jvp, Pair, Real, Solution, SolveError, State, Stats, VectorField};
+use sciml_core::{Batch, Jvp, Pair, Real, Solution, SolveError, Stats, VectorField};
 use sciml_ode::{OdeMethod, OdeProblem, SolveOptions};
 
 /// Forward sensitivities by the augmented system `u' = f(u)`, `S' = (∂f/∂u) S + ∂f/∂p`,

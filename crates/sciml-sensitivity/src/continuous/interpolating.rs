@@ -4,6 +4,9 @@ use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient,
 use sciml_core::{DenseOutput, Error, Pair, Re, State, Stats, Vjp};
 use sciml_ode::{OdeMethod, OdeProblem, SolveOptions};
 
+/// The adjoint state at a segment's end, or why the segment failed.
+type SegmentResult<V, P> = Result<Pair<V, P>, sciml_core::SolveError<V>>;
+
 /// The continuous adjoint with `u(t)` interpolated from the forward solution: from its dense
 /// output (memory: every step's stages), or, with `checkpointing`, recomputed segment by segment
 /// between save times from the saved states (memory: the saved states; cost: a second forward
@@ -95,7 +98,7 @@ impl<F: Vjp, M: OdeMethod> Sensitivity<F, M> for InterpolatingAdjoint {
                        lo_state: Option<usize>,
                        prob: &mut OdeProblem<F>,
                        stats: &mut Stats|
-         -> Result<Pair<F::V, F::P>, sciml_core::SolveError<F::V>> {
+         -> SegmentResult<F::V, F::P> {
             let bopts = backward_opts(&tape.opts, lo, n);
             let recomputed;
             let dense = match &tape.dense {
