@@ -5,7 +5,7 @@ use crate::peers::{venv_dir, venv_python, VENV_ENV};
 use crate::util::{
     cargo, run_capture_all, run_capture_stdout, tail, workspace_root, Error, Result,
 };
-use crate::workloads::{self, Workload};
+use crate::workloads::{self, Outcome, Workload};
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
 use std::process::Command;
@@ -135,45 +135,58 @@ fn parse(args: &[String]) -> Result<Options> {
     })
 }
 
-/// The last line of `stdout` that parses as a JSON object.
-fn last_json_object(stdout: &str) -> Option<Map<String, Value>> {
+/// Every line of `stdout` that parses as a JSON object, in order.
+fn json_objects(stdout: &str) -> Vec<Map<String, Value>> {
     stdout
         .lines()
-        .rev()
-        .find_map(|line| match serde_json::from_str(line.trim()) {
+        .filter_map(|line| match serde_json::from_str(line.trim()) {
             Ok(Value::Object(m)) => Some(m),
             _ => None,
         })
+        .collect()
+}
+
+/// The last line of `stdout` that parses as a JSON object.
+fn last_json_object(stdout: &str) -> Option<Map<String, Value>> {
+    json_objects(stdout).pop()
 }
 
 /// Checks that a row has what the table needs; returns a description of what is wrong.
-fn check_row(row: &Map<String, Value>) -> std::result::Result<(), String> {
+fn check_row(row: &Map<String, Value>, outcome: Outcome) -> std::result::Result<(), String> {
     match row.get("median_s") {
         Some(v) if v.as_f64().is_some_and(|x| x.is_finite() && x > 0.0) => {}
         _ => return Err("its JSON has no positive number `median_s`".into()),
     }
-    match row.get("final_state") {
-        Some(Value::Array(a)) if a.iter().all(Value::is_number) => Ok(()),
-        _ => Err("its JSON has no numeric array `final_state`".into()),
+    match (outcome, row.get(outcome.key())) {
+        (Outcome::FinalState, Some(Value::Array(a))) if a.iter().all(Value::is_number) => Ok(()),
+        (Outcome::FinalState, _) => Err("its JSON has no numeric array `final_state`".into()),
+        (Outcome::FinalLoss, Some(v)) if v.is_number() => Ok(()),
+        (Outcome::FinalLoss, _) => Err("its JSON has no number `final_loss`".into()),
     }
 }
 
-fn run_ours(opts: &Options) -> Result<Map<String, Value>> {
+/// Runs our example; every JSON line it prints is a row (the first is the reference for ratios).
+fn run_ours(opts: &Options) -> Result<Vec<Map<String, Value>>> {
     let w = opts.workload;
     let mut cmd = cargo(["run", "--release", "-p", w.package, "--example", w.example]);
     opts.threads.apply(&mut cmd);
     let stdout = run_capture_stdout(&mut cmd)?;
-    let mut row = last_json_object(&stdout).ok_or_else(|| {
-        Error::new(format!(
+    let mut rows = json_objects(&stdout);
+    if rows.is_empty() {
+        return Err(Error::new(format!(
             "example `{}` printed no JSON line; its output was:\n{}",
             w.example,
             tail(&stdout, 20)
-        ))
-    })?;
-    check_row(&row).map_err(|e| Error::new(format!("example `{}`: {e}", w.example)))?;
-    row.entry("system")
-        .or_insert_with(|| json!(format!("sciml-rs {}", w.example)));
-    Ok(row)
+        )));
+    }
+    for (i, row) in rows.iter_mut().enumerate() {
+        check_row(row, w.outcome).map_err(|e| {
+            Error::new(format!("example `{}`, JSON line {}: {e}", w.example, i + 1))
+        })?;
+        row.entry("system")
+            .or_insert_with(|| json!(format!("sciml-rs {}", w.example)));
+    }
+    Ok(rows)
 }
 
 fn error_row(system: &str, error: String) -> Map<String, Value> {
@@ -194,6 +207,7 @@ fn run_peer(opts: &Options, python: &std::path::Path, system: &str) -> Map<Strin
     let mut cmd = Command::new(python);
     cmd.arg(&script)
         .args(["--system", system, "--threads", opts.threads.as_str()])
+        .args(opts.workload.peer_args)
         .current_dir(workspace_root());
     opts.threads.apply(&mut cmd);
     let out = match run_capture_all(&mut cmd) {
@@ -212,7 +226,7 @@ fn run_peer(opts: &Options, python: &std::path::Path, system: &str) -> Map<Strin
             format!("peer printed no JSON line: {}", tail(&out.stdout, 3)),
         );
     };
-    if let Err(e) = check_row(&row) {
+    if let Err(e) = check_row(&row, opts.workload.outcome) {
         return error_row(system, format!("peer output unusable: {e}"));
     }
     row.insert("system".into(), json!(system));
@@ -289,39 +303,84 @@ fn format_state(v: &[f64]) -> String {
     format!("[{}]", parts.join(", "))
 }
 
-fn markdown_table(rows: &[Map<String, Value>]) -> String {
+/// A count, without a fractional part when it has none (a median of counts may be `56.0`).
+fn format_count(v: &Value) -> String {
+    match v.as_f64() {
+        Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{x:.0}"),
+        Some(x) => format!("{x}"),
+        None => "n/a".into(),
+    }
+}
+
+fn markdown_table(w: &Workload, rows: &[Map<String, Value>]) -> String {
     let ours = rows.first().and_then(|r| f64_field(r, "median_s"));
+    // Optional columns: shown when some row that ran has the field.
+    let has = |key: &str| {
+        rows.iter()
+            .any(|r| !r.contains_key("error") && r.get(key).is_some_and(|v| !v.is_null()))
+    };
+    let show_state = has("final_state");
+    let show_loss = has("final_loss");
+    let show_iters = has("iterations");
+    let mut header = vec!["system", "median", "RHS evals"];
+    let mut align = vec!["---", "---:", "---:"];
+    if show_state {
+        header.push("final state");
+        align.push("---");
+    }
+    if show_loss {
+        header.push("final loss");
+        align.push("---:");
+    }
+    if show_iters {
+        header.push("iterations");
+        align.push("---:");
+    }
+    header.push("ratio");
+    align.push("---:");
     let mut lines = vec![
-        "| system | median | RHS evals | final state | ratio |".to_string(),
-        "|---|---:|---:|---|---:|".to_string(),
+        format!("| {} |", header.join(" | ")),
+        format!("|{}|", align.join("|")),
     ];
     let mut notes = Vec::new();
     for row in rows {
         let system = row.get("system").and_then(Value::as_str).unwrap_or("?");
         if let Some(err) = row.get("error").and_then(Value::as_str) {
-            lines.push(format!("| {system} | error | – | – | – |"));
+            let dashes = vec!["–"; header.len() - 2].join(" | ");
+            lines.push(format!("| {system} | error | {dashes} |"));
             notes.push(format!("{system}: {err}"));
             continue;
         }
         let median = f64_field(row, "median_s");
-        let nfe = match row.get("nfe") {
-            Some(Value::Number(n)) => n.to_string(),
-            _ => "n/a".into(),
-        };
-        let final_state = state(row).map_or_else(|| "?".into(), |v| format_state(&v));
-        let ratio = match (median, ours) {
+        let mut cells = vec![
+            system.to_string(),
+            median.map_or_else(|| "?".into(), format_seconds),
+            row.get("nfe").map_or_else(|| "n/a".into(), format_count),
+        ];
+        if show_state {
+            cells.push(state(row).map_or_else(|| "–".into(), |v| format_state(&v)));
+        }
+        if show_loss {
+            cells.push(f64_field(row, "final_loss").map_or_else(|| "–".into(), format_component));
+        }
+        if show_iters {
+            cells.push(
+                row.get("iterations")
+                    .map_or_else(|| "–".into(), format_count),
+            );
+        }
+        cells.push(match (median, ours) {
             (Some(m), Some(o)) => three_sig(m / o),
             _ => "?".into(),
-        };
-        let median = median.map_or_else(|| "?".into(), format_seconds);
-        lines.push(format!(
-            "| {system} | {median} | {nfe} | {final_state} | {ratio} |"
-        ));
+        });
+        lines.push(format!("| {} |", cells.join(" | ")));
     }
     let mut out = lines.join("\n");
-    out.push_str(
-        "\n\nratio = peer median / our median (how many times faster we are; ours = 1.00)",
-    );
+    out.push_str(&format!(
+        "\n\nmedian and RHS evals are per {}; ratio = median / our (first row's) median \
+         (how many times faster we are; ours = 1.00)",
+        w.per
+    ));
     let diffs: Vec<String> = rows
         .iter()
         .skip(1)
@@ -356,6 +415,9 @@ const ROW_KEY_ORDER: &[&str] = &[
     "median_s",
     "nfe",
     "final_state",
+    "final_loss",
+    "loss_at_300",
+    "iterations",
     "ratio_vs_ours",
     "final_state_rel_diff_vs_ours",
     "version",
@@ -401,8 +463,7 @@ pub fn bench(args: &[String]) -> Result {
         opts.threads.as_str()
     );
 
-    let ours = run_ours(&opts)?;
-    let mut rows = vec![ours];
+    let mut rows = run_ours(&opts)?;
 
     if opts.peers {
         let venv = venv_dir(opts.venv.as_deref());
@@ -459,7 +520,7 @@ pub fn bench(args: &[String]) -> Result {
         .map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
 
     println!("\n{} — {}\n", w.name, w.description);
-    println!("{}", markdown_table(&rows));
+    println!("{}", markdown_table(w, &rows));
     eprintln!("\nwrote {}", path.display());
     Ok(())
 }
@@ -518,6 +579,88 @@ mod tests {
         let m = last_json_object("noise\n{\"a\": 1}\n{\"median_s\": 2}\ntrailing\n").expect("json");
         assert_eq!(m.get("median_s").and_then(Value::as_f64), Some(2.0));
         assert!(last_json_object("nothing here").is_none());
+    }
+
+    #[test]
+    fn our_example_may_print_several_rows() {
+        let rows = json_objects("building\n{\"system\": \"a\"}\n[1]\n{\"system\": \"b\"}\n");
+        let names: Vec<_> = rows.iter().map(|r| r["system"].clone()).collect();
+        assert_eq!(names, [json!("a"), json!("b")]);
+    }
+
+    #[test]
+    fn rows_need_the_workloads_outcome() {
+        let row = |v: Value| match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        let loss = row(json!({"median_s": 0.01, "final_loss": 0.5}));
+        let state = row(json!({"median_s": 0.01, "final_state": [1.0, 2.0]}));
+        assert!(check_row(&loss, Outcome::FinalLoss).is_ok());
+        assert!(check_row(&loss, Outcome::FinalState).is_err());
+        assert!(check_row(&state, Outcome::FinalState).is_ok());
+        assert!(check_row(&state, Outcome::FinalLoss).is_err());
+        let no_median = row(json!({"final_loss": 0.5}));
+        assert!(check_row(&no_median, Outcome::FinalLoss).is_err());
+    }
+
+    #[test]
+    fn table_shows_final_loss_and_iterations_for_training() {
+        let w = workloads::find("W3").expect("W3");
+        let row = |v: Value| match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        let rows = [
+            row(
+                json!({"system": "ours", "median_s": 0.002, "nfe": 150, "final_loss": 0.0123,
+                       "iterations": 300}),
+            ),
+            row(
+                json!({"system": "peer", "median_s": 0.004, "nfe": 56.0, "final_loss": 0.5,
+                       "iterations": 120}),
+            ),
+            error_row("broken", "boom".into()),
+        ];
+        let table = markdown_table(w, &rows);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines[0],
+            "| system | median | RHS evals | final loss | iterations | ratio |"
+        );
+        assert_eq!(
+            lines[2],
+            "| ours | 2.00 ms | 150 | 0.01230000 | 300 | 1.00 |"
+        );
+        assert_eq!(lines[3], "| peer | 4.00 ms | 56 | 0.5000000 | 120 | 2.00 |");
+        assert_eq!(lines[4], "| broken | error | – | – | – | – |");
+        assert!(table.contains("per training iteration"), "{table}");
+        assert!(!table.contains("final state"), "{table}");
+    }
+
+    #[test]
+    fn table_shows_final_state_for_solves() {
+        let w = workloads::find("W1").expect("W1");
+        let mut ours = Map::new();
+        ours.insert("system".into(), json!("ours"));
+        ours.insert("median_s".into(), json!(1e-5));
+        ours.insert("nfe".into(), json!(300));
+        ours.insert("final_state".into(), json!([1.0, 2.0]));
+        let table = markdown_table(w, &[ours]);
+        assert!(
+            table.starts_with("| system | median | RHS evals | final state | ratio |"),
+            "{table}"
+        );
+        assert!(table.contains("| ours | 10.0 µs | 300 | [1.000000, 2.000000] | 1.00 |"));
+    }
+
+    #[test]
+    fn w3_peers_parse() {
+        let o = parse(&args(&["w3", "--peer", "diffrax_rca,torchdiffeq_adjoint"])).expect("valid");
+        assert_eq!(o.workload.name, "W3");
+        assert_eq!(o.workload.outcome, Outcome::FinalLoss);
+        assert_eq!(o.only, ["diffrax_rca", "torchdiffeq_adjoint"]);
+        assert!(parse(&args(&["W3", "--peer", "scipy_RK45"])).is_err());
     }
 
     #[test]

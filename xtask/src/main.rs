@@ -57,11 +57,12 @@ Runs `cargo run --release -p sciml-ode --example lotka_volterra [-- ARGS...]`."
             "\
 cargo xtask bench WORKLOAD [--peers] [--peer SYSTEM[,SYSTEM...]] [--threads 1|default] [--venv DIR]
 
-Runs our example for WORKLOAD (cargo run --release), which prints one JSON line, and with
---peers each peer system of the workload's Python script, using the peers' virtual environment.
+Runs our example for WORKLOAD (cargo run --release), which prints one JSON line per
+configuration (each a row; the first is the reference for ratios), and with --peers each peer
+system of the workload's Python script, using the peers' virtual environment.
 A peer that fails or is missing becomes a row with an \"error\" field; the run goes on.
-Writes target/bench/WORKLOAD.json and prints a markdown table
-(system | median | RHS evals | final state | ratio = peer median / our median).
+Writes target/bench/WORKLOAD.json and prints a markdown table (system | median | RHS evals |
+final state or final loss [| iterations] | ratio = median / our first row's median).
 
 Options:
   --peers               also run the Python peers

@@ -16,6 +16,7 @@ pub const PACKAGES: &[&str] = &[
     "jax[cpu]",
     "diffrax",
     "equinox",
+    "optax",
     "pydiffsol",
 ];
 

@@ -1,10 +1,30 @@
 //! The benchmark workloads: what we run for each, and which peers run the same work.
 //!
 //! To add a workload, add an entry to [`WORKLOADS`]: an example in one of our crates that
-//! prints one JSON line (`system`, `median_s`, `nfe`, `final_state`, ...), and a script in
-//! `benches/peers/` that takes `--system S --threads 1|default` and prints the same kind of line.
+//! prints one JSON line per configuration it runs (`system`, `median_s`, `nfe`, and the
+//! workload's [`Outcome`] field, `final_state` or `final_loss`, ...), and a script in
+//! `benches/peers/` that takes `--system S --threads 1|default` and prints one such line.
 
 use crate::util::{Error, Result};
+
+/// The result field every row of a workload must have, shown in the table next to the timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// `final_state`: the solution at the end of the time span, an array of numbers.
+    FinalState,
+    /// `final_loss`: the training loss of the parameters after the last iteration, a number.
+    FinalLoss,
+}
+
+impl Outcome {
+    /// The JSON key holding the outcome.
+    pub fn key(self) -> &'static str {
+        match self {
+            Outcome::FinalState => "final_state",
+            Outcome::FinalLoss => "final_loss",
+        }
+    }
+}
 
 /// One benchmark workload.
 #[derive(Debug)]
@@ -21,24 +41,53 @@ pub struct Workload {
     pub peer_script: &'static str,
     /// Values of the peer script's `--system` option, in the order they are run.
     pub peer_systems: &'static [&'static str],
+    /// Extra arguments passed to the peer script after `--system S --threads T`.
+    pub peer_args: &'static [&'static str],
+    /// What one timed unit is (`median_s` and `nfe` are per this), e.g. `solve`.
+    pub per: &'static str,
+    /// The result field each row must carry.
+    pub outcome: Outcome,
 }
 
 /// All known workloads.
-pub const WORKLOADS: &[Workload] = &[Workload {
-    name: "W1",
-    description:
-        "Lotka-Volterra, Tsit5-class explicit RK, rtol 1e-6, atol 1e-8, 100 saved points, f64",
-    package: "sciml-ode",
-    example: "w1",
-    peer_script: "benches/peers/w1_lotka_volterra.py",
-    peer_systems: &[
-        "scipy_RK45",
-        "scipy_DOP853",
-        "diffrax_tsit5",
-        "torchdiffeq_dopri5",
-        "pydiffsol_tsit45",
-    ],
-}];
+pub const WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "W1",
+        description:
+            "Lotka-Volterra, Tsit5-class explicit RK, rtol 1e-6, atol 1e-8, 100 saved points, f64",
+        package: "sciml-ode",
+        example: "w1",
+        peer_script: "benches/peers/w1_lotka_volterra.py",
+        peer_systems: &[
+            "scipy_RK45",
+            "scipy_DOP853",
+            "diffrax_tsit5",
+            "torchdiffeq_dopri5",
+            "pydiffsol_tsit45",
+        ],
+        peer_args: &[],
+        per: "solve",
+        outcome: Outcome::FinalState,
+    },
+    Workload {
+        name: "W3",
+        description: "neural ODE training (DiffEqFlux README problem: 2-50-2 tanh MLP on u.^3, \
+                      30 points, sum-of-squares loss, Adam 0.05), Tsit5-class, rtol 1e-3, \
+                      atol 1e-6, f64, 300 iterations",
+        package: "diffeqflux",
+        example: "w3",
+        peer_script: "benches/peers/w3_neural_ode.py",
+        peer_systems: &[
+            "torchdiffeq_direct",
+            "torchdiffeq_adjoint",
+            "diffrax_rca",
+            "diffrax_backsolve",
+        ],
+        peer_args: &["--iters", "300"],
+        per: "training iteration",
+        outcome: Outcome::FinalLoss,
+    },
+];
 
 /// Looks a workload up by name (case-insensitive).
 pub fn find(name: &str) -> Result<&'static Workload> {
