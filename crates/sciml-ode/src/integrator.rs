@@ -23,6 +23,9 @@ pub struct StepRecord<V: State> {
     /// The state at `t0`, kept for every `stride`-th step only (a checkpoint); the others are
     /// recomputed from the last checkpoint when needed.
     pub u0: Option<V>,
+    /// The step's stage derivatives and interpolation vectors (when the tape keeps them), so a
+    /// reverse sweep needs no re-evaluation of the field.
+    pub stages: Option<Vec<V>>,
 }
 
 /// How one saved point was produced.
@@ -44,6 +47,8 @@ pub struct Tape<V: State> {
     pub steps: Vec<StepRecord<V>>,
     /// Every `stride`-th step keeps its starting state.
     pub stride: usize,
+    /// Whether every step keeps its stages.
+    pub keep_stages: bool,
     /// One record per saved point.
     pub saves: Vec<SaveRecord<Re<V>>>,
 }
@@ -460,9 +465,10 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
         self.done
     }
     /// Starts recording the [`Tape`] a sensitivity method needs, keeping the state of every
-    /// `stride`-th step (1: all). Call before the first step; not available with callbacks
-    /// (events change the state outside the steps).
-    pub fn record_tape(&mut self, stride: usize) -> Result<(), Error> {
+    /// `stride`-th step (1: all) and, with `keep_stages`, every step's stage derivatives. Call
+    /// before the first step; not available with callbacks (events change the state outside the
+    /// steps).
+    pub fn record_tape(&mut self, stride: usize, keep_stages: bool) -> Result<(), Error> {
         if stride == 0 {
             return Err(Error::InvalidOption {
                 option: "checkpoint stride",
@@ -490,6 +496,7 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
         self.tape = Some(Tape {
             steps: Vec::new(),
             stride,
+            keep_stages,
             saves: vec![initial; self.sol.len()],
         });
         Ok(())
@@ -824,10 +831,20 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
                     t0: self.t,
                     h,
                     u0: keep.then(|| self.u.clone()),
+                    stages: None,
                 });
             }
             self.save_in_step(h, tnew, true);
             self.push_segment(h, tnew);
+            if let Some(tape) = self.tape.as_mut() {
+                if tape.keep_stages {
+                    // After the saves: lazy interpolation stages are in place if a save used them.
+                    let ks = self.method.interp_vectors(&self.cache).to_vec();
+                    if let Some(last) = tape.steps.last_mut() {
+                        last.stages = Some(ks);
+                    }
+                }
+            }
             let at_end = hit && target == self.t1;
             if self.save_steps && (!at_end || self.save_end_steps) {
                 if let Some(tape) = self.tape.as_mut() {

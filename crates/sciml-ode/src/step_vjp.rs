@@ -27,6 +27,9 @@ pub struct StepVjpContext<'a, F: sciml_core::VectorField> {
     pub u0: &'a F::V,
     /// Saved points interpolated inside the step: `(θ, cotangent)`.
     pub saves: &'a [(Re<F::V>, &'a F::V)],
+    /// The step's stage derivatives as the forward solve computed them (the method's
+    /// interpolation vectors), if kept: the replay then evaluates no field.
+    pub stages: Option<&'a [F::V]>,
     /// Work counters (RHS evaluations and VJPs of the replay).
     pub stats: &'a mut Stats,
 }
@@ -106,8 +109,12 @@ impl<T: RkMethod> StepVjp for T {
 
         // Replay the step forward, keeping every stage input.
         let mut w = [R::<F::V>::zero(); MAX_LINCOMB];
+        let stored = ctx.stages.filter(|st| st.len() >= s);
         c.ys[0].copy_from(u0);
-        f.rhs(t, u0, p, &mut c.ks[0]);
+        match stored {
+            Some(st) => c.ks[0].copy_from(&st[0]),
+            None => f.rhs(t, u0, p, &mut c.ks[0]),
+        }
         let mut row = 0;
         for i in 1..s {
             let mut refs: [&F::V; MAX_LINCOMB] = [u0; MAX_LINCOMB];
@@ -124,9 +131,14 @@ impl<T: RkMethod> StepVjp for T {
             let _ = ys_done;
             ys_rest[0].lincomb(u0, &w[..m], &refs[..m]);
             let (_, ks_rest) = c.ks.split_at_mut(i);
-            f.rhs(t + hc(tab.c[i]), &c.ys[i], p, &mut ks_rest[0]);
+            match stored {
+                Some(st) => ks_rest[0].copy_from(&st[i]),
+                None => f.rhs(t + hc(tab.c[i]), &c.ys[i], p, &mut ks_rest[0]),
+            }
         }
-        ctx.stats.nf += s;
+        if stored.is_none() {
+            ctx.stats.nf += s;
+        }
         if tab.fsal {
             c.u1.copy_from(&c.ys[s - 1]);
         } else {
@@ -152,8 +164,13 @@ impl<T: RkMethod> StepVjp for T {
         if needs_f1 {
             c.ys[s].copy_from(&c.u1);
             let (_, ks_rest) = c.ks.split_at_mut(s);
-            f.rhs(t + h, &c.u1, p, &mut ks_rest[0]);
-            ctx.stats.nf += 1;
+            match stored.filter(|st| st.len() > s) {
+                Some(st) => ks_rest[0].copy_from(&st[s]),
+                None => {
+                    f.rhs(t + h, &c.u1, p, &mut ks_rest[0]);
+                    ctx.stats.nf += 1;
+                }
+            }
         }
         let mut row = 0;
         for (j, cj) in extra_c.iter().enumerate() {
@@ -171,8 +188,13 @@ impl<T: RkMethod> StepVjp for T {
             let (_, ys_rest) = c.ys.split_at_mut(q);
             ys_rest[0].lincomb(u0, &w[..m], &refs[..m]);
             let (_, ks_rest) = c.ks.split_at_mut(q);
-            f.rhs(t + hc(*cj), &c.ys[q], p, &mut ks_rest[0]);
-            ctx.stats.nf += 1;
+            match stored.filter(|st| st.len() > q) {
+                Some(st) => ks_rest[0].copy_from(&st[q]),
+                None => {
+                    f.rhs(t + hc(*cj), &c.ys[q], p, &mut ks_rest[0]);
+                    ctx.stats.nf += 1;
+                }
+            }
         }
         let nvec = if interpolated { nb + extra_c.len() } else { s };
 

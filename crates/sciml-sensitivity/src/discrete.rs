@@ -7,7 +7,8 @@ use sciml_ode::{OdeProblem, SolveOptions, StepContext, StepVjp, StepVjpContext, 
 /// What the forward solve keeps for the discrete adjoint.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Checkpointing {
-    /// Keep the state at the start of every step (memory: one state per step).
+    /// Keep the state at the start of every step and its stage derivatives (memory: about
+    /// `stages + 1` states per step; the reverse sweep evaluates only VJPs).
     #[default]
     StoreAll,
     /// Keep every `k`-th step's state and recompute the ones between from it (memory: about
@@ -64,7 +65,7 @@ impl<F: Vjp, M: StepVjp> Sensitivity<F, M> for DiscreteAdjoint {
             Checkpointing::Every(k) => k,
         };
         let mut integ = prob.init(method.clone(), opts)?;
-        integ.record_tape(stride)?;
+        integ.record_tape(stride, self.checkpointing == Checkpointing::StoreAll)?;
         let (sol, tape) = integ.solve_with_tape()?;
         let tape = tape.ok_or(sciml_core::Error::Unsupported {
             method: "DiscreteAdjoint",
@@ -164,6 +165,7 @@ impl<F: Vjp, M: StepVjp> Sensitivity<F, M> for DiscreteAdjoint {
                     h: rec.h,
                     u0: &states[i - seg_start],
                     saves: &saves,
+                    stages: rec.stages.as_deref(),
                     stats: &mut stats,
                 };
                 method.step_vjp(&mut vjp_cache, f, ctx, &mut lam, &mut gp);
