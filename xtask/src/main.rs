@@ -51,7 +51,7 @@ install it (`cargo install mdbook`) and still succeeds."
         "demo" => "\
 cargo xtask demo [ARGS...]
 
-Runs `cargo run --release -p sciml-ode --example lotka_volterra [-- ARGS...]`."
+Runs `cargo run --release -p diffeqflux --example neural_ode [-- ARGS...]`."
             .to_string(),
         "bench" => format!(
             "\

@@ -118,15 +118,16 @@ pub fn doc(args: &[String]) -> Result {
     Ok(())
 }
 
-/// `cargo xtask demo [ARGS...]`: the Lotka–Volterra example, in release mode.
+/// `cargo xtask demo [ARGS...]`: the README's main example (training the neural ODE), in
+/// release mode.
 pub fn demo(args: &[String]) -> Result {
     let mut cmd = cargo([
         "run",
         "--release",
         "-p",
-        "sciml-ode",
+        "diffeqflux",
         "--example",
-        "lotka_volterra",
+        "neural_ode",
     ]);
     if !args.is_empty() {
         cmd.arg("--").args(args);

@@ -3,7 +3,36 @@
 //!
 //! Layers hold only shapes and choices; their parameters live in one flat vector that the
 //! optimiser and the adjoint both see (Lux's explicit-parameter style).
+//!
+//! ```
+//! use diffeqflux::nn::{Activation, Chain, Dense};
+//! use diffeqflux::optim::{Adam, Optimiser};
+//! use diffeqflux::NeuralOde;
+//! use sciml_ode::Tsit5;
+//!
+//! let ts: Vec<f64> = (0..30).map(|i| 1.5 * i as f64 / 29.0).collect();
+//! let model = Chain::new((Dense::new(2, 50, Activation::Tanh), Dense::new(50, 2, Activation::Identity)))?;
+//! let node = NeuralOde::new(model, (0.0, 1.5), Tsit5, ts)?; // exact discrete adjoint by default
+//! let mut p = node.init_params(0);
+//! let mut adam = Adam::new(0.05)?;
+//! let mut first = None;
+//! for _ in 0..20 {
+//!     // the loss on the trajectory and its cotangents (one per saved state)
+//!     let g = node.loss_and_gradient(&[2.0, 0.0], &p, |_t: &[f64], us: &[Vec<f64>]| {
+//!         let loss = us.iter().flatten().map(|x| x * x).sum::<f64>();
+//!         (loss, us.iter().map(|u| u.iter().map(|x| 2.0 * x).collect()).collect())
+//!     })?;
+//!     first.get_or_insert(g.loss);
+//!     adam.step(&mut p, &g.dp)?;
+//! }
+//! let sol = node.solve(&[2.0, 0.0], &p)?;
+//! let last: f64 = sol.u.iter().flatten().map(|x| x * x).sum();
+//! assert!(last < first.unwrap_or(f64::INFINITY));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
+#[cfg(feature = "candle")]
+pub mod candle;
 pub mod neural_ode;
 pub mod nn;
 pub mod optim;
