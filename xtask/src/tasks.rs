@@ -11,7 +11,7 @@ pub fn ci(args: &[String]) -> Result {
             "`ci` takes no arguments (got `{extra}`); see `cargo xtask help ci`"
         )));
     }
-    let steps: [&[&str]; 3] = [
+    let steps: [&[&str]; 4] = [
         &["fmt", "--all", "--", "--check"],
         &[
             "clippy",
@@ -22,6 +22,16 @@ pub fn ci(args: &[String]) -> Result {
             "warnings",
         ],
         &["test", "--workspace"],
+        // The candle adaptor is behind a feature (candle is a large build); test it too.
+        &[
+            "test",
+            "-p",
+            "diffeqflux",
+            "--features",
+            "candle",
+            "--test",
+            "candle_adaptor",
+        ],
     ];
     let total = steps.len() + 1;
     for (i, step) in steps.iter().enumerate() {

@@ -44,14 +44,14 @@
 //!
 //! ```
 //! use candle_core::{DType, Device};
-//! use candle_nn::{linear, Activation, Module, VarBuilder, VarMap};
+//! use candle_nn::{linear, VarBuilder, VarMap};
 //! use diffeqflux::candle::CandleModel;
 //!
 //! let vm = VarMap::new();
 //! let vb = VarBuilder::from_varmap(&vm, DType::F64, &Device::Cpu);
 //! let net = candle_nn::seq()
 //!     .add(linear(2, 16, vb.pp("l1"))?)
-//!     .add(Activation::Tanh)
+//!     .add_fn(|x| x.tanh())
 //!     .add(linear(16, 2, vb.pp("l2"))?);
 //! let model = CandleModel::new(net, vm, 2, 2)?;
 //! let names: Vec<_> = model.param_names().into_iter().map(|(n, _)| n).collect();
@@ -94,7 +94,9 @@ pub enum CandleAdaptorError {
         found: usize,
     },
     /// The module's output does not have the declared shape.
-    #[error("the module maps a (batch, {in_dim}) input to shape {found:?}; expected (batch, {out_dim})")]
+    #[error(
+        "the module maps a (batch, {in_dim}) input to shape {found:?}; expected (batch, {out_dim})"
+    )]
     OutputShape {
         /// The declared input features.
         in_dim: usize,
@@ -249,14 +251,14 @@ impl<M: Module> CandleModel<M> {
                 loaded: Mutex::new(None),
             }),
         };
-        // A trial pass at the current values checks the declared shapes.
-        let x = vec![0.0; in_dim];
+        // A trial pass at the current values checks the declared shapes (no clone exists yet,
+        // so nothing else can be writing the variables).
         let mut y = vec![0.0; out_dim];
-        let _guard = model.lock();
-        let xt = model.input(&x, 1)?;
-        let yt = model.inner.module.forward(&xt)?;
+        let yt = model
+            .inner
+            .module
+            .forward(&model.input(&vec![0.0; in_dim], 1)?)?;
         model.output(&yt, 1, &mut y)?;
-        drop(_guard);
         Ok(model)
     }
 
@@ -490,7 +492,7 @@ fn check_len(what: &'static str, expected: usize, found: usize) -> Result<()> {
 ///
 /// ```
 /// use candle_core::{DType, Device};
-/// use candle_nn::{linear, Activation, VarBuilder, VarMap};
+/// use candle_nn::{linear, VarBuilder, VarMap};
 /// use diffeqflux::candle::{CandleField, CandleModel};
 /// use sciml_ode::{OdeProblem, SolveOptions, Tsit5};
 ///
@@ -498,12 +500,12 @@ fn check_len(what: &'static str, expected: usize, found: usize) -> Result<()> {
 /// let vb = VarBuilder::from_varmap(&vm, DType::F64, &Device::Cpu);
 /// let net = candle_nn::seq()
 ///     .add(linear(2, 8, vb.pp("l1"))?)
-///     .add(Activation::Tanh)
+///     .add_fn(|x| x.tanh())
 ///     .add(linear(8, 2, vb.pp("l2"))?);
 /// let model = CandleModel::new(net, vm, 2, 2)?;
 /// let p = model.varmap_to_params()?;
 /// let field = CandleField::<_, Vec<f64>>::new(model, 1)?;
-/// let prob = OdeProblem::new(field, vec![1.0, 0.0], (0.0, 0.5), p).expect("valid problem");
+/// let mut prob = OdeProblem::new(field, vec![1.0, 0.0], (0.0, 0.5), p).expect("valid problem");
 /// let sol = prob.solve(Tsit5, &SolveOptions::default()).expect("solved");
 /// assert!(sol.u.last().is_some_and(|u| u.iter().all(|x| x.is_finite())));
 /// # Ok::<(), diffeqflux::candle::CandleAdaptorError>(())

@@ -3,8 +3,8 @@
 
 use crate::nn::{Input, Layer};
 use sciml_core::{
-    rng::Xoshiro256pp, Dual64, Error, Jvp, Scalar, SliceState, Solution, SolveError, State, Stats,
-    VectorField, Vjp, Zero,
+    rng::Xoshiro256pp, Batch, Dual64, Error, Jvp, Scalar, SliceState, Solution, SolveError, State,
+    Stats, VectorField, Vjp, Zero,
 };
 use sciml_ode::{OdeMethod, OdeProblem, SaveAt, SolveOptions, StepVjp};
 use sciml_sensitivity::{
@@ -196,11 +196,11 @@ pub enum SensitivityChoice {
 
 /// The value and gradients of a loss on a NeuralOde's trajectory.
 #[derive(Clone, Debug)]
-pub struct LossGradient {
+pub struct LossGradient<V = Vec<f64>> {
     /// The loss.
     pub loss: f64,
     /// `∂loss/∂u0`.
-    pub du0: Vec<f64>,
+    pub du0: V,
     /// `∂loss/∂p`.
     pub dp: Vec<f64>,
     /// Forward solve statistics.
@@ -329,17 +329,74 @@ impl<L: Layer + Clone, M: OdeMethod + StepVjp> NeuralOde<L, M> {
             }
         }
     }
+
+    /// Solves a batch of initial states (`2 × B` as [`Batch`]) as one system with one step
+    /// size, as torchdiffeq and diffrax batch. For independent step control per sample, solve
+    /// the samples separately (e.g. an ensemble).
+    pub fn solve_batch(
+        &self,
+        u0: &Batch<f64>,
+        p: &[f64],
+    ) -> Result<Solution<Batch<f64>>, SolveError<Batch<f64>>> {
+        self.batch_problem(u0, p)?
+            .solve(self.method.clone(), &self.opts)
+    }
+
+    /// The loss on a batched trajectory and its gradients. Forward-mode choices
+    /// (`ForwardDiff`, `Forward`) need single states; `Auto` uses the discrete adjoint here.
+    pub fn loss_and_gradient_batch(
+        &self,
+        u0: &Batch<f64>,
+        p: &[f64],
+        loss: impl FnMut(&[f64], &[Batch<f64>]) -> (f64, Vec<Batch<f64>>),
+    ) -> Result<LossGradient<Batch<f64>>, SolveError<Batch<f64>>> {
+        let mut prob = self.batch_problem(u0, p)?;
+        let (m, o) = (&self.method, &self.opts);
+        match self.sensitivity {
+            SensitivityChoice::Auto => run(&DiscreteAdjoint::default(), &mut prob, m, o, loss),
+            SensitivityChoice::Discrete(a) => run(&a, &mut prob, m, o, loss),
+            SensitivityChoice::Interpolating(a) => run(&a, &mut prob, m, o, loss),
+            SensitivityChoice::Backsolve => run(&BacksolveAdjoint, &mut prob, m, o, loss),
+            SensitivityChoice::Quadrature => run(&QuadratureAdjoint, &mut prob, m, o, loss),
+            SensitivityChoice::Gauss => run(&GaussAdjoint, &mut prob, m, o, loss),
+            SensitivityChoice::ForwardDiff | SensitivityChoice::Forward => {
+                Err(Error::Unsupported {
+                    method: "forward-mode sensitivities",
+                    what: "differentiate a batch solved as one system; choose an adjoint".into(),
+                }
+                .into())
+            }
+        }
+    }
+
+    fn batch_problem(
+        &self,
+        u0: &Batch<f64>,
+        p: &[f64],
+    ) -> Result<OdeProblem<NeuralField<L, Batch<f64>>>, Error> {
+        let n = self.model().in_dim();
+        if u0.features() != n {
+            return Err(Error::DimensionMismatch {
+                what: "features of the batched u0".into(),
+                expected: n,
+                got: u0.features(),
+            });
+        }
+        let field = NeuralField::new(self.model().clone(), u0.batch_size())?;
+        OdeProblem::new(field, u0.clone(), self.tspan, p.to_vec())
+    }
 }
 
-fn run<F, M, S>(
+fn run<V, F, M, S>(
     s: &S,
     prob: &mut OdeProblem<F>,
     method: &M,
     opts: &SolveOptions<f64>,
-    mut loss: impl TrajectoryLoss,
-) -> Result<LossGradient, SolveError<Vec<f64>>>
+    mut loss: impl FnMut(&[f64], &[V]) -> (f64, Vec<V>),
+) -> Result<LossGradient<V>, SolveError<V>>
 where
-    F: VectorField<V = Vec<f64>, P = Vec<f64>>,
+    V: State<S = f64>,
+    F: VectorField<V = V, P = Vec<f64>>,
     M: OdeMethod,
     S: Sensitivity<F, M>,
 {
