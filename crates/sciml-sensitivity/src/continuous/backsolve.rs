@@ -1,5 +1,5 @@
 use super::fields::BacksolveSystem;
-use super::{add_to, backward_opts, lift_err, require_saveat, solve_segment};
+use super::{add_to, backward_opts, lift_err, require_saveat, solve_segment, sweep};
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
 use sciml_core::{Error, Pair, Re, State, Stats, Vjp};
 use sciml_ode::{OdeMethod, OdeProblem, SolveOptions};
@@ -58,13 +58,10 @@ impl<F: Vjp, M: OdeMethod> Sensitivity<F, M> for BacksolveAdjoint {
     ) -> BackwardResult<F::V, F::P> {
         check_cotangents(ubar, tape.t.len(), prob.u0.len())?;
         let n = prob.u0.len();
-        let t0 = prob.tspan.0;
         let mut stats = Stats::default();
         let z = prob.u0.zeros_like();
-        let mut y = Pair(Pair(z.clone(), z.clone()), prob.p.zeros_like());
+        let y = Pair(Pair(z.clone(), z.clone()), prob.p.zeros_like());
         let mut scratch = z.clone();
-        let mut live = false;
-        let mut t_cur = prob.tspan.1;
         let run = |y: Pair<Pair<F::V, F::V>, F::P>,
                    hi: Re<F::V>,
                    lo: Re<F::V>,
@@ -82,19 +79,19 @@ impl<F: Vjp, M: OdeMethod> Sensitivity<F, M> for BacksolveAdjoint {
                 .map(|(y, _)| y)
                 .map_err(lift_err::<_, F::V>)
         };
-        for k in (0..tape.t.len()).rev() {
-            let tk = tape.t[k];
-            if live && tk != t_cur {
-                y = run(y, t_cur, tk, prob, &mut stats)?;
-            }
-            t_cur = tk;
-            y.0 .0.copy_from(&tape.u[k]);
-            add_to(&mut y.0 .1, &ubar[k], &mut scratch);
-            live = true;
-        }
-        if live && t_cur != t0 {
-            y = run(y, t_cur, t0, prob, &mut stats)?;
-        }
+        let tspan = prob.tspan;
+        let y = sweep(
+            &tape.t,
+            tspan,
+            y,
+            false,
+            |y, hi, lo, _k| run(y, hi, lo, prob, &mut stats),
+            |y, k| {
+                // Reset the backward state to the saved forward state (checkpointing).
+                y.0 .0.copy_from(&tape.u[k]);
+                add_to(&mut y.0 .1, &ubar[k], &mut scratch);
+            },
+        )?;
         Ok(Gradient {
             du0: y.0 .1,
             dp: y.1,

@@ -1,6 +1,6 @@
 use super::fields::{eval_forward, InterpolatedAdjoint, LambdaAdjoint};
 use super::quadrature::{forward_dense, QuadratureTape, QUAD_POINTS};
-use super::{add_stats, add_to, backward_opts, gauss_legendre, lift_err};
+use super::{add_stats, add_to, backward_opts, gauss_legendre, lift_err, sweep};
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
 use sciml_core::{Re, Real, Scalar, State, Stats, Vjp};
 use sciml_ode::{OdeMethod, OdeProblem, SolveOptions};
@@ -35,14 +35,11 @@ impl<F: Vjp, M: OdeMethod> Sensitivity<F, M> for GaussAdjoint {
     ) -> BackwardResult<F::V, F::P> {
         check_cotangents(ubar, tape.t.len(), prob.u0.len())?;
         let n = prob.u0.len();
-        let t0 = prob.tspan.0;
         let (gx, gw) = gauss_legendre(QUAD_POINTS);
         let mut stats = Stats::default();
-        let mut lam = prob.u0.zeros_like();
+        let lam = prob.u0.zeros_like();
         let mut mu = prob.p.zeros_like();
         let mut scratch = lam.zeros_like();
-        let mut live = false;
-        let mut t_cur = prob.tspan.1;
         let segment = |lam: F::V,
                        hi: Re<F::V>,
                        lo: Re<F::V>,
@@ -72,19 +69,15 @@ impl<F: Vjp, M: OdeMethod> Sensitivity<F, M> for GaussAdjoint {
                 .last()
                 .ok_or(sciml_core::Error::NoDenseOutput.into())
         };
-        for k in (0..tape.t.len()).rev() {
-            let tk = tape.t[k];
-            if live && tk != t_cur {
-                lam = segment(lam, t_cur, tk, &mut mu, prob, &mut stats).map_err(lift_err)?;
-            }
-            t_cur = tk;
-            add_to(&mut lam, &ubar[k], &mut scratch);
-            live = true;
-        }
-        if live && t_cur != t0 {
-            lam = segment(lam, t_cur, t0, &mut mu, prob, &mut stats).map_err(lift_err)?;
-        }
-        let _ = Real::to_f64_lossy(t0);
+        let tspan = prob.tspan;
+        let lam = sweep(
+            &tape.t,
+            tspan,
+            lam,
+            false,
+            |lam, hi, lo, _k| segment(lam, hi, lo, &mut mu, prob, &mut stats).map_err(lift_err),
+            |lam, k| add_to(lam, &ubar[k], &mut scratch),
+        )?;
         Ok(Gradient {
             du0: lam,
             dp: mu,

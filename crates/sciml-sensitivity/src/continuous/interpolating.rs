@@ -1,5 +1,5 @@
 use super::fields::{ByRef, InterpolatedAdjoint, NoCost};
-use super::{add_to, backward_opts, lift_err, require_saveat, solve_segment};
+use super::{add_to, backward_opts, lift_err, require_saveat, solve_segment, sweep};
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
 use sciml_core::{DenseOutput, Error, Pair, Re, State, Stats, Vjp};
 use sciml_ode::{OdeMethod, OdeProblem, SolveOptions};
@@ -118,12 +118,10 @@ impl InterpolatingAdjoint {
     ) -> BackwardResult<F::V, F::P> {
         check_cotangents(ubar, tape.t.len(), prob.u0.len())?;
         let n = prob.u0.len();
-        let (t0, t1) = prob.tspan;
+        let live = running.is_some();
         let mut stats = Stats::default();
-        let mut y = Pair(prob.u0.zeros_like(), prob.p.zeros_like());
+        let y = Pair(prob.u0.zeros_like(), prob.p.zeros_like());
         let mut scratch = prob.u0.zeros_like();
-        let mut live = running.is_some();
-        let mut t_cur = t1;
         // Index of the saved state at each segment's lower end (None: the initial state).
         let mut segment = |y: Pair<F::V, F::P>,
                            hi: Re<F::V>,
@@ -160,18 +158,15 @@ impl InterpolatingAdjoint {
                 .map_err(lift_err)?;
             Ok(y)
         };
-        for k in (0..tape.t.len()).rev() {
-            let tk = tape.t[k];
-            if live && tk != t_cur {
-                y = segment(y, t_cur, tk, Some(k), prob, &mut stats)?;
-            }
-            t_cur = tk;
-            add_to(&mut y.0, &ubar[k], &mut scratch);
-            live = true;
-        }
-        if live && t_cur != t0 {
-            y = segment(y, t_cur, t0, None, prob, &mut stats)?;
-        }
+        let tspan = prob.tspan;
+        let y = sweep(
+            &tape.t,
+            tspan,
+            y,
+            live,
+            |y, hi, lo, k| segment(y, hi, lo, k, prob, &mut stats),
+            |y, k| add_to(&mut y.0, &ubar[k], &mut scratch),
+        )?;
         Ok(Gradient {
             du0: y.0,
             dp: y.1,

@@ -82,6 +82,35 @@ pub(crate) fn require_saveat<R: Real>(
     Ok(())
 }
 
+/// The backward sweep every continuous adjoint shares: from the end of the span, integrate the
+/// adjoint state down to each save time (last to first) with `segment(y, hi, lo, k)` (`k`: the
+/// save at the lower end, `None` for the start of the span), add that save's cotangent with
+/// `jump(y, k)`, and finally integrate down to the start. While the state is still zero (before
+/// the first cotangent) nothing is integrated, unless `live` (a running cost forces the adjoint).
+pub(crate) fn sweep<R: Real, Y, E>(
+    save_times: &[R],
+    (t0, t1): (R, R),
+    mut y: Y,
+    mut live: bool,
+    mut segment: impl FnMut(Y, R, R, Option<usize>) -> Result<Y, E>,
+    mut jump: impl FnMut(&mut Y, usize),
+) -> Result<Y, E> {
+    let mut t_cur = t1;
+    for k in (0..save_times.len()).rev() {
+        let tk = save_times[k];
+        if live && tk != t_cur {
+            y = segment(y, t_cur, tk, Some(k))?;
+        }
+        t_cur = tk;
+        jump(&mut y, k);
+        live = true;
+    }
+    if live && t_cur != t0 {
+        y = segment(y, t_cur, t0, None)?;
+    }
+    Ok(y)
+}
+
 /// Converts an error of an adjoint solve (whose state type differs) into one of the forward type.
 pub(crate) fn lift_err<A: State, V: State>(e: SolveError<A>) -> SolveError<V> {
     match e {
