@@ -60,7 +60,6 @@ pub struct RkVjpCache<V: State> {
     live: Vec<bool>,
     u1: V,
     ybar: V,
-    w: Vec<f64>,
 }
 
 fn axpy_into<V: State>(dst: &mut V, scratch: &mut V, c: Re<V>, x: &V) {
@@ -88,7 +87,6 @@ impl<T: RkMethod> StepVjp for T {
             live: vec![false; nb + nextra],
             u1: z.clone(),
             ybar: z,
-            w: vec![0.0; MAX_LINCOMB],
         }
     }
 
@@ -127,8 +125,7 @@ impl<T: RkMethod> StepVjp for T {
                 }
             }
             row += i;
-            let (ys_done, ys_rest) = c.ys.split_at_mut(i);
-            let _ = ys_done;
+            let (_, ys_rest) = c.ys.split_at_mut(i);
             ys_rest[0].lincomb(u0, &w[..m], &refs[..m]);
             let (_, ks_rest) = c.ks.split_at_mut(i);
             match stored {
@@ -238,9 +235,7 @@ impl<T: RkMethod> StepVjp for T {
             let r0 = ends[j];
             for (l, a) in extra_a[r0..r0 + q].iter().enumerate() {
                 if *a != 0.0 {
-                    let (lo, hi) = c.kbar.split_at_mut(q);
-                    let _ = hi;
-                    axpy_into(&mut lo[l], &mut scratch, hc(*a), &c.ybar);
+                    axpy_into(&mut c.kbar[l], &mut scratch, hc(*a), &c.ybar);
                     c.live[l] = true;
                 }
             }
@@ -294,6 +289,5 @@ impl<T: RkMethod> StepVjp for T {
             ctx.stats.nf += 1;
         }
         lam.copy_from(&u0bar);
-        let _ = &c.w;
     }
 }

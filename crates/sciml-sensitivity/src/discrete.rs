@@ -128,7 +128,7 @@ impl<F: Vjp, M: StepVjp> Sensitivity<F, M> for DiscreteAdjoint {
             states.push(first);
             for i in seg_start..seg_end - 1 {
                 let rec = &tape.steps[i];
-                let mut next = rec_state_like(&states[0]);
+                let mut next = states[0].zeros_like();
                 method.initialize(
                     &mut fwd_cache,
                     f,
@@ -180,8 +180,4 @@ impl<F: Vjp, M: StepVjp> Sensitivity<F, M> for DiscreteAdjoint {
             stats,
         })
     }
-}
-
-fn rec_state_like<V: State>(v: &V) -> V {
-    v.zeros_like()
 }
