@@ -3,7 +3,7 @@
 //! Coefficients: J. H. Verner, "Numerically optimal Runge-Kutta pairs with interpolants",
 //! Numerical Algorithms 53 (2010) 383-396, doi:10.1007/s11075-009-9290-3, and the "most
 //! efficient" coefficient files (with interpolants) on Verner's web page,
-//! https://www.sfu.ca/~jverner/. The exact rationals / 40-digit decimals were taken as
+//! <https://www.sfu.ca/~jverner/>. The exact rationals / 40-digit decimals were taken as
 //! transcribed in SciML's OrdinaryDiffEq.jl (verner_tableaus.jl) and rounded once to the
 //! nearest f64.
 
