@@ -1,7 +1,8 @@
 //! The discrete adjoint: reverse through the Runge–Kutta steps actually taken.
 
+use crate::continuous::add_to;
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
-use sciml_core::{One, Re, State, Stats, Vjp};
+use sciml_core::{Re, State, Stats, Vjp};
 use sciml_ode::{OdeProblem, SolveOptions, StepContext, StepVjp, StepVjpContext, Tape};
 
 /// What the forward solve keeps for the discrete adjoint.
@@ -93,19 +94,16 @@ impl<F: Vjp, M: StepVjp> Sensitivity<F, M> for DiscreteAdjoint {
         // Cotangents landing exactly on a step's end, and interpolated ones inside each step.
         let mut at_end: Vec<Vec<usize>> = vec![Vec::new(); nsteps];
         let mut inside: Vec<Vec<usize>> = vec![Vec::new(); nsteps];
-        let mut lam = prob.u0.zeros_like();
-        let mut scratch = lam.zeros_like();
+        // Saves of the initial state itself go straight to du0.
+        let mut u0bar = prob.u0.zeros_like();
+        let mut scratch = u0bar.zeros_like();
         for (k, rec) in tape.saves.iter().enumerate() {
             match rec.step {
-                None => {
-                    scratch.lincomb(&lam, &[Re::<F::V>::one()], &[&ubar[k]]);
-                    std::mem::swap(&mut lam, &mut scratch);
-                }
+                None => add_to(&mut u0bar, &ubar[k], &mut scratch),
                 Some(i) if rec.exact_end => at_end[i].push(k),
                 Some(i) => inside[i].push(k),
             }
         }
-        let mut u0bar = lam; // contributions of saves at t0 go straight to du0
         let mut lam = prob.u0.zeros_like();
         let mut gp = prob.p.zeros_like();
         let mut stats = Stats::default();
@@ -151,8 +149,7 @@ impl<F: Vjp, M: StepVjp> Sensitivity<F, M> for DiscreteAdjoint {
             }
             for i in (seg_start..seg_end).rev() {
                 for &k in &at_end[i] {
-                    scratch.lincomb(&lam, &[Re::<F::V>::one()], &[&ubar[k]]);
-                    std::mem::swap(&mut lam, &mut scratch);
+                    add_to(&mut lam, &ubar[k], &mut scratch);
                 }
                 let rec = &tape.steps[i];
                 let saves: Vec<(Re<F::V>, &F::V)> = inside[i]
@@ -172,8 +169,7 @@ impl<F: Vjp, M: StepVjp> Sensitivity<F, M> for DiscreteAdjoint {
             }
             seg_end = seg_start;
         }
-        scratch.lincomb(&u0bar, &[Re::<F::V>::one()], &[&lam]);
-        std::mem::swap(&mut u0bar, &mut scratch);
+        add_to(&mut u0bar, &lam, &mut scratch);
         Ok(Gradient {
             du0: u0bar,
             dp: gp,

@@ -34,9 +34,29 @@ pub(crate) struct InterpolatedAdjoint<'a, F: Vjp, G = NoCost<<F as VectorField>:
     pub gp: F::P,
     pub zu: F::V,
     pub zp: F::P,
+    /// Scratch for `μ` updates in the quadrature adjoints.
+    pub mu_next: F::P,
 }
 
 impl<'a, F: Vjp, G> InterpolatedAdjoint<'a, F, G> {
+    /// `mu += weight · (∂f/∂p)ᵀ λ` at `(t, u(t))`: one quadrature node of `∫ (∂f/∂p)ᵀ λ dt`,
+    /// with `u(t)` from the forward dense output. Allocation-free.
+    pub fn add_fp_lambda(
+        &mut self,
+        t: Re<F::V>,
+        lam: &F::V,
+        p: &F::P,
+        weight: Re<F::V>,
+        mu: &mut F::P,
+    ) {
+        eval_forward(self.dense, t, &mut self.u);
+        self.gu.fill_zero();
+        self.gp.fill_zero();
+        self.f.vjp(t, &self.u, p, lam, &mut self.gu, &mut self.gp);
+        self.mu_next.lincomb(mu, &[weight], &[&self.gp]);
+        std::mem::swap(mu, &mut self.mu_next);
+    }
+
     pub fn new(f: &'a mut F, dense: &'a DenseOutput<F::V>, u0: &F::V, p: &F::P) -> Self {
         InterpolatedAdjoint {
             f,
@@ -48,6 +68,7 @@ impl<'a, F: Vjp, G> InterpolatedAdjoint<'a, F, G> {
             gp: p.zeros_like(),
             zu: u0.zeros_like(),
             zp: p.zeros_like(),
+            mu_next: p.zeros_like(),
         }
     }
 }

@@ -1,4 +1,4 @@
-use super::fields::{eval_forward, InterpolatedAdjoint, LambdaAdjoint};
+use super::fields::{InterpolatedAdjoint, LambdaAdjoint};
 use super::quadrature::{forward_dense, QuadratureTape, QUAD_POINTS};
 use super::{add_stats, add_to, backward_opts, gauss_legendre, lift_err, sweep};
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
@@ -100,14 +100,10 @@ fn integrate_last_step<F: Vjp, M: OdeMethod>(
     for (x, w) in gx.iter().zip(gw) {
         let t = t0 + h * Re::<F::V>::c(*x);
         integ.interpolate_last_step(t, l)?;
-        let a = &mut integ.field_mut().inner;
-        eval_forward(a.dense, t, &mut a.u);
-        a.gu.fill_zero();
-        a.gp.fill_zero();
-        a.f.vjp(t, &a.u, p, l, &mut a.gu, &mut a.gp);
-        let mut tmp = mu.zeros_like();
-        tmp.lincomb(mu, &[h.abs() * Re::<F::V>::c(*w)], &[&a.gp]);
-        *mu = tmp;
+        integ
+            .field_mut()
+            .inner
+            .add_fp_lambda(t, l, p, h.abs() * Re::<F::V>::c(*w), mu);
     }
     Ok(())
 }

@@ -1,4 +1,4 @@
-use super::fields::{eval_forward, InterpolatedAdjoint, LambdaAdjoint};
+use super::fields::{InterpolatedAdjoint, LambdaAdjoint};
 use super::{add_stats, add_to, backward_opts, gauss_legendre, lift_err, require_saveat, sweep};
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
 use sciml_core::{DenseOutput, Error, Re, Real, Scalar, State, Stats, Vjp};
@@ -95,13 +95,7 @@ impl<F: Vjp, M: OdeMethod> Sensitivity<F, M> for QuadratureAdjoint {
                 for (x, w) in gx.iter().zip(&gw) {
                     let t = seg.t0 + (seg.t_end - seg.t0) * Re::<F::V>::c(*x);
                     dl.evaluate_to(t, &mut l)?;
-                    eval_forward(a.dense, t, &mut a.u);
-                    a.gu.fill_zero();
-                    a.gp.fill_zero();
-                    a.f.vjp(t, &a.u, &prob.p, &l, &mut a.gu, &mut a.gp);
-                    let mut tmp = mu.zeros_like();
-                    tmp.lincomb(mu, &[len * Re::<F::V>::c(*w)], &[&a.gp]);
-                    *mu = tmp;
+                    a.add_fp_lambda(t, &l, &prob.p, len * Re::<F::V>::c(*w), mu);
                 }
             }
             stats.nf += dl.segments().len() * QUAD_POINTS;
