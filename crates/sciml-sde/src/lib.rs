@@ -1,0 +1,1 @@
+//! Stochastic differential equations: problems, replayable Brownian paths and solvers.
