@@ -6,7 +6,7 @@ use sciml_core::{
     rng::Xoshiro256pp, Batch, Dual64, Error, Jvp, Scalar, SliceState, Solution, SolveError, State,
     Stats, VectorField, Vjp, Zero,
 };
-use sciml_ode::{OdeMethod, OdeProblem, SaveAt, SolveOptions, StepVjp};
+use sciml_ode::{MethodInfo, OdeProblem, RkMethod, SaveAt, SolveOptions};
 use sciml_sensitivity::{
     BacksolveAdjoint, DiscreteAdjoint, DualField, ForwardDiffSensitivity, ForwardSensitivity,
     GaussAdjoint, InterpolatingAdjoint, QuadratureAdjoint, Sensitivity,
@@ -212,7 +212,7 @@ pub struct LossGradient<V = Vec<f64>> {
 /// A neural ODE layer, DiffEqFlux's `NeuralODE(model, tspan, solver; saveat)`: called with an
 /// initial state and parameters it returns the trajectory at `saveat`; it also gives the gradient
 /// of a loss on that trajectory with respect to the parameters and the initial state.
-pub struct NeuralOde<L: Layer + Clone, M: OdeMethod> {
+pub struct NeuralOde<L: Layer + Clone, M: MethodInfo> {
     field: NeuralField<L, Vec<f64>>,
     tspan: (f64, f64),
     method: M,
@@ -225,7 +225,7 @@ pub struct NeuralOde<L: Layer + Clone, M: OdeMethod> {
 pub trait TrajectoryLoss: FnMut(&[f64], &[Vec<f64>]) -> (f64, Vec<Vec<f64>>) {}
 impl<T: FnMut(&[f64], &[Vec<f64>]) -> (f64, Vec<Vec<f64>>)> TrajectoryLoss for T {}
 
-impl<L: Layer + Clone, M: OdeMethod + StepVjp> NeuralOde<L, M> {
+impl<L: Layer + Clone, M: RkMethod> NeuralOde<L, M> {
     /// `du/dt = model(u; p)` over `tspan` with `method`, saved at `saveat` (interpolated, never
     /// stepped to). Tolerances default to SciML's (`reltol = 1e-3`, `abstol = 1e-6`).
     pub fn new(model: L, tspan: (f64, f64), method: M, saveat: Vec<f64>) -> Result<Self, Error> {
@@ -397,7 +397,7 @@ fn run<V, F, M, S>(
 where
     V: State<S = f64>,
     F: VectorField<V = V, P = Vec<f64>>,
-    M: OdeMethod,
+    M: MethodInfo,
     S: Sensitivity<F, M>,
 {
     let (sol, tape) = s.forward(prob, method, opts)?;

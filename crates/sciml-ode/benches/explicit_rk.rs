@@ -4,7 +4,9 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sciml_ode::{Dp5, FnField, OdeMethod, OdeProblem, SaveAt, SolveOptions, Tsit5, Vern7, Vern9};
+use sciml_ode::{
+    Dp5, FnField, MethodInfo, OdeProblem, RkMethod, SaveAt, SolveOptions, Tsit5, Vern7, Vern9,
+};
 use std::hint::black_box;
 
 fn lv() -> impl sciml_ode::VectorField<V = Vec<f64>, P = Vec<f64>> {
@@ -14,7 +16,7 @@ fn lv() -> impl sciml_ode::VectorField<V = Vec<f64>, P = Vec<f64>> {
     })
 }
 
-fn bench_w1<M: OdeMethod>(c: &mut Criterion, m: M) {
+fn bench_w1<M: RkMethod>(c: &mut Criterion, m: M) {
     let times: Vec<f64> = (0..100).map(|i| 10.0 * i as f64 / 99.0).collect();
     let opts = SolveOptions::default()
         .tolerances(1e-6, 1e-8)

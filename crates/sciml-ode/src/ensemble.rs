@@ -34,7 +34,7 @@ pub fn solve_ensemble<F, M>(
 where
     F: VectorField + Clone + Send + Sync,
     F::P: Send,
-    M: OdeMethod,
+    M: OdeMethod<F>,
 {
     variants
         .into_par_iter()

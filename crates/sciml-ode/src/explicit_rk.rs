@@ -1,11 +1,11 @@
 //! One engine for every explicit Runge–Kutta tableau.
 
-use crate::method::{OdeMethod, StepContext, StepFailure};
+use crate::method::{MethodInfo, OdeMethod, StepContext, StepFailure};
 use crate::tableaus::{self, Interp, Tableau};
 use sciml_core::{Re, Real, State, Stats, VectorField, Zero, MAX_LINCOMB};
 
 /// A method given by an explicit Runge–Kutta [`Tableau`]. Implement it to run a tableau of your
-/// own; every implementor is an [`OdeMethod`].
+/// own; every implementor is an [`OdeMethod`] for every field.
 pub trait RkMethod: Clone + Send + Sync {
     /// The coefficients.
     fn tableau(&self) -> &'static Tableau;
@@ -60,9 +60,7 @@ fn n_extra(t: &Tableau) -> usize {
     }
 }
 
-impl<T: RkMethod> OdeMethod for T {
-    type Cache<V: State> = RkCache<V>;
-
+impl<T: RkMethod> MethodInfo for T {
     fn name(&self) -> &'static str {
         self.tableau().name
     }
@@ -82,7 +80,22 @@ impl<T: RkMethod> OdeMethod for T {
         }
     }
 
-    fn cache<V: State>(&self, u0: &V) -> RkCache<V> {
+    fn interp_poly<R: Real>(&self) -> Vec<Vec<R>> {
+        let tab = self.tableau();
+        match &tab.interp {
+            Interp::Free { bstar, .. } => bstar
+                .iter()
+                .map(|row| row.iter().map(|x| R::c(*x)).collect())
+                .collect(),
+            Interp::Hermite => hermite_poly(tab),
+        }
+    }
+}
+
+impl<T: RkMethod, F: VectorField> OdeMethod<F> for T {
+    type Cache = RkCache<F::V>;
+
+    fn cache(&self, _f: &F, u0: &F::V) -> RkCache<F::V> {
         let t = self.tableau();
         let z = u0.zeros_like();
         RkCache {
@@ -94,7 +107,7 @@ impl<T: RkMethod> OdeMethod for T {
         }
     }
 
-    fn initialize<F: VectorField>(
+    fn initialize(
         &self,
         c: &mut RkCache<F::V>,
         f: &mut F,
@@ -108,11 +121,11 @@ impl<T: RkMethod> OdeMethod for T {
         c.interp_ready = false;
     }
 
-    fn f_start<'a, V: State>(&self, c: &'a RkCache<V>) -> &'a V {
+    fn f_start<'a>(&self, c: &'a RkCache<F::V>) -> &'a F::V {
         &c.ks[0]
     }
 
-    fn try_step<F: VectorField>(
+    fn try_step(
         &self,
         c: &mut RkCache<F::V>,
         f: &mut F,
@@ -160,7 +173,7 @@ impl<T: RkMethod> OdeMethod for T {
         }
     }
 
-    fn finish_step<F: VectorField>(
+    fn finish_step(
         &self,
         c: &mut RkCache<F::V>,
         f: &mut F,
@@ -176,12 +189,7 @@ impl<T: RkMethod> OdeMethod for T {
         }
     }
 
-    fn prepare_interp<F: VectorField>(
-        &self,
-        c: &mut RkCache<F::V>,
-        f: &mut F,
-        ctx: StepContext<'_, F>,
-    ) {
+    fn prepare_interp(&self, c: &mut RkCache<F::V>, f: &mut F, ctx: StepContext<'_, F>) {
         if c.interp_ready {
             return;
         }
@@ -213,22 +221,11 @@ impl<T: RkMethod> OdeMethod for T {
         ctx.stats.nf += extra_c.len();
     }
 
-    fn interp_poly<R: Real>(&self) -> Vec<Vec<R>> {
-        let tab = self.tableau();
-        match &tab.interp {
-            Interp::Free { bstar, .. } => bstar
-                .iter()
-                .map(|row| row.iter().map(|x| R::c(*x)).collect())
-                .collect(),
-            Interp::Hermite => hermite_poly(tab),
-        }
-    }
-
-    fn interp_vectors<'a, V: State>(&self, c: &'a RkCache<V>) -> &'a [V] {
+    fn interp_vectors<'a>(&self, c: &'a RkCache<F::V>) -> &'a [F::V] {
         &c.ks
     }
 
-    fn advance<V: State>(&self, c: &mut RkCache<V>) {
+    fn advance(&self, c: &mut RkCache<F::V>) {
         let tab = self.tableau();
         let last = if tab.fsal {
             tab.c.len() - 1

@@ -9,8 +9,8 @@ use crate::options::{SaveAt, SolveOptions};
 use crate::problem::OdeProblem;
 use sciml_core::dense::interp_weights;
 use sciml_core::{
-    DenseOutput, Error, One, Re, Real, ReturnCode, Scalar, Segment, Solution, SolveError, State,
-    Tolerance, VectorField, Zero, MAX_LINCOMB,
+    DenseMatrix, DenseOutput, Error, One, Re, Real, ReturnCode, Scalar, Segment, Solution,
+    SolveError, State, Tolerance, VectorField, Zero, MAX_LINCOMB,
 };
 
 /// One accepted step, as a sensitivity method replays it: start, size and starting state.
@@ -72,11 +72,12 @@ pub type SolutionWithTape<V> = (Solution<V>, Option<Tape<V>>);
 /// }
 /// assert!((integ.u()[0] - (-1.0_f64).exp()).abs() < 1e-5);
 /// ```
-pub struct Integrator<'a, F: VectorField, M: OdeMethod> {
+pub struct Integrator<'a, F: VectorField, M: OdeMethod<F>> {
     f: &'a mut F,
     p: &'a F::P,
+    mass: Option<&'a DenseMatrix<Re<F::V>>>,
     method: M,
-    cache: M::Cache<F::V>,
+    cache: M::Cache,
     ctrl: PiController<Re<F::V>>,
     tol: Tolerance<Re<F::V>>,
     callbacks: Callbacks<F::V>,
@@ -148,7 +149,7 @@ fn interp_from<V: State, const N: usize>(
 impl<F: VectorField> OdeProblem<F> {
     /// Starts a solve with `method`: validates the options, evaluates `f(t0, u0)` and picks the
     /// initial step. Nothing is integrated until [`Integrator::step`] or [`Integrator::solve`].
-    pub fn init<M: OdeMethod>(
+    pub fn init<M: OdeMethod<F>>(
         &mut self,
         method: M,
         opts: &SolveOptions<Re<F::V>>,
@@ -157,7 +158,7 @@ impl<F: VectorField> OdeProblem<F> {
     }
 
     /// Starts a solve with callbacks.
-    pub fn init_with_callbacks<M: OdeMethod>(
+    pub fn init_with_callbacks<M: OdeMethod<F>>(
         &mut self,
         method: M,
         opts: &SolveOptions<Re<F::V>>,
@@ -178,7 +179,7 @@ impl<F: VectorField> OdeProblem<F> {
     /// assert_eq!(sol.t, vec![0.5, 1.0]);
     /// assert!((sol.u[1][0] - (-2.0_f64).exp()).abs() < 1e-9);
     /// ```
-    pub fn solve<M: OdeMethod>(
+    pub fn solve<M: OdeMethod<F>>(
         &mut self,
         method: M,
         opts: &SolveOptions<Re<F::V>>,
@@ -187,7 +188,7 @@ impl<F: VectorField> OdeProblem<F> {
     }
 
     /// Solves over the whole span with callbacks.
-    pub fn solve_with_callbacks<M: OdeMethod>(
+    pub fn solve_with_callbacks<M: OdeMethod<F>>(
         &mut self,
         method: M,
         opts: &SolveOptions<Re<F::V>>,
@@ -197,7 +198,7 @@ impl<F: VectorField> OdeProblem<F> {
     }
 }
 
-impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
+impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
     fn new(
         prob: &'a mut OdeProblem<F>,
         method: M,
@@ -210,6 +211,14 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
         let n = prob.u0.len();
         opts.tol.validate_len(n)?;
         opts.controller.validate()?;
+        if prob.mass.is_some() && !method.supports_mass_matrix() {
+            return Err(Error::Unsupported {
+                method: method.name(),
+                what:
+                    "integrate M·u' = f with a mass matrix; use an implicit method such as Rodas5P"
+                        .into(),
+            });
+        }
         let dir = (t1 - t0).signum();
         let span = (t1 - t0).abs();
         let adaptive = opts.adaptive.unwrap_or(method.is_adaptive());
@@ -337,8 +346,8 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
 
         let dense = opts.dense.unwrap_or(save_steps);
         let poly: Vec<Vec<R<F>>> = method.interp_poly();
-        let OdeProblem { f, u0, p, .. } = prob;
-        let mut cache = method.cache(u0);
+        let OdeProblem { f, u0, p, mass, .. } = prob;
+        let mut cache = method.cache(f, u0);
         let mut sol = Solution::empty();
         if dense {
             sol.dense = Some(DenseOutput::new(poly.clone(), method.interp_order()));
@@ -377,6 +386,7 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
             cache,
             f,
             p,
+            mass: mass.as_ref(),
         };
         integ.sol.t.reserve(integ.save_times.len());
         integ.sol.u.reserve(integ.save_times.len());
@@ -593,6 +603,7 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
             h,
             u0: &self.unew,
             tol: &self.tol,
+            mass: self.mass,
             stats: &mut self.sol.stats,
         };
         self.method.prepare_interp(&mut self.cache, self.f, ctx);
@@ -613,6 +624,7 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
             h,
             u0: &self.u,
             tol: &self.tol,
+            mass: self.mass,
             stats: &mut self.sol.stats,
         };
         self.method.prepare_interp(&mut self.cache, self.f, ctx);
@@ -785,6 +797,7 @@ impl<'a, F: VectorField, M: OdeMethod> Integrator<'a, F, M> {
                 h,
                 u0: &self.u,
                 tol: &self.tol,
+                mass: self.mass,
                 stats: &mut self.sol.stats,
             };
             let res = self

@@ -3,13 +3,17 @@
 //! A method is generic at the method level, not the field level: one method value steps the
 //! user's field, an adjoint system, a forward-sensitivity system and dual-valued states alike.
 
-use sciml_core::{Re, Real, State, Stats, VectorField};
+use sciml_core::{DenseMatrix, Re, Real, Stats, VectorField};
 
 /// Why one attempted step could not produce a state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StepFailure {
     /// A stage or the error estimate was NaN or infinite.
     NonFinite,
+    /// An implicit method's Newton iteration did not converge (the step is retried smaller).
+    NewtonFailure,
+    /// The iteration matrix `M − γhJ` could not be factorised or solved with.
+    LinearSolve,
 }
 
 /// What one attempted step needs, beyond the method's cache (DESIGN decision 11).
@@ -24,14 +28,14 @@ pub struct StepContext<'a, F: VectorField> {
     pub u0: &'a F::V,
     /// Tolerances for the error estimate.
     pub tol: &'a sciml_core::Tolerance<Re<F::V>>,
+    /// The mass matrix `M` of `M u' = f(t, u, p)`; `None` is the identity.
+    pub mass: Option<&'a DenseMatrix<Re<F::V>>>,
     /// Work counters.
     pub stats: &'a mut Stats,
 }
 
-/// An ODE method the integrator can drive.
-pub trait OdeMethod: Clone + Send + Sync {
-    /// Per-solve buffers (stages, scratch), built once by [`OdeMethod::cache`].
-    type Cache<V: State>: Clone + Send;
+/// What a method is, independent of the field it steps: name, orders and dense-output weights.
+pub trait MethodInfo: Clone + Send + Sync {
     /// The method's name, e.g. `"Tsit5"`.
     fn name(&self) -> &'static str;
     /// Order of the propagated solution.
@@ -43,13 +47,29 @@ pub trait OdeMethod: Clone + Send + Sync {
     fn error_order(&self) -> u8;
     /// Order of the dense output.
     fn interp_order(&self) -> u8;
+    /// Polynomial weights of the dense output (see `sciml_core::dense`).
+    fn interp_poly<R: Real>(&self) -> Vec<Vec<R>>;
+    /// Whether the method integrates `M u' = f` with a mass matrix `M` (implicit methods do).
+    fn supports_mass_matrix(&self) -> bool {
+        false
+    }
+}
+
+/// An ODE method the integrator can drive on fields of type `F`.
+///
+/// Explicit methods step every [`VectorField`]; implicit ones name the derivative capability
+/// their linear solver needs (a dense Jacobian, a sparse one, or Jacobian-vector products) in the
+/// bounds of their implementation, so a field without it is a compile error.
+pub trait OdeMethod<F: VectorField>: MethodInfo {
+    /// Per-solve buffers (stages, scratch, Jacobians and factorisations).
+    type Cache: Clone + Send;
     /// Builds the buffers for states shaped like `u0`.
-    fn cache<V: State>(&self, u0: &V) -> Self::Cache<V>;
+    fn cache(&self, f: &F, u0: &F::V) -> Self::Cache;
     /// Prepares a step from `(t, u)`: evaluates `f(t, u)` (at the start, and after a callback
     /// changed the state).
-    fn initialize<F: VectorField>(
+    fn initialize(
         &self,
-        c: &mut Self::Cache<F::V>,
+        c: &mut Self::Cache,
         f: &mut F,
         p: &F::P,
         t: Re<F::V>,
@@ -57,20 +77,20 @@ pub trait OdeMethod: Clone + Send + Sync {
         stats: &mut Stats,
     );
     /// `f(t, u)` at the current step's start (valid after `initialize` or `advance`).
-    fn f_start<'a, V: State>(&self, c: &'a Self::Cache<V>) -> &'a V;
+    fn f_start<'a>(&self, c: &'a Self::Cache) -> &'a F::V;
     /// One attempted step of size `ctx.h`, allocation-free: writes `u1` and returns the scaled
     /// error norm (`<= 1` accepts; zero for methods without an estimate).
-    fn try_step<F: VectorField>(
+    fn try_step(
         &self,
-        c: &mut Self::Cache<F::V>,
+        c: &mut Self::Cache,
         f: &mut F,
         ctx: StepContext<'_, F>,
         u1: &mut F::V,
     ) -> Result<Re<F::V>, StepFailure>;
     /// After acceptance: makes `f(t1, u1)` available (free for FSAL methods).
-    fn finish_step<F: VectorField>(
+    fn finish_step(
         &self,
-        c: &mut Self::Cache<F::V>,
+        c: &mut Self::Cache,
         f: &mut F,
         p: &F::P,
         t1: Re<F::V>,
@@ -78,16 +98,14 @@ pub trait OdeMethod: Clone + Send + Sync {
         stats: &mut Stats,
     );
     /// Computes whatever the dense output of the last accepted step still needs (lazy stages).
-    fn prepare_interp<F: VectorField>(
-        &self,
-        c: &mut Self::Cache<F::V>,
-        f: &mut F,
-        ctx: StepContext<'_, F>,
-    );
-    /// Polynomial weights of the dense output (see `sciml_core::dense`).
-    fn interp_poly<R: Real>(&self) -> Vec<Vec<R>>;
+    fn prepare_interp(&self, c: &mut Self::Cache, f: &mut F, ctx: StepContext<'_, F>);
     /// The vectors the dense output of the last accepted step combines.
-    fn interp_vectors<'a, V: State>(&self, c: &'a Self::Cache<V>) -> &'a [V];
+    fn interp_vectors<'a>(&self, c: &'a Self::Cache) -> &'a [F::V];
     /// Moves on to the next step from the accepted state (`f(t1, u1)` becomes `f_start`).
-    fn advance<V: State>(&self, c: &mut Self::Cache<V>);
+    fn advance(&self, c: &mut Self::Cache);
+    /// Suggests the next step size after an accepted step, for methods that control their own
+    /// step (BDF's order selection); `None` leaves it to the PI controller.
+    fn suggest_step(&self, _c: &Self::Cache) -> Option<Re<F::V>> {
+        None
+    }
 }

@@ -1,6 +1,6 @@
 //! An initial-value problem: a vector field, an initial state, parameters and a time span.
 
-use sciml_core::{Error, Re, Real, State, VectorField};
+use sciml_core::{DenseMatrix, Error, Re, Real, State, VectorField};
 
 /// `du/dt = f(t, u, p)`, `u(t0) = u0`, integrated over `tspan = (t0, t1)` (`t1 < t0` integrates
 /// backwards). Built through [`OdeProblem::new`], which validates everything before any work.
@@ -23,6 +23,9 @@ pub struct OdeProblem<F: VectorField> {
     pub p: F::P,
     /// `(t0, t1)`.
     pub tspan: (Re<F::V>, Re<F::V>),
+    /// The mass matrix `M` of `M u' = f(t, u, p)` (`None`: the identity). Set it with
+    /// [`OdeProblem::with_mass_matrix`]; only implicit methods accept one.
+    pub mass: Option<DenseMatrix<Re<F::V>>>,
 }
 
 impl<F: VectorField> Clone for OdeProblem<F>
@@ -35,6 +38,7 @@ where
             u0: self.u0.clone(),
             p: self.p.clone(),
             tspan: self.tspan,
+            mass: self.mass.clone(),
         }
     }
 }
@@ -89,6 +93,47 @@ impl<F: VectorField> OdeProblem<F> {
             });
         }
         check_span(tspan.0, tspan.1)?;
-        Ok(OdeProblem { f, u0, p, tspan })
+        Ok(OdeProblem {
+            f,
+            u0,
+            p,
+            tspan,
+            mass: None,
+        })
+    }
+
+    /// Gives the problem a mass matrix: `M u' = f(t, u, p)`. A singular `M` makes the problem a
+    /// differential-algebraic equation of index 1 (rows of zeros are algebraic constraints),
+    /// which the Rosenbrock and BDF methods integrate from consistent initial values.
+    ///
+    /// ```
+    /// use sciml_core::{DenseMatrix, FnField};
+    /// use sciml_ode::OdeProblem;
+    /// let f = FnField::new(2, 0, |_t: f64, u: &[f64], _p: &[f64], du: &mut [f64]| {
+    ///     du[0] = -u[0];
+    ///     du[1] = u[0] - u[1];
+    /// });
+    /// let prob = OdeProblem::new(f, vec![1.0, 1.0], (0.0, 1.0), vec![]).unwrap();
+    /// let mut m = DenseMatrix::zeros(2, 2);
+    /// m[(0, 0)] = 1.0;
+    /// assert!(prob.with_mass_matrix(m).is_ok());
+    /// ```
+    pub fn with_mass_matrix(mut self, mass: DenseMatrix<Re<F::V>>) -> Result<Self, Error> {
+        let n = self.u0.len();
+        if mass.nrows() != n || mass.ncols() != n {
+            return Err(Error::DimensionMismatch {
+                what: format!("mass matrix ({}×{})", mass.nrows(), mass.ncols()),
+                expected: n,
+                got: mass.nrows().max(mass.ncols()),
+            });
+        }
+        if let Some(index) = mass.as_slice().iter().position(|x| !x.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "mass matrix".into(),
+                index,
+            });
+        }
+        self.mass = Some(mass);
+        Ok(self)
     }
 }

@@ -10,7 +10,7 @@
 //! one VJP of the vector field.
 
 use crate::explicit_rk::RkMethod;
-use crate::method::OdeMethod;
+use crate::method::MethodInfo;
 use crate::tableaus::Interp;
 use sciml_core::dense::interp_weights;
 use sciml_core::{One, Re, Real, State, Stats, Vjp, Zero, MAX_LINCOMB};
@@ -35,7 +35,7 @@ pub struct StepVjpContext<'a, F: sciml_core::VectorField> {
 }
 
 /// Methods whose steps can be reversed exactly.
-pub trait StepVjp: OdeMethod {
+pub trait StepVjp: MethodInfo {
     /// Buffers of the reverse sweep.
     type VjpCache<V: State>: Send;
     /// Builds the buffers for states shaped like `u0`.

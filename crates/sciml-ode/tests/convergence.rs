@@ -11,7 +11,7 @@ const T_END: f64 = 2.5;
 
 /// Global error at `T_END` and the largest dense-output error at the midpoints of the steps,
 /// for fixed steps of size `T_END / n`.
-fn errors<M: OdeMethod>(m: M, n: usize) -> (f64, f64) {
+fn errors<M: RkMethod>(m: M, n: usize) -> (f64, f64) {
     let mut prob = OdeProblem::new(kepler(), kepler_u0(), (0.0, T_END), vec![]).unwrap();
     let h = T_END / n as f64;
     let opts = SolveOptions::default().fixed_step(h).dense(true);
@@ -46,7 +46,7 @@ enum Expect {
 }
 
 /// Fits the global and dense-output orders over fixed-step runs with `ns` steps and checks them.
-fn check<M: OdeMethod>(m: M, ns: &[usize], dense_order: f64, expect: Expect) {
+fn check<M: RkMethod>(m: M, ns: &[usize], dense_order: f64, expect: Expect) {
     let name = m.name();
     let (mut hs, mut eg, mut ed) = (vec![], vec![], vec![]);
     for &n in ns {

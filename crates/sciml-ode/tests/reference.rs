@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use sciml_ode::*;
 
-fn solve_at<M: OdeMethod>(m: M, rtol: f64, atol: f64) -> Solution<Vec<f64>> {
+fn solve_at<M: RkMethod>(m: M, rtol: f64, atol: f64) -> Solution<Vec<f64>> {
     let mut prob = OdeProblem::new(lotka_volterra(), vec![1.0, 1.0], (0.0, 10.0), vec![]).unwrap();
     let times: Vec<f64> = (0..=20).map(|i| 0.5 * i as f64).collect();
     let opts = SolveOptions::default()

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use sciml_ode::*;
 
-fn lv_stats<M: OdeMethod>(m: M, controller: PiController<f64>) -> sciml_core::Stats {
+fn lv_stats<M: RkMethod>(m: M, controller: PiController<f64>) -> sciml_core::Stats {
     let mut prob = OdeProblem::new(lotka_volterra(), vec![1.0, 1.0], (0.0, 10.0), vec![]).unwrap();
     let times: Vec<f64> = (0..100).map(|i| 10.0 * i as f64 / 99.0).collect();
     let mut opts = SolveOptions::default()

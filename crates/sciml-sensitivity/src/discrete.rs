@@ -3,7 +3,7 @@
 use crate::continuous::add_to;
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
 use sciml_core::{Re, State, Stats, Vjp};
-use sciml_ode::{OdeProblem, SolveOptions, StepContext, StepVjp, StepVjpContext, Tape};
+use sciml_ode::{OdeMethod, OdeProblem, SolveOptions, StepContext, StepVjp, StepVjpContext, Tape};
 
 /// What the forward solve keeps for the discrete adjoint.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -52,7 +52,7 @@ pub struct DiscreteTape<V: State> {
     opts: SolveOptions<Re<V>>,
 }
 
-impl<F: Vjp, M: StepVjp> Sensitivity<F, M> for DiscreteAdjoint {
+impl<F: Vjp, M: StepVjp + OdeMethod<F>> Sensitivity<F, M> for DiscreteAdjoint {
     type Tape = DiscreteTape<F::V>;
 
     fn forward(
@@ -108,7 +108,7 @@ impl<F: Vjp, M: StepVjp> Sensitivity<F, M> for DiscreteAdjoint {
         let mut gp = prob.p.zeros_like();
         let mut stats = Stats::default();
         let mut vjp_cache = method.vjp_cache(&prob.u0);
-        let mut fwd_cache = method.cache(&prob.u0);
+        let mut fwd_cache = method.cache(&prob.f, &prob.u0);
         let OdeProblem { f, p, .. } = prob;
         // Walk the checkpoint segments backwards; inside one, recompute the states forward.
         let stride = tape.stride.max(1);
@@ -141,6 +141,7 @@ impl<F: Vjp, M: StepVjp> Sensitivity<F, M> for DiscreteAdjoint {
                     h: rec.h,
                     u0: &states[i - seg_start],
                     tol: &opts.tol,
+                    mass: None,
                     stats: &mut stats,
                 };
                 // The error estimate is not needed; the step is replayed with its recorded size.

@@ -2,7 +2,7 @@
 
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
 use sciml_core::{Batch, Jvp, Pair, Real, Solution, SolveError, Stats, VectorField};
-use sciml_ode::{OdeMethod, OdeProblem, SolveOptions};
+use sciml_ode::{OdeProblem, RkMethod, SolveOptions};
 
 /// Forward sensitivities by the augmented system `u' = f(u)`, `S' = (∂f/∂u) S + ∂f/∂p`,
 /// `S(0) = [I, 0]`, with `S` the `n × (n + np)` Jacobian of the state with respect to
@@ -52,7 +52,7 @@ impl<R: Real, F: Jvp<V = Vec<R>, P = Vec<R>>> VectorField for Augmented<'_, F> {
     }
 }
 
-impl<R: Real, F: Jvp<V = Vec<R>, P = Vec<R>>, M: OdeMethod> Sensitivity<F, M>
+impl<R: Real, F: Jvp<V = Vec<R>, P = Vec<R>>, M: RkMethod> Sensitivity<F, M>
     for ForwardSensitivity
 {
     type Tape = ForwardSensitivityTape<R>;

@@ -33,7 +33,9 @@ pub struct ForwardDiffTape {
     nsaved: usize,
 }
 
-impl<F: DualField, M: OdeMethod> Sensitivity<F, M> for ForwardDiffSensitivity {
+impl<F: DualField, M: OdeMethod<F> + OdeMethod<F::Dual>> Sensitivity<F, M>
+    for ForwardDiffSensitivity
+{
     type Tape = ForwardDiffTape;
 
     fn forward(

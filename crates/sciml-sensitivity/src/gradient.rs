@@ -1,5 +1,5 @@
 use sciml_core::{Re, Solution, SolveError, State, Stats, VectorField};
-use sciml_ode::{OdeMethod, OdeProblem, SolveOptions};
+use sciml_ode::{MethodInfo, OdeProblem, SolveOptions};
 
 /// The gradients a backward pass returns.
 #[derive(Clone, Debug)]
@@ -19,7 +19,7 @@ pub type ForwardResult<V, T> = Result<(Solution<V>, T), SolveError<V>>;
 pub type BackwardResult<V, P> = Result<Gradient<V, P>, SolveError<V>>;
 
 /// A sensitivity method: a pullback of the map `(u0, p) ↦ saved states`.
-pub trait Sensitivity<F: VectorField, M: OdeMethod> {
+pub trait Sensitivity<F: VectorField, M: MethodInfo> {
     /// What the forward solve keeps for the backward pass.
     type Tape;
     /// Solves `prob` with `method` and `opts` and keeps what the backward pass needs.

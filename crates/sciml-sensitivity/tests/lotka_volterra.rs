@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 use sciml_ode::{
-    ForwardAd, GenericRhs, OdeMethod, OdeProblem, SaveAt, Scalar, SolveOptions, StepVjp, Tsit5,
-    Vern9,
+    ForwardAd, GenericRhs, OdeMethod, OdeProblem, RkMethod, SaveAt, Scalar, SolveOptions, StepVjp,
+    Tsit5, Vern9,
 };
 use sciml_sensitivity::{
     BacksolveAdjoint, Checkpointing, DiscreteAdjoint, ForwardDiffSensitivity, ForwardSensitivity,
@@ -81,7 +81,7 @@ impl Loss {
     }
 }
 
-fn gradient<S: Sensitivity<Field, M>, M: OdeMethod>(s: &S, m: &M, loss: Loss) -> Vec<f64> {
+fn gradient<S: Sensitivity<Field, M>, M: OdeMethod<Field>>(s: &S, m: &M, loss: Loss) -> Vec<f64> {
     let mut prob = problem(&[1.0, 1.0], &P);
     let (sol, tape) = s.forward(&mut prob, m, &opts(loss.times())).unwrap();
     let ubar = loss.cotangents(&sol.u);
@@ -117,7 +117,7 @@ fn rel(a: &[f64], b: &[f64]) -> f64 {
         / scale
 }
 
-fn check_exact_methods<M: StepVjp>(m: M, loss: Loss) {
+fn check_exact_methods<M: StepVjp + RkMethod>(m: M, loss: Loss) {
     let discrete = gradient(&DiscreteAdjoint::default(), &m, loss);
     let checkpointed = gradient(
         &DiscreteAdjoint {

@@ -2,7 +2,7 @@ use super::fields::BacksolveSystem;
 use super::{add_to, backward_opts, lift_err, require_saveat, solve_segment, sweep};
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
 use sciml_core::{Error, Pair, Re, State, Stats, Vjp};
-use sciml_ode::{OdeMethod, OdeProblem, SolveOptions};
+use sciml_ode::{OdeProblem, RkMethod, SolveOptions};
 
 /// The continuous adjoint that solves the state backwards together with `(λ, μ)`, keeping
 /// nothing of the forward solve but the saved states: least memory, but the backward state
@@ -21,7 +21,7 @@ pub struct BacksolveTape<V: State> {
     opts: SolveOptions<Re<V>>,
 }
 
-impl<F: Vjp, M: OdeMethod> Sensitivity<F, M> for BacksolveAdjoint {
+impl<F: Vjp, M: RkMethod> Sensitivity<F, M> for BacksolveAdjoint {
     type Tape = BacksolveTape<F::V>;
 
     fn forward(

@@ -2,7 +2,7 @@ use super::fields::{ByRef, InterpolatedAdjoint, NoCost};
 use super::{add_to, backward_opts, lift_err, require_saveat, solve_segment, sweep};
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
 use sciml_core::{DenseOutput, Error, Pair, Re, State, Stats, Vjp};
-use sciml_ode::{OdeMethod, OdeProblem, SolveOptions};
+use sciml_ode::{OdeProblem, RkMethod, SolveOptions};
 
 /// The adjoint state at a segment's end, or why the segment failed.
 type SegmentResult<V, P> = Result<Pair<V, P>, sciml_core::SolveError<V>>;
@@ -43,7 +43,7 @@ pub struct InterpolatingTape<V: State> {
     opts: SolveOptions<Re<V>>,
 }
 
-impl<F: Vjp, M: OdeMethod> Sensitivity<F, M> for InterpolatingAdjoint {
+impl<F: Vjp, M: RkMethod> Sensitivity<F, M> for InterpolatingAdjoint {
     type Tape = InterpolatingTape<F::V>;
 
     fn forward(
@@ -93,11 +93,7 @@ impl InterpolatingAdjoint {
     /// [`Sensitivity::backward`], and `dgdu(t, u, out)` writes `∂g/∂u`. The adjoint then solves
     /// `λ' = −(∂f/∂u)ᵀλ − ∂g/∂u` over the whole span. (The value of the integral is the caller's:
     /// e.g. a quadrature of the forward solution, or an extra state `q' = g`.)
-    pub fn backward_with_running_cost<
-        F: Vjp,
-        M: OdeMethod,
-        G: FnMut(Re<F::V>, &F::V, &mut F::V),
-    >(
+    pub fn backward_with_running_cost<F: Vjp, M: RkMethod, G: FnMut(Re<F::V>, &F::V, &mut F::V)>(
         &self,
         prob: &mut OdeProblem<F>,
         method: &M,
@@ -108,7 +104,7 @@ impl InterpolatingAdjoint {
         self.backward_impl(prob, method, tape, ubar, Some(dgdu))
     }
 
-    fn backward_impl<F: Vjp, M: OdeMethod, G: FnMut(Re<F::V>, &F::V, &mut F::V)>(
+    fn backward_impl<F: Vjp, M: RkMethod, G: FnMut(Re<F::V>, &F::V, &mut F::V)>(
         &self,
         prob: &mut OdeProblem<F>,
         method: &M,

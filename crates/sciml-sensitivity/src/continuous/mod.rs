@@ -39,7 +39,7 @@ pub(crate) fn backward_opts<R: Real>(
 
 /// Solves `field` from `y` over `(ta, tb)` and returns the state at `tb`, adding the work to
 /// `stats`.
-pub(crate) fn solve_segment<G: VectorField, M: OdeMethod>(
+pub(crate) fn solve_segment<G: VectorField, M: OdeMethod<G>>(
     field: G,
     y: G::V,
     (ta, tb): (Re<G::V>, Re<G::V>),
