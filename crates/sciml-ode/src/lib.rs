@@ -24,6 +24,7 @@ pub mod integrator;
 pub mod method;
 pub mod options;
 pub mod problem;
+pub mod problems;
 pub mod step_vjp;
 pub mod tableaus;
 
