@@ -1,1 +1,33 @@
 //! Stochastic differential equations: problems, replayable Brownian paths and solvers.
+//!
+//! `du = f(u, p, t) dt + g(u, p, t) dW` with diagonal, scalar, general (`n × m`) or commutative
+//! noise ([`Noise`]), solved by fixed-step or adaptive stochastic Runge–Kutta methods
+//! ([`Method`]), driven by a [`BrownianTree`] grown from a seed so that every path can be replayed
+//! exactly (rejected steps, adjoints, ensembles on any number of threads).
+//!
+//! ```
+//! use sciml_sde::{solve, FnSde, Method, Noise, SdeOptions, SdeProblem};
+//! // Geometric Brownian motion, Itô: du = μ u dt + σ u dW.
+//! let f = FnSde::new(1, 2, Noise::Diagonal,
+//!     |_t: f64, u: &[f64], p: &[f64], du: &mut [f64]| du[0] = p[0] * u[0],
+//!     |_t: f64, u: &[f64], p: &[f64], g: &mut [f64]| g[0] = p[1] * u[0]);
+//! let prob = SdeProblem::new(f, vec![1.0], (0.0, 1.0), vec![0.5, 0.2]).unwrap();
+//! let sol = solve(&prob, Method::EulerMaruyama, &SdeOptions::fixed(1.0 / 64.0).seed(3)).unwrap();
+//! assert_eq!(sol.t.len(), 65);
+//! assert!(sol.u[64][0] > 0.0);
+//! ```
+
+pub mod adjoint;
+mod brownian;
+pub mod ensemble;
+mod error;
+mod methods;
+mod problem;
+mod solver;
+
+pub use brownian::{BrownianTree, DEFAULT_DEPTH};
+pub use ensemble::{solve_ensemble, trajectory_seed, EnsembleSummary};
+pub use error::SdeError;
+pub use methods::{Interpretation, Method};
+pub use problem::{FnSde, FnSdeVjp, Noise, SdeFunction, SdeProblem, SdeVjp};
+pub use solver::{solve, solve_with_brownian, SaveAt, SdeOptions};

@@ -1,0 +1,1 @@
+//! Sensitivities of SDE solutions.

@@ -1,0 +1,307 @@
+//! SDE problems `du = f(u, p, t) dt + g(u, p, t) dW` and the user-facing system traits.
+
+use crate::error::SdeError;
+use sciml_core::{Error, Real};
+
+/// The shape of the noise term `g(u, p, t) dW`.
+///
+/// The diffusion is stored in its native shape and applied matrix-free: a diagonal or scalar
+/// diffusion is an `n`-vector (never an `n × n` matrix), a general one an `n × m` matrix stored
+/// row-major (`g[i * m + j] = g_ij`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Noise {
+    /// `n` independent Brownian motions, `dW` of length `n`, `g` an `n`-vector acting
+    /// componentwise: `du_i += g_i dW_i`.
+    Diagonal,
+    /// One Brownian motion shared by all components, `g` an `n`-vector: `du += g dW`.
+    Scalar,
+    /// `m` Brownian motions, `g` an `n × m` matrix: `du += g dW`.
+    General {
+        /// Number of Brownian motions.
+        m: usize,
+    },
+    /// Like [`Noise::General`], with the user's promise that the columns of `g` commute
+    /// (`Σ_k g_kj ∂_k g_il = Σ_k g_kl ∂_k g_ij`), so Lévy areas cancel.
+    Commutative {
+        /// Number of Brownian motions.
+        m: usize,
+    },
+}
+
+impl Noise {
+    /// Number of Brownian motions for a state of length `n`.
+    pub fn brownian_dim(self, n: usize) -> usize {
+        match self {
+            Noise::Diagonal => n,
+            Noise::Scalar => 1,
+            Noise::General { m } | Noise::Commutative { m } => m,
+        }
+    }
+    /// Length of the diffusion buffer for a state of length `n`.
+    pub fn diffusion_len(self, n: usize) -> usize {
+        match self {
+            Noise::Diagonal | Noise::Scalar => n,
+            Noise::General { m } | Noise::Commutative { m } => n * m,
+        }
+    }
+    /// A short name for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Noise::Diagonal => "diagonal",
+            Noise::Scalar => "scalar",
+            Noise::General { .. } => "general",
+            Noise::Commutative { .. } => "commutative",
+        }
+    }
+
+    /// `out += g · dw` for a diffusion `g` of this shape (matrix-free for diagonal and scalar).
+    pub fn apply_add<R: Real>(self, g: &[R], dw: &[R], scale: R, out: &mut [R]) {
+        match self {
+            Noise::Diagonal => {
+                for ((o, gi), wi) in out.iter_mut().zip(g).zip(dw) {
+                    *o += *gi * *wi * scale;
+                }
+            }
+            Noise::Scalar => {
+                let w = dw[0] * scale;
+                for (o, gi) in out.iter_mut().zip(g) {
+                    *o += *gi * w;
+                }
+            }
+            Noise::General { m } | Noise::Commutative { m } => {
+                for (o, row) in out.iter_mut().zip(g.chunks_exact(m)) {
+                    let mut s = R::zero();
+                    for (gij, wj) in row.iter().zip(dw) {
+                        s += *gij * *wj;
+                    }
+                    *o += s * scale;
+                }
+            }
+        }
+    }
+
+    /// The cotangent of `g` for `out = g · dw`: `wg = λ ⊗ dw` in `g`'s shape, scaled.
+    pub fn outer_to<R: Real>(self, lambda: &[R], dw: &[R], scale: R, wg: &mut [R]) {
+        match self {
+            Noise::Diagonal => {
+                for ((o, l), w) in wg.iter_mut().zip(lambda).zip(dw) {
+                    *o = *l * *w * scale;
+                }
+            }
+            Noise::Scalar => {
+                let w = dw[0] * scale;
+                for (o, l) in wg.iter_mut().zip(lambda) {
+                    *o = *l * w;
+                }
+            }
+            Noise::General { m } | Noise::Commutative { m } => {
+                for (row, l) in wg.chunks_exact_mut(m).zip(lambda) {
+                    for (o, w) in row.iter_mut().zip(dw) {
+                        *o = *l * *w * scale;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An SDE system: drift `f` and diffusion `g` written in place, over a real type `R`.
+///
+/// Methods take `&mut self` so scratch can live in the system; ensembles clone it per trajectory.
+pub trait SdeFunction<R: Real> {
+    /// `(n, number of parameters)`.
+    fn dims(&self) -> (usize, usize);
+    /// The noise shape.
+    fn noise(&self) -> Noise;
+    /// `du = f(u, p, t)`.
+    fn drift(&mut self, t: R, u: &[R], p: &[R], du: &mut [R]);
+    /// `g = g(u, p, t)` in the shape given by [`Noise::diffusion_len`].
+    fn diffusion(&mut self, t: R, u: &[R], p: &[R], g: &mut [R]);
+}
+
+/// Vector-Jacobian products of the drift and diffusion, for the discrete adjoint.
+pub trait SdeVjp<R: Real>: SdeFunction<R> {
+    /// `gu += (∂f/∂u)ᵀ w`, `gp += (∂f/∂p)ᵀ w`.
+    fn drift_vjp(&mut self, t: R, u: &[R], p: &[R], w: &[R], gu: &mut [R], gp: &mut [R]);
+    /// `gu += (∂g/∂u)ᵀ w`, `gp += (∂g/∂p)ᵀ w`, with `w` in `g`'s shape.
+    fn diffusion_vjp(&mut self, t: R, u: &[R], p: &[R], w: &[R], gu: &mut [R], gp: &mut [R]);
+}
+
+/// An SDE from closures (no derivatives): `drift(t, u, p, du)` and `diffusion(t, u, p, g)`.
+///
+/// ```
+/// use sciml_sde::{FnSde, Noise, SdeFunction};
+/// // Geometric Brownian motion du = μu dt + σu dW.
+/// let mut gbm = FnSde::new(1, 2, Noise::Diagonal,
+///     |_t: f64, u: &[f64], p: &[f64], du: &mut [f64]| du[0] = p[0] * u[0],
+///     |_t: f64, u: &[f64], p: &[f64], g: &mut [f64]| g[0] = p[1] * u[0]);
+/// let mut g = [0.0];
+/// gbm.diffusion(0.0, &[2.0], &[1.0, 0.5], &mut g);
+/// assert_eq!(g, [1.0]);
+/// ```
+#[derive(Clone)]
+pub struct FnSde<F, G> {
+    n: usize,
+    np: usize,
+    noise: Noise,
+    f: F,
+    g: G,
+}
+
+impl<F, G> FnSde<F, G> {
+    /// A system with `n` states, `np` parameters and the given noise shape.
+    pub fn new(n: usize, np: usize, noise: Noise, f: F, g: G) -> Self {
+        FnSde { n, np, noise, f, g }
+    }
+    /// Adds closures for the drift and diffusion VJPs, making an [`SdeVjp`] system.
+    pub fn with_vjp<FV, GV>(self, fv: FV, gv: GV) -> FnSdeVjp<F, G, FV, GV> {
+        FnSdeVjp { base: self, fv, gv }
+    }
+}
+
+impl<R: Real, F, G> SdeFunction<R> for FnSde<F, G>
+where
+    F: FnMut(R, &[R], &[R], &mut [R]),
+    G: FnMut(R, &[R], &[R], &mut [R]),
+{
+    fn dims(&self) -> (usize, usize) {
+        (self.n, self.np)
+    }
+    fn noise(&self) -> Noise {
+        self.noise
+    }
+    fn drift(&mut self, t: R, u: &[R], p: &[R], du: &mut [R]) {
+        (self.f)(t, u, p, du)
+    }
+    fn diffusion(&mut self, t: R, u: &[R], p: &[R], g: &mut [R]) {
+        (self.g)(t, u, p, g)
+    }
+}
+
+/// An [`FnSde`] with VJP closures `(t, u, p, w, gu, gp)` for the drift and the diffusion.
+#[derive(Clone)]
+pub struct FnSdeVjp<F, G, FV, GV> {
+    base: FnSde<F, G>,
+    fv: FV,
+    gv: GV,
+}
+
+impl<R: Real, F, G, FV, GV> SdeFunction<R> for FnSdeVjp<F, G, FV, GV>
+where
+    F: FnMut(R, &[R], &[R], &mut [R]),
+    G: FnMut(R, &[R], &[R], &mut [R]),
+{
+    fn dims(&self) -> (usize, usize) {
+        (self.base.n, self.base.np)
+    }
+    fn noise(&self) -> Noise {
+        self.base.noise
+    }
+    fn drift(&mut self, t: R, u: &[R], p: &[R], du: &mut [R]) {
+        (self.base.f)(t, u, p, du)
+    }
+    fn diffusion(&mut self, t: R, u: &[R], p: &[R], g: &mut [R]) {
+        (self.base.g)(t, u, p, g)
+    }
+}
+
+impl<R: Real, F, G, FV, GV> SdeVjp<R> for FnSdeVjp<F, G, FV, GV>
+where
+    F: FnMut(R, &[R], &[R], &mut [R]),
+    G: FnMut(R, &[R], &[R], &mut [R]),
+    FV: FnMut(R, &[R], &[R], &[R], &mut [R], &mut [R]),
+    GV: FnMut(R, &[R], &[R], &[R], &mut [R], &mut [R]),
+{
+    fn drift_vjp(&mut self, t: R, u: &[R], p: &[R], w: &[R], gu: &mut [R], gp: &mut [R]) {
+        (self.fv)(t, u, p, w, gu, gp)
+    }
+    fn diffusion_vjp(&mut self, t: R, u: &[R], p: &[R], w: &[R], gu: &mut [R], gp: &mut [R]) {
+        (self.gv)(t, u, p, w, gu, gp)
+    }
+}
+
+/// An SDE problem: a system, an initial state, a time span and parameters.
+#[derive(Clone)]
+pub struct SdeProblem<R: Real, F> {
+    /// The system.
+    pub f: F,
+    /// Initial state.
+    pub u0: Vec<R>,
+    /// Time span `(t0, t1)`, `t0 < t1`.
+    pub tspan: (R, R),
+    /// Parameters.
+    pub p: Vec<R>,
+}
+
+impl<R: Real, F> std::fmt::Debug for SdeProblem<R, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SdeProblem")
+            .field("u0", &self.u0)
+            .field("tspan", &self.tspan)
+            .field("p", &self.p)
+            .finish_non_exhaustive()
+    }
+}
+
+fn check_finite<R: Real>(what: &str, x: &[R]) -> Result<(), Error> {
+    match x.iter().position(|v| !v.is_finite()) {
+        Some(index) => Err(Error::NonFinite {
+            what: what.into(),
+            index,
+        }),
+        None => Ok(()),
+    }
+}
+
+impl<R: Real, F: SdeFunction<R>> SdeProblem<R, F> {
+    /// A validated problem: lengths match the system, values are finite, `t0 < t1`, and the
+    /// noise shape is consistent.
+    pub fn new(f: F, u0: Vec<R>, tspan: (R, R), p: Vec<R>) -> Result<Self, SdeError> {
+        let (n, np) = f.dims();
+        if u0.len() != n {
+            return Err(Error::DimensionMismatch {
+                what: "u0".into(),
+                expected: n,
+                got: u0.len(),
+            }
+            .into());
+        }
+        if p.len() != np {
+            return Err(Error::DimensionMismatch {
+                what: "p".into(),
+                expected: np,
+                got: p.len(),
+            }
+            .into());
+        }
+        check_finite("u0", &u0)?;
+        check_finite("p", &p)?;
+        let (t0, t1) = tspan;
+        if !(t0.is_finite() && t1.is_finite()) || t1 <= t0 {
+            return Err(Error::InvalidSpan {
+                t0: t0.to_f64_lossy(),
+                t1: t1.to_f64_lossy(),
+                reason: "SDE solves need finite t0 < t1 (reverse-time SDEs are not supported)"
+                    .into(),
+            }
+            .into());
+        }
+        match f.noise() {
+            Noise::General { m } | Noise::Commutative { m } if m == 0 => {
+                return Err(SdeError::NoiseShape {
+                    reason: "general noise needs at least one Brownian motion (m ≥ 1)".into(),
+                });
+            }
+            _ => {}
+        }
+        if n == 0 {
+            return Err(Error::DimensionMismatch {
+                what: "u0 (an SDE needs at least one state)".into(),
+                expected: 1,
+                got: 0,
+            }
+            .into());
+        }
+        Ok(SdeProblem { f, u0, tspan, p })
+    }
+}
