@@ -1,0 +1,387 @@
+//! Dense LU with partial pivoting, preallocated, for the Newton matrices of implicit solvers.
+
+use super::{all_finite, LinalgReal, LinearError};
+use crate::matrix::DenseMatrix;
+use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
+use faer::linalg::lu::partial_pivoting::factor::lu_in_place;
+use faer::linalg::lu::partial_pivoting::factor::lu_in_place_scratch;
+use faer::{MatMut, Par};
+
+/// Smallest `n` at which [`DenseLuBackend::Auto`] uses faer's blocked factorisation instead of
+/// the simple in-crate kernel.
+///
+/// Chosen from `cargo bench -p sciml-core --bench linalg` (factor + solve, `f64`): the simple
+/// kernel wins clearly below this size (faer's per-call set-up dominates), faer's blocked,
+/// vectorised kernel wins above it. See the bench for the measured numbers.
+pub const DENSE_LU_FAER_MIN_N: usize = 32;
+
+/// Which factorisation kernel a [`DenseLu`] uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DenseLuBackend {
+    /// The simple kernel below [`DENSE_LU_FAER_MIN_N`], faer from there on.
+    #[default]
+    Auto,
+    /// A right-looking, column-oriented kernel in this crate: no set-up cost, best for small `n`.
+    Simple,
+    /// faer's recursive blocked in-place LU with preallocated scratch: best for large `n`.
+    Faer,
+}
+
+/// An LU factorisation `P A = L U` with partial (row) pivoting, for repeated solves with one
+/// matrix, allocation-free after [`DenseLu::new`].
+///
+/// The factors are stored packed in one column-major `n × n` array (unit lower `L` below the
+/// diagonal, `U` on and above it) with the row interchanges as a LAPACK-style sequence, whatever
+/// kernel factored them, so both solves are shared.
+///
+/// A zero pivot gives [`LinearError::Singular`]; a non-finite matrix, factor or solution gives
+/// [`LinearError::NonFinite`]. Near-singular matrices are factored: a stiff solver detects their
+/// effect through its Newton convergence test.
+///
+/// ```
+/// use sciml_core::{DenseLu, DenseMatrix};
+/// let mut a = DenseMatrix::<f64>::zeros(2, 2);
+/// a[(0, 0)] = 2.0; a[(0, 1)] = 1.0;
+/// a[(1, 0)] = 1.0; a[(1, 1)] = 3.0;
+/// let mut lu = DenseLu::new(2);
+/// lu.factor(&a).unwrap();
+/// let mut b = [3.0, 5.0]; // A · [0.8, 1.4]
+/// lu.solve_in_place(&mut b).unwrap();
+/// assert!((b[0] - 0.8).abs() < 1e-15 && (b[1] - 1.4).abs() < 1e-15);
+/// let mut c = [3.0, 4.0]; // Aᵀ · [1, 1]
+/// lu.solve_transpose_in_place(&mut c).unwrap();
+/// assert!((c[0] - 1.0).abs() < 1e-15 && (c[1] - 1.0).abs() < 1e-15);
+/// ```
+pub struct DenseLu<R: LinalgReal> {
+    n: usize,
+    backend: DenseLuBackend,
+    lu: Vec<R>,
+    /// Row `k` was interchanged with row `piv[k] >= k` at step `k`.
+    piv: Vec<usize>,
+    factored: bool,
+    // faer's outputs and scratch (empty when the simple kernel is used).
+    perm: Vec<usize>,
+    perm_inv: Vec<usize>,
+    pos: Vec<usize>,
+    scratch: MemBuffer,
+}
+
+impl<R: LinalgReal> Clone for DenseLu<R> {
+    fn clone(&self) -> Self {
+        let mut c = Self::with_backend(self.n, self.backend);
+        c.lu.copy_from_slice(&self.lu);
+        c.piv.copy_from_slice(&self.piv);
+        c.factored = self.factored;
+        c
+    }
+}
+
+impl<R: LinalgReal> std::fmt::Debug for DenseLu<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DenseLu")
+            .field("n", &self.n)
+            .field("backend", &self.backend)
+            .field("factored", &self.factored)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: LinalgReal> DenseLu<R> {
+    /// An LU for `n × n` matrices, kernel chosen by size ([`DenseLuBackend::Auto`]).
+    pub fn new(n: usize) -> Self {
+        Self::with_backend(n, DenseLuBackend::Auto)
+    }
+
+    /// An LU for `n × n` matrices with the given kernel.
+    pub fn with_backend(n: usize, backend: DenseLuBackend) -> Self {
+        let use_faer = match backend {
+            DenseLuBackend::Auto => n >= DENSE_LU_FAER_MIN_N,
+            DenseLuBackend::Simple => false,
+            DenseLuBackend::Faer => true,
+        };
+        let (m, req) = if use_faer {
+            (
+                n,
+                lu_in_place_scratch::<usize, R>(n, n, Par::Seq, Default::default()),
+            )
+        } else {
+            (0, StackReq::EMPTY)
+        };
+        DenseLu {
+            n,
+            backend: if use_faer {
+                DenseLuBackend::Faer
+            } else {
+                DenseLuBackend::Simple
+            },
+            lu: vec![R::zero(); n * n],
+            piv: vec![0; n],
+            factored: false,
+            perm: vec![0; m],
+            perm_inv: vec![0; m],
+            pos: vec![0; m],
+            scratch: MemBuffer::new(req),
+        }
+    }
+
+    /// The size `n`.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// The kernel in use ([`DenseLuBackend::Simple`] or [`DenseLuBackend::Faer`]).
+    pub fn backend(&self) -> DenseLuBackend {
+        self.backend
+    }
+
+    /// Whether the last [`DenseLu::factor`] succeeded.
+    pub fn is_factored(&self) -> bool {
+        self.factored
+    }
+
+    /// Copies `a` and factors it in place. Allocation-free.
+    ///
+    /// # Errors
+    /// [`LinearError::Dimension`] if `a` is not `n × n`, [`LinearError::NonFinite`] if it holds a
+    /// NaN or infinity (or the factors overflow), [`LinearError::Singular`] on a zero pivot. After
+    /// an error, solves fail with [`LinearError::NotFactored`] until a factorisation succeeds.
+    pub fn factor(&mut self, a: &DenseMatrix<R>) -> Result<(), LinearError> {
+        self.factored = false;
+        let n = self.n;
+        if a.nrows() != n || a.ncols() != n {
+            return Err(LinearError::Dimension {
+                expected: n,
+                got: if a.nrows() != n { a.nrows() } else { a.ncols() },
+            });
+        }
+        if !all_finite(a.as_slice()) {
+            return Err(LinearError::NonFinite);
+        }
+        self.lu.copy_from_slice(a.as_slice());
+        match self.backend {
+            DenseLuBackend::Faer => self.factor_faer(),
+            _ => factor_simple(&mut self.lu, n, &mut self.piv)?,
+        }
+        // A zero pivot (faer does not stop at one) or overflow in the factors.
+        for k in 0..n {
+            let d = self.lu[k * n + k];
+            if d == R::zero() {
+                return Err(LinearError::Singular { column: k });
+            }
+            if !d.is_finite() {
+                return Err(LinearError::NonFinite);
+            }
+        }
+        if self.backend == DenseLuBackend::Faer && !all_finite(&self.lu) {
+            return Err(LinearError::NonFinite);
+        }
+        self.factored = true;
+        Ok(())
+    }
+
+    /// faer's blocked LU, then its row permutation turned into an interchange sequence.
+    fn factor_faer(&mut self) {
+        let n = self.n;
+        let mat = MatMut::from_column_major_slice_mut(&mut self.lu, n, n);
+        let stack = MemStack::new(&mut self.scratch);
+        lu_in_place(
+            mat,
+            &mut self.perm,
+            &mut self.perm_inv,
+            Par::Seq,
+            stack,
+            Default::default(),
+        );
+        // Row i of P·A is row perm[i] of A. Replay as interchanges: keep where each original row
+        // currently sits (pos) and which original row sits at each position (perm_inv reused).
+        for i in 0..n {
+            self.pos[i] = i;
+            self.perm_inv[i] = i;
+        }
+        for k in 0..n {
+            let q = self.pos[self.perm[k]];
+            self.piv[k] = q;
+            let (rk, rq) = (self.perm_inv[k], self.perm_inv[q]);
+            self.perm_inv.swap(k, q);
+            self.pos[rk] = q;
+            self.pos[rq] = k;
+        }
+    }
+
+    fn check_rhs(&self, b: &[R]) -> Result<(), LinearError> {
+        if !self.factored {
+            return Err(LinearError::NotFactored);
+        }
+        if b.len() != self.n {
+            return Err(LinearError::Dimension {
+                expected: self.n,
+                got: b.len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Solves `A x = b`, overwriting `b` with `x`. Allocation-free.
+    ///
+    /// # Errors
+    /// [`LinearError::NotFactored`], [`LinearError::Dimension`] if `b.len() != n`,
+    /// [`LinearError::NonFinite`] if the solution is not finite.
+    pub fn solve_in_place(&self, b: &mut [R]) -> Result<(), LinearError> {
+        self.check_rhs(b)?;
+        let n = self.n;
+        let lu = &self.lu;
+        for (k, &p) in self.piv.iter().enumerate() {
+            b.swap(k, p);
+        }
+        // L y = P b (unit lower), column-oriented so each update is a contiguous axpy.
+        for k in 0..n {
+            let bk = b[k];
+            if bk != R::zero() {
+                let col = &lu[k * n + k + 1..(k + 1) * n];
+                for (bi, l) in b[k + 1..].iter_mut().zip(col) {
+                    *bi -= *l * bk;
+                }
+            }
+        }
+        // U x = y.
+        for k in (0..n).rev() {
+            b[k] /= lu[k * n + k];
+            let bk = b[k];
+            if bk != R::zero() {
+                let col = &lu[k * n..k * n + k];
+                for (bi, u) in b[..k].iter_mut().zip(col) {
+                    *bi -= *u * bk;
+                }
+            }
+        }
+        if all_finite(b) {
+            Ok(())
+        } else {
+            Err(LinearError::NonFinite)
+        }
+    }
+
+    /// Solves `Aᵀ x = b`, overwriting `b` with `x` (adjoints need it). Allocation-free.
+    ///
+    /// With `P A = L U`, `Aᵀ = Uᵀ Lᵀ P`: solve `Uᵀ y = b`, then `Lᵀ z = y`, then `x = Pᵀ z`.
+    ///
+    /// # Errors
+    /// As [`DenseLu::solve_in_place`].
+    pub fn solve_transpose_in_place(&self, b: &mut [R]) -> Result<(), LinearError> {
+        self.check_rhs(b)?;
+        let n = self.n;
+        let lu = &self.lu;
+        // Uᵀ y = b: row i of Uᵀ is column i of U, contiguous.
+        for i in 0..n {
+            let col = &lu[i * n..i * n + i];
+            let s = col
+                .iter()
+                .zip(&b[..i])
+                .fold(R::zero(), |s, (u, y)| s + *u * *y);
+            b[i] = (b[i] - s) / lu[i * n + i];
+        }
+        // Lᵀ z = y (unit upper).
+        for i in (0..n).rev() {
+            let col = &lu[i * n + i + 1..(i + 1) * n];
+            let s = col
+                .iter()
+                .zip(&b[i + 1..])
+                .fold(R::zero(), |s, (l, z)| s + *l * *z);
+            b[i] -= s;
+        }
+        for (k, &p) in self.piv.iter().enumerate().rev() {
+            b.swap(k, p);
+        }
+        if all_finite(b) {
+            Ok(())
+        } else {
+            Err(LinearError::NonFinite)
+        }
+    }
+}
+
+/// Right-looking LU with partial pivoting of the column-major `n × n` array `a`, in place.
+/// Each trailing update is a contiguous axpy on one column, which the compiler vectorises.
+fn factor_simple<R: LinalgReal>(
+    a: &mut [R],
+    n: usize,
+    piv: &mut [usize],
+) -> Result<(), LinearError> {
+    for k in 0..n {
+        let col = &a[k * n..(k + 1) * n];
+        let mut p = k;
+        let mut best = col[k].abs();
+        for (i, v) in col.iter().enumerate().skip(k + 1) {
+            let v = v.abs();
+            if v > best {
+                best = v;
+                p = i;
+            }
+        }
+        piv[k] = p;
+        if best == R::zero() {
+            return Err(LinearError::Singular { column: k });
+        }
+        if p != k {
+            for j in 0..n {
+                a.swap(j * n + k, j * n + p);
+            }
+        }
+        let inv = R::one() / a[k * n + k];
+        for x in &mut a[k * n + k + 1..(k + 1) * n] {
+            *x *= inv;
+        }
+        let (left, right) = a.split_at_mut((k + 1) * n);
+        let lcol = &left[k * n + k + 1..];
+        for cj in right.chunks_exact_mut(n) {
+            let akj = cj[k];
+            if akj != R::zero() {
+                for (x, l) in cj[k + 1..].iter_mut().zip(lcol) {
+                    *x -= *l * akj;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mat(n: usize, f: impl Fn(usize, usize) -> f64) -> DenseMatrix<f64> {
+        let mut a = DenseMatrix::zeros(n, n);
+        for j in 0..n {
+            for i in 0..n {
+                a[(i, j)] = f(i, j);
+            }
+        }
+        a
+    }
+
+    #[test]
+    fn both_kernels_give_identical_interchanges_on_a_pivoting_matrix() {
+        // Row 2 has the largest entry of column 0, so a swap is forced.
+        let a = mat(3, |i, j| {
+            [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 10.0]][i][j]
+        });
+        for backend in [DenseLuBackend::Simple, DenseLuBackend::Faer] {
+            let mut lu = DenseLu::with_backend(3, backend);
+            lu.factor(&a).unwrap();
+            assert_eq!(lu.piv[0], 2, "{backend:?}");
+            // x = [1, 1, 1] → b = row sums.
+            let mut b = [6.0, 15.0, 25.0];
+            lu.solve_in_place(&mut b).unwrap();
+            for x in b {
+                assert!((x - 1.0).abs() < 1e-13, "{backend:?}: {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn zero_sized_system_is_fine() {
+        let mut lu = DenseLu::<f64>::new(0);
+        lu.factor(&DenseMatrix::zeros(0, 0)).unwrap();
+        lu.solve_in_place(&mut []).unwrap();
+    }
+}
