@@ -1,0 +1,144 @@
+//! How an implicit method solves with its iteration matrix `W = M − γ·J`.
+//!
+//! `J = ∂f/∂u` at a linearisation point, `M` the mass matrix (the identity when the problem has
+//! none) and `γ = h·γ_method`. A strategy says where `J` comes from and how `W` is solved with,
+//! and its implementation names the capability of the field it needs: a dense Jacobian
+//! ([`DenseSolve`]), Jacobian-vector products for Jacobian-free GMRES (`KrylovSolve`).
+//! A field without that capability is a compile error; wrap it in a provider
+//! (`sciml_core::ForwardAd` for exact derivatives, `sciml_core::FiniteDiff` for differences).
+
+use crate::method::StepFailure;
+use sciml_core::linalg::{DenseLu, LinalgReal};
+use sciml_core::{DenseMatrix, Jacobian, Re, Scalar, Stats, VectorField};
+
+/// A way of forming and solving `W = M − γ·J`.
+pub trait LinearStrategy<F: VectorField>: Clone + Send + Sync + std::fmt::Debug {
+    /// Matrices, factorisations and scratch.
+    type Cache: Clone + Send;
+    /// Builds the buffers for states shaped like `u0`.
+    fn cache(&self, f: &F, u0: &F::V) -> Self::Cache;
+    /// Evaluates (or, matrix-free, records the point of) `J` at `(t, u)`.
+    fn update_jacobian(
+        &self,
+        c: &mut Self::Cache,
+        f: &mut F,
+        t: Re<F::V>,
+        u: &F::V,
+        p: &F::P,
+        stats: &mut Stats,
+    );
+    /// Forms `W = M − γ·J` with the current `J` and factorises it.
+    fn factorise(
+        &self,
+        c: &mut Self::Cache,
+        gamma: Re<F::V>,
+        mass: Option<&DenseMatrix<Re<F::V>>>,
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure>;
+    /// Solves `W x = b` in place.
+    fn solve(
+        &self,
+        c: &mut Self::Cache,
+        f: &mut F,
+        p: &F::P,
+        b: &mut F::V,
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure>;
+    /// `out = J·v` with the current `J` (Newton's convergence tests and the BDF predictor use it
+    /// rarely; matrix-free strategies call the field's JVP).
+    fn jac_mul(&self, c: &mut Self::Cache, f: &mut F, p: &F::P, v: &F::V, out: &mut F::V);
+}
+
+/// A dense Jacobian from the field (`sciml_core::Jacobian`) and a dense LU of `W`
+/// (`sciml_core::linalg::DenseLu`: a small in-crate kernel for small systems, faer's blocked
+/// factorisation for large ones).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DenseSolve;
+
+/// Buffers of [`DenseSolve`].
+#[derive(Clone, Debug)]
+pub struct DenseSolveCache<R: LinalgReal> {
+    j: DenseMatrix<R>,
+    w: DenseMatrix<R>,
+    lu: DenseLu<R>,
+}
+
+impl<R, F> LinearStrategy<F> for DenseSolve
+where
+    R: LinalgReal + Scalar<Re = R>,
+    F: Jacobian<V = Vec<R>>,
+{
+    type Cache = DenseSolveCache<R>;
+
+    fn cache(&self, _f: &F, u0: &Vec<R>) -> DenseSolveCache<R> {
+        let n = u0.len();
+        DenseSolveCache {
+            j: DenseMatrix::zeros(n, n),
+            w: DenseMatrix::zeros(n, n),
+            lu: DenseLu::new(n),
+        }
+    }
+
+    fn update_jacobian(
+        &self,
+        c: &mut DenseSolveCache<R>,
+        f: &mut F,
+        t: R,
+        u: &Vec<R>,
+        p: &F::P,
+        stats: &mut Stats,
+    ) {
+        f.jacobian(t, u, p, &mut c.j);
+        stats.njac += 1;
+    }
+
+    fn factorise(
+        &self,
+        c: &mut DenseSolveCache<R>,
+        gamma: R,
+        mass: Option<&DenseMatrix<R>>,
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure> {
+        let n = c.j.nrows();
+        for col in 0..n {
+            let jc = c.j.col(col);
+            let wc = c.w.col_mut(col);
+            for (w, j) in wc.iter_mut().zip(jc) {
+                *w = -gamma * *j;
+            }
+            match mass {
+                Some(m) => {
+                    for (w, mm) in wc.iter_mut().zip(m.col(col)) {
+                        *w += *mm;
+                    }
+                }
+                None => wc[col] += R::one(),
+            }
+        }
+        stats.nfactor += 1;
+        c.lu.factor(&c.w).map_err(|_| StepFailure::LinearSolve)
+    }
+
+    fn solve(
+        &self,
+        c: &mut DenseSolveCache<R>,
+        _f: &mut F,
+        _p: &F::P,
+        b: &mut Vec<R>,
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure> {
+        stats.nlinsolve += 1;
+        c.lu.solve_in_place(b).map_err(|_| StepFailure::LinearSolve)
+    }
+
+    fn jac_mul(
+        &self,
+        c: &mut DenseSolveCache<R>,
+        _f: &mut F,
+        _p: &F::P,
+        v: &Vec<R>,
+        out: &mut Vec<R>,
+    ) {
+        c.j.mul_vec_to(v, out);
+    }
+}

@@ -1,0 +1,10 @@
+//! Implicit methods for stiff problems: Rosenbrock methods, and the linear-solve strategies they
+//! share (dense LU, Jacobian-free GMRES).
+
+pub mod linear;
+pub mod rosenbrock;
+
+pub use linear::{DenseSolve, DenseSolveCache, LinearStrategy};
+pub use rosenbrock::{
+    Rodas4, Rodas5P, Rosenbrock23, RosenbrockCache, RosenbrockMethod, RosenbrockTableau,
+};

@@ -1,0 +1,135 @@
+//! Rosenbrock methods: convergence orders against an exact solution, stiff reference values,
+//! dense output, mass matrices and the Jacobian strategies.
+#![allow(clippy::unwrap_used)]
+
+use sciml_core::{ForwardAd, GenericRhs, Scalar};
+use sciml_ode::{
+    OdeMethod, OdeProblem, Rodas4, Rodas5P, Rosenbrock23, SaveAt, SolveOptions, Tolerance,
+};
+
+/// Prothero–Robinson: `u' = λ (u − φ(t)) + φ'(t)`, exact solution `u = φ(t) = sin t` from
+/// `u(0) = 0`; non-autonomous, so the `∂f/∂t` terms are exercised. Second component: a nonlinear
+/// autonomous equation `v' = −v²`, `v = 1/(1 + t)`.
+#[derive(Clone)]
+struct ProtheroRobinson {
+    lambda: f64,
+}
+
+impl GenericRhs for ProtheroRobinson {
+    fn dims(&self) -> (usize, usize) {
+        (2, 0)
+    }
+    fn eval<S: Scalar>(&self, t: S::Re, u: &[S], _p: &[S], du: &mut [S], _ws: &mut [S]) {
+        let (s, c) = (S::from_re(t).sin(), S::from_re(t).cos());
+        du[0] = (u[0] - s) * S::cst(self.lambda) + c;
+        du[1] = -(u[1] * u[1]);
+    }
+}
+
+fn exact(t: f64) -> [f64; 2] {
+    [t.sin(), 1.0 / (1.0 + t)]
+}
+
+/// `(error at the step end t = 1, error of the dense output at t = 0.37)`.
+fn fixed_step_error<M: OdeMethod<ForwardAd<ProtheroRobinson>>>(
+    m: M,
+    lambda: f64,
+    n: usize,
+) -> (f64, f64) {
+    let f = ForwardAd::new(ProtheroRobinson { lambda });
+    let mut prob = OdeProblem::new(f, vec![0.0, 1.0], (0.0, 1.0), vec![]).unwrap();
+    let opts = SolveOptions {
+        adaptive: Some(false),
+        dt: Some(1.0 / n as f64),
+        saveat: SaveAt::Times(vec![0.37, 1.0]),
+        ..SolveOptions::default()
+    };
+    let sol = prob.solve(m, &opts).unwrap();
+    let err = |k: usize| {
+        let e = exact(sol.t[k]);
+        (sol.u[k][0] - e[0]).abs().max((sol.u[k][1] - e[1]).abs())
+    };
+    (err(1), err(0))
+}
+
+fn fitted(errs: &[f64], ns: &[usize]) -> f64 {
+    let k = errs.len() - 1;
+    (errs[0] / errs[k]).ln() / ((ns[k] as f64) / (ns[0] as f64)).ln()
+}
+
+#[test]
+fn orders_of_convergence() {
+    // λ = −2: mildly stiff, so no order reduction. Expected: the method's order at a step end;
+    // min(order, interp_order + 1) for the dense output.
+    fn check(m: impl OdeMethod<ForwardAd<ProtheroRobinson>> + Copy, ns: &[usize]) {
+        let (end, dense): (Vec<f64>, Vec<f64>) =
+            ns.iter().map(|&n| fixed_step_error(m, -2.0, n)).unzip();
+        let (pe, pd) = (fitted(&end, ns), fitted(&dense, ns));
+        let p = f64::from(m.order());
+        let q = f64::from(m.interp_order() + 1).min(p);
+        eprintln!(
+            "{}: end order {pe:.3} (expect {p}), dense order {pd:.3} (expect {q}), errors {end:?}",
+            m.name()
+        );
+        assert!((pe - p).abs() < 0.25, "{}: end order {pe}", m.name());
+        assert!((pd - q).abs() < 0.35, "{}: dense order {pd}", m.name());
+    }
+    check(Rosenbrock23::new(), &[20, 40, 80, 160]);
+    check(Rodas4::new(), &[10, 20, 40, 80]);
+    check(Rodas5P::new(), &[6, 12, 24, 48]);
+}
+
+/// Robertson's chemical kinetics, the classic stiff test.
+#[derive(Clone)]
+struct Robertson;
+impl GenericRhs for Robertson {
+    fn dims(&self) -> (usize, usize) {
+        (3, 3)
+    }
+    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
+        du[0] = -(p[0] * u[0]) + p[2] * u[1] * u[2];
+        du[1] = p[0] * u[0] - p[2] * u[1] * u[2] - p[1] * u[1] * u[1];
+        du[2] = p[1] * u[1] * u[1];
+    }
+}
+
+fn robertson_end<M: OdeMethod<ForwardAd<Robertson>>>(
+    m: M,
+    rtol: f64,
+    atol: f64,
+) -> (Vec<f64>, sciml_core::Stats) {
+    let mut prob = OdeProblem::new(
+        ForwardAd::new(Robertson),
+        vec![1.0, 0.0, 0.0],
+        (0.0, 1e5),
+        vec![0.04, 3e7, 1e4],
+    )
+    .unwrap();
+    let opts = SolveOptions {
+        tol: Tolerance::new(rtol, atol).unwrap(),
+        saveat: SaveAt::Times(vec![1e5]),
+        ..SolveOptions::default()
+    };
+    let sol = prob.solve(m, &opts).unwrap();
+    (sol.u[0].clone(), sol.stats)
+}
+
+#[test]
+fn robertson_methods_agree() {
+    let (reference, st) = robertson_end(Rodas5P::new(), 1e-10, 1e-14);
+    eprintln!("Rodas5P tight: {reference:?} {st:?}");
+    for (name, (u, st)) in [
+        (
+            "Rosenbrock23",
+            robertson_end(Rosenbrock23::new(), 1e-6, 1e-10),
+        ),
+        ("Rodas4", robertson_end(Rodas4::new(), 1e-6, 1e-10)),
+        ("Rodas5P", robertson_end(Rodas5P::new(), 1e-6, 1e-10)),
+    ] {
+        eprintln!("{name}: {u:?} {st:?}");
+        for k in 0..3 {
+            let rel = (u[k] - reference[k]).abs() / reference[k].abs();
+            assert!(rel < 1e-3, "{name} component {k}: rel err {rel:e}");
+        }
+    }
+}
