@@ -805,7 +805,10 @@ impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
                 .try_step(&mut self.cache, self.f, ctx, &mut self.unew);
             if self.adaptive {
                 let err = res.unwrap_or(R::<F::V>::infinity());
-                let (accept, hnext) = self.ctrl.decide(h, err);
+                let (accept, hctrl) = self.ctrl.decide(h, err);
+                // A method that controls its own step (BDF's order selection) overrides the PI
+                // controller's proposal, after accepted and rejected steps alike.
+                let hnext = self.method.suggest_step(&self.cache).unwrap_or(hctrl);
                 let hnext = hnext.abs().min(self.dtmax) * self.dir;
                 if !accept {
                     self.sol.stats.rejected += 1;

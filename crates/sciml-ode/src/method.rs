@@ -103,8 +103,9 @@ pub trait OdeMethod<F: VectorField>: MethodInfo {
     fn interp_vectors<'a>(&self, c: &'a Self::Cache) -> &'a [F::V];
     /// Moves on to the next step from the accepted state (`f(t1, u1)` becomes `f_start`).
     fn advance(&self, c: &mut Self::Cache);
-    /// Suggests the next step size after an accepted step, for methods that control their own
-    /// step (BDF's order selection); `None` leaves it to the PI controller.
+    /// Suggests the size of the next attempt after `try_step` (accepted or rejected), for methods
+    /// that control their own step (BDF's order selection); `None` leaves it to the PI
+    /// controller. Acceptance is still decided by the returned error norm (`<= 1`).
     fn suggest_step(&self, _c: &Self::Cache) -> Option<Re<F::V>> {
         None
     }
