@@ -1,0 +1,171 @@
+//! Discrete-adjoint gradients against central finite differences on the same Brownian path.
+
+#![allow(clippy::unwrap_used)]
+
+use sciml_core::{ForwardAd, GenericRhs, Scalar};
+use sciml_sde::adjoint::discrete_adjoint;
+use sciml_sde::{
+    solve, FieldSde, FnSde, Method, Noise, SdeFunction, SdeOptions, SdeProblem, SdeVjp,
+};
+
+#[derive(Clone)]
+struct Drift;
+impl GenericRhs for Drift {
+    fn dims(&self) -> (usize, usize) {
+        (2, 6)
+    }
+    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
+        du[0] = p[0] * u[1] - p[1] * u[0] * u[0] * u[0];
+        du[1] = -p[2] * u[0] + p[3] * u[1].sin();
+    }
+}
+
+#[derive(Clone)]
+struct Diffusion;
+impl GenericRhs for Diffusion {
+    fn dims(&self) -> (usize, usize) {
+        (2, 6)
+    }
+    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], g: &mut [S], _ws: &mut [S]) {
+        g[0] = p[4] * (S::one() + u[0] * u[0]).sqrt();
+        g[1] = p[5] * u[0] * u[1];
+    }
+}
+
+const SAVES: [f64; 3] = [0.25, 0.5, 1.0];
+
+/// L = Σ_k (k+1) Σ_i u_i(t_k)².
+fn loss_of(sol: &sciml_core::Solution<Vec<f64>>) -> f64 {
+    sol.u
+        .iter()
+        .enumerate()
+        .map(|(k, u)| (k + 1) as f64 * u.iter().map(|x| x * x).sum::<f64>())
+        .sum()
+}
+
+fn check_gradient<F: SdeVjp<f64> + Clone>(f: F, u0: Vec<f64>, p: Vec<f64>, method: Method) {
+    let opts = SdeOptions::fixed(1.0 / 64.0)
+        .saveat(SAVES.to_vec())
+        .seed(42);
+    let prob = SdeProblem::new(f.clone(), u0.clone(), (0.0, 1.0), p.clone()).unwrap();
+    let r = discrete_adjoint(&prob, method, &opts, |k, _t, u, g| {
+        for (gi, ui) in g.iter_mut().zip(u) {
+            *gi = 2.0 * (k + 1) as f64 * ui;
+        }
+    })
+    .unwrap();
+    let loss = |u0: &[f64], p: &[f64]| {
+        let prob = SdeProblem::new(f.clone(), u0.to_vec(), (0.0, 1.0), p.to_vec()).unwrap();
+        loss_of(&solve(&prob, method, &opts).unwrap())
+    };
+    // The adjoint's forward pass is the ordinary solve.
+    assert_eq!(loss_of(&r.sol), loss(&u0, &p));
+    let fd = |x: &[f64], i: usize, eval: &dyn Fn(&[f64]) -> f64| {
+        let h = 1e-6 * x[i].abs().max(1.0);
+        let (mut a, mut b) = (x.to_vec(), x.to_vec());
+        a[i] += h;
+        b[i] -= h;
+        (eval(&a) - eval(&b)) / (2.0 * h)
+    };
+    let mut worst: f64 = 0.0;
+    for i in 0..u0.len() {
+        let d = fd(&u0, i, &|x| loss(x, &p));
+        let rel = (r.du0[i] - d).abs() / d.abs().max(1e-3);
+        worst = worst.max(rel);
+        assert!(
+            rel < 1e-5,
+            "{method:?} du0[{i}]: adjoint {} fd {d}",
+            r.du0[i]
+        );
+    }
+    for i in 0..p.len() {
+        let d = fd(&p, i, &|x| loss(&u0, x));
+        let rel = (r.dp[i] - d).abs() / d.abs().max(1e-3);
+        worst = worst.max(rel);
+        assert!(rel < 1e-5, "{method:?} dp[{i}]: adjoint {} fd {d}", r.dp[i]);
+    }
+    eprintln!("{method:?}: worst relative gradient error {worst:.2e}");
+}
+
+#[test]
+fn diagonal_noise_gradients_match_finite_differences() {
+    let sde = FieldSde::new(
+        ForwardAd::new(Drift),
+        ForwardAd::new(Diffusion),
+        Noise::Diagonal,
+    )
+    .unwrap();
+    let p = vec![1.0, 0.3, 1.2, 0.4, 0.3, 0.5];
+    for method in [Method::EulerMaruyama, Method::EulerHeun] {
+        check_gradient(sde.clone(), vec![0.8, -0.4], p.clone(), method);
+    }
+}
+
+#[test]
+fn scalar_noise_gradients_match_finite_differences() {
+    let sde = FieldSde::new(
+        ForwardAd::new(Drift),
+        ForwardAd::new(Diffusion),
+        Noise::Scalar,
+    )
+    .unwrap();
+    let p = vec![1.0, 0.3, 1.2, 0.4, 0.3, 0.5];
+    for method in [Method::EulerMaruyama, Method::EulerHeun] {
+        check_gradient(sde.clone(), vec![0.8, -0.4], p.clone(), method);
+    }
+}
+
+#[test]
+fn general_noise_gradients_match_finite_differences() {
+    // 2 states, 3 Brownian motions: g = [[p0 u0, p1, 0], [0, p2 u1, p0 u0 u1]], drift −p3 u.
+    let f = FnSde::new(
+        2,
+        4,
+        Noise::General { m: 3 },
+        |_t: f64, u: &[f64], p: &[f64], du: &mut [f64]| {
+            du[0] = -p[3] * u[0];
+            du[1] = -p[3] * u[1];
+        },
+        |_t: f64, u: &[f64], p: &[f64], g: &mut [f64]| {
+            g.copy_from_slice(&[p[0] * u[0], p[1], 0.0, 0.0, p[2] * u[1], p[0] * u[0] * u[1]]);
+        },
+    )
+    .with_vjp(
+        |_t: f64, u: &[f64], p: &[f64], w: &[f64], gu: &mut [f64], gp: &mut [f64]| {
+            gu[0] -= p[3] * w[0];
+            gu[1] -= p[3] * w[1];
+            gp[3] -= u[0] * w[0] + u[1] * w[1];
+        },
+        |_t: f64, u: &[f64], p: &[f64], w: &[f64], gu: &mut [f64], gp: &mut [f64]| {
+            gu[0] += p[0] * w[0] + p[0] * u[1] * w[5];
+            gu[1] += p[2] * w[4] + p[0] * u[0] * w[5];
+            gp[0] += u[0] * w[0] + u[0] * u[1] * w[5];
+            gp[1] += w[1];
+            gp[2] += u[1] * w[4];
+        },
+    );
+    assert_eq!(SdeFunction::<f64>::noise(&f), Noise::General { m: 3 });
+    for method in [Method::EulerMaruyama, Method::EulerHeun] {
+        check_gradient(f.clone(), vec![1.0, 0.5], vec![0.4, 0.2, 0.3, 0.7], method);
+    }
+}
+
+#[test]
+fn adjoint_rejects_what_it_cannot_differentiate() {
+    let sde = FieldSde::new(
+        ForwardAd::new(Drift),
+        ForwardAd::new(Diffusion),
+        Noise::Diagonal,
+    )
+    .unwrap();
+    let prob = SdeProblem::new(sde, vec![0.8, -0.4], (0.0, 1.0), vec![1.0; 6]).unwrap();
+    let g = |_: usize, _: f64, _: &[f64], _: &mut [f64]| {};
+    assert!(discrete_adjoint(&prob, Method::Sriw1, &SdeOptions::fixed(0.1), g).is_err());
+    assert!(discrete_adjoint(
+        &prob,
+        Method::EulerMaruyama,
+        &SdeOptions::adaptive(1e-3, 1e-3),
+        g
+    )
+    .is_err());
+}
