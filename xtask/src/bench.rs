@@ -298,9 +298,21 @@ fn format_component(x: f64) -> String {
     }
 }
 
+/// Components shown in the table; a longer state (W2b's 2048 values) shows its first ones and
+/// its length (the JSON report keeps every value).
+const SHOWN_COMPONENTS: usize = 4;
+
 fn format_state(v: &[f64]) -> String {
-    let parts: Vec<String> = v.iter().map(|&x| format_component(x)).collect();
-    format!("[{}]", parts.join(", "))
+    let parts: Vec<String> = v
+        .iter()
+        .take(SHOWN_COMPONENTS)
+        .map(|&x| format_component(x))
+        .collect();
+    if v.len() > SHOWN_COMPONENTS {
+        format!("[{}, … ({} values)]", parts.join(", "), v.len())
+    } else {
+        format!("[{}]", parts.join(", "))
+    }
 }
 
 /// A count, without a fractional part when it has none (a median of counts may be `56.0`).
@@ -652,6 +664,25 @@ mod tests {
             "{table}"
         );
         assert!(table.contains("| ours | 10.0 µs | 300 | [1.000000, 2.000000] | 1.00 |"));
+    }
+
+    #[test]
+    fn long_states_are_shortened_in_the_table() {
+        assert_eq!(format_state(&[1.0, 2.0]), "[1.000000, 2.000000]");
+        let long: Vec<f64> = (0..2048).map(f64::from).collect();
+        assert_eq!(
+            format_state(&long),
+            "[0, 1.000000, 2.000000, 3.000000, … (2048 values)]"
+        );
+    }
+
+    #[test]
+    fn w2_workloads_are_registered() {
+        let w = workloads::find("w2").expect("W2");
+        assert_eq!((w.example, w.outcome), ("w2", Outcome::FinalState));
+        assert!(w.peer_systems.contains(&"pydiffsol_bdf"));
+        let w = workloads::find("W2B").expect("W2b");
+        assert_eq!(w.peer_args, ["--repeats", "5"]);
     }
 
     #[test]

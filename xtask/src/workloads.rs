@@ -70,6 +70,37 @@ pub const WORKLOADS: &[Workload] = &[
         outcome: Outcome::FinalState,
     },
     Workload {
+        name: "W2",
+        description: "Robertson (stiff chemical kinetics) on [0, 1e5], stiff methods, rtol 1e-6, \
+                      atol 1e-10, final state only, f64",
+        package: "sciml-ode",
+        example: "w2",
+        peer_script: "benches/peers/w2_robertson.py",
+        peer_systems: &[
+            "scipy_BDF",
+            "scipy_Radau",
+            "scipy_LSODA",
+            "diffrax_kvaerno5",
+            "pydiffsol_bdf",
+        ],
+        peer_args: &[],
+        per: "solve",
+        outcome: Outcome::FinalState,
+    },
+    Workload {
+        name: "W2b",
+        description: "2-D Brusselator, periodic 32x32 grid (2048 unknowns), t in [0, 11.5], \
+                      stiff methods with sparse Jacobians, rtol 1e-6, atol 1e-8, final state only, \
+                      f64",
+        package: "sciml-ode",
+        example: "w2b",
+        peer_script: "benches/peers/w2b_brusselator.py",
+        peer_systems: &["scipy_BDF", "scipy_BDF_jac"],
+        peer_args: &["--repeats", "5"],
+        per: "solve",
+        outcome: Outcome::FinalState,
+    },
+    Workload {
         name: "W3",
         description: "neural ODE training (DiffEqFlux README problem: 2-50-2 tanh MLP on u.^3, \
                       30 points, sum-of-squares loss, Adam 0.05), Tsit5-class, rtol 1e-3, \
