@@ -26,6 +26,16 @@ pub enum Noise {
         /// Number of Brownian motions.
         m: usize,
     },
+    /// `batch` independent copies of a general-noise system, stacked: the state is `batch` blocks
+    /// of `k = n / batch` components, each driven by its own `m` Brownian motions through its own
+    /// `k × m` matrix; `g` holds the blocks one after another (each row-major), `dW` has `m · batch`
+    /// components. This is general noise for a batch solved as one state, without the zero blocks.
+    Batched {
+        /// Brownian motions per block.
+        m: usize,
+        /// Number of blocks.
+        batch: usize,
+    },
 }
 
 impl Noise {
@@ -35,13 +45,14 @@ impl Noise {
             Noise::Diagonal => n,
             Noise::Scalar => 1,
             Noise::General { m } | Noise::Commutative { m } => m,
+            Noise::Batched { m, batch } => m * batch,
         }
     }
     /// Length of the diffusion buffer for a state of length `n`.
     pub fn diffusion_len(self, n: usize) -> usize {
         match self {
             Noise::Diagonal | Noise::Scalar => n,
-            Noise::General { m } | Noise::Commutative { m } => n * m,
+            Noise::General { m } | Noise::Commutative { m } | Noise::Batched { m, .. } => n * m,
         }
     }
     /// A short name for messages.
@@ -51,6 +62,7 @@ impl Noise {
             Noise::Scalar => "scalar",
             Noise::General { .. } => "general",
             Noise::Commutative { .. } => "commutative",
+            Noise::Batched { .. } => "batched general",
         }
     }
 
@@ -77,6 +89,23 @@ impl Noise {
                     *o += s * scale;
                 }
             }
+            Noise::Batched { m, batch } => {
+                let k = out.len() / batch.max(1);
+                for (b, (ob, gb)) in out
+                    .chunks_exact_mut(k)
+                    .zip(g.chunks_exact(k * m))
+                    .enumerate()
+                {
+                    let wb = &dw[b * m..(b + 1) * m];
+                    for (o, row) in ob.iter_mut().zip(gb.chunks_exact(m)) {
+                        let mut s = R::zero();
+                        for (gij, wj) in row.iter().zip(wb) {
+                            s += *gij * *wj;
+                        }
+                        *o += s * scale;
+                    }
+                }
+            }
         }
     }
 
@@ -97,6 +126,15 @@ impl Noise {
             Noise::General { m } | Noise::Commutative { m } => {
                 for (row, l) in wg.chunks_exact_mut(m).zip(lambda) {
                     for (o, w) in row.iter_mut().zip(dw) {
+                        *o = *l * *w * scale;
+                    }
+                }
+            }
+            Noise::Batched { m, batch } => {
+                let k = lambda.len() / batch.max(1);
+                for (i, (row, l)) in wg.chunks_exact_mut(m).zip(lambda).enumerate() {
+                    let wb = &dw[(i / k) * m..(i / k + 1) * m];
+                    for (o, w) in row.iter_mut().zip(wb) {
                         *o = *l * *w * scale;
                     }
                 }
@@ -290,6 +328,14 @@ impl<R: Real, F: SdeFunction<R>> SdeProblem<R, F> {
             Noise::General { m } | Noise::Commutative { m } if m == 0 => {
                 return Err(SdeError::NoiseShape {
                     reason: "general noise needs at least one Brownian motion (m ≥ 1)".into(),
+                });
+            }
+            Noise::Batched { m, batch } if m == 0 || batch == 0 || n % batch != 0 => {
+                return Err(SdeError::NoiseShape {
+                    reason: format!(
+                        "batched noise needs m ≥ 1 and a batch ({batch}) dividing the state \
+                         length ({n})"
+                    ),
                 });
             }
             _ => {}

@@ -48,12 +48,21 @@ fn check_gradient<F: SdeVjp<f64> + Clone>(f: F, u0: Vec<f64>, p: Vec<f64>, metho
         .saveat(SAVES.to_vec())
         .seed(42);
     let prob = SdeProblem::new(f.clone(), u0.clone(), (0.0, 1.0), p.clone()).unwrap();
-    let r = discrete_adjoint(&prob, method, &opts, |k, _t, u, g| {
-        for (gi, ui) in g.iter_mut().zip(u) {
-            *gi = 2.0 * (k + 1) as f64 * ui;
-        }
+    let r = discrete_adjoint(&prob, method, &opts, |_ts, us| {
+        let l = us
+            .iter()
+            .enumerate()
+            .map(|(k, u)| (k + 1) as f64 * u.iter().map(|x| x * x).sum::<f64>())
+            .sum();
+        let g = us
+            .iter()
+            .enumerate()
+            .map(|(k, u)| u.iter().map(|x| 2.0 * (k + 1) as f64 * x).collect())
+            .collect();
+        (l, g)
     })
     .unwrap();
+    assert_eq!(r.loss, loss_of(&r.sol));
     let loss = |u0: &[f64], p: &[f64]| {
         let prob = SdeProblem::new(f.clone(), u0.to_vec(), (0.0, 1.0), p.to_vec()).unwrap();
         loss_of(&solve(&prob, method, &opts).unwrap())
@@ -159,7 +168,7 @@ fn adjoint_rejects_what_it_cannot_differentiate() {
     )
     .unwrap();
     let prob = SdeProblem::new(sde, vec![0.8, -0.4], (0.0, 1.0), vec![1.0; 6]).unwrap();
-    let g = |_: usize, _: f64, _: &[f64], _: &mut [f64]| {};
+    let g = |_: &[f64], us: &[Vec<f64>]| (0.0, vec![vec![0.0; 2]; us.len()]);
     assert!(discrete_adjoint(&prob, Method::Sriw1, &SdeOptions::fixed(0.1), g).is_err());
     assert!(discrete_adjoint(
         &prob,

@@ -147,3 +147,55 @@ fn a_blow_up_is_reported_not_returned() {
     let e = solve(&prob, Method::LambaEm, &SdeOptions::adaptive(1e-3, 1e-3)).unwrap_err();
     assert!(matches!(e, SdeError::Failed { .. }), "{e}");
 }
+
+#[test]
+fn batched_noise_with_one_block_is_general_noise() {
+    let mk = |noise: Noise| {
+        FnSde::new(
+            2,
+            0,
+            noise,
+            |_t: f64, u: &[f64], _p: &[f64], du: &mut [f64]| {
+                du[0] = -u[1];
+                du[1] = u[0];
+            },
+            |_t: f64, u: &[f64], _p: &[f64], g: &mut [f64]| {
+                g.copy_from_slice(&[0.1 * u[0], 0.2, -0.3, 0.0, 0.5 * u[1], 0.1]);
+            },
+        )
+    };
+    let opts = SdeOptions::fixed(0.05).seed(4);
+    let a = solve(
+        &SdeProblem::new(
+            mk(Noise::General { m: 3 }),
+            vec![1.0, 0.0],
+            (0.0, 1.0),
+            vec![],
+        )
+        .unwrap(),
+        Method::EulerHeun,
+        &opts,
+    )
+    .unwrap();
+    let b = solve(
+        &SdeProblem::new(
+            mk(Noise::Batched { m: 3, batch: 1 }),
+            vec![1.0, 0.0],
+            (0.0, 1.0),
+            vec![],
+        )
+        .unwrap(),
+        Method::EulerHeun,
+        &opts,
+    )
+    .unwrap();
+    assert_eq!(a.u, b.u);
+    // A batch that does not divide the state is a shape error.
+    let e = SdeProblem::new(
+        mk(Noise::Batched { m: 3, batch: 3 }),
+        vec![1.0, 0.0],
+        (0.0, 1.0),
+        vec![],
+    );
+    assert!(matches!(e, Err(SdeError::NoiseShape { .. })));
+}

@@ -18,6 +18,8 @@ use sciml_core::{Error, Real, Solution, Stats};
 pub struct SdeAdjoint<R: Real> {
     /// The forward solution (saved as `opts.saveat` asks).
     pub sol: Solution<Vec<R>>,
+    /// The loss.
+    pub loss: R,
     /// `dL/du0`.
     pub du0: Vec<R>,
     /// `dL/dp`.
@@ -26,8 +28,9 @@ pub struct SdeAdjoint<R: Real> {
 
 /// Solves with fixed steps and back-propagates a loss of the saved states.
 ///
-/// `dloss(k, t, u, g)` writes `∂L/∂u` at the `k`-th saved state into `g` (zeroed before the
-/// call). Supported methods: [`Method::EulerMaruyama`] (Itô) and [`Method::EulerHeun`]
+/// `loss(ts, us)` receives the saved times and states and returns the loss with its cotangents
+/// `∂L/∂u_k`, one per saved state (so losses over the whole trajectory, such as moments over a
+/// batch, are allowed). Supported methods: [`Method::EulerMaruyama`] (Itô) and [`Method::EulerHeun`]
 /// (Stratonovich), any noise shape. The gradient is the exact derivative of the computed
 /// solution on the path given by `opts.seed`.
 ///
@@ -48,7 +51,9 @@ pub struct SdeAdjoint<R: Real> {
 ///         });
 /// let prob = SdeProblem::new(f, vec![1.0], (0.0, 1.0), vec![0.5, 0.2]).unwrap();
 /// let opts = SdeOptions::fixed(0.01).saveat(vec![1.0]).seed(1);
-/// let r = discrete_adjoint(&prob, Method::EulerMaruyama, &opts, |_, _, _, g| g[0] = 1.0).unwrap();
+/// let r = discrete_adjoint(&prob, Method::EulerMaruyama, &opts, |_ts, us| {
+///     (us[0][0], vec![vec![1.0]])
+/// }).unwrap();
 /// // u(1) is linear in u0, so dL/du0 = u(1)/u0.
 /// assert!((r.du0[0] - r.sol.u[0][0]).abs() < 1e-12);
 /// ```
@@ -56,12 +61,12 @@ pub fn discrete_adjoint<R, F, L>(
     prob: &SdeProblem<R, F>,
     method: Method,
     opts: &SdeOptions<R>,
-    mut dloss: L,
+    loss: L,
 ) -> Result<SdeAdjoint<R>, SdeError>
 where
     R: Real,
     F: SdeVjp<R> + Clone,
-    L: FnMut(usize, R, &[R], &mut [R]),
+    L: FnOnce(&[R], &[Vec<R>]) -> (R, Vec<Vec<R>>),
 {
     if !matches!(method, Method::EulerMaruyama | Method::EulerHeun) {
         return Err(Error::Unsupported {
@@ -150,6 +155,15 @@ where
         sol.u.push(us[j * n..(j + 1) * n].to_vec());
     }
     sol.stats = stats;
+    let (loss, cot) = loss(&sol.t, &sol.u);
+    if cot.len() != saves.len() || cot.iter().any(|c| c.len() != n) {
+        return Err(Error::DimensionMismatch {
+            what: "loss cotangents (one per saved state, each of the state's length)".into(),
+            expected: saves.len() * n,
+            got: cot.iter().map(|c| c.len()).sum(),
+        }
+        .into());
+    }
 
     // Backward pass.
     let mut lambda = vec![R::zero(); n];
@@ -163,19 +177,17 @@ where
     let mut ubar = vec![R::zero(); n];
     let mut lbar = vec![R::zero(); n];
     let mut si = saves.len();
-    let add_saves = |j: usize, si: &mut usize, lambda: &mut [R], gbuf: &mut [R], dloss: &mut L| {
+    let add_saves = |j: usize, si: &mut usize, lambda: &mut [R]| {
         while *si > 0 && saves[*si - 1] == j {
             *si -= 1;
-            gbuf.iter_mut().for_each(|x| *x = R::zero());
-            dloss(*si, grid.time(t0, t1, j), &us[j * n..(j + 1) * n], gbuf);
-            for (l, g) in lambda.iter_mut().zip(gbuf.iter()) {
+            for (l, g) in lambda.iter_mut().zip(&cot[*si]) {
                 *l += *g;
             }
         }
     };
     let half = R::c(0.5);
     for j in (1..=nsteps).rev() {
-        add_saves(j, &mut si, &mut lambda, &mut gbuf, &mut dloss);
+        add_saves(j, &mut si, &mut lambda);
         let t = grid.time(t0, t1, j - 1);
         let h = grid.time(t0, t1, j) - t;
         // Replay ΔW of step j.
@@ -223,9 +235,10 @@ where
         }
         lambda.copy_from_slice(&gu);
     }
-    add_saves(0, &mut si, &mut lambda, &mut gbuf, &mut dloss);
+    add_saves(0, &mut si, &mut lambda);
     Ok(SdeAdjoint {
         sol,
+        loss,
         du0: lambda,
         dp: mu,
     })
