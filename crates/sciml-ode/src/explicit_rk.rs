@@ -15,11 +15,18 @@ pub trait RkMethod: Clone + Send + Sync {
 #[derive(Clone, Debug)]
 pub struct RkCache<V: State> {
     /// Stages, then `f(t1, u1)` (non-FSAL methods), then lazy interpolation stages.
-    ks: Vec<V>,
-    tmp: V,
+    pub(crate) ks: Vec<V>,
+    pub(crate) tmp: V,
     err: V,
     zero: V,
     interp_ready: bool,
+}
+
+impl<V: State> RkCache<V> {
+    /// Marks the lazy interpolation stages stale (after the state was changed from outside).
+    pub(crate) fn interp_ready_reset(&mut self) {
+        self.interp_ready = false;
+    }
 }
 
 /// Most vectors a stage, update or error combination uses (Vern9: 16 stages).

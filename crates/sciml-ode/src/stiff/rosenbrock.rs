@@ -444,22 +444,22 @@ rosenbrock_method!(
 /// Buffers of a Rosenbrock solve.
 #[derive(Clone, Debug)]
 pub struct RosenbrockCache<V, L> {
-    lin: L,
+    pub(crate) lin: L,
     /// Stage increments `U_i`.
-    us: Vec<V>,
+    pub(crate) us: Vec<V>,
     /// `U_i / h`, the dense-output vectors.
-    iv: Vec<V>,
-    f0: V,
-    f1: V,
-    fi: V,
-    arg: V,
-    dt: V,
-    err: V,
-    zero: V,
-    msum: V,
-    jac_ok: bool,
-    w_for: f64,
-    interp_ready: bool,
+    pub(crate) iv: Vec<V>,
+    pub(crate) f0: V,
+    pub(crate) f1: V,
+    pub(crate) fi: V,
+    pub(crate) arg: V,
+    pub(crate) dt: V,
+    pub(crate) err: V,
+    pub(crate) zero: V,
+    pub(crate) msum: V,
+    pub(crate) jac_ok: bool,
+    pub(crate) w_for: f64,
+    pub(crate) interp_ready: bool,
 }
 
 macro_rules! rosenbrock_impls {
