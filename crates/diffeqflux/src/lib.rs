@@ -34,9 +34,11 @@
 #[cfg(feature = "candle")]
 pub mod candle;
 pub mod neural_ode;
+pub mod neural_sde;
 pub mod nn;
 pub mod optim;
 pub mod plot;
 pub mod train;
 
 pub use neural_ode::{LossGradient, NeuralField, NeuralOde, SensitivityChoice, TrajectoryLoss};
+pub use neural_sde::{NeuralDsde, NeuralSde, NeuralSdeCore, NeuralSdeSystem, SdeLossGradient};

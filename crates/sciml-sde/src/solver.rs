@@ -185,11 +185,11 @@ pub(crate) fn grid_for<R: Real>(t0: R, t1: R, dt: R) -> Grid<R> {
     let span = (t1 - t0).to_f64_lossy();
     let d = dt.to_f64_lossy();
     let ratio = span / d;
-    let mut nsteps = (ratio * (1.0 - 1e-10)).ceil().max(1.0) as usize;
-    if nsteps == 0 {
-        nsteps = 1;
-    }
-    let last_exact = ((nsteps as f64) * d - span).abs() <= 1e-9 * span;
+    // A step that divides the span up to rounding in R (an f32 0.01 is not 1/100) gives an exact
+    // number of steps, not one more sliver step.
+    let slack = 100.0 * R::epsilon().to_f64_lossy();
+    let nsteps = ((ratio * (1.0 - slack)).ceil() as usize).max(1);
+    let last_exact = ((nsteps as f64) * d - span).abs() <= slack * span;
     let k = (usize::BITS - (nsteps - 1).leading_zeros()).min(60);
     Grid {
         dt,
