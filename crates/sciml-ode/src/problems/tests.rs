@@ -246,3 +246,28 @@ fn problems_validate_and_carry_references() {
     let du = rhs(&Robertson, 0.0, &[0.3, 2e-5, 0.7]);
     assert!((du[0] + du[1] + du[2]).abs() < 1e-15);
 }
+
+#[test]
+fn brusselator_matches_the_w2b_peer_script() {
+    // f(0, u0) and f(2, u0) of the 32 × 32 problem as computed by the vectorised numpy version in
+    // benches/peers/w2b_brusselator.py (np.roll Laplacian), an independent implementation.
+    let b = Brusselator2d::new(32).unwrap();
+    let du = rhs(&b, 0.0, &b.u0());
+    let want = [
+        2374.259559656297,
+        2912.636732305455,
+        2374.259559656297,
+        1008.7589057295543,
+    ];
+    assert_close(&du[..4], &want, 1e-13);
+    assert_close(
+        &du[1000..1002],
+        &[-315.868811632448, -379.13438171997126],
+        1e-13,
+    );
+    // Point (9, 19) = (0.28125, 0.59375) lies in the forcing disc.
+    let k = b.index_u(9, 19);
+    assert_close(&du[k..k + 1], &[-305.7822582718639], 1e-13);
+    let du2 = rhs(&b, 2.0, &b.u0());
+    assert_close(&du2[k..k + 1], &[-300.7822582718639], 1e-13);
+}
