@@ -29,7 +29,10 @@ pub use dense::{DenseOutput, Segment};
 pub use dual::{Dual, Dual64};
 pub use error::{Error, SolveError};
 pub use field::{GenericRhs, Jacobian, Jvp, VectorField, Vjp};
-pub use linalg::{DenseLu, LinalgReal, LinearError};
+pub use linalg::{
+    colour_columns, detect_sparsity, dual_jacobian_coloured, fd_jacobian_coloured, Colouring,
+    DenseLu, Gmres, GmresStats, LinalgReal, LinearError, SparseLu, SparseMatrix, SparsityPattern,
+};
 pub use matrix::DenseMatrix;
 pub use providers::{FiniteDiff, FnField, ForwardAd, Missing};
 pub use scalar::{One, Re, Real, Scalar, Zero};

@@ -14,9 +14,22 @@
 //! | [`fd_jacobian_coloured`], [`dual_jacobian_coloured`], [`detect_sparsity`] | sparse Jacobians |
 //! | [`Gmres`] | restarted GMRES(m) with right preconditioning |
 
+mod colouring;
 mod dense_lu;
+mod gmres;
+mod jacobian;
+mod sparse;
+mod sparse_lu;
 
+pub use colouring::{colour_columns, Colouring};
 pub use dense_lu::{DenseLu, DenseLuBackend, DENSE_LU_FAER_MIN_N};
+pub use gmres::{Gmres, GmresStats, Preconditioner};
+pub use jacobian::{
+    detect_sparsity, dual_jacobian_coloured, fd_jacobian_coloured, DualJacobianScratch, FdJvp,
+    FdScheme, JacobianScratch,
+};
+pub use sparse::{SparseMatrix, SparsityPattern};
+pub use sparse_lu::SparseLu;
 
 use crate::scalar::Real;
 
@@ -66,6 +79,26 @@ pub enum LinearError {
     /// A sparse matrix does not have the sparsity pattern the solver was built for.
     #[error("sparse matrix has a different sparsity pattern from the one analysed")]
     PatternMismatch,
+    /// A sparse factorisation met a zero (or non-finite) pivot in numeric elimination: the
+    /// matrix is singular or too ill-conditioned to solve with (faer does not report the column).
+    #[error(
+        "sparse matrix is numerically singular: the LU factors have a zero or non-finite pivot"
+    )]
+    NumericallySingular,
+    /// An entry lies outside the matrix or the sparsity pattern.
+    #[error(
+        "entry ({row}, {col}) is outside the {nrows} × {ncols} matrix or its sparsity pattern"
+    )]
+    IndexOutOfBounds {
+        /// Row of the entry.
+        row: usize,
+        /// Column of the entry.
+        col: usize,
+        /// Rows of the matrix.
+        nrows: usize,
+        /// Columns of the matrix.
+        ncols: usize,
+    },
     /// `solve` was called before a successful `factor`.
     #[error("no factorisation available: call `factor` successfully before `solve`")]
     NotFactored,
