@@ -118,6 +118,24 @@ pub const WORKLOADS: &[Workload] = &[
         per: "training iteration",
         outcome: Outcome::FinalLoss,
     },
+    Workload {
+        name: "W4",
+        description: "neural SDE forward + gradient (2-D diagonal noise, drift 2-50-2 tanh MLP, \
+                      diffusion Dense 2-2, 100 trajectories, Euler-Maruyama dt 0.01, 101 saves, \
+                      MSE vs the W3 true ODE), discrete adjoint, f32 and f64",
+        package: "diffeqflux",
+        example: "w4",
+        peer_script: "benches/peers/w4_neural_sde.py",
+        peer_systems: &[
+            "torchsde_euler_f32",
+            "torchsde_euler_adjoint_f32",
+            "torchsde_euler_f64",
+            "torchsde_euler_adjoint_f64",
+        ],
+        peer_args: &[],
+        per: "forward + gradient",
+        outcome: Outcome::FinalLoss,
+    },
 ];
 
 /// Looks a workload up by name (case-insensitive).
