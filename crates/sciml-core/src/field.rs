@@ -11,6 +11,7 @@
 //! Methods take `&mut self`: scratch lives in the field, so fields stay `Sync` and ensembles can
 //! clone them.
 
+use crate::linalg::{SparseMatrix, SparsityPattern};
 use crate::matrix::DenseMatrix;
 use crate::scalar::{Re, Scalar};
 use crate::state::State;
@@ -64,6 +65,30 @@ pub trait Jacobian: VectorField {
         u: &Self::V,
         p: &Self::P,
         j: &mut DenseMatrix<<Self::V as State>::S>,
+    );
+}
+
+/// The sparse Jacobian `∂f/∂u` on a fixed sparsity pattern, for sparse LU in implicit solvers.
+///
+/// Provided by the adaptors `crate::providers::SparseAd` (exact, coloured dual numbers over a
+/// [`GenericRhs`]), `crate::providers::SparseFd` (coloured finite differences of any field) and
+/// `crate::providers::SparseFn` (the user's closure).
+pub trait SparseJacobian: VectorField {
+    /// Whether the Jacobian is exact (not finite differences).
+    const EXACT: bool;
+    /// The pattern of `∂f/∂u` (`n × n`). Build the Jacobian matrix from this `Arc`
+    /// (`SparseMatrix::zeros(f.jacobian_pattern().clone())`) so pattern checks are pointer
+    /// comparisons; it derefs to `&SparsityPattern`.
+    fn jacobian_pattern(&self) -> &std::sync::Arc<SparsityPattern>;
+    /// Writes `∂f/∂u` into `j`, whose pattern must be [`SparseJacobian::jacobian_pattern`]. On a
+    /// matrix with another pattern every value is set to NaN, so the factorisation that follows
+    /// fails with `LinearError::NonFinite` instead of solving with a wrong matrix.
+    fn sparse_jacobian(
+        &mut self,
+        t: Re<Self::V>,
+        u: &Self::V,
+        p: &Self::P,
+        j: &mut SparseMatrix<<Self::V as State>::S>,
     );
 }
 

@@ -28,13 +28,13 @@ pub mod tolerance;
 pub use dense::{DenseOutput, Segment};
 pub use dual::{Dual, Dual64};
 pub use error::{Error, SolveError};
-pub use field::{GenericRhs, Jacobian, Jvp, VectorField, Vjp};
+pub use field::{GenericRhs, Jacobian, Jvp, SparseJacobian, VectorField, Vjp};
 pub use linalg::{
     colour_columns, detect_sparsity, dual_jacobian_coloured, fd_jacobian_coloured, Colouring,
     DenseLu, Gmres, GmresStats, LinalgReal, LinearError, SparseLu, SparseMatrix, SparsityPattern,
 };
 pub use matrix::DenseMatrix;
-pub use providers::{FiniteDiff, FnField, ForwardAd, Missing};
+pub use providers::{FiniteDiff, FnField, ForwardAd, Missing, SparseAd, SparseFd, SparseFn};
 pub use scalar::{One, Re, Real, Scalar, Zero};
 pub use solution::{ReturnCode, Solution, Stats};
 pub use state::{check_finite_slice, Batch, Pair, SliceState, State, MAX_LINCOMB};

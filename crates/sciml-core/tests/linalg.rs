@@ -768,3 +768,103 @@ fn gmres_reports_non_convergence_and_bad_input() {
     let st = gm.solve(&mut mv, None, &vec![0.0; n], &mut z).unwrap();
     assert_eq!(st.iterations, 0);
 }
+
+use sciml_core::{FnField, SparseAd, SparseFd, SparseFn, SparseJacobian, VectorField};
+
+fn max_diff(a: &DenseMatrix<f64>, b: &DenseMatrix<f64>) -> f64 {
+    a.as_slice()
+        .iter()
+        .zip(b.as_slice())
+        .fold(0.0_f64, |m, (x, y)| m.max((x - y).abs()))
+}
+
+#[test]
+fn sparse_jacobian_adaptors_match_the_dense_dual_jacobian() {
+    let m = 6;
+    let n = 2 * m * m;
+    let y = bruss_state(m);
+    let p = vec![0.02];
+    let mut dense = ForwardAd::new(Bruss { m });
+    let mut jd = DenseMatrix::zeros(n, n);
+    dense.jacobian(0.0, &y, &p, &mut jd);
+    let scale = jd.as_slice().iter().fold(0.0_f64, |a, v| a.max(v.abs()));
+
+    // Exact, with the pattern detected.
+    let mut ad = SparseAd::detect(Bruss { m }, 0.0, &y, &p).unwrap();
+    assert_eq!(**ad.jacobian_pattern(), bruss_pattern(m));
+    const { assert!(<SparseAd<Bruss> as SparseJacobian>::EXACT) };
+    let mut j = SparseMatrix::zeros(ad.jacobian_pattern().clone());
+    ad.sparse_jacobian(0.0, &y, &p, &mut j);
+    assert!(max_diff(&j.to_dense(), &jd) <= 1e-14 * scale);
+    // Capabilities pass through: the dense Jacobian and the JVP are ForwardAd's.
+    let mut jd2 = DenseMatrix::zeros(n, n);
+    ad.jacobian(0.0, &y, &p, &mut jd2);
+    assert_eq!(jd2, jd);
+    let v: Vec<f64> = (0..n).map(|i| i as f64).collect();
+    let (mut o1, mut o2) = (vec![0.0; n], vec![0.0; n]);
+    ad.jvp_u(0.0, &y, &p, &v, &mut o1);
+    dense.jvp_u(0.0, &y, &p, &v, &mut o2);
+    assert_eq!(o1, o2);
+
+    // Finite differences of a plain closure field (no GenericRhs).
+    let g = Bruss { m };
+    let closure = FnField::new(n, 1, move |t: f64, u: &[f64], p: &[f64], du: &mut [f64]| {
+        g.eval(t, u, p, du, &mut [])
+    });
+    let mut fd = SparseFd::new(closure, bruss_pattern(m), FdScheme::Central).unwrap();
+    const {
+        assert!(
+            !<SparseFd<FnField<f64, fn(f64, &[f64], &[f64], &mut [f64])>> as SparseJacobian>::EXACT
+        )
+    };
+    let mut jf = SparseMatrix::zeros(fd.jacobian_pattern().clone());
+    fd.sparse_jacobian(0.0, &y, &p, &mut jf);
+    assert!(max_diff(&jf.to_dense(), &jd) <= 1e-8 * scale);
+    // The wrapped field still evaluates the same right-hand side.
+    let (mut d1, mut d2) = (vec![0.0; n], vec![0.0; n]);
+    fd.rhs(0.0, &y, &p, &mut d1);
+    dense.rhs(0.0, &y, &p, &mut d2);
+    assert_eq!(d1, d2);
+
+    // A Jacobian matrix with another pattern is poisoned, not silently wrong.
+    let mut wrong = SparseMatrix::zeros(Arc::new(
+        bruss_pattern(m)
+            .with_diagonal()
+            .transpose()
+            .union(&SparsityPattern::full(n, n))
+            .unwrap(),
+    ));
+    ad.sparse_jacobian(0.0, &y, &p, &mut wrong);
+    assert!(wrong.values().iter().all(|v| v.is_nan()));
+    assert!(SparseAd::new(Bruss { m }, SparsityPattern::full(n - 1, n - 1)).is_err());
+}
+
+#[test]
+fn user_sparse_jacobian_is_used_as_given() {
+    // du₀ = −2u₀ + u₁, du₁ = u₀ u₁: pattern (0,0), (1,0), (0,1), (1,1).
+    let f = FnField::new(2, 0, |_t: f64, u: &[f64], _p: &[f64], du: &mut [f64]| {
+        du[0] = -2.0 * u[0] + u[1];
+        du[1] = u[0] * u[1];
+    });
+    let pat = SparsityPattern::full(2, 2);
+    let mut sf = SparseFn::new(
+        f,
+        pat.clone(),
+        |_t: f64, u: &[f64], _p: &[f64], v: &mut [f64]| {
+            v.copy_from_slice(&[-2.0, u[1], 1.0, u[0]]);
+        },
+    )
+    .unwrap();
+    let mut j = SparseMatrix::zeros(sf.jacobian_pattern().clone());
+    sf.sparse_jacobian(0.0, &vec![3.0, 5.0], &vec![], &mut j);
+    assert_eq!(j.to_dense().as_slice(), &[-2.0, 5.0, 1.0, 3.0]);
+    // Checked against coloured central differences of the same field.
+    let g = FnField::new(2, 0, |_t: f64, u: &[f64], _p: &[f64], du: &mut [f64]| {
+        du[0] = -2.0 * u[0] + u[1];
+        du[1] = u[0] * u[1];
+    });
+    let mut fd = SparseFd::new(g, pat, FdScheme::Central).unwrap();
+    let mut jf = SparseMatrix::zeros(fd.jacobian_pattern().clone());
+    fd.sparse_jacobian(0.0, &vec![3.0, 5.0], &vec![], &mut jf);
+    assert!(max_diff(&j.to_dense(), &jf.to_dense()) < 1e-9);
+}
