@@ -42,6 +42,7 @@ pub use options::{SaveAt, SolveOptions};
 pub use problem::OdeProblem;
 pub use step_vjp::{RkVjpCache, StepVjp, StepVjpContext};
 pub use stiff::{AutoTsit5Rodas5P, DenseSolve, LinearStrategy, Rodas4, Rodas5P, Rosenbrock23};
+pub use stiff::{KenCarp4, Newton, Trbdf2};
 
 // What an ODE user needs from the core, so depending on `sciml-ode` alone is enough.
 pub use sciml_core;

@@ -3,10 +3,14 @@
 
 pub mod auto;
 pub mod linear;
+pub mod newton;
 pub mod rosenbrock;
+pub mod sdirk;
 
 pub use auto::{AutoCache, AutoTsit5Rodas5P};
 pub use linear::{DenseSolve, DenseSolveCache, LinearStrategy};
+pub use newton::{Newton, NewtonCache};
 pub use rosenbrock::{
     Rodas4, Rodas5P, Rosenbrock23, RosenbrockCache, RosenbrockMethod, RosenbrockTableau,
 };
+pub use sdirk::{EsdirkCache, EsdirkMethod, EsdirkTableau, KenCarp4, Trbdf2};

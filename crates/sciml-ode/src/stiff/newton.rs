@@ -1,0 +1,297 @@
+//! Simplified Newton iteration for the stage equations of diagonally implicit methods.
+//!
+//! A stage of an (E)SDIRK method in "z form" (`z = h·k`, the stage derivative times the step)
+//! solves
+//!
+//! `M z − h f(t_i, ψ + γ z) = 0`,
+//!
+//! where `ψ = u0 + Σ_{j<i} a_ij z_j` is the explicit part and `γ` the method's diagonal
+//! coefficient. Its Jacobian is `W = M − hγ·J` with `J = ∂f/∂u`; the simplified iteration keeps one
+//! `W` (a Jacobian from some earlier point, factorised once) for every iteration, stage and — as
+//! long as it works — step:
+//!
+//! `W Δ_k = h f(t_i, ψ + γ z_k) − M z_k`,  `z_{k+1} = z_k + Δ_k`.
+//!
+//! # Convergence monitoring
+//!
+//! Hairer and Wanner, *Solving ODEs II*, section IV.8 ("Implementation of implicit Runge–Kutta
+//! methods", eqs. 8.10–8.15): the contraction rate is estimated as `θ_k = ‖Δ_k‖ / ‖Δ_{k−1}‖`,
+//! the remaining error as `η_k ‖Δ_k‖` with `η_k = θ_k / (1 − θ_k)`, and the iteration stops once
+//! `η_k ‖Δ_k‖ ≤ κ`. The norm is the solver's weighted RMS norm (`State::err_norm`, so `1` means
+//! "one tolerance") of the change of the stage value `γΔ_k`; `κ` defaults to `0.03`, the value
+//! of Hairer's SDIRK4/RADAU5 codes (`FNEWT`). For the first iteration, where no rate is known
+//! yet, `η` is carried over from the previous solve as `max(η_old, ε)^0.8` (their eq. 8.15).
+//! The iteration fails (→ [`StepFailure::NewtonFailure`]) when `θ_k ≥ 1`, when the predicted
+//! error after the remaining iterations, `θ_k^{k_max − k} / (1 − θ_k) ‖Δ_k‖`, still exceeds `κ`,
+//! or after `k_max` iterations.
+//!
+//! # Reuse of the Jacobian and of the factorisation
+//!
+//! * `J` is evaluated on the first step, and afterwards only when needed: after a Newton failure
+//!   with a Jacobian from an earlier point (then `J` is refreshed at the current step's start and
+//!   the step retried at once, without shrinking it), or at the start of the step after one whose
+//!   iterations converged slowly (largest rate above [`Newton::slow_rate`]).
+//! * `W = M − hγJ` is refactorised when `J` changed, or when `hγ` differs from the value `W` was
+//!   formed with by more than [`Newton::refactor_rtol`] relatively. A `W` with a slightly wrong
+//!   `hγ` is still a valid iteration matrix (the residual uses the true `h`), only converging a
+//!   little slower; a failure with such a `W` first refactorises at the true `hγ` and retries.
+//! * Only a failure with a fresh `J` and an exact `W` is reported, so the integrator shrinks the
+//!   step (the policy of Hairer's codes and OrdinaryDiffEq.jl's `NLNewton`).
+
+use super::linear::LinearStrategy;
+use crate::method::StepFailure;
+use sciml_core::linalg::LinalgReal;
+use sciml_core::{DenseMatrix, Scalar, State, Stats, Tolerance, VectorField};
+
+/// Settings of the simplified Newton iteration (see the module docs for the policy).
+///
+/// ```
+/// use sciml_ode::stiff::Newton;
+/// let n = Newton { kappa: 0.01, ..Newton::default() };
+/// assert_eq!(n.max_iter, 10);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Newton {
+    /// Stop when the estimated remaining error `η‖Δ‖` (in tolerance units) is below `kappa`.
+    pub kappa: f64,
+    /// Most iterations per stage.
+    pub max_iter: usize,
+    /// A step whose largest contraction rate exceeds this refreshes `J` before the next step.
+    pub slow_rate: f64,
+    /// Refactorise `W` when `hγ` moved by more than this relative amount.
+    pub refactor_rtol: f64,
+}
+
+impl Default for Newton {
+    fn default() -> Self {
+        Newton {
+            kappa: 0.03,
+            max_iter: 10,
+            slow_rate: 0.5,
+            refactor_rtol: 0.2,
+        }
+    }
+}
+
+/// Buffers and bookkeeping of the Newton iteration, including the linear strategy's cache.
+#[derive(Clone, Debug)]
+pub struct NewtonCache<V, LC> {
+    pub(crate) lin: LC,
+    /// `J` has been evaluated at least once.
+    jac_valid: bool,
+    /// `J` was evaluated at the start of the current step.
+    jac_fresh: bool,
+    /// Refresh `J` at the start of the next step (slow convergence in the last one).
+    jac_refresh: bool,
+    /// `hγ` that `W` was formed with (NaN: no valid `W`).
+    w_hg: f64,
+    /// η carried between solves (eq. 8.15).
+    eta: f64,
+    /// Largest contraction rate seen in the current step.
+    max_theta: f64,
+    y: V,
+    fy: V,
+    dz: V,
+    mz: V,
+}
+
+impl<R: LinalgReal + Scalar<Re = R>, LC> NewtonCache<Vec<R>, LC> {
+    /// Buffers for states of length `n` around a linear-strategy cache.
+    pub fn new(lin: LC, n: usize) -> Self {
+        let z = vec![R::zero(); n];
+        NewtonCache {
+            lin,
+            jac_valid: false,
+            jac_fresh: false,
+            jac_refresh: false,
+            w_hg: f64::NAN,
+            eta: 1.0,
+            max_theta: 0.0,
+            y: z.clone(),
+            fy: z.clone(),
+            dz: z.clone(),
+            mz: z,
+        }
+    }
+
+    /// The stage value `ψ + γz` of the last solve.
+    pub fn stage_value(&self) -> &Vec<R> {
+        &self.y
+    }
+
+    /// Forgets that `J` belongs to the current point (call when a new step starts).
+    pub fn new_point(&mut self) {
+        self.jac_fresh = false;
+    }
+
+    /// Marks `W` as unusable (after the linear strategy was used for something else).
+    pub fn invalidate_w(&mut self) {
+        self.w_hg = f64::NAN;
+    }
+}
+
+impl Newton {
+    /// Before a step from `(t, u0)` with `hγ = hg`: evaluates `J` if there is none (or a refresh
+    /// was asked for) and factorises `W` unless the current one is close enough.
+    #[allow(clippy::too_many_arguments)]
+    pub fn begin_step<R, F, L>(
+        &self,
+        c: &mut NewtonCache<Vec<R>, L::Cache>,
+        lin: &L,
+        f: &mut F,
+        p: &F::P,
+        (t, u0): (R, &Vec<R>),
+        hg: R,
+        mass: Option<&DenseMatrix<R>>,
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure>
+    where
+        R: LinalgReal + Scalar<Re = R>,
+        F: VectorField<V = Vec<R>>,
+        L: LinearStrategy<F>,
+    {
+        c.max_theta = 0.0;
+        if !c.jac_valid || (c.jac_refresh && !c.jac_fresh) {
+            lin.update_jacobian(&mut c.lin, f, t, u0, p, stats);
+            c.jac_valid = true;
+            c.jac_fresh = true;
+            c.jac_refresh = false;
+            c.w_hg = f64::NAN;
+        }
+        let hgf = hg.to_f64_lossy();
+        let close = (hgf - c.w_hg).abs() <= self.refactor_rtol * c.w_hg.abs();
+        if !close {
+            lin.factorise(&mut c.lin, hg, mass, stats)?;
+            c.w_hg = hgf;
+        }
+        Ok(())
+    }
+
+    /// After a failed stage solve: makes the iteration matrix better if it can (a fresh `J` at
+    /// `(t, u0)`, or `W` for the exact `hγ`) and returns `Ok(true)` when the step is worth
+    /// retrying at the same size, `Ok(false)` when nothing is left to improve.
+    #[allow(clippy::too_many_arguments)]
+    pub fn recover<R, F, L>(
+        &self,
+        c: &mut NewtonCache<Vec<R>, L::Cache>,
+        lin: &L,
+        f: &mut F,
+        p: &F::P,
+        (t, u0): (R, &Vec<R>),
+        hg: R,
+        mass: Option<&DenseMatrix<R>>,
+        stats: &mut Stats,
+    ) -> Result<bool, StepFailure>
+    where
+        R: LinalgReal + Scalar<Re = R>,
+        F: VectorField<V = Vec<R>>,
+        L: LinearStrategy<F>,
+    {
+        let hgf = hg.to_f64_lossy();
+        if !c.jac_fresh {
+            lin.update_jacobian(&mut c.lin, f, t, u0, p, stats);
+            c.jac_valid = true;
+            c.jac_fresh = true;
+            c.jac_refresh = false;
+        } else if c.w_hg == hgf {
+            return Ok(false);
+        }
+        lin.factorise(&mut c.lin, hg, mass, stats)?;
+        c.w_hg = hgf;
+        c.max_theta = 0.0;
+        Ok(true)
+    }
+
+    /// After an accepted or rejected step: asks for a fresh `J` next time if this step's
+    /// iterations converged slowly.
+    pub fn end_step<V, LC>(&self, c: &mut NewtonCache<V, LC>) {
+        if c.max_theta > self.slow_rate {
+            c.jac_refresh = true;
+        }
+    }
+
+    /// Solves `M z − h f(t_i, ψ + γ z) = 0` for `z`, starting from the guess in `z`; on success
+    /// the stage value `ψ + γz` is left in the cache ([`NewtonCache::stage_value`]). `u0` scales
+    /// the norm together with the stage value.
+    #[allow(clippy::too_many_arguments)]
+    pub fn solve_stage<R, F, L>(
+        &self,
+        c: &mut NewtonCache<Vec<R>, L::Cache>,
+        lin: &L,
+        f: &mut F,
+        p: &F::P,
+        (ti, h, gamma): (R, R, R),
+        psi: &Vec<R>,
+        z: &mut Vec<R>,
+        (u0, tol): (&Vec<R>, &Tolerance<R>),
+        mass: Option<&DenseMatrix<R>>,
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure>
+    where
+        R: LinalgReal + Scalar<Re = R>,
+        F: VectorField<V = Vec<R>>,
+        L: LinearStrategy<F>,
+    {
+        let kappa = R::c(self.kappa);
+        let one = R::one();
+        let mut eta = R::c(c.eta).max(R::epsilon()).powf(R::c(0.8));
+        let mut prev = R::zero();
+        for k in 0..self.max_iter {
+            c.y.lincomb(psi, &[gamma], &[&*z]);
+            f.rhs(ti, &c.y, p, &mut c.fy);
+            stats.nf += 1;
+            // Residual h f − M z, then Δ = W⁻¹ (h f − M z).
+            match mass {
+                None => {
+                    for ((d, fy), zi) in c.dz.iter_mut().zip(&c.fy).zip(z.iter()) {
+                        *d = h * *fy - *zi;
+                    }
+                }
+                Some(m) => {
+                    m.mul_vec_to(z, &mut c.mz);
+                    for ((d, fy), mz) in c.dz.iter_mut().zip(&c.fy).zip(&c.mz) {
+                        *d = h * *fy - *mz;
+                    }
+                }
+            }
+            if !c.dz.all_finite() {
+                return Err(StepFailure::NonFinite);
+            }
+            lin.solve(&mut c.lin, f, p, &mut c.dz, stats)?;
+            stats.nnewton += 1;
+            // z += Δ; the norm measures the stage value's change γΔ, weighted by u0 and the
+            // stage value before the update (close enough for a weight).
+            for ((zi, di), mi) in z.iter_mut().zip(&c.dz).zip(c.mz.iter_mut()) {
+                *zi += *di;
+                *mi = gamma * *di;
+            }
+            let ndz = Vec::<R>::err_norm(&c.mz, u0, &c.y, tol);
+            if !ndz.is_finite() {
+                return Err(StepFailure::NonFinite);
+            }
+            if k > 0 {
+                let theta = ndz / prev;
+                c.max_theta = c.max_theta.max(theta.to_f64_lossy());
+                if theta >= one {
+                    return Err(StepFailure::NewtonFailure);
+                }
+                eta = theta / (one - theta);
+                let left = self.max_iter - 1 - k;
+                if left > 0
+                    && theta.powf(R::from_usize(left)) / (one - theta) * ndz > kappa
+                    && eta * ndz > kappa
+                {
+                    // Even at this rate the remaining iterations cannot reach κ.
+                    return Err(StepFailure::NewtonFailure);
+                }
+            }
+            if eta * ndz <= kappa || ndz == R::zero() {
+                c.y.lincomb(psi, &[gamma], &[&*z]);
+                c.eta = eta.to_f64_lossy();
+                return Ok(());
+            }
+            prev = ndz;
+        }
+        Err(StepFailure::NewtonFailure)
+    }
+}
