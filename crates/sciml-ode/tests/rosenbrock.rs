@@ -254,3 +254,60 @@ fn auto_switching_detects_stiffness() {
         "{ua:?} vs {ur:?}"
     );
 }
+
+#[test]
+fn jacobian_free_krylov_matches_dense_lu() {
+    use sciml_ode::problems::{Brusselator2d, TestProblem};
+    use sciml_ode::KrylovSolve;
+    // Robertson: GMRES on W = I − hγJ with exact JVPs (dual numbers).
+    let (dense, _) = robertson_end(Rodas5P::new(), 1e-8, 1e-12);
+    let (krylov, st) = robertson_end(
+        Rodas5P::new().with_linear(KrylovSolve {
+            rtol: 1e-10,
+            ..KrylovSolve::default()
+        }),
+        1e-8,
+        1e-12,
+    );
+    eprintln!("Krylov Robertson {st:?}");
+    for k in 0..3 {
+        let rel = (krylov[k] - dense[k]).abs() / dense[k].abs();
+        assert!(rel < 1e-6, "component {k}: {rel:e}");
+    }
+    // The 2-D Brusselator on an 8 × 8 grid (128 unknowns).
+    let b = Brusselator2d::new(8).unwrap();
+    let solve = |krylov: bool| {
+        let mut prob = OdeProblem::new(
+            ForwardAd::new(b),
+            b.u0(),
+            (0.0, 11.5),
+            Brusselator2d::P.to_vec(),
+        )
+        .unwrap();
+        let opts = SolveOptions {
+            tol: Tolerance::new(1e-7, 1e-9).unwrap(),
+            saveat: SaveAt::Times(vec![11.5]),
+            tstops: vec![Brusselator2d::T_FORCING],
+            ..SolveOptions::default()
+        };
+        let sol = if krylov {
+            let m = Rodas5P::new().with_linear(KrylovSolve {
+                rtol: 1e-10,
+                ..KrylovSolve::default()
+            });
+            prob.solve(m, &opts).unwrap()
+        } else {
+            prob.solve(Rodas5P::new(), &opts).unwrap()
+        };
+        (sol.u[0].clone(), sol.stats)
+    };
+    let ((ud, sd), (uk, sk)) = (solve(false), solve(true));
+    eprintln!("Brusselator dense {sd:?}\nBrusselator Krylov {sk:?}");
+    let scale = ud.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+    let diff = ud
+        .iter()
+        .zip(&uk)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(diff < 1e-5 * scale, "max difference {diff:e}");
+}

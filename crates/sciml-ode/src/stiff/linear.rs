@@ -3,13 +3,13 @@
 //! `J = ∂f/∂u` at a linearisation point, `M` the mass matrix (the identity when the problem has
 //! none) and `γ = h·γ_method`. A strategy says where `J` comes from and how `W` is solved with,
 //! and its implementation names the capability of the field it needs: a dense Jacobian
-//! ([`DenseSolve`]), Jacobian-vector products for Jacobian-free GMRES (`KrylovSolve`).
+//! ([`DenseSolve`]), Jacobian-vector products for Jacobian-free GMRES ([`KrylovSolve`]).
 //! A field without that capability is a compile error; wrap it in a provider
 //! (`sciml_core::ForwardAd` for exact derivatives, `sciml_core::FiniteDiff` for differences).
 
 use crate::method::StepFailure;
-use sciml_core::linalg::{DenseLu, LinalgReal};
-use sciml_core::{DenseMatrix, Jacobian, Re, Scalar, Stats, VectorField};
+use sciml_core::linalg::{DenseLu, Gmres, LinalgReal};
+use sciml_core::{DenseMatrix, Jacobian, Jvp, Re, Scalar, Stats, VectorField};
 
 /// A way of forming and solving `W = M − γ·J`.
 pub trait LinearStrategy<F: VectorField>: Clone + Send + Sync + std::fmt::Debug {
@@ -140,5 +140,143 @@ where
         out: &mut Vec<R>,
     ) {
         c.j.mul_vec_to(v, out);
+    }
+}
+
+/// Jacobian-free Newton–Krylov: `W v = M v − γ J v` with `J v` from the field's JVP (dual numbers
+/// through `sciml_core::ForwardAd`, or differences through `sciml_core::FiniteDiff`), solved by
+/// restarted GMRES. No matrix is formed, so memory stays linear in the state size.
+#[derive(Clone, Debug)]
+pub struct KrylovSolve {
+    /// Krylov dimension before a restart.
+    pub restart: usize,
+    /// Most GMRES iterations per solve.
+    pub max_iters: usize,
+    /// Relative residual tolerance of each linear solve (a loose solve is enough inside Newton).
+    pub rtol: f64,
+}
+
+impl Default for KrylovSolve {
+    fn default() -> Self {
+        KrylovSolve {
+            restart: 30,
+            max_iters: 300,
+            rtol: 1e-6,
+        }
+    }
+}
+
+/// Buffers of [`KrylovSolve`].
+#[derive(Clone, Debug)]
+pub struct KrylovCache<R: LinalgReal> {
+    t: R,
+    u: Vec<R>,
+    gamma: R,
+    mass: Option<DenseMatrix<R>>,
+    gmres: Gmres<R>,
+    x: Vec<R>,
+    vin: Vec<R>,
+    vout: Vec<R>,
+}
+
+impl<R, F> LinearStrategy<F> for KrylovSolve
+where
+    R: LinalgReal + Scalar<Re = R>,
+    F: Jvp<V = Vec<R>>,
+{
+    type Cache = KrylovCache<R>;
+
+    fn cache(&self, _f: &F, u0: &Vec<R>) -> KrylovCache<R> {
+        let n = u0.len();
+        let mut gmres = Gmres::new(n, self.restart.max(1));
+        gmres.max_iters = self.max_iters;
+        gmres.rtol = R::c(self.rtol);
+        gmres.atol = R::zero();
+        KrylovCache {
+            t: R::zero(),
+            u: u0.clone(),
+            gamma: R::zero(),
+            mass: None,
+            gmres,
+            x: vec![R::zero(); n],
+            vin: vec![R::zero(); n],
+            vout: vec![R::zero(); n],
+        }
+    }
+
+    fn update_jacobian(
+        &self,
+        c: &mut KrylovCache<R>,
+        _f: &mut F,
+        t: R,
+        u: &Vec<R>,
+        _p: &F::P,
+        stats: &mut Stats,
+    ) {
+        c.t = t;
+        c.u.copy_from_slice(u);
+        stats.njac += 1;
+    }
+
+    fn factorise(
+        &self,
+        c: &mut KrylovCache<R>,
+        gamma: R,
+        mass: Option<&DenseMatrix<R>>,
+        _stats: &mut Stats,
+    ) -> Result<(), StepFailure> {
+        c.gamma = gamma;
+        if c.mass.is_none() && mass.is_some() {
+            c.mass = mass.cloned();
+        }
+        Ok(())
+    }
+
+    fn solve(
+        &self,
+        c: &mut KrylovCache<R>,
+        f: &mut F,
+        p: &F::P,
+        b: &mut Vec<R>,
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure> {
+        let KrylovCache {
+            t,
+            u,
+            gamma,
+            mass,
+            gmres,
+            x,
+            vin,
+            vout,
+        } = c;
+        x.iter_mut().for_each(|v| *v = R::zero());
+        let mut njvp = 0usize;
+        let mut matvec = |v: &[R], out: &mut [R]| {
+            vin.copy_from_slice(v);
+            f.jvp_u(*t, u, p, vin, vout);
+            njvp += 1;
+            match mass.as_ref() {
+                Some(m) => m.mul_vec_to(v, out),
+                None => out.copy_from_slice(v),
+            }
+            for (o, jv) in out.iter_mut().zip(vout.iter()) {
+                *o -= *gamma * *jv;
+            }
+        };
+        let res = gmres.solve(&mut matvec, None, b, x);
+        stats.nlinsolve += 1;
+        stats.nf += njvp;
+        match res {
+            Ok(_) => {
+                b.copy_from_slice(x);
+                Ok(())
+            }
+            Err(_) => Err(StepFailure::LinearSolve),
+        }
+    }
+
+    fn jac_mul(&self, c: &mut KrylovCache<R>, f: &mut F, p: &F::P, v: &Vec<R>, out: &mut Vec<R>) {
+        f.jvp_u(c.t, &c.u, p, v, out);
     }
 }
