@@ -67,7 +67,7 @@ impl Default for Newton {
         Newton {
             kappa: 0.03,
             max_iter: 10,
-            slow_rate: 0.5,
+            slow_rate: 0.2,
             refactor_rtol: 0.2,
         }
     }
