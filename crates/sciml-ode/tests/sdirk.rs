@@ -280,3 +280,32 @@ fn van_der_pol_stiff_sanity() {
         assert!(st.accepted < 5000, "{name}: {st:?}");
     }
 }
+
+#[test]
+fn jacobian_free_krylov_matches_dense_lu() {
+    use sciml_ode::KrylovSolve;
+    // The Newton iteration only needs W⁻¹ applied to residuals, so GMRES on exact JVPs must give
+    // the dense-LU answer to within the tolerances.
+    let krylov = KrylovSolve {
+        rtol: 1e-10,
+        ..KrylovSolve::default()
+    };
+    for (name, (dense, _), (kry, st)) in [
+        (
+            "TRBDF2",
+            robertson_end(Trbdf2::new(), 1e-8, 1e-12),
+            robertson_end(Trbdf2::new().with_linear(krylov.clone()), 1e-8, 1e-12),
+        ),
+        (
+            "KenCarp4",
+            robertson_end(KenCarp4::new(), 1e-8, 1e-12),
+            robertson_end(KenCarp4::new().with_linear(krylov.clone()), 1e-8, 1e-12),
+        ),
+    ] {
+        eprintln!("{name} Krylov Robertson {st:?}");
+        for k in 0..3 {
+            let rel = (kry[k] - dense[k]).abs() / dense[k].abs();
+            assert!(rel < 1e-5, "{name} component {k}: {rel:e}");
+        }
+    }
+}
