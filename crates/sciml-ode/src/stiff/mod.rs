@@ -8,7 +8,7 @@ pub mod rosenbrock;
 pub mod sdirk;
 
 pub use auto::{AutoCache, AutoTsit5Rodas5P};
-pub use linear::{DenseSolve, DenseSolveCache, KrylovCache, KrylovSolve, LinearStrategy};
+pub use linear::{DenseSolve, DenseSolveCache, LinearStrategy};
 pub use newton::{Newton, NewtonCache};
 pub use rosenbrock::{
     Rodas4, Rodas5P, Rosenbrock23, RosenbrockCache, RosenbrockMethod, RosenbrockTableau,

@@ -1,0 +1,569 @@
+//! Variable-order, variable-step BDF (orders 1 to 5) with a simplified Newton iteration.
+//!
+//! The formulation is the quasi-constant-step one of Shampine and Reichelt ("The MATLAB ODE
+//! suite", SIAM J. Sci. Comput. 18, 1997, section 2.3; also L. F. Shampine, *Numerical Solution of
+//! Ordinary Differential Equations*, 1994): the method keeps the modified divided (backward)
+//! differences `D_0 … D_{k+2}` of the solution on an equally spaced grid of spacing `h`, and a
+//! change of step size maps them onto the new spacing by the matrix product `R(ρ)·U`, where
+//! `R(ρ)_{ij} = Π_{l=1}^{i} (l − 1 − ρ j)/l` and `U = R(1)`. A step of order `k` predicts
+//! `y⁽⁰⁾ = Σ_{i≤k} D_i`, then solves
+//!
+//! `M (d + ψ) − (h/α_k) f(t + h, y⁽⁰⁾ + d) = 0`, `ψ = (1/α_k) Σ_{j=1}^{k} γ_j D_j`,
+//!
+//! with `γ_j = Σ_{i≤j} 1/i`, `α_k = γ_k` (plain BDF: the NDF parameter κ is zero), by simplified
+//! Newton with `W = M − (h/α_k) J`. The local error estimate is `d/(k + 1)`; the estimates of
+//! orders `k − 1` (`D_k`) and `k + 1` (`D_{k+2}`) after the update choose the next order once
+//! `k + 1` steps have been taken with the same `h`. The step size is otherwise held fixed, which
+//! keeps `W` factorised across steps; `J` is only re-evaluated when Newton fails to converge with
+//! a Jacobian from an earlier step.
+//!
+//! The dense output of a step is the interpolating polynomial of the order used, written in the
+//! monomial basis in `θ = (t − t_n)/h` each step: `u(θ) = u_n + h Σ_{j=1}^{5} θ^j v_j`.
+
+use super::linear::{DenseSolve, LinearStrategy};
+use crate::method::{MethodInfo, OdeMethod, StepContext, StepFailure};
+use sciml_core::linalg::LinalgReal;
+use sciml_core::{Real, Scalar, State, Stats, VectorField};
+
+/// Highest order.
+const MAX_ORDER: usize = 5;
+/// Newton iterations per attempt before the attempt counts as not converging.
+const NEWTON_MAXITER: usize = 4;
+/// Bounds of the step-size factor after an error-test failure and after an accepted step.
+const MIN_FACTOR: f64 = 0.2;
+const MAX_FACTOR: f64 = 10.0;
+
+/// Variable-order (1–5), variable-step backward differentiation formulas in Shampine and
+/// Reichelt's divided-difference form (see the module docs), with a simplified Newton iteration
+/// that keeps `J` across steps and refactorises `W = M − (h/α_k) J` only when `h/α_k` changes.
+/// Integrates `M u' = f(t, u)` with a mass matrix.
+///
+/// The method chooses its own step size and order (through [`OdeMethod::suggest_step`]); the
+/// integrator's PI controller is not used. [`OdeMethod::f_start`] holds `f(t0, u0)` from
+/// `initialize` only: it is not re-evaluated after each step (the integrator only needs it for
+/// the initial step size).
+///
+/// ```
+/// use sciml_core::{ForwardAd, GenericRhs, Scalar};
+/// use sciml_ode::{Bdf, OdeProblem, SolveOptions, Tolerance};
+/// // A stiff linear decay: u' = -1000 (u - cos t).
+/// struct Stiff;
+/// impl GenericRhs for Stiff {
+///     fn dims(&self) -> (usize, usize) { (1, 0) }
+///     fn eval<S: Scalar>(&self, t: S::Re, u: &[S], _p: &[S], du: &mut [S], _ws: &mut [S]) {
+///         du[0] = (u[0] - S::from_re(t.cos())) * S::cst(-1000.0);
+///     }
+/// }
+/// let mut prob = OdeProblem::new(ForwardAd::new(Stiff), vec![1.0], (0.0, 1.0), vec![]).unwrap();
+/// let opts = SolveOptions { tol: Tolerance::new(1e-6, 1e-8).unwrap(), ..SolveOptions::default() };
+/// let sol = prob.solve(Bdf::new(), &opts).unwrap();
+/// // u ≈ cos t + sin t / 1000 once the transient has decayed.
+/// let exact = 1f64.cos() + 1f64.sin() / 1000.0;
+/// assert!((sol.u.last().unwrap()[0] - exact).abs() < 1e-5);
+/// assert!(sol.stats.accepted < 200);
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Bdf<L = DenseSolve> {
+    /// How `W = M − (h/α_k) J` is formed and solved.
+    pub linear: L,
+}
+
+impl Bdf<DenseSolve> {
+    /// The method with a dense Jacobian and dense LU.
+    pub fn new() -> Self {
+        Bdf { linear: DenseSolve }
+    }
+}
+
+impl<L> Bdf<L> {
+    /// The method with another linear-solve strategy (sparse LU, Jacobian-free GMRES).
+    pub fn with_linear<L2>(self, linear: L2) -> Bdf<L2> {
+        Bdf { linear }
+    }
+}
+
+/// `γ_j = Σ_{i=1}^{j} 1/i` (`γ_0 = 0`); for plain BDF also `α_j`.
+fn gamma(j: usize) -> f64 {
+    (1..=j).map(|i| 1.0 / i as f64).sum()
+}
+
+/// Constant of the local error estimate of order `k`: `1/(k + 1)`.
+fn error_const(k: usize) -> f64 {
+    1.0 / (k + 1) as f64
+}
+
+/// `R(ρ)` of the module docs for order `k`, `(k + 1) × (k + 1)`.
+#[allow(clippy::needless_range_loop)] // matrix indices read as in the formula
+fn r_matrix(k: usize, rho: f64) -> [[f64; MAX_ORDER + 1]; MAX_ORDER + 1] {
+    let mut r = [[0.0; MAX_ORDER + 1]; MAX_ORDER + 1];
+    for j in 0..=k {
+        r[0][j] = 1.0;
+        for i in 1..=k {
+            r[i][j] = r[i - 1][j] * ((i - 1) as f64 - rho * j as f64) / i as f64;
+        }
+    }
+    r
+}
+
+/// Buffers of a BDF solve.
+#[derive(Clone, Debug)]
+pub struct BdfCache<R, L> {
+    lin: L,
+    /// Modified divided differences `D_0 … D_{MAX_ORDER+2}` at spacing `h`.
+    d: Vec<Vec<R>>,
+    /// Scratch for the change of spacing.
+    dtmp: Vec<Vec<R>>,
+    /// The spacing `D` is written for.
+    h: R,
+    /// Current order.
+    order: usize,
+    /// Accepted steps since the last change of step size or order.
+    n_equal: usize,
+    f0: Vec<R>,
+    ypred: Vec<R>,
+    psi: Vec<R>,
+    /// Accumulated Newton correction `d = y − y⁽⁰⁾`.
+    corr: Vec<R>,
+    dy: Vec<R>,
+    /// Newton iterate `y⁽⁰⁾ + d`.
+    y: Vec<R>,
+    /// `M·v` scratch.
+    mv: Vec<R>,
+    fy: Vec<R>,
+    tmp: Vec<R>,
+    zero: Vec<R>,
+    /// Dense-output vectors `v_1 … v_5`.
+    iv: Vec<Vec<R>>,
+    /// Whether a Jacobian has been evaluated since `initialize`.
+    jac_ok: bool,
+    /// Whether the Jacobian was evaluated during the current step (after its last acceptance).
+    jac_current: bool,
+    /// `h/α_k` that `W` is factorised for (NaN: none).
+    w_for: f64,
+    /// Decisions of the last `try_step`, applied by `finish_step` if it was accepted.
+    step_order: usize,
+    next_order: usize,
+    order_chosen: bool,
+    suggest: Option<R>,
+    interp_ready: bool,
+    /// No attempt since `initialize` yet.
+    fresh: bool,
+}
+
+impl<R: Real, L> BdfCache<R, L> {
+    /// Maps `D_0 … D_k` onto the spacing `h_new` (Shampine and Reichelt's `R(ρ)·U`).
+    #[allow(clippy::needless_range_loop)] // matrix indices read as in the formula
+    fn rescale(&mut self, h_new: R) {
+        let k = self.order;
+        let rho = (h_new / self.h).to_f64_lossy();
+        let r = r_matrix(k, rho);
+        let u = r_matrix(k, 1.0);
+        let mut w = [R::zero(); MAX_ORDER + 1];
+        for j in 0..=k {
+            for (i, wi) in w.iter_mut().enumerate().take(k + 1) {
+                // (R·U)_{ij}
+                *wi = R::c((0..=k).map(|l| r[i][l] * u[l][j]).sum());
+            }
+            let mut refs: [&Vec<R>; MAX_ORDER + 1] = [&self.zero; MAX_ORDER + 1];
+            for (r, d) in refs.iter_mut().zip(self.d.iter()) {
+                *r = d;
+            }
+            self.dtmp[j].lincomb(&self.zero, &w[..=k], &refs[..=k]);
+        }
+        for j in 0..=k {
+            std::mem::swap(&mut self.d[j], &mut self.dtmp[j]);
+        }
+        self.h = h_new;
+        self.n_equal = 0;
+    }
+}
+
+impl<L, R, F> OdeMethod<F> for Bdf<L>
+where
+    L: LinearStrategy<F>,
+    R: LinalgReal + Scalar<Re = R>,
+    F: VectorField<V = Vec<R>>,
+{
+    type Cache = BdfCache<R, L::Cache>;
+
+    fn cache(&self, f: &F, u0: &Vec<R>) -> Self::Cache {
+        let z = u0.zeros_like();
+        BdfCache {
+            lin: self.linear.cache(f, u0),
+            d: vec![z.clone(); MAX_ORDER + 3],
+            dtmp: vec![z.clone(); MAX_ORDER + 1],
+            h: R::one(),
+            order: 1,
+            n_equal: 0,
+            f0: z.clone(),
+            ypred: z.clone(),
+            psi: z.clone(),
+            corr: z.clone(),
+            dy: z.clone(),
+            y: z.clone(),
+            mv: z.clone(),
+            fy: z.clone(),
+            tmp: z.clone(),
+            iv: vec![z.clone(); MAX_ORDER],
+            zero: z,
+            jac_ok: false,
+            jac_current: false,
+            w_for: f64::NAN,
+            step_order: 1,
+            next_order: 1,
+            order_chosen: false,
+            suggest: None,
+            interp_ready: false,
+            fresh: true,
+        }
+    }
+
+    fn initialize(
+        &self,
+        c: &mut Self::Cache,
+        f: &mut F,
+        p: &F::P,
+        t: R,
+        u: &Vec<R>,
+        stats: &mut Stats,
+    ) {
+        f.rhs(t, u, p, &mut c.f0);
+        stats.nf += 1;
+        // Order 1 from (t, u): D_0 = u, D_1 = h f(t, u), written here for h = 1 and rescaled by
+        // the first attempt.
+        c.d[0].copy_from(u);
+        c.d[1].copy_from(&c.f0);
+        for v in c.d[2..].iter_mut() {
+            v.copy_from(&c.zero);
+        }
+        c.h = R::one();
+        c.order = 1;
+        c.n_equal = 0;
+        c.jac_ok = false;
+        c.jac_current = false;
+        c.w_for = f64::NAN;
+        c.suggest = None;
+        c.interp_ready = false;
+        c.fresh = true;
+    }
+
+    fn f_start<'a>(&self, c: &'a Self::Cache) -> &'a Vec<R> {
+        &c.f0
+    }
+
+    fn try_step(
+        &self,
+        c: &mut Self::Cache,
+        f: &mut F,
+        ctx: StepContext<'_, F>,
+        u1: &mut Vec<R>,
+    ) -> Result<R, StepFailure> {
+        let lin = &self.linear;
+        let (t, h, u0, p) = (ctx.t, ctx.h, ctx.u0, ctx.p);
+        // Until the attempt says otherwise (a Newton or linear-solve failure): halve.
+        c.suggest = Some(h * R::c(0.5));
+        c.order_chosen = false;
+        c.interp_ready = false;
+        if c.fresh && ctx.mass.is_some() {
+            // With a (possibly singular) mass matrix u'(t0) is not f(t0, u0): start from a
+            // constant predictor and let the first error estimates size the step.
+            c.d[1].copy_from(&c.zero);
+        }
+        c.fresh = false;
+        if h != c.h {
+            c.rescale(h);
+        }
+        let k = c.order;
+        let t_new = t + h;
+        {
+            let mut refs: [&Vec<R>; MAX_ORDER] = [&c.zero; MAX_ORDER];
+            for (r, d) in refs.iter_mut().zip(c.d[1..].iter()) {
+                *r = d;
+            }
+            let refs = &refs[..k];
+            let ones = [R::one(); MAX_ORDER];
+            c.ypred.lincomb(&c.d[0], &ones[..k], refs);
+            let alpha = gamma(k);
+            let mut w = [R::zero(); MAX_ORDER];
+            for (j, wj) in w.iter_mut().enumerate().take(k) {
+                *wj = R::c(gamma(j + 1) / alpha);
+            }
+            c.psi.lincomb(&c.zero, &w[..k], refs);
+        }
+        let cgam = h / R::c(gamma(k));
+        // Newton tolerance on the scaled increment (as Shampine and Reichelt; scipy's choice).
+        let rtol = (0..ctx.tol.rtol_len())
+            .map(|i| ctx.tol.rtol_at(i))
+            .fold(R::infinity(), |a, b| a.min(b));
+        let newton_tol = (R::c(10.0) * R::epsilon() / rtol).max(R::c(0.03).min(rtol.sqrt()));
+        let iters = loop {
+            if !c.jac_ok {
+                lin.update_jacobian(&mut c.lin, f, t_new, &c.ypred, p, ctx.stats);
+                c.jac_ok = true;
+                c.jac_current = true;
+                c.w_for = f64::NAN;
+            }
+            if c.w_for != cgam.to_f64_lossy() {
+                c.w_for = f64::NAN;
+                lin.factorise(&mut c.lin, cgam, ctx.mass, ctx.stats)?;
+                c.w_for = cgam.to_f64_lossy();
+            }
+            match newton(
+                lin, c, f, p, t_new, cgam, ctx.mass, ctx.tol, newton_tol, ctx.stats,
+            )? {
+                Some(n) => break n,
+                None if !c.jac_current => {
+                    // Slow convergence with a Jacobian from an earlier step: refresh it at the
+                    // prediction and retry the same step.
+                    c.jac_ok = false;
+                }
+                None => return Err(StepFailure::NewtonFailure),
+            }
+        };
+        u1.lincomb(&c.ypred, &[R::one()], &[&c.corr]);
+        if !u1.all_finite() {
+            return Err(StepFailure::NonFinite);
+        }
+        let safety =
+            R::c(0.9 * (2 * NEWTON_MAXITER + 1) as f64 / (2 * NEWTON_MAXITER + iters) as f64);
+        c.tmp.lincomb(&c.zero, &[R::c(error_const(k))], &[&c.corr]);
+        let err = Vec::<R>::err_norm(&c.tmp, u0, u1, ctx.tol);
+        if !err.is_finite() {
+            return Err(StepFailure::NonFinite);
+        }
+        if err > R::one() {
+            let factor =
+                (safety * err.powf(-R::one() / R::from_usize(k + 1))).max(R::c(MIN_FACTOR));
+            c.suggest = Some(h * factor);
+            return Ok(err);
+        }
+        c.step_order = k;
+        c.next_order = k;
+        if c.n_equal + 1 < k + 1 {
+            // Keep h (and W) until k + 1 steps of this size have been taken.
+            c.suggest = Some(h);
+            return Ok(err);
+        }
+        // Error estimates of orders k − 1 and k + 1 from the updated differences
+        // (D_k + d and d − D_{k+1}), without updating D yet.
+        let err_m = if k > 1 {
+            c.tmp.lincomb(&c.d[k], &[R::one()], &[&c.corr]);
+            c.dy.lincomb(&c.zero, &[R::c(error_const(k - 1))], &[&c.tmp]);
+            Vec::<R>::err_norm(&c.dy, u0, u1, ctx.tol)
+        } else {
+            R::infinity()
+        };
+        let err_p = if k < MAX_ORDER {
+            c.tmp.lincomb(&c.corr, &[-R::one()], &[&c.d[k + 1]]);
+            c.dy.lincomb(&c.zero, &[R::c(error_const(k + 1))], &[&c.tmp]);
+            Vec::<R>::err_norm(&c.dy, u0, u1, ctx.tol)
+        } else {
+            R::infinity()
+        };
+        let factor_of = |e: R, q: usize| -> R {
+            if e.is_finite() {
+                e.max(R::c(1e-300)).powf(-R::one() / R::from_usize(q))
+            } else {
+                R::zero()
+            }
+        };
+        let fs = [
+            factor_of(err_m, k),
+            factor_of(err, k + 1),
+            factor_of(err_p, k + 2),
+        ];
+        let mut best = 1;
+        for (i, fi) in fs.iter().enumerate() {
+            if *fi > fs[best] {
+                best = i;
+            }
+        }
+        c.next_order = k + best - 1;
+        c.order_chosen = true;
+        c.suggest = Some(h * (safety * fs[best]).min(R::c(MAX_FACTOR)));
+        Ok(err)
+    }
+
+    fn finish_step(
+        &self,
+        c: &mut Self::Cache,
+        _f: &mut F,
+        _p: &F::P,
+        _t1: R,
+        _u1: &Vec<R>,
+        _stats: &mut Stats,
+    ) {
+        // Difference update for the accepted correction d (Shampine and Reichelt):
+        // D_{k+2} = d − D_{k+1}, D_{k+1} = d, D_i += D_{i+1} for i = k … 0.
+        let k = c.step_order;
+        let (lo, hi) = c.d.split_at_mut(k + 2);
+        hi[0].lincomb(&c.corr, &[-R::one()], &[&lo[k + 1]]);
+        c.d[k + 1].copy_from(&c.corr);
+        for i in (0..=k).rev() {
+            let (lo, hi) = c.d.split_at_mut(i + 1);
+            let di = &mut lo[i];
+            c.tmp.lincomb(di, &[R::one()], &[&hi[0]]);
+            std::mem::swap(di, &mut c.tmp);
+        }
+        c.n_equal += 1;
+        if c.order_chosen {
+            c.order = c.next_order;
+            c.n_equal = 0;
+        }
+        c.jac_current = false;
+        c.interp_ready = false;
+    }
+
+    fn prepare_interp(&self, c: &mut Self::Cache, _f: &mut F, _ctx: StepContext<'_, F>) {
+        if c.interp_ready {
+            return;
+        }
+        // u(θ) = D_0 + Σ_j D_j p_j(θ), p_j(θ) = Π_{m<j} (θ − 1 + m)/(m + 1), on the step's
+        // spacing h = c.h (D is rescaled only by the next attempt); the constant term is u_n.
+        let k = c.step_order;
+        let mut coef = [[0.0f64; MAX_ORDER + 1]; MAX_ORDER + 1];
+        let mut q = [0.0f64; MAX_ORDER + 1];
+        q[0] = 1.0;
+        for (j, row) in coef.iter_mut().enumerate().take(k + 1).skip(1) {
+            // q ← q · (θ + m − 1)/(m + 1) with m = j − 1.
+            let m = (j - 1) as f64;
+            let mut next = [0.0f64; MAX_ORDER + 1];
+            for i in 0..j {
+                next[i + 1] += q[i] / (m + 1.0);
+                next[i] += q[i] * (m - 1.0) / (m + 1.0);
+            }
+            q = next;
+            *row = q;
+        }
+        let hinv = c.h.recip();
+        for (i, v) in c.iv.iter_mut().enumerate() {
+            let pow = i + 1;
+            if pow > k {
+                v.copy_from(&c.zero);
+                continue;
+            }
+            let mut w = [R::zero(); MAX_ORDER];
+            for (j, wj) in w.iter_mut().enumerate().take(k) {
+                *wj = R::c(coef[j + 1][pow]) * hinv;
+            }
+            let mut refs: [&Vec<R>; MAX_ORDER] = [&c.zero; MAX_ORDER];
+            for (r, d) in refs.iter_mut().zip(c.d[1..].iter()) {
+                *r = d;
+            }
+            v.lincomb(&c.zero, &w[..k], &refs[..k]);
+        }
+        c.interp_ready = true;
+    }
+
+    fn interp_vectors<'a>(&self, c: &'a Self::Cache) -> &'a [Vec<R>] {
+        &c.iv
+    }
+
+    fn advance(&self, c: &mut Self::Cache) {
+        c.interp_ready = false;
+    }
+
+    fn suggest_step(&self, c: &Self::Cache) -> Option<R> {
+        c.suggest
+    }
+}
+
+/// Simplified Newton on `M (d + ψ) − c f(t, y⁽⁰⁾ + d) = 0` with the factorised `W = M − cJ`.
+/// Returns the number of iterations when converged, `None` when the convergence-rate test says
+/// it will not converge in `NEWTON_MAXITER` iterations (or `f` is not finite).
+#[allow(clippy::too_many_arguments)]
+fn newton<L, R, F>(
+    lin: &L,
+    c: &mut BdfCache<R, L::Cache>,
+    f: &mut F,
+    p: &F::P,
+    t_new: R,
+    cgam: R,
+    mass: Option<&sciml_core::DenseMatrix<R>>,
+    tol: &sciml_core::Tolerance<R>,
+    newton_tol: R,
+    stats: &mut Stats,
+) -> Result<Option<usize>, StepFailure>
+where
+    L: LinearStrategy<F>,
+    R: LinalgReal + Scalar<Re = R>,
+    F: VectorField<V = Vec<R>>,
+{
+    c.corr.copy_from(&c.zero);
+    c.y.copy_from(&c.ypred);
+    let mut norm_old: Option<R> = None;
+    for it in 0..NEWTON_MAXITER {
+        f.rhs(t_new, &c.y, p, &mut c.fy);
+        stats.nf += 1;
+        stats.nnewton += 1;
+        if !c.fy.all_finite() {
+            return Ok(None);
+        }
+        // Residual c f − M (ψ + d).
+        match mass {
+            None => c.dy.lincomb(
+                &c.zero,
+                &[cgam, -R::one(), -R::one()],
+                &[&c.fy, &c.psi, &c.corr],
+            ),
+            Some(m) => {
+                c.dy.lincomb(&c.psi, &[R::one()], &[&c.corr]);
+                m.mul_vec_to(&c.dy, &mut c.mv);
+                c.dy.lincomb(&c.zero, &[cgam, -R::one()], &[&c.fy, &c.mv]);
+            }
+        }
+        lin.solve(&mut c.lin, f, p, &mut c.dy, stats)?;
+        let dy_norm = Vec::<R>::err_norm(&c.dy, &c.ypred, &c.ypred, tol);
+        let rate = norm_old.map(|o| dy_norm / o);
+        if let Some(r) = rate {
+            let left = NEWTON_MAXITER - it;
+            if r >= R::one() || r.powf(R::from_usize(left)) / (R::one() - r) * dy_norm > newton_tol
+            {
+                return Ok(None);
+            }
+        }
+        for ((y, d), dy) in c.y.iter_mut().zip(c.corr.iter_mut()).zip(c.dy.iter()) {
+            *y += *dy;
+            *d += *dy;
+        }
+        let done =
+            dy_norm == R::zero() || rate.is_some_and(|r| r / (R::one() - r) * dy_norm < newton_tol);
+        if done {
+            return Ok(Some(it + 1));
+        }
+        norm_old = Some(dy_norm);
+    }
+    Ok(None)
+}
+
+impl<L: Clone + Send + Sync + std::fmt::Debug> MethodInfo for Bdf<L> {
+    fn name(&self) -> &'static str {
+        "BDF"
+    }
+    /// The highest order (the method runs at orders 1 to 5).
+    fn order(&self) -> u8 {
+        MAX_ORDER as u8
+    }
+    fn is_adaptive(&self) -> bool {
+        true
+    }
+    fn error_order(&self) -> u8 {
+        MAX_ORDER as u8
+    }
+    fn interp_order(&self) -> u8 {
+        MAX_ORDER as u8
+    }
+    /// `P_j(θ) = θ^(j+1)`: the step's polynomial is carried by the vectors.
+    fn interp_poly<T: Real>(&self) -> Vec<Vec<T>> {
+        (0..MAX_ORDER)
+            .map(|j| {
+                let mut v = vec![T::zero(); j + 1];
+                v[j] = T::one();
+                v
+            })
+            .collect()
+    }
+    fn supports_mass_matrix(&self) -> bool {
+        true
+    }
+}
