@@ -41,7 +41,10 @@ pub use method::{MethodInfo, OdeMethod, StepContext, StepFailure};
 pub use options::{SaveAt, SolveOptions};
 pub use problem::OdeProblem;
 pub use step_vjp::{RkVjpCache, StepVjp, StepVjpContext};
-pub use stiff::{AutoTsit5Rodas5P, DenseSolve, LinearStrategy, Rodas4, Rodas5P, Rosenbrock23};
+pub use stiff::Bdf;
+pub use stiff::{
+    AutoTsit5Rodas5P, DenseSolve, KrylovSolve, LinearStrategy, Rodas4, Rodas5P, Rosenbrock23,
+};
 pub use stiff::{KenCarp4, Newton, Trbdf2};
 
 // What an ODE user needs from the core, so depending on `sciml-ode` alone is enough.

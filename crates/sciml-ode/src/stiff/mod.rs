@@ -2,13 +2,15 @@
 //! share (dense LU, Jacobian-free GMRES).
 
 pub mod auto;
+pub mod bdf;
 pub mod linear;
 pub mod newton;
 pub mod rosenbrock;
 pub mod sdirk;
 
 pub use auto::{AutoCache, AutoTsit5Rodas5P};
-pub use linear::{DenseSolve, DenseSolveCache, LinearStrategy};
+pub use bdf::{Bdf, BdfCache};
+pub use linear::{DenseSolve, DenseSolveCache, KrylovCache, KrylovSolve, LinearStrategy};
 pub use newton::{Newton, NewtonCache};
 pub use rosenbrock::{
     Rodas4, Rodas5P, Rosenbrock23, RosenbrockCache, RosenbrockMethod, RosenbrockTableau,
