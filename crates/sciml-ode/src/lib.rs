@@ -44,6 +44,7 @@ pub use step_vjp::{RkVjpCache, StepVjp, StepVjpContext};
 pub use stiff::Bdf;
 pub use stiff::{
     AutoTsit5Rodas5P, DenseSolve, KrylovSolve, LinearStrategy, Rodas4, Rodas5P, Rosenbrock23,
+    SparseSolve,
 };
 pub use stiff::{KenCarp4, Newton, Trbdf2};
 

@@ -2,7 +2,7 @@
 //! dense output, mass matrices and the Jacobian strategies.
 #![allow(clippy::unwrap_used)]
 
-use sciml_core::{ForwardAd, GenericRhs, Scalar};
+use sciml_core::{ForwardAd, GenericRhs, Scalar, SparseJacobian};
 use sciml_ode::{
     OdeMethod, OdeProblem, Rodas4, Rodas5P, Rosenbrock23, SaveAt, SolveOptions, Tolerance,
 };
@@ -310,4 +310,46 @@ fn jacobian_free_krylov_matches_dense_lu() {
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
     assert!(diff < 1e-5 * scale, "max difference {diff:e}");
+}
+
+#[test]
+fn sparse_lu_matches_dense_lu_on_the_brusselator() {
+    use sciml_core::{SparseAd, SparsityPattern};
+    use sciml_ode::problems::{Brusselator2d, TestProblem};
+    use sciml_ode::SparseSolve;
+    let b = Brusselator2d::new(8).unwrap();
+    let n = b.u0().len();
+    let opts = SolveOptions {
+        tol: Tolerance::new(1e-7, 1e-9).unwrap(),
+        saveat: SaveAt::Times(vec![11.5]),
+        tstops: vec![Brusselator2d::T_FORCING],
+        ..SolveOptions::default()
+    };
+    let mut prob = OdeProblem::new(
+        ForwardAd::new(b),
+        b.u0(),
+        (0.0, 11.5),
+        Brusselator2d::P.to_vec(),
+    )
+    .unwrap();
+    let dense = prob.solve(Rodas5P::new(), &opts).unwrap();
+    // The problem's own pattern, and the automatically detected one.
+    let given = SparsityPattern::from_triplets(n, n, &b.sparsity()).unwrap();
+    let detected = SparseAd::detect(b, 0.0, &b.u0(), &Brusselator2d::P).unwrap();
+    assert_eq!(detected.jacobian_pattern().nnz(), given.nnz());
+    let field = SparseAd::new(b, given).unwrap();
+    let mut prob = OdeProblem::new(field, b.u0(), (0.0, 11.5), Brusselator2d::P.to_vec()).unwrap();
+    let sparse = prob
+        .solve(Rodas5P::new().with_linear(SparseSolve), &opts)
+        .unwrap();
+    eprintln!("dense {:?}\nsparse {:?}", dense.stats, sparse.stats);
+    let (ud, us) = (&dense.u[0], &sparse.u[0]);
+    let scale = ud.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+    let diff = ud
+        .iter()
+        .zip(us)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(diff < 1e-9 * scale, "max difference {diff:e}");
+    assert_eq!(dense.stats.accepted, sparse.stats.accepted);
 }

@@ -3,13 +3,14 @@
 //! `J = ∂f/∂u` at a linearisation point, `M` the mass matrix (the identity when the problem has
 //! none) and `γ = h·γ_method`. A strategy says where `J` comes from and how `W` is solved with,
 //! and its implementation names the capability of the field it needs: a dense Jacobian
-//! ([`DenseSolve`]), Jacobian-vector products for Jacobian-free GMRES ([`KrylovSolve`]).
+//! ([`DenseSolve`]), a sparse one ([`SparseSolve`]), Jacobian-vector products for Jacobian-free GMRES ([`KrylovSolve`]).
 //! A field without that capability is a compile error; wrap it in a provider
 //! (`sciml_core::ForwardAd` for exact derivatives, `sciml_core::FiniteDiff` for differences).
 
 use crate::method::StepFailure;
-use sciml_core::linalg::{DenseLu, Gmres, LinalgReal};
-use sciml_core::{DenseMatrix, Jacobian, Jvp, Re, Scalar, Stats, VectorField};
+use sciml_core::linalg::{DenseLu, Gmres, LinalgReal, SparseLu, SparseMatrix};
+use sciml_core::{DenseMatrix, Jacobian, Jvp, Re, Scalar, SparseJacobian, Stats, VectorField};
+use std::sync::Arc;
 
 /// A way of forming and solving `W = M − γ·J`.
 pub trait LinearStrategy<F: VectorField>: Clone + Send + Sync + std::fmt::Debug {
@@ -278,5 +279,119 @@ where
 
     fn jac_mul(&self, c: &mut KrylovCache<R>, f: &mut F, p: &F::P, v: &Vec<R>, out: &mut Vec<R>) {
         f.jvp_u(c.t, &c.u, p, v, out);
+    }
+}
+
+/// A sparse Jacobian from the field (`sciml_core::SparseJacobian`: coloured dual numbers through
+/// `sciml_core::SparseAd`, coloured differences through `sciml_core::SparseFd`, or the user's)
+/// and a sparse LU of `W` through faer, whose symbolic analysis is done once per solve and
+/// reused by every factorisation. Mass matrices must be diagonal (or absent).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SparseSolve;
+
+/// Buffers of [`SparseSolve`].
+#[derive(Debug)]
+pub struct SparseSolveCache<R: LinalgReal> {
+    j: SparseMatrix<R>,
+    w: SparseMatrix<R>,
+    /// `None` when the symbolic analysis failed (reported at the first factorisation).
+    lu: Option<SparseLu<R>>,
+}
+
+impl<R: LinalgReal> Clone for SparseSolveCache<R> {
+    /// A copy with the same matrices and a fresh symbolic analysis; the numeric factorisation is
+    /// not copied (faer's scratch is not shareable), so the copy refactorises before solving.
+    fn clone(&self) -> Self {
+        SparseSolveCache {
+            j: self.j.clone(),
+            w: self.w.clone(),
+            lu: SparseLu::new(self.w.pattern()).ok(),
+        }
+    }
+}
+
+impl<R, F> LinearStrategy<F> for SparseSolve
+where
+    R: LinalgReal + Scalar<Re = R>,
+    F: SparseJacobian<V = Vec<R>>,
+{
+    type Cache = SparseSolveCache<R>;
+
+    fn cache(&self, f: &F, _u0: &Vec<R>) -> SparseSolveCache<R> {
+        let jp = f.jacobian_pattern().clone();
+        let wp = Arc::new(jp.with_diagonal());
+        let lu = SparseLu::new(&wp).ok();
+        SparseSolveCache {
+            j: SparseMatrix::zeros(jp),
+            w: SparseMatrix::zeros(wp),
+            lu,
+        }
+    }
+
+    fn update_jacobian(
+        &self,
+        c: &mut SparseSolveCache<R>,
+        f: &mut F,
+        t: R,
+        u: &Vec<R>,
+        p: &F::P,
+        stats: &mut Stats,
+    ) {
+        f.sparse_jacobian(t, u, p, &mut c.j);
+        stats.njac += 1;
+    }
+
+    fn factorise(
+        &self,
+        c: &mut SparseSolveCache<R>,
+        gamma: R,
+        mass: Option<&DenseMatrix<R>>,
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure> {
+        c.w.set_identity_minus_scaled(gamma, &c.j)
+            .map_err(|_| StepFailure::LinearSolve)?;
+        if let Some(m) = mass {
+            let n = m.nrows();
+            for col in 0..n {
+                for (row, v) in m.col(col).iter().enumerate() {
+                    if row != col && *v != R::zero() {
+                        return Err(StepFailure::LinearSolve);
+                    }
+                }
+                let d = c.w.get(col, col) - R::one() + m[(col, col)];
+                c.w.set(col, col, d).map_err(|_| StepFailure::LinearSolve)?;
+            }
+        }
+        stats.nfactor += 1;
+        match c.lu.as_mut() {
+            Some(lu) => lu.factor(&c.w).map_err(|_| StepFailure::LinearSolve),
+            None => Err(StepFailure::LinearSolve),
+        }
+    }
+
+    fn solve(
+        &self,
+        c: &mut SparseSolveCache<R>,
+        _f: &mut F,
+        _p: &F::P,
+        b: &mut Vec<R>,
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure> {
+        stats.nlinsolve += 1;
+        match c.lu.as_ref() {
+            Some(lu) => lu.solve_in_place(b).map_err(|_| StepFailure::LinearSolve),
+            None => Err(StepFailure::LinearSolve),
+        }
+    }
+
+    fn jac_mul(
+        &self,
+        c: &mut SparseSolveCache<R>,
+        _f: &mut F,
+        _p: &F::P,
+        v: &Vec<R>,
+        out: &mut Vec<R>,
+    ) {
+        c.j.mul_vec_to(v, out);
     }
 }

@@ -10,7 +10,10 @@ pub mod sdirk;
 
 pub use auto::{AutoCache, AutoTsit5Rodas5P};
 pub use bdf::{Bdf, BdfCache};
-pub use linear::{DenseSolve, DenseSolveCache, KrylovCache, KrylovSolve, LinearStrategy};
+pub use linear::{
+    DenseSolve, DenseSolveCache, KrylovCache, KrylovSolve, LinearStrategy, SparseSolve,
+    SparseSolveCache,
+};
 pub use newton::{Newton, NewtonCache};
 pub use rosenbrock::{
     Rodas4, Rodas5P, Rosenbrock23, RosenbrockCache, RosenbrockMethod, RosenbrockTableau,
