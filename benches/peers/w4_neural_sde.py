@@ -99,15 +99,18 @@ def iteration():
     return loss.item(), nf_fwd
 
 
-times, losses, nfes, nfe_fwd = [], [], [], []
+times, cpus, losses, nfes, nfe_fwd = [], [], [], [], []
 t_start = time.perf_counter()
 for i in range(args.warmup + args.iters):
     sde.nf = sde.ng = 0
+    c0 = time.process_time()
     w0 = time.perf_counter()
     loss, nf_fwd = iteration()
     w = time.perf_counter() - w0
+    c = time.process_time() - c0
     if i >= args.warmup:
         times.append(w)
+        cpus.append(c)
         losses.append(loss)
         nfes.append(sde.nf + sde.ng)
         nfe_fwd.append(nf_fwd)
@@ -116,7 +119,7 @@ for i in range(args.warmup + args.iters):
 
 row = dict(system=args.system, median_s=statistics.median(times), nfe=statistics.median(nfes),
            nfe_forward=statistics.median(nfe_fwd), final_loss=losses[-1], iterations=len(times),
-           dtype=dtype, batch=BATCH, dt=DT, threads=args.threads,
+           cpu_over_wall=round(sum(cpus) / sum(times), 3), dtype=dtype, batch=BATCH, dt=DT, threads=args.threads,
            adjoint_method=("milstein (torchsde default for diagonal Ito)" if mode == "adjoint" else None),
            version=f"torch {torch.__version__}, torchsde {torchsde.__version__}")
 print(json.dumps(row), flush=True)

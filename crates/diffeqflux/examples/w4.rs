@@ -20,6 +20,14 @@ use std::time::Instant;
 const A: [[f64; 2]; 2] = [[-0.1, 2.0], [-2.0, -0.1]];
 const BATCH: usize = 100;
 
+/// CPU time of this thread in seconds (Linux `schedstat`), to report alongside wall time on a
+/// shared machine.
+fn thread_cpu_s() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: f64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(ns * 1e-9)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -60,22 +68,27 @@ fn run<R: Real>(
     };
     let warmup = 3;
     let (mut times, mut last, mut nf) = (Vec::new(), f64::NAN, 0);
+    let (mut cpu, mut wall) = (0.0, 0.0);
     for it in 0..warmup + iters {
+        let c0 = thread_cpu_s();
         let t = Instant::now();
         let g = sde.loss_and_gradient_batch(&u0, BATCH, &p, it as u64, loss_fn)?;
         let dt = t.elapsed().as_secs_f64();
         if it >= warmup {
             times.push(dt);
+            wall += dt;
+            cpu += thread_cpu_s().zip(c0).map_or(f64::NAN, |(a, b)| a - b);
         }
         last = g.loss.to_f64_lossy();
         nf = g.sol.stats.nf;
     }
     // Per iteration: nf drift and nf diffusion evaluations forward, as many VJPs backward.
     println!(
-        "{{\"system\": \"{name}\", \"median_s\": {:e}, \"nfe\": {}, \"nfe_forward\": {}, \"final_loss\": {last}, \"batch\": {BATCH}, \"dt\": 0.01, \"iterations\": {iters}}}",
+        "{{\"system\": \"{name}\", \"median_s\": {:e}, \"nfe\": {}, \"nfe_forward\": {}, \"final_loss\": {last}, \"batch\": {BATCH}, \"dt\": 0.01, \"iterations\": {iters}, \"cpu_over_wall\": {:.3}}}",
         median(times),
         4 * nf,
-        2 * nf
+        2 * nf,
+        cpu / wall
     );
     Ok(())
 }

@@ -10,7 +10,7 @@
 //! evaluation; each sample has its own Brownian motions. Gradients come from the discrete
 //! adjoint of `sciml_sde` (Euler–Maruyama or Euler–Heun) with the layers' VJPs.
 
-use crate::nn::{Input, Layer};
+use crate::nn::{Input, Layer, Tape};
 use sciml_core::rng::Xoshiro256pp;
 use sciml_core::{Error, Real, Solution};
 use sciml_sde::adjoint::discrete_adjoint;
@@ -28,6 +28,11 @@ pub struct NeuralSdeSystem<D, G, R> {
     ws_d: Vec<R>,
     ws_g: Vec<R>,
     xbar: Vec<R>,
+    /// Drift tapes recorded for the discrete adjoint (see `SdeVjp::record_drift`): a stack of
+    /// `count` records of the drift output and the layer's tape.
+    recording: bool,
+    tapes: Vec<R>,
+    count: usize,
 }
 
 impl<D: Layer + Clone, G: Layer + Clone, R: Real> Clone for NeuralSdeSystem<D, G, R> {
@@ -42,6 +47,9 @@ impl<D: Layer + Clone, G: Layer + Clone, R: Real> Clone for NeuralSdeSystem<D, G
             ws_d: self.ws_d.clone(),
             ws_g: self.ws_g.clone(),
             xbar: self.xbar.clone(),
+            recording: false,
+            tapes: Vec::new(),
+            count: 0,
         }
     }
 }
@@ -54,6 +62,9 @@ impl<D: Layer, G: Layer, R: Real> NeuralSdeSystem<D, G, R> {
             ws_d: vec![R::zero(); drift.workspace_len(batch)],
             ws_g: vec![R::zero(); diffusion.workspace_len(batch)],
             xbar: vec![R::zero(); n * batch],
+            recording: false,
+            tapes: Vec::new(),
+            count: 0,
             drift,
             diffusion,
             n,
@@ -83,7 +94,17 @@ impl<D: Layer, G: Layer, R: Real> SdeFunction<R> for NeuralSdeSystem<D, G, R> {
             batch: self.batch,
             p: &p[..self.nd],
         };
-        self.drift.forward(inp, du, &mut self.ws_d);
+        if self.recording {
+            let (ny, nt) = (du.len(), self.drift.tape_len(self.batch));
+            let start = self.count * (ny + nt);
+            self.tapes.resize(start + ny + nt, R::zero());
+            let (y, tape) = self.tapes[start..].split_at_mut(ny);
+            self.drift.forward_tape(inp, y, tape, &mut self.ws_d);
+            du.copy_from_slice(y);
+            self.count += 1;
+        } else {
+            self.drift.forward(inp, du, &mut self.ws_d);
+        }
     }
     fn diffusion(&mut self, _t: R, u: &[R], p: &[R], g: &mut [R]) {
         let inp = Input {
@@ -102,8 +123,24 @@ impl<D: Layer, G: Layer, R: Real> SdeVjp<R> for NeuralSdeSystem<D, G, R> {
             batch: self.batch,
             p: &p[..self.nd],
         };
-        self.drift
-            .vjp(inp, w, &mut self.xbar, &mut gp[..self.nd], &mut self.ws_d);
+        if self.recording && self.count > 0 {
+            // The adjoint asks in reverse order of the recorded drift calls.
+            self.count -= 1;
+            let (ny, nt) = (w.len(), self.drift.tape_len(self.batch));
+            let start = self.count * (ny + nt);
+            let (y, saved) = self.tapes[start..start + ny + nt].split_at(ny);
+            self.drift.backward(
+                inp,
+                Tape { y, saved },
+                w,
+                &mut self.xbar,
+                &mut gp[..self.nd],
+                &mut self.ws_d,
+            );
+        } else {
+            self.drift
+                .vjp(inp, w, &mut self.xbar, &mut gp[..self.nd], &mut self.ws_d);
+        }
         for (g, x) in gu.iter_mut().zip(&self.xbar) {
             *g += *x;
         }
@@ -118,6 +155,13 @@ impl<D: Layer, G: Layer, R: Real> SdeVjp<R> for NeuralSdeSystem<D, G, R> {
             .vjp(inp, w, &mut self.xbar, &mut gp[self.nd..], &mut self.ws_g);
         for (g, x) in gu.iter_mut().zip(&self.xbar) {
             *g += *x;
+        }
+    }
+    fn record_drift(&mut self, on: bool) {
+        self.recording = on;
+        self.count = 0;
+        if !on {
+            self.tapes = Vec::new();
         }
     }
 }

@@ -21,6 +21,38 @@
 use sciml_core::rng::Xoshiro256pp;
 use sciml_core::Error;
 
+/// Standard normals from one node's stream, two per accepted pair of Marsaglia's polar method
+/// (the core generator's `normal` keeps one of the pair; a node needs `dim` of them at once).
+struct Normals {
+    rng: Xoshiro256pp,
+    spare: Option<f64>,
+}
+
+impl Normals {
+    fn new(seed: u64, k: u64) -> Self {
+        Normals {
+            rng: Xoshiro256pp::stream(seed, k),
+            spare: None,
+        }
+    }
+    #[inline]
+    fn next(&mut self) -> f64 {
+        if let Some(z) = self.spare.take() {
+            return z;
+        }
+        loop {
+            let u = 2.0 * self.rng.uniform() - 1.0;
+            let v = 2.0 * self.rng.uniform() - 1.0;
+            let s = u * u + v * v;
+            if s > 0.0 && s < 1.0 {
+                let f = (-2.0 * s.ln() / s).sqrt();
+                self.spare = Some(v * f);
+                return u * f;
+            }
+        }
+    }
+}
+
 /// Default maximum depth of the tree.
 pub const DEFAULT_DEPTH: u32 = 40;
 
@@ -91,10 +123,10 @@ impl BrownianTree {
         // Root: [0, 1], W(0) = 0, W(1) = √T Z₀ (stream 0, which no heap node uses: node 1 draws
         // the root's midpoint).
         tree.idx[0] = 1;
-        let mut rng = Xoshiro256pp::stream(seed, 0);
+        let mut rng = Normals::new(seed, 0);
         let sq = tree.span.sqrt();
         for c in 0..dim {
-            tree.vals[dim + c] = sq * rng.normal();
+            tree.vals[dim + c] = sq * rng.next();
         }
         tree.len = 1;
         Ok(tree)
@@ -196,7 +228,7 @@ impl BrownianTree {
             // Bridge sample at the midpoint, then descend into the half containing x.
             let mid = 0.5 * (a + b);
             let k = self.idx[l];
-            let mut rng = Xoshiro256pp::stream(self.seed, k);
+            let mut rng = Normals::new(self.seed, k);
             let sd = (0.25 * (b - a) * self.span).sqrt();
             let go_left = x < mid;
             let nl = l + 1;
@@ -204,7 +236,7 @@ impl BrownianTree {
             for c in 0..d {
                 let wa = self.vals[2 * l * d + c];
                 let wb = self.vals[(2 * l + 1) * d + c];
-                let wm = 0.5 * (wa + wb) + sd * rng.normal();
+                let wm = 0.5 * (wa + wb) + sd * rng.next();
                 if go_left {
                     self.vals[2 * nl * d + c] = wa;
                     self.vals[(2 * nl + 1) * d + c] = wm;

@@ -108,7 +108,10 @@ where
         }
     };
 
-    // Forward pass, storing every state.
+    // Forward pass, storing every state. For Euler–Maruyama each step evaluates the drift once
+    // and the backward sweep asks for its VJPs in reverse order, so the system may tape them.
+    let tape = method == Method::EulerMaruyama;
+    f.record_drift(tape);
     let mut us = Vec::with_capacity((nsteps + 1) * n);
     us.extend_from_slice(&prob.u0);
     let mut work = crate::methods::Work::new(n, noise, method);
@@ -141,6 +144,7 @@ where
         stats.steps += 1;
         stats.accepted += 1;
         if !unew.iter().all(|x| x.is_finite()) {
+            f.record_drift(false);
             return Err(SdeError::Failed {
                 code: sciml_core::ReturnCode::NonFinite,
                 t: t.to_f64_lossy(),
@@ -157,6 +161,7 @@ where
     sol.stats = stats;
     let (loss, cot) = loss(&sol.t, &sol.u);
     if cot.len() != saves.len() || cot.iter().any(|c| c.len() != n) {
+        f.record_drift(false);
         return Err(Error::DimensionMismatch {
             what: "loss cotangents (one per saved state, each of the state's length)".into(),
             expected: saves.len() * n,
@@ -190,8 +195,12 @@ where
         add_saves(j, &mut si, &mut lambda);
         let t = grid.time(t0, t1, j - 1);
         let h = grid.time(t0, t1, j) - t;
-        // Replay ΔW of step j.
-        query(&mut tree, j, &mut wnext);
+        // Replay ΔW of step j; W(t_j) is the previous iteration's W(t_{j-1}).
+        if j == nsteps {
+            query(&mut tree, j, &mut wnext);
+        } else {
+            std::mem::swap(&mut wnext, &mut wprev);
+        }
         query(&mut tree, j - 1, &mut wprev);
         increments(&wprev, &wnext, m, &mut dw, &mut dz);
         let u = &us[(j - 1) * n..j * n];
@@ -236,6 +245,7 @@ where
         lambda.copy_from_slice(&gu);
     }
     add_saves(0, &mut si, &mut lambda);
+    f.record_drift(false);
     Ok(SdeAdjoint {
         sol,
         loss,
