@@ -90,7 +90,11 @@ fn dense_lu_matches_a_hand_computed_system() {
             a[(i, j)] = *v;
         }
     }
-    for backend in [DenseLuBackend::Simple, DenseLuBackend::Faer] {
+    for backend in [
+        DenseLuBackend::Simple,
+        DenseLuBackend::Nalgebra,
+        DenseLuBackend::Faer,
+    ] {
         let mut lu = DenseLu::with_backend(3, backend);
         lu.factor(&a).unwrap();
         let mut b = [7.0_f64, 3.0, 11.0];
@@ -119,7 +123,11 @@ fn dense_lu_in_f32() {
     let x: Vec<f32> = (0..80).map(|i| (i as f32 * 0.1).sin()).collect();
     let mut b = vec![0.0; 80];
     a.mul_vec_to(&x, &mut b);
-    for backend in [DenseLuBackend::Simple, DenseLuBackend::Faer] {
+    for backend in [
+        DenseLuBackend::Simple,
+        DenseLuBackend::Nalgebra,
+        DenseLuBackend::Faer,
+    ] {
         let mut lu = DenseLu::with_backend(80, backend);
         lu.factor(&a).unwrap();
         let mut y = b.clone();
@@ -132,7 +140,11 @@ fn dense_lu_in_f32() {
 
 #[test]
 fn singular_and_non_finite_matrices_are_errors() {
-    for backend in [DenseLuBackend::Simple, DenseLuBackend::Faer] {
+    for backend in [
+        DenseLuBackend::Simple,
+        DenseLuBackend::Nalgebra,
+        DenseLuBackend::Faer,
+    ] {
         let mut rng = Xoshiro256pp::new(11);
         let n = 5;
         let mut lu = DenseLu::with_backend(n, backend);

@@ -43,9 +43,22 @@ mod sealed {
 ///
 /// The bound on faer's real-field trait is what its factorisations need; it is an implementation
 /// detail, so the trait cannot be implemented outside this crate.
-pub trait LinalgReal: Real + faer::traits::RealField + sealed::Sealed {}
-impl LinalgReal for f64 {}
-impl LinalgReal for f32 {}
+pub trait LinalgReal: Real + faer::traits::RealField + sealed::Sealed {
+    /// nalgebra's partial-pivoting elimination of the column-major `n × n` array `a` in place,
+    /// interchanges recorded LAPACK-style in `piv`. Hidden: `DenseLu`'s small-system kernel.
+    #[doc(hidden)]
+    fn lu_nalgebra(a: &mut [Self], n: usize, piv: &mut [usize]) -> Result<(), LinearError>;
+}
+impl LinalgReal for f64 {
+    fn lu_nalgebra(a: &mut [f64], n: usize, piv: &mut [usize]) -> Result<(), LinearError> {
+        dense_lu::lu_nalgebra(a, n, piv)
+    }
+}
+impl LinalgReal for f32 {
+    fn lu_nalgebra(a: &mut [f32], n: usize, piv: &mut [usize]) -> Result<(), LinearError> {
+        dense_lu::lu_nalgebra(a, n, piv)
+    }
+}
 
 /// A linear solve that could not be carried out. Each message says what went wrong.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -107,8 +120,21 @@ pub enum LinearError {
     Backend(String),
 }
 
-/// Whether every value is finite.
+/// Whether every value is finite. `0·v` is 0 for finite `v` and NaN otherwise; the sum over a
+/// block is then NaN exactly when the block has a non-finite value. Blocks of eight independent
+/// lanes, without early exit, let this vectorise (it runs on every matrix a solver factors).
 #[inline]
 pub(crate) fn all_finite<R: Real>(x: &[R]) -> bool {
-    x.iter().all(|v| v.is_finite())
+    let mut acc = [R::zero(); 8];
+    let mut chunks = x.chunks_exact(8);
+    for c in &mut chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += *v * R::zero();
+        }
+    }
+    let rest = chunks
+        .remainder()
+        .iter()
+        .fold(R::zero(), |s, v| s + *v * R::zero());
+    acc.iter().fold(rest, |s, a| s + *a) == R::zero()
 }
