@@ -62,6 +62,13 @@ fn robertson_to_1e5_matches_rodas5p_and_the_reference() {
         st.accepted, st.rejected, st.njac, st.nfactor, st.nnewton, st.nf
     );
     assert!(rel < 1e-6, "rel err {rel:e}");
+
+    // The NDF variant: same accuracy class, no more work.
+    let (u, st_ndf) = robertson_at(Bdf::ndf(), 1e5, 1e-6, 1e-10);
+    let rel = max_rel(&u, &reference);
+    eprintln!("NDF rtol 1e-6 atol 1e-10: rel err {rel:.2e}; {st_ndf:?}");
+    assert!(rel < 1e-3, "rel err {rel:e}");
+    assert!(st_ndf.accepted < 400, "{st_ndf:?}");
 }
 
 #[test]
@@ -171,6 +178,34 @@ fn dense_output_between_steps() {
         dense_err < 3.0 * step_err.max(rtol),
         "{dense_err:e} vs {step_err:e}"
     );
+}
+
+#[test]
+fn tstops_and_saveat_every() {
+    // Steps cut short at stops change the spacing of the differences (the R·U rescaling) both
+    // ways; the saved values come from the dense output.
+    let mut prob = OdeProblem::new(
+        ForwardAd::new(StiffLinear),
+        vec![2.0, 1.0],
+        (0.0, 3.0),
+        vec![],
+    )
+    .unwrap();
+    let opts = SolveOptions {
+        tol: Tolerance::new(1e-7, 1e-9).unwrap(),
+        saveat: SaveAt::Every(0.05),
+        tstops: vec![0.0101, 0.5, 0.5003, 1.7, 2.9999],
+        ..SolveOptions::default()
+    };
+    let sol = prob.solve(Bdf::new(), &opts).unwrap();
+    assert_eq!(sol.len(), 61);
+    let mut worst: f64 = 0.0;
+    for (t, u) in sol.iter() {
+        let e = exact(t);
+        worst = worst.max((u[0] - e[0]).abs().max((u[1] - e[1]).abs()));
+    }
+    eprintln!("tstops/saveat: max error {worst:.2e} {:?}", sol.stats);
+    assert!(worst < 2e-6, "{worst:e}");
 }
 
 /// Robertson as an index-1 DAE in mass-matrix form (third equation the conservation law).

@@ -66,19 +66,36 @@ const MAX_FACTOR: f64 = 10.0;
 pub struct Bdf<L = DenseSolve> {
     /// How `W = M − (h/α_k) J` is formed and solved.
     pub linear: L,
+    /// Use Klopfenstein–Shampine numerical differentiation formulas (NDF, as MATLAB's `ode15s`
+    /// and scipy's `BDF`) instead of plain BDF.
+    pub ndf: bool,
 }
 
 impl Bdf<DenseSolve> {
-    /// The method with a dense Jacobian and dense LU.
+    /// Plain BDF with a dense Jacobian and dense LU.
     pub fn new() -> Self {
-        Bdf { linear: DenseSolve }
+        Bdf {
+            linear: DenseSolve,
+            ndf: false,
+        }
+    }
+
+    /// The NDF variant (`κ_k` of Shampine and Reichelt) with a dense Jacobian and dense LU.
+    pub fn ndf() -> Self {
+        Bdf {
+            linear: DenseSolve,
+            ndf: true,
+        }
     }
 }
 
 impl<L> Bdf<L> {
     /// The method with another linear-solve strategy (sparse LU, Jacobian-free GMRES).
     pub fn with_linear<L2>(self, linear: L2) -> Bdf<L2> {
-        Bdf { linear }
+        Bdf {
+            linear,
+            ndf: self.ndf,
+        }
     }
 }
 
@@ -87,9 +104,27 @@ fn gamma(j: usize) -> f64 {
     (1..=j).map(|i| 1.0 / i as f64).sum()
 }
 
-/// Constant of the local error estimate of order `k`: `1/(k + 1)`.
-fn error_const(k: usize) -> f64 {
-    1.0 / (k + 1) as f64
+/// Shampine and Reichelt's NDF parameters κ_k (their Table 1; orders 1–4, κ_5 = 0): they give up
+/// a little of the stability angle of BDF2–4 for about 26% smaller truncation error constants
+/// at orders 1 and 2.
+const NDF_KAPPA: [f64; MAX_ORDER + 1] = [0.0, -0.1850, -1.0 / 9.0, -0.0823, -0.0415, 0.0];
+
+fn kappa(k: usize, ndf: bool) -> f64 {
+    if ndf {
+        NDF_KAPPA[k]
+    } else {
+        0.0
+    }
+}
+
+/// `α_k = (1 − κ_k) γ_k`, the leading coefficient (`γ_k` for plain BDF).
+fn alpha(k: usize, ndf: bool) -> f64 {
+    (1.0 - kappa(k, ndf)) * gamma(k)
+}
+
+/// Constant of the local error estimate of order `k`: `κ_k γ_k + 1/(k + 1)`.
+fn error_const(k: usize, ndf: bool) -> f64 {
+    kappa(k, ndf) * gamma(k) + 1.0 / (k + 1) as f64
 }
 
 /// `R(ρ)` of the module docs for order `k`, `(k + 1) × (k + 1)`.
@@ -283,14 +318,14 @@ where
             let refs = &refs[..k];
             let ones = [R::one(); MAX_ORDER];
             c.ypred.lincomb(&c.d[0], &ones[..k], refs);
-            let alpha = gamma(k);
+            let alpha = alpha(k, self.ndf);
             let mut w = [R::zero(); MAX_ORDER];
             for (j, wj) in w.iter_mut().enumerate().take(k) {
                 *wj = R::c(gamma(j + 1) / alpha);
             }
             c.psi.lincomb(&c.zero, &w[..k], refs);
         }
-        let cgam = h / R::c(gamma(k));
+        let cgam = h / R::c(alpha(k, self.ndf));
         // Newton tolerance on the scaled increment (as Shampine and Reichelt; scipy's choice).
         let rtol = (0..ctx.tol.rtol_len())
             .map(|i| ctx.tol.rtol_at(i))
@@ -326,7 +361,8 @@ where
         }
         let safety =
             R::c(0.9 * (2 * NEWTON_MAXITER + 1) as f64 / (2 * NEWTON_MAXITER + iters) as f64);
-        c.tmp.lincomb(&c.zero, &[R::c(error_const(k))], &[&c.corr]);
+        c.tmp
+            .lincomb(&c.zero, &[R::c(error_const(k, self.ndf))], &[&c.corr]);
         let err = Vec::<R>::err_norm(&c.tmp, u0, u1, ctx.tol);
         if !err.is_finite() {
             return Err(StepFailure::NonFinite);
@@ -348,14 +384,14 @@ where
         // (D_k + d and d − D_{k+1}), without updating D yet.
         let err_m = if k > 1 {
             c.tmp.lincomb(&c.d[k], &[R::one()], &[&c.corr]);
-            c.dy.lincomb(&c.zero, &[R::c(error_const(k - 1))], &[&c.tmp]);
+            c.dy.lincomb(&c.zero, &[R::c(error_const(k - 1, self.ndf))], &[&c.tmp]);
             Vec::<R>::err_norm(&c.dy, u0, u1, ctx.tol)
         } else {
             R::infinity()
         };
         let err_p = if k < MAX_ORDER {
             c.tmp.lincomb(&c.corr, &[-R::one()], &[&c.d[k + 1]]);
-            c.dy.lincomb(&c.zero, &[R::c(error_const(k + 1))], &[&c.tmp]);
+            c.dy.lincomb(&c.zero, &[R::c(error_const(k + 1, self.ndf))], &[&c.tmp]);
             Vec::<R>::err_norm(&c.dy, u0, u1, ctx.tol)
         } else {
             R::infinity()
@@ -538,7 +574,11 @@ where
 
 impl<L: Clone + Send + Sync + std::fmt::Debug> MethodInfo for Bdf<L> {
     fn name(&self) -> &'static str {
-        "BDF"
+        if self.ndf {
+            "NDF"
+        } else {
+            "BDF"
+        }
     }
     /// The highest order (the method runs at orders 1 to 5).
     fn order(&self) -> u8 {
