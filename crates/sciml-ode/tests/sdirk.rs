@@ -126,9 +126,68 @@ fn orders_with_a_mass_matrix() {
 }
 
 #[test]
-fn singular_mass_matrix_is_an_error_not_a_panic() {
-    let mut prob = pr_problem(-2.0, Some([[1.0, 0.0], [0.0, 0.0]]));
-    assert!(prob.solve(Trbdf2::new(), &SolveOptions::default()).is_err());
+fn singular_mass_matrix_without_zero_rows_is_an_error_not_a_panic() {
+    // Rank one and no zero row: not a semi-explicit DAE, so no first-stage derivative exists.
+    for m in [[[1.0, 1.0], [1.0, 1.0]], [[1.0, 0.0], [0.0, 0.0]]] {
+        let mut prob = pr_problem(-2.0, Some(m));
+        assert!(prob.solve(Trbdf2::new(), &SolveOptions::default()).is_err());
+        assert!(prob
+            .solve(KenCarp4::new(), &SolveOptions::default())
+            .is_err());
+    }
+}
+
+/// Robertson as an index-1 DAE: the third equation replaced by the conservation law
+/// `0 = u1 + u2 + u3 − 1`, with `M = diag(1, 1, 0)`.
+#[derive(Clone)]
+struct RobertsonDae;
+impl GenericRhs for RobertsonDae {
+    fn dims(&self) -> (usize, usize) {
+        (3, 3)
+    }
+    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
+        du[0] = -(p[0] * u[0]) + p[2] * u[1] * u[2];
+        du[1] = p[0] * u[0] - p[2] * u[1] * u[2] - p[1] * u[1] * u[1];
+        du[2] = u[0] + u[1] + u[2] - S::cst(1.0);
+    }
+}
+
+#[test]
+fn mass_matrix_dae_matches_the_ode_form() {
+    let (ode, _) = robertson_end(Rodas5P::new(), 1e-10, 1e-14);
+    fn dae_end<M: OdeMethod<ForwardAd<RobertsonDae>>>(m: M) -> (Vec<f64>, sciml_core::Stats) {
+        let mut mass = DenseMatrix::zeros(3, 3);
+        mass[(0, 0)] = 1.0;
+        mass[(1, 1)] = 1.0;
+        let mut prob = OdeProblem::new(
+            ForwardAd::new(RobertsonDae),
+            vec![1.0, 0.0, 0.0],
+            (0.0, 1e5),
+            vec![0.04, 3e7, 1e4],
+        )
+        .unwrap()
+        .with_mass_matrix(mass)
+        .unwrap();
+        let opts = SolveOptions {
+            tol: Tolerance::new(1e-6, 1e-10).unwrap(),
+            saveat: SaveAt::Times(vec![1e5]),
+            ..SolveOptions::default()
+        };
+        let sol = prob.solve(m, &opts).unwrap();
+        (sol.u[0].clone(), sol.stats)
+    }
+    for (name, (u, st)) in [
+        ("TRBDF2", dae_end(Trbdf2::new())),
+        ("KenCarp4", dae_end(KenCarp4::new())),
+    ] {
+        let rel = (0..3)
+            .map(|k| (u[k] - ode[k]).abs() / ode[k].abs())
+            .fold(0.0, f64::max);
+        eprintln!("{name} DAE vs ODE form: max relative difference {rel:.2e} {st:?}");
+        assert!(rel < 1e-3, "{name}: {rel:e}");
+        // The constraint holds at the saved point (to the Newton tolerance).
+        assert!((u[0] + u[1] + u[2] - 1.0).abs() < 1e-9, "{name}: {u:?}");
+    }
 }
 
 #[test]

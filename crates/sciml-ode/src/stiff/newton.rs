@@ -128,6 +128,15 @@ impl<R: LinalgReal + Scalar<Re = R>, LC> NewtonCache<Vec<R>, LC> {
     pub fn invalidate_w(&mut self) {
         self.w_hg = f64::NAN;
     }
+
+    /// Records that the caller evaluated `J` at the current step's start through the linear
+    /// strategy (so the next step start need not), which leaves no valid `W`.
+    pub fn jacobian_updated(&mut self) {
+        self.jac_valid = true;
+        self.jac_fresh = true;
+        self.jac_refresh = false;
+        self.w_hg = f64::NAN;
+    }
 }
 
 impl Newton {
@@ -293,5 +302,170 @@ impl Newton {
             prev = ndz;
         }
         Err(StepFailure::NewtonFailure)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stiff::DenseSolve;
+    use sciml_core::{ForwardAd, GenericRhs};
+
+    /// `u' = A u + b(t)` with a stiff, non-normal `A`.
+    #[derive(Clone)]
+    struct Linear;
+    impl GenericRhs for Linear {
+        fn dims(&self) -> (usize, usize) {
+            (2, 0)
+        }
+        fn eval<S: Scalar>(&self, t: S::Re, u: &[S], _p: &[S], du: &mut [S], _ws: &mut [S]) {
+            du[0] = u[0] * S::cst(-1000.0) + u[1] * S::cst(10.0) + S::from_re(t);
+            du[1] = u[1] * S::cst(-1.0) + S::cst(1.0);
+        }
+    }
+
+    #[test]
+    fn linear_stage_converges_at_once_to_the_exact_solution() {
+        let mut f = ForwardAd::new(Linear);
+        let lin = DenseSolve;
+        let u0 = vec![1.0, 2.0];
+        let mut c = NewtonCache::new(LinearStrategy::<ForwardAd<Linear>>::cache(&lin, &f, &u0), 2);
+        let newton = Newton::default();
+        let tol = Tolerance::new(1e-8, 1e-10).unwrap();
+        let mut stats = Stats::default();
+        let (h, gamma, ti) = (0.1, 0.25, 0.3);
+        newton
+            .begin_step(
+                &mut c,
+                &lin,
+                &mut f,
+                &vec![],
+                (0.0, &u0),
+                h * gamma,
+                None,
+                &mut stats,
+            )
+            .unwrap();
+        let psi = vec![0.9, 2.1];
+        let mut z = vec![0.0, 0.0];
+        newton
+            .solve_stage(
+                &mut c,
+                &lin,
+                &mut f,
+                &vec![],
+                (ti, h, gamma),
+                &psi,
+                &mut z,
+                (&u0, &tol),
+                None,
+                &mut stats,
+            )
+            .unwrap();
+        // Exact: (I − hγA) z = h (A ψ + b(ti)), solved by hand (A is upper triangular).
+        let hg: f64 = h * gamma;
+        let z1 = h * (-psi[1] + 1.0) / (1.0 + hg);
+        let z0 =
+            (h * (-1000.0 * psi[0] + 10.0 * psi[1] + ti) + hg * 10.0 * z1) / (1.0 + 1000.0 * hg);
+        assert!(
+            (z[0] - z0).abs() < 1e-12 && (z[1] - z1).abs() < 1e-12,
+            "{z:?} vs {z0} {z1}"
+        );
+        // One exact step, one to confirm the increment vanished.
+        assert!(stats.nnewton <= 2, "{stats:?}");
+        assert_eq!(stats.njac, 1);
+        assert_eq!(stats.nfactor, 1);
+        // The same hγ again reuses J and W.
+        newton
+            .begin_step(
+                &mut c,
+                &lin,
+                &mut f,
+                &vec![],
+                (0.0, &u0),
+                h * gamma,
+                None,
+                &mut stats,
+            )
+            .unwrap();
+        assert_eq!((stats.njac, stats.nfactor), (1, 1));
+        // A 10 % change of hγ keeps W, a 50 % one refactorises.
+        newton
+            .begin_step(
+                &mut c,
+                &lin,
+                &mut f,
+                &vec![],
+                (0.0, &u0),
+                1.1 * h * gamma,
+                None,
+                &mut stats,
+            )
+            .unwrap();
+        assert_eq!(stats.nfactor, 1);
+        newton
+            .begin_step(
+                &mut c,
+                &lin,
+                &mut f,
+                &vec![],
+                (0.0, &u0),
+                1.5 * h * gamma,
+                None,
+                &mut stats,
+            )
+            .unwrap();
+        assert_eq!(stats.nfactor, 2);
+    }
+
+    #[test]
+    fn divergence_is_a_newton_failure() {
+        // v' = −v³ from v = 10 with a huge step: the simplified iteration with J at the start
+        // diverges (θ ≥ 1) from a far-off guess.
+        #[derive(Clone)]
+        struct Cubic;
+        impl GenericRhs for Cubic {
+            fn dims(&self) -> (usize, usize) {
+                (1, 0)
+            }
+            fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], _p: &[S], du: &mut [S], _ws: &mut [S]) {
+                du[0] = -(u[0] * u[0] * u[0]);
+            }
+        }
+        let mut f = ForwardAd::new(Cubic);
+        let lin = DenseSolve;
+        let u0 = vec![0.01];
+        let mut c = NewtonCache::new(LinearStrategy::<ForwardAd<Cubic>>::cache(&lin, &f, &u0), 1);
+        let newton = Newton::default();
+        let tol = Tolerance::new(1e-6, 1e-8).unwrap();
+        let mut stats = Stats::default();
+        let (h, gamma) = (100.0, 0.25);
+        newton
+            .begin_step(
+                &mut c,
+                &lin,
+                &mut f,
+                &vec![],
+                (0.0, &u0),
+                h * gamma,
+                None,
+                &mut stats,
+            )
+            .unwrap();
+        let psi = vec![10.0];
+        let mut z = vec![0.0];
+        let r = newton.solve_stage(
+            &mut c,
+            &lin,
+            &mut f,
+            &vec![],
+            (0.0, h, gamma),
+            &psi,
+            &mut z,
+            (&u0, &tol),
+            None,
+            &mut stats,
+        );
+        assert_eq!(r, Err(StepFailure::NewtonFailure));
     }
 }

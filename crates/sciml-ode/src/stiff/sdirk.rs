@@ -13,9 +13,11 @@
 //! fewer Newton iterations than starting from the previous stage's `z`). The first stage is free: `k(t, u0)` is the last stage derivative `z_s / h`
 //! of the previous step (first same as last), which for a stiff problem is more accurate than
 //! `f` evaluated at a state carrying Newton errors. At the start, and after a callback changed
-//! the state, it is `f(t, u0)`, or with a mass matrix the solution of `M k = f(t, u0)` (so the
-//! mass matrix must be nonsingular there: singular mass matrices, i.e. DAEs, are refused with
-//! [`StepFailure::LinearSolve`] and the solve ends early; use Rodas5P for DAEs).
+//! the state, it is `f(t, u0)`, or with a mass matrix the solution of `M k = f(t, u0)`; for a
+//! singular mass matrix with zero rows (a semi-explicit index-1 DAE, consistent initial values)
+//! the algebraic rows are differentiated instead (see `initial_derivative`). Other singular mass
+//! matrices make every step fail with [`StepFailure::LinearSolve`], so the solve ends with an
+//! error once the step size falls below its minimum.
 //!
 //! The error estimate `Σ (b̂_j − b_j) z_j` is filtered through the iteration matrix,
 //! `est = W⁻¹ M Σ (b̂_j − b_j) z_j`, as Hosea and Shampine do for TR-BDF2 (it damps the stiff
@@ -24,8 +26,8 @@
 use super::linear::{DenseSolve, LinearStrategy};
 use super::newton::{Newton, NewtonCache};
 use crate::method::{MethodInfo, OdeMethod, StepContext, StepFailure};
-use sciml_core::linalg::LinalgReal;
-use sciml_core::{Real, Scalar, State, Stats, VectorField};
+use sciml_core::linalg::{DenseLu, LinalgReal};
+use sciml_core::{DenseMatrix, Real, Scalar, State, Stats, VectorField};
 use std::sync::OnceLock;
 
 /// The coefficients of a stiffly accurate ESDIRK method (see the module docs).
@@ -468,11 +470,7 @@ where
     c.interp_ready = false;
     if c.k0_pending {
         if let Some(m) = mass {
-            // k0 = M⁻¹ f(t, u0), with W = M (γ = 0).
-            lin.factorise(&mut c.newton.lin, R::zero(), Some(m), stats)?;
-            c.newton.invalidate_w();
-            c.k0.copy_from(&c.f0);
-            lin.solve(&mut c.newton.lin, f, p, &mut c.k0, stats)?;
+            initial_derivative(lin, c, f, p, (t, u0), m, stats)?;
         }
         c.k0_pending = false;
     }
@@ -555,6 +553,69 @@ where
     let e = Vec::<R>::err_norm(&c.est, u0, u1, ctx.tol);
     if e.is_finite() && u1.all_finite() {
         Ok(e)
+    } else {
+        Err(StepFailure::NonFinite)
+    }
+}
+
+/// The first-stage derivative `k0` at `(t, u0)` with a mass matrix: `M k0 = f(t, u0)` when `M`
+/// is invertible (solved with the linear strategy at `γ = 0`). For a singular `M` whose zero rows
+/// are algebraic equations `0 = f_i(t, u)` (a semi-explicit DAE), those rows are replaced by the
+/// differentiated constraint `J_i k0 = −∂f_i/∂t` (`J` from the strategy, `∂f/∂t` by a forward
+/// difference) and the system is solved by a dense LU; this rare path allocates. Any other
+/// singular `M`, or an index above one, is a [`StepFailure::LinearSolve`].
+fn initial_derivative<R, F, L>(
+    lin: &L,
+    c: &mut EsdirkCache<Vec<R>, L::Cache>,
+    f: &mut F,
+    p: &F::P,
+    (t, u0): (R, &Vec<R>),
+    m: &DenseMatrix<R>,
+    stats: &mut Stats,
+) -> Result<(), StepFailure>
+where
+    R: LinalgReal + Scalar<Re = R>,
+    F: VectorField<V = Vec<R>>,
+    L: LinearStrategy<F>,
+{
+    c.newton.invalidate_w();
+    c.k0.copy_from(&c.f0);
+    let direct = lin
+        .factorise(&mut c.newton.lin, R::zero(), Some(m), stats)
+        .and_then(|()| lin.solve(&mut c.newton.lin, f, p, &mut c.k0, stats));
+    if direct.is_ok() && c.k0.all_finite() {
+        return Ok(());
+    }
+    let n = u0.len();
+    let algebraic: Vec<bool> = (0..n)
+        .map(|i| (0..n).all(|j| m[(i, j)] == R::zero()))
+        .collect();
+    if !algebraic.iter().any(|a| *a) {
+        return Err(StepFailure::LinearSolve);
+    }
+    lin.update_jacobian(&mut c.newton.lin, f, t, u0, p, stats);
+    c.newton.jacobian_updated();
+    let dtau = R::epsilon().sqrt() * t.abs().max(R::one());
+    f.rhs(t + dtau, u0, p, &mut c.err);
+    stats.nf += 1;
+    let mut k = DenseMatrix::zeros(n, n);
+    for j in 0..n {
+        c.est.fill_zero();
+        c.est[j] = R::one();
+        lin.jac_mul(&mut c.newton.lin, f, p, &c.est, &mut c.psi);
+        for i in 0..n {
+            k[(i, j)] = if algebraic[i] { c.psi[i] } else { m[(i, j)] };
+        }
+    }
+    for (((k0, alg), ft), f0) in c.k0.iter_mut().zip(&algebraic).zip(&c.err).zip(&c.f0) {
+        *k0 = if *alg { -(*ft - *f0) / dtau } else { *f0 };
+    }
+    let mut lu = DenseLu::new(n);
+    lu.factor(&k).map_err(|_| StepFailure::LinearSolve)?;
+    lu.solve_in_place(&mut c.k0)
+        .map_err(|_| StepFailure::LinearSolve)?;
+    if c.k0.all_finite() {
+        Ok(())
     } else {
         Err(StepFailure::NonFinite)
     }
