@@ -248,3 +248,19 @@ fn mass_matrix_dae_matches_the_reference() {
     assert!(rel < 1e-3, "rel err {rel:e}");
     assert!((u[0] + u[1] + u[2] - 1.0).abs() < 1e-12);
 }
+
+#[test]
+fn jacobian_free_krylov_matches_dense_lu() {
+    use sciml_ode::KrylovSolve;
+    // Newton only needs W⁻¹ applied to residuals: GMRES on exact JVPs gives the dense-LU answer
+    // to within the tolerances.
+    let krylov = KrylovSolve {
+        rtol: 1e-10,
+        ..KrylovSolve::default()
+    };
+    let (dense, _) = robertson_at(Bdf::new(), 1e5, 1e-8, 1e-12);
+    let (kry, st) = robertson_at(Bdf::new().with_linear(krylov), 1e5, 1e-8, 1e-12);
+    let rel = max_rel(&kry, &dense);
+    eprintln!("BDF Krylov Robertson: rel diff {rel:.2e} {st:?}");
+    assert!(rel < 1e-5, "{rel:e}");
+}
