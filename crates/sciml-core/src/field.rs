@@ -54,6 +54,26 @@ pub trait Vjp: VectorField {
     );
 }
 
+/// Second derivatives: gradients of `wᵀ (∂f/∂u) v` with respect to the state and the
+/// parameters. The exact discrete adjoint of a Rosenbrock step needs them, because the Jacobian
+/// appears inside the step.
+pub trait Hvp: Vjp {
+    /// Whether the products are exact (not finite differences).
+    const EXACT: bool;
+    /// `gu += ∇_u (wᵀ J(u, p) v)` and `gp += ∇_p (wᵀ J(u, p) v)`, `J = ∂f/∂u`.
+    #[allow(clippy::too_many_arguments)]
+    fn hvp(
+        &mut self,
+        t: Re<Self::V>,
+        u: &Self::V,
+        p: &Self::P,
+        w: &Self::V,
+        v: &Self::V,
+        gu: &mut Self::V,
+        gp: &mut Self::P,
+    );
+}
+
 /// The dense Jacobian `∂f/∂u`.
 pub trait Jacobian: VectorField {
     /// Whether the Jacobian is exact (not finite differences).

@@ -28,7 +28,7 @@ pub mod tolerance;
 pub use dense::{DenseOutput, Segment};
 pub use dual::{Dual, Dual64};
 pub use error::{Error, SolveError};
-pub use field::{GenericRhs, Jacobian, Jvp, SparseJacobian, VectorField, Vjp};
+pub use field::{GenericRhs, Hvp, Jacobian, Jvp, SparseJacobian, VectorField, Vjp};
 pub use linalg::{
     colour_columns, detect_sparsity, dual_jacobian_coloured, fd_jacobian_coloured, Colouring,
     DenseLu, Gmres, GmresStats, LinalgReal, LinearError, SparseLu, SparseMatrix, SparsityPattern,

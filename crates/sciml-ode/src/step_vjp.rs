@@ -34,17 +34,20 @@ pub struct StepVjpContext<'a, F: sciml_core::VectorField> {
     pub stats: &'a mut Stats,
 }
 
-/// Methods whose steps can be reversed exactly.
-pub trait StepVjp: MethodInfo {
+/// Methods whose steps, on fields of type `F`, can be reversed exactly.
+///
+/// Explicit Runge–Kutta methods need the field's VJP; Rosenbrock methods also its
+/// Hessian-vector products (the Jacobian appears inside their steps).
+pub trait StepVjp<F: Vjp>: MethodInfo {
     /// Buffers of the reverse sweep.
-    type VjpCache<V: State>: Send;
+    type VjpCache: Send;
     /// Builds the buffers for states shaped like `u0`.
-    fn vjp_cache<V: State>(&self, u0: &V) -> Self::VjpCache<V>;
+    fn vjp_cache(&self, u0: &F::V) -> Self::VjpCache;
     /// Given `lam = ∂L/∂u1` (everything downstream of the step's end), overwrites it with
     /// `∂L/∂u0` and accumulates `∂L/∂p` into `gp`, for the step `ctx` describes.
-    fn step_vjp<F: Vjp>(
+    fn step_vjp(
         &self,
-        c: &mut Self::VjpCache<F::V>,
+        c: &mut Self::VjpCache,
         f: &mut F,
         ctx: StepVjpContext<'_, F>,
         lam: &mut F::V,
@@ -68,10 +71,10 @@ fn axpy_into<V: State>(dst: &mut V, scratch: &mut V, c: Re<V>, x: &V) {
     std::mem::swap(dst, scratch);
 }
 
-impl<T: RkMethod> StepVjp for T {
-    type VjpCache<V: State> = RkVjpCache<V>;
+impl<T: RkMethod, F: Vjp> StepVjp<F> for T {
+    type VjpCache = RkVjpCache<F::V>;
 
-    fn vjp_cache<V: State>(&self, u0: &V) -> RkVjpCache<V> {
+    fn vjp_cache(&self, u0: &F::V) -> RkVjpCache<F::V> {
         let tab = self.tableau();
         let s = tab.c.len();
         let nb = if tab.fsal { s } else { s + 1 };
@@ -90,7 +93,7 @@ impl<T: RkMethod> StepVjp for T {
         }
     }
 
-    fn step_vjp<F: Vjp>(
+    fn step_vjp(
         &self,
         c: &mut RkVjpCache<F::V>,
         f: &mut F,

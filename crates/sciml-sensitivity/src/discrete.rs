@@ -52,7 +52,7 @@ pub struct DiscreteTape<V: State> {
     opts: SolveOptions<Re<V>>,
 }
 
-impl<F: Vjp, M: StepVjp + OdeMethod<F>> Sensitivity<F, M> for DiscreteAdjoint {
+impl<F: Vjp, M: StepVjp<F> + OdeMethod<F>> Sensitivity<F, M> for DiscreteAdjoint {
     type Tape = DiscreteTape<F::V>;
 
     fn forward(
@@ -65,6 +65,15 @@ impl<F: Vjp, M: StepVjp + OdeMethod<F>> Sensitivity<F, M> for DiscreteAdjoint {
             Checkpointing::StoreAll => 1,
             Checkpointing::Every(k) => k,
         };
+        if prob.mass.is_some() {
+            return Err(sciml_core::Error::Unsupported {
+                method: "DiscreteAdjoint",
+                what: "differentiate a problem with a mass matrix yet; use \
+                       ForwardDiffSensitivity or finite differences"
+                    .into(),
+            }
+            .into());
+        }
         let mut integ = prob.init(method.clone(), opts)?;
         integ.record_tape(stride, self.checkpointing == Checkpointing::StoreAll)?;
         let (sol, tape) = integ.solve_with_tape()?;

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 use sciml_ode::{
-    ForwardAd, GenericRhs, OdeMethod, OdeProblem, RkMethod, SaveAt, Scalar, SolveOptions, StepVjp,
-    Tsit5, Vern9,
+    ForwardAd, GenericRhs, OdeMethod, OdeProblem, RkMethod, SaveAt, Scalar, SolveOptions, Tsit5,
+    Vern9,
 };
 use sciml_sensitivity::{
     BacksolveAdjoint, Checkpointing, DiscreteAdjoint, ForwardDiffSensitivity, ForwardSensitivity,
@@ -117,7 +117,7 @@ fn rel(a: &[f64], b: &[f64]) -> f64 {
         / scale
 }
 
-fn check_exact_methods<M: StepVjp + RkMethod>(m: M, loss: Loss) {
+fn check_exact_methods<M: RkMethod>(m: M, loss: Loss) {
     let discrete = gradient(&DiscreteAdjoint::default(), &m, loss);
     let checkpointed = gradient(
         &DiscreteAdjoint {

@@ -6,6 +6,7 @@ pub mod bdf;
 pub mod linear;
 pub mod newton;
 pub mod rosenbrock;
+pub mod rosenbrock_vjp;
 pub mod sdirk;
 
 pub use auto::{AutoCache, AutoTsit5Rodas5P};

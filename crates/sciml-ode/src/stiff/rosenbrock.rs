@@ -47,7 +47,7 @@ pub struct RosenbrockTableau {
 }
 
 impl RosenbrockTableau {
-    fn stages(&self) -> usize {
+    pub(crate) fn stages(&self) -> usize {
         self.c.len()
     }
 
