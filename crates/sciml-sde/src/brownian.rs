@@ -84,6 +84,10 @@ pub struct BrownianTree {
     /// `i = idx[l] - 2^l`) and its end values in `vals[2 l d ..]` (left) and `vals[(2l+1) d ..]`.
     idx: Vec<u64>,
     vals: Vec<f64>,
+    /// The midpoint value of each cached level once drawn (`mids[l d ..]`, valid when
+    /// `mid_known[l]`), so a sweep that goes left and later right of a node draws it once.
+    mids: Vec<f64>,
+    mid_known: Vec<bool>,
     /// Number of valid cached levels (at least 1 once built).
     len: usize,
 }
@@ -118,6 +122,8 @@ impl BrownianTree {
             depth,
             idx: vec![0; levels],
             vals: vec![0.0; 2 * levels * dim],
+            mids: vec![0.0; levels * dim],
+            mid_known: vec![false; levels],
             len: 0,
         };
         // Root: [0, 1], W(0) = 0, W(1) = √T Z₀ (stream 0, which no heap node uses: node 1 draws
@@ -228,23 +234,30 @@ impl BrownianTree {
             // Bridge sample at the midpoint, then descend into the half containing x.
             let mid = 0.5 * (a + b);
             let k = self.idx[l];
-            let mut rng = Normals::new(self.seed, k);
-            let sd = (0.25 * (b - a) * self.span).sqrt();
             let go_left = x < mid;
             let nl = l + 1;
             self.idx[nl] = if go_left { 2 * k } else { 2 * k + 1 };
+            if !self.mid_known[l] {
+                let mut rng = Normals::new(self.seed, k);
+                let sd = (0.25 * (b - a) * self.span).sqrt();
+                for c in 0..d {
+                    let wa = self.vals[2 * l * d + c];
+                    let wb = self.vals[(2 * l + 1) * d + c];
+                    self.mids[l * d + c] = 0.5 * (wa + wb) + sd * rng.next();
+                }
+                self.mid_known[l] = true;
+            }
             for c in 0..d {
-                let wa = self.vals[2 * l * d + c];
-                let wb = self.vals[(2 * l + 1) * d + c];
-                let wm = 0.5 * (wa + wb) + sd * rng.next();
+                let wm = self.mids[l * d + c];
                 if go_left {
-                    self.vals[2 * nl * d + c] = wa;
+                    self.vals[2 * nl * d + c] = self.vals[2 * l * d + c];
                     self.vals[(2 * nl + 1) * d + c] = wm;
                 } else {
                     self.vals[2 * nl * d + c] = wm;
-                    self.vals[(2 * nl + 1) * d + c] = wb;
+                    self.vals[(2 * nl + 1) * d + c] = self.vals[(2 * l + 1) * d + c];
                 }
             }
+            self.mid_known[nl] = false;
             l = nl;
             self.len = l + 1;
         }
@@ -309,6 +322,27 @@ mod tests {
         w1.eval(0.37, &mut a).unwrap();
         w2.eval(0.37, &mut b).unwrap();
         assert_eq!(a[0], b[0]);
+    }
+
+    #[test]
+    fn cached_queries_in_any_order_equal_fresh_ones() {
+        let mut rng = Xoshiro256pp::new(5);
+        let mut w = BrownianTree::new(21, 0.0, 3.0, 2).unwrap();
+        let (mut a, mut b) = ([0.0; 2], [0.0; 2]);
+        for i in 0..300 {
+            // Mix grid points (sequential, both directions) with arbitrary times.
+            let t = match i % 3 {
+                0 => 3.0 * rng.uniform(),
+                1 => 3.0 * ((i / 3) % 64) as f64 / 64.0,
+                _ => 3.0 * (63 - (i / 3) % 64) as f64 / 64.0,
+            };
+            w.eval(t, &mut a).unwrap();
+            BrownianTree::new(21, 0.0, 3.0, 2)
+                .unwrap()
+                .eval(t, &mut b)
+                .unwrap();
+            assert_eq!(a, b, "t = {t}");
+        }
     }
 
     #[test]
