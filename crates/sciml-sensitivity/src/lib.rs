@@ -23,8 +23,9 @@ mod forward_diff;
 mod gradient;
 
 pub use continuous::{
-    BacksolveAdjoint, BacksolveTape, GaussAdjoint, GaussTape, InterpolatingAdjoint,
-    InterpolatingTape, QuadratureAdjoint, QuadratureTape,
+    BacksolveAdjoint, BacksolveTape, GaussAdjoint, GaussTape, InterpolatedAdjoint,
+    InterpolatingAdjoint, InterpolatingTape, LambdaAdjoint, NoCost, QuadratureAdjoint,
+    QuadratureTape,
 };
 pub use discrete::{Checkpointing, DiscreteAdjoint, DiscreteTape};
 pub use forward::{ForwardSensitivity, ForwardSensitivityTape};

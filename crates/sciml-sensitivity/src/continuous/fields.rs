@@ -1,6 +1,8 @@
 //! The vector fields of the adjoint systems.
 
-use sciml_core::{DenseOutput, One, Pair, Re, Scalar, State, VectorField, Vjp};
+use sciml_core::{
+    DenseMatrix, DenseOutput, Jacobian, One, Pair, Re, Scalar, State, VectorField, Vjp,
+};
 
 /// `u(t)` for the adjoint: from the forward solve's dense output.
 pub(crate) fn eval_forward<V: State>(dense: &DenseOutput<V>, t: Re<V>, u: &mut V) {
@@ -19,29 +21,30 @@ fn negate_into<V: State>(dst: &mut V, zero: &V, x: &V) {
 }
 
 /// The running-cost type of an adjoint without one.
-pub(crate) type NoCost<V> = fn(Re<V>, &V, &mut V);
+pub type NoCost<V> = fn(Re<V>, &V, &mut V);
 
-/// `(λ, μ)' = (−Jᵀλ − ∂g/∂u, −f_pᵀλ)` with `u(t)` interpolated from the forward solution
-/// (`g` a running cost, if any).
-pub(crate) struct InterpolatedAdjoint<'a, F: Vjp, G = NoCost<<F as VectorField>::V>> {
-    pub f: &'a mut F,
-    pub dense: &'a DenseOutput<F::V>,
+/// The adjoint system `(λ, μ)' = (−Jᵀλ − ∂g/∂u, −f_pᵀλ)` with `u(t)` interpolated from the
+/// forward solution (`g` a running cost, if any). Built by the continuous adjoints; public so
+/// that a backward method's bounds can name it.
+pub struct InterpolatedAdjoint<'a, F: Vjp, G = NoCost<<F as VectorField>::V>> {
+    pub(crate) f: &'a mut F,
+    pub(crate) dense: &'a DenseOutput<F::V>,
     /// `∂g/∂u` of a running cost `∫ g(t, u) dt`, written into its last argument.
-    pub running: Option<&'a mut G>,
-    pub dg: F::V,
-    pub u: F::V,
-    pub gu: F::V,
-    pub gp: F::P,
-    pub zu: F::V,
-    pub zp: F::P,
+    pub(crate) running: Option<&'a mut G>,
+    pub(crate) dg: F::V,
+    pub(crate) u: F::V,
+    pub(crate) gu: F::V,
+    pub(crate) gp: F::P,
+    pub(crate) zu: F::V,
+    pub(crate) zp: F::P,
     /// Scratch for `μ` updates in the quadrature adjoints.
-    pub mu_next: F::P,
+    pub(crate) mu_next: F::P,
 }
 
 impl<'a, F: Vjp, G> InterpolatedAdjoint<'a, F, G> {
     /// `mu += weight · (∂f/∂p)ᵀ λ` at `(t, u(t))`: one quadrature node of `∫ (∂f/∂p)ᵀ λ dt`,
     /// with `u(t)` from the forward dense output. Allocation-free.
-    pub fn add_fp_lambda(
+    pub(crate) fn add_fp_lambda(
         &mut self,
         t: Re<F::V>,
         lam: &F::V,
@@ -57,7 +60,7 @@ impl<'a, F: Vjp, G> InterpolatedAdjoint<'a, F, G> {
         std::mem::swap(mu, &mut self.mu_next);
     }
 
-    pub fn new(f: &'a mut F, dense: &'a DenseOutput<F::V>, u0: &F::V, p: &F::P) -> Self {
+    pub(crate) fn new(f: &'a mut F, dense: &'a DenseOutput<F::V>, u0: &F::V, p: &F::P) -> Self {
         InterpolatedAdjoint {
             f,
             dense,
@@ -103,8 +106,34 @@ impl<F: Vjp, G: FnMut(Re<F::V>, &F::V, &mut F::V)> VectorField for InterpolatedA
 }
 
 /// `λ' = −Jᵀλ` alone, `u(t)` interpolated (the quadrature adjoints integrate `μ` separately).
-pub(crate) struct LambdaAdjoint<'a, F: Vjp> {
-    pub inner: InterpolatedAdjoint<'a, F>,
+/// Its Jacobian is `−J(u(t))ᵀ`, so an implicit method can solve it when the forward problem is
+/// stiff (the adjoint of a stiff problem is stiff too).
+pub struct LambdaAdjoint<'a, F: Vjp> {
+    pub(crate) inner: InterpolatedAdjoint<'a, F>,
+}
+
+impl<F: Vjp + Jacobian> Jacobian for LambdaAdjoint<'_, F> {
+    const EXACT: bool = <F as Jacobian>::EXACT;
+    fn jacobian(
+        &mut self,
+        t: Re<F::V>,
+        _y: &F::V,
+        p: &F::P,
+        j: &mut DenseMatrix<<F::V as State>::S>,
+    ) {
+        let a = &mut self.inner;
+        eval_forward(a.dense, t, &mut a.u);
+        a.f.jacobian(t, &a.u, p, j);
+        let n = j.nrows();
+        for c in 0..n {
+            for r in 0..c {
+                let (x, y) = (j[(r, c)], j[(c, r)]);
+                j[(r, c)] = -y;
+                j[(c, r)] = -x;
+            }
+            j[(c, c)] = -j[(c, c)];
+        }
+    }
 }
 
 impl<F: Vjp> VectorField for LambdaAdjoint<'_, F> {

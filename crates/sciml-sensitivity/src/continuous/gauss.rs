@@ -3,7 +3,7 @@ use super::quadrature::{forward_dense, QuadratureTape, QUAD_POINTS};
 use super::{add_stats, add_to, backward_opts, gauss_legendre, lift_err, sweep};
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
 use sciml_core::{Re, Real, Scalar, State, Stats, Vjp};
-use sciml_ode::{OdeProblem, RkMethod, SolveOptions};
+use sciml_ode::{OdeMethod, OdeProblem, SolveOptions};
 
 /// Like [`super::QuadratureAdjoint`], but the integral `∫ (∂f/∂p)ᵀ λ dt` is accumulated step by
 /// step while `λ` is solved (Gauss–Legendre on each accepted step's interpolant), so `λ`'s dense
@@ -14,7 +14,11 @@ pub struct GaussAdjoint;
 /// What [`GaussAdjoint`] keeps: the forward dense output.
 pub type GaussTape<V> = QuadratureTape<V>;
 
-impl<F: Vjp, M: RkMethod> Sensitivity<F, M> for GaussAdjoint {
+impl<F, M> Sensitivity<F, M> for GaussAdjoint
+where
+    F: Vjp,
+    M: OdeMethod<F> + for<'a> OdeMethod<LambdaAdjoint<'a, F>>,
+{
     type Tape = GaussTape<F::V>;
 
     fn forward(
@@ -87,8 +91,8 @@ impl<F: Vjp, M: RkMethod> Sensitivity<F, M> for GaussAdjoint {
 }
 
 /// Adds `∫ (∂f/∂p)ᵀ λ dt` over the step the integrator just took (if any) to `mu`.
-fn integrate_last_step<F: Vjp, M: RkMethod>(
-    integ: &mut sciml_ode::Integrator<'_, LambdaAdjoint<'_, F>, M>,
+fn integrate_last_step<'a, F: Vjp, M: OdeMethod<LambdaAdjoint<'a, F>>>(
+    integ: &mut sciml_ode::Integrator<'_, LambdaAdjoint<'a, F>, M>,
     (gx, gw): (&[f64], &[f64]),
     p: &F::P,
     l: &mut F::V,

@@ -11,6 +11,7 @@ mod interpolating;
 mod quadrature;
 
 pub use backsolve::{BacksolveAdjoint, BacksolveTape};
+pub use fields::{InterpolatedAdjoint, LambdaAdjoint, NoCost};
 pub use gauss::{GaussAdjoint, GaussTape};
 pub use interpolating::{InterpolatingAdjoint, InterpolatingTape};
 pub use quadrature::{QuadratureAdjoint, QuadratureTape};
@@ -65,6 +66,8 @@ pub(crate) fn add_stats(total: &mut Stats, s: &Stats) {
     total.rejected += s.rejected;
     total.njac += s.njac;
     total.nlinsolve += s.nlinsolve;
+    total.nfactor += s.nfactor;
+    total.nnewton += s.nnewton;
 }
 
 /// Rejects per-step saving, whose save times are not known before the solve and which a

@@ -2,7 +2,7 @@ use super::fields::{InterpolatedAdjoint, LambdaAdjoint};
 use super::{add_stats, add_to, backward_opts, gauss_legendre, lift_err, require_saveat, sweep};
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
 use sciml_core::{DenseOutput, Error, Re, Real, Scalar, State, Stats, Vjp};
-use sciml_ode::{OdeProblem, RkMethod, SolveOptions};
+use sciml_ode::{OdeMethod, OdeProblem, SolveOptions};
 
 /// Gauss–Legendre points per step of the quadrature of `∫ (∂f/∂p)ᵀ λ dt`: exact for polynomials
 /// of degree 9, beyond the order of the interpolants it integrates.
@@ -23,7 +23,7 @@ pub struct QuadratureTape<V: State> {
 }
 
 /// The forward solve both quadrature adjoints share: dense output kept for the backward pass.
-pub(crate) fn forward_dense<F: Vjp, M: RkMethod>(
+pub(crate) fn forward_dense<F: Vjp, M: OdeMethod<F>>(
     name: &'static str,
     prob: &mut OdeProblem<F>,
     method: &M,
@@ -47,7 +47,11 @@ pub(crate) fn forward_dense<F: Vjp, M: RkMethod>(
     Ok((sol, tape))
 }
 
-impl<F: Vjp, M: RkMethod> Sensitivity<F, M> for QuadratureAdjoint {
+impl<F, M> Sensitivity<F, M> for QuadratureAdjoint
+where
+    F: Vjp,
+    M: OdeMethod<F> + for<'a> OdeMethod<LambdaAdjoint<'a, F>>,
+{
     type Tape = QuadratureTape<F::V>;
 
     fn forward(
