@@ -119,7 +119,7 @@ for i in range(args.warmup + args.iters):
 
 row = dict(system=args.system, median_s=statistics.median(times), nfe=statistics.median(nfes),
            nfe_forward=statistics.median(nfe_fwd), final_loss=losses[-1], iterations=len(times),
-           cpu_over_wall=round(sum(cpus) / sum(times), 3), dtype=dtype, batch=BATCH, dt=DT, threads=args.threads,
+           cpu_over_wall=round(sum(cpus) / sum(times), 3), median_cpu_s=statistics.median(cpus), dtype=dtype, batch=BATCH, dt=DT, threads=args.threads,
            adjoint_method=("milstein (torchsde default for diagonal Ito)" if mode == "adjoint" else None),
            version=f"torch {torch.__version__}, torchsde {torchsde.__version__}")
 print(json.dumps(row), flush=True)
