@@ -5,6 +5,20 @@
 //! ([`Method`]), driven by a [`BrownianTree`] grown from a seed so that every path can be replayed
 //! exactly (rejected steps, adjoints, ensembles on any number of threads).
 //!
+//! - Noise shapes: [`Noise::Diagonal`], [`Noise::Scalar`], [`Noise::General`] (`n × m`),
+//!   [`Noise::Commutative`], and [`Noise::Batched`] (independent general-noise samples stacked in
+//!   one state). The diffusion is applied matrix-free as `g · dW` in its native shape.
+//! - Methods and what they support: see [`Method`] (Itô or Stratonovich, strong order, noise
+//!   shapes, fixed or adaptive). Adaptive methods: SRIW1 (diagonal, scalar), SRA1 (additive noise,
+//!   any shape), LambaEM (any shape).
+//! - Ensembles: [`solve_ensemble`] on rayon, trajectory `i` driven by the path seeded from
+//!   `(seed, i)`, results in input order and bitwise the same on any number of threads;
+//!   [`EnsembleSummary`] gives mean, variance and quantiles over time.
+//! - Sensitivities ([`adjoint`]): the discrete adjoint of Euler–Maruyama and Euler–Heun (exact
+//!   derivative of the computed solution, Brownian increments replayed from the tree) and the
+//!   backsolve adjoint of Stratonovich SDEs. Drift and diffusion VJPs come from [`SdeVjp`]
+//!   (closures via [`FnSde::with_vjp`], `sciml_core` fields with exact VJPs via [`FieldSde`]).
+//!
 //! ```
 //! use sciml_sde::{solve, FnSde, Method, Noise, SdeOptions, SdeProblem};
 //! // Geometric Brownian motion, Itô: du = μ u dt + σ u dW.
