@@ -157,11 +157,13 @@ impl<D: Layer, G: Layer, R: Real> SdeVjp<R> for NeuralSdeSystem<D, G, R> {
             *g += *x;
         }
     }
-    fn record_drift(&mut self, on: bool) {
-        self.recording = on;
+    fn record_drift(&mut self, steps: Option<usize>) {
+        self.recording = steps.is_some();
         self.count = 0;
-        if !on {
-            self.tapes = Vec::new();
+        self.tapes = Vec::new();
+        if let Some(k) = steps {
+            let rec = self.n * self.batch + self.drift.tape_len(self.batch);
+            self.tapes.reserve_exact(k * rec);
         }
     }
 }

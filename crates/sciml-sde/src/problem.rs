@@ -163,12 +163,13 @@ pub trait SdeVjp<R: Real>: SdeFunction<R> {
     fn drift_vjp(&mut self, t: R, u: &[R], p: &[R], w: &[R], gu: &mut [R], gp: &mut [R]);
     /// `gu += (∂g/∂u)ᵀ w`, `gp += (∂g/∂p)ᵀ w`, with `w` in `g`'s shape.
     fn diffusion_vjp(&mut self, t: R, u: &[R], p: &[R], w: &[R], gu: &mut [R], gp: &mut [R]);
-    /// A hint from the discrete adjoint of Euler–Maruyama: while `on`, every `drift` call is made
-    /// at a state whose `drift_vjp` will later be asked for, in exactly the reverse order, so a
-    /// system may keep what its VJP needs (a tape of activations) instead of recomputing it.
-    /// Turning it off discards anything kept. The default ignores the hint.
-    fn record_drift(&mut self, on: bool) {
-        let _ = on;
+    /// A hint from the discrete adjoint of Euler–Maruyama: after `record_drift(Some(steps))`,
+    /// the next `steps` `drift` calls are made at states whose `drift_vjp` will later be asked
+    /// for, in exactly the reverse order, so a system may keep what its VJP needs (a tape of
+    /// activations) instead of recomputing it. `record_drift(None)` ends this and discards
+    /// anything kept. The default ignores the hint.
+    fn record_drift(&mut self, steps: Option<usize>) {
+        let _ = steps;
     }
 }
 

@@ -110,8 +110,9 @@ where
 
     // Forward pass, storing every state. For Euler–Maruyama each step evaluates the drift once
     // and the backward sweep asks for its VJPs in reverse order, so the system may tape them.
-    let tape = method == Method::EulerMaruyama;
-    f.record_drift(tape);
+    if method == Method::EulerMaruyama {
+        f.record_drift(Some(nsteps));
+    }
     let mut us = Vec::with_capacity((nsteps + 1) * n);
     us.extend_from_slice(&prob.u0);
     let mut work = crate::methods::Work::new(n, noise, method);
@@ -144,7 +145,7 @@ where
         stats.steps += 1;
         stats.accepted += 1;
         if !unew.iter().all(|x| x.is_finite()) {
-            f.record_drift(false);
+            f.record_drift(None);
             return Err(SdeError::Failed {
                 code: sciml_core::ReturnCode::NonFinite,
                 t: t.to_f64_lossy(),
@@ -161,7 +162,7 @@ where
     sol.stats = stats;
     let (loss, cot) = loss(&sol.t, &sol.u);
     if cot.len() != saves.len() || cot.iter().any(|c| c.len() != n) {
-        f.record_drift(false);
+        f.record_drift(None);
         return Err(Error::DimensionMismatch {
             what: "loss cotangents (one per saved state, each of the state's length)".into(),
             expected: saves.len() * n,
@@ -245,7 +246,7 @@ where
         lambda.copy_from_slice(&gu);
     }
     add_saves(0, &mut si, &mut lambda);
-    f.record_drift(false);
+    f.record_drift(None);
     Ok(SdeAdjoint {
         sol,
         loss,
