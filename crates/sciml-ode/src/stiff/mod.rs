@@ -8,6 +8,7 @@ pub mod newton;
 pub mod rosenbrock;
 pub mod rosenbrock_vjp;
 pub mod sdirk;
+pub mod sdirk_vjp;
 
 pub use auto::{AutoCache, AutoTsit5Rodas5P};
 pub use bdf::{Bdf, BdfCache};

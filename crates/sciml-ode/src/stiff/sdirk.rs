@@ -286,6 +286,13 @@ macro_rules! esdirk_method {
                 let s = c.zs.len();
                 let hinv = R::c(c.h_last).recip();
                 c.k1.lincomb(&c.zero, &[hinv], &[&c.zs[s - 1]]);
+                // The dense-output vectors k_i = z_i / h of every accepted step, so that a tape
+                // keeping `interp_vectors` (the discrete adjoint) records this step's stages
+                // even when no save interpolated inside it.
+                for (v, z) in c.iv.iter_mut().zip(c.zs.iter()) {
+                    v.lincomb(&c.zero, &[hinv], &[z]);
+                }
+                c.interp_ready = true;
                 if c.mass_used {
                     // f(t1, u1) = M k1 is what callers of f_start expect; evaluate it.
                     f.rhs(t1, u1, p, &mut c.f1);
