@@ -29,7 +29,7 @@ pub use jacobian::{
     FdScheme, JacobianScratch,
 };
 pub use sparse::{SparseMatrix, SparsityPattern};
-pub use sparse_lu::SparseLu;
+pub use sparse_lu::{SparseLu, SparseLuMethod};
 
 use crate::scalar::Real;
 
