@@ -47,6 +47,24 @@ impl<S: Scalar> DenseMatrix<S> {
     pub fn as_slice(&self) -> &[S] {
         &self.data
     }
+    /// The column-major data, mutably.
+    pub fn as_mut_slice(&mut self) -> &mut [S] {
+        &mut self.data
+    }
+    /// `self = I − γ·j`: the Newton matrix of an implicit method with identity mass matrix, with
+    /// no allocation.
+    ///
+    /// # Panics
+    /// If `j` does not have the shape of `self`.
+    pub fn set_identity_minus_scaled(&mut self, gamma: S, j: &DenseMatrix<S>) {
+        assert!(j.nrows == self.nrows && j.ncols == self.ncols);
+        for (w, a) in self.data.iter_mut().zip(&j.data) {
+            *w = -(gamma * *a);
+        }
+        for i in 0..self.nrows.min(self.ncols) {
+            self.data[i * self.nrows + i] += S::one();
+        }
+    }
     /// Sets every entry to zero.
     pub fn fill_zero(&mut self) {
         self.data.iter_mut().for_each(|x| *x = S::zero());

@@ -1003,3 +1003,17 @@ fn hot_paths_do_not_allocate() {
         }
     }
 }
+
+#[test]
+fn dense_newton_matrix_helper() {
+    let mut rng = Xoshiro256pp::new(2);
+    let j = random_matrix(4, &mut rng);
+    let mut w = DenseMatrix::zeros(4, 4);
+    w.set_identity_minus_scaled(0.5, &j);
+    for c in 0..4 {
+        for r in 0..4 {
+            let e = if r == c { 1.0 } else { 0.0 } - 0.5 * j[(r, c)];
+            assert_eq!(w[(r, c)], e);
+        }
+    }
+}
