@@ -1017,3 +1017,59 @@ fn dense_newton_matrix_helper() {
         }
     }
 }
+
+#[test]
+fn full_gmres_converges_on_an_indefinite_newton_matrix_from_a_warm_start() {
+    // W = I − 0.1 J of the Brusselator at a state where J has large positive reaction entries:
+    // nonsymmetric and indefinite, where restarted GMRES may stagnate but full GMRES (restart = n)
+    // must converge in at most n iterations.
+    let m = 6;
+    let n = 2 * m * m;
+    let g = Bruss { m };
+    let jp = Arc::new(bruss_pattern(m));
+    let mut ws = DualJacobianScratch::new(&g, jp.clone()).unwrap();
+    let mut j = SparseMatrix::zeros(jp.clone());
+    dual_jacobian_coloured(&g, 0.0, &bruss_state(m), &[0.02], &mut ws, &mut j).unwrap();
+    let mut w = SparseMatrix::zeros(Arc::new(jp.with_diagonal()));
+    w.set_identity_minus_scaled(0.1, &j).unwrap();
+    let mut lu = SparseLu::new(w.pattern()).unwrap();
+    lu.factor(&w).unwrap();
+    let b: Vec<f64> = (0..n).map(|i| ((i * 13) % 7) as f64 - 3.0).collect();
+    let mut xlu = b.clone();
+    lu.solve_in_place(&mut xlu).unwrap();
+    let mut gm = Gmres::new(n, n);
+    gm.set_rtol(1e-11).set_max_iters(n);
+    // Warm start near the solution: fewer iterations than from zero, same answer.
+    let mut x: Vec<f64> = xlu.iter().map(|v| v * (1.0 + 1e-3)).collect();
+    let mut mv = |v: &[f64], o: &mut [f64]| w.mul_vec_to(v, o);
+    let warm = gm.solve(&mut mv, None, &b, &mut x).unwrap();
+    let d: Vec<f64> = x.iter().zip(&xlu).map(|(a, b)| a - b).collect();
+    assert!(inf_norm(&d) < 1e-8 * inf_norm(&xlu), "{}", inf_norm(&d));
+    let mut x0 = vec![0.0; n];
+    let cold = gm.solve(&mut mv, None, &b, &mut x0).unwrap();
+    assert!(cold.iterations <= n && cold.restarts == 0);
+    assert!(
+        warm.iterations < cold.iterations,
+        "{} vs {}",
+        warm.iterations,
+        cold.iterations
+    );
+}
+
+#[test]
+fn sparse_lu_in_f32() {
+    let a64 = convection_diffusion(8, 3.0);
+    let mut a = SparseMatrix::<f32>::zeros(a64.pattern().clone());
+    for (v, w) in a.values_mut().iter_mut().zip(a64.values()) {
+        *v = *w as f32;
+    }
+    let mut lu = SparseLu::new(a.pattern()).unwrap();
+    lu.factor(&a).unwrap();
+    let x: Vec<f32> = (0..64).map(|i| (i as f32 * 0.3).cos()).collect();
+    let mut b = vec![0.0_f32; 64];
+    a.mul_vec_to(&x, &mut b);
+    lu.solve_in_place(&mut b).unwrap();
+    for (u, v) in b.iter().zip(&x) {
+        assert!((u - v).abs() < 1e-4);
+    }
+}
