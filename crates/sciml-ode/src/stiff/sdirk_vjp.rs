@@ -50,6 +50,40 @@ use sciml_core::{DenseMatrix, Jacobian, Stats, Vjp};
 const REPLAY_MAX_ITER: usize = 30;
 
 /// Buffers of an ESDIRK reverse step.
+///
+/// ```
+/// use sciml_core::{ForwardAd, GenericRhs, Scalar, Stats};
+/// use sciml_ode::{KenCarp4, OdeProblem, SolveOptions, StepVjp, StepVjpContext};
+/// #[derive(Clone)]
+/// struct Decay;
+/// impl GenericRhs for Decay {
+///     fn dims(&self) -> (usize, usize) { (1, 1) }
+///     fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
+///         du[0] = -(p[0] * u[0]);
+///     }
+/// }
+/// let m = KenCarp4::new();
+/// let (u0, h) = (vec![2.0], 0.1);
+/// // One step u1(u0, p) of the solver, as a function of the parameter.
+/// let step = |p: f64| {
+///     let opts = SolveOptions { adaptive: Some(false), dt: Some(h), ..SolveOptions::default() };
+///     let mut prob = OdeProblem::new(ForwardAd::new(Decay), u0.clone(), (0.0, h), vec![p]).unwrap();
+///     prob.solve(m, &opts).unwrap().u.last().unwrap()[0]
+/// };
+/// let mut f = ForwardAd::new(Decay);
+/// let mut cache = StepVjp::<ForwardAd<Decay>>::vjp_cache(&m, &u0);
+/// let mut stats = Stats::default();
+/// let (mut lam, mut gp) = (vec![1.0], vec![0.0]); // L = u1
+/// let ctx = StepVjpContext {
+///     p: &vec![50.0], t: 0.0, h, u0: &u0, saves: &[], stages: None, stats: &mut stats,
+/// };
+/// m.step_vjp(&mut cache, &mut f, ctx, &mut lam, &mut gp);
+/// // A linear problem: u1 = R(−p h) u0 with R the stability function, so ∂u1/∂u0 = u1/u0.
+/// assert!((lam[0] - step(50.0) / u0[0]).abs() < 1e-12);
+/// let d = 1e-4;
+/// let fd = (step(50.0 + d) - step(50.0 - d)) / (2.0 * d);
+/// assert!((gp[0] - fd).abs() < 1e-7 * fd.abs());
+/// ```
 pub struct EsdirkVjpCache {
     w: IterMatrix,
     /// `z_i = h k_i`.
