@@ -2,11 +2,15 @@
 //! the final state saved. Prints one JSON row per stiff method (median time, RHS evaluations,
 //! Jacobians, factorisations, final state, relative error against the reference);
 //! `cargo xtask bench W2` runs it. The Jacobian comes from forward-mode dual numbers
-//! (`ForwardAd`), dense LU.
+//! (`ForwardAd`), dense LU; the SDIRK methods use a simplified Newton iteration that reuses the
+//! Jacobian and its factorisation across steps.
 
 use sciml_core::ForwardAd;
 use sciml_ode::problems::{Robertson, TestProblem};
-use sciml_ode::{OdeMethod, OdeProblem, Rodas4, Rodas5P, Rosenbrock23, SaveAt, SolveOptions};
+use sciml_ode::{
+    Bdf, KenCarp4, OdeMethod, OdeProblem, Rodas4, Rodas5P, Rosenbrock23, SaveAt, SolveOptions,
+    Trbdf2,
+};
 use std::time::Instant;
 
 type Field = ForwardAd<Robertson>;
@@ -59,7 +63,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .saveat(SaveAt::Times(vec![Robertson::T1E5]));
     // The first row is the reference for the ratios in the table.
     run("Rodas5P", Rodas5P::new(), &mut prob, &opts)?;
+    run("Bdf", Bdf::new(), &mut prob, &opts)?;
     run("Rodas4", Rodas4::new(), &mut prob, &opts)?;
     run("Rosenbrock23", Rosenbrock23::new(), &mut prob, &opts)?;
+    run("KenCarp4", KenCarp4::new(), &mut prob, &opts)?;
+    run("Trbdf2", Trbdf2::new(), &mut prob, &opts)?;
     Ok(())
 }
