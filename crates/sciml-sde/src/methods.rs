@@ -22,8 +22,8 @@ pub enum Interpretation {
 /// | `EulerMaruyama` | Itô | 0.5 (1.0 for additive) | all | fixed |
 /// | `EulerHeun` | Stratonovich | 1.0 commutative, 0.5 general | all | fixed |
 /// | `Milstein` | Itô | 1.0 | diagonal (each `g_i` a function of `u_i`), scalar | fixed |
-/// | `Sriw1` | Itô | 1.0 on our path (see below) | diagonal, scalar | fixed or adaptive |
-/// | `Sra1` | Itô = Stratonovich | 1.5 additive | additive only (any shape) | fixed or adaptive |
+/// | `Sriw1` | Itô | 1.0 on our path (see below; 1.5 measured on GBM) | diagonal, scalar | fixed or adaptive |
+/// | `Sra1` | Itô = Stratonovich | 1.0 on our path (see below; 1.5 with the exact `I₍₁,₀₎`) | additive only (any shape) | fixed or adaptive |
 /// | `LambaEm` | Itô | 0.5 | all | fixed or adaptive (step sizes from past information only) |
 ///
 /// The adaptive methods reject a step by retrying a shorter one on the same Brownian path
@@ -31,7 +31,8 @@ pub enum Interpretation {
 /// `Sriw1` and `Sra1` need the iterated integral `I₍₁,₀₎`; like StochasticDiffEq, it is formed
 /// from a second, independent Brownian component `Z` as `I₍₁,₀₎ = h/2 (ΔW + ΔZ/√3)`, which has the
 /// exact one-step joint law with `ΔW` but is not the space-time integral of the same path, so the
-/// strong order of `Sriw1` against the exact solution is 1.0 rather than 1.5.
+/// strong order of `Sriw1` and `Sra1` against the exact solution is 1.0 rather than 1.5 (their
+/// weak order 2 is unaffected).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
     /// Euler–Maruyama: `u' = u + f h + g ΔW`.
