@@ -37,7 +37,9 @@ pub struct StepVjpContext<'a, F: sciml_core::VectorField> {
 /// Methods whose steps, on fields of type `F`, can be reversed exactly.
 ///
 /// Explicit Runge–Kutta methods need the field's VJP; Rosenbrock methods also its
-/// Hessian-vector products (the Jacobian appears inside their steps).
+/// Hessian-vector products (the Jacobian appears inside their steps); SDIRK methods its
+/// Jacobian, for transposed solves through their converged stage equations (never through the
+/// Newton iterations).
 pub trait StepVjp<F: Vjp>: MethodInfo {
     /// Buffers of the reverse sweep.
     type VjpCache: Send;

@@ -1,5 +1,8 @@
-//! Implicit methods for stiff problems: Rosenbrock methods, and the linear-solve strategies they
-//! share (dense LU, Jacobian-free GMRES).
+//! Implicit methods for stiff problems: Rosenbrock methods (`Rosenbrock23`, `Rodas4`,
+//! `Rodas5P`), ESDIRK methods with Newton (`Trbdf2`, `KenCarp4`), variable-order BDF (`Bdf`),
+//! automatic stiffness switching (`AutoTsit5Rodas5P`), the linear-solve strategies they share
+//! (dense LU, sparse LU, Jacobian-free GMRES), and the exact discrete adjoints of Rosenbrock and
+//! ESDIRK steps.
 
 pub mod auto;
 pub mod bdf;

@@ -98,7 +98,7 @@ fn trbdf2_tableau() -> EsdirkTableau {
     }
 }
 
-/// The implicit (ESDIRK) part of ARK4(3)6L[2]SA of C. A. Kennedy and M. H. Carpenter,
+/// The implicit (ESDIRK) part of ARK4(3)6L\[2\]SA of C. A. Kennedy and M. H. Carpenter,
 /// "Additive Runge–Kutta schemes for convection–diffusion–reaction equations", Appl. Numer.
 /// Math. 44 (2003) 139–181 (Table 5 for `A`, `b`, `b̂`; the appendix's order-3 dense output
 /// `b*_j(θ)`): `γ = 1/4`, L-stable, stiffly accurate, stage order 2, embedded order 3.
@@ -378,7 +378,7 @@ esdirk_method!(
     trbdf2_tableau
 );
 esdirk_method!(
-    /// Kennedy and Carpenter's ESDIRK4(3)6L[2]SA (the implicit part of ARK4(3)6L[2]SA): order 4,
+    /// Kennedy and Carpenter's ESDIRK4(3)6L\[2\]SA (the implicit part of ARK4(3)6L\[2\]SA): order 4,
     /// L-stable, stiffly accurate, five implicit stages sharing one `W`; embedded order 3 and
     /// order-3 dense output.
     ///
