@@ -1,6 +1,6 @@
 //! Neural ODEs through stiff solvers: the network field's Jacobian and Hessian-vector products
 //! (dual numbers through the hand-written VJP) against differences, and DiffEqFlux's stiff test —
-//! the spiral neural ODE trained with Rodas5P at reltol 1e-7, abstol 1e-9.
+//! the spiral neural ODE trained with Rodas5P and with KenCarp4 at reltol 1e-7, abstol 1e-9.
 #![allow(clippy::unwrap_used, clippy::needless_range_loop)]
 
 use diffeqflux::nn::{Activation, Chain, Dense, ElementwiseFn, Layer, WrappedFunction};
@@ -152,6 +152,15 @@ fn spiral_neural_ode_trains_with_rodas5p() {
     let (first, last) = (losses[0], losses[losses.len() - 1]);
     let best = losses.iter().cloned().fold(f64::INFINITY, f64::min);
     eprintln!("Rodas5P: loss {first:.4} -> {last:.4} (best {best:.4})");
+    assert!(losses.iter().all(|l| l.is_finite()));
+    assert!(last < 0.5 * first, "{first} -> {last}");
+}
+
+#[test]
+fn spiral_neural_ode_trains_with_kencarp4() {
+    let losses = train(sciml_ode::KenCarp4::new(), 100);
+    let (first, last) = (losses[0], losses[losses.len() - 1]);
+    eprintln!("KenCarp4: loss {first:.4} -> {last:.4}");
     assert!(losses.iter().all(|l| l.is_finite()));
     assert!(last < 0.5 * first, "{first} -> {last}");
 }
