@@ -67,7 +67,7 @@ impl Noise {
     }
 
     /// `out += g · dw` for a diffusion `g` of this shape (matrix-free for diagonal and scalar).
-    pub fn apply_add<R: Real>(self, g: &[R], dw: &[R], scale: R, out: &mut [R]) {
+    pub(crate) fn apply_add<R: Real>(self, g: &[R], dw: &[R], scale: R, out: &mut [R]) {
         match self {
             Noise::Diagonal => {
                 for ((o, gi), wi) in out.iter_mut().zip(g).zip(dw) {
@@ -90,7 +90,7 @@ impl Noise {
                 }
             }
             Noise::Batched { m, batch } => {
-                let k = out.len() / batch.max(1);
+                let k = (out.len() / batch.max(1)).max(1);
                 for (b, (ob, gb)) in out
                     .chunks_exact_mut(k)
                     .zip(g.chunks_exact(k * m))
@@ -110,7 +110,7 @@ impl Noise {
     }
 
     /// The cotangent of `g` for `out = g · dw`: `wg = λ ⊗ dw` in `g`'s shape, scaled.
-    pub fn outer_to<R: Real>(self, lambda: &[R], dw: &[R], scale: R, wg: &mut [R]) {
+    pub(crate) fn outer_to<R: Real>(self, lambda: &[R], dw: &[R], scale: R, wg: &mut [R]) {
         match self {
             Noise::Diagonal => {
                 for ((o, l), w) in wg.iter_mut().zip(lambda).zip(dw) {
@@ -131,7 +131,7 @@ impl Noise {
                 }
             }
             Noise::Batched { m, batch } => {
-                let k = lambda.len() / batch.max(1);
+                let k = (lambda.len() / batch.max(1)).max(1);
                 for (i, (row, l)) in wg.chunks_exact_mut(m).zip(lambda).enumerate() {
                     let wb = &dw[(i / k) * m..(i / k + 1) * m];
                     for (o, w) in row.iter_mut().zip(wb) {
