@@ -26,7 +26,7 @@ pub use dense_lu::{DenseLu, DenseLuBackend, DENSE_LU_FAER_MIN_N};
 pub use gmres::{Gmres, GmresStats, Preconditioner};
 pub use jacobian::{
     detect_sparsity, dual_jacobian_coloured, fd_jacobian_coloured, DualJacobianScratch, FdJvp,
-    FdScheme, JacobianScratch,
+    FdScheme, JacobianScratch, DETECT_SPARSITY_SAMPLES,
 };
 pub use sparse::{SparseMatrix, SparsityPattern};
 pub use sparse_lu::{SparseLu, SparseLuMethod};
