@@ -14,8 +14,8 @@
 //! |---|---:|---|---|
 //! | [`Robertson`] (`rober`) | 3 | [0, 1e11] (and [0, 1e5] for benchmark W2) | rate constants 0.04 to 3e7 |
 //! | [`VanDerPol`] (`vdpol`) | 2 | [0, 2] | ε = 1e-6 |
-//! | [`Hires`] (`hires`) | 8 | [0, 321.8122] | eigenvalues to about −300 × y8 |
-//! | [`Pollution`] (`pollu`) | 20 | [0, 60] | rate constants 1e-3 to 4e11 |
+//! | [`Hires`] (`hires`) | 8 | [0, 321.8122] | rate constants 0.035 to 280 |
+//! | [`Pollution`] (`pollu`) | 20 | [0, 60] | rate constants 1.3e-4 to 4.4e11 |
 //! | [`Oregonator`] (`orego`) | 3 | [0, 360] | 77.27 and 1/77.27 |
 //!
 //! [`Brusselator2d`] is the reaction–diffusion Brusselator on a periodic N × N grid (2N²

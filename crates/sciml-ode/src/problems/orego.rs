@@ -4,7 +4,7 @@ use super::TestProblem;
 use sciml_core::{GenericRhs, Scalar};
 
 /// The Oregonator, problem OREGO of the IVP test set (Mazzia and Magherini, release 2.4,
-/// "Problem OREGO"; Field and Noyes 1974, Hairer and Wanner, *Solving ODEs II*, section IV.1):
+/// "Problem OREGO"; Field and Noyes 1974, Hairer and Wanner, *Solving ODEs II*, section IV.10):
 ///
 /// ```text
 /// y1' = s (y2 + y1 (1 − q y1 − y2))

@@ -40,7 +40,7 @@ const K: [f64; 25] = [
 /// ```
 ///
 /// with all `y(0) = 0` except `y2 = 0.2, y4 = 0.04, y7 = 0.1, y8 = 0.3, y9 = 0.01, y17 = 0.007`,
-/// on t in [0, 60] (minutes; concentrations in ppm). The rate constants (1e-3 to 4.4e11) are
+/// on t in [0, 60] (minutes; concentrations in ppm). The rate constants (1.3e-4 to 4.4e11) are
 /// fixed, as in the test set.
 ///
 /// ```

@@ -5,7 +5,7 @@ use sciml_core::{GenericRhs, Scalar};
 
 /// Van der Pol's equation in Liénard-scaled form, problem VDPOL of the IVP test set (Mazzia and
 /// Magherini, release 2.4, "Problem VAN DER POL"; also Hairer and Wanner, *Solving ODEs II*,
-/// section IV.1):
+/// section IV.10):
 ///
 /// ```text
 /// y1' = y2
