@@ -1073,3 +1073,15 @@ fn sparse_lu_in_f32() {
         assert!((u - v).abs() < 1e-4);
     }
 }
+
+#[test]
+fn solvers_can_move_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<DenseLu<f64>>();
+    send_sync::<SparseLu<f64>>();
+    send_sync::<Gmres<f64>>();
+    send_sync::<SparseMatrix<f64>>();
+    send_sync::<JacobianScratch<f64>>();
+    send_sync::<DualJacobianScratch<f64>>();
+    send_sync::<SparseAd<Bruss>>();
+}
