@@ -9,7 +9,9 @@
 
 use crate::method::StepFailure;
 use sciml_core::linalg::{DenseLu, Gmres, LinalgReal, SparseLu, SparseMatrix};
-use sciml_core::{DenseMatrix, Jacobian, Jvp, Re, Scalar, SparseJacobian, Stats, VectorField};
+use sciml_core::{
+    DenseMatrix, Dual, Jacobian, Jvp, Re, Scalar, SparseJacobian, Stats, VectorField, Zero,
+};
 use std::sync::Arc;
 
 /// A way of forming and solving `W = M − γ·J`.
@@ -50,42 +52,151 @@ pub trait LinearStrategy<F: VectorField>: Clone + Send + Sync + std::fmt::Debug 
     fn jac_mul(&self, c: &mut Self::Cache, f: &mut F, p: &F::P, v: &F::V, out: &mut F::V);
 }
 
+/// Scalars the dense strategy can factorise in: `f64` and `f32` (through
+/// `sciml_core::linalg::DenseLu`), and dual numbers (a partial-pivoting LU in dual arithmetic,
+/// pivoting on value parts, so an implicit method can run "dual numbers through the solver").
+pub trait LuScalar: Scalar {
+    /// The factorisation.
+    type Lu: Clone + Send + std::fmt::Debug;
+    /// Preallocates a factorisation of an `n × n` matrix.
+    fn lu_new(n: usize) -> Self::Lu;
+    /// Factorises `a`.
+    fn lu_factor(lu: &mut Self::Lu, a: &DenseMatrix<Self>) -> Result<(), StepFailure>;
+    /// Solves `A x = b` in place.
+    fn lu_solve(lu: &Self::Lu, b: &mut [Self]) -> Result<(), StepFailure>;
+}
+
+macro_rules! real_lu {
+    ($t:ty) => {
+        impl LuScalar for $t {
+            type Lu = DenseLu<$t>;
+            fn lu_new(n: usize) -> DenseLu<$t> {
+                DenseLu::new(n)
+            }
+            fn lu_factor(lu: &mut DenseLu<$t>, a: &DenseMatrix<$t>) -> Result<(), StepFailure> {
+                lu.factor(a).map_err(|_| StepFailure::LinearSolve)
+            }
+            fn lu_solve(lu: &DenseLu<$t>, b: &mut [$t]) -> Result<(), StepFailure> {
+                lu.solve_in_place(b).map_err(|_| StepFailure::LinearSolve)
+            }
+        }
+    };
+}
+real_lu!(f64);
+real_lu!(f32);
+
+/// Partial-pivoting LU in any scalar arithmetic (column-major, pivots chosen on value parts).
+#[derive(Clone, Debug)]
+pub struct GenericLu<S> {
+    n: usize,
+    lu: Vec<S>,
+    piv: Vec<usize>,
+}
+
+impl<T: Scalar<Re = R>, R: sciml_core::Real> LuScalar for Dual<T, R> {
+    type Lu = GenericLu<Dual<T, R>>;
+    fn lu_new(n: usize) -> Self::Lu {
+        GenericLu {
+            n,
+            lu: vec![Self::zero(); n * n],
+            piv: vec![0; n],
+        }
+    }
+    fn lu_factor(lu: &mut Self::Lu, a: &DenseMatrix<Self>) -> Result<(), StepFailure> {
+        let n = lu.n;
+        lu.lu.copy_from_slice(a.as_slice());
+        let m = &mut lu.lu;
+        for k in 0..n {
+            let (mut p, mut best) = (k, -1.0);
+            for r in k..n {
+                let v = m[k * n + r].re().to_f64_lossy().abs();
+                if v > best {
+                    best = v;
+                    p = r;
+                }
+            }
+            if !(best > 0.0 && best.is_finite()) {
+                return Err(StepFailure::LinearSolve);
+            }
+            lu.piv[k] = p;
+            if p != k {
+                for c in 0..n {
+                    m.swap(c * n + k, c * n + p);
+                }
+            }
+            let d = m[k * n + k];
+            for r in k + 1..n {
+                m[k * n + r] /= d;
+            }
+            for c in k + 1..n {
+                let f = m[c * n + k];
+                for r in k + 1..n {
+                    let l = m[k * n + r];
+                    m[c * n + r] -= l * f;
+                }
+            }
+        }
+        Ok(())
+    }
+    fn lu_solve(lu: &Self::Lu, b: &mut [Self]) -> Result<(), StepFailure> {
+        let n = lu.n;
+        let m = &lu.lu;
+        for k in 0..n {
+            b.swap(k, lu.piv[k]);
+        }
+        for c in 0..n {
+            let bc = b[c];
+            for r in c + 1..n {
+                b[r] -= m[c * n + r] * bc;
+            }
+        }
+        for c in (0..n).rev() {
+            b[c] /= m[c * n + c];
+            let bc = b[c];
+            for r in 0..c {
+                b[r] -= m[c * n + r] * bc;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A dense Jacobian from the field (`sciml_core::Jacobian`) and a dense LU of `W`
-/// (`sciml_core::linalg::DenseLu`: a small in-crate kernel for small systems, faer's blocked
-/// factorisation for large ones).
+/// (`sciml_core::linalg::DenseLu` for reals: a small in-crate kernel for small systems, faer's
+/// blocked factorisation for large ones; a generic LU for dual numbers).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DenseSolve;
 
 /// Buffers of [`DenseSolve`].
 #[derive(Clone, Debug)]
-pub struct DenseSolveCache<R: LinalgReal> {
-    j: DenseMatrix<R>,
-    w: DenseMatrix<R>,
-    lu: DenseLu<R>,
+pub struct DenseSolveCache<S: LuScalar> {
+    j: DenseMatrix<S>,
+    w: DenseMatrix<S>,
+    lu: S::Lu,
 }
 
-impl<R, F> LinearStrategy<F> for DenseSolve
+impl<S, F> LinearStrategy<F> for DenseSolve
 where
-    R: LinalgReal + Scalar<Re = R>,
-    F: Jacobian<V = Vec<R>>,
+    S: LuScalar,
+    F: Jacobian<V = Vec<S>>,
 {
-    type Cache = DenseSolveCache<R>;
+    type Cache = DenseSolveCache<S>;
 
-    fn cache(&self, _f: &F, u0: &Vec<R>) -> DenseSolveCache<R> {
+    fn cache(&self, _f: &F, u0: &Vec<S>) -> DenseSolveCache<S> {
         let n = u0.len();
         DenseSolveCache {
             j: DenseMatrix::zeros(n, n),
             w: DenseMatrix::zeros(n, n),
-            lu: DenseLu::new(n),
+            lu: S::lu_new(n),
         }
     }
 
     fn update_jacobian(
         &self,
-        c: &mut DenseSolveCache<R>,
+        c: &mut DenseSolveCache<S>,
         f: &mut F,
-        t: R,
-        u: &Vec<R>,
+        t: S::Re,
+        u: &Vec<S>,
         p: &F::P,
         stats: &mut Stats,
     ) {
@@ -95,9 +206,9 @@ where
 
     fn factorise(
         &self,
-        c: &mut DenseSolveCache<R>,
-        gamma: R,
-        mass: Option<&DenseMatrix<R>>,
+        c: &mut DenseSolveCache<S>,
+        gamma: S::Re,
+        mass: Option<&DenseMatrix<S::Re>>,
         stats: &mut Stats,
     ) -> Result<(), StepFailure> {
         let n = c.j.nrows();
@@ -105,40 +216,40 @@ where
             let jc = c.j.col(col);
             let wc = c.w.col_mut(col);
             for (w, j) in wc.iter_mut().zip(jc) {
-                *w = -gamma * *j;
+                *w = -(*j * gamma);
             }
             match mass {
                 Some(m) => {
                     for (w, mm) in wc.iter_mut().zip(m.col(col)) {
-                        *w += *mm;
+                        *w += S::from_re(*mm);
                     }
                 }
-                None => wc[col] += R::one(),
+                None => wc[col] += S::one(),
             }
         }
         stats.nfactor += 1;
-        c.lu.factor(&c.w).map_err(|_| StepFailure::LinearSolve)
+        S::lu_factor(&mut c.lu, &c.w)
     }
 
     fn solve(
         &self,
-        c: &mut DenseSolveCache<R>,
+        c: &mut DenseSolveCache<S>,
         _f: &mut F,
         _p: &F::P,
-        b: &mut Vec<R>,
+        b: &mut Vec<S>,
         stats: &mut Stats,
     ) -> Result<(), StepFailure> {
         stats.nlinsolve += 1;
-        c.lu.solve_in_place(b).map_err(|_| StepFailure::LinearSolve)
+        S::lu_solve(&c.lu, b)
     }
 
     fn jac_mul(
         &self,
-        c: &mut DenseSolveCache<R>,
+        c: &mut DenseSolveCache<S>,
         _f: &mut F,
         _p: &F::P,
-        v: &Vec<R>,
-        out: &mut Vec<R>,
+        v: &Vec<S>,
+        out: &mut Vec<S>,
     ) {
         c.j.mul_vec_to(v, out);
     }

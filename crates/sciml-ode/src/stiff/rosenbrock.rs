@@ -13,8 +13,7 @@
 
 use super::linear::{DenseSolve, LinearStrategy};
 use crate::method::{MethodInfo, OdeMethod, StepContext, StepFailure};
-use sciml_core::linalg::LinalgReal;
-use sciml_core::{Real, Scalar, State, Stats, VectorField};
+use sciml_core::{One, Re, Real, Scalar, State, Stats, VectorField, Zero};
 use std::sync::OnceLock;
 
 /// The coefficients of a Rosenbrock method in transformed form (see the module docs).
@@ -359,6 +358,16 @@ fn rodas5p_tableau() -> RosenbrockTableau {
     )
 }
 
+/// `out = M v` for a real mass matrix and a state in any scalar.
+fn mass_mul<S: Scalar>(m: &sciml_core::DenseMatrix<S::Re>, v: &[S], out: &mut [S]) {
+    out.iter_mut().for_each(|x| *x = S::zero());
+    for (j, vj) in v.iter().enumerate() {
+        for (o, a) in out.iter_mut().zip(m.col(j)) {
+            *o += *vj * *a;
+        }
+    }
+}
+
 /// A Rosenbrock method: its tableau and the linear-solve strategy it uses. Every implementor is
 /// an [`OdeMethod`] for the fields its strategy accepts.
 pub trait RosenbrockMethod: Clone + Send + Sync {
@@ -464,15 +473,15 @@ pub struct RosenbrockCache<V, L> {
 
 macro_rules! rosenbrock_impls {
     ($name:ident) => {
-        impl<L, R, F> OdeMethod<F> for $name<L>
+        impl<L, S, F> OdeMethod<F> for $name<L>
         where
             L: LinearStrategy<F>,
-            R: LinalgReal + Scalar<Re = R>,
-            F: VectorField<V = Vec<R>>,
+            S: Scalar,
+            F: VectorField<V = Vec<S>>,
         {
-            type Cache = RosenbrockCache<Vec<R>, L::Cache>;
+            type Cache = RosenbrockCache<Vec<S>, L::Cache>;
 
-            fn cache(&self, f: &F, u0: &Vec<R>) -> Self::Cache {
+            fn cache(&self, f: &F, u0: &Vec<S>) -> Self::Cache {
                 let s = self.tableau().stages();
                 let z = u0.zeros_like();
                 RosenbrockCache {
@@ -498,8 +507,8 @@ macro_rules! rosenbrock_impls {
                 c: &mut Self::Cache,
                 f: &mut F,
                 p: &F::P,
-                t: R,
-                u: &Vec<R>,
+                t: Re<F::V>,
+                u: &Vec<S>,
                 stats: &mut Stats,
             ) {
                 f.rhs(t, u, p, &mut c.f0);
@@ -508,7 +517,7 @@ macro_rules! rosenbrock_impls {
                 c.interp_ready = false;
             }
 
-            fn f_start<'a>(&self, c: &'a Self::Cache) -> &'a Vec<R> {
+            fn f_start<'a>(&self, c: &'a Self::Cache) -> &'a Vec<S> {
                 &c.f0
             }
 
@@ -517,17 +526,17 @@ macro_rules! rosenbrock_impls {
                 c: &mut Self::Cache,
                 f: &mut F,
                 ctx: StepContext<'_, F>,
-                u1: &mut Vec<R>,
-            ) -> Result<R, StepFailure> {
+                u1: &mut Vec<S>,
+            ) -> Result<Re<F::V>, StepFailure> {
                 let tab = self.tableau();
                 let lin = self.linear();
                 let s = tab.stages();
                 let (t, h, u0, p) = (ctx.t, ctx.h, ctx.u0, ctx.p);
-                let hg = h * R::c(tab.gamma);
+                let hg = h * Re::<F::V>::c(tab.gamma);
                 if !c.jac_ok {
                     lin.update_jacobian(&mut c.lin, f, t, u0, p, ctx.stats);
                     // ∂f/∂t by a forward difference at the same point.
-                    let dtau = R::epsilon().sqrt() * t.abs().max(R::one());
+                    let dtau = Re::<F::V>::epsilon().sqrt() * t.abs().max(Re::<F::V>::one());
                     f.rhs(t + dtau, u0, p, &mut c.fi);
                     ctx.stats.nf += 1;
                     c.dt.lincomb(&c.zero, &[dtau.recip(), -dtau.recip()], &[&c.fi, &c.f0]);
@@ -538,32 +547,32 @@ macro_rules! rosenbrock_impls {
                     lin.factorise(&mut c.lin, hg, ctx.mass, ctx.stats)?;
                     c.w_for = hg.to_f64_lossy();
                 }
-                let mut w = [R::zero(); 12];
+                let mut w = [Re::<F::V>::zero(); 12];
                 for i in 0..s {
                     let (done, rest) = c.us.split_at_mut(i);
                     let ui = &mut rest[0];
                     if i > 0 {
-                        let mut refs: [&Vec<R>; 12] = [u0; 12];
+                        let mut refs: [&Vec<S>; 12] = [u0; 12];
                         let mut m = 0;
                         for (aij, uj) in tab.a[i].iter().zip(done.iter()) {
                             if *aij != 0.0 {
-                                w[m] = R::c(*aij);
+                                w[m] = Re::<F::V>::c(*aij);
                                 refs[m] = uj;
                                 m += 1;
                             }
                         }
                         c.arg.lincomb(u0, &w[..m], &refs[..m]);
-                        f.rhs(t + h * R::c(tab.c[i]), &c.arg, p, &mut c.fi);
+                        f.rhs(t + h * Re::<F::V>::c(tab.c[i]), &c.arg, p, &mut c.fi);
                         ctx.stats.nf += 1;
                     }
                     let fi = if i == 0 { &c.f0 } else { &c.fi };
                     // hγ (f_i + h d_i f_t + M Σ C_ij/h U_j)
-                    let mut refs: [&Vec<R>; 12] = [u0; 12];
+                    let mut refs: [&Vec<S>; 12] = [u0; 12];
                     w[0] = hg;
                     refs[0] = fi;
                     let mut m = 1;
                     if tab.d[i] != 0.0 {
-                        w[m] = hg * h * R::c(tab.d[i]);
+                        w[m] = hg * h * Re::<F::V>::c(tab.d[i]);
                         refs[m] = &c.dt;
                         m += 1;
                     }
@@ -571,7 +580,7 @@ macro_rules! rosenbrock_impls {
                         None => {
                             for (cij, uj) in tab.cm[i].iter().zip(done.iter()) {
                                 if *cij != 0.0 {
-                                    w[m] = hg * R::c(*cij) / h;
+                                    w[m] = hg * Re::<F::V>::c(*cij) / h;
                                     refs[m] = uj;
                                     m += 1;
                                 }
@@ -579,19 +588,19 @@ macro_rules! rosenbrock_impls {
                             ui.lincomb(&c.zero, &w[..m], &refs[..m]);
                         }
                         Some(mass) => {
-                            let mut w2 = [R::zero(); 12];
-                            let mut r2: [&Vec<R>; 12] = [u0; 12];
+                            let mut w2 = [Re::<F::V>::zero(); 12];
+                            let mut r2: [&Vec<S>; 12] = [u0; 12];
                             let mut m2 = 0;
                             for (cij, uj) in tab.cm[i].iter().zip(done.iter()) {
                                 if *cij != 0.0 {
-                                    w2[m2] = hg * R::c(*cij) / h;
+                                    w2[m2] = hg * Re::<F::V>::c(*cij) / h;
                                     r2[m2] = uj;
                                     m2 += 1;
                                 }
                             }
                             c.err.lincomb(&c.zero, &w2[..m2], &r2[..m2]);
-                            mass.mul_vec_to(&c.err, &mut c.msum);
-                            w[m] = R::one();
+                            mass_mul(mass, &c.err, &mut c.msum);
+                            w[m] = Re::<F::V>::one();
                             refs[m] = &c.msum;
                             m += 1;
                             ui.lincomb(&c.zero, &w[..m], &refs[..m]);
@@ -599,11 +608,11 @@ macro_rules! rosenbrock_impls {
                     }
                     lin.solve(&mut c.lin, f, p, ui, ctx.stats)?;
                 }
-                let mut refs: [&Vec<R>; 12] = [u0; 12];
+                let mut refs: [&Vec<S>; 12] = [u0; 12];
                 let mut m = 0;
                 for (bj, uj) in tab.b.iter().zip(c.us.iter()) {
                     if *bj != 0.0 {
-                        w[m] = R::c(*bj);
+                        w[m] = Re::<F::V>::c(*bj);
                         refs[m] = uj;
                         m += 1;
                     }
@@ -612,14 +621,14 @@ macro_rules! rosenbrock_impls {
                 let mut m = 0;
                 for (bj, uj) in tab.btilde.iter().zip(c.us.iter()) {
                     if *bj != 0.0 {
-                        w[m] = R::c(*bj);
+                        w[m] = Re::<F::V>::c(*bj);
                         refs[m] = uj;
                         m += 1;
                     }
                 }
                 c.err.lincomb(&c.zero, &w[..m], &refs[..m]);
                 c.interp_ready = false;
-                let e = Vec::<R>::err_norm(&c.err, u0, u1, ctx.tol);
+                let e = Vec::<S>::err_norm(&c.err, u0, u1, ctx.tol);
                 if e.is_finite() && u1.all_finite() {
                     Ok(e)
                 } else {
@@ -632,8 +641,8 @@ macro_rules! rosenbrock_impls {
                 c: &mut Self::Cache,
                 f: &mut F,
                 p: &F::P,
-                t1: R,
-                u1: &Vec<R>,
+                t1: Re<F::V>,
+                u1: &Vec<S>,
                 stats: &mut Stats,
             ) {
                 f.rhs(t1, u1, p, &mut c.f1);
@@ -651,7 +660,7 @@ macro_rules! rosenbrock_impls {
                 c.interp_ready = true;
             }
 
-            fn interp_vectors<'a>(&self, c: &'a Self::Cache) -> &'a [Vec<R>] {
+            fn interp_vectors<'a>(&self, c: &'a Self::Cache) -> &'a [Vec<S>] {
                 &c.iv
             }
 
