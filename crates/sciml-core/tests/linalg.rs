@@ -368,6 +368,18 @@ fn sparse_matrix_products_and_newton_matrix_match_dense() {
             assert!((w.get(r, c) - e).abs() < 1e-12);
         }
     }
+    // Diagonal mass matrix with an algebraic (zero) row.
+    let mass: Vec<f64> = (0..36)
+        .map(|i| if i == 5 { 0.0 } else { 1.0 + i as f64 })
+        .collect();
+    w.set_diagonal_minus_scaled(&mass, 0.1, &a).unwrap();
+    for r in 0..36 {
+        for c in 0..36 {
+            let e = if r == c { mass[r] } else { 0.0 } - 0.1 * d[(r, c)];
+            assert!((w.get(r, c) - e).abs() < 1e-12);
+        }
+    }
+    assert!(w.set_diagonal_minus_scaled(&mass[1..], 0.1, &a).is_err());
     // A pattern without room for J is refused.
     let small = Arc::new(SparsityPattern::from_triplets(36, 36, &[(0, 0)]).unwrap());
     assert_eq!(

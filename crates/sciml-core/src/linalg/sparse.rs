@@ -448,6 +448,36 @@ impl<S: Scalar> SparseMatrix<S> {
         gamma: S,
         j: &SparseMatrix<S>,
     ) -> Result<(), LinearError> {
+        self.set_diag_minus_scaled(|_| alpha, gamma, j)
+    }
+
+    /// `self = diag(m) − γ·j`: the Newton matrix with a diagonal mass matrix `m` (zeros on the
+    /// diagonal are kept as stored zeros, for algebraic equations).
+    ///
+    /// # Errors
+    /// As [`SparseMatrix::set_identity_minus_scaled`], and [`LinearError::Dimension`] if
+    /// `m.len()` is not the number of rows.
+    pub fn set_diagonal_minus_scaled(
+        &mut self,
+        m: &[S],
+        gamma: S,
+        j: &SparseMatrix<S>,
+    ) -> Result<(), LinearError> {
+        if m.len() != self.nrows().min(self.ncols()) {
+            return Err(LinearError::Dimension {
+                expected: self.nrows().min(self.ncols()),
+                got: m.len(),
+            });
+        }
+        self.set_diag_minus_scaled(|i| m[i], gamma, j)
+    }
+
+    fn set_diag_minus_scaled(
+        &mut self,
+        diag: impl Fn(usize) -> S,
+        gamma: S,
+        j: &SparseMatrix<S>,
+    ) -> Result<(), LinearError> {
         if self.nrows() != j.nrows() || self.ncols() != j.ncols() {
             return Err(LinearError::Dimension {
                 expected: self.nrows() * self.ncols(),
@@ -474,7 +504,7 @@ impl<S: Scalar> SparseMatrix<S> {
             }
             if c < p.nrows {
                 match rows.binary_search(&c) {
-                    Ok(d) => vals[d] += alpha,
+                    Ok(d) => vals[d] += diag(c),
                     Err(_) => return Err(LinearError::PatternMismatch),
                 }
             }
