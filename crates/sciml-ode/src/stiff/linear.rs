@@ -255,32 +255,68 @@ where
     }
 }
 
+/// A preconditioner for the Krylov strategy: an approximation of `W⁻¹`, `W = M − γJ(t, u)`.
+///
+/// `setup` is called whenever the iteration matrix changes (a new linearisation point or a new
+/// `γ`); `apply` then replaces `v` by `P⁻¹ v` (right preconditioning) inside every GMRES solve.
+pub trait KrylovPreconditioner<R>: Clone + Send + Sync + std::fmt::Debug {
+    /// Prepares `P ≈ M − γ J(t, u)`.
+    fn setup(&mut self, t: R, u: &[R], gamma: R);
+    /// `v ← P⁻¹ v`.
+    fn apply(&mut self, v: &mut [R]);
+}
+
+/// No preconditioning.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoPreconditioner;
+
+impl<R> KrylovPreconditioner<R> for NoPreconditioner {
+    fn setup(&mut self, _t: R, _u: &[R], _gamma: R) {}
+    fn apply(&mut self, _v: &mut [R]) {}
+}
+
 /// Jacobian-free Newton–Krylov: `W v = M v − γ J v` with `J v` from the field's JVP (dual numbers
 /// through `sciml_core::ForwardAd`, or differences through `sciml_core::FiniteDiff`), solved by
-/// restarted GMRES. No matrix is formed, so memory stays linear in the state size.
+/// restarted GMRES, optionally right-preconditioned ([`KrylovPreconditioner`]). No matrix is
+/// formed, so memory stays linear in the state size. `Stats::nf` counts the JVPs.
 #[derive(Clone, Debug)]
-pub struct KrylovSolve {
+pub struct KrylovSolve<P = NoPreconditioner> {
     /// Krylov dimension before a restart.
     pub restart: usize,
     /// Most GMRES iterations per solve.
     pub max_iters: usize,
     /// Relative residual tolerance of each linear solve (a loose solve is enough inside Newton).
     pub rtol: f64,
+    /// The preconditioner, if any.
+    pub preconditioner: Option<P>,
 }
 
-impl Default for KrylovSolve {
+impl Default for KrylovSolve<NoPreconditioner> {
     fn default() -> Self {
         KrylovSolve {
             restart: 30,
             max_iters: 300,
             rtol: 1e-6,
+            preconditioner: None,
+        }
+    }
+}
+
+impl<P> KrylovSolve<P> {
+    /// The same settings with a preconditioner.
+    pub fn with_preconditioner<Q>(self, preconditioner: Q) -> KrylovSolve<Q> {
+        KrylovSolve {
+            restart: self.restart,
+            max_iters: self.max_iters,
+            rtol: self.rtol,
+            preconditioner: Some(preconditioner),
         }
     }
 }
 
 /// Buffers of [`KrylovSolve`].
 #[derive(Clone, Debug)]
-pub struct KrylovCache<R: LinalgReal> {
+pub struct KrylovCache<R: LinalgReal, P> {
     t: R,
     u: Vec<R>,
     gamma: R,
@@ -289,16 +325,20 @@ pub struct KrylovCache<R: LinalgReal> {
     x: Vec<R>,
     vin: Vec<R>,
     vout: Vec<R>,
+    precond: Option<P>,
+    /// Whether `precond` was set up for the current `(t, u, γ)`.
+    fresh: bool,
 }
 
-impl<R, F> LinearStrategy<F> for KrylovSolve
+impl<R, F, P> LinearStrategy<F> for KrylovSolve<P>
 where
     R: LinalgReal + Scalar<Re = R>,
     F: Jvp<V = Vec<R>>,
+    P: KrylovPreconditioner<R>,
 {
-    type Cache = KrylovCache<R>;
+    type Cache = KrylovCache<R, P>;
 
-    fn cache(&self, _f: &F, u0: &Vec<R>) -> KrylovCache<R> {
+    fn cache(&self, _f: &F, u0: &Vec<R>) -> KrylovCache<R, P> {
         let n = u0.len();
         let mut gmres = Gmres::new(n, self.restart.max(1));
         gmres.max_iters = self.max_iters;
@@ -313,12 +353,14 @@ where
             x: vec![R::zero(); n],
             vin: vec![R::zero(); n],
             vout: vec![R::zero(); n],
+            precond: self.preconditioner.clone(),
+            fresh: false,
         }
     }
 
     fn update_jacobian(
         &self,
-        c: &mut KrylovCache<R>,
+        c: &mut KrylovCache<R, P>,
         _f: &mut F,
         t: R,
         u: &Vec<R>,
@@ -327,26 +369,36 @@ where
     ) {
         c.t = t;
         c.u.copy_from_slice(u);
+        c.fresh = false;
         stats.njac += 1;
     }
 
     fn factorise(
         &self,
-        c: &mut KrylovCache<R>,
+        c: &mut KrylovCache<R, P>,
         gamma: R,
         mass: Option<&DenseMatrix<R>>,
         _stats: &mut Stats,
     ) -> Result<(), StepFailure> {
+        if gamma != c.gamma {
+            c.fresh = false;
+        }
         c.gamma = gamma;
         if c.mass.is_none() && mass.is_some() {
             c.mass = mass.cloned();
+        }
+        if !c.fresh {
+            if let Some(pc) = c.precond.as_mut() {
+                pc.setup(c.t, &c.u, gamma);
+            }
+            c.fresh = true;
         }
         Ok(())
     }
 
     fn solve(
         &self,
-        c: &mut KrylovCache<R>,
+        c: &mut KrylovCache<R, P>,
         f: &mut F,
         p: &F::P,
         b: &mut Vec<R>,
@@ -361,6 +413,8 @@ where
             x,
             vin,
             vout,
+            precond,
+            ..
         } = c;
         x.iter_mut().for_each(|v| *v = R::zero());
         let mut njvp = 0usize;
@@ -376,7 +430,17 @@ where
                 *o -= *gamma * *jv;
             }
         };
-        let res = gmres.solve(&mut matvec, None, b, x);
+        let mut apply = |v: &mut [R]| {
+            if let Some(pc) = precond.as_mut() {
+                pc.apply(v);
+            }
+        };
+        let pc: Option<&mut dyn FnMut(&mut [R])> = if self.preconditioner.is_some() {
+            Some(&mut apply)
+        } else {
+            None
+        };
+        let res = gmres.solve(&mut matvec, pc, b, x);
         stats.nlinsolve += 1;
         stats.nf += njvp;
         match res {
@@ -388,7 +452,14 @@ where
         }
     }
 
-    fn jac_mul(&self, c: &mut KrylovCache<R>, f: &mut F, p: &F::P, v: &Vec<R>, out: &mut Vec<R>) {
+    fn jac_mul(
+        &self,
+        c: &mut KrylovCache<R, P>,
+        f: &mut F,
+        p: &F::P,
+        v: &Vec<R>,
+        out: &mut Vec<R>,
+    ) {
         f.jvp_u(c.t, &c.u, p, v, out);
     }
 }

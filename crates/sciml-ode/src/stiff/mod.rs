@@ -16,8 +16,8 @@ pub mod sdirk_vjp;
 pub use auto::{AutoCache, AutoTsit5Rodas5P};
 pub use bdf::{Bdf, BdfCache};
 pub use linear::{
-    DenseSolve, DenseSolveCache, GenericLu, KrylovCache, KrylovSolve, LinearStrategy, LuScalar,
-    SparseSolve, SparseSolveCache,
+    DenseSolve, DenseSolveCache, GenericLu, KrylovCache, KrylovPreconditioner, KrylovSolve,
+    LinearStrategy, LuScalar, NoPreconditioner, SparseSolve, SparseSolveCache,
 };
 pub use newton::{Newton, NewtonCache};
 pub use rosenbrock::{
