@@ -89,6 +89,9 @@ pub struct Integrator<'a, F: VectorField, M: OdeMethod<F>> {
     t1: Re<F::V>,
     adaptive: bool,
     dtmin: Re<F::V>,
+    /// `dtmin` was not given: the floor is 16 ε max(|t|, ε·span) at the current `t`.
+    dtmin_relative: bool,
+    span: Re<F::V>,
     dtmax: Re<F::V>,
     maxiters: usize,
     save_steps: bool,
@@ -251,7 +254,6 @@ impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
             }
             None => span,
         };
-        let scale = t0.abs().max(t1.abs()).max(R::<F>::one());
         let dtmin = match opts.dtmin {
             Some(x) => {
                 if !(x.is_finite() && x >= R::<F>::zero() && x <= dtmax) {
@@ -262,8 +264,11 @@ impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
                 }
                 x
             }
-            None => R::<F>::c(16.0) * R::<F>::epsilon() * scale,
+            // Relative to the current time (see `step`): a span like Robertson's [0, 1e11]
+            // needs steps far below ε·1e11 near t = 0.
+            None => R::<F>::zero(),
         };
+        let dtmin_relative = opts.dtmin.is_none();
         let in_span =
             |x: R<F>| (x - t0) * dir >= R::<F>::zero() && (x - t1) * dir <= R::<F>::zero();
         let sort_dir = |v: &mut Vec<R<F>>| {
@@ -365,6 +370,8 @@ impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
             t1,
             adaptive,
             dtmin,
+            dtmin_relative,
+            span,
             dtmax,
             maxiters: opts.maxiters,
             save_steps,
@@ -787,7 +794,13 @@ impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
             if hit {
                 h = remaining;
             }
-            if self.adaptive && h.abs() < self.dtmin && !hit {
+            let floor = if self.dtmin_relative {
+                let eps = R::<F::V>::epsilon();
+                R::<F::V>::c(16.0) * eps * self.t.abs().max(eps * self.span)
+            } else {
+                self.dtmin
+            };
+            if self.adaptive && h.abs() < floor && !hit {
                 return Err(self.fail(ReturnCode::DtLessThanMin));
             }
             self.sol.stats.steps += 1;

@@ -44,7 +44,8 @@ pub struct SolveOptions<R: Real> {
     pub dt: Option<R>,
     /// Adapt the step (`None`: when the method has an error estimate).
     pub adaptive: Option<bool>,
-    /// Smallest step before giving up (`None`: 16 ε max(|t0|, |t1|, 1)).
+    /// Smallest step before giving up (`None`: 16 ε max(|t|, ε·|t1 − t0|) at the current time `t`,
+    /// so long spans that start at 0 can still take tiny first steps).
     pub dtmin: Option<R>,
     /// Largest step (`None`: the length of the span).
     pub dtmax: Option<R>,

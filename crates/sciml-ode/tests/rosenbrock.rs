@@ -447,3 +447,30 @@ fn krylov_preconditioner_hook_is_used() {
         .fold(0.0, f64::max);
     assert!(diff < 1e-8, "{diff:e}");
 }
+
+#[test]
+fn long_spans_from_zero_take_tiny_first_steps_with_the_default_dtmin() {
+    // Robertson to t = 1e11 needs first steps far below ε·1e11; the default step floor is
+    // relative to the current time, not to the span's end.
+    let mut prob = OdeProblem::new(
+        ForwardAd::new(Robertson),
+        vec![1.0, 0.0, 0.0],
+        (0.0, 1e11),
+        vec![0.04, 3e7, 1e4],
+    )
+    .unwrap();
+    let opts = SolveOptions {
+        tol: Tolerance::new(1e-6, 1e-14).unwrap(),
+        saveat: SaveAt::Times(vec![1e11]),
+        ..SolveOptions::default()
+    };
+    let sol = prob.solve(Rodas5P::new(), &opts).unwrap();
+    let u = &sol.u[0];
+    // IVP test set reference at t = 1e11 (Mazzia & Magherini, problem ROBER):
+    // y1 = 0.2083340149701255e-07, y3 = 0.9999999791665050.
+    assert!(
+        (u[0] - 0.2083340149701255e-07).abs() / 0.2083340149701255e-07 < 1e-3,
+        "{u:?}"
+    );
+    assert!((u[2] - 0.9999999791665050).abs() < 1e-8, "{u:?}");
+}
