@@ -472,5 +472,5 @@ fn long_spans_from_zero_take_tiny_first_steps_with_the_default_dtmin() {
         (u[0] - 0.2083340149701255e-07).abs() / 0.2083340149701255e-07 < 1e-3,
         "{u:?}"
     );
-    assert!((u[2] - 0.9999999791665050).abs() < 1e-8, "{u:?}");
+    assert!((u[2] - 0.999_999_979_166_505).abs() < 1e-8, "{u:?}");
 }

@@ -8,7 +8,7 @@
 //! (`sciml_core::ForwardAd` for exact derivatives, `sciml_core::FiniteDiff` for differences).
 
 use crate::method::StepFailure;
-use sciml_core::linalg::{DenseLu, Gmres, LinalgReal, SparseLu, SparseMatrix};
+use sciml_core::linalg::{DenseLu, Gmres, LinalgReal, Preconditioner, SparseLu, SparseMatrix};
 use sciml_core::{
     DenseMatrix, Dual, Jacobian, Jvp, Re, Scalar, SparseJacobian, Stats, VectorField, Zero,
 };
@@ -435,7 +435,7 @@ where
                 pc.apply(v);
             }
         };
-        let pc: Option<&mut dyn FnMut(&mut [R])> = if self.preconditioner.is_some() {
+        let pc: Option<Preconditioner<'_, R>> = if self.preconditioner.is_some() {
             Some(&mut apply)
         } else {
             None
