@@ -24,8 +24,8 @@ mod gradient;
 
 pub use continuous::{
     BacksolveAdjoint, BacksolveTape, GaussAdjoint, GaussTape, InterpolatedAdjoint,
-    InterpolatingAdjoint, InterpolatingTape, LambdaAdjoint, NoCost, QuadratureAdjoint,
-    QuadratureTape,
+    InterpolatingAdjoint, InterpolatingAdjointWith, InterpolatingTape, LambdaAdjoint, NoCost,
+    PackedAdjoint, QuadratureAdjoint, QuadratureTape,
 };
 pub use discrete::{Checkpointing, DiscreteAdjoint, DiscreteTape};
 pub use forward::{ForwardSensitivity, ForwardSensitivityTape};

@@ -2,7 +2,7 @@ use super::fields::{ByRef, InterpolatedAdjoint, NoCost};
 use super::{add_to, backward_opts, lift_err, require_saveat, solve_segment, sweep};
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
 use sciml_core::{DenseOutput, Error, Pair, Re, State, Stats, Vjp};
-use sciml_ode::{OdeProblem, RkMethod, SolveOptions};
+use sciml_ode::{OdeMethod, OdeProblem, RkMethod, SolveOptions};
 
 /// The adjoint state at a segment's end, or why the segment failed.
 type SegmentResult<V, P> = Result<Pair<V, P>, sciml_core::SolveError<V>>;
@@ -37,10 +37,41 @@ pub struct InterpolatingAdjoint {
 
 /// What [`InterpolatingAdjoint`] keeps.
 pub struct InterpolatingTape<V: State> {
-    dense: Option<DenseOutput<V>>,
-    t: Vec<Re<V>>,
-    u: Vec<V>,
-    opts: SolveOptions<Re<V>>,
+    pub(crate) dense: Option<DenseOutput<V>>,
+    pub(crate) t: Vec<Re<V>>,
+    pub(crate) u: Vec<V>,
+    pub(crate) opts: SolveOptions<Re<V>>,
+}
+
+/// The forward solve of the interpolating adjoints: dense output kept (or, with
+/// `checkpointing`, the saved states only).
+pub(crate) fn forward_tape<F: Vjp, M: OdeMethod<F>>(
+    checkpointing: bool,
+    prob: &mut OdeProblem<F>,
+    method: &M,
+    opts: &SolveOptions<Re<F::V>>,
+) -> ForwardResult<F::V, InterpolatingTape<F::V>> {
+    let mut o = opts.clone();
+    o.dense = Some(!checkpointing || opts.dense == Some(true));
+    let mut sol = prob.solve(method.clone(), &o)?;
+    let dense = if checkpointing {
+        None
+    } else if opts.dense == Some(true) {
+        sol.dense.clone()
+    } else {
+        sol.dense.take()
+    };
+    let tape = InterpolatingTape {
+        dense,
+        t: sol.t.clone(),
+        u: if checkpointing {
+            sol.u.clone()
+        } else {
+            Vec::new()
+        },
+        opts: opts.clone(),
+    };
+    Ok((sol, tape))
 }
 
 impl<F: Vjp, M: RkMethod> Sensitivity<F, M> for InterpolatingAdjoint {
@@ -53,27 +84,7 @@ impl<F: Vjp, M: RkMethod> Sensitivity<F, M> for InterpolatingAdjoint {
         opts: &SolveOptions<Re<F::V>>,
     ) -> ForwardResult<F::V, InterpolatingTape<F::V>> {
         require_saveat("InterpolatingAdjoint", opts)?;
-        let mut o = opts.clone();
-        o.dense = Some(!self.checkpointing || opts.dense == Some(true));
-        let mut sol = prob.solve(method.clone(), &o)?;
-        let dense = if self.checkpointing {
-            None
-        } else if opts.dense == Some(true) {
-            sol.dense.clone()
-        } else {
-            sol.dense.take()
-        };
-        let tape = InterpolatingTape {
-            dense,
-            t: sol.t.clone(),
-            u: if self.checkpointing {
-                sol.u.clone()
-            } else {
-                Vec::new()
-            },
-            opts: opts.clone(),
-        };
-        Ok((sol, tape))
+        forward_tape(self.checkpointing, prob, method, opts)
     }
 
     fn backward(
@@ -88,6 +99,17 @@ impl<F: Vjp, M: RkMethod> Sensitivity<F, M> for InterpolatingAdjoint {
 }
 
 impl InterpolatingAdjoint {
+    /// The same adjoint with its own backward method, e.g. an implicit one for stiff problems
+    /// (the adjoint of a stiff problem is stiff):
+    /// `InterpolatingAdjoint::default().with_backward(Rodas5P::new())`. See
+    /// [`super::InterpolatingAdjointWith`].
+    pub fn with_backward<B>(self, backward: B) -> super::InterpolatingAdjointWith<B> {
+        super::InterpolatingAdjointWith {
+            checkpointing: self.checkpointing,
+            backward,
+        }
+    }
+
     /// The backward pass for a loss with a running cost, `L = Σ_k ℓ_k(u(t_k)) + ∫_{t0}^{t1}
     /// g(t, u) dt`: `ubar` are the cotangents of the saved states as in
     /// [`Sensitivity::backward`], and `dgdu(t, u, out)` writes `∂g/∂u`. The adjoint then solves

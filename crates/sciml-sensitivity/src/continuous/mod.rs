@@ -7,12 +7,14 @@
 mod backsolve;
 mod fields;
 mod gauss;
+mod implicit;
 mod interpolating;
 mod quadrature;
 
 pub use backsolve::{BacksolveAdjoint, BacksolveTape};
 pub use fields::{InterpolatedAdjoint, LambdaAdjoint, NoCost};
 pub use gauss::{GaussAdjoint, GaussTape};
+pub use implicit::{InterpolatingAdjointWith, PackedAdjoint};
 pub use interpolating::{InterpolatingAdjoint, InterpolatingTape};
 pub use quadrature::{QuadratureAdjoint, QuadratureTape};
 
