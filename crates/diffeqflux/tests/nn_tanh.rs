@@ -163,8 +163,11 @@ fn f64_tanh_slice_dense_grid_near_branch_points() {
     assert!(worst <= 4, "max {worst} ulp");
 }
 
+/// The `f32` kernel computes in `f32` (twice the lanes of the `f64` kernel, issue 5's W4); its
+/// design bound is 2 `f32` ulp from the correctly rounded value (it was 1 ulp when it went
+/// through the `f64` kernel at half the throughput).
 #[test]
-fn f32_tanh_slice_is_within_1_ulp_of_rounded_f64_libm() {
+fn f32_tanh_slice_is_within_2_ulp_of_rounded_f64_libm() {
     let xs = sample_points(500_000, 12.0, 2);
     let xs: Vec<f32> = xs.iter().map(|&x| x as f32).collect();
     let mut ys = xs.clone();
@@ -175,7 +178,7 @@ fn f32_tanh_slice_is_within_1_ulp_of_rounded_f64_libm() {
         .map(|(&x, &y)| ulp_f32(y, (f64::from(x)).tanh() as f32))
         .max()
         .unwrap_or(0);
-    assert!(worst <= 1, "max {worst} ulp");
+    assert!(worst <= 2, "max {worst} ulp");
 }
 
 #[test]
