@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use sciml_core::{ForwardAd, GenericRhs, Scalar};
+use sciml_ode::problems::RobertsonDae;
 use sciml_ode::problems::{Robertson, TestProblem, VanDerPol};
 use sciml_ode::{Bdf, OdeMethod, OdeProblem, Rodas5P, SaveAt, SolveOptions, Tolerance};
 
@@ -206,20 +207,6 @@ fn tstops_and_saveat_every() {
     }
     eprintln!("tstops/saveat: max error {worst:.2e} {:?}", sol.stats);
     assert!(worst < 2e-6, "{worst:e}");
-}
-
-/// Robertson as an index-1 DAE in mass-matrix form (third equation the conservation law).
-#[derive(Clone)]
-struct RobertsonDae;
-impl GenericRhs for RobertsonDae {
-    fn dims(&self) -> (usize, usize) {
-        (3, 3)
-    }
-    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
-        du[0] = -(p[0] * u[0]) + p[2] * u[1] * u[2];
-        du[1] = p[0] * u[0] - p[2] * u[1] * u[2] - p[1] * u[1] * u[1];
-        du[2] = u[0] + u[1] + u[2] - S::cst(1.0);
-    }
 }
 
 #[test]

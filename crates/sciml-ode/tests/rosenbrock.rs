@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use sciml_core::{ForwardAd, GenericRhs, Scalar, SparseJacobian};
+use sciml_ode::problems::{Robertson, RobertsonDae};
 use sciml_ode::{
     OdeMethod, OdeProblem, Rodas4, Rodas5P, Rosenbrock23, SaveAt, SolveOptions, Tolerance,
 };
@@ -79,20 +80,6 @@ fn orders_of_convergence() {
     check(Rodas5P::new(), &[6, 12, 24, 48]);
 }
 
-/// Robertson's chemical kinetics, the classic stiff test.
-#[derive(Clone)]
-struct Robertson;
-impl GenericRhs for Robertson {
-    fn dims(&self) -> (usize, usize) {
-        (3, 3)
-    }
-    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
-        du[0] = -(p[0] * u[0]) + p[2] * u[1] * u[2];
-        du[1] = p[0] * u[0] - p[2] * u[1] * u[2] - p[1] * u[1] * u[1];
-        du[2] = p[1] * u[1] * u[1];
-    }
-}
-
 fn robertson_end<M: OdeMethod<ForwardAd<Robertson>>>(
     m: M,
     rtol: f64,
@@ -131,21 +118,6 @@ fn robertson_methods_agree() {
             let rel = (u[k] - reference[k]).abs() / reference[k].abs();
             assert!(rel < 1e-3, "{name} component {k}: rel err {rel:e}");
         }
-    }
-}
-
-/// Robertson as an index-1 DAE in mass-matrix form: the third equation replaced by the
-/// conservation law `0 = y1 + y2 + y3 − 1` (as in Hairer & Wanner II, and SciML's DAE tutorial).
-#[derive(Clone)]
-struct RobertsonDae;
-impl GenericRhs for RobertsonDae {
-    fn dims(&self) -> (usize, usize) {
-        (3, 3)
-    }
-    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
-        du[0] = -(p[0] * u[0]) + p[2] * u[1] * u[2];
-        du[1] = p[0] * u[0] - p[2] * u[1] * u[2] - p[1] * u[1] * u[1];
-        du[2] = u[0] + u[1] + u[2] - S::cst(1.0);
     }
 }
 

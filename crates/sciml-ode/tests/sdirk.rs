@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::needless_range_loop)]
 
 use sciml_core::{DenseMatrix, ForwardAd, GenericRhs, Scalar};
+use sciml_ode::problems::{Robertson, RobertsonDae};
 use sciml_ode::{
     KenCarp4, OdeMethod, OdeProblem, Rodas5P, SaveAt, SolveOptions, Tolerance, Trbdf2,
 };
@@ -137,21 +138,6 @@ fn singular_mass_matrix_without_zero_rows_is_an_error_not_a_panic() {
     }
 }
 
-/// Robertson as an index-1 DAE: the third equation replaced by the conservation law
-/// `0 = u1 + u2 + u3 − 1`, with `M = diag(1, 1, 0)`.
-#[derive(Clone)]
-struct RobertsonDae;
-impl GenericRhs for RobertsonDae {
-    fn dims(&self) -> (usize, usize) {
-        (3, 3)
-    }
-    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
-        du[0] = -(p[0] * u[0]) + p[2] * u[1] * u[2];
-        du[1] = p[0] * u[0] - p[2] * u[1] * u[2] - p[1] * u[1] * u[1];
-        du[2] = u[0] + u[1] + u[2] - S::cst(1.0);
-    }
-}
-
 #[test]
 fn mass_matrix_dae_matches_the_ode_form() {
     let (ode, _) = robertson_end(Rodas5P::new(), 1e-10, 1e-14);
@@ -222,20 +208,6 @@ fn very_stiff_prothero_robinson_adaptive() {
             "{name}: non-stiff error {en:e}"
         );
         assert!(sol.stats.accepted < 300, "{name}: {:?}", sol.stats);
-    }
-}
-
-/// Robertson's chemical kinetics, the classic stiff test.
-#[derive(Clone)]
-struct Robertson;
-impl GenericRhs for Robertson {
-    fn dims(&self) -> (usize, usize) {
-        (3, 3)
-    }
-    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
-        du[0] = -(p[0] * u[0]) + p[2] * u[1] * u[2];
-        du[1] = p[0] * u[0] - p[2] * u[1] * u[2] - p[1] * u[1] * u[1];
-        du[2] = p[1] * u[1] * u[1];
     }
 }
 

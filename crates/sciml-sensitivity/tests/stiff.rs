@@ -3,23 +3,11 @@
 #![allow(clippy::unwrap_used)]
 
 use sciml_core::{ForwardAd, GenericRhs, Scalar};
+use sciml_ode::problems::Robertson;
 use sciml_ode::{
     OdeMethod, OdeProblem, Rodas4, Rodas5P, Rosenbrock23, SaveAt, SolveOptions, StepVjp, Tolerance,
 };
 use sciml_sensitivity::{DiscreteAdjoint, Sensitivity};
-
-#[derive(Clone)]
-struct Robertson;
-impl GenericRhs for Robertson {
-    fn dims(&self) -> (usize, usize) {
-        (3, 3)
-    }
-    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
-        du[0] = -(p[0] * u[0]) + p[2] * u[1] * u[2];
-        du[1] = p[0] * u[0] - p[2] * u[1] * u[2] - p[1] * u[1] * u[1];
-        du[2] = p[1] * u[1] * u[1];
-    }
-}
 
 const P: [f64; 3] = [0.04, 3e7, 1e4];
 const SAVES: [f64; 4] = [0.4, 4.0, 40.0, 400.0];

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use sciml_core::{ForwardAd, GenericRhs, Scalar};
+use sciml_ode::problems::Robertson;
 use sciml_ode::{
     KenCarp4, Newton, OdeMethod, OdeProblem, SaveAt, SolveOptions, StepVjp, Tolerance, Trbdf2,
 };
@@ -174,19 +175,6 @@ fn sdirk_adjoint_replay_without_stored_stages_agrees() {
     }
     check(Trbdf2::new().with_newton(tight_newton()));
     check(KenCarp4::new().with_newton(tight_newton()));
-}
-
-#[derive(Clone)]
-struct Robertson;
-impl GenericRhs for Robertson {
-    fn dims(&self) -> (usize, usize) {
-        (3, 3)
-    }
-    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
-        du[0] = -(p[0] * u[0]) + p[2] * u[1] * u[2];
-        du[1] = p[0] * u[0] - p[2] * u[1] * u[2] - p[1] * u[1] * u[1];
-        du[2] = p[1] * u[1] * u[1];
-    }
 }
 
 type Rober = ForwardAd<Robertson>;

@@ -39,7 +39,7 @@ pub use brusselator::Brusselator2d;
 pub use hires::Hires;
 pub use orego::Oregonator;
 pub use pollution::Pollution;
-pub use robertson::Robertson;
+pub use robertson::{Robertson, RobertsonDae};
 pub use vdpol::VanDerPol;
 
 use crate::problem::OdeProblem;

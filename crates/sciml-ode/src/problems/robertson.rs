@@ -87,3 +87,41 @@ impl TestProblem for Robertson {
         Some(Self::REF_T1E11.to_vec())
     }
 }
+
+/// Robertson as an index-1 DAE in mass-matrix form: the third equation replaced by the
+/// conservation law, `0 = y1 + y2 + y3 − 1`, with `M = diag(1, 1, 0)` ([`RobertsonDae::mass`]);
+/// the form of Hairer and Wanner (*Solving ODEs II*, VI.1) and of SciML's DAE tutorial. Its
+/// solution is [`Robertson`]'s.
+///
+/// ```
+/// use sciml_ode::problems::RobertsonDae;
+/// use sciml_ode::GenericRhs;
+/// let mut du = [0.0; 3];
+/// RobertsonDae.eval(0.0, &[1.0, 0.0, 0.0], &[0.04, 3e7, 1e4], &mut du, &mut []);
+/// assert_eq!(du, [-0.04, 0.04, 0.0]);
+/// assert_eq!(RobertsonDae::mass()[(2, 2)], 0.0);
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RobertsonDae;
+
+impl RobertsonDae {
+    /// The mass matrix `diag(1, 1, 0)`.
+    pub fn mass() -> sciml_core::DenseMatrix<f64> {
+        let mut m = sciml_core::DenseMatrix::zeros(3, 3);
+        m[(0, 0)] = 1.0;
+        m[(1, 1)] = 1.0;
+        m
+    }
+}
+
+impl GenericRhs for RobertsonDae {
+    fn dims(&self) -> (usize, usize) {
+        (3, 3)
+    }
+    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
+        let (k1, k2, k3) = (p[0], p[1], p[2]);
+        du[0] = k3 * u[1] * u[2] - k1 * u[0];
+        du[1] = k1 * u[0] - k3 * u[1] * u[2] - k2 * u[1] * u[1];
+        du[2] = u[0] + u[1] + u[2] - S::one();
+    }
+}
