@@ -4,6 +4,42 @@
 //! (dense LU, sparse LU, Jacobian-free GMRES), and the exact discrete adjoints of Rosenbrock and
 //! ESDIRK steps.
 
+/// `MethodInfo` of an implicit method generic over its linear strategy, read from its
+/// tableau (`name`, `order`, `error_order`, `interp_order`, `dense`), which the Rosenbrock and
+/// ESDIRK tableaus share; both families accept mass matrices.
+macro_rules! tableau_method_info {
+    ($name:ident) => {
+        impl<L: Clone + Send + Sync + std::fmt::Debug> MethodInfo for $name<L> {
+            fn name(&self) -> &'static str {
+                self.tableau().name
+            }
+            fn order(&self) -> u8 {
+                self.tableau().order
+            }
+            fn is_adaptive(&self) -> bool {
+                true
+            }
+            fn error_order(&self) -> u8 {
+                self.tableau().error_order.min(self.tableau().order)
+            }
+            fn interp_order(&self) -> u8 {
+                self.tableau().interp_order
+            }
+            fn interp_poly<T: Real>(&self) -> Vec<Vec<T>> {
+                self.tableau()
+                    .dense
+                    .iter()
+                    .map(|row| row.iter().map(|x| T::c(*x)).collect())
+                    .collect()
+            }
+            fn supports_mass_matrix(&self) -> bool {
+                true
+            }
+        }
+    };
+}
+use tableau_method_info;
+
 pub mod auto;
 pub mod bdf;
 pub mod linear;

@@ -671,33 +671,7 @@ macro_rules! rosenbrock_impls {
             }
         }
 
-        impl<L: Clone + Send + Sync + std::fmt::Debug> MethodInfo for $name<L> {
-            fn name(&self) -> &'static str {
-                self.tableau().name
-            }
-            fn order(&self) -> u8 {
-                self.tableau().order
-            }
-            fn is_adaptive(&self) -> bool {
-                true
-            }
-            fn error_order(&self) -> u8 {
-                self.tableau().error_order.min(self.tableau().order)
-            }
-            fn interp_order(&self) -> u8 {
-                self.tableau().interp_order
-            }
-            fn interp_poly<T: Real>(&self) -> Vec<Vec<T>> {
-                self.tableau()
-                    .dense
-                    .iter()
-                    .map(|row| row.iter().map(|x| T::c(*x)).collect())
-                    .collect()
-            }
-            fn supports_mass_matrix(&self) -> bool {
-                true
-            }
-        }
+        super::tableau_method_info!($name);
     };
 }
 
