@@ -2,6 +2,9 @@
 //! dense output, mass matrices and the Jacobian strategies.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::robertson_end;
 use sciml_core::{ForwardAd, GenericRhs, Scalar, SparseJacobian};
 use sciml_ode::problems::{Robertson, RobertsonDae};
 use sciml_ode::{
@@ -78,27 +81,6 @@ fn orders_of_convergence() {
     check(Rosenbrock23::new(), &[20, 40, 80, 160]);
     check(Rodas4::new(), &[10, 20, 40, 80]);
     check(Rodas5P::new(), &[6, 12, 24, 48]);
-}
-
-fn robertson_end<M: OdeMethod<ForwardAd<Robertson>>>(
-    m: M,
-    rtol: f64,
-    atol: f64,
-) -> (Vec<f64>, sciml_core::Stats) {
-    let mut prob = OdeProblem::new(
-        ForwardAd::new(Robertson),
-        vec![1.0, 0.0, 0.0],
-        (0.0, 1e5),
-        vec![0.04, 3e7, 1e4],
-    )
-    .unwrap();
-    let opts = SolveOptions {
-        tol: Tolerance::new(rtol, atol).unwrap(),
-        saveat: SaveAt::Times(vec![1e5]),
-        ..SolveOptions::default()
-    };
-    let sol = prob.solve(m, &opts).unwrap();
-    (sol.u[0].clone(), sol.stats)
 }
 
 #[test]

@@ -2,8 +2,11 @@
 //! output, stiff reference values, mass matrices and the Newton bookkeeping.
 #![allow(clippy::unwrap_used, clippy::needless_range_loop)]
 
+mod common;
+
+use common::robertson_end;
 use sciml_core::{DenseMatrix, ForwardAd, GenericRhs, Scalar};
-use sciml_ode::problems::{Robertson, RobertsonDae};
+use sciml_ode::problems::RobertsonDae;
 use sciml_ode::{
     KenCarp4, OdeMethod, OdeProblem, Rodas5P, SaveAt, SolveOptions, Tolerance, Trbdf2,
 };
@@ -209,27 +212,6 @@ fn very_stiff_prothero_robinson_adaptive() {
         );
         assert!(sol.stats.accepted < 300, "{name}: {:?}", sol.stats);
     }
-}
-
-fn robertson_end<M: OdeMethod<ForwardAd<Robertson>>>(
-    m: M,
-    rtol: f64,
-    atol: f64,
-) -> (Vec<f64>, sciml_core::Stats) {
-    let mut prob = OdeProblem::new(
-        ForwardAd::new(Robertson),
-        vec![1.0, 0.0, 0.0],
-        (0.0, 1e5),
-        vec![0.04, 3e7, 1e4],
-    )
-    .unwrap();
-    let opts = SolveOptions {
-        tol: Tolerance::new(rtol, atol).unwrap(),
-        saveat: SaveAt::Times(vec![1e5]),
-        ..SolveOptions::default()
-    };
-    let sol = prob.solve(m, &opts).unwrap();
-    (sol.u[0].clone(), sol.stats)
 }
 
 #[test]

@@ -125,3 +125,27 @@ pub fn modulated_decay() -> impl VectorField<V = Vec<f64>, P = Vec<f64>> + Clone
 pub fn modulated_decay_exact(t: f64) -> f64 {
     (-0.5 * t + (1.0 - (3.0 * t).cos()) / 3.0).exp()
 }
+
+/// Robertson's kinetics (`sciml_ode::problems::Robertson`, exact Jacobians by dual numbers)
+/// solved by `m` on [0, 1e5] at `(rtol, atol)`: the end state and the solver statistics.
+pub fn robertson_end<M>(m: M, rtol: f64, atol: f64) -> (Vec<f64>, sciml_core::Stats)
+where
+    M: sciml_ode::OdeMethod<sciml_core::ForwardAd<sciml_ode::problems::Robertson>>,
+{
+    use sciml_ode::problems::Robertson;
+    use sciml_ode::{OdeProblem, SaveAt, SolveOptions, Tolerance};
+    let mut prob = OdeProblem::new(
+        sciml_core::ForwardAd::new(Robertson),
+        vec![1.0, 0.0, 0.0],
+        (0.0, 1e5),
+        Robertson::P.to_vec(),
+    )
+    .expect("a valid problem");
+    let opts = SolveOptions {
+        tol: Tolerance::new(rtol, atol).expect("positive tolerances"),
+        saveat: SaveAt::Times(vec![1e5]),
+        ..SolveOptions::default()
+    };
+    let sol = prob.solve(m, &opts).expect("Robertson solves");
+    (sol.u[0].clone(), sol.stats)
+}
