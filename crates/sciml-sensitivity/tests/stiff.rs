@@ -5,7 +5,8 @@
 use sciml_core::{ForwardAd, GenericRhs, Scalar};
 use sciml_ode::problems::Robertson;
 use sciml_ode::{
-    OdeMethod, OdeProblem, Rodas4, Rodas5P, Rosenbrock23, SaveAt, SolveOptions, StepVjp, Tolerance,
+    MethodInfo, OdeMethod, OdeProblem, Rodas4, Rodas5P, Rosenbrock23, SaveAt, SolveOptions,
+    StepVjp, Tolerance,
 };
 use sciml_sensitivity::{DiscreteAdjoint, Sensitivity};
 
@@ -48,9 +49,12 @@ fn value<M: OdeMethod<ForwardAd<Robertson>>>(m: &M, u0: &[f64], p: &[f64]) -> f6
     loss(&prob.solve(m.clone(), &opts()).unwrap().u).0
 }
 
-fn adjoint<M>(m: &M) -> Vec<f64>
+/// `(∂L/∂u0, ∂L/∂p)` concatenated, and the backward statistics, of Robertson on [0, 400] solved
+/// by `m` with sensitivity method `s`.
+fn gradient<S, M>(s: &S, m: &M) -> (Vec<f64>, sciml_core::Stats)
 where
-    M: OdeMethod<ForwardAd<Robertson>> + StepVjp<ForwardAd<Robertson>>,
+    S: Sensitivity<ForwardAd<Robertson>, M>,
+    M: MethodInfo,
 {
     let mut prob = OdeProblem::new(
         ForwardAd::new(Robertson),
@@ -59,11 +63,18 @@ where
         P.to_vec(),
     )
     .unwrap();
-    let s = DiscreteAdjoint::default();
     let (sol, tape) = s.forward(&mut prob, m, &opts()).unwrap();
     let (_, ubar) = loss(&sol.u);
     let g = s.backward(&mut prob, m, tape, &ubar).unwrap();
-    g.du0.into_iter().chain(g.dp).collect()
+    (g.du0.into_iter().chain(g.dp).collect(), g.stats)
+}
+
+/// The exact discrete adjoint's gradient.
+fn adjoint<M>(m: &M) -> Vec<f64>
+where
+    M: OdeMethod<ForwardAd<Robertson>> + StepVjp<ForwardAd<Robertson>>,
+{
+    gradient(&DiscreteAdjoint::default(), m).0
 }
 
 fn max_rel(a: &[f64], b: &[f64]) -> f64 {
@@ -265,23 +276,9 @@ fn gauss_and_quadrature_adjoints_solve_the_stiff_adjoint_implicitly() {
     use sciml_sensitivity::{GaussAdjoint, QuadratureAdjoint};
     let m = Rodas5P::new();
     let exact = adjoint(&m);
-    fn run<S: Sensitivity<ForwardAd<Robertson>, Rodas5P>>(s: S) -> (Vec<f64>, sciml_core::Stats) {
-        let m = Rodas5P::new();
-        let mut prob = OdeProblem::new(
-            ForwardAd::new(Robertson),
-            vec![1.0, 0.0, 0.0],
-            (0.0, 400.0),
-            P.to_vec(),
-        )
-        .unwrap();
-        let (sol, tape) = s.forward(&mut prob, &m, &opts()).unwrap();
-        let (_, ubar) = loss(&sol.u);
-        let g = s.backward(&mut prob, &m, tape, &ubar).unwrap();
-        (g.du0.into_iter().chain(g.dp).collect(), g.stats)
-    }
     for (name, (g, st)) in [
-        ("GaussAdjoint", run(GaussAdjoint)),
-        ("QuadratureAdjoint", run(QuadratureAdjoint)),
+        ("GaussAdjoint", gradient(&GaussAdjoint, &m)),
+        ("QuadratureAdjoint", gradient(&QuadratureAdjoint, &m)),
     ] {
         let e = max_rel(&g, &exact);
         eprintln!("{name}: {g:?}\n  vs discrete: max rel {e:.2e}; backward {st:?}");
@@ -299,18 +296,7 @@ fn robertson_gradients_match_forward_diff_sensitivity() {
     use sciml_sensitivity::ForwardDiffSensitivity;
     let m = Rodas5P::new();
     let adj = adjoint(&m);
-    let mut prob = OdeProblem::new(
-        ForwardAd::new(Robertson),
-        vec![1.0, 0.0, 0.0],
-        (0.0, 400.0),
-        P.to_vec(),
-    )
-    .unwrap();
-    let s = ForwardDiffSensitivity;
-    let (sol, tape) = s.forward(&mut prob, &m, &opts()).unwrap();
-    let (_, ubar) = loss(&sol.u);
-    let g = s.backward(&mut prob, &m, tape, &ubar).unwrap();
-    let fwd: Vec<f64> = g.du0.into_iter().chain(g.dp).collect();
+    let (fwd, _) = gradient(&ForwardDiffSensitivity, &m);
     let e = max_rel(&adj, &fwd);
     eprintln!("ForwardDiffSensitivity {fwd:?}\n  vs discrete adjoint: max rel {e:.2e}");
     assert!(e < 1e-9, "{e:e}");
@@ -324,25 +310,19 @@ fn interpolating_adjoint_with_an_implicit_backward_method() {
     use sciml_sensitivity::InterpolatingAdjoint;
     let m = Rodas5P::new();
     let exact = adjoint(&m);
-    fn run<S: Sensitivity<ForwardAd<Robertson>, Rodas5P>>(s: S) -> (Vec<f64>, sciml_core::Stats) {
-        let m = Rodas5P::new();
-        let mut prob = OdeProblem::new(
-            ForwardAd::new(Robertson),
-            vec![1.0, 0.0, 0.0],
-            (0.0, 400.0),
-            P.to_vec(),
-        )
-        .unwrap();
-        let (sol, tape) = s.forward(&mut prob, &m, &opts()).unwrap();
-        let (_, ubar) = loss(&sol.u);
-        let g = s.backward(&mut prob, &m, tape, &ubar).unwrap();
-        (g.du0.into_iter().chain(g.dp).collect(), g.stats)
-    }
     let ia = InterpolatingAdjoint::default();
     for (name, (g, st), tol) in [
-        ("Rodas5P", run(ia.with_backward(Rodas5P::new())), 1e-7),
-        ("KenCarp4", run(ia.with_backward(KenCarp4::new())), 1e-5),
-        ("Bdf", run(ia.with_backward(Bdf::new())), 1e-5),
+        (
+            "Rodas5P",
+            gradient(&ia.with_backward(Rodas5P::new()), &m),
+            1e-7,
+        ),
+        (
+            "KenCarp4",
+            gradient(&ia.with_backward(KenCarp4::new()), &m),
+            1e-5,
+        ),
+        ("Bdf", gradient(&ia.with_backward(Bdf::new()), &m), 1e-5),
     ] {
         let e = max_rel(&g, &exact);
         eprintln!("InterpolatingAdjoint backward {name}: max rel {e:.2e}; backward {st:?}");
