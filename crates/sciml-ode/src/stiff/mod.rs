@@ -40,6 +40,13 @@ macro_rules! tableau_method_info {
 }
 use tableau_method_info;
 
+/// `y += a·x` on slices: the cotangent updates of the Rosenbrock and ESDIRK adjoints.
+fn axpy(y: &mut [f64], a: f64, x: &[f64]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi += a * xi;
+    }
+}
+
 pub mod auto;
 pub mod bdf;
 pub mod linear;

@@ -12,6 +12,7 @@
 //! difference for `f_t` is differentiated as computed (two VJPs), so the result is the derivative
 //! of the computed step to rounding.
 
+use super::axpy;
 use super::linear::DenseSolve;
 use super::rosenbrock::{Rodas4, Rodas5P, Rosenbrock23, RosenbrockMethod};
 use crate::method::MethodInfo;
@@ -36,12 +37,6 @@ pub struct RosenbrockVjpCache {
     rbar: Vec<f64>,
     tmp: Vec<f64>,
     argbar: Vec<f64>,
-}
-
-fn axpy(y: &mut [f64], a: f64, x: &[f64]) {
-    for (yi, xi) in y.iter_mut().zip(x) {
-        *yi += a * xi;
-    }
 }
 
 macro_rules! rosenbrock_vjp {

@@ -37,6 +37,7 @@
 //! transposed solves, and `s` VJPs. The error estimate does not enter the solution and is not
 //! differentiated (on a frozen mesh the step sizes are constants).
 
+use super::axpy;
 use super::linear::DenseSolve;
 use super::sdirk::{EsdirkMethod, EsdirkTableau, KenCarp4, Trbdf2};
 use crate::method::MethodInfo;
@@ -157,12 +158,6 @@ macro_rules! esdirk_vjp {
 
 esdirk_vjp!(Trbdf2);
 esdirk_vjp!(KenCarp4);
-
-fn axpy(y: &mut [f64], a: f64, x: &[f64]) {
-    for (yi, xi) in y.iter_mut().zip(x) {
-        *yi += a * xi;
-    }
-}
 
 fn norm_inf(x: &[f64]) -> f64 {
     x.iter().fold(0.0, |m, v| m.max(v.abs()))
