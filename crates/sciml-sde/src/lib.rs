@@ -15,9 +15,11 @@
 //!   `(seed, i)`, results in input order and bitwise the same on any number of threads;
 //!   [`EnsembleSummary`] gives mean, variance and quantiles over time.
 //! - Sensitivities ([`adjoint`]): the discrete adjoint of Euler–Maruyama and Euler–Heun (exact
-//!   derivative of the computed solution, Brownian increments replayed from the tree) and the
-//!   backsolve adjoint of Stratonovich SDEs. Drift and diffusion VJPs come from [`SdeVjp`]
-//!   (closures via [`FnSde::with_vjp`], `sciml_core` fields with exact VJPs via [`FieldSde`]).
+//!   derivative of the computed solution, Brownian increments replayed from the tree), and the
+//!   backsolve and interpolating adjoints (continuous, for Stratonovich SDEs and for Itô SDEs
+//!   through the drift correction, [`ItoCorrection`]). Drift and diffusion VJPs come from
+//!   [`SdeVjp`] (closures via [`FnSde::with_vjp`], `sciml_core` fields with exact VJPs via
+//!   [`FieldSde`], which also supplies the Itô correction from its diffusion's HVPs).
 //!
 //! ```
 //! use sciml_sde::{solve, FnSde, Method, Noise, SdeOptions, SdeProblem};
@@ -45,5 +47,5 @@ pub use ensemble::{solve_ensemble, trajectory_seed, EnsembleSummary};
 pub use error::SdeError;
 pub use field_sde::FieldSde;
 pub use methods::{Interpretation, Method};
-pub use problem::{FnSde, FnSdeVjp, Noise, SdeFunction, SdeProblem, SdeVjp};
+pub use problem::{FnSde, FnSdeVjp, ItoCorrection, Noise, SdeFunction, SdeProblem, SdeVjp};
 pub use solver::{solve, solve_with_brownian, SaveAt, SdeOptions};

@@ -173,6 +173,76 @@ pub trait SdeVjp<R: Real>: SdeFunction<R> {
     }
 }
 
+/// The Itô–Stratonovich drift correction and its VJP, for the continuous adjoints of Itô SDEs.
+///
+/// The Itô SDE `du = f dt + g dW` has the same solutions as the Stratonovich SDE
+/// `du = (f − c) dt + g ∘ dW` with
+///
+/// `c_i = ½ Σ_j Σ_k g_kj ∂g_ij/∂u_k`
+///
+/// (Kloeden & Platen, *Numerical Solution of SDEs*, §4.9). For diagonal noise this is
+/// `c_i = ½ g_i ∂g_i/∂u_i`, for scalar noise `c = ½ (∂g/∂u) g`. Continuous adjoints are
+/// Stratonovich SDEs, so they integrate the corrected drift, whose VJP needs second derivatives
+/// of the diffusion. [`crate::FieldSde`] implements this trait from its diffusion's JVPs and
+/// HVPs; systems with general noise implement it by hand.
+pub trait ItoCorrection<R: Real>: SdeVjp<R> {
+    /// `c = ½ Σ_j (∂g_{·j}/∂u) g_{·j}`, of length `n`.
+    fn ito_correction(&mut self, t: R, u: &[R], p: &[R], c: &mut [R]);
+    /// `gu += (∂c/∂u)ᵀ w`, `gp += (∂c/∂p)ᵀ w`.
+    fn ito_correction_vjp(&mut self, t: R, u: &[R], p: &[R], w: &[R], gu: &mut [R], gp: &mut [R]);
+}
+
+/// The Stratonovich form `du = (f − c) dt + g ∘ dW` of an Itô system ([`ItoCorrection`]).
+#[derive(Clone, Debug)]
+pub(crate) struct StratonovichForm<R, F> {
+    pub f: F,
+    c: Vec<R>,
+    w: Vec<R>,
+}
+
+impl<R: Real, F: ItoCorrection<R>> StratonovichForm<R, F> {
+    pub fn new(f: F) -> Self {
+        let (n, _) = f.dims();
+        StratonovichForm {
+            f,
+            c: vec![R::zero(); n],
+            w: vec![R::zero(); n],
+        }
+    }
+}
+
+impl<R: Real, F: ItoCorrection<R>> SdeFunction<R> for StratonovichForm<R, F> {
+    fn dims(&self) -> (usize, usize) {
+        self.f.dims()
+    }
+    fn noise(&self) -> Noise {
+        self.f.noise()
+    }
+    fn drift(&mut self, t: R, u: &[R], p: &[R], du: &mut [R]) {
+        self.f.drift(t, u, p, du);
+        self.f.ito_correction(t, u, p, &mut self.c);
+        for (d, c) in du.iter_mut().zip(&self.c) {
+            *d -= *c;
+        }
+    }
+    fn diffusion(&mut self, t: R, u: &[R], p: &[R], g: &mut [R]) {
+        self.f.diffusion(t, u, p, g);
+    }
+}
+
+impl<R: Real, F: ItoCorrection<R>> SdeVjp<R> for StratonovichForm<R, F> {
+    fn drift_vjp(&mut self, t: R, u: &[R], p: &[R], w: &[R], gu: &mut [R], gp: &mut [R]) {
+        self.f.drift_vjp(t, u, p, w, gu, gp);
+        for (a, b) in self.w.iter_mut().zip(w) {
+            *a = -*b;
+        }
+        self.f.ito_correction_vjp(t, u, p, &self.w, gu, gp);
+    }
+    fn diffusion_vjp(&mut self, t: R, u: &[R], p: &[R], w: &[R], gu: &mut [R], gp: &mut [R]) {
+        self.f.diffusion_vjp(t, u, p, w, gu, gp);
+    }
+}
+
 /// An SDE from closures (no derivatives): `drift(t, u, p, du)` and `diffusion(t, u, p, g)`.
 ///
 /// ```

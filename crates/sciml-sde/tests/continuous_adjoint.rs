@@ -1,0 +1,354 @@
+//! Continuous SDE adjoints (backsolve and interpolating; Stratonovich, and Itô through the drift
+//! correction) against the analytic pathwise gradients of geometric Brownian motion and against
+//! the discrete adjoint as the step shrinks; the Itô correction of `FieldSde` against central
+//! differences.
+
+#![allow(clippy::unwrap_used)]
+
+use sciml_core::{ForwardAd, GenericRhs, Scalar};
+use sciml_sde::adjoint::{discrete_adjoint, BacksolveAdjoint, InterpolatingAdjoint, SdeAdjoint};
+use sciml_sde::{
+    solve, FieldSde, FnSde, ItoCorrection, Method, Noise, SdeError, SdeFunction, SdeOptions,
+    SdeProblem,
+};
+
+/// GBM, `du = p0 u dt + p1 u dW`, as two generic fields (exact JVPs, VJPs and HVPs).
+#[derive(Clone)]
+struct GbmDrift;
+impl GenericRhs for GbmDrift {
+    fn dims(&self) -> (usize, usize) {
+        (1, 2)
+    }
+    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
+        du[0] = p[0] * u[0];
+    }
+}
+#[derive(Clone)]
+struct GbmDiffusion;
+impl GenericRhs for GbmDiffusion {
+    fn dims(&self) -> (usize, usize) {
+        (1, 2)
+    }
+    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], g: &mut [S], _ws: &mut [S]) {
+        g[0] = p[1] * u[0];
+    }
+}
+
+/// A nonlinear 2-D system whose diffusion couples the states (the same as `tests/adjoint.rs`).
+#[derive(Clone)]
+struct Drift;
+impl GenericRhs for Drift {
+    fn dims(&self) -> (usize, usize) {
+        (2, 6)
+    }
+    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
+        du[0] = p[0] * u[1] - p[1] * u[0] * u[0] * u[0];
+        du[1] = -p[2] * u[0] + p[3] * u[1].sin();
+    }
+}
+#[derive(Clone)]
+struct Diffusion;
+impl GenericRhs for Diffusion {
+    fn dims(&self) -> (usize, usize) {
+        (2, 6)
+    }
+    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], g: &mut [S], _ws: &mut [S]) {
+        g[0] = p[4] * (S::one() + u[0] * u[0]).sqrt();
+        g[1] = p[5] * u[0] * u[1];
+    }
+}
+
+type Field<G> = ForwardAd<G, f64>;
+
+fn nonlinear(noise: Noise) -> FieldSde<Field<Drift>, Field<Diffusion>> {
+    FieldSde::new(ForwardAd::new(Drift), ForwardAd::new(Diffusion), noise).unwrap()
+}
+
+const P: [f64; 6] = [1.0, 0.3, 1.2, 0.4, 0.3, 0.5];
+
+/// L = Σ over saves of |u|².
+fn sum_sq(_ts: &[f64], us: &[Vec<f64>]) -> (f64, Vec<Vec<f64>>) {
+    let l = us.iter().flatten().map(|x| x * x).sum::<f64>();
+    let g = us
+        .iter()
+        .map(|u| u.iter().map(|x| 2.0 * x).collect())
+        .collect();
+    (l, g)
+}
+
+fn grad(r: &SdeAdjoint<f64>) -> Vec<f64> {
+    r.du0.iter().chain(&r.dp).copied().collect()
+}
+
+fn rel_diff(a: &[f64], b: &[f64]) -> f64 {
+    let num: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum();
+    let den: f64 = b.iter().map(|y| y * y).sum();
+    (num / den).sqrt()
+}
+
+/// `W(1)` of the path a fixed-step solve with this seed and step uses: the Euler–Heun solution of
+/// `du = dW`, `u(0) = 0` (exact: the increments telescope), on the same one-dimensional tree.
+fn brownian_at_one(dt: f64, seed: u64) -> f64 {
+    let w = FnSde::new(
+        1,
+        0,
+        Noise::Diagonal,
+        |_t: f64, _u: &[f64], _p: &[f64], du: &mut [f64]| du[0] = 0.0,
+        |_t: f64, _u: &[f64], _p: &[f64], g: &mut [f64]| g[0] = 1.0,
+    );
+    let prob = SdeProblem::new(w, vec![0.0], (0.0, 1.0), vec![]).unwrap();
+    let opts = SdeOptions::fixed(dt).saveat(vec![1.0]).seed(seed);
+    solve(&prob, Method::EulerHeun, &opts).unwrap().u[0][0]
+}
+
+/// GBM has the pathwise solution `u(1) = u0 exp(μ − κσ²/2 + σW(1))`, κ = 1 for Itô and 0 for
+/// Stratonovich, so for `L = u(1)`: `∂L/∂u0 = u(1)/u0`, `∂L/∂μ = u(1)`,
+/// `∂L/∂σ = u(1)(W(1) − κσ)`. Both continuous adjoints converge to these as the step shrinks; the
+/// Itô gradient of σ differs from the Stratonovich one by `−σ u(1)` (here 17% of it), which is
+/// what the drift correction contributes.
+#[test]
+fn gbm_gradients_converge_to_the_analytic_pathwise_gradient() {
+    let sde = FieldSde::new(
+        ForwardAd::new(GbmDrift),
+        ForwardAd::new(GbmDiffusion),
+        Noise::Diagonal,
+    )
+    .unwrap();
+    let (u0, mu, sigma) = (1.5, 0.5, 0.4);
+    let prob = SdeProblem::new(sde, vec![u0], (0.0, 1.0), vec![mu, sigma]).unwrap();
+    let loss = |_ts: &[f64], us: &[Vec<f64>]| (us[0][0], vec![vec![1.0]]);
+    let seed = 11;
+    let interp = InterpolatingAdjoint::new();
+    for ito in [false, true] {
+        let kappa = if ito { 1.0 } else { 0.0 };
+        let mut errs = Vec::new();
+        for level in [6, 9, 12] {
+            let dt = 0.5f64.powi(level);
+            let w1 = brownian_at_one(dt, seed);
+            let u1 = u0 * (mu - kappa * sigma * sigma / 2.0 + sigma * w1).exp();
+            let exact = [u1 / u0, u1, u1 * (w1 - kappa * sigma)];
+            let opts = SdeOptions::fixed(dt).saveat(vec![1.0]).seed(seed);
+            let (b, i) = if ito {
+                (
+                    BacksolveAdjoint.gradient_ito(&prob, &opts, loss).unwrap(),
+                    interp.gradient_ito(&prob, &opts, loss).unwrap(),
+                )
+            } else {
+                (
+                    BacksolveAdjoint.gradient(&prob, &opts, loss).unwrap(),
+                    interp.gradient(&prob, &opts, loss).unwrap(),
+                )
+            };
+            errs.push((rel_diff(&grad(&b), &exact), rel_diff(&grad(&i), &exact)));
+        }
+        eprintln!("GBM ito={ito}: (backsolve, interpolating) relative errors {errs:?}");
+        // Euler–Heun converges with strong order 1 here (one Brownian motion), Euler–Maruyama's
+        // forward states with order 1/2 for multiplicative noise; both are checked to have
+        // fallen at the finest step well below the 17% the Itô correction is worth.
+        let bound = if ito { 1e-2 } else { 2e-3 };
+        for (k, e) in [errs[2].0, errs[2].1].into_iter().enumerate() {
+            assert!(e < bound, "ito={ito} adjoint {k}: {errs:?}");
+        }
+        assert!(errs[2].0 < errs[0].0 && errs[2].1 < errs[0].1, "{errs:?}");
+    }
+}
+
+/// The continuous gradient of `sum_sq` at steps 2^-5, 2^-7, 2^-9, against the discrete
+/// adjoint (the exact derivative of the computed solution) of the forward method.
+fn convergence_to_discrete(
+    noise: Noise,
+    ito: bool,
+    adjoint: impl Fn(
+        &SdeProblem<f64, FieldSde<Field<Drift>, Field<Diffusion>>>,
+        &SdeOptions<f64>,
+    ) -> Result<SdeAdjoint<f64>, SdeError>,
+) -> Vec<f64> {
+    let prob = SdeProblem::new(nonlinear(noise), vec![0.8, -0.4], (0.0, 1.0), P.to_vec()).unwrap();
+    let method = if ito {
+        Method::EulerMaruyama
+    } else {
+        Method::EulerHeun
+    };
+    let mut errs = Vec::new();
+    for level in [5, 7, 9] {
+        let opts = SdeOptions::fixed(0.5f64.powi(level))
+            .saveat(vec![0.5, 1.0])
+            .seed(8);
+        let c = adjoint(&prob, &opts).unwrap();
+        let d = discrete_adjoint(&prob, method, &opts, sum_sq).unwrap();
+        // Same forward solve, so the same loss bitwise.
+        assert_eq!(c.loss, d.loss);
+        assert_eq!(c.sol.u, d.sol.u);
+        errs.push(rel_diff(&grad(&c), &grad(&d)));
+    }
+    errs
+}
+
+#[test]
+fn stratonovich_adjoints_converge_to_the_discrete_gradient() {
+    for noise in [Noise::Diagonal, Noise::Scalar] {
+        let b =
+            convergence_to_discrete(noise, false, |p, o| BacksolveAdjoint.gradient(p, o, sum_sq));
+        let i = convergence_to_discrete(noise, false, |p, o| {
+            InterpolatingAdjoint::new().gradient(p, o, sum_sq)
+        });
+        eprintln!("Stratonovich {noise:?}: backsolve {b:?}, interpolating {i:?}");
+        for e in [&b, &i] {
+            assert!(e[1] < e[0] && e[2] < e[1], "{noise:?} {e:?}");
+            assert!(e[2] < 1e-2, "{noise:?} {e:?}");
+        }
+    }
+}
+
+#[test]
+fn ito_adjoints_converge_to_the_discrete_gradient() {
+    for noise in [Noise::Diagonal, Noise::Scalar] {
+        let b = convergence_to_discrete(noise, true, |p, o| {
+            BacksolveAdjoint.gradient_ito(p, o, sum_sq)
+        });
+        let i = convergence_to_discrete(noise, true, |p, o| {
+            InterpolatingAdjoint::new().gradient_ito(p, o, sum_sq)
+        });
+        eprintln!("Itô {noise:?}: backsolve {b:?}, interpolating {i:?}");
+        for e in [&b, &i] {
+            assert!(e[2] < e[0], "{noise:?} {e:?}");
+            assert!(e[2] < 3e-2, "{noise:?} {e:?}");
+        }
+    }
+}
+
+/// Checkpointed recomputation replays the same steps on the same path, so the gradient is
+/// bitwise that of the fully stored forward pass, for any checkpoint spacing.
+#[test]
+fn checkpointed_interpolating_adjoint_is_bitwise_the_stored_one() {
+    let prob = SdeProblem::new(
+        nonlinear(Noise::Diagonal),
+        vec![0.8, -0.4],
+        (0.0, 1.0),
+        P.to_vec(),
+    )
+    .unwrap();
+    // 0.3 is not on the grid's save spacing; use saves on the grid, the last step shorter.
+    let opts = SdeOptions::fixed(0.03)
+        .saveat(vec![0.0, 0.3, 0.6, 1.0])
+        .seed(5);
+    let full = InterpolatingAdjoint::new()
+        .gradient(&prob, &opts, sum_sq)
+        .unwrap();
+    let full_ito = InterpolatingAdjoint::new()
+        .gradient_ito(&prob, &opts, sum_sq)
+        .unwrap();
+    for every in [1, 2, 7, 34, 100] {
+        let c = InterpolatingAdjoint::checkpointed(every);
+        let r = c.gradient(&prob, &opts, sum_sq).unwrap();
+        assert_eq!(grad(&r), grad(&full), "every {every}");
+        assert_eq!(r.sol.u, full.sol.u);
+        assert_eq!(r.sol.t, full.sol.t);
+        let r = c.gradient_ito(&prob, &opts, sum_sq).unwrap();
+        assert_eq!(grad(&r), grad(&full_ito), "Itô, every {every}");
+    }
+}
+
+/// `c_i = ½ Σ_j Σ_k g_kj ∂g_ij/∂u_k` by central differences of the diffusion, and the VJP of
+/// `c` by central differences of `c`.
+#[test]
+fn ito_correction_matches_central_differences() {
+    let (t, u, p) = (0.3, [0.7, -1.1], P);
+    for noise in [Noise::Diagonal, Noise::Scalar] {
+        let mut sde = nonlinear(noise);
+        let diffusion = |sde: &mut FieldSde<_, _>, u: &[f64], p: &[f64]| {
+            let mut g = [0.0; 2];
+            SdeFunction::<f64>::diffusion(sde, t, u, p, &mut g);
+            g
+        };
+        let g = diffusion(&mut sde, &u, &p);
+        let h = 1e-5;
+        let mut expect = [0.0; 2];
+        match noise {
+            Noise::Diagonal => {
+                for i in 0..2 {
+                    let (mut a, mut b) = (u, u);
+                    a[i] += h;
+                    b[i] -= h;
+                    let d = (diffusion(&mut sde, &a, &p)[i] - diffusion(&mut sde, &b, &p)[i])
+                        / (2.0 * h);
+                    expect[i] = 0.5 * g[i] * d;
+                }
+            }
+            _ => {
+                let a = [u[0] + h * g[0], u[1] + h * g[1]];
+                let b = [u[0] - h * g[0], u[1] - h * g[1]];
+                let (ga, gb) = (diffusion(&mut sde, &a, &p), diffusion(&mut sde, &b, &p));
+                for i in 0..2 {
+                    expect[i] = 0.5 * (ga[i] - gb[i]) / (2.0 * h);
+                }
+            }
+        }
+        let mut c = [0.0; 2];
+        sde.ito_correction(t, &u, &p, &mut c);
+        for i in 0..2 {
+            assert!(
+                (c[i] - expect[i]).abs() < 1e-8 * expect[i].abs().max(1.0),
+                "{noise:?} c {c:?} fd {expect:?}"
+            );
+        }
+        // VJP of c with w, against central differences of w·c in u and in p.
+        let w = [0.9, -1.7];
+        let (mut gu, mut gp) = ([0.0; 2], [0.0; 6]);
+        sde.ito_correction_vjp(t, &u, &p, &w, &mut gu, &mut gp);
+        let mut wc = |u: &[f64], p: &[f64]| {
+            let mut c = [0.0; 2];
+            sde.ito_correction(t, u, p, &mut c);
+            w[0] * c[0] + w[1] * c[1]
+        };
+        let mut worst: f64 = 0.0;
+        for k in 0..8 {
+            let (mut ua, mut ub, mut pa, mut pb) = (u, u, p, p);
+            if k < 2 {
+                ua[k] += h;
+                ub[k] -= h;
+            } else {
+                pa[k - 2] += h;
+                pb[k - 2] -= h;
+            }
+            let fd = (wc(&ua, &pa) - wc(&ub, &pb)) / (2.0 * h);
+            let got = if k < 2 { gu[k] } else { gp[k - 2] };
+            let err = (got - fd).abs() / fd.abs().max(1.0);
+            worst = worst.max(err);
+            assert!(err < 1e-8, "{noise:?} component {k}: vjp {got} fd {fd}");
+        }
+        eprintln!("{noise:?}: worst relative VJP error of the Itô correction {worst:.1e}");
+    }
+}
+
+#[test]
+fn continuous_adjoints_refuse_bad_input() {
+    let prob = SdeProblem::new(
+        nonlinear(Noise::Diagonal),
+        vec![0.8, -0.4],
+        (0.0, 1.0),
+        P.to_vec(),
+    )
+    .unwrap();
+    let adaptive = SdeOptions::adaptive(1e-3, 1e-3);
+    assert!(BacksolveAdjoint.gradient(&prob, &adaptive, sum_sq).is_err());
+    assert!(InterpolatingAdjoint::new()
+        .gradient_ito(&prob, &adaptive, sum_sq)
+        .is_err());
+    let opts = SdeOptions::fixed(0.01).saveat(vec![0.5, 1.0]);
+    let e = InterpolatingAdjoint::checkpointed(0)
+        .gradient(&prob, &opts, sum_sq)
+        .unwrap_err();
+    assert!(e.to_string().contains("checkpoint"), "{e}");
+    // One cotangent for two saves.
+    let short = |_ts: &[f64], _us: &[Vec<f64>]| (0.0, vec![vec![1.0, 1.0]]);
+    assert!(BacksolveAdjoint.gradient(&prob, &opts, short).is_err());
+    assert!(InterpolatingAdjoint::new()
+        .gradient(&prob, &opts, short)
+        .is_err());
+    // A save off the grid.
+    let off = SdeOptions::fixed(0.01).saveat(vec![0.555]);
+    assert!(InterpolatingAdjoint::new()
+        .gradient(&prob, &off, sum_sq)
+        .is_err());
+}
