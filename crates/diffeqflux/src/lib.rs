@@ -41,4 +41,6 @@ pub mod plot;
 pub mod train;
 
 pub use neural_ode::{LossGradient, NeuralField, NeuralOde, SensitivityChoice, TrajectoryLoss};
-pub use neural_sde::{NeuralDsde, NeuralSde, NeuralSdeCore, NeuralSdeSystem, SdeLossGradient};
+pub use neural_sde::{
+    NeuralDsde, NeuralSde, NeuralSdeCore, NeuralSdeSystem, SdeLossGradient, SdeSensitivity,
+};
