@@ -21,6 +21,7 @@ pub mod matrix;
 pub mod providers;
 pub mod rng;
 pub mod scalar;
+pub mod simd;
 pub mod solution;
 pub mod state;
 pub mod tolerance;
