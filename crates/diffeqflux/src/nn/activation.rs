@@ -247,11 +247,7 @@ impl Activation {
         let zero = S::Re::zero();
         match self {
             Activation::Identity => out.copy_from_slice(v),
-            Activation::Tanh => {
-                for ((o, &vi), &yi) in out.iter_mut().zip(v).zip(&y[..n]) {
-                    *o = vi * (S::one() - yi * yi);
-                }
-            }
+            Activation::Tanh => tanh_mul_derivative(&y[..n], v, out),
             Activation::Sigmoid => {
                 for ((o, &vi), &yi) in out.iter_mut().zip(v).zip(&y[..n]) {
                     *o = vi * (yi * (S::one() - yi));
@@ -279,6 +275,15 @@ impl Activation {
     /// ```
     pub fn layer(self, dim: usize) -> ActivationLayer {
         ActivationLayer::new(dim, self)
+    }
+}
+
+sciml_core::simd_fn! {
+    /// `out = (1 − y²) ⊙ v`: `tanh`'s derivative from its output `y`, applied to `v`.
+    fn tanh_mul_derivative[S: Scalar](y: &[S], v: &[S], out: &mut [S]) {
+        for ((o, &vi), &yi) in out.iter_mut().zip(v).zip(y) {
+            *o = vi * (S::one() - yi * yi);
+        }
     }
 }
 

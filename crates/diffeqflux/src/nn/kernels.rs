@@ -71,30 +71,33 @@ fn dot<S: Scalar>(a: &[S], b: &[S]) -> S {
     ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7])) + tail
 }
 
-/// `y[:, b] (init)= A x[:, b]` for every sample `b`: `A` row-major `m×k`, `x` is `k×batch`, `y` is
-/// `m×batch`.
-pub(crate) fn gemm_dot<S: Scalar>(
-    a: &[S],
-    (m, k): (usize, usize),
-    x: &[S],
-    y: &mut [S],
-    init: Init<'_, S>,
-) {
-    if m == 0 {
-        return;
-    }
-    if k == 0 {
-        for yc in y.chunks_exact_mut(m) {
-            for (i, yi) in yc.iter_mut().enumerate() {
-                *yi = init.apply(*yi, i, S::zero());
-            }
+sciml_core::simd_fn! {
+    /// `y[:, b] (init)= A x[:, b]` for every sample `b`: `A` row-major `m×k`, `x` is `k×batch`, `y` is
+    /// `m×batch`.
+    pub(crate) fn gemm_dot[S: Scalar](
+        a: &[S],
+        mk: (usize, usize),
+        x: &[S],
+        y: &mut [S],
+        init: Init<'_, S>,
+    ) {
+        let (m, k) = mk;
+        if m == 0 {
+            return;
         }
-        return;
-    }
-    let a = &a[..m * k];
-    for (yc, xc) in y.chunks_exact_mut(m).zip(x.chunks_exact(k)) {
-        for (i, (yi, row)) in yc.iter_mut().zip(a.chunks_exact(k)).enumerate() {
-            *yi = init.apply(*yi, i, dot(row, xc));
+        if k == 0 {
+            for yc in y.chunks_exact_mut(m) {
+                for (i, yi) in yc.iter_mut().enumerate() {
+                    *yi = init.apply(*yi, i, S::zero());
+                }
+            }
+            return;
+        }
+        let a = &a[..m * k];
+        for (yc, xc) in y.chunks_exact_mut(m).zip(x.chunks_exact(k)) {
+            for (i, (yi, row)) in yc.iter_mut().zip(a.chunks_exact(k)).enumerate() {
+                *yi = init.apply(*yi, i, dot(row, xc));
+            }
         }
     }
 }
@@ -152,40 +155,43 @@ fn axpy_rows<S: Scalar, const MR: usize, const NR: usize>(
     }
 }
 
-/// `y[:, b] (init)= Bᵀ x[:, b]` for every sample `b`: `B` row-major `k×m` (so `y = Σ_l B[l, :]
-/// x[l]`), `x` is `k×batch`, `y` is `m×batch`. Register tiles of 8 rows × 2 samples (then 4×4,
-/// 2×8, 1×8 for the last rows).
-pub(crate) fn gemm_axpy<S: Scalar>(
-    bm: &[S],
-    (k, m): (usize, usize),
-    x: &[S],
-    y: &mut [S],
-    init: Init<'_, S>,
-) {
-    if m == 0 {
-        return;
-    }
-    if k == 0 {
-        return gemm_dot(bm, (m, 0), x, y, init);
-    }
-    let batch = (y.len() / m).min(x.len() / k);
-    let (bm, x, y) = (&bm[..k * m], &x[..k * batch], &mut y[..m * batch]);
-    let km = (k, m);
-    let mut i = 0;
-    while i + 8 <= m {
-        axpy_rows::<S, 8, 2>(bm, km, x, y, i, init);
-        i += 8;
-    }
-    if i + 4 <= m {
-        axpy_rows::<S, 4, 4>(bm, km, x, y, i, init);
-        i += 4;
-    }
-    if i + 2 <= m {
-        axpy_rows::<S, 2, 8>(bm, km, x, y, i, init);
-        i += 2;
-    }
-    if i < m {
-        axpy_rows::<S, 1, 8>(bm, km, x, y, i, init);
+sciml_core::simd_fn! {
+    /// `y[:, b] (init)= Bᵀ x[:, b]` for every sample `b`: `B` row-major `k×m` (so `y = Σ_l B[l, :]
+    /// x[l]`), `x` is `k×batch`, `y` is `m×batch`. Register tiles of 8 rows × 2 samples (then 4×4,
+    /// 2×8, 1×8 for the last rows).
+    pub(crate) fn gemm_axpy[S: Scalar](
+        bm: &[S],
+        km: (usize, usize),
+        x: &[S],
+        y: &mut [S],
+        init: Init<'_, S>,
+    ) {
+        let (k, m) = km;
+        if m == 0 {
+            return;
+        }
+        if k == 0 {
+            return gemm_dot(bm, (m, 0), x, y, init);
+        }
+        let batch = (y.len() / m).min(x.len() / k);
+        let (bm, x, y) = (&bm[..k * m], &x[..k * batch], &mut y[..m * batch]);
+        let km = (k, m);
+        let mut i = 0;
+        while i + 8 <= m {
+            axpy_rows::<S, 8, 2>(bm, km, x, y, i, init);
+            i += 8;
+        }
+        if i + 4 <= m {
+            axpy_rows::<S, 4, 4>(bm, km, x, y, i, init);
+            i += 4;
+        }
+        if i + 2 <= m {
+            axpy_rows::<S, 2, 8>(bm, km, x, y, i, init);
+            i += 2;
+        }
+        if i < m {
+            axpy_rows::<S, 1, 8>(bm, km, x, y, i, init);
+        }
     }
 }
 
@@ -268,40 +274,45 @@ fn ger_cols<S: Scalar, const NJ: usize, const MI: usize>(
     }
 }
 
-/// `W += Σ_b U[:, b] V[:, b]ᵀ`: `U` is `m×batch`, `V` is `n×batch`, `W` row-major `m×n`. Each
-/// register block of `W` (16 scalars) sweeps the whole batch once.
-pub(crate) fn ger_acc<S: Scalar>(u: &[S], (m, n): (usize, usize), v: &[S], w: &mut [S]) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    let w = &mut w[..m * n];
-    let mut j = 0;
-    while j + 8 <= n {
-        ger_cols::<S, 8, 2>(u, (m, n), v, w, j);
-        j += 8;
-    }
-    if j + 4 <= n {
-        ger_cols::<S, 4, 4>(u, (m, n), v, w, j);
-        j += 4;
-    }
-    if j + 2 <= n {
-        ger_cols::<S, 2, 8>(u, (m, n), v, w, j);
-        j += 2;
-    }
-    if j < n {
-        ger_cols::<S, 1, 8>(u, (m, n), v, w, j);
+sciml_core::simd_fn! {
+    /// `W += Σ_b U[:, b] V[:, b]ᵀ`: `U` is `m×batch`, `V` is `n×batch`, `W` row-major `m×n`. Each
+    /// register block of `W` (16 scalars) sweeps the whole batch once.
+    pub(crate) fn ger_acc[S: Scalar](u: &[S], mn: (usize, usize), v: &[S], w: &mut [S]) {
+        let (m, n) = mn;
+        if m == 0 || n == 0 {
+            return;
+        }
+        let w = &mut w[..m * n];
+        let mut j = 0;
+        while j + 8 <= n {
+            ger_cols::<S, 8, 2>(u, (m, n), v, w, j);
+            j += 8;
+        }
+        if j + 4 <= n {
+            ger_cols::<S, 4, 4>(u, (m, n), v, w, j);
+            j += 4;
+        }
+        if j + 2 <= n {
+            ger_cols::<S, 2, 8>(u, (m, n), v, w, j);
+            j += 2;
+        }
+        if j < n {
+            ger_cols::<S, 1, 8>(u, (m, n), v, w, j);
+        }
     }
 }
 
-/// `s += Σ_b U[:, b]` (`U` is `m×batch`): the bias gradient.
-pub(crate) fn colsum_acc<S: Scalar>(u: &[S], m: usize, s: &mut [S]) {
-    if m == 0 {
-        return;
-    }
-    let s = &mut s[..m];
-    for uc in u.chunks_exact(m) {
-        for (o, &v) in s.iter_mut().zip(uc) {
-            *o += v;
+sciml_core::simd_fn! {
+    /// `s += Σ_b U[:, b]` (`U` is `m×batch`): the bias gradient.
+    pub(crate) fn colsum_acc[S: Scalar](u: &[S], m: usize, s: &mut [S]) {
+        if m == 0 {
+            return;
+        }
+        let s = &mut s[..m];
+        for uc in u.chunks_exact(m) {
+            for (o, &v) in s.iter_mut().zip(uc) {
+                *o += v;
+            }
         }
     }
 }
