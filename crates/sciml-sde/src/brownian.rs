@@ -186,6 +186,81 @@ impl BrownianTree {
         self.eval_x(x, out);
     }
 
+    /// `W` at the dyadic nodes `t0 + span · j / 2^level` for `j = lo..=hi` (`hi ≤ 2^level`,
+    /// `level ≤` the depth), written to `out[(j − lo) dim ..]`: bitwise the values of
+    /// [`eval_dyadic`](Self::eval_dyadic), but each tree node on the way is drawn once, so a
+    /// whole fixed-step grid costs `O(hi − lo + level)` node draws instead of one descent per node.
+    /// The cached path of `eval` is left as it is (unless `level` exceeds the depth, where nodes
+    /// are interpolated and queried one by one).
+    pub(crate) fn fill_dyadic(&mut self, lo: u64, hi: u64, level: u32, out: &mut [f64]) {
+        let d = self.dim;
+        debug_assert!(lo <= hi && hi <= 1u64 << level);
+        debug_assert_eq!(out.len(), (hi - lo + 1) as usize * d);
+        if level > self.depth {
+            // Nodes below the leaves are interpolated: query them one by one.
+            for (j, o) in (lo..=hi).zip(out.chunks_exact_mut(d)) {
+                self.eval_dyadic(j, level, o);
+            }
+            return;
+        }
+        let top = 1u64 << level;
+        // The root's ends: W(0) = 0 and W(1) (level 0 of the cache is never overwritten).
+        if lo == 0 {
+            out[..d].fill(0.0);
+        }
+        if hi == top {
+            let o = (top - lo) as usize * d;
+            out[o..o + d].copy_from_slice(self.right(0));
+        }
+        // Per level: the ends of the node being refined, then its midpoint.
+        let mut scratch = vec![0.0; 3 * d * (level as usize + 1)];
+        scratch[d..2 * d].copy_from_slice(self.right(0));
+        self.fill_node(1, 0, (lo, hi, level), &mut scratch, out);
+    }
+
+    /// Draws the midpoint of heap node `k` (at tree level `l`, ends in `scratch[..2d]`) when its
+    /// interval holds nodes of `lo..=hi` inside, stores it if it is one, and recurses.
+    fn fill_node(
+        &self,
+        k: u64,
+        l: u32,
+        (lo, hi, level): (u64, u64, u32),
+        scratch: &mut [f64],
+        out: &mut [f64],
+    ) {
+        if l == level {
+            return;
+        }
+        let d = self.dim;
+        let i = k - (1u64 << l);
+        let shift = level - l;
+        let (ia, ib) = (i << shift, (i + 1) << shift);
+        if ia >= hi || ib <= lo {
+            return;
+        }
+        // The same arithmetic as `eval_x`, so the values agree bitwise.
+        let w = 1.0 / (1u64 << l) as f64;
+        let (a, b) = (i as f64 * w, (i + 1) as f64 * w);
+        let sd = (0.25 * (b - a) * self.span).sqrt();
+        let (cur, deeper) = scratch.split_at_mut(3 * d);
+        let mut rng = Normals::new(self.seed, k);
+        for c in 0..d {
+            cur[2 * d + c] = 0.5 * (cur[c] + cur[d + c]) + sd * rng.next();
+        }
+        let im = (2 * i + 1) << (shift - 1);
+        if (lo..=hi).contains(&im) {
+            let o = (im - lo) as usize * d;
+            out[o..o + d].copy_from_slice(&cur[2 * d..]);
+        }
+        // Left child: [a, mid]; right child: [mid, b].
+        deeper[..d].copy_from_slice(&cur[..d]);
+        deeper[d..2 * d].copy_from_slice(&cur[2 * d..]);
+        self.fill_node(2 * k, l + 1, (lo, hi, level), deeper, out);
+        deeper[..d].copy_from_slice(&cur[2 * d..]);
+        deeper[d..2 * d].copy_from_slice(&cur[d..2 * d]);
+        self.fill_node(2 * k + 1, l + 1, (lo, hi, level), deeper, out);
+    }
+
     fn left(&self, l: usize) -> &[f64] {
         &self.vals[2 * l * self.dim..(2 * l + 1) * self.dim]
     }
@@ -311,6 +386,47 @@ mod tests {
         let mut c = [0.0; 3];
         v.eval(1.0, &mut c).unwrap();
         assert_eq!(c, [0.0; 3]);
+    }
+
+    #[test]
+    fn filled_dyadic_nodes_equal_single_queries_bitwise() {
+        for &(seed, t0, t1, dim, level) in &[
+            (3u64, 1.0, 3.0, 3usize, 4u32),
+            (8, 0.0, 1.28, 5, 7),
+            (9, -0.5, 0.1, 1, 0),
+            (10, 0.0, 1.0, 2, 1),
+            (11, 0.0, 0.7, 4, 10),
+        ] {
+            let tree = BrownianTree::new(seed, t0, t1, dim).unwrap();
+            let top = 1u64 << level;
+            for &(lo, hi) in &[
+                (0, top),
+                (0, top.saturating_sub(3)),
+                (top / 3, top),
+                (top / 2, top / 2),
+                (1.min(top), (top / 2 + 1).min(top)),
+            ] {
+                let mut out = vec![0.0; (hi - lo + 1) as usize * dim];
+                tree.clone().fill_dyadic(lo, hi, level, &mut out);
+                let mut fresh = tree.clone();
+                let mut want = vec![0.0; dim];
+                for j in lo..=hi {
+                    // Alternate fresh trees and one cached tree queried backwards.
+                    let mut single = BrownianTree::new(seed, t0, t1, dim).unwrap();
+                    single.eval_dyadic(j, level, &mut want);
+                    let o = (j - lo) as usize * dim;
+                    let got = &out[o..o + dim];
+                    assert_eq!(
+                        got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                        want.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                        "seed {seed}, node {j}/2^{level}"
+                    );
+                    fresh.eval_dyadic(hi - (j - lo), level, &mut want);
+                    let o = (hi - j) as usize * dim;
+                    assert_eq!(&out[o..o + dim], &want[..]);
+                }
+            }
+        }
     }
 
     #[test]

@@ -332,7 +332,31 @@ pub fn solve_with_brownian<R: Real, F: SdeFunction<R> + Clone>(
     run(&mut f, prob, method, opts, tree, None)
 }
 
-/// Brownian increments from `wprev` to `wnext` into `dw` (first m) and `dz` (second m).
+/// `W` at the fixed-grid times `t_lo..=t_hi` (`hi ≤ nsteps`) into `out` (length
+/// `(hi − lo + 1) · dim`), each tree node drawn once: bitwise what `eval_dyadic` gives at the grid
+/// nodes, and at a short last step's `t1` what `eval` gives there.
+pub(crate) fn grid_brownian<R: Real>(
+    tree: &mut BrownianTree,
+    grid: &Grid<R>,
+    t1: R,
+    (lo, hi): (usize, usize),
+    out: &mut [f64],
+) {
+    let d = tree.dim();
+    // A short last step ends at t1, off the dyadic grid.
+    let off_grid = hi == grid.nsteps && !grid.last_exact;
+    let dyadic_hi = if off_grid { hi - 1 } else { hi };
+    if dyadic_hi >= lo {
+        let n = (dyadic_hi - lo + 1) * d;
+        tree.fill_dyadic(lo as u64, dyadic_hi as u64, grid.k, &mut out[..n]);
+    }
+    if off_grid {
+        let o = (hi - lo) * d;
+        tree.eval_unchecked(t1.to_f64_lossy(), &mut out[o..o + d]);
+    }
+}
+
+/// Brownian increments from `wprev` to `wnext`/// Brownian increments from `wprev` to `wnext` into `dw` (first m) and `dz` (second m).
 pub(crate) fn increments<R: Real>(
     wprev: &[f64],
     wnext: &[f64],
@@ -391,10 +415,20 @@ fn run<R: Real, F: SdeFunction<R>>(
             si += 1;
         }
         let mut t = t0;
+        // On the tree's own grid, W is filled a block of steps at a time (each node drawn once).
+        const BLOCK: usize = 256;
+        let mut path = Vec::new();
+        let (mut block_lo, mut block_hi) = (1, 0);
         for j in 1..=g.nsteps {
             let tn = g.time(t0, t1, j);
-            if grid.is_some() && (j < g.nsteps || g.last_exact) {
-                tree.eval_dyadic(j as u64, g.k, &mut wnext);
+            if grid.is_some() {
+                if j > block_hi {
+                    (block_lo, block_hi) = (j, (j + BLOCK - 1).min(g.nsteps));
+                    path.resize((block_hi - j + 1) * dimw, 0.0);
+                    grid_brownian(tree, &g, t1, (block_lo, block_hi), &mut path);
+                }
+                let o = (j - block_lo) * dimw;
+                wnext.copy_from_slice(&path[o..o + dimw]);
             } else {
                 tree.eval_unchecked(tn.to_f64_lossy(), &mut wnext);
             }

@@ -1,16 +1,17 @@
 //! The discrete adjoint: reverse-mode differentiation of the fixed-step Euler–Maruyama or
 //! Euler–Heun recursion on one Brownian path.
 //!
-//! The forward pass stores the state after every step (`O(N n)`); the Brownian increments are
-//! not stored but replayed from the tree (`O(log N)` memory), exactly as the forward pass drew
-//! them. Each step is transposed with the drift's and the diffusion's VJPs ([`SdeVjp`]); no
-//! derivative of the diffusion beyond its VJP is needed, which is why only derivative-free
-//! schemes are offered (Milstein's correction would need second derivatives).
+//! The forward pass stores the state after every step (`O(N n)`); the Brownian path at the grid
+//! times is drawn from the tree once (each tree node once, `O(N m)` memory) and serves both
+//! passes, bitwise the values a solve with the same seed uses. Each step is transposed with the
+//! drift's and the diffusion's VJPs ([`SdeVjp`]); no derivative of the diffusion beyond its VJP
+//! is needed, which is why only derivative-free schemes are offered (Milstein's correction would
+//! need second derivatives).
 
 use crate::error::SdeError;
 use crate::methods::Method;
 use crate::problem::{SdeProblem, SdeVjp};
-use crate::solver::{default_tree, grid_saves, increments, validate, SdeOptions};
+use crate::solver::{default_tree, grid_brownian, grid_saves, increments, validate, SdeOptions};
 use sciml_core::{Error, Real, Solution, Stats};
 
 /// The solution and the gradients of a loss with respect to `u0` and `p`.
@@ -100,13 +101,12 @@ where
     let nsteps = grid.nsteps;
     let saves = grid_saves(t0, t1, &grid, &opts.saveat)?;
 
-    let query = |tree: &mut crate::BrownianTree, j: usize, out: &mut [f64]| {
-        if j < nsteps || grid.last_exact {
-            tree.eval_dyadic(j as u64, grid.k, out);
-        } else {
-            tree.eval_unchecked(t1.to_f64_lossy(), out);
-        }
-    };
+    // W at every grid time, each tree node drawn once, for the forward and the backward pass
+    // (O(N m) memory, as the stored states are O(N n)).
+    let dimw = tree.dim();
+    let mut path = vec![0.0f64; (nsteps + 1) * dimw];
+    grid_brownian(&mut tree, &grid, t1, (0, nsteps), &mut path);
+    let w_at = |j: usize| &path[j * dimw..(j + 1) * dimw];
 
     // Forward pass, storing every state. For Euler–Maruyama each step evaluates the drift once
     // and the backward sweep asks for its VJPs in reverse order, so the system may tape them.
@@ -116,8 +116,6 @@ where
     let mut us = Vec::with_capacity((nsteps + 1) * n);
     us.extend_from_slice(&prob.u0);
     let mut work = crate::methods::Work::new(n, noise, method);
-    let mut wprev = vec![0.0f64; m];
-    let mut wnext = vec![0.0f64; m];
     let mut dw = vec![R::zero(); m];
     let mut dz = vec![R::zero(); m];
     let mut unew = vec![R::zero(); n];
@@ -125,8 +123,7 @@ where
     for j in 1..=nsteps {
         let t = grid.time(t0, t1, j - 1);
         let h = grid.time(t0, t1, j) - t;
-        query(&mut tree, j, &mut wnext);
-        increments(&wprev, &wnext, m, &mut dw, &mut dz);
+        increments(w_at(j - 1), w_at(j), m, &mut dw, &mut dz);
         let u = &us[(j - 1) * n..j * n];
         crate::methods::step(
             method,
@@ -152,7 +149,6 @@ where
             });
         }
         us.extend_from_slice(&unew);
-        std::mem::swap(&mut wprev, &mut wnext);
     }
     let mut sol = Solution::empty();
     for &j in &saves {
@@ -196,14 +192,8 @@ where
         add_saves(j, &mut si, &mut lambda);
         let t = grid.time(t0, t1, j - 1);
         let h = grid.time(t0, t1, j) - t;
-        // Replay ΔW of step j; W(t_j) is the previous iteration's W(t_{j-1}).
-        if j == nsteps {
-            query(&mut tree, j, &mut wnext);
-        } else {
-            std::mem::swap(&mut wnext, &mut wprev);
-        }
-        query(&mut tree, j - 1, &mut wprev);
-        increments(&wprev, &wnext, m, &mut dw, &mut dz);
+        // Replay ΔW of step j.
+        increments(w_at(j - 1), w_at(j), m, &mut dw, &mut dz);
         let u = &us[(j - 1) * n..j * n];
         gu.copy_from_slice(&lambda);
         match method {
