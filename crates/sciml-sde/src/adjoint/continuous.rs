@@ -30,7 +30,9 @@ use crate::adjoint::SdeAdjoint;
 use crate::error::SdeError;
 use crate::methods::{step, Method, Work};
 use crate::problem::{ItoCorrection, Noise, SdeFunction, SdeProblem, SdeVjp, StratonovichForm};
-use crate::solver::{default_tree, grid_saves, increments, validate, Grid, SdeOptions};
+use crate::solver::{
+    default_tree, grid_brownian, grid_saves, increments, validate, Grid, SdeOptions,
+};
 use crate::BrownianTree;
 use sciml_core::{Error, Real, ReturnCode, Solution, Stats};
 
@@ -245,21 +247,50 @@ fn state_increment<R: Real, B: SdeFunction<R>>(
     noise.apply_add(&s.g, dw, R::one(), kz);
 }
 
-/// The forward Brownian path at the grid nodes.
+/// The forward Brownian path at the grid nodes, drawn from the tree a block of nodes at a time
+/// (each tree node once per block, bitwise the values of a solve with the same seed), so memory
+/// stays `O(BLOCK · m)` whatever the number of steps.
 struct GridPath<'a, R> {
     tree: BrownianTree,
     grid: &'a Grid<R>,
-    t1: f64,
+    t1: R,
+    /// `W` at nodes `lo..=hi`.
+    block: Vec<f64>,
+    lo: usize,
+    hi: usize,
 }
 
-impl<R: Real> GridPath<'_, R> {
+impl<'a, R: Real> GridPath<'a, R> {
+    const BLOCK: usize = 256;
+
+    fn new(tree: BrownianTree, grid: &'a Grid<R>, t1: R) -> Self {
+        GridPath {
+            tree,
+            grid,
+            t1,
+            block: Vec::new(),
+            lo: 1,
+            hi: 0,
+        }
+    }
+
     /// `W(t_j)`.
     fn at(&mut self, j: usize, out: &mut [f64]) {
-        if j < self.grid.nsteps || self.grid.last_exact {
-            self.tree.eval_dyadic(j as u64, self.grid.k, out);
-        } else {
-            self.tree.eval_unchecked(self.t1, out);
+        let d = self.tree.dim();
+        if j < self.lo || j > self.hi {
+            self.lo = j - j % Self::BLOCK;
+            self.hi = (self.lo + Self::BLOCK).min(self.grid.nsteps);
+            self.block.resize((self.hi - self.lo + 1) * d, 0.0);
+            grid_brownian(
+                &mut self.tree,
+                self.grid,
+                self.t1,
+                (self.lo, self.hi),
+                &mut self.block,
+            );
         }
+        let o = (j - self.lo) * d;
+        out.copy_from_slice(&self.block[o..o + d]);
     }
 }
 
@@ -371,11 +402,7 @@ where
     let np = prob.p.len();
     let nsteps = grid.nsteps;
     let p = &prob.p;
-    let mut path = GridPath {
-        tree,
-        grid: &grid,
-        t1: t1.to_f64_lossy(),
-    };
+    let mut path = GridPath::new(tree, &grid, t1);
 
     // Forward pass: the saved states, and what the backward pass needs.
     let mut f = prob.f.clone();
