@@ -443,6 +443,17 @@ mod tests {
 
     #[test]
     fn dispatched_tanh_kernels_equal_the_portable_ones_bitwise() {
+        use crate::simd::{force_simd_level, SimdLevel};
+        let initial = crate::simd::simd_level();
+        for level in [SimdLevel::Avx2, SimdLevel::Avx512] {
+            let got = force_simd_level(level);
+            eprintln!("tanh kernels at {got:?}");
+            check_tanh_against_portable();
+        }
+        force_simd_level(initial);
+    }
+
+    fn check_tanh_against_portable() {
         let xs = inputs_f64();
         let mut a = xs.clone();
         tanh_slice_f64(&mut a);

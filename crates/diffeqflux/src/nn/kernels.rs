@@ -399,6 +399,54 @@ mod tests {
         (0..n).map(|i| ((i as f64 + 1.0) * s).sin()).collect()
     }
 
+    /// Every kernel at every SIMD level the CPU has, on the W4 shapes and awkward ones.
+    fn all_kernels<S: Scalar>(vals: impl Fn(usize, f64) -> Vec<S>) -> Vec<Vec<S>> {
+        let mut out = Vec::new();
+        for &(m, k, batch) in &[(50, 2, 100), (2, 50, 100), (17, 9, 5), (3, 1, 2), (8, 8, 1)] {
+            let a = vals(m * k, 0.37);
+            let x = vals(k * batch, 0.71);
+            let bias = vals(m, 0.13);
+            let mut y = vals(m * batch, 0.5);
+            gemm_dot(&a, (m, k), &x, &mut y, Init::Bias(&bias));
+            let mut y2 = vals(m * batch, 0.3);
+            gemm_axpy(&a, (k, m), &x, &mut y2, Init::Keep);
+            let mut w = vals(m * k, 0.9);
+            ger_acc(&y, (m, k), &x, &mut w);
+            let mut s = vals(m, 0.2);
+            colsum_acc(&y2, m, &mut s);
+            let mut d = vals(m * batch, 0.1);
+            crate::nn::Activation::Tanh.mul_derivative(&[], &y2, &y, &mut d);
+            out.extend([y, y2, w, s, d]);
+        }
+        out
+    }
+
+    #[test]
+    fn simd_levels_give_bitwise_equal_results() {
+        use sciml_core::simd::{force_simd_level, simd_level, SimdLevel};
+        let initial = simd_level();
+        let v64 = |n: usize, s: f64| vals(n, s);
+        let v32 = |n: usize, s: f64| vals(n, s).into_iter().map(|x| x as f32).collect();
+        force_simd_level(SimdLevel::Portable);
+        let (want64, want32) = (all_kernels::<f64>(v64), all_kernels::<f32>(v32));
+        for level in [SimdLevel::Avx2, SimdLevel::Avx512] {
+            let got = force_simd_level(level);
+            let bits64 = |v: &[Vec<f64>]| -> Vec<Vec<u64>> {
+                v.iter()
+                    .map(|x| x.iter().map(|y| y.to_bits()).collect())
+                    .collect()
+            };
+            let bits32 = |v: &[Vec<f32>]| -> Vec<Vec<u32>> {
+                v.iter()
+                    .map(|x| x.iter().map(|y| y.to_bits()).collect())
+                    .collect()
+            };
+            assert_eq!(bits64(&all_kernels::<f64>(v64)), bits64(&want64), "{got:?}");
+            assert_eq!(bits32(&all_kernels::<f32>(v32)), bits32(&want32), "{got:?}");
+        }
+        force_simd_level(initial);
+    }
+
     #[test]
     fn kernels_match_naive_loops_on_awkward_sizes() {
         for &(m, k, batch) in &[
