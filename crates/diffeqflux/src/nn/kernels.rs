@@ -95,8 +95,9 @@ sciml_core::simd_fn! {
         }
         let a = &a[..m * k];
         for (yc, xc) in y.chunks_exact_mut(m).zip(x.chunks_exact(k)) {
-            for (i, (yi, row)) in yc.iter_mut().zip(a.chunks_exact(k)).enumerate() {
-                *yi = init.apply(*yi, i, dot(row, xc));
+            // Rows by index, not `chunks_exact`, which would divide by `k` for every sample.
+            for (i, yi) in yc.iter_mut().enumerate() {
+                *yi = init.apply(*yi, i, dot(&a[i * k..(i + 1) * k], xc));
             }
         }
     }
@@ -119,8 +120,10 @@ fn axpy_tile<S: Scalar, const MR: usize, const NR: usize>(
         *a = init.start(&y[(b0 + c) * m..(b0 + c + 1) * m], i0);
         *xc = &x[(b0 + c) * k..(b0 + c + 1) * k];
     }
-    for (l, row) in bm.chunks_exact(m).enumerate() {
-        let row = &row[i0..i0 + MR];
+    // Rows by index: `chunks_exact` would divide by `m` in every tile, which costs as much as
+    // the tile itself when `k` is small.
+    for l in 0..k {
+        let row = &bm[l * m + i0..l * m + i0 + MR];
         for (a, xc) in acc.iter_mut().zip(&xs) {
             let xl = xc[l];
             for (o, &w) in a.iter_mut().zip(row) {
@@ -210,12 +213,9 @@ fn ger_block<S: Scalar, const MI: usize, const NJ: usize>(
     let at = |r: usize, c: usize| (i0 + r) * n + j0 + c;
     if MI > NJ {
         // acc[c][r]: one vector per column of the block.
+        // The sums start from zero and are added to `W` at the end: started from `W`'s strided
+        // entries, the compiler left the whole block scalar.
         let mut acc = [[S::zero(); MI]; NJ];
-        for (c, a) in acc.iter_mut().enumerate() {
-            for (r, o) in a.iter_mut().enumerate() {
-                *o = w[at(r, c)];
-            }
-        }
         for (uc, vc) in u.chunks_exact(m).zip(v.chunks_exact(n)) {
             let ub = &uc[i0..i0 + MI];
             let vb = &vc[j0..j0 + NJ];
@@ -227,7 +227,7 @@ fn ger_block<S: Scalar, const MI: usize, const NJ: usize>(
         }
         for (c, a) in acc.iter().enumerate() {
             for (r, &o) in a.iter().enumerate() {
-                w[at(r, c)] = o;
+                w[at(r, c)] += o;
             }
         }
     } else {
