@@ -356,7 +356,7 @@ pub(crate) fn grid_brownian<R: Real>(
     }
 }
 
-/// Brownian increments from `wprev` to `wnext`/// Brownian increments from `wprev` to `wnext` into `dw` (first m) and `dz` (second m).
+/// Brownian increments from `wprev` to `wnext` into `dw` (first m) and `dz` (second m).
 pub(crate) fn increments<R: Real>(
     wprev: &[f64],
     wnext: &[f64],
