@@ -3,35 +3,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-use sciml_core::{ForwardAd, GenericRhs, Scalar};
+mod common;
+use common::{Diffusion, Drift};
+use sciml_core::ForwardAd;
 use sciml_sde::adjoint::discrete_adjoint;
 use sciml_sde::{
     solve, FieldSde, FnSde, Method, Noise, SdeFunction, SdeOptions, SdeProblem, SdeVjp,
 };
-
-#[derive(Clone)]
-struct Drift;
-impl GenericRhs for Drift {
-    fn dims(&self) -> (usize, usize) {
-        (2, 6)
-    }
-    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
-        du[0] = p[0] * u[1] - p[1] * u[0] * u[0] * u[0];
-        du[1] = -p[2] * u[0] + p[3] * u[1].sin();
-    }
-}
-
-#[derive(Clone)]
-struct Diffusion;
-impl GenericRhs for Diffusion {
-    fn dims(&self) -> (usize, usize) {
-        (2, 6)
-    }
-    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], g: &mut [S], _ws: &mut [S]) {
-        g[0] = p[4] * (S::one() + u[0] * u[0]).sqrt();
-        g[1] = p[5] * u[0] * u[1];
-    }
-}
 
 const SAVES: [f64; 3] = [0.25, 0.5, 1.0];
 

@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::{Diffusion, Drift};
 use sciml_core::{ForwardAd, GenericRhs, Scalar};
 use sciml_sde::adjoint::{discrete_adjoint, BacksolveAdjoint, InterpolatingAdjoint, SdeAdjoint};
 use sciml_sde::{
@@ -31,30 +33,6 @@ impl GenericRhs for GbmDiffusion {
     }
     fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], g: &mut [S], _ws: &mut [S]) {
         g[0] = p[1] * u[0];
-    }
-}
-
-/// A nonlinear 2-D system whose diffusion couples the states (the same as `tests/adjoint.rs`).
-#[derive(Clone)]
-struct Drift;
-impl GenericRhs for Drift {
-    fn dims(&self) -> (usize, usize) {
-        (2, 6)
-    }
-    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
-        du[0] = p[0] * u[1] - p[1] * u[0] * u[0] * u[0];
-        du[1] = -p[2] * u[0] + p[3] * u[1].sin();
-    }
-}
-#[derive(Clone)]
-struct Diffusion;
-impl GenericRhs for Diffusion {
-    fn dims(&self) -> (usize, usize) {
-        (2, 6)
-    }
-    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], g: &mut [S], _ws: &mut [S]) {
-        g[0] = p[4] * (S::one() + u[0] * u[0]).sqrt();
-        g[1] = p[5] * u[0] * u[1];
     }
 }
 

@@ -26,9 +26,10 @@
 //! form `dz = (f − c) dt + g ∘ dW`, as in Li et al. §3; the VJP of the correction `c` needs
 //! second derivatives of the diffusion, which the system supplies through [`ItoCorrection`].
 
+use crate::adjoint::forward::forward_steps;
 use crate::adjoint::SdeAdjoint;
 use crate::error::SdeError;
-use crate::methods::{step, Method, Work};
+use crate::methods::Method;
 use crate::problem::{ItoCorrection, Noise, SdeFunction, SdeProblem, SdeVjp, StratonovichForm};
 use crate::solver::{
     default_tree, grid_brownian, grid_saves, increments, validate, Grid, SdeOptions,
@@ -294,64 +295,6 @@ impl<'a, R: Real> GridPath<'a, R> {
     }
 }
 
-/// Steps the forward method from step `j0` (state `u0`) to step `j1`, handing each new state to
-/// `visit(j, u_j)`; the same arithmetic as [`crate::solve`], so the same states bitwise.
-#[allow(clippy::too_many_arguments)]
-fn forward_segment<R: Real, F: SdeFunction<R>>(
-    f: &mut F,
-    method: Method,
-    prob: &SdeProblem<R, F>,
-    path: &mut GridPath<'_, R>,
-    j0: usize,
-    j1: usize,
-    u0: &[R],
-    stats: &mut Stats,
-    mut visit: impl FnMut(usize, &[R]),
-) -> Result<(), SdeError> {
-    let n = u0.len();
-    let noise = f.noise();
-    let m = noise.brownian_dim(n);
-    let (t0, t1) = prob.tspan;
-    let mut work = Work::new(n, noise, method);
-    let (mut wprev, mut wnext) = (vec![0.0f64; m], vec![0.0f64; m]);
-    let (mut dw, mut dz) = (vec![R::zero(); m], vec![R::zero(); m]);
-    let mut u = u0.to_vec();
-    let mut unew = vec![R::zero(); n];
-    path.at(j0, &mut wprev);
-    for j in j0 + 1..=j1 {
-        let t = path.grid.time(t0, t1, j - 1);
-        let h = path.grid.time(t0, t1, j) - t;
-        path.at(j, &mut wnext);
-        increments(&wprev, &wnext, m, &mut dw, &mut dz);
-        step(
-            method,
-            f,
-            t,
-            h,
-            &u,
-            &prob.p,
-            &dw,
-            &dz,
-            &mut unew,
-            &mut work,
-            None,
-            &mut stats.nf,
-        );
-        stats.steps += 1;
-        stats.accepted += 1;
-        if !unew.iter().all(|x| x.is_finite()) {
-            return Err(SdeError::Failed {
-                code: ReturnCode::NonFinite,
-                t: t.to_f64_lossy(),
-            });
-        }
-        visit(j, &unew);
-        std::mem::swap(&mut u, &mut unew);
-        std::mem::swap(&mut wprev, &mut wnext);
-    }
-    Ok(())
-}
-
 /// The forward states the backward pass reads, by step index.
 enum ForwardStates<R> {
     /// The final state only (backsolve).
@@ -427,15 +370,15 @@ where
         sol.u.push(prob.u0.clone());
         si += 1;
     }
-    forward_segment(
+    forward_steps(
         &mut f,
         method,
         prob,
-        &mut path,
-        0,
-        nsteps,
+        &grid,
+        (0, nsteps),
         &prob.u0,
         &mut stats,
+        |j, w| path.at(j, w),
         |j, u| {
             while si < saves.len() && saves[si] == j {
                 sol.t.push(grid.time(t0, t1, j));
@@ -542,15 +485,15 @@ where
                     states.clear();
                     states.extend_from_slice(&at[c]);
                     let mut sink = Stats::default();
-                    forward_segment(
+                    forward_steps(
                         &mut f,
                         method,
                         prob,
-                        &mut path,
-                        j0,
-                        j1,
+                        &grid,
+                        (j0, j1),
                         &at[c],
                         &mut sink,
+                        |j, w| path.at(j, w),
                         |_, u| states.extend_from_slice(u),
                     )?;
                     *segment = c;

@@ -8,6 +8,7 @@
 //! is needed, which is why only derivative-free schemes are offered (Milstein's correction would
 //! need second derivatives).
 
+use crate::adjoint::forward::forward_steps;
 use crate::error::SdeError;
 use crate::methods::Method;
 use crate::problem::{SdeProblem, SdeVjp};
@@ -115,40 +116,21 @@ where
     }
     let mut us = Vec::with_capacity((nsteps + 1) * n);
     us.extend_from_slice(&prob.u0);
-    let mut work = crate::methods::Work::new(n, noise, method);
-    let mut dw = vec![R::zero(); m];
-    let mut dz = vec![R::zero(); m];
-    let mut unew = vec![R::zero(); n];
     let mut stats = Stats::default();
-    for j in 1..=nsteps {
-        let t = grid.time(t0, t1, j - 1);
-        let h = grid.time(t0, t1, j) - t;
-        increments(w_at(j - 1), w_at(j), m, &mut dw, &mut dz);
-        let u = &us[(j - 1) * n..j * n];
-        crate::methods::step(
-            method,
-            &mut f,
-            t,
-            h,
-            u,
-            p,
-            &dw,
-            &dz,
-            &mut unew,
-            &mut work,
-            None,
-            &mut stats.nf,
-        );
-        stats.steps += 1;
-        stats.accepted += 1;
-        if !unew.iter().all(|x| x.is_finite()) {
-            f.record_drift(None);
-            return Err(SdeError::Failed {
-                code: sciml_core::ReturnCode::NonFinite,
-                t: t.to_f64_lossy(),
-            });
-        }
-        us.extend_from_slice(&unew);
+    let forward = forward_steps(
+        &mut f,
+        method,
+        prob,
+        &grid,
+        (0, nsteps),
+        &prob.u0,
+        &mut stats,
+        |j, out| out.copy_from_slice(w_at(j)),
+        |_, u| us.extend_from_slice(u),
+    );
+    if let Err(e) = forward {
+        f.record_drift(None);
+        return Err(e);
     }
     let mut sol = Solution::empty();
     for &j in &saves {
@@ -168,6 +150,8 @@ where
     }
 
     // Backward pass.
+    let mut dw = vec![R::zero(); m];
+    let mut dz = vec![R::zero(); m];
     let mut lambda = vec![R::zero(); n];
     let mut mu = vec![R::zero(); np];
     let mut gbuf = vec![R::zero(); n];

@@ -10,6 +10,7 @@
 
 mod continuous;
 mod discrete;
+mod forward;
 
 pub use continuous::{BacksolveAdjoint, InterpolatingAdjoint};
 pub use discrete::{discrete_adjoint, SdeAdjoint};

@@ -1,4 +1,5 @@
 #![allow(dead_code)]
+use sciml_core::{GenericRhs, Scalar};
 use sciml_sde::{FnSde, Noise, SdeFunction};
 
 /// Geometric Brownian motion du = μ u dt + σ u dW (diagonal noise), p = [μ, σ].
@@ -30,4 +31,31 @@ pub fn fitted_order(dts: &[f64], errs: &[f64]) -> f64 {
     let sxy: f64 = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum();
     let sxx: f64 = xs.iter().map(|x| (x - mx) * (x - mx)).sum();
     sxy / sxx
+}
+
+/// A nonlinear 2-D drift for the adjoint tests (6 parameters, shared with [`Diffusion`]).
+#[derive(Clone)]
+pub struct Drift;
+impl GenericRhs for Drift {
+    fn dims(&self) -> (usize, usize) {
+        (2, 6)
+    }
+    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
+        du[0] = p[0] * u[1] - p[1] * u[0] * u[0] * u[0];
+        du[1] = -p[2] * u[0] + p[3] * u[1].sin();
+    }
+}
+
+/// The diffusion paired with [`Drift`]; its second component depends on both states, so the
+/// diagonal noise is not commutative.
+#[derive(Clone)]
+pub struct Diffusion;
+impl GenericRhs for Diffusion {
+    fn dims(&self) -> (usize, usize) {
+        (2, 6)
+    }
+    fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], g: &mut [S], _ws: &mut [S]) {
+        g[0] = p[4] * (S::one() + u[0] * u[0]).sqrt();
+        g[1] = p[5] * u[0] * u[1];
+    }
 }
