@@ -26,14 +26,12 @@
 //! form `dz = (f − c) dt + g ∘ dW`, as in Li et al. §3; the VJP of the correction `c` needs
 //! second derivatives of the diffusion, which the system supplies through [`ItoCorrection`].
 
-use crate::adjoint::forward::forward_steps;
+use crate::adjoint::forward::{check_cotangents, fixed_setup, forward_steps};
 use crate::adjoint::SdeAdjoint;
 use crate::error::SdeError;
 use crate::methods::Method;
 use crate::problem::{ItoCorrection, Noise, SdeFunction, SdeProblem, SdeVjp, StratonovichForm};
-use crate::solver::{
-    default_tree, grid_brownian, grid_saves, increments, validate, Grid, SdeOptions,
-};
+use crate::solver::{grid_brownian, increments, Grid, SdeOptions};
 use crate::BrownianTree;
 use sciml_core::{Error, Real, ReturnCode, Solution, Stats};
 
@@ -326,21 +324,8 @@ where
     B: SdeVjp<R>,
     L: FnOnce(&[R], &[Vec<R>]) -> (R, Vec<Vec<R>>),
 {
-    if opts.adaptive {
-        return Err(Error::InvalidOption {
-            option: "adaptive",
-            reason: "continuous SDE adjoints need fixed steps".into(),
-        }
-        .into());
-    }
-    validate(prob, method, opts)?;
-    let (tree, grid) = default_tree(prob, method, opts)?;
-    let grid = grid.ok_or(Error::InvalidOption {
-        option: "dt",
-        reason: "fixed-step solves need a step size".into(),
-    })?;
+    let (tree, grid, saves) = fixed_setup(prob, method, opts, "a continuous SDE adjoint")?;
     let (t0, t1) = prob.tspan;
-    let saves = grid_saves(t0, t1, &grid, &opts.saveat)?;
     let n = prob.u0.len();
     let np = prob.p.len();
     let nsteps = grid.nsteps;
@@ -408,14 +393,7 @@ where
     };
 
     let (loss, cot) = loss(&sol.t, &sol.u);
-    if cot.len() != saves.len() || cot.iter().any(|c| c.len() != n) {
-        return Err(Error::DimensionMismatch {
-            what: "loss cotangents (one per saved state, each of the state's length)".into(),
-            expected: saves.len() * n,
-            got: cot.iter().map(|c| c.len()).sum(),
-        }
-        .into());
-    }
+    check_cotangents(&cot, saves.len(), n)?;
 
     // Backward pass: y = (z, a, μ), z used only by backsolve.
     let noise = back.noise();

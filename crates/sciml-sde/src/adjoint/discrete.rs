@@ -8,11 +8,11 @@
 //! is needed, which is why only derivative-free schemes are offered (Milstein's correction would
 //! need second derivatives).
 
-use crate::adjoint::forward::forward_steps;
+use crate::adjoint::forward::{check_cotangents, fixed_setup, forward_steps};
 use crate::error::SdeError;
 use crate::methods::Method;
 use crate::problem::{SdeProblem, SdeVjp};
-use crate::solver::{default_tree, grid_brownian, grid_saves, increments, validate, SdeOptions};
+use crate::solver::{grid_brownian, increments, SdeOptions};
 use sciml_core::{Error, Real, Solution, Stats};
 
 /// The solution and the gradients of a loss with respect to `u0` and `p`.
@@ -78,19 +78,7 @@ where
         }
         .into());
     }
-    if opts.adaptive {
-        return Err(Error::InvalidOption {
-            option: "adaptive",
-            reason: "the discrete adjoint needs fixed steps".into(),
-        }
-        .into());
-    }
-    validate(prob, method, opts)?;
-    let (mut tree, grid) = default_tree(prob, method, opts)?;
-    let grid = grid.ok_or(Error::InvalidOption {
-        option: "dt",
-        reason: "fixed-step solves need a step size".into(),
-    })?;
+    let (mut tree, grid, saves) = fixed_setup(prob, method, opts, "the discrete adjoint")?;
     let mut f = prob.f.clone();
     let n = prob.u0.len();
     let np = prob.p.len();
@@ -100,7 +88,6 @@ where
     let (t0, t1) = prob.tspan;
     let p = &prob.p;
     let nsteps = grid.nsteps;
-    let saves = grid_saves(t0, t1, &grid, &opts.saveat)?;
 
     // W at every grid time, each tree node drawn once, for the forward and the backward pass
     // (O(N m) memory, as the stored states are O(N n)).
@@ -139,14 +126,9 @@ where
     }
     sol.stats = stats;
     let (loss, cot) = loss(&sol.t, &sol.u);
-    if cot.len() != saves.len() || cot.iter().any(|c| c.len() != n) {
+    if let Err(e) = check_cotangents(&cot, saves.len(), n) {
         f.record_drift(None);
-        return Err(Error::DimensionMismatch {
-            what: "loss cotangents (one per saved state, each of the state's length)".into(),
-            expected: saves.len() * n,
-            got: cot.iter().map(|c| c.len()).sum(),
-        }
-        .into());
+        return Err(e);
     }
 
     // Backward pass.

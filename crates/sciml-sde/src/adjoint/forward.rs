@@ -1,11 +1,50 @@
-//! The forward pass the adjoints share: fixed steps of a method on a grid, with the Brownian path
-//! supplied node by node.
+//! What the adjoints share: the fixed-step set-up and checks, and the forward pass (fixed steps of
+//! a method on a grid, with the Brownian path supplied node by node).
 
 use crate::error::SdeError;
 use crate::methods::{step, Method, Work};
 use crate::problem::{SdeFunction, SdeProblem};
-use crate::solver::{increments, Grid};
-use sciml_core::{Real, ReturnCode, Stats};
+use crate::solver::{default_tree, grid_saves, increments, validate, Grid, SdeOptions};
+use crate::BrownianTree;
+use sciml_core::{Error, Real, ReturnCode, Stats};
+
+/// Checks a fixed-step adjoint's options (`who` names the adjoint in the refusal of adaptive
+/// steps) and returns the solve's Brownian tree, its grid and the grid indices of the saves.
+pub(crate) fn fixed_setup<R: Real, F: SdeFunction<R>>(
+    prob: &SdeProblem<R, F>,
+    method: Method,
+    opts: &SdeOptions<R>,
+    who: &str,
+) -> Result<(BrownianTree, Grid<R>, Vec<usize>), SdeError> {
+    if opts.adaptive {
+        return Err(Error::InvalidOption {
+            option: "adaptive",
+            reason: format!("{who} needs fixed steps"),
+        }
+        .into());
+    }
+    validate(prob, method, opts)?;
+    let (tree, grid) = default_tree(prob, method, opts)?;
+    let grid = grid.ok_or(Error::InvalidOption {
+        option: "dt",
+        reason: "fixed-step solves need a step size".into(),
+    })?;
+    let saves = grid_saves(prob.tspan.0, prob.tspan.1, &grid, &opts.saveat)?;
+    Ok((tree, grid, saves))
+}
+
+/// Checks that a loss returned one cotangent of length `n` per saved state.
+pub(crate) fn check_cotangents<R>(cot: &[Vec<R>], saves: usize, n: usize) -> Result<(), SdeError> {
+    if cot.len() != saves || cot.iter().any(|c| c.len() != n) {
+        return Err(Error::DimensionMismatch {
+            what: "loss cotangents (one per saved state, each of the state's length)".into(),
+            expected: saves * n,
+            got: cot.iter().map(|c| c.len()).sum(),
+        }
+        .into());
+    }
+    Ok(())
+}
 
 /// Steps `method` from grid node `j0` (state `u0`) to node `j1`, with `w_at(j, out)` giving
 /// `W(t_j)`, and hands each new state to `visit(j, u_j)`. The arithmetic is that of
