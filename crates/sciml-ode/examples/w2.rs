@@ -8,8 +8,8 @@
 use sciml_core::ForwardAd;
 use sciml_ode::problems::{Robertson, TestProblem};
 use sciml_ode::{
-    Bdf, KenCarp4, OdeMethod, OdeProblem, Rodas4, Rodas5P, Rosenbrock23, SaveAt, SolveOptions,
-    Trbdf2,
+    Bdf, KenCarp4, Kvaerno5, OdeMethod, OdeProblem, Rodas4, Rodas5P, Rosenbrock23, SaveAt,
+    SolveOptions, Trbdf2,
 };
 use std::time::Instant;
 
@@ -67,6 +67,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     run("Rodas4", Rodas4::new(), &mut prob, &opts)?;
     run("Rosenbrock23", Rosenbrock23::new(), &mut prob, &opts)?;
     run("KenCarp4", KenCarp4::new(), &mut prob, &opts)?;
+    // Like for like with the peers' diffrax Kvaerno5.
+    run("Kvaerno5", Kvaerno5::new(), &mut prob, &opts)?;
     run("Trbdf2", Trbdf2::new(), &mut prob, &opts)?;
     Ok(())
 }

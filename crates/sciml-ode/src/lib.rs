@@ -46,7 +46,7 @@ pub use stiff::{
     AutoTsit5Rodas5P, DenseSolve, KrylovSolve, LinearStrategy, Rodas4, Rodas5P, Rosenbrock23,
     SparseSolve,
 };
-pub use stiff::{KenCarp4, Newton, Trbdf2};
+pub use stiff::{KenCarp4, Kvaerno5, Newton, Trbdf2};
 
 // What an ODE user needs from the core, so depending on `sciml-ode` alone is enough.
 pub use sciml_core;

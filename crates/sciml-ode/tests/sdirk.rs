@@ -1,4 +1,4 @@
-//! ESDIRK methods (TRBDF2, KenCarp4): convergence orders against an exact solution, dense
+//! ESDIRK methods (TRBDF2, KenCarp4, Kvaerno5): convergence orders against an exact solution, dense
 //! output, stiff reference values, mass matrices and the Newton bookkeeping.
 #![allow(clippy::unwrap_used, clippy::needless_range_loop)]
 
@@ -8,7 +8,7 @@ use common::robertson_end;
 use sciml_core::{DenseMatrix, ForwardAd, GenericRhs, Scalar};
 use sciml_ode::problems::RobertsonDae;
 use sciml_ode::{
-    KenCarp4, OdeMethod, OdeProblem, Rodas5P, SaveAt, SolveOptions, Tolerance, Trbdf2,
+    KenCarp4, Kvaerno5, OdeMethod, OdeProblem, Rodas5P, SaveAt, SolveOptions, Tolerance, Trbdf2,
 };
 
 /// Prothero–Robinson `u' = λ (u − sin t) + cos t`, `u = sin t` from `u(0) = 0`, next to the
@@ -120,6 +120,7 @@ fn check_orders(
 fn orders_of_convergence() {
     check_orders(Trbdf2::new(), None, &[20, 40, 80, 160]);
     check_orders(KenCarp4::new(), None, &[10, 20, 40, 80]);
+    check_orders(Kvaerno5::new(), None, &[10, 20, 40, 80]);
 }
 
 #[test]
@@ -127,6 +128,7 @@ fn orders_with_a_mass_matrix() {
     let m = Some([[2.0, 1.0], [1.0, 3.0]]);
     check_orders(Trbdf2::new(), m, &[20, 40, 80, 160]);
     check_orders(KenCarp4::new(), m, &[10, 20, 40, 80]);
+    check_orders(Kvaerno5::new(), m, &[10, 20, 40, 80]);
 }
 
 #[test]

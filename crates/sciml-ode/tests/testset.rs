@@ -6,7 +6,7 @@
 
 use sciml_core::ForwardAd;
 use sciml_ode::problems::{Hires, Oregonator, Pollution, Robertson, TestProblem, VanDerPol};
-use sciml_ode::{Bdf, KenCarp4, Trbdf2};
+use sciml_ode::{Bdf, KenCarp4, Kvaerno5, Trbdf2};
 use sciml_ode::{OdeMethod, Rodas4, Rodas5P, Rosenbrock23, SaveAt, SolveOptions, Stats, Tolerance};
 
 /// Largest componentwise relative error of `got` against `want`.
@@ -101,6 +101,15 @@ fn bdf_meets_the_test_set_references() {
 fn kencarp4_meets_the_test_set_references() {
     for (name, e) in all_references(KenCarp4::new(), 1e-10, 1e-16) {
         eprintln!("KenCarp4 {name}: {e:.2e}");
+        assert!(e < 1e-6, "{name}: relative error {e:.2e}");
+    }
+}
+
+/// Kvaerno5 (ESDIRK, order 5) at the same tolerance.
+#[test]
+fn kvaerno5_meets_the_test_set_references() {
+    for (name, e) in all_references(Kvaerno5::new(), 1e-10, 1e-16) {
+        eprintln!("Kvaerno5 {name}: {e:.2e}");
         assert!(e < 1e-6, "{name}: relative error {e:.2e}");
     }
 }
@@ -300,7 +309,7 @@ fn observed_order<M: OdeMethod<ForwardAd<ProtheroRobinson>> + Copy>(m: M, ns: &[
 #[test]
 fn fixed_order_methods_converge_at_their_order() {
     let ns = [20, 40, 80, 160];
-    let cases: [(&str, f64, f64); 5] = [
+    let cases: [(&str, f64, f64); 6] = [
         (
             "Rosenbrock23",
             2.0,
@@ -308,6 +317,11 @@ fn fixed_order_methods_converge_at_their_order() {
         ),
         ("Trbdf2", 2.0, observed_order(Trbdf2::new(), &ns)),
         ("KenCarp4", 4.0, observed_order(KenCarp4::new(), &ns)),
+        (
+            "Kvaerno5",
+            5.0,
+            observed_order(Kvaerno5::new(), &[10, 20, 40, 80]),
+        ),
         ("Rodas4", 4.0, observed_order(Rodas4::new(), &ns)),
         (
             "Rodas5P",

@@ -1,4 +1,4 @@
-//! Gradients through ESDIRK solvers (TRBDF2, KenCarp4): the discrete adjoint differentiates the
+//! Gradients through ESDIRK solvers (TRBDF2, KenCarp4, Kvaerno5): the discrete adjoint differentiates the
 //! converged stage equations (transposed solves with `W = I − hγJ` at each stage value), so it
 //! matches differences of the computed solution up to the effect of the Newton tolerance.
 #![allow(clippy::unwrap_used)]
@@ -6,7 +6,8 @@
 use sciml_core::{ForwardAd, GenericRhs, Scalar};
 use sciml_ode::problems::Robertson;
 use sciml_ode::{
-    KenCarp4, Newton, OdeMethod, OdeProblem, SaveAt, SolveOptions, StepVjp, Tolerance, Trbdf2,
+    KenCarp4, Kvaerno5, Newton, OdeMethod, OdeProblem, SaveAt, SolveOptions, StepVjp, Tolerance,
+    Trbdf2,
 };
 use sciml_sensitivity::{Checkpointing, DiscreteAdjoint, Sensitivity};
 
@@ -97,7 +98,7 @@ fn sdirk_discrete_adjoint_is_exact_on_a_fixed_mesh() {
     // With the Newton iteration converged to near rounding the computed map is smooth and equal
     // to the map of the converged stage equations, so the adjoint must match the differences
     // (themselves accurate to ~1e-11) far below any method error.
-    // Measured: 4.7e-11 (TRBDF2), 1.9e-10 (KenCarp4).
+    // Measured: 4.7e-11 (TRBDF2), 1.9e-10 (KenCarp4), 4.9e-10 (Kvaerno5; deterministic).
     fn check<M>(m: M, bound: f64)
     where
         M: OdeMethod<Vdp> + StepVjp<Vdp>,
@@ -115,6 +116,7 @@ fn sdirk_discrete_adjoint_is_exact_on_a_fixed_mesh() {
     }
     check(Trbdf2::new().with_newton(tight_newton()), 1e-9);
     check(KenCarp4::new().with_newton(tight_newton()), 1e-9);
+    check(Kvaerno5::new().with_newton(tight_newton()), 1e-9);
 }
 
 #[test]
@@ -128,7 +130,8 @@ fn sdirk_adjoint_with_the_default_newton_is_limited_by_its_tolerance() {
         M: OdeMethod<Vdp> + StepVjp<Vdp>,
     {
         let x0 = [2.0, 0.0, 10.0];
-        // Measured: TRBDF2 1.6e-6 and 2.3e-8, KenCarp4 3.4e-7 and 6.9e-8.
+        // Measured: TRBDF2 1.6e-6 and 2.3e-8, KenCarp4 3.4e-7 and 6.9e-8, Kvaerno5 3.9e-6 and
+        // 1.8e-8.
         for (rtol, bound) in [(1e-6, 1e-5), (1e-9, 5e-7)] {
             let o = vdp_opts(rtol);
             let fd = vdp_differences(&m, &o, x0);
@@ -143,6 +146,7 @@ fn sdirk_adjoint_with_the_default_newton_is_limited_by_its_tolerance() {
     }
     check(Trbdf2::new());
     check(KenCarp4::new());
+    check(Kvaerno5::new());
 }
 
 #[test]
@@ -170,11 +174,12 @@ fn sdirk_adjoint_replay_without_stored_stages_agrees() {
             "{}: stored stages {all:?}, replayed {every:?}, max rel {e:.2e}",
             m.name()
         );
-        // Measured: 4.9e-15 (TRBDF2), 2.2e-14 (KenCarp4).
+        // Measured: 4.9e-15 (TRBDF2), 2.2e-14 (KenCarp4), 1.2e-15 (Kvaerno5).
         assert!(e < 1e-12, "{}: {e:e}", m.name());
     }
     check(Trbdf2::new().with_newton(tight_newton()));
     check(KenCarp4::new().with_newton(tight_newton()));
+    check(Kvaerno5::new().with_newton(tight_newton()));
 }
 
 type Rober = ForwardAd<Robertson>;
@@ -267,8 +272,10 @@ fn robertson_gradients_on_the_adaptive_mesh() {
         );
         assert!(e < bound, "{}: {e:e}", m.name());
     }
-    // Measured: 5.5e-8 (KenCarp4, 124 steps), 1.6e-7 (TRBDF2, 1177 steps), about the truncation
-    // error of the unextrapolated differences; a tight Newton changes neither noticeably.
+    // Measured: 5.5e-8 (KenCarp4, 124 steps), 1.6e-7 (TRBDF2, 1177 steps), 1.1e-7 (Kvaerno5, 90
+    // steps), about the truncation error of the unextrapolated differences; a tight Newton
+    // changes neither noticeably.
     check(KenCarp4::new(), 1e-6);
     check(Trbdf2::new(), 1e-6);
+    check(Kvaerno5::new(), 1e-6);
 }

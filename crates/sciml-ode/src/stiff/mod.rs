@@ -1,5 +1,5 @@
 //! Implicit methods for stiff problems: Rosenbrock methods (`Rosenbrock23`, `Rodas4`,
-//! `Rodas5P`), ESDIRK methods with Newton (`Trbdf2`, `KenCarp4`), variable-order BDF (`Bdf`),
+//! `Rodas5P`), ESDIRK methods with Newton (`Trbdf2`, `KenCarp4`, `Kvaerno5`), variable-order BDF (`Bdf`),
 //! automatic stiffness switching (`AutoTsit5Rodas5P`), the linear-solve strategies they share
 //! (dense LU, sparse LU, Jacobian-free GMRES), and the exact discrete adjoints of Rosenbrock and
 //! ESDIRK steps.
@@ -66,4 +66,4 @@ pub use newton::{Newton, NewtonCache};
 pub use rosenbrock::{
     Rodas4, Rodas5P, Rosenbrock23, RosenbrockCache, RosenbrockMethod, RosenbrockTableau,
 };
-pub use sdirk::{EsdirkCache, EsdirkMethod, EsdirkTableau, KenCarp4, Trbdf2};
+pub use sdirk::{EsdirkCache, EsdirkMethod, EsdirkTableau, KenCarp4, Kvaerno5, Trbdf2};

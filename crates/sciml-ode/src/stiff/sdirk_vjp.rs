@@ -39,7 +39,7 @@
 
 use super::axpy;
 use super::linear::DenseSolve;
-use super::sdirk::{EsdirkMethod, EsdirkTableau, KenCarp4, Trbdf2};
+use super::sdirk::{EsdirkMethod, EsdirkTableau, KenCarp4, Kvaerno5, Trbdf2};
 use crate::method::MethodInfo;
 use crate::step_vjp::{StepVjp, StepVjpContext};
 use sciml_core::dense::interp_weights;
@@ -158,6 +158,7 @@ macro_rules! esdirk_vjp {
 
 esdirk_vjp!(Trbdf2);
 esdirk_vjp!(KenCarp4);
+esdirk_vjp!(Kvaerno5);
 
 fn norm_inf(x: &[f64]) -> f64 {
     x.iter().fold(0.0, |m, v| m.max(v.abs()))
