@@ -47,5 +47,7 @@ pub use ensemble::{solve_ensemble, trajectory_seed, EnsembleSummary};
 pub use error::SdeError;
 pub use field_sde::FieldSde;
 pub use methods::{Interpretation, Method};
-pub use problem::{FnSde, FnSdeVjp, ItoCorrection, Noise, SdeFunction, SdeProblem, SdeVjp};
+pub use problem::{
+    FnSde, FnSdeIto, FnSdeVjp, ItoCorrection, Noise, SdeFunction, SdeProblem, SdeVjp,
+};
 pub use solver::{solve, solve_with_brownian, SaveAt, SdeOptions};

@@ -336,6 +336,99 @@ where
     }
 }
 
+impl<F, G, FV, GV> FnSdeVjp<F, G, FV, GV> {
+    /// Adds closures for the Itô correction `c(t, u, p, c)` and its VJP `(t, u, p, w, gu, gp)`
+    /// (see [`ItoCorrection`]), for the continuous adjoints of Itô SDEs.
+    ///
+    /// ```
+    /// use sciml_sde::{FnSde, ItoCorrection, Noise};
+    /// // GBM du = μu dt + σu dW: c = ½ g ∂g/∂u = ½ σ² u.
+    /// let mut f = FnSde::new(1, 2, Noise::Diagonal,
+    ///     |_t: f64, u: &[f64], p: &[f64], du: &mut [f64]| du[0] = p[0] * u[0],
+    ///     |_t: f64, u: &[f64], p: &[f64], g: &mut [f64]| g[0] = p[1] * u[0])
+    ///     .with_vjp(
+    ///         |_t: f64, u: &[f64], p: &[f64], w: &[f64], gu: &mut [f64], gp: &mut [f64]| {
+    ///             gu[0] += p[0] * w[0];
+    ///             gp[0] += u[0] * w[0];
+    ///         },
+    ///         |_t: f64, u: &[f64], p: &[f64], w: &[f64], gu: &mut [f64], gp: &mut [f64]| {
+    ///             gu[0] += p[1] * w[0];
+    ///             gp[1] += u[0] * w[0];
+    ///         })
+    ///     .with_ito_correction(
+    ///         |_t: f64, u: &[f64], p: &[f64], c: &mut [f64]| c[0] = 0.5 * p[1] * p[1] * u[0],
+    ///         |_t: f64, u: &[f64], p: &[f64], w: &[f64], gu: &mut [f64], gp: &mut [f64]| {
+    ///             gu[0] += 0.5 * p[1] * p[1] * w[0];
+    ///             gp[1] += p[1] * u[0] * w[0];
+    ///         });
+    /// let mut c = [0.0];
+    /// f.ito_correction(0.0, &[2.0], &[0.1, 0.5], &mut c);
+    /// assert_eq!(c, [0.25]);
+    /// ```
+    pub fn with_ito_correction<C, CV>(self, c: C, cv: CV) -> FnSdeIto<F, G, FV, GV, C, CV> {
+        FnSdeIto { base: self, c, cv }
+    }
+}
+
+/// An [`FnSdeVjp`] with closures for the Itô correction and its VJP.
+#[derive(Clone)]
+pub struct FnSdeIto<F, G, FV, GV, C, CV> {
+    base: FnSdeVjp<F, G, FV, GV>,
+    c: C,
+    cv: CV,
+}
+
+impl<R: Real, F, G, FV, GV, C, CV> SdeFunction<R> for FnSdeIto<F, G, FV, GV, C, CV>
+where
+    F: FnMut(R, &[R], &[R], &mut [R]),
+    G: FnMut(R, &[R], &[R], &mut [R]),
+{
+    fn dims(&self) -> (usize, usize) {
+        SdeFunction::<R>::dims(&self.base)
+    }
+    fn noise(&self) -> Noise {
+        SdeFunction::<R>::noise(&self.base)
+    }
+    fn drift(&mut self, t: R, u: &[R], p: &[R], du: &mut [R]) {
+        self.base.drift(t, u, p, du)
+    }
+    fn diffusion(&mut self, t: R, u: &[R], p: &[R], g: &mut [R]) {
+        self.base.diffusion(t, u, p, g)
+    }
+}
+
+impl<R: Real, F, G, FV, GV, C, CV> SdeVjp<R> for FnSdeIto<F, G, FV, GV, C, CV>
+where
+    F: FnMut(R, &[R], &[R], &mut [R]),
+    G: FnMut(R, &[R], &[R], &mut [R]),
+    FV: FnMut(R, &[R], &[R], &[R], &mut [R], &mut [R]),
+    GV: FnMut(R, &[R], &[R], &[R], &mut [R], &mut [R]),
+{
+    fn drift_vjp(&mut self, t: R, u: &[R], p: &[R], w: &[R], gu: &mut [R], gp: &mut [R]) {
+        self.base.drift_vjp(t, u, p, w, gu, gp)
+    }
+    fn diffusion_vjp(&mut self, t: R, u: &[R], p: &[R], w: &[R], gu: &mut [R], gp: &mut [R]) {
+        self.base.diffusion_vjp(t, u, p, w, gu, gp)
+    }
+}
+
+impl<R: Real, F, G, FV, GV, C, CV> ItoCorrection<R> for FnSdeIto<F, G, FV, GV, C, CV>
+where
+    F: FnMut(R, &[R], &[R], &mut [R]),
+    G: FnMut(R, &[R], &[R], &mut [R]),
+    FV: FnMut(R, &[R], &[R], &[R], &mut [R], &mut [R]),
+    GV: FnMut(R, &[R], &[R], &[R], &mut [R], &mut [R]),
+    C: FnMut(R, &[R], &[R], &mut [R]),
+    CV: FnMut(R, &[R], &[R], &[R], &mut [R], &mut [R]),
+{
+    fn ito_correction(&mut self, t: R, u: &[R], p: &[R], c: &mut [R]) {
+        (self.c)(t, u, p, c)
+    }
+    fn ito_correction_vjp(&mut self, t: R, u: &[R], p: &[R], w: &[R], gu: &mut [R], gp: &mut [R]) {
+        (self.cv)(t, u, p, w, gu, gp)
+    }
+}
+
 /// An SDE problem: a system, an initial state, a time span and parameters.
 #[derive(Clone)]
 pub struct SdeProblem<R: Real, F> {

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::{Diffusion, Drift};
+use common::{general_noise, Diffusion, Drift};
 use sciml_core::ForwardAd;
 use sciml_sde::adjoint::discrete_adjoint;
 use sciml_sde::{
@@ -105,33 +105,7 @@ fn scalar_noise_gradients_match_finite_differences() {
 
 #[test]
 fn general_noise_gradients_match_finite_differences() {
-    // 2 states, 3 Brownian motions: g = [[p0 u0, p1, 0], [0, p2 u1, p0 u0 u1]], drift −p3 u.
-    let f = FnSde::new(
-        2,
-        4,
-        Noise::General { m: 3 },
-        |_t: f64, u: &[f64], p: &[f64], du: &mut [f64]| {
-            du[0] = -p[3] * u[0];
-            du[1] = -p[3] * u[1];
-        },
-        |_t: f64, u: &[f64], p: &[f64], g: &mut [f64]| {
-            g.copy_from_slice(&[p[0] * u[0], p[1], 0.0, 0.0, p[2] * u[1], p[0] * u[0] * u[1]]);
-        },
-    )
-    .with_vjp(
-        |_t: f64, u: &[f64], p: &[f64], w: &[f64], gu: &mut [f64], gp: &mut [f64]| {
-            gu[0] -= p[3] * w[0];
-            gu[1] -= p[3] * w[1];
-            gp[3] -= u[0] * w[0] + u[1] * w[1];
-        },
-        |_t: f64, u: &[f64], p: &[f64], w: &[f64], gu: &mut [f64], gp: &mut [f64]| {
-            gu[0] += p[0] * w[0] + p[0] * u[1] * w[5];
-            gu[1] += p[2] * w[4] + p[0] * u[0] * w[5];
-            gp[0] += u[0] * w[0] + u[0] * u[1] * w[5];
-            gp[1] += w[1];
-            gp[2] += u[1] * w[4];
-        },
-    );
+    let f = general_noise();
     assert_eq!(SdeFunction::<f64>::noise(&f), Noise::General { m: 3 });
     for method in [Method::EulerMaruyama, Method::EulerHeun] {
         check_gradient(f.clone(), vec![1.0, 0.5], vec![0.4, 0.2, 0.3, 0.7], method);

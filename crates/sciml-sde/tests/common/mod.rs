@@ -1,6 +1,6 @@
 #![allow(dead_code)]
 use sciml_core::{GenericRhs, Scalar};
-use sciml_sde::{FnSde, Noise, SdeFunction};
+use sciml_sde::{FnSde, ItoCorrection, Noise, SdeFunction};
 
 /// Geometric Brownian motion du = μ u dt + σ u dW (diagonal noise), p = [μ, σ].
 pub fn gbm(n: usize) -> impl SdeFunction<f64> + Clone + Send + Sync {
@@ -58,4 +58,48 @@ impl GenericRhs for Diffusion {
         g[0] = p[4] * (S::one() + u[0] * u[0]).sqrt();
         g[1] = p[5] * u[0] * u[1];
     }
+}
+
+/// General noise, 2 states and 3 Brownian motions: drift −p3 u,
+/// `g = [[p0 u0, p1, 0], [0, p2 u1, p0 u0 u1]]`, with hand-written VJPs and Itô correction
+/// `c = ½ Σ_jk g_kj ∂g_ij/∂u_k = ½ [p0² u0, p2² u1 + p0² u0² u1]`.
+pub fn general_noise() -> impl ItoCorrection<f64> + Clone {
+    FnSde::new(
+        2,
+        4,
+        Noise::General { m: 3 },
+        |_t: f64, u: &[f64], p: &[f64], du: &mut [f64]| {
+            du[0] = -p[3] * u[0];
+            du[1] = -p[3] * u[1];
+        },
+        |_t: f64, u: &[f64], p: &[f64], g: &mut [f64]| {
+            g.copy_from_slice(&[p[0] * u[0], p[1], 0.0, 0.0, p[2] * u[1], p[0] * u[0] * u[1]]);
+        },
+    )
+    .with_vjp(
+        |_t: f64, u: &[f64], p: &[f64], w: &[f64], gu: &mut [f64], gp: &mut [f64]| {
+            gu[0] -= p[3] * w[0];
+            gu[1] -= p[3] * w[1];
+            gp[3] -= u[0] * w[0] + u[1] * w[1];
+        },
+        |_t: f64, u: &[f64], p: &[f64], w: &[f64], gu: &mut [f64], gp: &mut [f64]| {
+            gu[0] += p[0] * w[0] + p[0] * u[1] * w[5];
+            gu[1] += p[2] * w[4] + p[0] * u[0] * w[5];
+            gp[0] += u[0] * w[0] + u[0] * u[1] * w[5];
+            gp[1] += w[1];
+            gp[2] += u[1] * w[4];
+        },
+    )
+    .with_ito_correction(
+        |_t: f64, u: &[f64], p: &[f64], c: &mut [f64]| {
+            c[0] = 0.5 * p[0] * p[0] * u[0];
+            c[1] = 0.5 * (p[2] * p[2] * u[1] + p[0] * p[0] * u[0] * u[0] * u[1]);
+        },
+        |_t: f64, u: &[f64], p: &[f64], w: &[f64], gu: &mut [f64], gp: &mut [f64]| {
+            gu[0] += 0.5 * w[0] * p[0] * p[0] + w[1] * p[0] * p[0] * u[0] * u[1];
+            gu[1] += 0.5 * w[1] * (p[2] * p[2] + p[0] * p[0] * u[0] * u[0]);
+            gp[0] += w[0] * p[0] * u[0] + w[1] * p[0] * u[0] * u[0] * u[1];
+            gp[2] += w[1] * p[2] * u[1];
+        },
+    )
 }
