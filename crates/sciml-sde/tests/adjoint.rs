@@ -7,9 +7,7 @@ mod common;
 use common::{general_noise, Diffusion, Drift};
 use sciml_core::ForwardAd;
 use sciml_sde::adjoint::discrete_adjoint;
-use sciml_sde::{
-    solve, FieldSde, FnSde, Method, Noise, SdeFunction, SdeOptions, SdeProblem, SdeVjp,
-};
+use sciml_sde::{solve, FieldSde, Method, Noise, SdeFunction, SdeOptions, SdeProblem, SdeVjp};
 
 const SAVES: [f64; 3] = [0.25, 0.5, 1.0];
 
