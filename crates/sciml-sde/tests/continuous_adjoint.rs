@@ -6,13 +6,10 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::{general_noise, Diffusion, Drift};
+use common::{check_correction, general_noise, Diffusion, Drift};
 use sciml_core::{ForwardAd, GenericRhs, Scalar};
 use sciml_sde::adjoint::{discrete_adjoint, BacksolveAdjoint, InterpolatingAdjoint, SdeAdjoint};
-use sciml_sde::{
-    solve, FieldSde, FnSde, ItoCorrection, Method, Noise, SdeError, SdeFunction, SdeOptions,
-    SdeProblem,
-};
+use sciml_sde::{solve, FieldSde, FnSde, Method, Noise, SdeError, SdeOptions, SdeProblem};
 
 /// GBM, `du = p0 u dt + p1 u dW`, as two generic fields (exact JVPs, VJPs and HVPs).
 #[derive(Clone)]
@@ -40,6 +37,11 @@ type Field<G> = ForwardAd<G, f64>;
 
 fn nonlinear(noise: Noise) -> FieldSde<Field<Drift>, Field<Diffusion>> {
     FieldSde::new(ForwardAd::new(Drift), ForwardAd::new(Diffusion), noise).unwrap()
+}
+
+/// The nonlinear system from `u0 = [0.8, −0.4]` on [0, 1] with parameters `P`.
+fn nonlinear_problem(noise: Noise) -> SdeProblem<f64, FieldSde<Field<Drift>, Field<Diffusion>>> {
+    SdeProblem::new(nonlinear(noise), vec![0.8, -0.4], (0.0, 1.0), P.to_vec()).unwrap()
 }
 
 const P: [f64; 6] = [1.0, 0.3, 1.2, 0.4, 0.3, 0.5];
@@ -141,7 +143,7 @@ fn convergence_to_discrete(
         &SdeOptions<f64>,
     ) -> Result<SdeAdjoint<f64>, SdeError>,
 ) -> Vec<f64> {
-    let prob = SdeProblem::new(nonlinear(noise), vec![0.8, -0.4], (0.0, 1.0), P.to_vec()).unwrap();
+    let prob = nonlinear_problem(noise);
     let method = if ito {
         Method::EulerMaruyama
     } else {
@@ -199,13 +201,7 @@ fn ito_adjoints_converge_to_the_discrete_gradient() {
 /// bitwise that of the fully stored forward pass, for any checkpoint spacing.
 #[test]
 fn checkpointed_interpolating_adjoint_is_bitwise_the_stored_one() {
-    let prob = SdeProblem::new(
-        nonlinear(Noise::Diagonal),
-        vec![0.8, -0.4],
-        (0.0, 1.0),
-        P.to_vec(),
-    )
-    .unwrap();
+    let prob = nonlinear_problem(Noise::Diagonal);
     // 0.3 is not on the grid's save spacing; use saves on the grid, the last step shorter.
     let opts = SdeOptions::fixed(0.03)
         .saveat(vec![0.0, 0.3, 0.6, 1.0])
@@ -233,81 +229,14 @@ fn checkpointed_interpolating_adjoint_is_bitwise_the_stored_one() {
 fn ito_correction_matches_central_differences() {
     let (t, u, p) = (0.3, [0.7, -1.1], P);
     for noise in [Noise::Diagonal, Noise::Scalar] {
-        let mut sde = nonlinear(noise);
-        let diffusion = |sde: &mut FieldSde<_, _>, u: &[f64], p: &[f64]| {
-            let mut g = [0.0; 2];
-            SdeFunction::<f64>::diffusion(sde, t, u, p, &mut g);
-            g
-        };
-        let g = diffusion(&mut sde, &u, &p);
-        let h = 1e-5;
-        let mut expect = [0.0; 2];
-        match noise {
-            Noise::Diagonal => {
-                for i in 0..2 {
-                    let (mut a, mut b) = (u, u);
-                    a[i] += h;
-                    b[i] -= h;
-                    let d = (diffusion(&mut sde, &a, &p)[i] - diffusion(&mut sde, &b, &p)[i])
-                        / (2.0 * h);
-                    expect[i] = 0.5 * g[i] * d;
-                }
-            }
-            _ => {
-                let a = [u[0] + h * g[0], u[1] + h * g[1]];
-                let b = [u[0] - h * g[0], u[1] - h * g[1]];
-                let (ga, gb) = (diffusion(&mut sde, &a, &p), diffusion(&mut sde, &b, &p));
-                for i in 0..2 {
-                    expect[i] = 0.5 * (ga[i] - gb[i]) / (2.0 * h);
-                }
-            }
-        }
-        let mut c = [0.0; 2];
-        sde.ito_correction(t, &u, &p, &mut c);
-        for i in 0..2 {
-            assert!(
-                (c[i] - expect[i]).abs() < 1e-8 * expect[i].abs().max(1.0),
-                "{noise:?} c {c:?} fd {expect:?}"
-            );
-        }
-        // VJP of c with w, against central differences of w·c in u and in p.
-        let w = [0.9, -1.7];
-        let (mut gu, mut gp) = ([0.0; 2], [0.0; 6]);
-        sde.ito_correction_vjp(t, &u, &p, &w, &mut gu, &mut gp);
-        let mut wc = |u: &[f64], p: &[f64]| {
-            let mut c = [0.0; 2];
-            sde.ito_correction(t, u, p, &mut c);
-            w[0] * c[0] + w[1] * c[1]
-        };
-        let mut worst: f64 = 0.0;
-        for k in 0..8 {
-            let (mut ua, mut ub, mut pa, mut pb) = (u, u, p, p);
-            if k < 2 {
-                ua[k] += h;
-                ub[k] -= h;
-            } else {
-                pa[k - 2] += h;
-                pb[k - 2] -= h;
-            }
-            let fd = (wc(&ua, &pa) - wc(&ub, &pb)) / (2.0 * h);
-            let got = if k < 2 { gu[k] } else { gp[k - 2] };
-            let err = (got - fd).abs() / fd.abs().max(1.0);
-            worst = worst.max(err);
-            assert!(err < 1e-8, "{noise:?} component {k}: vjp {got} fd {fd}");
-        }
+        let worst = check_correction(&mut nonlinear(noise), t, &u, &p, &[0.9, -1.7], 1e-5);
         eprintln!("{noise:?}: worst relative VJP error of the Itô correction {worst:.1e}");
     }
 }
 
 #[test]
 fn continuous_adjoints_refuse_bad_input() {
-    let prob = SdeProblem::new(
-        nonlinear(Noise::Diagonal),
-        vec![0.8, -0.4],
-        (0.0, 1.0),
-        P.to_vec(),
-    )
-    .unwrap();
+    let prob = nonlinear_problem(Noise::Diagonal);
     let adaptive = SdeOptions::adaptive(1e-3, 1e-3);
     assert!(BacksolveAdjoint.gradient(&prob, &adaptive, sum_sq).is_err());
     assert!(InterpolatingAdjoint::new()
@@ -387,45 +316,8 @@ fn stratonovich_adjoints_match_central_differences_at_a_fine_step() {
 #[test]
 fn general_noise_ito_adjoints_from_closures() {
     let mut f = general_noise();
-    let (t, u, p) = (0.0, [0.9, -0.6], [0.4, 0.2, 0.3, 0.7]);
-    let h = 1e-6;
-    let mut g = [0.0; 6];
-    f.diffusion(t, &u, &p, &mut g);
-    let mut expect = [0.0; 2];
-    for j in 0..3 {
-        let (mut ga, mut gb) = ([0.0; 6], [0.0; 6]);
-        let a = [u[0] + h * g[j], u[1] + h * g[3 + j]];
-        let b = [u[0] - h * g[j], u[1] - h * g[3 + j]];
-        f.diffusion(t, &a, &p, &mut ga);
-        f.diffusion(t, &b, &p, &mut gb);
-        for i in 0..2 {
-            expect[i] += 0.5 * (ga[i * 3 + j] - gb[i * 3 + j]) / (2.0 * h);
-        }
-    }
-    let mut c = [0.0; 2];
-    f.ito_correction(t, &u, &p, &mut c);
-    for i in 0..2 {
-        assert!((c[i] - expect[i]).abs() < 1e-8, "c {c:?} fd {expect:?}");
-    }
-    let w = [0.8, -1.3];
-    let (mut gu, mut gp) = ([0.0; 2], [0.0; 4]);
-    f.ito_correction_vjp(t, &u, &p, &w, &mut gu, &mut gp);
-    for k in 0..6 {
-        let (mut ua, mut ub, mut pa, mut pb) = (u, u, p, p);
-        if k < 2 {
-            ua[k] += h;
-            ub[k] -= h;
-        } else {
-            pa[k - 2] += h;
-            pb[k - 2] -= h;
-        }
-        let (mut ca, mut cb) = ([0.0; 2], [0.0; 2]);
-        f.ito_correction(t, &ua, &pa, &mut ca);
-        f.ito_correction(t, &ub, &pb, &mut cb);
-        let fd = (w[0] * (ca[0] - cb[0]) + w[1] * (ca[1] - cb[1])) / (2.0 * h);
-        let got = if k < 2 { gu[k] } else { gp[k - 2] };
-        assert!((got - fd).abs() < 1e-8, "component {k}: vjp {got} fd {fd}");
-    }
+    let p = [0.4, 0.2, 0.3, 0.7];
+    check_correction(&mut f, 0.0, &[0.9, -0.6], &p, &[0.8, -1.3], 1e-6);
 
     let prob = SdeProblem::new(f, vec![1.0, 0.5], (0.0, 1.0), p.to_vec()).unwrap();
     let mut errs = Vec::new();
