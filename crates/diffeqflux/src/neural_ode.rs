@@ -178,9 +178,9 @@ impl<L: Layer> Jacobian for NeuralField<L, Vec<f64>> {
 
 impl<L: Layer> Hvp for NeuralField<L, Vec<f64>> {
     const EXACT: bool = true;
-    /// Dual numbers through the layers' hand-written VJP: with the input seeded `u + εv`, the
-    /// tangents of `(∂y/∂x)ᵀ w` and `(∂y/∂p)ᵀ w` are `∇_u (wᵀ J v)` and `∇_p (wᵀ J v)`. One
-    /// VJP in dual numbers per call (its buffers are allocated per call).
+    /// Dual numbers through the layers' hand-written VJP (`nn::layer_hvp`): with the input
+    /// seeded `u + εv`, the tangents of `(∂y/∂x)ᵀ w` and `(∂y/∂p)ᵀ w` are `∇_u (wᵀ J v)` and
+    /// `∇_p (wᵀ J v)`. One VJP in dual numbers per call (its buffers are allocated per call).
     fn hvp(
         &mut self,
         _t: f64,
@@ -191,24 +191,7 @@ impl<L: Layer> Hvp for NeuralField<L, Vec<f64>> {
         gu: &mut Vec<f64>,
         gp: &mut Vec<f64>,
     ) {
-        let x: Vec<Dual64> = u.iter().zip(v).map(|(a, b)| Dual64::new(*a, *b)).collect();
-        let pd: Vec<Dual64> = p.iter().map(|a| Dual64::new(*a, 0.0)).collect();
-        let wd: Vec<Dual64> = w.iter().map(|a| Dual64::new(*a, 0.0)).collect();
-        let mut xbar = vec![Dual64::new(0.0, 0.0); u.len()];
-        let mut pbar = vec![Dual64::new(0.0, 0.0); p.len()];
-        let mut ws = vec![Dual64::new(0.0, 0.0); self.model.workspace_len(self.batch)];
-        let inp = Input {
-            x: &x,
-            batch: self.batch,
-            p: &pd,
-        };
-        self.model.vjp(inp, &wd, &mut xbar, &mut pbar, &mut ws);
-        for (g, d) in gu.iter_mut().zip(&xbar) {
-            *g += d.eps();
-        }
-        for (g, d) in gp.iter_mut().zip(&pbar) {
-            *g += d.eps();
-        }
+        crate::nn::layer_hvp(&self.model, self.batch, u, p, w, v, gu, gp);
     }
 }
 

@@ -10,9 +10,9 @@
 //! evaluation; each sample has its own Brownian motions. Gradients come from the discrete
 //! adjoint of `sciml_sde` (Euler–Maruyama or Euler–Heun) with the layers' VJPs.
 
-use crate::nn::{Input, Layer, Tape};
+use crate::nn::{layer_hvp, Input, Layer, Tape};
 use sciml_core::rng::Xoshiro256pp;
-use sciml_core::{Dual, Error, Real, Solution};
+use sciml_core::{Error, Real, Solution};
 use sciml_sde::adjoint::{discrete_adjoint, BacksolveAdjoint, InterpolatingAdjoint};
 use sciml_sde::{
     solve, ItoCorrection, Method, Noise, SdeError, SdeFunction, SdeOptions, SdeProblem, SdeVjp,
@@ -189,25 +189,8 @@ impl<D: Layer, G: Layer, R: Real> NeuralSdeSystem<D, G, R> {
     /// with the input seeded `u + εv` (forward over reverse).
     #[allow(clippy::too_many_arguments)]
     fn diffusion_hvp(&self, u: &[R], p: &[R], w: &[R], v: &[R], gu: &mut [R], gp: &mut [R]) {
-        let zero = Dual::<R, R>::constant(R::zero());
-        let x: Vec<Dual<R, R>> = u.iter().zip(v).map(|(a, b)| Dual::new(*a, *b)).collect();
-        let pd: Vec<Dual<R, R>> = p[self.nd..].iter().map(|a| Dual::constant(*a)).collect();
-        let wd: Vec<Dual<R, R>> = w.iter().map(|a| Dual::constant(*a)).collect();
-        let mut xbar = vec![zero; u.len()];
-        let mut pbar = vec![zero; pd.len()];
-        let mut ws = vec![zero; self.diffusion.workspace_len(self.batch)];
-        let inp = Input {
-            x: &x,
-            batch: self.batch,
-            p: &pd,
-        };
-        self.diffusion.vjp(inp, &wd, &mut xbar, &mut pbar, &mut ws);
-        for (g, d) in gu.iter_mut().zip(&xbar) {
-            *g += d.eps();
-        }
-        for (g, d) in gp[self.nd..].iter_mut().zip(&pbar) {
-            *g += d.eps();
-        }
+        let (nd, batch) = (self.nd, self.batch);
+        layer_hvp(&self.diffusion, batch, u, &p[nd..], w, v, gu, &mut gp[nd..]);
     }
 
     /// Diagonal noise: `g` and `D_i = ∂g_i/∂u_i` for every sample, one batched JVP per state

@@ -66,7 +66,7 @@ pub use skip::SkipConnection;
 pub use wrapped::{ElementwiseFn, WrappedFunction};
 
 use sciml_core::rng::Xoshiro256pp;
-use sciml_core::Scalar;
+use sciml_core::{Dual, Real, Scalar};
 use std::ops::Range;
 
 /// The input of one layer call: data, batch size and the layer's own parameter slice.
@@ -369,6 +369,41 @@ pub(crate) fn vjp_via_tape<L: Layer, S: Scalar>(
     layer.forward_tape(inp, y, tape, rest);
     let tape = Tape { y, saved: tape };
     layer.backward(inp, tape, ybar, xbar, pbar, rest);
+}
+
+/// Second derivatives of a layer by forward over reverse: its [`Layer::vjp`] in dual numbers with
+/// the input seeded `x + εv`, whose tangents are `gx += ∇_x (wᵀ J v)` and `gp += ∇_p (wᵀ J v)`,
+/// `J = ∂y/∂x`. One VJP in dual numbers per call; its buffers are allocated per call.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn layer_hvp<L: Layer, R: Real>(
+    layer: &L,
+    batch: usize,
+    x: &[R],
+    p: &[R],
+    w: &[R],
+    v: &[R],
+    gx: &mut [R],
+    gp: &mut [R],
+) {
+    let zero = Dual::<R, R>::constant(R::zero());
+    let xd: Vec<Dual<R, R>> = x.iter().zip(v).map(|(a, b)| Dual::new(*a, *b)).collect();
+    let pd: Vec<Dual<R, R>> = p.iter().map(|a| Dual::constant(*a)).collect();
+    let wd: Vec<Dual<R, R>> = w.iter().map(|a| Dual::constant(*a)).collect();
+    let mut xbar = vec![zero; x.len()];
+    let mut pbar = vec![zero; p.len()];
+    let mut ws = vec![zero; layer.workspace_len(batch)];
+    let inp = Input {
+        x: &xd,
+        batch,
+        p: &pd,
+    };
+    layer.vjp(inp, &wd, &mut xbar, &mut pbar, &mut ws);
+    for (g, d) in gx.iter_mut().zip(&xbar) {
+        *g += d.eps();
+    }
+    for (g, d) in gp.iter_mut().zip(&pbar) {
+        *g += d.eps();
+    }
 }
 
 /// Prefixes every name of `names` with `prefix.` and shifts its range by `offset`.
