@@ -778,6 +778,15 @@ mod tests {
         r
     }
 
+    /// The embedded weights `b̂ = b + (b̂ − b)`.
+    fn embedded_weights(tab: &EsdirkTableau) -> Vec<f64> {
+        tab.b()
+            .iter()
+            .zip(&tab.btilde)
+            .map(|(x, y)| x + y)
+            .collect()
+    }
+
     fn check(tab: &EsdirkTableau, bhat_order: usize) {
         let s = tab.stages();
         // Row sums equal c (with the diagonal).
@@ -789,7 +798,7 @@ mod tests {
         for r in residuals(tab, &b, tab.order as usize) {
             assert!(r.abs() < 1e-14, "{}: b residual {r}", tab.name);
         }
-        let bhat: Vec<f64> = b.iter().zip(&tab.btilde).map(|(x, y)| x + y).collect();
+        let bhat = embedded_weights(tab);
         for r in residuals(tab, &bhat, bhat_order) {
             assert!(r.abs() < 1e-14, "{}: b̂ residual {r}", tab.name);
         }
@@ -834,12 +843,7 @@ mod tests {
         let tab = kvaerno5_tableau();
         check(&tab, 4);
         // b̂ is only fourth order: some fifth-order condition must fail.
-        let bhat: Vec<f64> = tab
-            .b()
-            .iter()
-            .zip(&tab.btilde)
-            .map(|(x, y)| x + y)
-            .collect();
+        let bhat = embedded_weights(&tab);
         let r = residuals(&tab, &bhat, 5);
         assert!(r[8..].iter().any(|x| x.abs() > 1e-4), "{r:?}");
     }
@@ -849,12 +853,7 @@ mod tests {
         check(&kencarp4_tableau(), 3);
         // b̂ is only third order: the fourth-order conditions must fail.
         let tab = kencarp4_tableau();
-        let bhat: Vec<f64> = tab
-            .b()
-            .iter()
-            .zip(&tab.btilde)
-            .map(|(x, y)| x + y)
-            .collect();
+        let bhat = embedded_weights(&tab);
         let r = residuals(&tab, &bhat, 4);
         assert!(r[4..].iter().any(|x| x.abs() > 1e-4));
     }
