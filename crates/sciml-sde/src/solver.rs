@@ -356,6 +356,51 @@ pub(crate) fn grid_brownian<R: Real>(
     }
 }
 
+/// `W` at the nodes of a fixed grid, read in order (forward or backward) and drawn from the tree
+/// a block of nodes at a time, each tree node once per block (bitwise what `eval_dyadic` gives),
+/// so the cost per node is one normal sample and memory stays `O(BLOCK · dim)`.
+pub(crate) struct GridPath<'a, R> {
+    grid: &'a Grid<R>,
+    t1: R,
+    /// `W` at nodes `lo..=hi`.
+    block: Vec<f64>,
+    lo: usize,
+    hi: usize,
+}
+
+impl<'a, R: Real> GridPath<'a, R> {
+    const BLOCK: usize = 256;
+
+    pub fn new(grid: &'a Grid<R>, t1: R) -> Self {
+        GridPath {
+            grid,
+            t1,
+            block: Vec::new(),
+            lo: 1,
+            hi: 0,
+        }
+    }
+
+    /// `W(t_j)` on `tree` (always the same tree for one `GridPath`).
+    pub fn at(&mut self, tree: &mut BrownianTree, j: usize, out: &mut [f64]) {
+        let d = tree.dim();
+        if j < self.lo || j > self.hi {
+            self.lo = j - j % Self::BLOCK;
+            self.hi = (self.lo + Self::BLOCK).min(self.grid.nsteps);
+            self.block.resize((self.hi - self.lo + 1) * d, 0.0);
+            grid_brownian(
+                tree,
+                self.grid,
+                self.t1,
+                (self.lo, self.hi),
+                &mut self.block,
+            );
+        }
+        let o = (j - self.lo) * d;
+        out.copy_from_slice(&self.block[o..o + d]);
+    }
+}
+
 /// Brownian increments from `wprev` to `wnext` into `dw` (first m) and `dz` (second m).
 pub(crate) fn increments<R: Real>(
     wprev: &[f64],
@@ -415,20 +460,12 @@ fn run<R: Real, F: SdeFunction<R>>(
             si += 1;
         }
         let mut t = t0;
-        // On the tree's own grid, W is filled a block of steps at a time (each node drawn once).
-        const BLOCK: usize = 256;
-        let mut path = Vec::new();
-        let (mut block_lo, mut block_hi) = (1, 0);
+        // On the tree's own grid, W is read from blocks of nodes (each node drawn once).
+        let mut path = GridPath::new(&g, t1);
         for j in 1..=g.nsteps {
             let tn = g.time(t0, t1, j);
             if grid.is_some() {
-                if j > block_hi {
-                    (block_lo, block_hi) = (j, (j + BLOCK - 1).min(g.nsteps));
-                    path.resize((block_hi - j + 1) * dimw, 0.0);
-                    grid_brownian(tree, &g, t1, (block_lo, block_hi), &mut path);
-                }
-                let o = (j - block_lo) * dimw;
-                wnext.copy_from_slice(&path[o..o + dimw]);
+                path.at(tree, j, &mut wnext);
             } else {
                 tree.eval_unchecked(tn.to_f64_lossy(), &mut wnext);
             }

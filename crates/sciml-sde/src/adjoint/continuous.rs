@@ -31,8 +31,7 @@ use crate::adjoint::SdeAdjoint;
 use crate::error::SdeError;
 use crate::methods::Method;
 use crate::problem::{ItoCorrection, Noise, SdeFunction, SdeProblem, SdeVjp, StratonovichForm};
-use crate::solver::{grid_brownian, increments, Grid, SdeOptions};
-use crate::BrownianTree;
+use crate::solver::{increments, GridPath, SdeOptions};
 use sciml_core::{Error, Real, ReturnCode, Solution, Stats};
 
 /// The backsolve adjoint: the state is integrated backward with the adjoint, `O(1)` memory in
@@ -246,53 +245,6 @@ fn state_increment<R: Real, B: SdeFunction<R>>(
     noise.apply_add(&s.g, dw, R::one(), kz);
 }
 
-/// The forward Brownian path at the grid nodes, drawn from the tree a block of nodes at a time
-/// (each tree node once per block, bitwise the values of a solve with the same seed), so memory
-/// stays `O(BLOCK · m)` whatever the number of steps.
-struct GridPath<'a, R> {
-    tree: BrownianTree,
-    grid: &'a Grid<R>,
-    t1: R,
-    /// `W` at nodes `lo..=hi`.
-    block: Vec<f64>,
-    lo: usize,
-    hi: usize,
-}
-
-impl<'a, R: Real> GridPath<'a, R> {
-    const BLOCK: usize = 256;
-
-    fn new(tree: BrownianTree, grid: &'a Grid<R>, t1: R) -> Self {
-        GridPath {
-            tree,
-            grid,
-            t1,
-            block: Vec::new(),
-            lo: 1,
-            hi: 0,
-        }
-    }
-
-    /// `W(t_j)`.
-    fn at(&mut self, j: usize, out: &mut [f64]) {
-        let d = self.tree.dim();
-        if j < self.lo || j > self.hi {
-            self.lo = j - j % Self::BLOCK;
-            self.hi = (self.lo + Self::BLOCK).min(self.grid.nsteps);
-            self.block.resize((self.hi - self.lo + 1) * d, 0.0);
-            grid_brownian(
-                &mut self.tree,
-                self.grid,
-                self.t1,
-                (self.lo, self.hi),
-                &mut self.block,
-            );
-        }
-        let o = (j - self.lo) * d;
-        out.copy_from_slice(&self.block[o..o + d]);
-    }
-}
-
 /// The forward states the backward pass reads, by step index.
 enum ForwardStates<R> {
     /// The final state only (backsolve).
@@ -324,13 +276,13 @@ where
     B: SdeVjp<R>,
     L: FnOnce(&[R], &[Vec<R>]) -> (R, Vec<Vec<R>>),
 {
-    let (tree, grid, saves) = fixed_setup(prob, method, opts, "a continuous SDE adjoint")?;
+    let (mut tree, grid, saves) = fixed_setup(prob, method, opts, "a continuous SDE adjoint")?;
     let (t0, t1) = prob.tspan;
     let n = prob.u0.len();
     let np = prob.p.len();
     let nsteps = grid.nsteps;
     let p = &prob.p;
-    let mut path = GridPath::new(tree, &grid, t1);
+    let mut path = GridPath::new(&grid, t1);
 
     // Forward pass: the saved states, and what the backward pass needs.
     let mut f = prob.f.clone();
@@ -363,7 +315,7 @@ where
         (0, nsteps),
         &prob.u0,
         &mut stats,
-        |j, w| path.at(j, w),
+        |j, w| path.at(&mut tree, j, w),
         |j, u| {
             while si < saves.len() && saves[si] == j {
                 sol.t.push(grid.time(t0, t1, j));
@@ -427,10 +379,10 @@ where
         }
     };
     let half = R::c(0.5);
-    path.at(nsteps, &mut wnext);
+    path.at(&mut tree, nsteps, &mut wnext);
     for j in (1..=nsteps).rev() {
         add(j, &mut si, &mut a);
-        path.at(j - 1, &mut wprev);
+        path.at(&mut tree, j - 1, &mut wprev);
         increments(&wprev, &wnext, m, &mut dw, &mut dz);
         for x in dw.iter_mut() {
             *x = -*x;
@@ -471,7 +423,7 @@ where
                         (j0, j1),
                         &at[c],
                         &mut sink,
-                        |j, w| path.at(j, w),
+                        |j, w| path.at(&mut tree, j, w),
                         |_, u| states.extend_from_slice(u),
                     )?;
                     *segment = c;
