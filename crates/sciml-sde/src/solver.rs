@@ -419,6 +419,66 @@ pub(crate) fn increments<R: Real>(
     }
 }
 
+/// Steps `method` from grid node `j0` (state `u0`) to node `j1`, with `w_at(j, out)` giving
+/// `W(t_j)`, and hands each new state to `visit(j, u_j)`. The arithmetic is that of
+/// [`crate::solve`], so on the same path the states are bitwise the same.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn forward_steps<R: Real, F: SdeFunction<R>>(
+    f: &mut F,
+    method: Method,
+    prob: &SdeProblem<R, F>,
+    grid: &Grid<R>,
+    (j0, j1): (usize, usize),
+    u0: &[R],
+    stats: &mut Stats,
+    mut w_at: impl FnMut(usize, &mut [f64]),
+    mut visit: impl FnMut(usize, &[R]),
+) -> Result<(), SdeError> {
+    let n = u0.len();
+    let noise = f.noise();
+    let m = noise.brownian_dim(n);
+    let (t0, t1) = prob.tspan;
+    let mut work = Work::new(n, noise, method);
+    let dim = if method.needs_z() { 2 * m } else { m };
+    let (mut wprev, mut wnext) = (vec![0.0f64; dim], vec![0.0f64; dim]);
+    let (mut dw, mut dz) = (vec![R::zero(); m], vec![R::zero(); m]);
+    let mut u = u0.to_vec();
+    let mut unew = vec![R::zero(); n];
+    w_at(j0, &mut wprev);
+    for j in j0 + 1..=j1 {
+        let t = grid.time(t0, t1, j - 1);
+        let h = grid.time(t0, t1, j) - t;
+        w_at(j, &mut wnext);
+        increments(&wprev, &wnext, m, &mut dw, &mut dz);
+        step(
+            method,
+            f,
+            t,
+            h,
+            &u,
+            &prob.p,
+            &dw,
+            &dz,
+            &mut unew,
+            &mut work,
+            None,
+            &mut stats.nf,
+        );
+        stats.steps += 1;
+        stats.accepted += 1;
+        if !unew.iter().all(|x| x.is_finite()) {
+            return Err(SdeError::Failed {
+                code: ReturnCode::NonFinite,
+                t: t.to_f64_lossy(),
+            });
+        }
+        visit(j, &unew);
+        std::mem::swap(&mut u, &mut unew);
+        std::mem::swap(&mut wprev, &mut wnext);
+    }
+    Ok(())
+}
+
 fn run<R: Real, F: SdeFunction<R>>(
     f: &mut F,
     prob: &SdeProblem<R, F>,
@@ -459,46 +519,31 @@ fn run<R: Real, F: SdeFunction<R>>(
             sol.u.push(u.clone());
             si += 1;
         }
-        let mut t = t0;
         // On the tree's own grid, W is read from blocks of nodes (each node drawn once).
         let mut path = GridPath::new(&g, t1);
-        for j in 1..=g.nsteps {
-            let tn = g.time(t0, t1, j);
-            if grid.is_some() {
-                path.at(tree, j, &mut wnext);
-            } else {
-                tree.eval_unchecked(tn.to_f64_lossy(), &mut wnext);
-            }
-            increments(&wprev, &wnext, m, &mut dw, &mut dz);
-            let h = tn - t;
-            step(
-                method,
-                f,
-                t,
-                h,
-                &u,
-                p,
-                &dw,
-                &dz,
-                &mut unew,
-                &mut work,
-                None,
-                &mut stats.nf,
-            );
-            stats.steps += 1;
-            stats.accepted += 1;
-            if !unew.iter().all(|x| x.is_finite()) {
-                return Err(fail(ReturnCode::NonFinite, t));
-            }
-            std::mem::swap(&mut u, &mut unew);
-            std::mem::swap(&mut wprev, &mut wnext);
-            t = tn;
-            while si < saves.len() && saves[si] == j {
-                sol.t.push(t);
-                sol.u.push(u.clone());
-                si += 1;
-            }
-        }
+        forward_steps(
+            f,
+            method,
+            prob,
+            &g,
+            (0, g.nsteps),
+            &prob.u0,
+            &mut stats,
+            |j, w| {
+                if grid.is_some() && j > 0 {
+                    path.at(tree, j, w);
+                } else {
+                    tree.eval_unchecked(g.time(t0, t1, j).to_f64_lossy(), w);
+                }
+            },
+            |j, u| {
+                while si < saves.len() && saves[si] == j {
+                    sol.t.push(g.time(t0, t1, j));
+                    sol.u.push(u.to_vec());
+                    si += 1;
+                }
+            },
+        )?;
         sol.stats = stats;
         return Ok(sol);
     }

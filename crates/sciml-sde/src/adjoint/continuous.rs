@@ -26,12 +26,12 @@
 //! form `dz = (f − c) dt + g ∘ dW`, as in Li et al. §3; the VJP of the correction `c` needs
 //! second derivatives of the diffusion, which the system supplies through [`ItoCorrection`].
 
-use crate::adjoint::forward::{check_cotangents, fixed_setup, forward_steps};
+use crate::adjoint::forward::{check_cotangents, fixed_setup};
 use crate::adjoint::SdeAdjoint;
 use crate::error::SdeError;
 use crate::methods::Method;
 use crate::problem::{ItoCorrection, Noise, SdeFunction, SdeProblem, SdeVjp, StratonovichForm};
-use crate::solver::{increments, GridPath, SdeOptions};
+use crate::solver::{forward_steps, increments, GridPath, SdeOptions};
 use sciml_core::{Error, Real, ReturnCode, Solution, Stats};
 
 /// The backsolve adjoint: the state is integrated backward with the adjoint, `O(1)` memory in

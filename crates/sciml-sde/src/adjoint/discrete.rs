@@ -8,11 +8,11 @@
 //! is needed, which is why only derivative-free schemes are offered (Milstein's correction would
 //! need second derivatives).
 
-use crate::adjoint::forward::{check_cotangents, fixed_setup, forward_steps};
+use crate::adjoint::forward::{check_cotangents, fixed_setup};
 use crate::error::SdeError;
 use crate::methods::Method;
 use crate::problem::{SdeProblem, SdeVjp};
-use crate::solver::{grid_brownian, increments, SdeOptions};
+use crate::solver::{forward_steps, grid_brownian, increments, SdeOptions};
 use sciml_core::{Error, Real, Solution, Stats};
 
 /// The solution and the gradients of a loss with respect to `u0` and `p`.
