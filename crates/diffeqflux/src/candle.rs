@@ -34,13 +34,10 @@
 //!
 //! Threads: candle's CPU matrix product asks for its thread count on every call, and unless the
 //! environment variable `RAYON_NUM_THREADS` is set that means reading `/proc/cpuinfo` (about
-//! 30 µs, more than a tiny network's whole forward pass). The first [`CandleModel`] built in a
-//! process therefore sets `RAYON_NUM_THREADS` to [`std::thread::available_parallelism`] when it is
-//! unset or invalid (which is also rayon's own default). To choose another count, set the
-//! variable before building the first model. The variable is written once, behind a
-//! [`std::sync::Once`]; Rust's environment accessors are synchronised, but C code that reads the
-//! environment from another thread at that moment is not: build the first model before starting
-//! such threads.
+//! 30 µs, more than a tiny network's whole forward pass). candle has no other setting for it, and
+//! this library sets no environment variable on its own: set `RAYON_NUM_THREADS` before starting
+//! the program (`RAYON_NUM_THREADS=2 cargo run ...`), or call [`pin_candle_thread_count`] once at
+//! the start of `main`, before other threads exist.
 //!
 //! ```
 //! use candle_core::{DType, Device};
@@ -74,7 +71,7 @@ use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::VarMap;
 use sciml_core::{Re, SliceState, VectorField, Vjp};
 use std::ops::Range;
-use std::sync::{Arc, Mutex, MutexGuard, Once, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// What went wrong building or calling a candle adaptor.
 #[derive(Debug, thiserror::Error)]
@@ -115,21 +112,32 @@ pub enum CandleAdaptorError {
 
 type Result<T> = std::result::Result<T, CandleAdaptorError>;
 
-static THREADS: Once = Once::new();
-
-/// Sets `RAYON_NUM_THREADS` once per process when it is unset or invalid, so that candle's CPU
-/// matrix product does not read `/proc/cpuinfo` on every call (see the module documentation).
-fn pin_thread_count() {
-    THREADS.call_once(|| {
-        let valid = std::env::var("RAYON_NUM_THREADS")
-            .ok()
-            .and_then(|s| s.parse::<usize>().ok())
-            .is_some_and(|n| n > 0);
-        if !valid {
+/// Sets `RAYON_NUM_THREADS` to [`std::thread::available_parallelism`] (rayon's own default) when
+/// it is unset or invalid, so that candle's CPU matrix product stops reading `/proc/cpuinfo` on
+/// every call (see the module documentation). Returns the thread count in force.
+///
+/// This writes the process environment, which is why the library never calls it by itself: call
+/// it at the start of `main`, before starting threads (C code reading the environment from
+/// another thread at that moment is not synchronised with the write).
+///
+/// ```
+/// let n = diffeqflux::candle::pin_candle_thread_count();
+/// assert!(n >= 1);
+/// assert_eq!(std::env::var("RAYON_NUM_THREADS").unwrap(), n.to_string());
+/// ```
+pub fn pin_candle_thread_count() -> usize {
+    let set = std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .filter(|n| *n > 0);
+    match set {
+        Some(n) => n,
+        None => {
             let n = std::thread::available_parallelism().map_or(1, |n| n.get());
             std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+            n
         }
-    });
+    }
 }
 
 /// One variable of the map: its name, the variable, and its block of the flat vector.
@@ -196,7 +204,6 @@ impl<M: Module> CandleModel<M> {
     /// The first model built in a process pins candle's thread count (see the module
     /// documentation).
     pub fn new(module: M, varmap: VarMap, in_dim: usize, out_dim: usize) -> Result<Self> {
-        pin_thread_count();
         let mut named: Vec<(String, Var)> = {
             let data = varmap.data().lock().unwrap_or_else(PoisonError::into_inner);
             data.iter().map(|(n, v)| (n.clone(), v.clone())).collect()

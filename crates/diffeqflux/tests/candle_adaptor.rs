@@ -456,14 +456,20 @@ fn bad_input_is_an_error() {
 }
 
 #[test]
-fn building_a_model_pins_candles_thread_count() {
+fn pinning_candles_thread_count_is_the_users_call() {
+    // Building a model writes no environment variable (the library sets none by itself) ...
+    let before = std::env::var("RAYON_NUM_THREADS").ok();
     let _model = candle_model();
-    let n: usize = std::env::var("RAYON_NUM_THREADS").unwrap().parse().unwrap();
+    assert_eq!(std::env::var("RAYON_NUM_THREADS").ok(), before);
+    // ... and the explicit call pins it.
+    let n = diffeqflux::candle::pin_candle_thread_count();
+    let env: usize = std::env::var("RAYON_NUM_THREADS").unwrap().parse().unwrap();
     assert!(n >= 1);
+    assert_eq!(env, n);
 }
 
 /// Time per call of a 2-50-2 forward pass and VJP at batch 1 (run it alone, with
-/// `--ignored --nocapture`, so the raw candle timing comes before any model pins the threads).
+/// `--ignored --nocapture`, so the raw candle timing comes before the thread count is pinned).
 #[test]
 #[ignore = "timing, not a check: run alone with --ignored --nocapture"]
 fn timing_tiny_mlp() {
@@ -483,6 +489,7 @@ fn timing_tiny_mlp() {
         t.elapsed().as_secs_f64() / reps as f64 * 1e6
     };
     let before = raw(&m);
+    diffeqflux::candle::pin_candle_thread_count();
     let model = CandleModel::new(m, vm, 2, 2).unwrap();
     let after = raw(model.module());
     let q = model.varmap_to_params().unwrap();

@@ -243,3 +243,137 @@ proptest! {
         prop_assert!((lhs - rhs).abs() <= 1e-12 * scale, "{} vs {}", lhs, rhs);
     }
 }
+
+/// A short input must never give a normal return with a wrong output: the `try_` entry points
+/// return an `Err` naming the slice, and the unchecked passes panic (in release builds too).
+#[test]
+fn checked_entry_points_refuse_wrong_lengths() {
+    let net = nested();
+    let p = net.initial_params(&mut Xoshiro256pp::new(3));
+    let batch = 2;
+    let x = vec![0.3; net.in_dim() * batch];
+    let mut y = vec![0.0; net.out_dim() * batch];
+    let mut ws = vec![0.0; net.workspace_len(batch)];
+    assert!(net
+        .try_forward(
+            Input {
+                x: &x,
+                batch,
+                p: &p
+            },
+            &mut y,
+            &mut ws
+        )
+        .is_ok());
+    let msg = |e: LayerError| e.to_string();
+    let short = &x[..x.len() - 1];
+    let e = net
+        .try_forward(
+            Input {
+                x: short,
+                batch,
+                p: &p,
+            },
+            &mut y,
+            &mut ws,
+        )
+        .unwrap_err();
+    assert!(msg(e).starts_with("x has 3 values"));
+    let e = net
+        .try_forward(
+            Input {
+                x: &x,
+                batch,
+                p: &p[1..],
+            },
+            &mut y,
+            &mut ws,
+        )
+        .unwrap_err();
+    assert!(msg(e).starts_with("p has"));
+    let e = net
+        .try_forward(
+            Input {
+                x: &x,
+                batch,
+                p: &p,
+            },
+            &mut y[..1],
+            &mut ws,
+        )
+        .unwrap_err();
+    assert!(msg(e).starts_with("y has 1 values"));
+    let e = net
+        .try_forward(
+            Input {
+                x: &x,
+                batch,
+                p: &p,
+            },
+            &mut y,
+            &mut ws[..1],
+        )
+        .unwrap_err();
+    assert!(msg(e).starts_with("workspace has 1 values"));
+    let ybar = vec![1.0; y.len()];
+    let (mut xbar, mut pbar) = (vec![0.0; x.len()], vec![0.0; p.len()]);
+    let inp = Input {
+        x: &x,
+        batch,
+        p: &p,
+    };
+    assert!(net
+        .try_vjp(inp, &ybar, &mut xbar, &mut pbar, &mut ws)
+        .is_ok());
+    let e = net
+        .try_vjp(inp, &ybar[1..], &mut xbar, &mut pbar, &mut ws)
+        .unwrap_err();
+    assert!(msg(e).starts_with("ybar has"));
+    let mut ydot = vec![0.0; y.len()];
+    assert!(net
+        .try_jvp(inp, &x, None, &mut y, &mut ydot, &mut ws)
+        .is_ok());
+    let e = net
+        .try_jvp(inp, &x[1..], None, &mut y, &mut ydot, &mut ws)
+        .unwrap_err();
+    assert!(msg(e).starts_with("xdot has"));
+    // The allocating call agrees with the in-place one.
+    let mut y2 = vec![0.0; y.len()];
+    net.forward(inp, &mut y2, &mut ws);
+    assert_eq!(net.apply(&x, batch, &p).unwrap(), y2);
+    assert!(net.apply(short, batch, &p).is_err());
+}
+
+#[test]
+#[should_panic(expected = "layer input has 3 values, expected 4")]
+fn an_unchecked_pass_panics_on_a_short_input() {
+    let d = Dense::new(2, 3, Activation::Tanh);
+    let p = vec![0.1; d.nparams()];
+    let (mut y, mut ws) = (vec![0.0; 6], vec![0.0; d.workspace_len(2)]);
+    d.forward(
+        Input {
+            x: &[1.0, 2.0, 3.0],
+            batch: 2,
+            p: &p,
+        },
+        &mut y,
+        &mut ws,
+    );
+}
+
+#[test]
+#[should_panic(expected = "layer input has 3 values, expected 4")]
+fn an_unchecked_scale_panics_on_a_short_input() {
+    let s = Scale::new(2, Activation::Identity);
+    let p = vec![1.0; s.nparams()];
+    let (mut y, mut ws) = (vec![0.0; 4], vec![0.0; s.workspace_len(2)]);
+    s.forward(
+        Input {
+            x: &[1.0, 2.0, 3.0],
+            batch: 2,
+            p: &p,
+        },
+        &mut y,
+        &mut ws,
+    );
+}

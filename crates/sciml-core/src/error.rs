@@ -59,6 +59,18 @@ pub enum Error {
         "this solution has no dense output; solve with `dense: true` to interpolate at any time"
     )]
     NoDenseOutput,
+    /// A recorded step could not be carried out again when a sensitivity method replayed it
+    /// (the tape does not belong to this problem and method, or the field is not
+    /// deterministic).
+    #[error("replaying step {step} (t = {t}) failed: {reason}")]
+    Replay {
+        /// The step's index on the tape.
+        step: usize,
+        /// Its start.
+        t: f64,
+        /// What went wrong.
+        reason: String,
+    },
     /// A method cannot do what was asked of it.
     #[error("{method} cannot {what}")]
     Unsupported {

@@ -28,6 +28,43 @@ pub struct Stats {
     pub rejected: usize,
 }
 
+impl std::ops::AddAssign<&Stats> for Stats {
+    /// Adds another solve's counters (e.g. a backward pass's inner solves) to these.
+    ///
+    /// ```
+    /// use sciml_core::Stats;
+    /// let mut total = Stats { nf: 3, ..Stats::default() };
+    /// total += &Stats { nf: 4, njac: 1, ..Stats::default() };
+    /// assert_eq!((total.nf, total.njac), (7, 1));
+    /// ```
+    fn add_assign(&mut self, s: &Stats) {
+        let Stats {
+            nf,
+            njac,
+            nfactor,
+            nlinsolve,
+            nnewton,
+            steps,
+            accepted,
+            rejected,
+        } = s;
+        self.nf += nf;
+        self.njac += njac;
+        self.nfactor += nfactor;
+        self.nlinsolve += nlinsolve;
+        self.nnewton += nnewton;
+        self.steps += steps;
+        self.accepted += accepted;
+        self.rejected += rejected;
+    }
+}
+
+impl std::ops::AddAssign for Stats {
+    fn add_assign(&mut self, s: Stats) {
+        *self += &s;
+    }
+}
+
 /// How a solve ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]

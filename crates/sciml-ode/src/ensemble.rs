@@ -40,6 +40,8 @@ where
         .into_par_iter()
         .map(|(u0, p)| {
             let mut prob = OdeProblem::new(problem.f.clone(), u0, problem.tspan, p)?;
+            // Everything but (u0, p) comes from the problem, the mass matrix included.
+            prob.mass.clone_from(&problem.mass);
             prob.solve(method.clone(), opts)
         })
         .collect()

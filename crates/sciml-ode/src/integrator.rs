@@ -4,7 +4,7 @@
 
 use crate::callbacks::{crosses, CallbackContext, Callbacks};
 use crate::controller::PiController;
-use crate::method::{OdeMethod, StepContext};
+use crate::method::{OdeMethod, StepContext, StepFailure};
 use crate::options::{SaveAt, SolveOptions};
 use crate::problem::OdeProblem;
 use sciml_core::dense::interp_weights;
@@ -113,6 +113,8 @@ pub struct Integrator<'a, F: VectorField, M: OdeMethod<F>> {
     /// The method's `advance` is deferred to the next step, so the last step can still be
     /// interpolated in between.
     advance_pending: bool,
+    /// The last rejected attempt failed on a NaN or infinite value.
+    nonfinite_reject: bool,
     done: bool,
 }
 
@@ -232,7 +234,8 @@ impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
             });
         }
         if let Some(dt) = opts.dt {
-            check_positive("dt", dt.abs())?;
+            // A size, not a signed step: the span gives the direction.
+            check_positive("dt", dt)?;
         } else if !adaptive {
             let reason = if method.is_adaptive() {
                 "fixed-step mode needs a step size; set `dt`".to_string()
@@ -388,6 +391,7 @@ impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
             tape: None,
             last_step: None,
             advance_pending: false,
+            nonfinite_reject: false,
             done: false,
             method,
             cache,
@@ -800,8 +804,19 @@ impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
             } else {
                 self.dtmin
             };
-            if self.adaptive && h.abs() < floor && !hit {
-                return Err(self.fail(ReturnCode::DtLessThanMin));
+            if !h.is_finite() {
+                // The initial step is NaN when f(t0, u0) is.
+                return Err(self.fail(ReturnCode::NonFinite));
+            }
+            if self.adaptive && !(h.abs() >= floor || hit) {
+                // Steps shrunk away because the field kept producing NaN or infinite values are
+                // a non-finite failure, not a stiff problem.
+                let code = if self.nonfinite_reject {
+                    ReturnCode::NonFinite
+                } else {
+                    ReturnCode::DtLessThanMin
+                };
+                return Err(self.fail(code));
             }
             self.sol.stats.steps += 1;
             let ctx = StepContext {
@@ -817,7 +832,17 @@ impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
                 .method
                 .try_step(&mut self.cache, self.f, ctx, &mut self.unew);
             if self.adaptive {
-                let err = res.unwrap_or(R::<F::V>::infinity());
+                let err = match res {
+                    Ok(e) if e.is_finite() => e,
+                    Ok(_) | Err(StepFailure::NonFinite) => {
+                        self.nonfinite_reject = true;
+                        R::<F::V>::infinity()
+                    }
+                    Err(_) => {
+                        self.nonfinite_reject = false;
+                        R::<F::V>::infinity()
+                    }
+                };
                 let (accept, hctrl) = self.ctrl.decide(h, err);
                 // A method that controls its own step (BDF's order selection) overrides the PI
                 // controller's proposal, after accepted and rejected steps alike.
@@ -834,13 +859,18 @@ impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
                 } else {
                     hnext
                 };
-            } else if res.is_err() {
-                return Err(self.fail(ReturnCode::NonFinite));
+            } else if let Err(e) = res {
+                let code = match e {
+                    StepFailure::NonFinite => ReturnCode::NonFinite,
+                    StepFailure::NewtonFailure | StepFailure::LinearSolve => ReturnCode::StepFailed,
+                };
+                return Err(self.fail(code));
             }
             if !self.unew.all_finite() {
                 return Err(self.fail(ReturnCode::NonFinite));
             }
             self.sol.stats.accepted += 1;
+            self.nonfinite_reject = false;
             let tnew = if hit { target } else { self.t + h };
             self.method.finish_step(
                 &mut self.cache,

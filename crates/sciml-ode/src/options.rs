@@ -11,7 +11,8 @@ pub enum SaveAt<R> {
     Steps,
     /// Every `dt` from the start of the span (the end included when it falls on the grid).
     Every(R),
-    /// At these times, which must lie in the span (interpolated, never stepped to).
+    /// At these times, which must lie in the span (interpolated, never stepped to). They may
+    /// come in any order: the solution holds them sorted in the direction of integration.
     Times(Vec<R>),
 }
 
@@ -40,7 +41,8 @@ pub struct SolveOptions<R: Real> {
     pub dense: Option<bool>,
     /// Times the integrator must step onto exactly.
     pub tstops: Vec<R>,
-    /// Initial step (adaptive) or the step (fixed-step mode).
+    /// Initial step (adaptive) or the step (fixed-step mode): a positive size; the direction
+    /// comes from the span, and a negative or zero value is refused when the solve starts.
     pub dt: Option<R>,
     /// Adapt the step (`None`: when the method has an error estimate).
     pub adaptive: Option<bool>,
@@ -104,6 +106,47 @@ impl<R: Real> SolveOptions<R> {
     /// Largest number of steps.
     pub fn maxiters(mut self, n: usize) -> Self {
         self.maxiters = n;
+        self
+    }
+    /// Initial step size of an adaptive solve (the step itself with `adaptive(false)`). A size,
+    /// not a signed step: the direction comes from the span.
+    pub fn dt(mut self, dt: R) -> Self {
+        self.dt = Some(dt);
+        self
+    }
+    /// Adapt the step (`true`) or take fixed steps of size `dt` (`false`).
+    pub fn adaptive(mut self, on: bool) -> Self {
+        self.adaptive = Some(on);
+        self
+    }
+    /// Smallest step before the solve gives up with `DtLessThanMin`.
+    pub fn dtmin(mut self, dtmin: R) -> Self {
+        self.dtmin = Some(dtmin);
+        self
+    }
+    /// Largest step.
+    pub fn dtmax(mut self, dtmax: R) -> Self {
+        self.dtmax = Some(dtmax);
+        self
+    }
+    /// Save (or not) the initial point.
+    pub fn save_start(mut self, on: bool) -> Self {
+        self.save_start = Some(on);
+        self
+    }
+    /// Save (or not) the final point.
+    pub fn save_end(mut self, on: bool) -> Self {
+        self.save_end = Some(on);
+        self
+    }
+    /// Per-component (or scalar) tolerances given as a [`Tolerance`].
+    pub fn tolerance(mut self, tol: Tolerance<R>) -> Self {
+        self.tol = tol;
+        self
+    }
+    /// The step-size controller.
+    pub fn controller(mut self, ctrl: PiController<R>) -> Self {
+        self.controller = ctrl;
         self
     }
 }

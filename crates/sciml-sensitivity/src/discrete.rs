@@ -153,8 +153,16 @@ impl<F: Vjp, M: StepVjp<F> + OdeMethod<F>> Sensitivity<F, M> for DiscreteAdjoint
                     mass: None,
                     stats: &mut stats,
                 };
-                // The error estimate is not needed; the step is replayed with its recorded size.
-                let _ = method.try_step(&mut fwd_cache, f, ctx, &mut next);
+                // The error estimate is not needed (the step is replayed with its recorded
+                // size), but a step that cannot be carried out again must not pass silently.
+                if let Err(e) = method.try_step(&mut fwd_cache, f, ctx, &mut next) {
+                    return Err(sciml_core::Error::Replay {
+                        step: i,
+                        t: sciml_core::Real::to_f64_lossy(rec.t0),
+                        reason: format!("{e:?}"),
+                    }
+                    .into());
+                }
                 states.push(next);
             }
             for i in (seg_start..seg_end).rev() {

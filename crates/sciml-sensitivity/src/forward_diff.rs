@@ -111,10 +111,7 @@ impl<F: DualField, M: OdeMethod<F> + OdeMethod<F::Dual>> Sensitivity<F, M>
             } else {
                 dp[d - n] = g;
             }
-            stats.nf += sol.stats.nf;
-            stats.steps += sol.stats.steps;
-            stats.accepted += sol.stats.accepted;
-            stats.rejected += sol.stats.rejected;
+            stats += &sol.stats;
         }
         Ok(Gradient { du0, dp, stats })
     }

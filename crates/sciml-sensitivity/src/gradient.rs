@@ -38,6 +38,52 @@ pub trait Sensitivity<F: VectorField, M: MethodInfo> {
         tape: Self::Tape,
         ubar: &[F::V],
     ) -> BackwardResult<F::V, F::P>;
+
+    /// The loss of a solve and its gradient in one call, as `jax.value_and_grad` or Zygote
+    /// give it: solves, calls `loss(t, u)` on the saved points, which returns the loss and its
+    /// cotangents `∂L/∂u_k` (one per saved state), and pulls them back.
+    ///
+    /// ```
+    /// use sciml_core::{ForwardAd, GenericRhs, Scalar};
+    /// use sciml_ode::{OdeProblem, SaveAt, SolveOptions, Tsit5};
+    /// use sciml_sensitivity::{DiscreteAdjoint, Sensitivity};
+    /// // u' = -p u, L = u(1)²: dL/dp = -2 u(1)², dL/du0 = 2 u(1) e^{-p}.
+    /// struct Decay;
+    /// impl GenericRhs for Decay {
+    ///     fn dims(&self) -> (usize, usize) { (1, 1) }
+    ///     fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
+    ///         du[0] = -p[0] * u[0];
+    ///     }
+    /// }
+    /// let mut prob = OdeProblem::new(ForwardAd::new(Decay), vec![1.0], (0.0, 1.0), vec![0.5]).unwrap();
+    /// let mut opts = SolveOptions::default().saveat(SaveAt::Times(vec![1.0]));
+    /// opts.tol = sciml_core::Tolerance::new(1e-10, 1e-12).unwrap();
+    /// let (loss, g) = DiscreteAdjoint::default()
+    ///     .loss_and_gradient(&mut prob, &Tsit5, &opts, |_t: &[f64], u: &[Vec<f64>]| {
+    ///         (u[0][0] * u[0][0], vec![vec![2.0 * u[0][0]]])
+    ///     })
+    ///     .unwrap();
+    /// let u1 = (-0.5f64).exp();
+    /// assert!((loss - u1 * u1).abs() < 1e-9);
+    /// assert!((g.dp[0] + 2.0 * u1 * u1).abs() < 1e-8);
+    /// assert!((g.du0[0] - 2.0 * u1 * u1).abs() < 1e-8);
+    /// ```
+    #[allow(clippy::type_complexity)]
+    fn loss_and_gradient<T, L>(
+        &self,
+        prob: &mut OdeProblem<F>,
+        method: &M,
+        opts: &SolveOptions<Re<F::V>>,
+        loss: L,
+    ) -> Result<(T, Gradient<F::V, F::P>), SolveError<F::V>>
+    where
+        L: FnOnce(&[Re<F::V>], &[F::V]) -> (T, Vec<F::V>),
+    {
+        let (sol, tape) = self.forward(prob, method, opts)?;
+        let (value, ubar) = loss(&sol.t, &sol.u);
+        let g = self.backward(prob, method, tape, &ubar)?;
+        Ok((value, g))
+    }
 }
 
 /// Checks that there is one cotangent per saved state, each shaped like the state.

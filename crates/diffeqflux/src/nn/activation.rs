@@ -1,7 +1,7 @@
 //! Elementwise activation functions: as a choice inside [`crate::nn::Dense`] and
 //! [`crate::nn::Scale`], and as a standalone layer ([`ActivationLayer`]).
 
-use super::{Input, Layer, Tape};
+use super::{assert_x_len, Input, Layer, Tape};
 use sciml_core::rng::Xoshiro256pp;
 use sciml_core::{Real, Scalar, Zero};
 use serde::{Deserialize, Serialize};
@@ -343,7 +343,7 @@ impl Layer for ActivationLayer {
     }
     fn forward<S: Scalar>(&self, inp: Input<'_, S>, y: &mut [S], _ws: &mut [S]) {
         let n = self.dim * inp.batch;
-        debug_assert_eq!(inp.x.len(), n);
+        assert_x_len(inp.x.len(), n);
         y[..n].copy_from_slice(&inp.x[..n]);
         self.act.apply_slice(&mut y[..n]);
     }
@@ -356,6 +356,7 @@ impl Layer for ActivationLayer {
         ws: &mut [S],
     ) {
         let n = self.dim * inp.batch;
+        assert_x_len(inp.x.len(), n);
         let y = &mut ws[..n];
         if !self.act.needs_preactivation() {
             // σ' comes from y = σ(x); otherwise from x alone.
@@ -373,6 +374,7 @@ impl Layer for ActivationLayer {
         _ws: &mut [S],
     ) {
         let n = self.dim * inp.batch;
+        assert_x_len(inp.x.len(), n);
         self.act.mul_derivative(inp.x, tape.y, ybar, &mut xbar[..n]);
     }
     fn jvp<S: Scalar>(
@@ -385,6 +387,7 @@ impl Layer for ActivationLayer {
         ws: &mut [S],
     ) {
         let n = self.dim * inp.batch;
+        assert_x_len(xdot.len(), n);
         self.forward(inp, y, ws);
         self.act.mul_derivative(inp.x, y, xdot, &mut ydot[..n]);
     }

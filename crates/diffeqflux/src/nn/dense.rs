@@ -1,7 +1,7 @@
 //! The fully connected layer `y = σ.(W x .+ b)`.
 
 use super::kernels::{colsum_acc, gemm_axpy, gemm_dot, ger_acc, transpose, Init};
-use super::{vjp_via_tape, Activation, Input, Layer, Tape};
+use super::{assert_x_len, vjp_via_tape, Activation, Input, Layer, Tape};
 use sciml_core::rng::Xoshiro256pp;
 use sciml_core::Scalar;
 use serde::{Deserialize, Serialize};
@@ -203,7 +203,7 @@ impl Layer for Dense {
     }
     fn forward<S: Scalar>(&self, inp: Input<'_, S>, y: &mut [S], ws: &mut [S]) {
         let n = self.out_dim * inp.batch;
-        debug_assert_eq!(inp.x.len(), self.in_dim * inp.batch);
+        assert_x_len(inp.x.len(), self.in_dim * inp.batch);
         let (w, b) = self.split(inp.p);
         let init = b.map_or(Init::Zero, Init::Bias);
         let y = &mut y[..n];
@@ -218,6 +218,7 @@ impl Layer for Dense {
         ws: &mut [S],
     ) {
         let n = self.out_dim * inp.batch;
+        assert_x_len(inp.x.len(), self.in_dim * inp.batch);
         let (w, b) = self.split(inp.p);
         let y = &mut y[..n];
         self.linear(w, inp.x, y, b.map_or(Init::Zero, Init::Bias), ws);
@@ -271,6 +272,8 @@ impl Layer for Dense {
         ws: &mut [S],
     ) {
         let n = self.out_dim * inp.batch;
+        assert_x_len(inp.x.len(), self.in_dim * inp.batch);
+        assert_x_len(xdot.len(), self.in_dim * inp.batch);
         let (w, b) = self.split(inp.p);
         let (y, ydot) = (&mut y[..n], &mut ydot[..n]);
         let (zdot, rest) = ws.split_at_mut(n);

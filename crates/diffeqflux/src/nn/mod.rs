@@ -325,8 +325,10 @@ pub trait Layer: Send + Sync {
         p
     }
 
-    /// Checks the lengths of a call's data and parameters (the passes themselves only
-    /// `debug_assert` them).
+    /// Checks the lengths of a call's data and parameters. The unchecked passes (`forward`,
+    /// `vjp`, `jvp`, ...) panic on a wrong input length rather than return a wrong output; the
+    /// `try_` entry points ([`Layer::try_forward`], [`Layer::try_vjp`], [`Layer::try_jvp`]) and
+    /// [`Layer::apply`] check every slice first and return an `Err`.
     ///
     /// ```
     /// use diffeqflux::nn::{Activation, Dense, Input, Layer, LayerError};
@@ -340,6 +342,112 @@ pub trait Layer: Send + Sync {
         check_len("x", self.in_dim() * inp.batch, inp.x.len())?;
         check_len("p", self.nparams(), inp.p.len())
     }
+
+    /// [`Layer::forward`] with every length checked first: `x` and `p` exactly, `y` and the
+    /// workspace at least as long as needed.
+    ///
+    /// ```
+    /// use diffeqflux::nn::{Activation, Dense, Input, Layer};
+    /// let d = Dense::new(3, 2, Activation::Tanh);
+    /// let p = vec![0.1; d.nparams()];
+    /// let (mut y, mut ws) = (vec![0.0; 2], vec![0.0; d.workspace_len(1)]);
+    /// assert!(d.try_forward(Input { x: &[1.0, 2.0, 3.0], batch: 1, p: &p }, &mut y, &mut ws).is_ok());
+    /// let short = d.try_forward(Input { x: &[1.0, 2.0], batch: 1, p: &p }, &mut y, &mut ws);
+    /// assert!(short.unwrap_err().to_string().contains("x has 2 values; the layer needs 3"));
+    /// ```
+    fn try_forward<S: Scalar>(
+        &self,
+        inp: Input<'_, S>,
+        y: &mut [S],
+        ws: &mut [S],
+    ) -> Result<(), LayerError> {
+        self.check_input(&inp)?;
+        check_at_least("y", self.out_dim() * inp.batch, y.len())?;
+        check_at_least("workspace", self.workspace_len(inp.batch), ws.len())?;
+        self.forward(inp, y, ws);
+        Ok(())
+    }
+
+    /// [`Layer::vjp`] with every length checked first.
+    fn try_vjp<S: Scalar>(
+        &self,
+        inp: Input<'_, S>,
+        ybar: &[S],
+        xbar: &mut [S],
+        pbar: &mut [S],
+        ws: &mut [S],
+    ) -> Result<(), LayerError> {
+        self.check_input(&inp)?;
+        check_len("ybar", self.out_dim() * inp.batch, ybar.len())?;
+        check_len("xbar", self.in_dim() * inp.batch, xbar.len())?;
+        check_len("pbar", self.nparams(), pbar.len())?;
+        check_at_least("workspace", self.workspace_len(inp.batch), ws.len())?;
+        self.vjp(inp, ybar, xbar, pbar, ws);
+        Ok(())
+    }
+
+    /// [`Layer::jvp`] with every length checked first.
+    fn try_jvp<S: Scalar>(
+        &self,
+        inp: Input<'_, S>,
+        xdot: &[S],
+        pdot: Option<&[S]>,
+        y: &mut [S],
+        ydot: &mut [S],
+        ws: &mut [S],
+    ) -> Result<(), LayerError> {
+        self.check_input(&inp)?;
+        check_len("xdot", self.in_dim() * inp.batch, xdot.len())?;
+        if let Some(pd) = pdot {
+            check_len("pdot", self.nparams(), pd.len())?;
+        }
+        check_at_least("y", self.out_dim() * inp.batch, y.len())?;
+        check_at_least("ydot", self.out_dim() * inp.batch, ydot.len())?;
+        check_at_least("workspace", self.workspace_len(inp.batch), ws.len())?;
+        self.jvp(inp, xdot, pdot, y, ydot, ws);
+        Ok(())
+    }
+
+    /// The layer applied to a batch, checked, into a new vector (`out_dim × batch`): the
+    /// convenient call when speed per call does not matter.
+    ///
+    /// ```
+    /// use diffeqflux::nn::{Activation, Dense, Layer};
+    /// let d = Dense::new(2, 1, Activation::Identity);
+    /// let y = d.apply(&[1.0, 2.0, 3.0, 4.0], 2, &[1.0, 1.0, 0.5]).unwrap();
+    /// assert_eq!(y, vec![3.5, 7.5]);
+    /// assert!(d.apply(&[1.0, 2.0, 3.0], 2, &[1.0, 1.0, 0.5]).is_err());
+    /// ```
+    fn apply<S: Scalar>(&self, x: &[S], batch: usize, p: &[S]) -> Result<Vec<S>, LayerError> {
+        let zero = S::zero();
+        let mut y = vec![zero; self.out_dim() * batch];
+        let mut ws = vec![zero; self.workspace_len(batch)];
+        self.try_forward(Input { x, batch, p }, &mut y, &mut ws)?;
+        Ok(y)
+    }
+}
+
+fn check_at_least(what: &'static str, expected: usize, found: usize) -> Result<(), LayerError> {
+    if found >= expected {
+        Ok(())
+    } else {
+        Err(LayerError::Length {
+            what,
+            expected,
+            found,
+        })
+    }
+}
+
+/// The unchecked passes' guard: a wrong input length is a panic that names the checked entry
+/// points, never a wrong output.
+#[track_caller]
+pub(crate) fn assert_x_len(found: usize, expected: usize) {
+    assert!(
+        found == expected,
+        "layer input has {found} values, expected {expected} (in_dim × batch); \
+         use Layer::try_forward / try_vjp / try_jvp for a checked call"
+    );
 }
 
 fn check_len(what: &'static str, expected: usize, found: usize) -> Result<(), LayerError> {

@@ -1,7 +1,7 @@
 //! The elementwise affine layer `y = σ.(w .* x .+ b)`.
 
 use super::kernels::colsum_acc;
-use super::{vjp_via_tape, Activation, Input, Layer, Tape};
+use super::{assert_x_len, vjp_via_tape, Activation, Input, Layer, Tape};
 use sciml_core::rng::Xoshiro256pp;
 use sciml_core::Scalar;
 use serde::{Deserialize, Serialize};
@@ -56,6 +56,7 @@ impl Scale {
     #[inline]
     fn affine<S: Scalar>(&self, p: &[S], x: &[S], z: &mut [S]) {
         let d = self.dim;
+        assert_x_len(x.len(), z.len());
         if d == 0 {
             return;
         }

@@ -1,6 +1,6 @@
 use super::fields::{InterpolatedAdjoint, LambdaAdjoint};
 use super::quadrature::{forward_dense, QuadratureTape, QUAD_POINTS};
-use super::{add_stats, add_to, backward_opts, gauss_legendre, lift_err, sweep};
+use super::{add_to, backward_opts, gauss_legendre, lift_err, sweep};
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
 use sciml_core::{Re, Real, Scalar, State, Stats, Vjp};
 use sciml_ode::{OdeMethod, OdeProblem, SolveOptions};
@@ -66,7 +66,7 @@ where
             integrate_last_step(&mut integ, (&gx, &gw), &p, &mut l, mu)?;
             nquad += QUAD_POINTS;
             let sol = integ.solve()?;
-            add_stats(stats, &sol.stats);
+            *stats += &sol.stats;
             stats.nf += nquad;
             sol.u
                 .into_iter()

@@ -3,7 +3,7 @@
 //! sparse or Krylov linear algebra on `Vec` states) can step it.
 
 use super::fields::{eval_forward, InterpolatedAdjoint};
-use super::{add_stats, backward_opts, lift_err, require_saveat, sweep};
+use super::{backward_opts, lift_err, require_saveat, sweep};
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
 use crate::InterpolatingTape;
 use sciml_core::{DenseMatrix, Error, Jacobian, SolveError, Stats, VectorField, Vjp};
@@ -142,7 +142,7 @@ where
             };
             let mut bp = OdeProblem::new(field, y, (hi, lo), prob.p.clone())?;
             let sol = bp.solve(self.backward.clone(), &bopts).map_err(lift_err)?;
-            add_stats(stats, &sol.stats);
+            *stats += &sol.stats;
             sol.u.into_iter().last().ok_or(Error::NoDenseOutput.into())
         };
         let tspan = prob.tspan;

@@ -165,7 +165,7 @@ impl InterpolatingAdjoint {
                     let mut fp =
                         OdeProblem::new(ByRef(&mut prob.f), start, (lo, hi), prob.p.clone())?;
                     let sol = fp.solve(method.clone(), &fo).map_err(lift_err)?;
-                    super::add_stats(stats, &sol.stats);
+                    *stats += &sol.stats;
                     recomputed = sol.dense.ok_or(Error::NoDenseOutput)?;
                     &recomputed
                 }

@@ -53,23 +53,12 @@ pub(crate) fn solve_segment<G: VectorField, M: OdeMethod<G>>(
 ) -> Result<(G::V, G), SolveError<G::V>> {
     let mut prob = OdeProblem::new(field, y, (ta, tb), p)?;
     let sol = prob.solve(method.clone(), opts)?;
-    add_stats(stats, &sol.stats);
+    *stats += &sol.stats;
     let end = sol.u.into_iter().last().ok_or(Error::Unsupported {
         method: "adjoint solve",
         what: "return its end state".into(),
     })?;
     Ok((end, prob.f))
-}
-
-pub(crate) fn add_stats(total: &mut Stats, s: &Stats) {
-    total.nf += s.nf;
-    total.steps += s.steps;
-    total.accepted += s.accepted;
-    total.rejected += s.rejected;
-    total.njac += s.njac;
-    total.nlinsolve += s.nlinsolve;
-    total.nfactor += s.nfactor;
-    total.nnewton += s.nnewton;
 }
 
 /// Rejects per-step saving, whose save times are not known before the solve and which a

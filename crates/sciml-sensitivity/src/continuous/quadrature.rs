@@ -1,5 +1,5 @@
 use super::fields::{InterpolatedAdjoint, LambdaAdjoint};
-use super::{add_stats, add_to, backward_opts, gauss_legendre, lift_err, require_saveat, sweep};
+use super::{add_to, backward_opts, gauss_legendre, lift_err, require_saveat, sweep};
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
 use sciml_core::{DenseOutput, Error, Re, Real, Scalar, State, Stats, Vjp};
 use sciml_ode::{OdeMethod, OdeProblem, SolveOptions};
@@ -90,7 +90,7 @@ where
             bopts.dense = Some(true);
             let mut bp = OdeProblem::new(field, lam, (hi, lo), prob.p.clone())?;
             let sol = bp.solve(method.clone(), &bopts)?;
-            add_stats(stats, &sol.stats);
+            *stats += &sol.stats;
             let dl = sol.dense.as_ref().ok_or(Error::NoDenseOutput)?;
             let a = &mut bp.f.inner;
             let mut l = a.u.zeros_like();
