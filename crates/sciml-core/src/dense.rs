@@ -13,11 +13,36 @@ use serde::{Deserialize, Serialize};
 /// (`P_j(θ) = Σ_m p_m θ^m`, starting at `θ¹`).
 #[inline]
 pub fn interp_weights<R: Real>(poly: &[Vec<R>], theta: R, h: R, w: &mut [R]) {
+    // Rows of one common degree (every tableau's interpolant but a few Hermite rows) run
+    // through a loop of fixed length, unrolled; the Horner order is the same either way.
+    if let Some(first) = poly.first() {
+        let len = first.len();
+        if poly.iter().all(|p| p.len() == len) {
+            match len {
+                3 => return horner_rows::<R, 3>(poly, theta, h, w),
+                4 => return horner_rows::<R, 4>(poly, theta, h, w),
+                5 => return horner_rows::<R, 5>(poly, theta, h, w),
+                _ => {}
+            }
+        }
+    }
     for (wj, pj) in w.iter_mut().zip(poly) {
         // Horner on θ(p_1 + θ(p_2 + ...)).
         let mut acc = R::zero();
         for &c in pj.iter().rev() {
             acc = acc * theta + c;
+        }
+        *wj = acc * theta * h;
+    }
+}
+
+#[inline(always)]
+fn horner_rows<R: Real, const L: usize>(poly: &[Vec<R>], theta: R, h: R, w: &mut [R]) {
+    for (wj, pj) in w.iter_mut().zip(poly) {
+        let pj = &pj[..L];
+        let mut acc = R::zero();
+        for m in (0..L).rev() {
+            acc = acc * theta + pj[m];
         }
         *wj = acc * theta * h;
     }

@@ -75,17 +75,25 @@ fn lincomb_slice<S: Scalar, K: AsRef<[S]>>(out: &mut [S], y: &[S], c: &[S::Re], 
     let n = y.len();
     let out = &mut out[..n];
     let k = |j: usize| &ks[j].as_ref()[..n];
-    if n <= 8 {
-        // Tiny states: one pass over the components, the combination innermost, so there is no
-        // per-vector loop set-up (this is what a 2-state ODE spends its time on).
-        for (i, o) in out.iter_mut().enumerate() {
-            let mut a = y[i];
-            for (kj, cj) in ks.iter().zip(c) {
-                a += kj.as_ref()[i] * *cj;
+    match n {
+        // Tiny states (what a 2-state ODE spends its time on): the components sit in registers
+        // while the vectors stream past, each checked once. The sums run in the same order as
+        // the general loops below, so the result is bitwise the same.
+        1 => return lincomb_tiny::<S, K, 1>(out, y, c, ks),
+        2 => return lincomb_tiny::<S, K, 2>(out, y, c, ks),
+        3 => return lincomb_tiny::<S, K, 3>(out, y, c, ks),
+        4 => return lincomb_tiny::<S, K, 4>(out, y, c, ks),
+        5..=8 => {
+            for (i, o) in out.iter_mut().enumerate() {
+                let mut a = y[i];
+                for (kj, cj) in ks.iter().zip(c) {
+                    a += kj.as_ref()[i] * *cj;
+                }
+                *o = a;
             }
-            *o = a;
+            return;
         }
-        return;
+        _ => {}
     }
     match ks.len() {
         0 => out.copy_from_slice(y),
@@ -131,6 +139,25 @@ fn lincomb_slice<S: Scalar, K: AsRef<[S]>>(out: &mut [S], y: &[S], c: &[S::Re], 
             }
         }
     }
+}
+
+/// [`lincomb_slice`] for exactly `N` components, accumulated in a fixed-size array.
+#[inline(always)]
+fn lincomb_tiny<S: Scalar, K: AsRef<[S]>, const N: usize>(
+    out: &mut [S],
+    y: &[S],
+    c: &[S::Re],
+    ks: &[&K],
+) {
+    let mut acc = [S::zero(); N];
+    acc.copy_from_slice(&y[..N]);
+    for (kj, cj) in ks.iter().zip(c) {
+        let k = &kj.as_ref()[..N];
+        for i in 0..N {
+            acc[i] += k[i] * *cj;
+        }
+    }
+    out[..N].copy_from_slice(&acc);
 }
 
 #[inline]

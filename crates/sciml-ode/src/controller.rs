@@ -120,7 +120,6 @@ impl<R: Real> PiController<R> {
         // err^β₁ and err_old^β₂ through one logarithm each (err_old's is kept), in a fast
         // approximation: a step-size factor needs a few digits, not libm's 16.
         let ln_err = R::c(fast_ln(err.max(R::c(1e-300)).to_f64_lossy()));
-        let q11 = R::c(fast_exp((st.b1 * ln_err).to_f64_lossy()));
         if err <= R::one() {
             let q = R::c(fast_exp(
                 (st.b1 * ln_err - st.b2 * st.ln_err_old).to_f64_lossy(),
@@ -130,6 +129,7 @@ impl<R: Real> PiController<R> {
             st.ln_err_old = ln_err.max(R::c(1e-4).ln());
             (true, h * ratio)
         } else {
+            let q11 = R::c(fast_exp((st.b1 * ln_err).to_f64_lossy()));
             let ratio = (self.gamma / q11).max(self.qmin).min(R::one());
             (false, h * ratio)
         }

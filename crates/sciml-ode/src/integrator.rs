@@ -275,6 +275,10 @@ impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
         let in_span =
             |x: R<F>| (x - t0) * dir >= R::<F>::zero() && (x - t1) * dir <= R::<F>::zero();
         let sort_dir = |v: &mut Vec<R<F>>| {
+            // Lists usually come sorted; checking is cheaper than sorting.
+            if v.windows(2).all(|w| (w[1] - w[0]) * dir >= R::<F>::zero()) {
+                return;
+            }
             v.sort_by(|a, b| {
                 ((*a - *b) * dir)
                     .partial_cmp(&R::<F>::zero())
