@@ -735,7 +735,8 @@ impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
             if (ts - upto) * self.dir > Re::<F::V>::zero() {
                 break;
             }
-            let mut out = self.u.zeros_like();
+            // A copy, not zeros: every component is overwritten, and malloc is cheaper than calloc.
+            let mut out = self.u.clone();
             let exact = ts == upto && exact_end;
             if exact {
                 out.copy_from(&self.unew);
