@@ -44,7 +44,7 @@ mod solver;
 
 pub use brownian::{BrownianTree, DEFAULT_DEPTH};
 pub use ensemble::{solve_ensemble, trajectory_seed, EnsembleSummary};
-pub use error::SdeError;
+pub use error::{PartialSolution, SdeError};
 pub use field_sde::FieldSde;
 pub use methods::{Interpretation, Method};
 pub use problem::{

@@ -11,9 +11,11 @@ use sciml_core::{Error, Real, ReturnCode, Solution, Stats};
 pub enum SaveAt<R> {
     /// The initial state and every accepted step.
     Steps,
-    /// These times (sorted, inside the span). With fixed steps they must lie on the step grid
-    /// (to within 0.1% of a step; the grid time is saved);
-    /// adaptive solves step onto them exactly.
+    /// These times, finite, distinct and inside the span, in any order: they are sorted in the
+    /// direction of integration (SDE spans always run forward, so ascending), as ODE solves do,
+    /// and the solution holds them in that order. With fixed steps they must lie on the step
+    /// grid (to within 0.1% of a step; the grid time is saved); adaptive solves step onto them
+    /// exactly.
     Times(Vec<R>),
 }
 
@@ -32,11 +34,15 @@ pub struct SdeOptions<R> {
     pub delta: R,
     /// What to save.
     pub saveat: SaveAt<R>,
-    /// Smallest step an adaptive solve may take.
+    /// Smallest step an adaptive solve may take (default `1e-12` of the span). Checked when the
+    /// solve starts, also for fixed steps: finite, `>= 0` and `<= dtmax`.
     pub dtmin: Option<R>,
-    /// Largest step an adaptive solve may take.
+    /// Largest step an adaptive solve may take (default the span). Checked when the solve
+    /// starts, also for fixed steps: finite and `> 0`.
     pub dtmax: Option<R>,
-    /// Most step attempts.
+    /// Most step attempts (at least 1), for fixed and adaptive steps alike: a solve that needs
+    /// more fails with [`ReturnCode::MaxIters`] after `maxiters` steps, its error holding the
+    /// solution saved so far.
     pub maxiters: usize,
     /// Seed of the Brownian path.
     pub seed: u64,
@@ -132,6 +138,7 @@ pub(crate) fn validate<R: Real, F: SdeFunction<R>>(
         .into());
     }
     if let Some(dt) = opts.dt {
+        // A negative step is refused, not read as |dt|: SDE spans always run forward.
         if !(dt.is_finite() && dt > R::zero()) {
             return Err(Error::InvalidOption {
                 option: "dt",
@@ -146,6 +153,43 @@ pub(crate) fn validate<R: Real, F: SdeFunction<R>>(
         }
         .into());
     }
+    if opts.maxiters == 0 {
+        return Err(Error::InvalidOption {
+            option: "maxiters",
+            reason: "is 0; allow at least one step".into(),
+        }
+        .into());
+    }
+    let (t0, t1) = prob.tspan;
+    let dtmax = match opts.dtmax {
+        Some(x) => {
+            if !(x.is_finite() && x > R::zero()) {
+                return Err(Error::InvalidOption {
+                    option: "dtmax",
+                    reason: format!("is {x}; give a finite positive largest step"),
+                }
+                .into());
+            }
+            x
+        }
+        None => t1 - t0,
+    };
+    if let Some(x) = opts.dtmin {
+        if !(x.is_finite() && x >= R::zero() && x <= dtmax) {
+            return Err(Error::InvalidOption {
+                option: "dtmin",
+                reason: format!(
+                    "is {x}; need a finite 0 <= dtmin <= dtmax ({dtmax}{})",
+                    if opts.dtmax.is_none() {
+                        ", the span by default"
+                    } else {
+                        ""
+                    }
+                ),
+            }
+            .into());
+        }
+    }
     if opts.adaptive && !(opts.abstol > R::zero() && opts.reltol >= R::zero()) {
         return Err(Error::InvalidOption {
             option: "abstol",
@@ -154,7 +198,6 @@ pub(crate) fn validate<R: Real, F: SdeFunction<R>>(
         .into());
     }
     if let SaveAt::Times(ts) = &opts.saveat {
-        let (t0, t1) = prob.tspan;
         if ts.is_empty() {
             return Err(Error::InvalidOption {
                 option: "saveat",
@@ -162,24 +205,36 @@ pub(crate) fn validate<R: Real, F: SdeFunction<R>>(
             }
             .into());
         }
-        for w in ts.windows(2) {
-            if w[1].partial_cmp(&w[0]) != Some(std::cmp::Ordering::Greater) {
+        for (i, x) in ts.iter().enumerate() {
+            if !(x.is_finite() && *x >= t0 && *x <= t1) {
                 return Err(Error::InvalidOption {
                     option: "saveat",
-                    reason: "times must be strictly increasing".into(),
+                    reason: format!(
+                        "time {x} (index {i}) is not a finite time in the span [{t0}, {t1}]"
+                    ),
                 }
                 .into());
             }
         }
-        if !(ts[0] >= t0 && ts[ts.len() - 1] <= t1) {
-            return Err(Error::InvalidOption {
-                option: "saveat",
-                reason: format!("times must lie in the span [{t0}, {t1}]"),
+        for w in sorted_times(ts).windows(2) {
+            if w[0] == w[1] {
+                return Err(Error::InvalidOption {
+                    option: "saveat",
+                    reason: format!("time {} is given twice; give distinct times", w[0]),
+                }
+                .into());
             }
-            .into());
         }
     }
     Ok(())
+}
+
+/// Save times in the order of integration (ascending; SDE spans run forward). The times are
+/// checked finite by [`validate`]; a NaN would sort as equal to anything.
+pub(crate) fn sorted_times<R: Real>(ts: &[R]) -> Vec<R> {
+    let mut v = ts.to_vec();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    v
 }
 
 pub(crate) fn grid_for<R: Real>(t0: R, t1: R, dt: R) -> Grid<R> {
@@ -200,7 +255,7 @@ pub(crate) fn grid_for<R: Real>(t0: R, t1: R, dt: R) -> Grid<R> {
     }
 }
 
-/// Step indices at which to save, for a fixed grid.
+/// Step indices at which to save, for a fixed grid, ascending (save times in any order).
 pub(crate) fn grid_saves<R: Real>(
     t0: R,
     t1: R,
@@ -211,7 +266,7 @@ pub(crate) fn grid_saves<R: Real>(
         SaveAt::Steps => Ok((0..=grid.nsteps).collect()),
         SaveAt::Times(ts) => {
             let mut out = Vec::with_capacity(ts.len());
-            for &ts_i in ts {
+            for ts_i in sorted_times(ts) {
                 let j = if ts_i == t1 {
                     grid.nsteps
                 } else {
@@ -467,9 +522,11 @@ pub(crate) fn forward_steps<R: Real, F: SdeFunction<R>>(
         stats.steps += 1;
         stats.accepted += 1;
         if !unew.iter().all(|x| x.is_finite()) {
+            // The caller attaches what it saved (see `run`).
             return Err(SdeError::Failed {
                 code: ReturnCode::NonFinite,
                 t: t.to_f64_lossy(),
+                partial: None,
             });
         }
         visit(j, &unew);
@@ -503,10 +560,6 @@ fn run<R: Real, F: SdeFunction<R>>(
     let mut dz = vec![R::zero(); m];
     let mut sol = Solution::<Vec<R>>::empty();
     let mut stats = Stats::default();
-    let fail = |code: ReturnCode, t: R| SdeError::Failed {
-        code,
-        t: t.to_f64_lossy(),
-    };
 
     if !opts.adaptive {
         // Fixed steps on the grid (or, for a user tree, at real times).
@@ -519,14 +572,16 @@ fn run<R: Real, F: SdeFunction<R>>(
             sol.u.push(u.clone());
             si += 1;
         }
+        // At most `maxiters` steps; a longer grid fails with MaxIters where they end.
+        let last = g.nsteps.min(opts.maxiters);
         // On the tree's own grid, W is read from blocks of nodes (each node drawn once).
         let mut path = GridPath::new(&g, t1);
-        forward_steps(
+        let res = forward_steps(
             f,
             method,
             prob,
             &g,
-            (0, g.nsteps),
+            (0, last),
             &prob.u0,
             &mut stats,
             |j, w| {
@@ -543,9 +598,18 @@ fn run<R: Real, F: SdeFunction<R>>(
                     si += 1;
                 }
             },
-        )?;
+        );
         sol.stats = stats;
-        return Ok(sol);
+        return match res {
+            Err(SdeError::Failed { code, t, .. }) => Err(SdeError::failed(code, t, sol)),
+            Err(e) => Err(e),
+            Ok(()) if last < g.nsteps => Err(SdeError::failed(
+                ReturnCode::MaxIters,
+                g.time(t0, t1, last).to_f64_lossy(),
+                sol,
+            )),
+            Ok(()) => Ok(sol),
+        };
     }
 
     // Adaptive steps.
@@ -561,7 +625,8 @@ fn run<R: Real, F: SdeFunction<R>>(
     let targets: Vec<R> = match &opts.saveat {
         SaveAt::Steps => vec![t1],
         SaveAt::Times(ts) => {
-            let mut v: Vec<R> = ts.iter().copied().filter(|x| *x > t0).collect();
+            let mut v = sorted_times(ts);
+            v.retain(|x| *x > t0);
             if v.last().copied() != Some(t1) {
                 v.push(t1);
             }
@@ -580,7 +645,12 @@ fn run<R: Real, F: SdeFunction<R>>(
     let mut ti = 0;
     while ti < targets.len() {
         if stats.steps >= opts.maxiters {
-            return Err(fail(ReturnCode::MaxIters, t));
+            sol.stats = stats;
+            return Err(SdeError::failed(
+                ReturnCode::MaxIters,
+                t.to_f64_lossy(),
+                sol,
+            ));
         }
         let target = targets[ti];
         let mut hs = h.min(dtmax);
@@ -634,14 +704,13 @@ fn run<R: Real, F: SdeFunction<R>>(
             stats.rejected += 1;
             h = hs * q;
             if h < dtmin {
-                return Err(fail(
-                    if finite {
-                        ReturnCode::DtLessThanMin
-                    } else {
-                        ReturnCode::NonFinite
-                    },
-                    t,
-                ));
+                let code = if finite {
+                    ReturnCode::DtLessThanMin
+                } else {
+                    ReturnCode::NonFinite
+                };
+                sol.stats = stats;
+                return Err(SdeError::failed(code, t.to_f64_lossy(), sol));
             }
         }
     }

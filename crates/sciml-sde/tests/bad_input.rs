@@ -81,8 +81,15 @@ fn bad_step_sizes_are_errors() {
     // Adaptive stepping with a method that has no error estimate.
     let e = solve(&prob, Method::Milstein, &SdeOptions::adaptive(1e-3, 1e-3)).unwrap_err();
     assert!(e.to_string().contains("error estimate"), "{e}");
-    // Save times off the fixed grid, outside the span, or unsorted.
-    for ts in [vec![0.05], vec![1.5], vec![0.5, 0.2]] {
+    // Save times off the fixed grid, outside the span, non-finite or repeated (unsorted times
+    // are sorted: see `unsorted_save_times_are_sorted`).
+    for ts in [
+        vec![0.05],
+        vec![1.5],
+        vec![0.5, f64::NAN],
+        vec![-0.1, 0.5],
+        vec![0.5, 0.2, 0.5],
+    ] {
         let e = solve(
             &prob,
             Method::EulerMaruyama,
@@ -198,4 +205,95 @@ fn batched_noise_with_one_block_is_general_noise() {
         vec![],
     );
     assert!(matches!(e, Err(SdeError::NoiseShape { .. })));
+}
+
+/// `InvalidOption` naming `option`, whose message says what to give.
+fn assert_option_error(e: &SdeError, option: &str, hint: &str) {
+    match e {
+        SdeError::Input(Error::InvalidOption { option: o, reason }) => {
+            assert_eq!(*o, option, "{e}");
+            assert!(reason.contains(hint), "{e}");
+        }
+        _ => panic!("expected an invalid `{option}`, got {e}"),
+    }
+}
+
+#[test]
+fn bad_dtmin_and_dtmax_are_errors_naming_the_option() {
+    let prob = SdeProblem::new(gbm(1), vec![1.0], (0.0, 1.0), vec![1.0, 0.5]).unwrap();
+    let adaptive = SdeOptions::adaptive(1e-3, 1e-3).seed(1);
+    let fixed = SdeOptions::fixed(0.1);
+    for base in [&adaptive, &fixed] {
+        let method = if base.adaptive {
+            Method::LambaEm
+        } else {
+            Method::EulerMaruyama
+        };
+        // A negative, zero or non-finite largest step.
+        for dtmax in [-0.1, 0.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let mut o = base.clone();
+            o.dtmax = Some(dtmax);
+            let e = solve(&prob, method, &o).unwrap_err();
+            assert_option_error(&e, "dtmax", "finite positive");
+        }
+        // A negative or non-finite smallest step, or one above dtmax (the span by default).
+        for (dtmin, dtmax) in [
+            (f64::NAN, None),
+            (-1e-3, None),
+            (f64::INFINITY, None),
+            (0.5, Some(0.1)),
+            (2.0, None),
+        ] {
+            let mut o = base.clone();
+            o.dtmin = Some(dtmin);
+            o.dtmax = dtmax;
+            let e = solve(&prob, method, &o).unwrap_err();
+            assert_option_error(&e, "dtmin", "0 <= dtmin <= dtmax");
+        }
+        // Sound bounds are accepted.
+        let mut o = base.clone();
+        o.dtmin = Some(0.0);
+        o.dtmax = Some(0.05);
+        let sol = solve(&prob, method, &o).unwrap();
+        assert_eq!(*sol.t.last().unwrap(), 1.0);
+        if base.adaptive {
+            assert!(sol.t.windows(2).all(|w| w[1] - w[0] <= 0.05 + 1e-15));
+        }
+    }
+    // The same checks guard the solve on a user's path.
+    let mut w = BrownianTree::new(1, 0.0, 1.0, 1).unwrap();
+    let mut o = fixed.clone();
+    o.dtmax = Some(-1.0);
+    let e = solve_with_brownian(&prob, Method::EulerMaruyama, &o, &mut w).unwrap_err();
+    assert_option_error(&e, "dtmax", "finite positive");
+}
+
+#[test]
+fn bad_first_steps_and_maxiters_are_errors() {
+    let prob = SdeProblem::new(gbm(1), vec![1.0], (0.0, 1.0), vec![1.0, 0.5]).unwrap();
+    // A negative or non-finite (first) step is refused, not read as |dt|: adaptive solves, the
+    // solve on a user's path and ensembles included.
+    for dt in [-0.1, -f64::INFINITY, f64::NAN, f64::INFINITY, 0.0] {
+        let o = SdeOptions::adaptive(1e-3, 1e-3).dt(dt);
+        let e = solve(&prob, Method::LambaEm, &o).unwrap_err();
+        assert_option_error(&e, "dt", "positive and finite");
+        let mut w = BrownianTree::new(1, 0.0, 1.0, 1).unwrap();
+        let o = SdeOptions::fixed(dt);
+        let e = solve_with_brownian(&prob, Method::EulerMaruyama, &o, &mut w).unwrap_err();
+        assert_option_error(&e, "dt", "positive and finite");
+        let e = sciml_sde::solve_ensemble(&prob, Method::EulerMaruyama, &o, 3).unwrap_err();
+        assert_option_error(&e, "dt", "positive and finite");
+    }
+    // maxiters = 0 allows no step at all.
+    for o in [SdeOptions::fixed(0.1), SdeOptions::adaptive(1e-3, 1e-3)] {
+        let mut o = o;
+        o.maxiters = 0;
+        let method = if o.adaptive {
+            Method::Sriw1
+        } else {
+            Method::EulerHeun
+        };
+        let e = solve(&prob, method, &o).unwrap_err();
+        assert_option_error(&e, "maxiters", "at least one step");
+    }
 }

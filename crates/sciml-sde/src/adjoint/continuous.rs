@@ -460,6 +460,7 @@ where
             return Err(SdeError::Failed {
                 code: ReturnCode::NonFinite,
                 t: tjm.to_f64_lossy(),
+                partial: None,
             });
         }
         std::mem::swap(&mut wprev, &mut wnext);

@@ -5,10 +5,11 @@ use crate::methods::Method;
 use crate::problem::{SdeFunction, SdeProblem};
 use crate::solver::{default_tree, grid_saves, validate, Grid, SdeOptions};
 use crate::BrownianTree;
-use sciml_core::{Error, Real};
+use sciml_core::{Error, Real, ReturnCode};
 
 /// Checks a fixed-step adjoint's options (`who` names the adjoint in the refusal of adaptive
-/// steps) and returns the solve's Brownian tree, its grid and the grid indices of the saves.
+/// steps; a grid of more than `maxiters` steps fails with `MaxIters` before any work) and
+/// returns the solve's Brownian tree, its grid and the grid indices of the saves.
 pub(crate) fn fixed_setup<R: Real, F: SdeFunction<R>>(
     prob: &SdeProblem<R, F>,
     method: Method,
@@ -28,7 +29,17 @@ pub(crate) fn fixed_setup<R: Real, F: SdeFunction<R>>(
         option: "dt",
         reason: "fixed-step solves need a step size".into(),
     })?;
-    let saves = grid_saves(prob.tspan.0, prob.tspan.1, &grid, &opts.saveat)?;
+    let (t0, t1) = prob.tspan;
+    // The forward pass would stop after `maxiters` steps, leaving nothing to differentiate:
+    // refuse before any work, with the code and time at which `solve` would stop.
+    if grid.nsteps > opts.maxiters {
+        return Err(SdeError::Failed {
+            code: ReturnCode::MaxIters,
+            t: grid.time(t0, t1, opts.maxiters).to_f64_lossy(),
+            partial: None,
+        });
+    }
+    let saves = grid_saves(t0, t1, &grid, &opts.saveat)?;
     Ok((tree, grid, saves))
 }
 
