@@ -1,11 +1,12 @@
 //! `cargo xtask bench WORKLOAD [--peers] [--threads 1|default]`: run our example for a workload
-//! and, optionally, the Python peers; write `target/bench/<WORKLOAD>.json` and print a table.
+//! and, optionally, the Python peers and the native (Rust) peers; write
+//! `target/bench/<WORKLOAD>.json` and print a table.
 
 use crate::peers::{venv_dir, venv_python, VENV_ENV};
 use crate::util::{
-    cargo, run_capture_all, run_capture_stdout, tail, workspace_root, Error, Result,
+    cargo, run, run_capture_all, run_capture_stdout, tail, workspace_root, Error, Result,
 };
-use crate::workloads::{self, Outcome, Workload};
+use crate::workloads::{self, NativePeer, Outcome, Workload};
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
 use std::process::Command;
@@ -50,6 +51,13 @@ struct Options {
     only: Vec<String>,
     threads: Threads,
     venv: Option<PathBuf>,
+}
+
+impl Options {
+    /// Whether the peer `name` is to run (with `--peers`): every peer, or those `--peer` names.
+    fn wants(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o == name)
+    }
 }
 
 fn value_of<'a>(flag: &str, it: &mut impl Iterator<Item = &'a String>) -> Result<&'a String> {
@@ -118,11 +126,11 @@ fn parse(args: &[String]) -> Result<Options> {
         ))
     })?;
     for s in &only {
-        if !workload.peer_systems.contains(&s.as_str()) {
+        if !workload.has_peer(s) {
             return Err(Error::usage(format!(
                 "`{s}` is not a peer of {}; its peers are: {}",
                 workload.name,
-                workload.peer_systems.join(", ")
+                workload.peer_names().join(", ")
             )));
         }
     }
@@ -231,6 +239,82 @@ fn run_peer(opts: &Options, python: &std::path::Path, system: &str) -> Map<Strin
     }
     row.insert("system".into(), json!(system));
     row
+}
+
+/// The rows a native peer printed: every JSON line is a row and must name its `system`; a row
+/// missing what the table needs becomes an error row. No row at all is one error row.
+fn native_peer_rows(peer: &str, stdout: &str, outcome: Outcome) -> Vec<Map<String, Value>> {
+    let rows: Vec<_> = json_objects(stdout)
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let system = match row.get("system").and_then(Value::as_str) {
+                Some(s) => s.to_string(),
+                None => format!("{peer} (row {})", i + 1),
+            };
+            match check_row(&row, outcome) {
+                Ok(()) if row.contains_key("system") => row,
+                Ok(()) => error_row(
+                    &system,
+                    "peer output unusable: its JSON has no `system`".into(),
+                ),
+                Err(e) => error_row(&system, format!("peer output unusable: {e}")),
+            }
+        })
+        .collect();
+    if rows.is_empty() {
+        vec![error_row(
+            peer,
+            format!("peer printed no JSON line: {}", tail(stdout, 3)),
+        )]
+    } else {
+        rows
+    }
+}
+
+/// Builds a native peer (`cargo build --release --manifest-path ...`, its output shown: the first
+/// build compiles the peer's dependencies) and runs it; a build or run failure is an error row.
+fn run_native_peer(opts: &Options, peer: &NativePeer) -> Vec<Map<String, Value>> {
+    let manifest = workspace_root().join(peer.manifest);
+    if !manifest.is_file() {
+        return vec![error_row(
+            peer.name,
+            format!("native peer manifest {} is missing", manifest.display()),
+        )];
+    }
+    eprintln!(
+        "building the native peer {} ({}; the first build takes a few minutes)",
+        peer.name, peer.manifest
+    );
+    let mut build = cargo(["build", "--release", "--manifest-path"]);
+    build.arg(&manifest);
+    if let Err(e) = run(&mut build) {
+        return vec![error_row(
+            peer.name,
+            format!(
+                "cannot build the native peer ({}); its rows are left out; build it by hand with \
+                 `cargo build --release --manifest-path {}` to see why",
+                e.message, peer.manifest
+            ),
+        )];
+    }
+    let mut cmd = cargo(["run", "--release", "--quiet", "--manifest-path"]);
+    cmd.arg(&manifest).arg("--").args(peer.args);
+    opts.threads.apply(&mut cmd);
+    let out = match run_capture_all(&mut cmd) {
+        Ok(out) => out,
+        Err(e) => return vec![error_row(peer.name, e.message)],
+    };
+    if !out.success {
+        let last = tail(&out.stderr, 1);
+        let mut row = error_row(
+            peer.name,
+            format!("native peer failed ({}): {last}", out.how),
+        );
+        row.insert("stderr_tail".into(), json!(tail(&out.stderr, 20)));
+        return vec![row];
+    }
+    native_peer_rows(peer.name, &out.stdout, opts.workload.outcome)
 }
 
 fn f64_field(row: &Map<String, Value>, key: &str) -> Option<f64> {
@@ -477,14 +561,14 @@ pub fn bench(args: &[String]) -> Result {
 
     let mut rows = run_ours(&opts)?;
 
-    if opts.peers {
+    if opts.peers && w.peer_systems.iter().any(|s| opts.wants(s)) {
         let venv = venv_dir(opts.venv.as_deref());
         let python = venv_python(&venv);
         let systems: Vec<&str> = w
             .peer_systems
             .iter()
             .copied()
-            .filter(|s| opts.only.is_empty() || opts.only.iter().any(|o| o == s))
+            .filter(|s| opts.wants(s))
             .collect();
         for system in systems {
             let row = if python.is_file() {
@@ -503,6 +587,17 @@ pub fn bench(args: &[String]) -> Result {
                 eprintln!("warning: {system}: {e}");
             }
             rows.push(row);
+        }
+    }
+    if opts.peers {
+        for peer in w.native_peers.iter().filter(|p| opts.wants(p.name)) {
+            for row in run_native_peer(&opts, peer) {
+                if let Some(e) = row.get("error").and_then(Value::as_str) {
+                    let system = row.get("system").and_then(Value::as_str).unwrap_or("?");
+                    eprintln!("warning: {system}: {e}");
+                }
+                rows.push(row);
+            }
         }
     }
 
@@ -679,10 +774,67 @@ mod tests {
     #[test]
     fn w2_workloads_are_registered() {
         let w = workloads::find("w2").expect("W2");
-        assert_eq!((w.example, w.outcome), ("w2", Outcome::FinalState));
+        assert_eq!(
+            (w.example, w.outcome),
+            ("bench_w2_robertson", Outcome::FinalState)
+        );
         assert!(w.peer_systems.contains(&"pydiffsol_bdf"));
         let w = workloads::find("W2B").expect("W2b");
         assert_eq!(w.peer_args, ["--repeats", "5"]);
+    }
+
+    #[test]
+    fn examples_are_named_for_what_they_run() {
+        for w in workloads::WORKLOADS {
+            let prefix = format!("bench_{}_", w.name.to_ascii_lowercase());
+            assert!(w.example.starts_with(&prefix), "{}: {}", w.name, w.example);
+            let path = workspace_root()
+                .join("crates")
+                .join(w.package)
+                .join("examples")
+                .join(format!("{}.rs", w.example));
+            assert!(path.is_file(), "{} is missing", path.display());
+        }
+    }
+
+    #[test]
+    fn diffsol_native_peer_is_registered_for_w1_and_w2() {
+        for name in ["W1", "W2"] {
+            let w = workloads::find(name).expect("workload");
+            let peer = &w.native_peers[0];
+            assert_eq!(peer.name, "diffsol_rs");
+            assert_eq!(peer.args, [name.to_ascii_lowercase()]);
+            assert!(workspace_root().join(peer.manifest).is_file());
+            assert!(w.has_peer("diffsol_rs") && w.peer_names().contains(&"diffsol_rs"));
+        }
+        let o = parse(&args(&["W2", "--peer", "diffsol_rs"])).expect("valid");
+        assert!(o.peers && o.wants("diffsol_rs") && !o.wants("scipy_BDF"));
+        assert!(parse(&args(&["W3", "--peer", "diffsol_rs"])).is_err());
+    }
+
+    #[test]
+    fn native_peer_rows_keep_their_systems() {
+        let stdout = "\
+{\"system\": \"diffsol bdf (Rust)\", \"median_s\": 1.5e-4, \"nfe\": 680, \"final_state\": [0.0178, 7.3e-8, 0.982]}
+warning: noise
+{\"system\": \"diffsol esdirk34 (Rust)\", \"median_s\": 4e-4, \"nfe\": 3141}
+{\"median_s\": 4e-4, \"final_state\": [1.0]}
+";
+        let rows = native_peer_rows("diffsol_rs", stdout, Outcome::FinalState);
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0]["system"], json!("diffsol bdf (Rust)"));
+        assert_eq!(rows[0]["nfe"], json!(680));
+        assert!(!rows[0].contains_key("error"));
+        assert_eq!(rows[1]["system"], json!("diffsol esdirk34 (Rust)"));
+        assert!(rows[1]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("final_state")));
+        assert_eq!(rows[2]["system"], json!("diffsol_rs (row 3)"));
+        assert!(rows[2].contains_key("error"));
+        let none = native_peer_rows("diffsol_rs", "error: cannot\n", Outcome::FinalState);
+        assert_eq!(none.len(), 1);
+        assert_eq!(none[0]["system"], json!("diffsol_rs"));
+        assert!(none[0].contains_key("error"));
     }
 
     #[test]

@@ -59,13 +59,16 @@ cargo xtask bench WORKLOAD [--peers] [--peer SYSTEM[,SYSTEM...]] [--threads 1|de
 
 Runs our example for WORKLOAD (cargo run --release), which prints one JSON line per
 configuration (each a row; the first is the reference for ratios), and with --peers each peer
-system of the workload's Python script, using the peers' virtual environment.
-A peer that fails or is missing becomes a row with an \"error\" field; the run goes on.
+system of the workload's Python script, using the peers' virtual environment, then its native
+(Rust) peers: separate Cargo projects under benches/ (W1, W2: diffsol_rs, benches/diffsol-peer),
+built with `cargo build --release --manifest-path ...` on first use (a few minutes).
+A peer that fails, is missing or cannot be built becomes a row with an \"error\" field; the run
+goes on.
 Writes target/bench/WORKLOAD.json and prints a markdown table (system | median | RHS evals |
 final state or final loss [| iterations] | ratio = median / our first row's median).
 
 Options:
-  --peers               also run the Python peers
+  --peers               also run the Python peers and the native peers
   --peer SYSTEM,...     run only these peers (implies --peers); may be repeated
   --threads 1|default   1 (the default) sets OMP_NUM_THREADS, MKL_NUM_THREADS,
                         OPENBLAS_NUM_THREADS and RAYON_NUM_THREADS to 1 for every child and
@@ -77,13 +80,22 @@ Workloads:
             peers::VENV_ENV,
             workloads::WORKLOADS
                 .iter()
-                .map(|w| format!(
-                    "  {:<4} {}\n       peers ({}): {}",
-                    w.name,
-                    w.description,
-                    w.peer_script,
-                    w.peer_systems.join(", ")
-                ))
+                .map(|w| {
+                    let mut line = format!(
+                        "  {:<4} {}\n       peers ({}): {}",
+                        w.name,
+                        w.description,
+                        w.peer_script,
+                        w.peer_systems.join(", ")
+                    );
+                    for p in w.native_peers {
+                        line.push_str(&format!(
+                            "\n       native peer ({}): {}",
+                            p.manifest, p.name
+                        ));
+                    }
+                    line
+                })
                 .collect::<Vec<_>>()
                 .join("\n")
         ),

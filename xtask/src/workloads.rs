@@ -4,6 +4,8 @@
 //! prints one JSON line per configuration it runs (`system`, `median_s`, `nfe`, and the
 //! workload's [`Outcome`] field, `final_state` or `final_loss`, ...), and a script in
 //! `benches/peers/` that takes `--system S --threads 1|default` and prints one such line.
+//! Peers written in Rust ([`NativePeer`]) are separate Cargo projects under `benches/` that
+//! print rows the way our examples do.
 
 use crate::util::{Error, Result};
 
@@ -26,6 +28,23 @@ impl Outcome {
     }
 }
 
+/// A peer called natively from Rust: a separate Cargo project (its own `[workspace]`, so not a
+/// member of ours and not built by `cargo test --workspace`), built and run with
+/// `cargo run --release --manifest-path <manifest> -- <args>`. Like our examples it prints one
+/// JSON row per system it runs, each naming its `system`.
+#[derive(Debug)]
+pub struct NativePeer {
+    /// Name for `--peer`, e.g. `diffsol_rs`.
+    pub name: &'static str,
+    /// The project's `Cargo.toml`, relative to the workspace root.
+    pub manifest: &'static str,
+    /// Arguments after `--`, e.g. the workload.
+    pub args: &'static [&'static str],
+}
+
+/// diffsol, the Rust crate, with the nalgebra backend: `benches/diffsol-peer`.
+const DIFFSOL_MANIFEST: &str = "benches/diffsol-peer/Cargo.toml";
+
 /// One benchmark workload.
 #[derive(Debug)]
 pub struct Workload {
@@ -43,6 +62,8 @@ pub struct Workload {
     pub peer_systems: &'static [&'static str],
     /// Extra arguments passed to the peer script after `--system S --threads T`.
     pub peer_args: &'static [&'static str],
+    /// Peers in Rust, run after the Python ones.
+    pub native_peers: &'static [NativePeer],
     /// What one timed unit is (`median_s` and `nfe` are per this), e.g. `solve`.
     pub per: &'static str,
     /// The result field each row must carry.
@@ -56,7 +77,7 @@ pub const WORKLOADS: &[Workload] = &[
         description:
             "Lotka-Volterra, Tsit5-class explicit RK, rtol 1e-6, atol 1e-8, 100 saved points, f64",
         package: "sciml-ode",
-        example: "w1",
+        example: "bench_w1_lotka_volterra",
         peer_script: "benches/peers/w1_lotka_volterra.py",
         peer_systems: &[
             "scipy_RK45",
@@ -66,6 +87,11 @@ pub const WORKLOADS: &[Workload] = &[
             "pydiffsol_tsit45",
         ],
         peer_args: &[],
+        native_peers: &[NativePeer {
+            name: "diffsol_rs",
+            manifest: DIFFSOL_MANIFEST,
+            args: &["w1"],
+        }],
         per: "solve",
         outcome: Outcome::FinalState,
     },
@@ -74,7 +100,7 @@ pub const WORKLOADS: &[Workload] = &[
         description: "Robertson (stiff chemical kinetics) on [0, 1e5], stiff methods, rtol 1e-6, \
                       atol 1e-10, final state only, f64",
         package: "sciml-ode",
-        example: "w2",
+        example: "bench_w2_robertson",
         peer_script: "benches/peers/w2_robertson.py",
         peer_systems: &[
             "scipy_BDF",
@@ -84,6 +110,11 @@ pub const WORKLOADS: &[Workload] = &[
             "pydiffsol_bdf",
         ],
         peer_args: &[],
+        native_peers: &[NativePeer {
+            name: "diffsol_rs",
+            manifest: DIFFSOL_MANIFEST,
+            args: &["w2"],
+        }],
         per: "solve",
         outcome: Outcome::FinalState,
     },
@@ -93,10 +124,11 @@ pub const WORKLOADS: &[Workload] = &[
                       stiff methods with sparse Jacobians, rtol 1e-6, atol 1e-8, final state only, \
                       f64",
         package: "sciml-ode",
-        example: "w2b",
+        example: "bench_w2b_brusselator",
         peer_script: "benches/peers/w2b_brusselator.py",
         peer_systems: &["scipy_BDF", "scipy_BDF_jac"],
         peer_args: &["--repeats", "5"],
+        native_peers: &[],
         per: "solve",
         outcome: Outcome::FinalState,
     },
@@ -106,7 +138,7 @@ pub const WORKLOADS: &[Workload] = &[
                       30 points, sum-of-squares loss, Adam 0.05), Tsit5-class, rtol 1e-3, \
                       atol 1e-6, f64, 300 iterations",
         package: "diffeqflux",
-        example: "w3",
+        example: "bench_w3_spiral_neural_ode",
         peer_script: "benches/peers/w3_neural_ode.py",
         peer_systems: &[
             "torchdiffeq_direct",
@@ -115,6 +147,7 @@ pub const WORKLOADS: &[Workload] = &[
             "diffrax_backsolve",
         ],
         peer_args: &["--iters", "300"],
+        native_peers: &[],
         per: "training iteration",
         outcome: Outcome::FinalLoss,
     },
@@ -124,7 +157,7 @@ pub const WORKLOADS: &[Workload] = &[
                       diffusion Dense 2-2, 100 trajectories, Euler-Maruyama dt 0.01, 101 saves, \
                       MSE vs the W3 true ODE), discrete adjoint, f32 and f64",
         package: "diffeqflux",
-        example: "w4",
+        example: "bench_w4_neural_sde",
         peer_script: "benches/peers/w4_neural_sde.py",
         peer_systems: &[
             "torchsde_euler_f32",
@@ -133,10 +166,25 @@ pub const WORKLOADS: &[Workload] = &[
             "torchsde_euler_adjoint_f64",
         ],
         peer_args: &[],
+        native_peers: &[],
         per: "forward + gradient",
         outcome: Outcome::FinalLoss,
     },
 ];
+
+impl Workload {
+    /// Whether `name` names one of this workload's peers (Python system or native peer).
+    pub fn has_peer(&self, name: &str) -> bool {
+        self.peer_systems.contains(&name) || self.native_peers.iter().any(|p| p.name == name)
+    }
+
+    /// The names of all its peers, Python systems first.
+    pub fn peer_names(&self) -> Vec<&'static str> {
+        let mut names = self.peer_systems.to_vec();
+        names.extend(self.native_peers.iter().map(|p| p.name));
+        names
+    }
+}
 
 /// Looks a workload up by name (case-insensitive).
 pub fn find(name: &str) -> Result<&'static Workload> {
