@@ -122,7 +122,7 @@ where
     let s = DiscreteAdjoint::default();
     let mut losses = Vec::new();
     for _ in 0..iters {
-        prob.p.copy_from_slice(&p);
+        prob.set_p(p.clone()).unwrap();
         let (sol, tape) = s.forward(&mut prob, &method, &opts).unwrap();
         let mut loss = 0.0;
         let ubar: Vec<Vec<f64>> = sol

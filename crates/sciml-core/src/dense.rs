@@ -5,7 +5,8 @@
 //! `k_j` (stages and `f(t1, u1)`), so one representation serves every method.
 
 use crate::error::Error;
-use crate::scalar::{Re, Real, Zero};
+use crate::scalar::{Real, Zero};
+use crate::state::Re;
 use crate::state::{State, MAX_LINCOMB};
 use serde::{Deserialize, Serialize};
 

@@ -1,8 +1,5 @@
-//! Errors: bad input is reported before any work, a failed integration carries what was computed.
-
-use crate::scalar::Re;
-use crate::solution::{ReturnCode, Solution};
-use crate::state::State;
+//! Bad input, reported before any work. (A failed integration, which carries what was computed,
+//! is [`crate::SolveError`], beside the solution it holds.)
 
 /// Bad input, reported before any work is done. Each message says what to fix.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -79,34 +76,4 @@ pub enum Error {
         /// What it was asked.
         what: String,
     },
-}
-
-/// Why a solve did not return a full solution.
-#[derive(Debug, thiserror::Error)]
-pub enum SolveError<V: State> {
-    /// The input was rejected before any work.
-    #[error(transparent)]
-    Input(#[from] Error),
-    /// The integration stopped early; `partial` holds everything computed up to `t`.
-    #[error("integration failed at t = {t}: {code}")]
-    Failed {
-        /// Why it stopped.
-        code: ReturnCode,
-        /// Where it stopped.
-        t: f64,
-        /// The solution up to `t`.
-        partial: Box<Solution<V>>,
-    },
-}
-
-impl<V: State> SolveError<V> {
-    /// A failed integration at time `t`.
-    pub fn failed(code: ReturnCode, t: Re<V>, partial: Solution<V>) -> Self {
-        use crate::scalar::Real;
-        SolveError::Failed {
-            code,
-            t: t.to_f64_lossy(),
-            partial: Box::new(partial),
-        }
-    }
 }

@@ -13,7 +13,8 @@
 
 use crate::linalg::{SparseMatrix, SparsityPattern};
 use crate::matrix::DenseMatrix;
-use crate::scalar::{Re, Scalar};
+use crate::scalar::Scalar;
+use crate::state::Re;
 use crate::state::State;
 
 /// An in-place vector field: writes `du = f(t, u, p)`.
@@ -29,6 +30,11 @@ pub trait VectorField {
 }
 
 /// Jacobian-vector products.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` gives no Jacobian-vector products (`Jvp`)",
+    label = "this field has no exact `Jvp`",
+    note = "a closure field (`FnField::new`) has no derivatives: write the right-hand side with `sciml_core::ad_field!` (closure syntax, exact derivatives by dual numbers), wrap a `GenericRhs` in `ForwardAd`, add one with `FnField::with_jvp`, or use `FiniteDiff` (approximate)"
+)]
 pub trait Jvp: VectorField {
     /// Whether the products are exact (not finite differences).
     const EXACT: bool;
@@ -39,6 +45,11 @@ pub trait Jvp: VectorField {
 }
 
 /// Vector-Jacobian products (reverse mode), accumulating into both gradients.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` gives no vector-Jacobian products (`Vjp`), which gradients need",
+    label = "this field has no exact `Vjp`",
+    note = "a closure field (`FnField::new`) has no derivatives: write the right-hand side with `sciml_core::ad_field!` (closure syntax, exact derivatives by dual numbers), wrap a `GenericRhs` in `ForwardAd`, add one with `FnField::with_vjp`, or use `FiniteDiff` (approximate)"
+)]
 pub trait Vjp: VectorField {
     /// Whether the products are exact (not finite differences).
     const EXACT: bool;
@@ -57,6 +68,11 @@ pub trait Vjp: VectorField {
 /// Second derivatives: gradients of `wᵀ (∂f/∂u) v` with respect to the state and the
 /// parameters. The exact discrete adjoint of a Rosenbrock step needs them, because the Jacobian
 /// appears inside the step.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` gives no Hessian-vector products (`Hvp`), which the discrete adjoint of a Rosenbrock step needs",
+    label = "this field has no `Hvp`",
+    note = "write the right-hand side with `sciml_core::ad_field!` or wrap a `GenericRhs` in `ForwardAd` (exact second derivatives by nested dual numbers)"
+)]
 pub trait Hvp: Vjp {
     /// Whether the products are exact (not finite differences).
     const EXACT: bool;
@@ -75,6 +91,11 @@ pub trait Hvp: Vjp {
 }
 
 /// The dense Jacobian `∂f/∂u`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` gives no Jacobian (`Jacobian`), which implicit methods with `DenseSolve` need",
+    label = "this field has no `Jacobian`",
+    note = "a closure field (`FnField::new`) has no derivatives: write the right-hand side with `sciml_core::ad_field!` (closure syntax, exact Jacobians by dual numbers), wrap a `GenericRhs` in `ForwardAd`, add one with `FnField::with_jacobian`, or use `FiniteDiff` (approximate)"
+)]
 pub trait Jacobian: VectorField {
     /// Whether the Jacobian is exact (not finite differences).
     const EXACT: bool;
@@ -93,6 +114,11 @@ pub trait Jacobian: VectorField {
 /// Provided by the adaptors `crate::providers::SparseAd` (exact, coloured dual numbers over a
 /// [`GenericRhs`]), `crate::providers::SparseFd` (coloured finite differences of any field) and
 /// `crate::providers::SparseFn` (the user's closure).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` gives no sparse Jacobian (`SparseJacobian`), which `SparseSolve` needs",
+    label = "this field has no `SparseJacobian`",
+    note = "wrap a `GenericRhs` (or an `ad_field!`) in `SparseAd` with its sparsity pattern, use `SparseFd` (coloured differences) or `SparseFn` (your own closure)"
+)]
 pub trait SparseJacobian: VectorField {
     /// Whether the Jacobian is exact (not finite differences).
     const EXACT: bool;
@@ -141,4 +167,49 @@ pub trait GenericRhs: Send + Sync {
     }
     /// `du = f(t, u, p)` for any scalar type.
     fn eval<S: Scalar>(&self, t: S::Re, u: &[S], p: &[S], du: &mut [S], ws: &mut [S]);
+}
+
+/// A vector field from closure syntax with exact derivatives: writes the [`GenericRhs`] for the
+/// body and wraps it in [`crate::ForwardAd`], so the field has exact `Jvp`, `Vjp`, `Hvp` and
+/// `Jacobian` by dual numbers and works with every implicit method and sensitivity method (a
+/// plain [`crate::FnField`] closure has none of them).
+///
+/// `ad_field!(n, np, |t, u, p, du| { ... })`: `n` state components and `np` parameters
+/// (constant expressions). The body is generic over the scalar type, named `S`
+/// (`S: Scalar`), so numeric constants are written `S::cst(1.5)` and `t` has the type `S::Re`.
+/// Like a `fn` item, the body cannot capture local variables: pass data through `p`, or
+/// implement [`GenericRhs`] on a struct of your own.
+///
+/// ```
+/// use sciml_core::{ad_field, Jacobian};
+/// // Lotka–Volterra with its constants inline.
+/// let mut f = ad_field!(2, 0, |t, u, p, du| {
+///     du[0] = S::cst(1.5) * u[0] - u[0] * u[1];
+///     du[1] = S::cst(-3.0) * u[1] + u[0] * u[1];
+/// });
+/// let mut jac = sciml_core::DenseMatrix::zeros(2, 2);
+/// f.jacobian(0.0, &vec![1.0, 2.0], &vec![], &mut jac);
+/// assert_eq!((jac[(0, 0)], jac[(0, 1)], jac[(1, 0)], jac[(1, 1)]), (-0.5, -1.0, 2.0, -2.0));
+/// ```
+#[macro_export]
+macro_rules! ad_field {
+    ($n:expr, $np:expr, |$t:ident, $u:ident, $p:ident, $du:ident| $body:block) => {{
+        #[derive(Clone, Copy, Debug)]
+        struct AdField;
+        impl $crate::GenericRhs for AdField {
+            fn dims(&self) -> (usize, usize) {
+                ($n, $np)
+            }
+            #[allow(unused_variables)]
+            fn eval<S: $crate::Scalar>(
+                &self,
+                $t: S::Re,
+                $u: &[S],
+                $p: &[S],
+                $du: &mut [S],
+                _ws: &mut [S],
+            ) $body
+        }
+        $crate::ForwardAd::new(AdField)
+    }};
 }

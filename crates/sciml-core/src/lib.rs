@@ -28,7 +28,7 @@ pub mod tolerance;
 
 pub use dense::{DenseOutput, Segment};
 pub use dual::{Dual, Dual64};
-pub use error::{Error, SolveError};
+pub use error::Error;
 pub use field::{GenericRhs, Hvp, Jacobian, Jvp, SparseJacobian, VectorField, Vjp};
 pub use linalg::{
     colour_columns, detect_sparsity, dual_jacobian_coloured, fd_jacobian_coloured, Colouring,
@@ -36,7 +36,7 @@ pub use linalg::{
 };
 pub use matrix::DenseMatrix;
 pub use providers::{FiniteDiff, FnField, ForwardAd, Missing, SparseAd, SparseFd, SparseFn};
-pub use scalar::{One, Re, Real, Scalar, Zero};
-pub use solution::{ReturnCode, Solution, Stats};
-pub use state::{check_finite_slice, Batch, Pair, SliceState, State, MAX_LINCOMB};
+pub use scalar::{One, Real, Scalar, Zero};
+pub use solution::{ReturnCode, Solution, SolveError, Stats};
+pub use state::{check_finite_slice, Batch, Pair, Re, SliceState, State, MAX_LINCOMB};
 pub use tolerance::Tolerance;

@@ -114,9 +114,6 @@ pub trait Scalar:
     }
 }
 
-/// The real type behind a state's scalars.
-pub type Re<V> = <<V as crate::State>::S as Scalar>::Re;
-
 /// Lanes of the vectorised `tanh` kernel: each step below is a loop over this many values, which
 /// the compiler turns into packed SIMD instructions.
 const TANH_LANES: usize = 8;

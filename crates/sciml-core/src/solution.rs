@@ -2,8 +2,8 @@
 
 use crate::dense::DenseOutput;
 use crate::error::Error;
-use crate::scalar::Re;
-use crate::state::State;
+use crate::scalar::Real;
+use crate::state::{Re, State};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -163,5 +163,34 @@ impl<V: State> std::ops::Index<usize> for Solution<V> {
     type Output = V;
     fn index(&self, i: usize) -> &V {
         &self.u[i]
+    }
+}
+
+/// Why a solve did not return a full solution.
+#[derive(Debug, thiserror::Error)]
+pub enum SolveError<V: State> {
+    /// The input was rejected before any work.
+    #[error(transparent)]
+    Input(#[from] Error),
+    /// The integration stopped early; `partial` holds everything computed up to `t`.
+    #[error("integration failed at t = {t}: {code}")]
+    Failed {
+        /// Why it stopped.
+        code: ReturnCode,
+        /// Where it stopped.
+        t: f64,
+        /// The solution up to `t`.
+        partial: Box<Solution<V>>,
+    },
+}
+
+impl<V: State> SolveError<V> {
+    /// A failed integration at time `t`.
+    pub fn failed(code: ReturnCode, t: Re<V>, partial: Solution<V>) -> Self {
+        SolveError::Failed {
+            code,
+            t: t.to_f64_lossy(),
+            partial: Box::new(partial),
+        }
     }
 }

@@ -6,10 +6,13 @@
 //! the whole batch) and [`Pair<A, B>`] (the adjoint's `(λ, μ)`, forward sensitivities' `(u, S)`).
 
 use crate::error::Error;
-use crate::scalar::{Re, Real, Scalar, Zero};
+use crate::scalar::{Real, Scalar, Zero};
 use crate::tolerance::Tolerance;
 use serde::{Deserialize, Serialize};
 use std::fmt::Debug;
+
+/// The real type behind a state's scalars.
+pub type Re<V> = <<V as State>::S as Scalar>::Re;
 
 /// The most vectors one [`State::lincomb`] call may combine (Vern9 with its lazy stages fits).
 pub const MAX_LINCOMB: usize = 32;

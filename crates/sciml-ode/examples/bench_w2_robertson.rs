@@ -57,7 +57,7 @@ fn run<M: OdeMethod<Field> + Copy>(
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut prob = Robertson.problem()?;
-    prob.tspan = (0.0, Robertson::T1E5);
+    prob.set_tspan((0.0, Robertson::T1E5))?;
     let opts = SolveOptions::default()
         .tolerances(1e-6, 1e-10)?
         .saveat(SaveAt::Times(vec![Robertson::T1E5]));

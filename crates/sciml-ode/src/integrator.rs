@@ -214,6 +214,15 @@ impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
         let (t0, t1) = prob.tspan;
         crate::problem::check_span(t0, t1)?;
         let n = prob.u0.len();
+        // The fields are validated on construction, but the field's own scratch may have been
+        // resized through `f_mut` since: check the state against what the field declares.
+        if prob.f.dims().0 != n {
+            return Err(Error::DimensionMismatch {
+                what: "u0 (against the field's declared dimension)".into(),
+                expected: prob.f.dims().0,
+                got: n,
+            });
+        }
         opts.tol.validate_len(n)?;
         opts.controller.validate()?;
         if prob.mass.is_some() && !method.supports_mass_matrix() {

@@ -39,7 +39,7 @@ pub use explicit_rk::{
 pub use integrator::{Integrator, SaveRecord, StepRecord, StepSpan, Tape};
 pub use method::{MethodInfo, OdeMethod, StepContext, StepFailure};
 pub use options::{SaveAt, SolveOptions};
-pub use problem::OdeProblem;
+pub use problem::{OdeProblem, ProblemParts};
 pub use step_vjp::{RkVjpCache, StepVjp, StepVjpContext};
 pub use stiff::Bdf;
 pub use stiff::{

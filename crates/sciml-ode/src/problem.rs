@@ -15,17 +15,28 @@ use sciml_core::{DenseMatrix, Error, Re, Real, State, VectorField};
 /// assert!(err.to_string().contains("u0 has length 2, expected 1"));
 /// ```
 pub struct OdeProblem<F: VectorField> {
+    // Private to users (every value goes through a validating constructor or setter); the
+    // integrator reads them directly.
+    pub(crate) f: F,
+    pub(crate) u0: F::V,
+    pub(crate) p: F::P,
+    pub(crate) tspan: (Re<F::V>, Re<F::V>),
+    pub(crate) mass: Option<DenseMatrix<Re<F::V>>>,
+}
+
+/// Borrows of a problem's parts at once: the field mutably (its methods keep scratch), the rest
+/// shared. From [`OdeProblem::parts_mut`].
+pub struct ProblemParts<'a, F: VectorField> {
     /// The vector field.
-    pub f: F,
+    pub f: &'a mut F,
     /// Initial state.
-    pub u0: F::V,
+    pub u0: &'a F::V,
     /// Parameters.
-    pub p: F::P,
+    pub p: &'a F::P,
     /// `(t0, t1)`.
     pub tspan: (Re<F::V>, Re<F::V>),
-    /// The mass matrix `M` of `M u' = f(t, u, p)` (`None`: the identity). Set it with
-    /// [`OdeProblem::with_mass_matrix`]; only implicit methods accept one.
-    pub mass: Option<DenseMatrix<Re<F::V>>>,
+    /// The mass matrix, if any.
+    pub mass: Option<&'a DenseMatrix<Re<F::V>>>,
 }
 
 impl<F: VectorField> Clone for OdeProblem<F>
@@ -61,37 +72,31 @@ pub fn check_span<R: Real>(t0: R, t1: R) -> Result<(), Error> {
     Ok(())
 }
 
+/// Checks a vector's length and values.
+fn check_vector<V: State>(what: &str, n: usize, v: &V) -> Result<(), Error> {
+    if v.len() != n {
+        return Err(Error::DimensionMismatch {
+            what: what.into(),
+            expected: n,
+            got: v.len(),
+        });
+    }
+    if let Some(index) = v.first_non_finite() {
+        return Err(Error::NonFinite {
+            what: what.into(),
+            index,
+        });
+    }
+    Ok(())
+}
+
 impl<F: VectorField> OdeProblem<F> {
     /// A problem, validated: `u0` and `p` have the lengths `f.dims()` declares and are finite, and
     /// the span is finite and non-empty.
     pub fn new(f: F, u0: F::V, tspan: (Re<F::V>, Re<F::V>), p: F::P) -> Result<Self, Error> {
         let (n, np) = f.dims();
-        if u0.len() != n {
-            return Err(Error::DimensionMismatch {
-                what: "u0".into(),
-                expected: n,
-                got: u0.len(),
-            });
-        }
-        if p.len() != np {
-            return Err(Error::DimensionMismatch {
-                what: "p".into(),
-                expected: np,
-                got: p.len(),
-            });
-        }
-        if let Some(index) = u0.first_non_finite() {
-            return Err(Error::NonFinite {
-                what: "u0".into(),
-                index,
-            });
-        }
-        if let Some(index) = p.first_non_finite() {
-            return Err(Error::NonFinite {
-                what: "p".into(),
-                index,
-            });
-        }
+        check_vector("u0", n, &u0)?;
+        check_vector("p", np, &p)?;
         check_span(tspan.0, tspan.1)?;
         Ok(OdeProblem {
             f,
@@ -100,6 +105,75 @@ impl<F: VectorField> OdeProblem<F> {
             tspan,
             mass: None,
         })
+    }
+
+    /// The vector field.
+    pub fn f(&self) -> &F {
+        &self.f
+    }
+    /// The vector field, mutably (its methods keep scratch space).
+    pub fn f_mut(&mut self) -> &mut F {
+        &mut self.f
+    }
+    /// The initial state.
+    pub fn u0(&self) -> &F::V {
+        &self.u0
+    }
+    /// The parameters.
+    pub fn p(&self) -> &F::P {
+        &self.p
+    }
+    /// The time span `(t0, t1)`.
+    pub fn tspan(&self) -> (Re<F::V>, Re<F::V>) {
+        self.tspan
+    }
+    /// The mass matrix (`None`: the identity).
+    pub fn mass(&self) -> Option<&DenseMatrix<Re<F::V>>> {
+        self.mass.as_ref()
+    }
+    /// The field mutably and the other parts shared, at once.
+    pub fn parts_mut(&mut self) -> ProblemParts<'_, F> {
+        ProblemParts {
+            f: &mut self.f,
+            u0: &self.u0,
+            p: &self.p,
+            tspan: self.tspan,
+            mass: self.mass.as_ref(),
+        }
+    }
+    /// The field, initial state, parameters and span, by value.
+    pub fn into_parts(self) -> (F, F::V, F::P, (Re<F::V>, Re<F::V>)) {
+        (self.f, self.u0, self.p, self.tspan)
+    }
+
+    /// Replaces the initial state, validated as [`OdeProblem::new`] validates it.
+    ///
+    /// ```
+    /// use sciml_core::FnField;
+    /// use sciml_ode::OdeProblem;
+    /// let f = FnField::new(1, 0, |_t: f64, u: &[f64], _p: &[f64], du: &mut [f64]| du[0] = -u[0]);
+    /// let mut prob = OdeProblem::new(f, vec![1.0], (0.0, 1.0), vec![]).unwrap();
+    /// assert!(prob.set_u0(vec![2.0]).is_ok());
+    /// assert!(prob.set_u0(vec![2.0, 3.0]).is_err());
+    /// assert!(prob.set_u0(vec![f64::NAN]).is_err());
+    /// assert_eq!(prob.u0(), &vec![2.0]);
+    /// ```
+    pub fn set_u0(&mut self, u0: F::V) -> Result<(), Error> {
+        check_vector("u0", self.f.dims().0, &u0)?;
+        self.u0 = u0;
+        Ok(())
+    }
+    /// Replaces the parameters, validated as [`OdeProblem::new`] validates them.
+    pub fn set_p(&mut self, p: F::P) -> Result<(), Error> {
+        check_vector("p", self.f.dims().1, &p)?;
+        self.p = p;
+        Ok(())
+    }
+    /// Replaces the time span, validated as [`OdeProblem::new`] validates it.
+    pub fn set_tspan(&mut self, tspan: (Re<F::V>, Re<F::V>)) -> Result<(), Error> {
+        check_span(tspan.0, tspan.1)?;
+        self.tspan = tspan;
+        Ok(())
     }
 
     /// Gives the problem a mass matrix: `M u' = f(t, u, p)`. A singular `M` makes the problem a

@@ -20,7 +20,7 @@ const TIGHT: [(f64, f64); 2] = [(1e-8, 1e-12), (1e-10, 1e-14)];
 /// stats. No floor on the step (as `tests/testset.rs`: the first steps are below the default).
 fn robertson<M: OdeMethod<ForwardAd<Robertson>>>(m: M, rtol: f64, atol: f64) -> (Vec<f64>, Stats) {
     let mut p = Robertson.problem().unwrap();
-    p.tspan.1 = Robertson::T1E5;
+    p.set_tspan((p.tspan().0, Robertson::T1E5)).unwrap();
     let opts = SolveOptions {
         tol: Tolerance::new(rtol, atol).unwrap(),
         saveat: SaveAt::Times(vec![Robertson::T1E5]),

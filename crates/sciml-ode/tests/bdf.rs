@@ -21,7 +21,7 @@ fn robertson_at<M: OdeMethod<ForwardAd<Robertson>>>(
     atol: f64,
 ) -> (Vec<f64>, sciml_core::Stats) {
     let mut prob = Robertson.problem().unwrap();
-    prob.tspan = (0.0, t1);
+    prob.set_tspan((0.0, t1)).unwrap();
     let opts = SolveOptions {
         tol: Tolerance::new(rtol, atol).unwrap(),
         saveat: SaveAt::Times(vec![t1]),

@@ -26,7 +26,7 @@ fn solve_to<P: TestProblem, M: OdeMethod<ForwardAd<P>>>(
     atol: f64,
 ) -> (Vec<f64>, Stats) {
     let mut p = prob.problem().unwrap();
-    p.tspan.1 = t1;
+    p.set_tspan((p.tspan().0, t1)).unwrap();
     let opts = SolveOptions {
         tol: Tolerance::new(rtol, atol).unwrap(),
         saveat: SaveAt::Times(vec![t1]),

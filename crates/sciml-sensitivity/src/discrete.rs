@@ -65,7 +65,7 @@ impl<F: Vjp, M: StepVjp<F> + OdeMethod<F>> Sensitivity<F, M> for DiscreteAdjoint
             Checkpointing::StoreAll => 1,
             Checkpointing::Every(k) => k,
         };
-        if prob.mass.is_some() {
+        if prob.mass().is_some() {
             return Err(sciml_core::Error::Unsupported {
                 method: "DiscreteAdjoint",
                 what: "differentiate a problem with a mass matrix yet; use \
@@ -98,13 +98,13 @@ impl<F: Vjp, M: StepVjp<F> + OdeMethod<F>> Sensitivity<F, M> for DiscreteAdjoint
         ubar: &[F::V],
     ) -> BackwardResult<F::V, F::P> {
         let DiscreteTape { tape, opts } = tape;
-        check_cotangents(ubar, tape.saves.len(), prob.u0.len())?;
+        check_cotangents(ubar, tape.saves.len(), prob.u0().len())?;
         let nsteps = tape.steps.len();
         // Cotangents landing exactly on a step's end, and interpolated ones inside each step.
         let mut at_end: Vec<Vec<usize>> = vec![Vec::new(); nsteps];
         let mut inside: Vec<Vec<usize>> = vec![Vec::new(); nsteps];
         // Saves of the initial state itself go straight to du0.
-        let mut u0bar = prob.u0.zeros_like();
+        let mut u0bar = prob.u0().zeros_like();
         let mut scratch = u0bar.zeros_like();
         for (k, rec) in tape.saves.iter().enumerate() {
             match rec.step {
@@ -113,12 +113,13 @@ impl<F: Vjp, M: StepVjp<F> + OdeMethod<F>> Sensitivity<F, M> for DiscreteAdjoint
                 Some(i) => inside[i].push(k),
             }
         }
-        let mut lam = prob.u0.zeros_like();
-        let mut gp = prob.p.zeros_like();
+        let mut lam = prob.u0().zeros_like();
+        let mut gp = prob.p().zeros_like();
         let mut stats = Stats::default();
-        let mut vjp_cache = method.vjp_cache(&prob.u0);
-        let mut fwd_cache = method.cache(&prob.f, &prob.u0);
-        let OdeProblem { f, p, .. } = prob;
+        let mut vjp_cache = method.vjp_cache(prob.u0());
+        let mut fwd_cache = method.cache(prob.f(), prob.u0());
+        let parts = prob.parts_mut();
+        let (f, p) = (parts.f, parts.p);
         // Walk the checkpoint segments backwards; inside one, recompute the states forward.
         let stride = tape.stride.max(1);
         let mut seg_end = nsteps;

@@ -63,13 +63,14 @@ impl<R: Real, F: Jvp<V = Vec<R>, P = Vec<R>>, M: RkMethod> Sensitivity<F, M>
         method: &M,
         opts: &SolveOptions<R>,
     ) -> ForwardResult<Vec<R>, ForwardSensitivityTape<R>> {
-        let (n, np) = (prob.u0.len(), prob.p.len());
+        let (n, np) = (prob.u0().len(), prob.p().len());
         let mut s0 = Batch::zeros(n, n + np);
         for i in 0..n {
             s0.column_mut(i)[i] = R::one();
         }
+        let parts = prob.parts_mut();
         let field = Augmented {
-            f: &mut prob.f,
+            f: parts.f,
             n,
             np,
             col: vec![R::zero(); n],
@@ -87,8 +88,12 @@ impl<R: Real, F: Jvp<V = Vec<R>, P = Vec<R>>, M: RkMethod> Sensitivity<F, M>
             }
             .into());
         }
-        let mut aug =
-            OdeProblem::new(field, Pair(prob.u0.clone(), s0), prob.tspan, prob.p.clone())?;
+        let mut aug = OdeProblem::new(
+            field,
+            Pair(parts.u0.clone(), s0),
+            parts.tspan,
+            parts.p.clone(),
+        )?;
         let sol = aug.solve(method.clone(), &o).map_err(|e| match e {
             SolveError::Input(e) => SolveError::Input(e),
             SolveError::Failed { code, t, .. } => SolveError::Failed {
@@ -120,7 +125,7 @@ impl<R: Real, F: Jvp<V = Vec<R>, P = Vec<R>>, M: RkMethod> Sensitivity<F, M>
         tape: ForwardSensitivityTape<R>,
         ubar: &[Vec<R>],
     ) -> BackwardResult<Vec<R>, Vec<R>> {
-        let (n, np) = (prob.u0.len(), prob.p.len());
+        let (n, np) = (prob.u0().len(), prob.p().len());
         check_cotangents(ubar, tape.s.len(), n)?;
         let mut g = vec![R::zero(); n + np];
         for (s, b) in tape.s.iter().zip(ubar) {

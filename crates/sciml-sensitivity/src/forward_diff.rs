@@ -62,7 +62,7 @@ impl<F: DualField, M: OdeMethod<F> + OdeMethod<F::Dual>> Sensitivity<F, M>
         tape: ForwardDiffTape,
         ubar: &[Vec<f64>],
     ) -> BackwardResult<Vec<f64>, Vec<f64>> {
-        let (n, np) = (prob.u0.len(), prob.p.len());
+        let (n, np) = (prob.u0().len(), prob.p().len());
         check_cotangents(ubar, tape.nsaved, n)?;
         let mut du0 = vec![0.0; n];
         let mut dp = vec![0.0; np];
@@ -70,18 +70,18 @@ impl<F: DualField, M: OdeMethod<F> + OdeMethod<F::Dual>> Sensitivity<F, M>
         for d in 0..n + np {
             let seed = |i: usize| if i == d { 1.0 } else { 0.0 };
             let u0: Vec<Dual64> = prob
-                .u0
+                .u0()
                 .iter()
                 .enumerate()
                 .map(|(i, x)| Dual64::new(*x, seed(i)))
                 .collect();
             let p: Vec<Dual64> = prob
-                .p
+                .p()
                 .iter()
                 .enumerate()
                 .map(|(i, x)| Dual64::new(*x, seed(n + i)))
                 .collect();
-            let mut dprob = OdeProblem::new(prob.f.to_dual(), u0, prob.tspan, p)?;
+            let mut dprob = OdeProblem::new(prob.f().to_dual(), u0, prob.tspan(), p)?;
             let sol = match dprob.solve(method.clone(), &tape.opts) {
                 Ok(s) => s,
                 Err(SolveError::Input(e)) => return Err(SolveError::Input(e)),

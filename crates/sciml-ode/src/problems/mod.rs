@@ -24,7 +24,7 @@
 //! ```
 //! use sciml_ode::problems::{Robertson, TestProblem};
 //! let prob = Robertson.problem().unwrap();
-//! assert_eq!(prob.tspan, (0.0, 1e11));
+//! assert_eq!(prob.tspan(), (0.0, 1e11));
 //! assert_eq!(Robertson.reference().unwrap().len(), 3);
 //! ```
 

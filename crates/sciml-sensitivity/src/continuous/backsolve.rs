@@ -56,30 +56,31 @@ impl<F: Vjp, M: RkMethod> Sensitivity<F, M> for BacksolveAdjoint {
         tape: BacksolveTape<F::V>,
         ubar: &[F::V],
     ) -> BackwardResult<F::V, F::P> {
-        check_cotangents(ubar, tape.t.len(), prob.u0.len())?;
-        let n = prob.u0.len();
+        check_cotangents(ubar, tape.t.len(), prob.u0().len())?;
+        let n = prob.u0().len();
         let mut stats = Stats::default();
-        let z = prob.u0.zeros_like();
-        let y = Pair(Pair(z.clone(), z.clone()), prob.p.zeros_like());
+        let z = prob.u0().zeros_like();
+        let y = Pair(Pair(z.clone(), z.clone()), prob.p().zeros_like());
         let mut scratch = z.clone();
         let run = |y: Pair<Pair<F::V, F::V>, F::P>,
                    hi: Re<F::V>,
                    lo: Re<F::V>,
                    prob: &mut OdeProblem<F>,
                    stats: &mut Stats| {
+            let parts = prob.parts_mut();
             let field = BacksolveSystem {
-                f: &mut prob.f,
+                f: parts.f,
                 gu: z.clone(),
-                gp: prob.p.zeros_like(),
+                gp: parts.p.zeros_like(),
                 zu: z.clone(),
-                zp: prob.p.zeros_like(),
+                zp: parts.p.zeros_like(),
             };
             let bopts = backward_opts(&tape.opts, lo, 2 * n);
-            solve_segment(field, y, (hi, lo), prob.p.clone(), method, &bopts, stats)
+            solve_segment(field, y, (hi, lo), parts.p.clone(), method, &bopts, stats)
                 .map(|(y, _)| y)
                 .map_err(lift_err::<_, F::V>)
         };
-        let tspan = prob.tspan;
+        let tspan = prob.tspan();
         let y = sweep(
             &tape.t,
             tspan,

@@ -37,12 +37,12 @@ where
         tape: GaussTape<F::V>,
         ubar: &[F::V],
     ) -> BackwardResult<F::V, F::P> {
-        check_cotangents(ubar, tape.t.len(), prob.u0.len())?;
-        let n = prob.u0.len();
+        check_cotangents(ubar, tape.t.len(), prob.u0().len())?;
+        let n = prob.u0().len();
         let (gx, gw) = gauss_legendre(QUAD_POINTS);
         let mut stats = Stats::default();
-        let lam = prob.u0.zeros_like();
-        let mut mu = prob.p.zeros_like();
+        let lam = prob.u0().zeros_like();
+        let mut mu = prob.p().zeros_like();
         let mut scratch = lam.zeros_like();
         let segment = |lam: F::V,
                        hi: Re<F::V>,
@@ -50,14 +50,15 @@ where
                        mu: &mut F::P,
                        prob: &mut OdeProblem<F>,
                        stats: &mut Stats| {
+            let p = prob.p().clone();
+            let mut l = prob.u0().zeros_like();
+            let parts = prob.parts_mut();
             let field = LambdaAdjoint {
-                inner: InterpolatedAdjoint::<F>::new(&mut prob.f, &tape.dense, &prob.u0, &prob.p),
+                inner: InterpolatedAdjoint::<F>::new(parts.f, &tape.dense, parts.u0, parts.p),
             };
             let bopts = backward_opts(&tape.opts, lo, n);
-            let p = prob.p.clone();
-            let mut bp = OdeProblem::new(field, lam, (hi, lo), prob.p.clone())?;
+            let mut bp = OdeProblem::new(field, lam, (hi, lo), p.clone())?;
             let mut integ = bp.init(method.clone(), &bopts)?;
-            let mut l = prob.u0.zeros_like();
             let mut nquad = 0;
             while integ.step()? {
                 integrate_last_step(&mut integ, (&gx, &gw), &p, &mut l, mu)?;
@@ -73,7 +74,7 @@ where
                 .last()
                 .ok_or(sciml_core::Error::NoDenseOutput.into())
         };
-        let tspan = prob.tspan;
+        let tspan = prob.tspan();
         let lam = sweep(
             &tape.t,
             tspan,

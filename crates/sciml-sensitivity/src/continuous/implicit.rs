@@ -117,8 +117,8 @@ where
         tape: InterpolatingTape<Vec<f64>>,
         ubar: &[Vec<f64>],
     ) -> BackwardResult<Vec<f64>, Vec<f64>> {
-        check_cotangents(ubar, tape.t.len(), prob.u0.len())?;
-        let (n, np) = (prob.u0.len(), prob.p.len());
+        check_cotangents(ubar, tape.t.len(), prob.u0().len())?;
+        let (n, np) = (prob.u0().len(), prob.p().len());
         let mut stats = Stats::default();
         let y = vec![0.0; n + np];
         let segment = |y: Vec<f64>,
@@ -131,8 +131,9 @@ where
             let bopts = backward_opts(&tape.opts, lo, n);
             let _ = lo_state;
             let dense = tape.dense.as_ref().ok_or(Error::NoDenseOutput)?;
+            let parts = prob.parts_mut();
             let field = PackedAdjoint {
-                inner: InterpolatedAdjoint::<F>::new(&mut prob.f, dense, &prob.u0, &prob.p),
+                inner: InterpolatedAdjoint::<F>::new(parts.f, dense, parts.u0, parts.p),
                 n,
                 lam: vec![0.0; n],
                 e: vec![0.0; n],
@@ -140,12 +141,12 @@ where
                 gp: vec![0.0; np],
                 jf: DenseMatrix::zeros(n, n),
             };
-            let mut bp = OdeProblem::new(field, y, (hi, lo), prob.p.clone())?;
+            let mut bp = OdeProblem::new(field, y, (hi, lo), parts.p.clone())?;
             let sol = bp.solve(self.backward.clone(), &bopts).map_err(lift_err)?;
             *stats += &sol.stats;
             sol.u.into_iter().last().ok_or(Error::NoDenseOutput.into())
         };
-        let tspan = prob.tspan;
+        let tspan = prob.tspan();
         let y = sweep(
             &tape.t,
             tspan,

@@ -134,12 +134,12 @@ impl InterpolatingAdjoint {
         ubar: &[F::V],
         mut running: Option<&mut G>,
     ) -> BackwardResult<F::V, F::P> {
-        check_cotangents(ubar, tape.t.len(), prob.u0.len())?;
-        let n = prob.u0.len();
+        check_cotangents(ubar, tape.t.len(), prob.u0().len())?;
+        let n = prob.u0().len();
         let live = running.is_some();
         let mut stats = Stats::default();
-        let y = Pair(prob.u0.zeros_like(), prob.p.zeros_like());
-        let mut scratch = prob.u0.zeros_like();
+        let y = Pair(prob.u0().zeros_like(), prob.p().zeros_like());
+        let mut scratch = prob.u0().zeros_like();
         // Index of the saved state at each segment's lower end (None: the initial state).
         let mut segment = |y: Pair<F::V, F::P>,
                            hi: Re<F::V>,
@@ -155,28 +155,29 @@ impl InterpolatingAdjoint {
                 None => {
                     let start = match lo_state {
                         Some(k) => tape.u[k].clone(),
-                        None => prob.u0.clone(),
+                        None => prob.u0().clone(),
                     };
                     let mut fo = tape.opts.clone();
                     fo.saveat = sciml_ode::SaveAt::Times(vec![hi]);
                     fo.save_start = Some(false);
                     fo.dense = Some(true);
                     fo.tstops = Vec::new();
-                    let mut fp =
-                        OdeProblem::new(ByRef(&mut prob.f), start, (lo, hi), prob.p.clone())?;
+                    let p = prob.p().clone();
+                    let mut fp = OdeProblem::new(ByRef(prob.f_mut()), start, (lo, hi), p)?;
                     let sol = fp.solve(method.clone(), &fo).map_err(lift_err)?;
                     *stats += &sol.stats;
                     recomputed = sol.dense.ok_or(Error::NoDenseOutput)?;
                     &recomputed
                 }
             };
-            let mut field = InterpolatedAdjoint::<F, G>::new(&mut prob.f, dense, &prob.u0, &prob.p);
+            let parts = prob.parts_mut();
+            let mut field = InterpolatedAdjoint::<F, G>::new(parts.f, dense, parts.u0, parts.p);
             field.running = running.as_deref_mut();
-            let (y, _) = solve_segment(field, y, (hi, lo), prob.p.clone(), method, &bopts, stats)
+            let (y, _) = solve_segment(field, y, (hi, lo), parts.p.clone(), method, &bopts, stats)
                 .map_err(lift_err)?;
             Ok(y)
         };
-        let tspan = prob.tspan;
+        let tspan = prob.tspan();
         let y = sweep(
             &tape.t,
             tspan,

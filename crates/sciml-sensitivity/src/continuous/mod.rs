@@ -58,7 +58,7 @@ pub(crate) fn solve_segment<G: VectorField, M: OdeMethod<G>>(
         method: "adjoint solve",
         what: "return its end state".into(),
     })?;
-    Ok((end, prob.f))
+    Ok((end, prob.into_parts().0))
 }
 
 /// Rejects per-step saving, whose save times are not known before the solve and which a

@@ -70,12 +70,12 @@ where
         tape: QuadratureTape<F::V>,
         ubar: &[F::V],
     ) -> BackwardResult<F::V, F::P> {
-        check_cotangents(ubar, tape.t.len(), prob.u0.len())?;
-        let n = prob.u0.len();
+        check_cotangents(ubar, tape.t.len(), prob.u0().len())?;
+        let n = prob.u0().len();
         let (gx, gw) = gauss_legendre(QUAD_POINTS);
         let mut stats = Stats::default();
-        let lam = prob.u0.zeros_like();
-        let mut mu = prob.p.zeros_like();
+        let lam = prob.u0().zeros_like();
+        let mut mu = prob.p().zeros_like();
         let mut scratch = lam.zeros_like();
         let segment = |lam: F::V,
                        hi: Re<F::V>,
@@ -83,29 +83,31 @@ where
                        mu: &mut F::P,
                        prob: &mut OdeProblem<F>,
                        stats: &mut Stats| {
+            let parts = prob.parts_mut();
+            let p = parts.p;
             let field = LambdaAdjoint {
-                inner: InterpolatedAdjoint::<F>::new(&mut prob.f, &tape.dense, &prob.u0, &prob.p),
+                inner: InterpolatedAdjoint::<F>::new(parts.f, &tape.dense, parts.u0, p),
             };
             let mut bopts = backward_opts(&tape.opts, lo, n);
             bopts.dense = Some(true);
-            let mut bp = OdeProblem::new(field, lam, (hi, lo), prob.p.clone())?;
+            let mut bp = OdeProblem::new(field, lam, (hi, lo), p.clone())?;
             let sol = bp.solve(method.clone(), &bopts)?;
             *stats += &sol.stats;
             let dl = sol.dense.as_ref().ok_or(Error::NoDenseOutput)?;
-            let a = &mut bp.f.inner;
+            let a = &mut bp.f_mut().inner;
             let mut l = a.u.zeros_like();
             for seg in dl.segments() {
                 let len = (seg.t_end - seg.t0).abs();
                 for (x, w) in gx.iter().zip(&gw) {
                     let t = seg.t0 + (seg.t_end - seg.t0) * Re::<F::V>::c(*x);
                     dl.evaluate_to(t, &mut l)?;
-                    a.add_fp_lambda(t, &l, &prob.p, len * Re::<F::V>::c(*w), mu);
+                    a.add_fp_lambda(t, &l, p, len * Re::<F::V>::c(*w), mu);
                 }
             }
             stats.nf += dl.segments().len() * QUAD_POINTS;
             sol.u.into_iter().last().ok_or(Error::NoDenseOutput.into())
         };
-        let tspan = prob.tspan;
+        let tspan = prob.tspan();
         let lam = sweep(
             &tape.t,
             tspan,
