@@ -20,6 +20,7 @@ pub mod linalg;
 pub mod matrix;
 pub mod providers;
 pub mod rng;
+pub mod save_at;
 pub mod scalar;
 pub mod simd;
 pub mod solution;
@@ -37,6 +38,7 @@ pub use linalg::{
 pub use matrix::DenseMatrix;
 pub use providers::{FiniteDiff, FnField, ForwardAd, Missing, SparseAd, SparseFd, SparseFn};
 pub use scalar::{One, Real, Scalar, Zero};
+pub use save_at::SaveAt;
 pub use solution::{ReturnCode, Solution, SolveError, Stats};
 pub use state::{check_finite_slice, Batch, Pair, Re, SliceState, State, MAX_LINCOMB};
 pub use tolerance::Tolerance;

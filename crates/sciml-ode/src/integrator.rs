@@ -297,32 +297,11 @@ impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
         // Save times, as one sorted list (start and end included as the options say).
         let (save_steps, mut save_times) = match &opts.saveat {
             SaveAt::Steps => (true, Vec::new()),
-            SaveAt::Every(dt) => {
-                check_positive("saveat", *dt)?;
-                let count = (span / *dt).to_f64_lossy();
-                if count > 1e8 {
-                    return Err(opt_err(
-                        "saveat",
-                        format!("would save {count:.0} points; use a larger interval"),
-                    ));
-                }
-                let mut v = Vec::new();
-                let mut k = 0usize;
-                loop {
-                    let tk = t0 + dir * *dt * R::<F>::from_usize(k);
-                    if (tk - t1) * dir > R::<F>::c(1e-10) * *dt {
-                        break;
-                    }
-                    v.push(if (tk - t1).abs() <= R::<F>::c(1e-10) * *dt {
-                        t1
-                    } else {
-                        tk
-                    });
-                    k += 1;
-                }
-                if opts.save_end != Some(false) && v.last() != Some(&t1) {
-                    v.push(t1);
-                }
+            SaveAt::Every(_) => {
+                let v = opts
+                    .saveat
+                    .listed_times(t0, t1, opts.save_end != Some(false))?
+                    .unwrap_or_default();
                 (false, v)
             }
             SaveAt::Times(ts) => {

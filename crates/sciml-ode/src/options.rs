@@ -4,17 +4,8 @@ use crate::controller::PiController;
 use sciml_core::{Error, Real, Tolerance};
 use serde::{Deserialize, Serialize};
 
-/// Where the solution is saved.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum SaveAt<R> {
-    /// At every accepted step (SciML's `save_everystep`).
-    Steps,
-    /// Every `dt` from the start of the span (the end included when it falls on the grid).
-    Every(R),
-    /// At these times, which must lie in the span (interpolated, never stepped to). They may
-    /// come in any order: the solution holds them sorted in the direction of integration.
-    Times(Vec<R>),
-}
+/// Where the solution is saved: the one type every family's solves share.
+pub use sciml_core::SaveAt;
 
 /// Options of a solve. Defaults follow SciML: `reltol = 1e-3`, `abstol = 1e-6`, adaptive steps
 /// when the method has an error estimate, saving at every step with dense output.

@@ -6,18 +6,11 @@ use crate::methods::{step, Method, Tol, Work};
 use crate::problem::{SdeFunction, SdeProblem};
 use sciml_core::{Error, Real, ReturnCode, Solution, Stats};
 
-/// Which states a solve returns.
-#[derive(Clone, Debug, PartialEq)]
-pub enum SaveAt<R> {
-    /// The initial state and every accepted step.
-    Steps,
-    /// These times, finite, distinct and inside the span, in any order: they are sorted in the
-    /// direction of integration (SDE spans always run forward, so ascending), as ODE solves do,
-    /// and the solution holds them in that order. With fixed steps they must lie on the step
-    /// grid (to within 0.1% of a step; the grid time is saved); adaptive solves step onto them
-    /// exactly.
-    Times(Vec<R>),
-}
+/// Which states a solve returns: the type ODE solves use too. `Every(dt)` saves on the grid
+/// `t0 + k·dt` and the end; `Times` may come in any order and are sorted (SDE spans run
+/// forward, so ascending); with fixed steps every save time must lie on the step grid (to within
+/// 0.1% of a step; the grid time is saved), and adaptive solves step onto them exactly.
+pub use sciml_core::SaveAt;
 
 /// Options of an SDE solve.
 #[derive(Clone, Debug)]
@@ -197,7 +190,7 @@ pub(crate) fn validate<R: Real, F: SdeFunction<R>>(
         }
         .into());
     }
-    if let SaveAt::Times(ts) = &opts.saveat {
+    if let Some(ts) = opts.saveat.listed_times(t0, t1, true)? {
         if ts.is_empty() {
             return Err(Error::InvalidOption {
                 option: "saveat",
@@ -216,7 +209,7 @@ pub(crate) fn validate<R: Real, F: SdeFunction<R>>(
                 .into());
             }
         }
-        for w in sorted_times(ts).windows(2) {
+        for w in sorted_times(&ts).windows(2) {
             if w[0] == w[1] {
                 return Err(Error::InvalidOption {
                     option: "saveat",
@@ -262,11 +255,11 @@ pub(crate) fn grid_saves<R: Real>(
     grid: &Grid<R>,
     saveat: &SaveAt<R>,
 ) -> Result<Vec<usize>, SdeError> {
-    match saveat {
-        SaveAt::Steps => Ok((0..=grid.nsteps).collect()),
-        SaveAt::Times(ts) => {
+    match saveat.listed_times(t0, t1, true)? {
+        None => Ok((0..=grid.nsteps).collect()),
+        Some(ts) => {
             let mut out = Vec::with_capacity(ts.len());
-            for ts_i in sorted_times(ts) {
+            for ts_i in sorted_times(&ts) {
                 let j = if ts_i == t1 {
                     grid.nsteps
                 } else {
@@ -622,9 +615,10 @@ fn run<R: Real, F: SdeFunction<R>>(
     let dtmin = opts.dtmin.unwrap_or(span * R::c(1e-12));
     let dtmax = opts.dtmax.unwrap_or(span);
     let mut h = opts.dt.unwrap_or(span * R::c(1e-2)).min(dtmax);
-    let targets: Vec<R> = match &opts.saveat {
-        SaveAt::Steps => vec![t1],
-        SaveAt::Times(ts) => {
+    let listed = opts.saveat.listed_times(t0, t1, true)?;
+    let targets: Vec<R> = match &listed {
+        None => vec![t1],
+        Some(ts) => {
             let mut v = sorted_times(ts);
             v.retain(|x| *x > t0);
             if v.last().copied() != Some(t1) {
@@ -633,9 +627,9 @@ fn run<R: Real, F: SdeFunction<R>>(
             v
         }
     };
-    let save_time = |x: R| match &opts.saveat {
-        SaveAt::Steps => true,
-        SaveAt::Times(ts) => ts.contains(&x),
+    let save_time = |x: R| match &listed {
+        None => true,
+        Some(ts) => ts.contains(&x),
     };
     if save_time(t0) {
         sol.t.push(t0);
