@@ -8,8 +8,8 @@ use common::gbm;
 use sciml_core::{ReturnCode, Solution};
 use sciml_sde::adjoint::discrete_adjoint;
 use sciml_sde::{
-    solve, solve_ensemble, solve_with_brownian, BrownianTree, FnSde, Method, Noise, SdeError,
-    SdeFunction, SdeOptions, SdeProblem, SdeVjp,
+    solve, solve_ensemble, solve_with_brownian, BrownianTree, FnSde, Method, Noise, SaveAt,
+    SdeError, SdeFunction, SdeOptions, SdeProblem, SdeVjp,
 };
 
 /// `du = -u dt + 0.3 dW` whose drift turns NaN for `t > t_nan`.
@@ -269,4 +269,24 @@ fn unsorted_save_times_are_sorted() {
     assert_eq!(a.sol.t, b.sol.t);
     assert_eq!(a.sol.u, b.sol.u);
     assert_eq!((a.loss, &a.du0, &a.dp), (b.loss, &b.du0, &b.dp));
+}
+
+/// `SaveAt::Every` (the type ODE solves use too) saves the grid `t0 + k·dt` and the end, the
+/// same states as listing those times.
+#[test]
+fn save_every_is_the_listed_grid() {
+    let prob = SdeProblem::new(gbm(2), vec![1.0, 0.5], (0.0, 1.0), vec![1.0, 0.5]).unwrap();
+    let grid = vec![0.0, 0.25, 0.5, 0.75, 1.0];
+    for (method, base) in [
+        (Method::EulerMaruyama, SdeOptions::fixed(0.05)),
+        (Method::Sriw1, SdeOptions::adaptive(1e-3, 1e-3)),
+    ] {
+        let base = base.seed(5);
+        let listed = solve(&prob, method, &base.clone().saveat(grid.clone())).unwrap();
+        let mut every = base.clone();
+        every.saveat = SaveAt::Every(0.25);
+        let every = solve(&prob, method, &every).unwrap();
+        assert_eq!(every.t.len(), grid.len());
+        assert_eq!(every.u, listed.u, "{method:?}");
+    }
 }
