@@ -10,7 +10,7 @@
 //! evaluation; each sample has its own Brownian motions. Gradients come from the discrete
 //! adjoint of `sciml_sde` (Euler–Maruyama or Euler–Heun) with the layers' VJPs.
 
-use crate::nn::{layer_hvp, Input, Layer, Tape};
+use crate::nn::{layer_hvp, Input, Layer, LayerTape};
 use sciml_core::rng::Xoshiro256pp;
 use sciml_core::{Error, Real, Solution};
 use sciml_sde::adjoint::{discrete_adjoint, BacksolveAdjoint, InterpolatingAdjoint};
@@ -133,7 +133,7 @@ impl<D: Layer, G: Layer, R: Real> SdeVjp<R> for NeuralSdeSystem<D, G, R> {
             let (y, saved) = self.tapes[start..start + ny + nt].split_at(ny);
             self.drift.backward(
                 inp,
-                Tape { y, saved },
+                LayerTape { y, saved },
                 w,
                 &mut self.xbar,
                 &mut gp[..self.nd],

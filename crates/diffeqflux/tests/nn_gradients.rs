@@ -427,7 +427,7 @@ fn vjp_through_forward_tape_and_backward_equals_vjp() {
     d.forward_tape(inp, &mut y, &mut tape, &mut ws);
     assert_eq!(y, forward(&d, &x, &p, batch));
     let (mut xb, mut pb) = (vec![0.0; 4 * batch], vec![0.0; d.nparams()]);
-    let t = diffeqflux::nn::Tape {
+    let t = diffeqflux::nn::LayerTape {
         y: &y,
         saved: &tape,
     };

@@ -1,7 +1,7 @@
 //! Elementwise activation functions: as a choice inside [`crate::nn::Dense`] and
 //! [`crate::nn::Scale`], and as a standalone layer ([`ActivationLayer`]).
 
-use super::{assert_x_len, Input, Layer, Tape};
+use super::{assert_x_len, Input, Layer, LayerTape};
 use sciml_core::rng::Xoshiro256pp;
 use sciml_core::{Real, Scalar, Zero};
 use serde::{Deserialize, Serialize};
@@ -367,7 +367,7 @@ impl Layer for ActivationLayer {
     fn backward<S: Scalar>(
         &self,
         inp: Input<'_, S>,
-        tape: Tape<'_, S>,
+        tape: LayerTape<'_, S>,
         ybar: &[S],
         xbar: &mut [S],
         _pbar: &mut [S],

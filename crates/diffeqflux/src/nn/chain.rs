@@ -1,7 +1,7 @@
 //! `Chain`: layers applied one after another, and the tuple machinery that containers of
 //! heterogeneous layers share ([`LayerTuple`], [`LayerVisitor`]).
 
-use super::{prefixed, vjp_via_tape, Input, Layer, LayerError, Tape};
+use super::{prefixed, vjp_via_tape, Input, Layer, LayerError, LayerTape};
 use sciml_core::rng::Xoshiro256pp;
 use sciml_core::Scalar;
 use serde::{Deserialize, Serialize};
@@ -134,7 +134,7 @@ impl<S: Scalar> LayerVisitor for ForwardTapeV<'_, '_, S> {
 
 pub(crate) struct BackwardV<'a, 'b, S> {
     pub(crate) inp: Input<'a, S>,
-    pub(crate) tape: Tape<'a, S>,
+    pub(crate) tape: LayerTape<'a, S>,
     pub(crate) ybar: &'a [S],
     pub(crate) xbar: &'b mut [S],
     pub(crate) pbar: &'b mut [S],
@@ -389,7 +389,7 @@ impl<T: LayerTuple> Layer for Chain<T> {
     fn backward<S: Scalar>(
         &self,
         inp: Input<'_, S>,
-        tape: Tape<'_, S>,
+        tape: LayerTape<'_, S>,
         ybar: &[S],
         xbar: &mut [S],
         pbar: &mut [S],
@@ -434,7 +434,7 @@ impl<T: LayerTuple> Layer for Chain<T> {
                     batch: b,
                     p: &inp.p[pr.clone()],
                 },
-                tape: Tape { y: yk, saved: tk },
+                tape: LayerTape { y: yk, saved: tk },
                 ybar: yb,
                 xbar: xb,
                 pbar: &mut pbar[pr],

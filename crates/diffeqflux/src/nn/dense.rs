@@ -1,7 +1,7 @@
 //! The fully connected layer `y = σ.(W x .+ b)`.
 
 use super::kernels::{colsum_acc, gemm_axpy, gemm_dot, ger_acc, transpose, Init};
-use super::{assert_x_len, vjp_via_tape, Activation, Input, Layer, Tape};
+use super::{assert_x_len, vjp_via_tape, Activation, Input, Layer, LayerTape};
 use sciml_core::rng::Xoshiro256pp;
 use sciml_core::Scalar;
 use serde::{Deserialize, Serialize};
@@ -230,7 +230,7 @@ impl Layer for Dense {
     fn backward<S: Scalar>(
         &self,
         inp: Input<'_, S>,
-        tape: Tape<'_, S>,
+        tape: LayerTape<'_, S>,
         ybar: &[S],
         xbar: &mut [S],
         pbar: &mut [S],

@@ -98,13 +98,13 @@ impl<'a, S> Input<'a, S> {
 /// What [`Layer::forward_tape`] left for [`Layer::backward`].
 ///
 /// ```
-/// use diffeqflux::nn::Tape;
+/// use diffeqflux::nn::LayerTape;
 /// let y = [0.5, 0.25];
-/// let t = Tape { y: &y, saved: &[] };
+/// let t = LayerTape { y: &y, saved: &[] };
 /// assert_eq!(t.y.len(), 2);
 /// ```
 #[derive(Clone, Copy, Debug)]
-pub struct Tape<'a, S> {
+pub struct LayerTape<'a, S> {
     /// The layer's output (`out_dim × batch`).
     pub y: &'a [S],
     /// The values it saved (`tape_len(batch)`).
@@ -255,7 +255,7 @@ pub trait Layer: Send + Sync {
     /// needs besides `x` and `y`. The default is [`Layer::forward`], saving nothing.
     ///
     /// ```
-    /// use diffeqflux::nn::{Activation, Dense, Input, Layer, Tape};
+    /// use diffeqflux::nn::{Activation, Dense, Input, Layer, LayerTape};
     /// let d = Dense::new(2, 3, Activation::Gelu); // GELU's derivative needs the pre-activation
     /// let p = vec![0.1; d.nparams()];
     /// let inp = Input { x: &[1.0, 2.0], batch: 1, p: &p };
@@ -263,7 +263,7 @@ pub trait Layer: Send + Sync {
     /// let mut ws = vec![0.0; d.workspace_len(1)];
     /// d.forward_tape(inp, &mut y, &mut tape, &mut ws);
     /// let (mut xbar, mut pbar) = (vec![0.0; 2], vec![0.0; p.len()]);
-    /// d.backward(inp, Tape { y: &y, saved: &tape }, &[1.0; 3], &mut xbar, &mut pbar, &mut ws);
+    /// d.backward(inp, LayerTape { y: &y, saved: &tape }, &[1.0; 3], &mut xbar, &mut pbar, &mut ws);
     /// let (mut xbar2, mut pbar2) = (vec![0.0; 2], vec![0.0; p.len()]);
     /// d.vjp(inp, &[1.0; 3], &mut xbar2, &mut pbar2, &mut ws);
     /// assert_eq!((xbar, pbar), (xbar2, pbar2));
@@ -284,7 +284,7 @@ pub trait Layer: Send + Sync {
     fn backward<S: Scalar>(
         &self,
         inp: Input<'_, S>,
-        tape: Tape<'_, S>,
+        tape: LayerTape<'_, S>,
         ybar: &[S],
         xbar: &mut [S],
         pbar: &mut [S],
@@ -475,7 +475,7 @@ pub(crate) fn vjp_via_tape<L: Layer, S: Scalar>(
     let (y, rest) = ws.split_at_mut(layer.out_dim() * inp.batch);
     let (tape, rest) = rest.split_at_mut(layer.tape_len(inp.batch));
     layer.forward_tape(inp, y, tape, rest);
-    let tape = Tape { y, saved: tape };
+    let tape = LayerTape { y, saved: tape };
     layer.backward(inp, tape, ybar, xbar, pbar, rest);
 }
 

@@ -4,7 +4,7 @@ use super::chain::{
     info, init_all, max_ws, names_all, total_params, BackwardV, ForwardTapeV, ForwardV, JvpV,
 };
 use super::kernels::{add_assign, gather_rows, scatter_rows};
-use super::{vjp_via_tape, Input, Layer, LayerError, LayerTuple, Tape};
+use super::{vjp_via_tape, Input, Layer, LayerError, LayerTape, LayerTuple};
 use sciml_core::rng::Xoshiro256pp;
 use sciml_core::Scalar;
 use serde::{Deserialize, Serialize};
@@ -217,7 +217,7 @@ impl<T: LayerTuple> Layer for Parallel<T> {
     fn backward<S: Scalar>(
         &self,
         inp: Input<'_, S>,
-        tape: Tape<'_, S>,
+        tape: LayerTape<'_, S>,
         ybar: &[S],
         xbar: &mut [S],
         pbar: &mut [S],
@@ -249,7 +249,7 @@ impl<T: LayerTuple> Layer for Parallel<T> {
             let xbk: &mut [S] = if k == 0 { &mut xbar[..ni] } else { &mut gx[..] };
             let v = BackwardV {
                 inp: inp.with_p(&inp.p[pr.clone()]),
-                tape: Tape { y: yk, saved: tk },
+                tape: LayerTape { y: yk, saved: tk },
                 ybar: ybk,
                 xbar: xbk,
                 pbar: &mut pbar[pr],

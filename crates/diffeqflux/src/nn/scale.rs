@@ -1,7 +1,7 @@
 //! The elementwise affine layer `y = σ.(w .* x .+ b)`.
 
 use super::kernels::colsum_acc;
-use super::{assert_x_len, vjp_via_tape, Activation, Input, Layer, Tape};
+use super::{assert_x_len, vjp_via_tape, Activation, Input, Layer, LayerTape};
 use sciml_core::rng::Xoshiro256pp;
 use sciml_core::Scalar;
 use serde::{Deserialize, Serialize};
@@ -135,7 +135,7 @@ impl Layer for Scale {
     fn backward<S: Scalar>(
         &self,
         inp: Input<'_, S>,
-        tape: Tape<'_, S>,
+        tape: LayerTape<'_, S>,
         ybar: &[S],
         xbar: &mut [S],
         pbar: &mut [S],

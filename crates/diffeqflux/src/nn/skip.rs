@@ -1,7 +1,7 @@
 //! `SkipConnection`: a layer's output combined with its own input.
 
 use super::kernels::{add_assign, gather_rows, scatter_rows};
-use super::{prefixed, vjp_via_tape, Combine, Input, Layer, LayerError, Tape};
+use super::{prefixed, vjp_via_tape, Combine, Input, Layer, LayerError, LayerTape};
 use sciml_core::rng::Xoshiro256pp;
 use sciml_core::Scalar;
 use serde::{Deserialize, Serialize};
@@ -134,7 +134,7 @@ impl<L: Layer> Layer for SkipConnection<L> {
     fn backward<S: Scalar>(
         &self,
         inp: Input<'_, S>,
-        tape: Tape<'_, S>,
+        tape: LayerTape<'_, S>,
         ybar: &[S],
         xbar: &mut [S],
         pbar: &mut [S],
@@ -143,7 +143,7 @@ impl<L: Layer> Layer for SkipConnection<L> {
         let b = inp.batch;
         let (lo, d) = (self.layer.out_dim(), self.layer.in_dim());
         let (yl, tl) = tape.saved.split_at(self.nl(b));
-        let tl = Tape { y: yl, saved: tl };
+        let tl = LayerTape { y: yl, saved: tl };
         let xbar = &mut xbar[..d * b];
         match self.combine {
             Combine::Sum => {
