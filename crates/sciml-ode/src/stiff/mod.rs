@@ -3,42 +3,22 @@
 //! automatic stiffness switching (`AutoTsit5Rodas5P`), the linear-solve strategies they share
 //! (dense LU, sparse LU, Jacobian-free GMRES), and the exact discrete adjoints of Rosenbrock and
 //! ESDIRK steps.
+//!
+//! The Rosenbrock and ESDIRK families are each one generic type over a tableau marker and a
+//! linear strategy, [`Rosenbrock<T, L>`] and [`Esdirk<T, L>`]; the methods are aliases
+//! (`Rodas5P<L> = Rosenbrock<Rodas5PTableau, L>`, `KenCarp4<L> = Esdirk<KenCarp4Tableau, L>`,
+//! ...), and their coefficients live in [`crate::tableaus`].
 
-/// `MethodInfo` of an implicit method generic over its linear strategy, read from its
-/// tableau (`name`, `order`, `error_order`, `interp_order`, `dense`), which the Rosenbrock and
-/// ESDIRK tableaus share; both families accept mass matrices.
-macro_rules! tableau_method_info {
-    ($name:ident) => {
-        impl<L: Clone + Send + Sync + std::fmt::Debug> MethodInfo for $name<L> {
-            fn name(&self) -> &'static str {
-                self.tableau().name
-            }
-            fn order(&self) -> u8 {
-                self.tableau().order
-            }
-            fn is_adaptive(&self) -> bool {
-                true
-            }
-            fn error_order(&self) -> u8 {
-                self.tableau().error_order.min(self.tableau().order)
-            }
-            fn interp_order(&self) -> u8 {
-                self.tableau().interp_order
-            }
-            fn interp_poly<T: Real>(&self) -> Vec<Vec<T>> {
-                self.tableau()
-                    .dense
-                    .iter()
-                    .map(|row| row.iter().map(|x| T::c(*x)).collect())
-                    .collect()
-            }
-            fn supports_mass_matrix(&self) -> bool {
-                true
-            }
-        }
-    };
+use sciml_core::Real;
+
+/// The dense-output polynomials of a Rosenbrock or ESDIRK tableau in the scalar `R`
+/// (`MethodInfo::interp_poly`).
+fn interp_poly<R: Real>(dense: &[Vec<f64>]) -> Vec<Vec<R>> {
+    dense
+        .iter()
+        .map(|row| row.iter().map(|x| R::c(*x)).collect())
+        .collect()
 }
-use tableau_method_info;
 
 /// `y += a·x` on slices: the cotangent updates of the Rosenbrock and ESDIRK adjoints.
 fn axpy(y: &mut [f64], a: f64, x: &[f64]) {
@@ -56,6 +36,10 @@ pub mod rosenbrock_vjp;
 pub mod sdirk;
 pub mod sdirk_vjp;
 
+pub use crate::tableaus::{
+    EsdirkCoefficients, EsdirkTableau, RosenbrockCoefficients, RosenbrockTableau,
+    ESDIRK_MAX_STAGES, ROSENBROCK_MAX_STAGES,
+};
 pub use auto::{AutoCache, AutoTsit5Rodas5P};
 pub use bdf::{Bdf, BdfCache};
 pub use linear::{
@@ -63,7 +47,5 @@ pub use linear::{
     LinearStrategy, LuScalar, NoPreconditioner, SparseSolve, SparseSolveCache,
 };
 pub use newton::{Newton, NewtonCache};
-pub use rosenbrock::{
-    Rodas4, Rodas5P, Rosenbrock23, RosenbrockCache, RosenbrockMethod, RosenbrockTableau,
-};
-pub use sdirk::{EsdirkCache, EsdirkMethod, EsdirkTableau, KenCarp4, Kvaerno5, Trbdf2};
+pub use rosenbrock::{Rodas4, Rodas5P, Rosenbrock, Rosenbrock23, RosenbrockCache};
+pub use sdirk::{Esdirk, EsdirkCache, KenCarp4, Kvaerno5, Trbdf2};

@@ -14,9 +14,10 @@
 
 use super::axpy;
 use super::linear::DenseSolve;
-use super::rosenbrock::{Rodas4, Rodas5P, Rosenbrock23, RosenbrockMethod};
+use super::rosenbrock::Rosenbrock;
 use crate::method::MethodInfo;
 use crate::step_vjp::{StepVjp, StepVjpContext};
+use crate::tableaus::{RosenbrockCoefficients, RosenbrockTableau};
 use sciml_core::dense::interp_weights;
 use sciml_core::linalg::DenseLu;
 use sciml_core::{DenseMatrix, Hvp, Jacobian, State, Vjp};
@@ -39,61 +40,56 @@ pub struct RosenbrockVjpCache {
     argbar: Vec<f64>,
 }
 
-macro_rules! rosenbrock_vjp {
-    ($name:ident) => {
-        impl<F> StepVjp<F> for $name<DenseSolve>
-        where
-            F: Vjp<V = Vec<f64>, P = Vec<f64>> + Hvp + Jacobian,
-        {
-            type VjpCache = RosenbrockVjpCache;
+impl<T, F> StepVjp<F> for Rosenbrock<T, DenseSolve>
+where
+    T: RosenbrockTableau,
+    F: Vjp<V = Vec<f64>, P = Vec<f64>> + Hvp + Jacobian,
+{
+    type VjpCache = RosenbrockVjpCache;
 
-            fn vjp_cache(&self, u0: &Vec<f64>) -> RosenbrockVjpCache {
-                let n = u0.len();
-                let s = self.tableau().c.len();
-                RosenbrockVjpCache {
-                    j: DenseMatrix::zeros(n, n),
-                    w: DenseMatrix::zeros(n, n),
-                    lu: DenseLu::new(n),
-                    args: vec![vec![0.0; n]; s],
-                    us: vec![vec![0.0; n]; s],
-                    ubar: vec![vec![0.0; n]; s],
-                    f0: vec![0.0; n],
-                    ft: vec![0.0; n],
-                    fi: vec![0.0; n],
-                    dt: vec![0.0; n],
-                    dtbar: vec![0.0; n],
-                    rbar: vec![0.0; n],
-                    tmp: vec![0.0; n],
-                    argbar: vec![0.0; n],
-                }
-            }
-
-            fn step_vjp(
-                &self,
-                c: &mut RosenbrockVjpCache,
-                f: &mut F,
-                ctx: StepVjpContext<'_, F>,
-                lam: &mut Vec<f64>,
-                gp: &mut Vec<f64>,
-            ) {
-                reverse_step(self.tableau(), c, f, ctx, lam, gp, self.poly());
-            }
+    fn vjp_cache(&self, u0: &Vec<f64>) -> RosenbrockVjpCache {
+        let n = u0.len();
+        let s = T::coefficients().c.len();
+        RosenbrockVjpCache {
+            j: DenseMatrix::zeros(n, n),
+            w: DenseMatrix::zeros(n, n),
+            lu: DenseLu::new(n),
+            args: vec![vec![0.0; n]; s],
+            us: vec![vec![0.0; n]; s],
+            ubar: vec![vec![0.0; n]; s],
+            f0: vec![0.0; n],
+            ft: vec![0.0; n],
+            fi: vec![0.0; n],
+            dt: vec![0.0; n],
+            dtbar: vec![0.0; n],
+            rbar: vec![0.0; n],
+            tmp: vec![0.0; n],
+            argbar: vec![0.0; n],
         }
+    }
 
-        impl $name<DenseSolve> {
-            fn poly(&self) -> Vec<Vec<f64>> {
-                MethodInfo::interp_poly::<f64>(self)
-            }
-        }
-    };
+    fn step_vjp(
+        &self,
+        c: &mut RosenbrockVjpCache,
+        f: &mut F,
+        ctx: StepVjpContext<'_, F>,
+        lam: &mut Vec<f64>,
+        gp: &mut Vec<f64>,
+    ) {
+        reverse_step(
+            T::coefficients(),
+            c,
+            f,
+            ctx,
+            lam,
+            gp,
+            MethodInfo::interp_poly::<f64>(self),
+        );
+    }
 }
 
-rosenbrock_vjp!(Rosenbrock23);
-rosenbrock_vjp!(Rodas4);
-rosenbrock_vjp!(Rodas5P);
-
 fn reverse_step<F>(
-    tab: &super::rosenbrock::RosenbrockTableau,
+    tab: &RosenbrockCoefficients,
     c: &mut RosenbrockVjpCache,
     f: &mut F,
     ctx: StepVjpContext<'_, F>,

@@ -39,9 +39,10 @@
 
 use super::axpy;
 use super::linear::DenseSolve;
-use super::sdirk::{EsdirkMethod, EsdirkTableau, KenCarp4, Kvaerno5, Trbdf2};
+use super::sdirk::Esdirk;
 use crate::method::MethodInfo;
 use crate::step_vjp::{StepVjp, StepVjpContext};
+use crate::tableaus::{EsdirkCoefficients, EsdirkTableau};
 use sciml_core::dense::interp_weights;
 use sciml_core::linalg::DenseLu;
 use sciml_core::{DenseMatrix, Jacobian, Stats, Vjp};
@@ -104,61 +105,54 @@ pub struct EsdirkVjpCache {
     pw: Vec<f64>,
 }
 
-macro_rules! esdirk_vjp {
-    ($name:ident) => {
-        impl<F> StepVjp<F> for $name<DenseSolve>
-        where
-            F: Vjp<V = Vec<f64>, P = Vec<f64>> + Jacobian,
-        {
-            type VjpCache = EsdirkVjpCache;
+impl<T, F> StepVjp<F> for Esdirk<T, DenseSolve>
+where
+    T: EsdirkTableau,
+    F: Vjp<V = Vec<f64>, P = Vec<f64>> + Jacobian,
+{
+    type VjpCache = EsdirkVjpCache;
 
-            fn vjp_cache(&self, u0: &Vec<f64>) -> EsdirkVjpCache {
-                let tab = self.tableau();
-                let n = u0.len();
-                let s = tab.c.len();
-                let z = vec![0.0; n];
-                EsdirkVjpCache {
-                    w: IterMatrix {
-                        j: DenseMatrix::zeros(n, n),
-                        w: DenseMatrix::zeros(n, n),
-                        lu: DenseLu::new(n),
-                    },
-                    zs: vec![z.clone(); s],
-                    ys: vec![z.clone(); s],
-                    zbar: vec![z.clone(); s],
-                    psi: z.clone(),
-                    fy: z.clone(),
-                    dz: z.clone(),
-                    mu: z.clone(),
-                    psibar: z.clone(),
-                    u0bar: z,
-                    b: tab.b(),
-                    poly: MethodInfo::interp_poly::<f64>(self),
-                    pw: vec![0.0; s],
-                }
-            }
-
-            fn step_vjp(
-                &self,
-                c: &mut EsdirkVjpCache,
-                f: &mut F,
-                ctx: StepVjpContext<'_, F>,
-                lam: &mut Vec<f64>,
-                gp: &mut Vec<f64>,
-            ) {
-                if reverse_step(self.tableau(), c, f, ctx, lam, gp).is_none() {
-                    // Singular `W` or a replay that did not converge: the forward step solved
-                    // these equations, so this means corrupt input; report it as NaN.
-                    lam.iter_mut().for_each(|x| *x = f64::NAN);
-                }
-            }
+    fn vjp_cache(&self, u0: &Vec<f64>) -> EsdirkVjpCache {
+        let tab = T::coefficients();
+        let n = u0.len();
+        let s = tab.c.len();
+        let z = vec![0.0; n];
+        EsdirkVjpCache {
+            w: IterMatrix {
+                j: DenseMatrix::zeros(n, n),
+                w: DenseMatrix::zeros(n, n),
+                lu: DenseLu::new(n),
+            },
+            zs: vec![z.clone(); s],
+            ys: vec![z.clone(); s],
+            zbar: vec![z.clone(); s],
+            psi: z.clone(),
+            fy: z.clone(),
+            dz: z.clone(),
+            mu: z.clone(),
+            psibar: z.clone(),
+            u0bar: z,
+            b: tab.b(),
+            poly: MethodInfo::interp_poly::<f64>(self),
+            pw: vec![0.0; s],
         }
-    };
-}
+    }
 
-esdirk_vjp!(Trbdf2);
-esdirk_vjp!(KenCarp4);
-esdirk_vjp!(Kvaerno5);
+    fn step_vjp(
+        &self,
+        c: &mut EsdirkVjpCache,
+        f: &mut F,
+        ctx: StepVjpContext<'_, F>,
+        lam: &mut Vec<f64>,
+        gp: &mut Vec<f64>,
+    ) {
+        if reverse_step(T::coefficients(), c, f, ctx, lam, gp).is_none() {
+            // Singular `W` or a replay that did not converge: the forward step solved
+            // these equations, so this means corrupt input; report it as NaN.
+            lam.iter_mut().for_each(|x| *x = f64::NAN);
+        }
+    }
+}
 
 fn norm_inf(x: &[f64]) -> f64 {
     x.iter().fold(0.0, |m, v| m.max(v.abs()))
@@ -200,7 +194,7 @@ impl IterMatrix {
 /// Replays the step's stage values into `c.zs`, `c.ys`: from the stored stage derivatives when
 /// the tape kept them, otherwise by solving each stage equation to rounding.
 fn replay<F>(
-    tab: &EsdirkTableau,
+    tab: &EsdirkCoefficients,
     c: &mut EsdirkVjpCache,
     f: &mut F,
     ctx: &mut StepVjpContext<'_, F>,
@@ -313,7 +307,7 @@ where
 }
 
 fn reverse_step<F>(
-    tab: &EsdirkTableau,
+    tab: &EsdirkCoefficients,
     c: &mut EsdirkVjpCache,
     f: &mut F,
     mut ctx: StepVjpContext<'_, F>,

@@ -1,7 +1,13 @@
 //! Butcher tableaus as plain data: one engine (`crate::explicit_rk`) runs them all, and the GPU
 //! crate can generate kernels from the same numbers.
 //!
-//! Conventions shared by every table in this folder:
+//! The implicit families keep their coefficients here too, each with its own layout and one
+//! engine: the Rosenbrock methods in [`rosenbrock`] (run by [`crate::stiff::Rosenbrock`]) and
+//! the ESDIRK methods in [`esdirk`] (run by [`crate::stiff::Esdirk`]). There a method's
+//! tableau is a marker type ([`RosenbrockTableau`], [`EsdirkTableau`]) that hands out its
+//! coefficients, so that each method is the family's type with that marker as parameter.
+//!
+//! Conventions shared by every explicit table in this folder:
 //!
 //! * `c` has one entry per stage (`s` stages, `c[0] = 0`).
 //! * `a` is the strictly lower-triangular part, packed row by row: row `i` (stage `i`, 0-based)
@@ -17,7 +23,9 @@
 mod bs3;
 mod dp5;
 mod dp8;
+pub mod esdirk;
 mod low_order;
+pub mod rosenbrock;
 mod tsit5;
 mod vern6;
 mod vern7;
@@ -27,7 +35,15 @@ mod vern9;
 pub use bs3::BS3;
 pub use dp5::DP5;
 pub use dp8::DP8;
+pub use esdirk::{
+    EsdirkCoefficients, EsdirkTableau, KenCarp4Tableau, Kvaerno5Tableau, Trbdf2Tableau,
+    ESDIRK_MAX_STAGES,
+};
 pub use low_order::{EULER, HEUN, MIDPOINT, RALSTON, RK4};
+pub use rosenbrock::{
+    Rodas4Tableau, Rodas5PTableau, Rosenbrock23Tableau, RosenbrockCoefficients, RosenbrockTableau,
+    ROSENBROCK_MAX_STAGES,
+};
 pub use tsit5::TSIT5;
 pub use vern6::VERN6;
 pub use vern7::VERN7;
