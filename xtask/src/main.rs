@@ -14,7 +14,7 @@ const USAGE: &str = "\
 cargo xtask <TASK> [ARGS...]
 
 Tasks:
-  ci                      cargo fmt --check, clippy -D warnings, test (stops at first failure)
+  ci                      cargo fmt --check, clippy -D warnings, a build without optional features, test (stops at first failure)
   test [ARGS...]          cargo test --workspace ARGS...
   doc                     API docs (cargo doc --workspace --no-deps) and the mdBook guide
   demo [ARGS...]          run the Lotka-Volterra example in release mode

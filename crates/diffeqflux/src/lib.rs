@@ -34,13 +34,16 @@
 #[cfg(feature = "candle")]
 pub mod candle;
 pub mod neural_ode;
+#[cfg(feature = "sde")]
 pub mod neural_sde;
 pub mod nn;
 pub mod optim;
+#[cfg(feature = "plot")]
 pub mod plot;
 pub mod train;
 
 pub use neural_ode::{LossGradient, NeuralField, NeuralOde, SensitivityChoice, TrajectoryLoss};
+#[cfg(feature = "sde")]
 pub use neural_sde::{
     NeuralDsde, NeuralSde, NeuralSdeCore, NeuralSdeSystem, SdeLossGradient, SdeSensitivity,
 };

@@ -18,12 +18,14 @@
 
 pub mod callbacks;
 pub mod controller;
+#[cfg(feature = "ensemble")]
 pub mod ensemble;
 pub mod explicit_rk;
 pub mod integrator;
 pub mod method;
 pub mod options;
 pub mod problem;
+#[cfg(feature = "problems")]
 pub mod problems;
 pub mod step_vjp;
 pub mod stiff;
@@ -31,6 +33,7 @@ pub mod tableaus;
 
 pub use callbacks::{CallbackContext, Callbacks, ContinuousCallback, Crossing, DiscreteCallback};
 pub use controller::PiController;
+#[cfg(feature = "ensemble")]
 pub use ensemble::solve_ensemble;
 pub use explicit_rk::{
     Bs3, Dp5, Dp8, Euler, Heun, Midpoint, Ralston, Rk4, RkCache, RkMethod, Tsit5, Vern6, Vern7,

@@ -35,6 +35,7 @@
 
 pub mod adjoint;
 mod brownian;
+#[cfg(feature = "ensemble")]
 pub mod ensemble;
 mod error;
 mod field_sde;
@@ -43,6 +44,7 @@ mod problem;
 mod solver;
 
 pub use brownian::{BrownianTree, DEFAULT_DEPTH};
+#[cfg(feature = "ensemble")]
 pub use ensemble::{solve_ensemble, trajectory_seed, EnsembleSummary};
 pub use error::{PartialSolution, SdeError};
 pub use field_sde::FieldSde;
