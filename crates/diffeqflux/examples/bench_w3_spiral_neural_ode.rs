@@ -140,7 +140,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     for (name, choice) in methods {
         let node = NeuralOde::new(m.clone(), (0.0, 1.5), Tsit5, s.ts.clone())?
-            .tolerances(1e-3, 1e-6)?
+            .tolerances(1e-3, 1e-6)
             .sensitivity(choice);
         let loss_fn = |_t: &[f64], us: &[Vec<f64>]| {
             let mut loss = 0.0;

@@ -116,7 +116,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .solve(
             Vern9,
             &SolveOptions::default()
-                .tolerances(1e-12, 1e-12)?
+                .tolerances(1e-12, 1e-12)
                 .saveat(SaveAt::Times(ts.clone())),
         )?
         .u;

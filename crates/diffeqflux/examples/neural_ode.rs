@@ -41,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .solve(
             Vern9,
             &SolveOptions::default()
-                .tolerances(1e-12, 1e-12)?
+                .tolerances(1e-12, 1e-12)
                 .saveat(SaveAt::Times(ts.clone())),
         )?
         .u;
@@ -54,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let node = NeuralOde::new(model.clone(), (0.0, 1.5), Tsit5, ts.clone())?;
     // L-BFGS's line search needs a smooth loss: at SciML's default tolerances the adaptive mesh
     // makes the loss jump by ~1e-3 between nearby parameters, so the second stage solves tighter.
-    let fine = NeuralOde::new(model, (0.0, 1.5), Tsit5, ts.clone())?.tolerances(1e-6, 1e-8)?;
+    let fine = NeuralOde::new(model, (0.0, 1.5), Tsit5, ts.clone())?.tolerances(1e-6, 1e-8);
     let u0 = [2.0, 0.0];
     let mut p = node.init_params(0);
     println!("{} parameters", p.len());

@@ -70,7 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .solve(
             Vern9,
             &SolveOptions::default()
-                .tolerances(1e-12, 1e-12)?
+                .tolerances(1e-12, 1e-12)
                 .saveat(SaveAt::Times(ts.clone())),
         )?
         .u;
@@ -95,7 +95,7 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     ))?;
     let mut p = net.initial_params(&mut Xoshiro256pp::new(42));
     let opts = SolveOptions::default()
-        .tolerances(1e-8, 1e-10)?
+        .tolerances(1e-8, 1e-10)
         .saveat(SaveAt::Times(ts.clone()));
     let adjoint = DiscreteAdjoint::default();
     let loss_and_grad =

@@ -283,10 +283,10 @@ impl<L: Layer + Clone, M: RkMethod> NeuralOde<L, M> {
             sensitivity: SensitivityChoice::Auto,
         })
     }
-    /// Relative and absolute tolerances.
-    pub fn tolerances(mut self, rtol: f64, atol: f64) -> Result<Self, Error> {
-        self.opts = self.opts.tolerances(rtol, atol)?;
-        Ok(self)
+    /// Relative and absolute tolerances (checked when a solve starts).
+    pub fn tolerances(mut self, rtol: f64, atol: f64) -> Self {
+        self.opts = self.opts.tolerances(rtol, atol);
+        self
     }
     /// The sensitivity method for gradients.
     pub fn sensitivity(mut self, s: SensitivityChoice) -> Self {

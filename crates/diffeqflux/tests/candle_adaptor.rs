@@ -256,7 +256,6 @@ fn discrete_adjoint<F: Vjp<V = Vec<f64>, P = Vec<f64>>>(
 ) -> (Vec<Vec<f64>>, f64, Vec<f64>, Vec<f64>) {
     let opts = SolveOptions::default()
         .tolerances(1e-8, 1e-10)
-        .unwrap()
         .saveat(SaveAt::Times(vec![0.1, 0.25, 0.4, 0.5]));
     let mut prob = OdeProblem::new(field, u0.to_vec(), (0.0, 0.5), p.to_vec()).unwrap();
     let adj = DiscreteAdjoint::default();

@@ -47,7 +47,6 @@ fn node(choice: SensitivityChoice) -> NeuralOde<Net, Tsit5> {
     NeuralOde::new(net(), (0.0, 1.0), Tsit5, ts())
         .unwrap()
         .tolerances(1e-10, 1e-12)
-        .unwrap()
         .sensitivity(choice)
 }
 

@@ -60,6 +60,22 @@ impl<R: Real> Tolerance<R> {
         Self::per_component(vec![rtol], vec![atol])
     }
 
+    /// Scalar tolerances, not checked yet: a solve checks them when it starts (through
+    /// [`Tolerance::validate_len`]), so option builders can stay infallible.
+    ///
+    /// ```
+    /// use sciml_core::Tolerance;
+    /// let tol = Tolerance::scalar(-1.0, 1e-8);
+    /// assert!(tol.validate_len(2).unwrap_err().to_string().contains("rtol"));
+    /// ```
+    pub fn scalar(rtol: R, atol: R) -> Self {
+        Tolerance {
+            rtol: vec![rtol],
+            atol: vec![atol],
+            norm_len: None,
+        }
+    }
+
     /// Per-component tolerances; a vector of length one applies to every component.
     pub fn per_component(rtol: Vec<R>, atol: Vec<R>) -> Result<Self, Error> {
         check_tol("rtol", &rtol)?;
@@ -77,8 +93,11 @@ impl<R: Real> Tolerance<R> {
         })
     }
 
-    /// Checks that vector tolerances fit a state of `n` components.
+    /// Checks the values (finite, non-negative, not both zero) and that vector tolerances fit a
+    /// state of `n` components.
     pub fn validate_len(&self, n: usize) -> Result<(), Error> {
+        check_tol("rtol", &self.rtol)?;
+        check_tol("atol", &self.atol)?;
         for (name, v) in [("rtol", &self.rtol), ("atol", &self.atol)] {
             if v.len() != 1 && v.len() != n {
                 return Err(Error::DimensionMismatch {

@@ -20,7 +20,6 @@ fn bench_w1<M: RkMethod>(c: &mut Criterion, m: M) {
     let times: Vec<f64> = (0..100).map(|i| 10.0 * i as f64 / 99.0).collect();
     let opts = SolveOptions::default()
         .tolerances(1e-6, 1e-8)
-        .expect("valid tolerances")
         .saveat(SaveAt::Times(times));
     let mut prob =
         OdeProblem::new(lv(), vec![1.0, 1.0], (0.0, 10.0), vec![]).expect("valid problem");

@@ -13,7 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut prob = OdeProblem::new(f, vec![1.0, 1.0], (0.0, 10.0), vec![])?;
     let times: Vec<f64> = (0..100).map(|i| 10.0 * i as f64 / 99.0).collect();
     let opts = SolveOptions::default()
-        .tolerances(1e-6, 1e-8)?
+        .tolerances(1e-6, 1e-8)
         .saveat(SaveAt::Times(times));
     let sol = prob.solve(Tsit5, &opts)?;
     // `W1_FIXED=N`: exactly N solves and nothing else, for instruction counts (`perf stat`).

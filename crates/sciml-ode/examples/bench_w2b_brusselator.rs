@@ -70,7 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let b = Brusselator2d::new(32)?;
     let (t1, n) = (b.tspan().1, 2 * 32 * 32);
     let opts = SolveOptions::default()
-        .tolerances(1e-6, 1e-8)?
+        .tolerances(1e-6, 1e-8)
         .saveat(SaveAt::Times(vec![t1]));
     let pattern = SparsityPattern::from_triplets(n, n, &b.sparsity())?;
     let sparse = || -> Result<_, Box<dyn std::error::Error>> {

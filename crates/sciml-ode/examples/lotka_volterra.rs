@@ -30,7 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         p.clone(),
     )?;
     let opts = SolveOptions::default()
-        .tolerances(1e-6, 1e-8)?
+        .tolerances(1e-6, 1e-8)
         .saveat(SaveAt::Every(1.0));
     let start = Instant::now();
     let sol = prob.solve(Tsit5, &opts)?;
@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // Dense output: the default options keep every step's interpolant.
-    let dense = prob.solve(Vern9, &SolveOptions::default().tolerances(1e-12, 1e-12)?)?;
+    let dense = prob.solve(Vern9, &SolveOptions::default().tolerances(1e-12, 1e-12))?;
     let u = dense.interpolate(std::f64::consts::PI)?;
     println!("Vern9 at t = π: [{:.12}, {:.12}]", u[0], u[1]);
 

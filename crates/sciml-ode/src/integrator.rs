@@ -179,7 +179,7 @@ impl<F: VectorField> OdeProblem<F> {
     /// use sciml_ode::{OdeProblem, SaveAt, SolveOptions, Tsit5};
     /// let f = FnField::new(1, 1, |_t: f64, u: &[f64], p: &[f64], du: &mut [f64]| du[0] = p[0] * u[0]);
     /// let mut prob = OdeProblem::new(f, vec![1.0], (0.0, 1.0), vec![-2.0]).unwrap();
-    /// let opts = SolveOptions::default().tolerances(1e-10, 1e-12).unwrap().saveat(SaveAt::Times(vec![0.5, 1.0]));
+    /// let opts = SolveOptions::default().tolerances(1e-10, 1e-12).saveat(SaveAt::Times(vec![0.5, 1.0]));
     /// let sol = prob.solve(Tsit5, &opts).unwrap();
     /// assert_eq!(sol.t, vec![0.5, 1.0]);
     /// assert!((sol.u[1][0] - (-2.0_f64).exp()).abs() < 1e-9);

@@ -11,7 +11,7 @@
 //!     du[1] = -p[2] * u[1] + p[3] * u[0] * u[1];
 //! });
 //! let mut prob = OdeProblem::new(f, vec![1.0, 1.0], (0.0, 10.0), vec![1.5, 1.0, 3.0, 1.0]).unwrap();
-//! let opts = SolveOptions::default().tolerances(1e-6, 1e-8).unwrap().saveat(SaveAt::Every(0.1));
+//! let opts = SolveOptions::default().tolerances(1e-6, 1e-8).saveat(SaveAt::Every(0.1));
 //! let sol = prob.solve(Tsit5, &opts).unwrap();
 //! assert_eq!(sol.len(), 101);
 //! ```
@@ -49,7 +49,7 @@ pub use stiff::{
     AutoTsit5Rodas5P, DenseSolve, KrylovSolve, LinearStrategy, Rodas4, Rodas5P, Rosenbrock23,
     SparseSolve,
 };
-pub use stiff::{KenCarp4, Kvaerno5, Newton, Trbdf2};
+pub use stiff::{Esdirk, KenCarp4, Kvaerno5, Newton, Rosenbrock, Trbdf2};
 
 // What an ODE user needs from the core, so depending on `sciml-ode` alone is enough.
 pub use sciml_core;

@@ -1,7 +1,7 @@
 //! Options of a solve.
 
 use crate::controller::PiController;
-use sciml_core::{Error, Real, Tolerance};
+use sciml_core::{Real, Tolerance};
 use serde::{Deserialize, Serialize};
 
 /// Where the solution is saved: the one type every family's solves share.
@@ -13,7 +13,7 @@ pub use sciml_core::SaveAt;
 /// ```
 /// use sciml_ode::{SaveAt, SolveOptions};
 /// let opts = SolveOptions::default()
-///     .tolerances(1e-8, 1e-10).unwrap()
+///     .tolerances(1e-8, 1e-10)
 ///     .saveat(SaveAt::Every(0.1));
 /// assert_eq!(opts.tol.rtol_at(0), 1e-8);
 /// ```
@@ -68,10 +68,11 @@ impl<R: Real> Default for SolveOptions<R> {
 }
 
 impl<R: Real> SolveOptions<R> {
-    /// Scalar relative and absolute tolerances.
-    pub fn tolerances(mut self, rtol: R, atol: R) -> Result<Self, Error> {
-        self.tol = Tolerance::new(rtol, atol)?;
-        Ok(self)
+    /// Scalar relative and absolute tolerances, checked when the solve starts (finite,
+    /// non-negative, not both zero).
+    pub fn tolerances(mut self, rtol: R, atol: R) -> Self {
+        self.tol = Tolerance::scalar(rtol, atol);
+        self
     }
     /// Where to save.
     pub fn saveat(mut self, s: SaveAt<R>) -> Self {

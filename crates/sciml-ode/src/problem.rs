@@ -142,6 +142,7 @@ impl<F: VectorField> OdeProblem<F> {
         }
     }
     /// The field, initial state, parameters and span, by value.
+    #[allow(clippy::type_complexity)]
     pub fn into_parts(self) -> (F, F::V, F::P, (Re<F::V>, Re<F::V>)) {
         (self.f, self.u0, self.p, self.tspan)
     }

@@ -93,7 +93,7 @@ fn lotka_volterra_stays_on_tsit5() {
                 LV_P.to_vec(),
             )
             .unwrap();
-            let opts = SolveOptions::default().tolerances(rtol, atol).unwrap();
+            let opts = SolveOptions::default().tolerances(rtol, atol);
             if auto {
                 prob.solve(AutoTsit5Rodas5P::new(), &opts).unwrap()
             } else {

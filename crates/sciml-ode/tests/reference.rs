@@ -11,7 +11,6 @@ fn solve_at<M: RkMethod>(m: M, rtol: f64, atol: f64) -> Solution<Vec<f64>> {
     let times: Vec<f64> = (0..=20).map(|i| 0.5 * i as f64).collect();
     let opts = SolveOptions::default()
         .tolerances(rtol, atol)
-        .unwrap()
         .saveat(SaveAt::Times(times));
     prob.solve(m, &opts).unwrap()
 }

@@ -188,12 +188,12 @@ fn very_stiff_prothero_robinson_adaptive() {
     for (name, sol) in [
         ("TRBDF2", {
             let mut prob = pr_problem(-1e6, None);
-            let opts = SolveOptions::default().tolerances(1e-6, 1e-8).unwrap();
+            let opts = SolveOptions::default().tolerances(1e-6, 1e-8);
             prob.solve(Trbdf2::new(), &opts).unwrap()
         }),
         ("KenCarp4", {
             let mut prob = pr_problem(-1e6, None);
-            let opts = SolveOptions::default().tolerances(1e-6, 1e-8).unwrap();
+            let opts = SolveOptions::default().tolerances(1e-6, 1e-8);
             prob.solve(KenCarp4::new(), &opts).unwrap()
         }),
     ] {

@@ -11,7 +11,6 @@ fn lv_stats<M: RkMethod>(m: M, controller: PiController<f64>) -> sciml_core::Sta
     let times: Vec<f64> = (0..100).map(|i| 10.0 * i as f64 / 99.0).collect();
     let mut opts = SolveOptions::default()
         .tolerances(1e-6, 1e-8)
-        .unwrap()
         .saveat(SaveAt::Times(times));
     opts.controller = controller;
     prob.solve(m, &opts).unwrap().stats

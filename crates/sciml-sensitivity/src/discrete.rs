@@ -32,7 +32,7 @@ pub enum Checkpointing {
 ///     }
 /// }
 /// let mut prob = OdeProblem::new(ForwardAd::new(Decay), vec![2.0], (0.0, 1.0), vec![0.5]).unwrap();
-/// let opts = SolveOptions::default().tolerances(1e-10, 1e-12).unwrap().saveat(SaveAt::Times(vec![1.0]));
+/// let opts = SolveOptions::default().tolerances(1e-10, 1e-12).saveat(SaveAt::Times(vec![1.0]));
 /// let (sol, tape) = DiscreteAdjoint::default().forward(&mut prob, &Tsit5, &opts).unwrap();
 /// // L = u(1) = 2 e^{-p}: dL/du0 = e^{-p}, dL/dp = -2 e^{-p}
 /// let g = DiscreteAdjoint::default().backward(&mut prob, &Tsit5, tape, &[vec![1.0]]).unwrap();

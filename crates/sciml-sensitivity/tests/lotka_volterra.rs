@@ -40,7 +40,6 @@ fn problem(u0: &[f64], p: &[f64]) -> OdeProblem<Field> {
 fn opts(times: Vec<f64>) -> SolveOptions<f64> {
     SolveOptions::default()
         .tolerances(1e-12, 1e-12)
-        .unwrap()
         .saveat(SaveAt::Times(times))
 }
 

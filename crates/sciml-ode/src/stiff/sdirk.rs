@@ -270,7 +270,7 @@ pub type Trbdf2<L = DenseSolve> = Esdirk<Trbdf2Tableau, L>;
 ///     }
 /// }
 /// let mut prob = OdeProblem::new(ForwardAd::new(Stiff), vec![1.0], (0.0, 1.0), vec![]).unwrap();
-/// let opts = SolveOptions::default().tolerances(1e-6, 1e-8).unwrap();
+/// let opts = SolveOptions::default().tolerances(1e-6, 1e-8);
 /// let sol = prob.solve(KenCarp4::new(), &opts).unwrap();
 /// // Past the initial layer u = (10⁶ cos t + 10³ sin t) / (10⁶ + 1).
 /// let exact = (1e6 * 1f64.cos() + 1e3 * 1f64.sin()) / (1e6 + 1.0);
@@ -294,7 +294,7 @@ pub type KenCarp4<L = DenseSolve> = Esdirk<KenCarp4Tableau, L>;
 ///     }
 /// }
 /// let mut prob = OdeProblem::new(ForwardAd::new(Stiff), vec![1.0], (0.0, 1.0), vec![]).unwrap();
-/// let opts = SolveOptions::default().tolerances(1e-8, 1e-10).unwrap();
+/// let opts = SolveOptions::default().tolerances(1e-8, 1e-10);
 /// let sol = prob.solve(Kvaerno5::new(), &opts).unwrap();
 /// // Past the initial layer u = (10⁶ cos t + 10³ sin t) / (10⁶ + 1); 23 steps, and a global
 /// // error of a few times the tolerance (3.8e-8).

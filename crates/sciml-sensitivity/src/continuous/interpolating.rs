@@ -23,7 +23,7 @@ type SegmentResult<V, P> = Result<Pair<V, P>, sciml_core::SolveError<V>>;
 ///     }
 /// }
 /// let mut prob = OdeProblem::new(ForwardAd::new(Decay), vec![2.0], (0.0, 1.0), vec![0.5]).unwrap();
-/// let opts = SolveOptions::default().tolerances(1e-10, 1e-12).unwrap().saveat(SaveAt::Times(vec![1.0]));
+/// let opts = SolveOptions::default().tolerances(1e-10, 1e-12).saveat(SaveAt::Times(vec![1.0]));
 /// let adj = InterpolatingAdjoint::default();
 /// let (_sol, tape) = adj.forward(&mut prob, &Tsit5, &opts).unwrap();
 /// let g = adj.backward(&mut prob, &Tsit5, tape, &[vec![1.0]]).unwrap();
