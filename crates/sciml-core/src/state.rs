@@ -35,6 +35,24 @@ pub trait State: Clone + Debug + Send + Sync + 'static {
     fn fill_zero(&mut self);
     /// `self = y + Σ c[j]·ks[j]` in one pass, allocation-free. `c.len() == ks.len() <= MAX_LINCOMB`.
     fn lincomb(&mut self, y: &Self, c: &[Re<Self>], ks: &[&Self]);
+    /// `self += a·x` in place (rounded as `lincomb(self, [a], [x])` would be).
+    ///
+    /// ```
+    /// use sciml_core::State;
+    /// let mut y = vec![1.0, 2.0];
+    /// y.axpy(0.5, &vec![4.0, -2.0]);
+    /// assert_eq!(y, vec![3.0, 1.0]);
+    /// ```
+    fn axpy(&mut self, a: Re<Self>, x: &Self);
+    /// `self *= a` in place.
+    ///
+    /// ```
+    /// use sciml_core::State;
+    /// let mut y = vec![1.0, -2.0];
+    /// y.scale(-3.0);
+    /// assert_eq!(y, vec![-3.0, 6.0]);
+    /// ```
+    fn scale(&mut self, a: Re<Self>);
     /// `Σ (e_i / (atol_i + rtol_i max(|y0_i|, |y1_i|)))²` over the components `i < limit`, the
     /// tolerance of component `i` taken at index `offset + i`; returns the sum and the count.
     fn scaled_sq_sum(
@@ -144,6 +162,14 @@ fn lincomb_slice<S: Scalar, K: AsRef<[S]>>(out: &mut [S], y: &[S], c: &[S::Re], 
     }
 }
 
+/// `y += a·x` over slices, each component rounded as `y + x·a` (as `lincomb` rounds it).
+#[inline]
+fn axpy_slice<S: Scalar>(y: &mut [S], a: S::Re, x: &[S]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi = *yi + *xi * a;
+    }
+}
+
 /// [`lincomb_slice`] for exactly `N` components, accumulated in a fixed-size array.
 #[inline(always)]
 fn lincomb_tiny<S: Scalar, K: AsRef<[S]>, const N: usize>(
@@ -223,6 +249,14 @@ impl<S: Scalar> State for Vec<S> {
     #[inline]
     fn lincomb(&mut self, y: &Self, c: &[S::Re], ks: &[&Self]) {
         lincomb_slice(self, y, c, ks);
+    }
+    #[inline]
+    fn axpy(&mut self, a: S::Re, x: &Self) {
+        axpy_slice(self, a, x);
+    }
+    #[inline]
+    fn scale(&mut self, a: S::Re) {
+        self.iter_mut().for_each(|v| *v = *v * a);
     }
     #[inline]
     fn scaled_sq_sum(
@@ -333,6 +367,12 @@ impl<S: Scalar> State for Batch<S> {
     fn lincomb(&mut self, y: &Self, c: &[S::Re], ks: &[&Self]) {
         lincomb_slice(&mut self.data, &y.data, c, ks);
     }
+    fn axpy(&mut self, a: S::Re, x: &Self) {
+        axpy_slice(&mut self.data, a, &x.data);
+    }
+    fn scale(&mut self, a: S::Re) {
+        self.data.iter_mut().for_each(|v| *v = *v * a);
+    }
     fn scaled_sq_sum(
         e: &Self,
         y0: &Self,
@@ -419,6 +459,14 @@ impl<A: State, B: State<S = A::S>> State for Pair<A, B> {
         let b = gather(ks, |k: &Pair<A, B>| &k.1, &y.1);
         self.0.lincomb(&y.0, c, &a[..ks.len()]);
         self.1.lincomb(&y.1, c, &b[..ks.len()]);
+    }
+    fn axpy(&mut self, a: Re<Self>, x: &Self) {
+        self.0.axpy(a, &x.0);
+        self.1.axpy(a, &x.1);
+    }
+    fn scale(&mut self, a: Re<Self>) {
+        self.0.scale(a);
+        self.1.scale(a);
     }
     fn scaled_sq_sum(
         e: &Self,

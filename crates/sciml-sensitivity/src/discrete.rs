@@ -105,10 +105,9 @@ impl<F: Vjp, M: StepVjp<F> + OdeMethod<F>> Sensitivity<F, M> for DiscreteAdjoint
         let mut inside: Vec<Vec<usize>> = vec![Vec::new(); nsteps];
         // Saves of the initial state itself go straight to du0.
         let mut u0bar = prob.u0().zeros_like();
-        let mut scratch = u0bar.zeros_like();
         for (k, rec) in tape.saves.iter().enumerate() {
             match rec.step {
-                None => add_to(&mut u0bar, &ubar[k], &mut scratch),
+                None => add_to(&mut u0bar, &ubar[k]),
                 Some(i) if rec.exact_end => at_end[i].push(k),
                 Some(i) => inside[i].push(k),
             }
@@ -168,7 +167,7 @@ impl<F: Vjp, M: StepVjp<F> + OdeMethod<F>> Sensitivity<F, M> for DiscreteAdjoint
             }
             for i in (seg_start..seg_end).rev() {
                 for &k in &at_end[i] {
-                    add_to(&mut lam, &ubar[k], &mut scratch);
+                    add_to(&mut lam, &ubar[k]);
                 }
                 let rec = &tape.steps[i];
                 let saves: Vec<(Re<F::V>, &F::V)> = inside[i]
@@ -188,7 +187,7 @@ impl<F: Vjp, M: StepVjp<F> + OdeMethod<F>> Sensitivity<F, M> for DiscreteAdjoint
             }
             seg_end = seg_start;
         }
-        add_to(&mut u0bar, &lam, &mut scratch);
+        add_to(&mut u0bar, &lam);
         Ok(Gradient {
             du0: u0bar,
             dp: gp,

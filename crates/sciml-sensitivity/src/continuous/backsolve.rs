@@ -61,7 +61,6 @@ impl<F: Vjp, M: RkMethod> Sensitivity<F, M> for BacksolveAdjoint {
         let mut stats = Stats::default();
         let z = prob.u0().zeros_like();
         let y = Pair(Pair(z.clone(), z.clone()), prob.p().zeros_like());
-        let mut scratch = z.clone();
         let run = |y: Pair<Pair<F::V, F::V>, F::P>,
                    hi: Re<F::V>,
                    lo: Re<F::V>,
@@ -90,7 +89,7 @@ impl<F: Vjp, M: RkMethod> Sensitivity<F, M> for BacksolveAdjoint {
             |y, k| {
                 // Reset the backward state to the saved forward state (checkpointing).
                 y.0 .0.copy_from(&tape.u[k]);
-                add_to(&mut y.0 .1, &ubar[k], &mut scratch);
+                add_to(&mut y.0 .1, &ubar[k]);
             },
         )?;
         Ok(Gradient {

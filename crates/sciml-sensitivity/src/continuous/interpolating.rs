@@ -139,7 +139,6 @@ impl InterpolatingAdjoint {
         let live = running.is_some();
         let mut stats = Stats::default();
         let y = Pair(prob.u0().zeros_like(), prob.p().zeros_like());
-        let mut scratch = prob.u0().zeros_like();
         // Index of the saved state at each segment's lower end (None: the initial state).
         let mut segment = |y: Pair<F::V, F::P>,
                            hi: Re<F::V>,
@@ -184,7 +183,7 @@ impl InterpolatingAdjoint {
             y,
             live,
             |y, hi, lo, k| segment(y, hi, lo, k, prob, &mut stats),
-            |y, k| add_to(&mut y.0, &ubar[k], &mut scratch),
+            |y, k| add_to(&mut y.0, &ubar[k]),
         )?;
         Ok(Gradient {
             du0: y.0,

@@ -118,10 +118,9 @@ pub(crate) fn lift_err<A: State, V: State>(e: SolveError<A>) -> SolveError<V> {
 }
 
 /// `dst += x`.
-pub(crate) fn add_to<V: State>(dst: &mut V, x: &V, scratch: &mut V) {
+pub(crate) fn add_to<V: State>(dst: &mut V, x: &V) {
     use sciml_core::One;
-    scratch.lincomb(dst, &[Re::<V>::one()], &[x]);
-    std::mem::swap(dst, scratch);
+    dst.axpy(Re::<V>::one(), x);
 }
 
 /// Gauss–Legendre nodes and weights on `[0, 1]` (`n` points, exact for degree `2n − 1`), from

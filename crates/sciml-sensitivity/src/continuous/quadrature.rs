@@ -76,7 +76,6 @@ where
         let mut stats = Stats::default();
         let lam = prob.u0().zeros_like();
         let mut mu = prob.p().zeros_like();
-        let mut scratch = lam.zeros_like();
         let segment = |lam: F::V,
                        hi: Re<F::V>,
                        lo: Re<F::V>,
@@ -114,7 +113,7 @@ where
             lam,
             false,
             |lam, hi, lo, _k| segment(lam, hi, lo, &mut mu, prob, &mut stats).map_err(lift_err),
-            |lam, k| add_to(lam, &ubar[k], &mut scratch),
+            |lam, k| add_to(lam, &ubar[k]),
         )?;
         Ok(Gradient {
             du0: lam,
