@@ -7,7 +7,6 @@ use crate::controller::PiController;
 use crate::method::{OdeMethod, StepContext, StepFailure};
 use crate::options::{SaveAt, SolveOptions};
 use crate::problem::OdeProblem;
-use sciml_core::dense::interp_weights;
 use sciml_core::{
     DenseMatrix, DenseOutput, Error, One, Re, Real, ReturnCode, Scalar, Segment, Solution,
     SolveError, State, Tolerance, VectorField, Zero, MAX_LINCOMB,
@@ -100,7 +99,7 @@ pub struct Integrator<'a, F: VectorField, M: OdeMethod<F>> {
     save_idx: usize,
     tstops: Vec<Re<F::V>>,
     tstop_idx: usize,
-    poly: Vec<Vec<Re<F::V>>>,
+    poly: FlatPoly<Re<F::V>>,
     sol: Solution<F::V>,
     gprev: Vec<Re<F::V>>,
     scratch: F::V,
@@ -133,17 +132,76 @@ fn check_positive<R: Real>(option: &'static str, x: R) -> Result<(), Error> {
     }
 }
 
+/// The dense-output weights of a method as one row-major table, each row padded with zeros at
+/// the high-degree end to a common length: a save reads them without a pointer per row, in a
+/// Horner loop of fixed length. The padding leaves every weight bitwise as
+/// [`sciml_core::dense::interp_weights`] computes it (leading zero coefficients keep Horner's sum at zero).
+#[derive(Clone, Debug)]
+struct FlatPoly<R> {
+    coefs: Vec<R>,
+    rows: usize,
+    len: usize,
+}
+
+impl<R: Real> FlatPoly<R> {
+    fn new(poly: &[Vec<R>]) -> Self {
+        let len = poly.iter().map(Vec::len).max().unwrap_or(0);
+        let mut coefs = vec![R::zero(); len * poly.len()];
+        for (row, p) in coefs.chunks_exact_mut(len.max(1)).zip(poly) {
+            row[..p.len()].copy_from_slice(p);
+        }
+        FlatPoly {
+            coefs,
+            rows: poly.len(),
+            len,
+        }
+    }
+
+    /// `w_j = h P_j(θ)` for the first `w.len()` rows.
+    fn weights(&self, theta: R, h: R, w: &mut [R]) {
+        match self.len {
+            3 => self.horner::<3>(theta, h, w),
+            4 => self.horner::<4>(theta, h, w),
+            5 => self.horner::<5>(theta, h, w),
+            6 => self.horner::<6>(theta, h, w),
+            7 => self.horner::<7>(theta, h, w),
+            8 => self.horner::<8>(theta, h, w),
+            9 => self.horner::<9>(theta, h, w),
+            _ => {
+                for (wj, row) in w.iter_mut().zip(self.coefs.chunks_exact(self.len.max(1))) {
+                    let mut acc = R::zero();
+                    for &c in row.iter().rev() {
+                        acc = acc * theta + c;
+                    }
+                    *wj = acc * theta * h;
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn horner<const L: usize>(&self, theta: R, h: R, w: &mut [R]) {
+        for (wj, row) in w.iter_mut().zip(self.coefs.chunks_exact(L)) {
+            let mut acc = R::zero();
+            for k in (0..L).rev() {
+                acc = acc * theta + row[k];
+            }
+            *wj = acc * theta * h;
+        }
+    }
+}
+
 /// `out = y0 + h Σ P_j(θ) k_j` at `θ = (tq - t0) / h`, with at most `N` vectors.
 fn interp_from<V: State, const N: usize>(
     ks: &[V],
-    poly: &[Vec<Re<V>>],
+    poly: &FlatPoly<Re<V>>,
     (t0, h, y0): (Re<V>, Re<V>, &V),
     tq: Re<V>,
     out: &mut V,
 ) {
-    let m = ks.len().min(poly.len()).min(N);
+    let m = ks.len().min(poly.rows).min(N);
     let mut w = [Re::<V>::zero(); N];
-    interp_weights(&poly[..m], (tq - t0) / h, h, &mut w[..m]);
+    poly.weights((tq - t0) / h, h, &mut w[..m]);
     let mut refs: [&V; N] = [y0; N];
     for (r, k) in refs.iter_mut().zip(ks) {
         *r = k;
@@ -375,7 +433,7 @@ impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
             save_idx: 0,
             tstops,
             tstop_idx: 0,
-            poly,
+            poly: FlatPoly::new(&poly),
             sol,
             gprev: Vec::new(),
             scratch: u0.zeros_like(),
