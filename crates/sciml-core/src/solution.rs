@@ -2,7 +2,7 @@
 
 use crate::dense::DenseOutput;
 use crate::error::Error;
-use crate::scalar::Real;
+use crate::scalar::{Real, Scalar};
 use crate::state::{Re, State};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -126,6 +126,31 @@ impl<V: State> Solution<V> {
             u: Vec::new(),
             stats: Stats::default(),
             retcode: ReturnCode::Success,
+            dense: None,
+        }
+    }
+    /// The same saved points with every state mapped by `f` (e.g. the state part of an augmented
+    /// system, or the value part of dual numbers); times, counters and return code are kept, the
+    /// dense output (of the other state type) is dropped.
+    ///
+    /// ```
+    /// use sciml_core::{Pair, Solution};
+    /// let mut aug: Solution<Pair<Vec<f64>, Vec<f64>>> = Solution::empty();
+    /// aug.t.push(0.5);
+    /// aug.u.push(Pair(vec![1.0], vec![2.0, 3.0]));
+    /// let sol: Solution<Vec<f64>> = aug.map_states(|p| p.0);
+    /// assert_eq!((sol.t, sol.u), (vec![0.5], vec![vec![1.0]]));
+    /// ```
+    pub fn map_states<W>(self, f: impl FnMut(V) -> W) -> Solution<W>
+    where
+        W: State,
+        W::S: Scalar<Re = Re<V>>,
+    {
+        Solution {
+            t: self.t,
+            u: self.u.into_iter().map(f).collect(),
+            stats: self.stats,
+            retcode: self.retcode,
             dense: None,
         }
     }

@@ -96,10 +96,11 @@ impl<R: Real, F: Jvp<V = Vec<R>, P = Vec<R>>, M: RkMethod> Sensitivity<F, M>
         )?;
         let sol = aug.solve(method.clone(), &o).map_err(|e| match e {
             SolveError::Input(e) => SolveError::Input(e),
-            SolveError::Failed { code, t, .. } => SolveError::Failed {
+            // The forward solution so far is the state part of the augmented one.
+            SolveError::Failed { code, t, partial } => SolveError::Failed {
                 code,
                 t,
-                partial: Box::new(Solution::empty()),
+                partial: Box::new(partial.map_states(|s| s.0)),
             },
         })?;
         let mut u = Vec::with_capacity(sol.len());

@@ -1,7 +1,7 @@
 //! Dual numbers through the solver.
 
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
-use sciml_core::{Dual64, ForwardAd, GenericRhs, Solution, SolveError, Stats, VectorField};
+use sciml_core::{Dual64, ForwardAd, GenericRhs, Scalar, SolveError, Stats, VectorField};
 use sciml_ode::{OdeMethod, OdeProblem, SolveOptions};
 
 /// A field over `Vec<f64>` that can be evaluated in dual numbers: what
@@ -85,12 +85,15 @@ impl<F: DualField, M: OdeMethod<F> + OdeMethod<F::Dual>> Sensitivity<F, M>
             let sol = match dprob.solve(method.clone(), &tape.opts) {
                 Ok(s) => s,
                 Err(SolveError::Input(e)) => return Err(SolveError::Input(e)),
-                Err(SolveError::Failed { code, t, .. }) => {
+                Err(SolveError::Failed { code, t, partial }) => {
+                    // The solution so far is the value part of the dual one.
                     return Err(SolveError::Failed {
                         code,
                         t,
-                        partial: Box::new(Solution::empty()),
-                    })
+                        partial: Box::new(
+                            partial.map_states(|u| u.iter().map(|x| x.re()).collect::<Vec<f64>>()),
+                        ),
+                    });
                 }
             };
             if sol.len() != tape.nsaved {

@@ -106,6 +106,9 @@ pub(crate) fn sweep<R: Real, Y, E>(
 }
 
 /// Converts an error of an adjoint solve (whose state type differs) into one of the forward type.
+/// A failure of a backward (adjoint) solve, as an error of the forward state type: the code and
+/// time are kept; the adjoint states saved so far are of another type and not a forward
+/// solution, so the partial solution is empty.
 pub(crate) fn lift_err<A: State, V: State>(e: SolveError<A>) -> SolveError<V> {
     match e {
         SolveError::Input(e) => SolveError::Input(e),
