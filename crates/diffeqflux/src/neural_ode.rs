@@ -6,7 +6,7 @@ use sciml_core::{
     rng::Xoshiro256pp, Batch, DenseMatrix, Dual64, Error, Hvp, Jacobian, Jvp, Scalar, SliceState,
     Solution, SolveError, State, Stats, VectorField, Vjp, Zero,
 };
-use sciml_ode::{MethodInfo, OdeProblem, RkMethod, SaveAt, SolveOptions};
+use sciml_ode::{MethodInfo, OdeMethod, OdeProblem, RkMethod, SaveAt, SolveOptions};
 use sciml_sensitivity::{
     BacksolveAdjoint, DiscreteAdjoint, DualField, ForwardDiffSensitivity, ForwardSensitivity,
     GaussAdjoint, InterpolatingAdjoint, QuadratureAdjoint, Sensitivity,
@@ -265,7 +265,7 @@ pub struct NeuralOde<L: Layer + Clone, M: MethodInfo> {
 pub trait TrajectoryLoss: FnMut(&[f64], &[Vec<f64>]) -> (f64, Vec<Vec<f64>>) {}
 impl<T: FnMut(&[f64], &[Vec<f64>]) -> (f64, Vec<Vec<f64>>)> TrajectoryLoss for T {}
 
-impl<L: Layer + Clone, M: RkMethod> NeuralOde<L, M> {
+impl<L: Layer + Clone, M: MethodInfo> NeuralOde<L, M> {
     /// `du/dt = model(u; p)` over `tspan` with `method`, saved at `saveat` (interpolated, never
     /// stepped to). Tolerances default to SciML's (`reltol = 1e-3`, `abstol = 1e-6`).
     pub fn new(model: L, tspan: (f64, f64), method: M, saveat: Vec<f64>) -> Result<Self, Error> {
@@ -318,10 +318,52 @@ impl<L: Layer + Clone, M: RkMethod> NeuralOde<L, M> {
     }
 
     /// The trajectory at the save times.
-    pub fn solve(&self, u0: &[f64], p: &[f64]) -> Result<Solution<Vec<f64>>, SolveError<Vec<f64>>> {
+    pub fn solve(&self, u0: &[f64], p: &[f64]) -> Result<Solution<Vec<f64>>, SolveError<Vec<f64>>>
+    where
+        M: OdeMethod<NeuralField<L, Vec<f64>>>,
+    {
         self.problem(u0, p)?.solve(self.method.clone(), &self.opts)
     }
 
+    /// The loss on the trajectory and its gradients through the sensitivity method `sens`,
+    /// given as a value whose type says what it needs: any method the sensitivity supports,
+    /// explicit or stiff (for example `Rodas5P` with `DiscreteAdjoint`, whose reverse pass uses
+    /// the network's Hessian-vector products, or `KenCarp4` with `ForwardDiffSensitivity`).
+    ///
+    /// ```
+    /// use diffeqflux::nn::{Activation, Chain, Dense};
+    /// use diffeqflux::NeuralOde;
+    /// use sciml_ode::Rodas5P;
+    /// use sciml_sensitivity::DiscreteAdjoint;
+    /// let model = Chain::new((Dense::new(2, 8, Activation::Tanh), Dense::new(8, 2, Activation::Identity)))?;
+    /// let node = NeuralOde::new(model, (0.0, 1.0), Rodas5P::new(), vec![0.5, 1.0])?;
+    /// let p = node.init_params(0);
+    /// let g = node.loss_and_gradient_with(&DiscreteAdjoint::default(), &[1.0, 0.0], &p, |_t: &[f64], us: &[Vec<f64>]| {
+    ///     let loss = us.iter().flatten().map(|x| x * x).sum::<f64>();
+    ///     (loss, us.iter().map(|u| u.iter().map(|x| 2.0 * x).collect()).collect())
+    /// })?;
+    /// assert_eq!(g.dp.len(), p.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn loss_and_gradient_with<S>(
+        &self,
+        sens: &S,
+        u0: &[f64],
+        p: &[f64],
+        loss: impl TrajectoryLoss,
+    ) -> Result<LossGradient, SolveError<Vec<f64>>>
+    where
+        S: Sensitivity<NeuralField<L, Vec<f64>>, M>,
+    {
+        let mut prob = self.problem(u0, p)?;
+        run(sens, &mut prob, &self.method, &self.opts, loss)
+    }
+}
+
+/// The sensitivity chosen by value ([`SensitivityChoice`]) needs a method every choice supports:
+/// the explicit Runge–Kutta methods. For a stiff method, pass the sensitivity as a type
+/// ([`NeuralOde::loss_and_gradient_with`]).
+impl<L: Layer + Clone, M: RkMethod> NeuralOde<L, M> {
     /// The loss on the trajectory and its gradients, through the chosen sensitivity method.
     pub fn loss_and_gradient(
         &self,
