@@ -91,19 +91,26 @@ pub trait SliceState: State {
 
 /// `out = y + Σ c[j] ks[j]` over slices. Small arities are unrolled so the inner loop is
 /// branch-free and vectorisable; longer combinations go four vectors per pass over `out`.
-#[inline]
+#[inline(always)]
 fn lincomb_slice<S: Scalar, K: AsRef<[S]>>(out: &mut [S], y: &[S], c: &[S::Re], ks: &[&K]) {
+    // Tiny states (what a 2-state ODE spends its time on) are combined inline at the call site,
+    // the components in registers while the vectors stream past, each checked once. The sums run
+    // in the same order as the general loops, so the result is bitwise the same.
+    match y.len() {
+        1 => lincomb_tiny::<S, K, 1>(out, y, c, ks),
+        2 => lincomb_tiny::<S, K, 2>(out, y, c, ks),
+        3 => lincomb_tiny::<S, K, 3>(out, y, c, ks),
+        4 => lincomb_tiny::<S, K, 4>(out, y, c, ks),
+        _ => lincomb_general(out, y, c, ks),
+    }
+}
+
+#[inline(never)]
+fn lincomb_general<S: Scalar, K: AsRef<[S]>>(out: &mut [S], y: &[S], c: &[S::Re], ks: &[&K]) {
     let n = y.len();
     let out = &mut out[..n];
     let k = |j: usize| &ks[j].as_ref()[..n];
     match n {
-        // Tiny states (what a 2-state ODE spends its time on): the components sit in registers
-        // while the vectors stream past, each checked once. The sums run in the same order as
-        // the general loops below, so the result is bitwise the same.
-        1 => return lincomb_tiny::<S, K, 1>(out, y, c, ks),
-        2 => return lincomb_tiny::<S, K, 2>(out, y, c, ks),
-        3 => return lincomb_tiny::<S, K, 3>(out, y, c, ks),
-        4 => return lincomb_tiny::<S, K, 4>(out, y, c, ks),
         5..=8 => {
             for (i, o) in out.iter_mut().enumerate() {
                 let mut a = y[i];
@@ -246,7 +253,7 @@ impl<S: Scalar> State for Vec<S> {
     fn fill_zero(&mut self) {
         self.iter_mut().for_each(|x| *x = S::zero());
     }
-    #[inline]
+    #[inline(always)]
     fn lincomb(&mut self, y: &Self, c: &[S::Re], ks: &[&Self]) {
         lincomb_slice(self, y, c, ks);
     }
