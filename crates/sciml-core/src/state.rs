@@ -110,18 +110,15 @@ fn lincomb_general<S: Scalar, K: AsRef<[S]>>(out: &mut [S], y: &[S], c: &[S::Re]
     let n = y.len();
     let out = &mut out[..n];
     let k = |j: usize| &ks[j].as_ref()[..n];
-    match n {
-        5..=8 => {
-            for (i, o) in out.iter_mut().enumerate() {
-                let mut a = y[i];
-                for (kj, cj) in ks.iter().zip(c) {
-                    a += kj.as_ref()[i] * *cj;
-                }
-                *o = a;
+    if (5..=8).contains(&n) {
+        for (i, o) in out.iter_mut().enumerate() {
+            let mut a = y[i];
+            for (kj, cj) in ks.iter().zip(c) {
+                a += kj.as_ref()[i] * *cj;
             }
-            return;
+            *o = a;
         }
-        _ => {}
+        return;
     }
     match ks.len() {
         0 => out.copy_from_slice(y),
@@ -173,7 +170,7 @@ fn lincomb_general<S: Scalar, K: AsRef<[S]>>(out: &mut [S], y: &[S], c: &[S::Re]
 #[inline]
 fn axpy_slice<S: Scalar>(y: &mut [S], a: S::Re, x: &[S]) {
     for (yi, xi) in y.iter_mut().zip(x) {
-        *yi = *yi + *xi * a;
+        *yi += *xi * a;
     }
 }
 
