@@ -37,8 +37,8 @@ pub use linalg::{
 };
 pub use matrix::DenseMatrix;
 pub use providers::{FiniteDiff, FnField, ForwardAd, Missing, SparseAd, SparseFd, SparseFn};
-pub use scalar::{One, Real, Scalar, Zero};
 pub use save_at::SaveAt;
+pub use scalar::{One, Real, Scalar, Zero};
 pub use solution::{ReturnCode, Solution, SolveError, Stats};
 pub use state::{check_finite_slice, Batch, Pair, Re, SliceState, State, MAX_LINCOMB};
 pub use tolerance::Tolerance;
