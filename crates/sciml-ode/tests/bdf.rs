@@ -134,6 +134,18 @@ fn stiff_linear(rtol: f64, saveat: SaveAt<f64>) -> sciml_core::Solution<Vec<f64>
     prob.solve(Bdf::new(), &opts).unwrap()
 }
 
+/// Workload W2 (Robertson to 1e5 at rtol 1e-6, atol 1e-10): the Newton iteration carries its
+/// convergence-rate estimate from step to step, so most steps take one iteration.
+#[test]
+fn robertson_w2_takes_few_newton_iterations_per_step() {
+    let (u, st) = robertson_at(Bdf::new(), 1e5, 1e-6, 1e-10);
+    let rel = max_rel(&u, &Robertson::REF_T1E5);
+    eprintln!("rel err {rel:.2e}, {st:?}");
+    assert!(rel < 1e-5, "rel err {rel:e}");
+    assert!(st.nnewton * 10 < st.steps * 18, "{st:?}");
+    assert!(st.nf < 700, "{st:?}");
+}
+
 #[test]
 fn global_error_shrinks_with_the_tolerance() {
     let mut errs = Vec::new();
