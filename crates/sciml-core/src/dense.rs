@@ -14,39 +14,121 @@ use serde::{Deserialize, Serialize};
 /// (`P_j(θ) = Σ_m p_m θ^m`, starting at `θ¹`).
 #[inline]
 pub fn interp_weights<R: Real>(poly: &[Vec<R>], theta: R, h: R, w: &mut [R]) {
-    // Rows of one common degree (every tableau's interpolant but a few Hermite rows) run
-    // through a loop of fixed length, unrolled; the Horner order is the same either way.
-    if let Some(first) = poly.first() {
-        let len = first.len();
-        if poly.iter().all(|p| p.len() == len) {
-            match len {
-                3 => return horner_rows::<R, 3>(poly, theta, h, w),
-                4 => return horner_rows::<R, 4>(poly, theta, h, w),
-                5 => return horner_rows::<R, 5>(poly, theta, h, w),
-                _ => {}
+    // Rows of one common degree (every tableau's interpolant but a few Hermite rows) take the
+    // fixed-length path; the Horner order is the same either way.
+    let len = poly.first().map_or(0, Vec::len);
+    if poly.iter().all(|p| p.len() == len) {
+        rows_weights(len, poly.iter().map(Vec::as_slice), theta, h, w);
+    } else {
+        for (wj, pj) in w.iter_mut().zip(poly) {
+            *wj = horner(pj, theta) * theta * h;
+        }
+    }
+}
+
+/// The polynomial weights of an interpolant as one row-major table, each row padded with zeros
+/// at the high-degree end to a common length: evaluating them reads no pointer per row and runs
+/// a Horner loop of fixed length. The weights are bitwise those of [`interp_weights`] (leading
+/// zero coefficients keep Horner's sum at zero). For hot loops that evaluate one interpolant
+/// many times (a solve's saves).
+///
+/// ```
+/// use sciml_core::dense::{interp_weights, PolyTable};
+/// let poly = vec![vec![1.0, -0.5], vec![0.0, 0.5, 0.25]];
+/// let table = PolyTable::new(&poly);
+/// let (mut a, mut b) = ([0.0; 2], [0.0; 2]);
+/// table.weights(0.3, 0.1, &mut a);
+/// interp_weights(&poly, 0.3, 0.1, &mut b);
+/// assert_eq!((table.rows(), a), (2, b));
+/// ```
+#[derive(Clone, Debug)]
+pub struct PolyTable<R> {
+    coefs: Vec<R>,
+    rows: usize,
+    len: usize,
+}
+
+impl<R: Real> PolyTable<R> {
+    /// The table of `poly` (rows `[p_1, p_2, ...]` as [`interp_weights`] takes them).
+    pub fn new(poly: &[Vec<R>]) -> Self {
+        let len = poly.iter().map(Vec::len).max().unwrap_or(0);
+        let mut coefs = vec![R::zero(); len * poly.len()];
+        for (row, p) in coefs.chunks_exact_mut(len.max(1)).zip(poly) {
+            row[..p.len()].copy_from_slice(p);
+        }
+        PolyTable {
+            coefs,
+            rows: poly.len(),
+            len,
+        }
+    }
+    /// The number of polynomials.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    /// `w_j = h P_j(θ)` for the first `w.len()` polynomials.
+    #[inline]
+    pub fn weights(&self, theta: R, h: R, w: &mut [R]) {
+        rows_weights(
+            self.len,
+            self.coefs.chunks_exact(self.len.max(1)),
+            theta,
+            h,
+            w,
+        );
+    }
+}
+
+/// `w_j = h P_j(θ)` for rows all of length `len`, dispatched once to a loop of fixed length.
+#[inline(always)]
+fn rows_weights<'a, R: Real>(
+    len: usize,
+    rows: impl Iterator<Item = &'a [R]>,
+    theta: R,
+    h: R,
+    w: &mut [R],
+) {
+    match len {
+        3 => fixed_rows_weights::<R, 3>(rows, theta, h, w),
+        4 => fixed_rows_weights::<R, 4>(rows, theta, h, w),
+        5 => fixed_rows_weights::<R, 5>(rows, theta, h, w),
+        6 => fixed_rows_weights::<R, 6>(rows, theta, h, w),
+        7 => fixed_rows_weights::<R, 7>(rows, theta, h, w),
+        8 => fixed_rows_weights::<R, 8>(rows, theta, h, w),
+        9 => fixed_rows_weights::<R, 9>(rows, theta, h, w),
+        _ => {
+            for (wj, row) in w.iter_mut().zip(rows) {
+                *wj = horner(row, theta) * theta * h;
             }
         }
     }
-    for (wj, pj) in w.iter_mut().zip(poly) {
-        // Horner on θ(p_1 + θ(p_2 + ...)).
+}
+
+#[inline(always)]
+fn fixed_rows_weights<'a, R: Real, const L: usize>(
+    rows: impl Iterator<Item = &'a [R]>,
+    theta: R,
+    h: R,
+    w: &mut [R],
+) {
+    for (wj, row) in w.iter_mut().zip(rows) {
+        let row = &row[..L];
         let mut acc = R::zero();
-        for &c in pj.iter().rev() {
-            acc = acc * theta + c;
+        for k in (0..L).rev() {
+            acc = acc * theta + row[k];
         }
         *wj = acc * theta * h;
     }
 }
 
+/// Horner on `p_1 + θ(p_2 + ...)` (the caller multiplies by θ).
 #[inline(always)]
-fn horner_rows<R: Real, const L: usize>(poly: &[Vec<R>], theta: R, h: R, w: &mut [R]) {
-    for (wj, pj) in w.iter_mut().zip(poly) {
-        let pj = &pj[..L];
-        let mut acc = R::zero();
-        for m in (0..L).rev() {
-            acc = acc * theta + pj[m];
-        }
-        *wj = acc * theta * h;
+fn horner<R: Real>(row: &[R], theta: R) -> R {
+    let mut acc = R::zero();
+    for &c in row.iter().rev() {
+        acc = acc * theta + c;
     }
+    acc
 }
 
 /// One step's worth of dense output.

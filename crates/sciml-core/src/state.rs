@@ -495,6 +495,36 @@ impl<A: State, B: State<S = A::S>> State for Pair<A, B> {
     }
 }
 
+/// Checks a state the user gave for length and finiteness before any work is done: the
+/// [`State`] twin of [`check_finite_slice`]. `what` names it in the error (formatted only then).
+///
+/// ```
+/// use sciml_core::check_state;
+/// assert!(check_state("u0", &vec![1.0, 2.0], 2).is_ok());
+/// let e = check_state(format_args!("cotangent {}", 3), &vec![1.0, f64::NAN], 2).unwrap_err();
+/// assert!(e.to_string().starts_with("cotangent 3 contains a NaN"));
+/// ```
+pub fn check_state<V: State>(
+    what: impl std::fmt::Display,
+    v: &V,
+    expected_len: usize,
+) -> Result<(), Error> {
+    if v.len() != expected_len {
+        return Err(Error::DimensionMismatch {
+            what: what.to_string(),
+            expected: expected_len,
+            got: v.len(),
+        });
+    }
+    if let Some(index) = v.first_non_finite() {
+        return Err(Error::NonFinite {
+            what: what.to_string(),
+            index,
+        });
+    }
+    Ok(())
+}
+
 /// Checks a user-given slice for length and finiteness before any work is done.
 pub fn check_finite_slice<S: Scalar>(
     what: &str,

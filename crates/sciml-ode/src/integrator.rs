@@ -7,6 +7,7 @@ use crate::controller::PiController;
 use crate::method::{OdeMethod, StepContext, StepFailure};
 use crate::options::{SaveAt, SolveOptions};
 use crate::problem::OdeProblem;
+use sciml_core::dense::PolyTable;
 use sciml_core::{
     DenseMatrix, DenseOutput, Error, One, Re, Real, ReturnCode, Scalar, Segment, Solution,
     SolveError, State, Tolerance, VectorField, Zero, MAX_LINCOMB,
@@ -99,7 +100,7 @@ pub struct Integrator<'a, F: VectorField, M: OdeMethod<F>> {
     save_idx: usize,
     tstops: Vec<Re<F::V>>,
     tstop_idx: usize,
-    poly: FlatPoly<Re<F::V>>,
+    poly: PolyTable<Re<F::V>>,
     sol: Solution<F::V>,
     gprev: Vec<Re<F::V>>,
     scratch: F::V,
@@ -132,74 +133,15 @@ fn check_positive<R: Real>(option: &'static str, x: R) -> Result<(), Error> {
     }
 }
 
-/// The dense-output weights of a method as one row-major table, each row padded with zeros at
-/// the high-degree end to a common length: a save reads them without a pointer per row, in a
-/// Horner loop of fixed length. The padding leaves every weight bitwise as
-/// [`sciml_core::dense::interp_weights`] computes it (leading zero coefficients keep Horner's sum at zero).
-#[derive(Clone, Debug)]
-struct FlatPoly<R> {
-    coefs: Vec<R>,
-    rows: usize,
-    len: usize,
-}
-
-impl<R: Real> FlatPoly<R> {
-    fn new(poly: &[Vec<R>]) -> Self {
-        let len = poly.iter().map(Vec::len).max().unwrap_or(0);
-        let mut coefs = vec![R::zero(); len * poly.len()];
-        for (row, p) in coefs.chunks_exact_mut(len.max(1)).zip(poly) {
-            row[..p.len()].copy_from_slice(p);
-        }
-        FlatPoly {
-            coefs,
-            rows: poly.len(),
-            len,
-        }
-    }
-
-    /// `w_j = h P_j(θ)` for the first `w.len()` rows.
-    fn weights(&self, theta: R, h: R, w: &mut [R]) {
-        match self.len {
-            3 => self.horner::<3>(theta, h, w),
-            4 => self.horner::<4>(theta, h, w),
-            5 => self.horner::<5>(theta, h, w),
-            6 => self.horner::<6>(theta, h, w),
-            7 => self.horner::<7>(theta, h, w),
-            8 => self.horner::<8>(theta, h, w),
-            9 => self.horner::<9>(theta, h, w),
-            _ => {
-                for (wj, row) in w.iter_mut().zip(self.coefs.chunks_exact(self.len.max(1))) {
-                    let mut acc = R::zero();
-                    for &c in row.iter().rev() {
-                        acc = acc * theta + c;
-                    }
-                    *wj = acc * theta * h;
-                }
-            }
-        }
-    }
-
-    #[inline(always)]
-    fn horner<const L: usize>(&self, theta: R, h: R, w: &mut [R]) {
-        for (wj, row) in w.iter_mut().zip(self.coefs.chunks_exact(L)) {
-            let mut acc = R::zero();
-            for k in (0..L).rev() {
-                acc = acc * theta + row[k];
-            }
-            *wj = acc * theta * h;
-        }
-    }
-}
-
 /// `out = y0 + h Σ P_j(θ) k_j` at `θ = (tq - t0) / h`, with at most `N` vectors.
 fn interp_from<V: State, const N: usize>(
     ks: &[V],
-    poly: &FlatPoly<Re<V>>,
+    poly: &PolyTable<Re<V>>,
     (t0, h, y0): (Re<V>, Re<V>, &V),
     tq: Re<V>,
     out: &mut V,
 ) {
-    let m = ks.len().min(poly.rows).min(N);
+    let m = ks.len().min(poly.rows()).min(N);
     let mut w = [Re::<V>::zero(); N];
     poly.weights((tq - t0) / h, h, &mut w[..m]);
     let mut refs: [&V; N] = [y0; N];
@@ -433,7 +375,7 @@ impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
             save_idx: 0,
             tstops,
             tstop_idx: 0,
-            poly: FlatPoly::new(&poly),
+            poly: PolyTable::new(&poly),
             sol,
             gprev: Vec::new(),
             scratch: u0.zeros_like(),
@@ -581,19 +523,7 @@ impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
 
     /// Replaces the state (a discontinuous change): the method restarts from it.
     pub fn set_u(&mut self, u: &F::V) -> Result<(), Error> {
-        if u.len() != self.u.len() {
-            return Err(Error::DimensionMismatch {
-                what: "u".into(),
-                expected: self.u.len(),
-                got: u.len(),
-            });
-        }
-        if let Some(index) = u.first_non_finite() {
-            return Err(Error::NonFinite {
-                what: "u".into(),
-                index,
-            });
-        }
+        sciml_core::check_state("u", u, self.u.len())?;
         self.u.copy_from(u);
         self.restart();
         Ok(())
@@ -859,7 +789,7 @@ impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
                 // The initial step is NaN when f(t0, u0) is.
                 return Err(self.fail(ReturnCode::NonFinite));
             }
-            if self.adaptive && !(h.abs() >= floor || hit) {
+            if self.adaptive && h.abs() < floor && !hit {
                 // Steps shrunk away because the field kept producing NaN or infinite values are
                 // a non-finite failure, not a stiff problem.
                 let code = if self.nonfinite_reject {

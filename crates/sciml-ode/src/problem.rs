@@ -1,6 +1,6 @@
 //! An initial-value problem: a vector field, an initial state, parameters and a time span.
 
-use sciml_core::{DenseMatrix, Error, Re, Real, State, VectorField};
+use sciml_core::{check_state, DenseMatrix, Error, Re, Real, State, VectorField};
 
 /// `du/dt = f(t, u, p)`, `u(t0) = u0`, integrated over `tspan = (t0, t1)` (`t1 < t0` integrates
 /// backwards). Built through [`OdeProblem::new`], which validates everything before any work.
@@ -72,31 +72,13 @@ pub fn check_span<R: Real>(t0: R, t1: R) -> Result<(), Error> {
     Ok(())
 }
 
-/// Checks a vector's length and values.
-fn check_vector<V: State>(what: &str, n: usize, v: &V) -> Result<(), Error> {
-    if v.len() != n {
-        return Err(Error::DimensionMismatch {
-            what: what.into(),
-            expected: n,
-            got: v.len(),
-        });
-    }
-    if let Some(index) = v.first_non_finite() {
-        return Err(Error::NonFinite {
-            what: what.into(),
-            index,
-        });
-    }
-    Ok(())
-}
-
 impl<F: VectorField> OdeProblem<F> {
     /// A problem, validated: `u0` and `p` have the lengths `f.dims()` declares and are finite, and
     /// the span is finite and non-empty.
     pub fn new(f: F, u0: F::V, tspan: (Re<F::V>, Re<F::V>), p: F::P) -> Result<Self, Error> {
         let (n, np) = f.dims();
-        check_vector("u0", n, &u0)?;
-        check_vector("p", np, &p)?;
+        check_state("u0", &u0, n)?;
+        check_state("p", &p, np)?;
         check_span(tspan.0, tspan.1)?;
         Ok(OdeProblem {
             f,
@@ -160,13 +142,13 @@ impl<F: VectorField> OdeProblem<F> {
     /// assert_eq!(prob.u0(), &vec![2.0]);
     /// ```
     pub fn set_u0(&mut self, u0: F::V) -> Result<(), Error> {
-        check_vector("u0", self.f.dims().0, &u0)?;
+        check_state("u0", &u0, self.f.dims().0)?;
         self.u0 = u0;
         Ok(())
     }
     /// Replaces the parameters, validated as [`OdeProblem::new`] validates them.
     pub fn set_p(&mut self, p: F::P) -> Result<(), Error> {
-        check_vector("p", self.f.dims().1, &p)?;
+        check_state("p", &p, self.f.dims().1)?;
         self.p = p;
         Ok(())
     }

@@ -100,19 +100,7 @@ pub(crate) fn check_cotangents<V: State>(
         });
     }
     for (k, u) in ubar.iter().enumerate() {
-        if u.len() != n {
-            return Err(sciml_core::Error::DimensionMismatch {
-                what: format!("cotangent {k}"),
-                expected: n,
-                got: u.len(),
-            });
-        }
-        if let Some(index) = u.first_non_finite() {
-            return Err(sciml_core::Error::NonFinite {
-                what: format!("cotangent {k}"),
-                index,
-            });
-        }
+        sciml_core::check_state(format_args!("cotangent {k}"), u, n)?;
     }
     Ok(())
 }
