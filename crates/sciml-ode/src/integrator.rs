@@ -283,6 +283,24 @@ impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
         let dtmin_relative = opts.dtmin.is_none();
         let in_span =
             |x: R<F>| (x - t0) * dir >= R::<F>::zero() && (x - t1) * dir <= R::<F>::zero();
+        // Save times and tstops: finite and inside the span.
+        let check_times = |option: &'static str, ts: &[R<F>]| -> Result<(), Error> {
+            for (i, x) in ts.iter().enumerate() {
+                if !x.is_finite() {
+                    return Err(opt_err(
+                        option,
+                        format!("time {x} (index {i}) is not finite; give times in the span ({t0}, {t1})"),
+                    ));
+                }
+                if !in_span(*x) {
+                    return Err(opt_err(
+                        option,
+                        format!("time {x} (index {i}) lies outside the span ({t0}, {t1})"),
+                    ));
+                }
+            }
+            Ok(())
+        };
         let sort_dir = |v: &mut Vec<R<F>>| {
             // Lists usually come sorted; checking is cheaper than sorting.
             if v.windows(2).all(|w| (w[1] - w[0]) * dir >= R::<F>::zero()) {
@@ -305,14 +323,7 @@ impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
                 (false, v)
             }
             SaveAt::Times(ts) => {
-                for (i, x) in ts.iter().enumerate() {
-                    if !x.is_finite() || !in_span(*x) {
-                        return Err(opt_err(
-                            "saveat",
-                            format!("time {x} (index {i}) lies outside the span ({t0}, {t1})"),
-                        ));
-                    }
-                }
+                check_times("saveat", ts)?;
                 let mut v = ts.clone();
                 if opts.save_start == Some(true) && !v.contains(&t0) {
                     v.push(t0);
@@ -331,13 +342,8 @@ impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
         }
         sort_dir(&mut save_times);
         let mut tstops = Vec::with_capacity(opts.tstops.len());
-        for (i, x) in opts.tstops.iter().enumerate() {
-            if !x.is_finite() || !in_span(*x) {
-                return Err(opt_err(
-                    "tstops",
-                    format!("time {x} (index {i}) lies outside the span ({t0}, {t1})"),
-                ));
-            }
+        check_times("tstops", &opts.tstops)?;
+        for x in &opts.tstops {
             if (*x - t0) * dir > R::<F>::zero() && (*x - t1) * dir < R::<F>::zero() {
                 tstops.push(*x);
             }

@@ -136,3 +136,26 @@ fn every_option_has_a_builder() {
     assert_eq!(sol.len(), 100, "steps saved without the start");
     assert!((sol.u[99][0] - (-1f64).exp()).abs() < 1e-9);
 }
+
+#[test]
+fn a_nan_save_time_or_tstop_is_called_not_finite() {
+    let mut prob = OdeProblem::new(nan_after(9.0), vec![1.0], (0.0, 1.0), vec![]).unwrap();
+    for (opts, option) in [
+        (
+            SolveOptions::default().saveat(SaveAt::Times(vec![0.5, f64::NAN])),
+            "saveat",
+        ),
+        (SolveOptions::default().tstops(vec![f64::NAN]), "tstops"),
+    ] {
+        match prob.solve(Tsit5, &opts) {
+            Err(SolveError::Input(e)) => {
+                let m = e.to_string();
+                assert!(m.contains(option) && m.contains("is not finite"), "{m}");
+            }
+            other => panic!(
+                "expected an input error, got {:?}",
+                other.map(|s| s.retcode)
+            ),
+        }
+    }
+}
