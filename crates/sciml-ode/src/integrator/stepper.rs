@@ -1,0 +1,188 @@
+//! The seam between the step loop and an equation family: a [`Stepper`] is a problem together
+//! with the method that steps it. The loop owns time, step control, the schedule, events and
+//! recording; the stepper owns the field, its parameters and the method's buffers, and attempts
+//! one step when asked.
+//!
+//! ODEs run through [`OdeStepper`] (any [`VectorField`] with any [`OdeMethod`]). Other families
+//! bring their own stepper and get the same options, callbacks, saving, dense output and return
+//! codes: a delay equation's stepper reads the history ([`StepInput::history`], the solve's own
+//! dense output), a residual problem's stepper solves its residual inside `try_step`, and a
+//! stochastic one draws its Brownian increment over `(t, t + h)` as a control.
+
+use crate::method::{MethodInfo, OdeMethod, StepContext, StepFailure};
+use sciml_core::{DenseMatrix, DenseOutput, Re, State, Stats, Tolerance, VectorField};
+
+/// One attempted step, as the loop hands it to a [`Stepper`].
+pub struct StepInput<'a, V: State> {
+    /// Start of the step.
+    pub t: Re<V>,
+    /// Signed step size.
+    pub h: Re<V>,
+    /// State at `t`.
+    pub u0: &'a V,
+    /// Tolerances for the error estimate.
+    pub tol: &'a Tolerance<Re<V>>,
+    /// Work counters.
+    pub stats: &'a mut Stats,
+    /// The dense output of the steps accepted so far (when the solve records it; `dense(true)`
+    /// in the options): random access into the past, what a delay equation reads. It covers
+    /// the span from the start up to `t`.
+    pub history: Option<&'a DenseOutput<V>>,
+}
+
+/// A problem and its method, as the step loop drives them (see the module docs).
+///
+/// The loop calls `initialize` at the start and after a callback changed the state, then per
+/// attempt `try_step`; after an accepted step `finish_step`, then (between steps, as the saves
+/// and the dense output need) `prepare_interp` and `interp_vectors`, and `advance` before the
+/// next step. Dense output of a step is `u0 + h Σ P_j(θ) k_j` with the method's `interp_poly`
+/// and the vectors `interp_vectors` returns.
+pub trait Stepper {
+    /// The state.
+    type V: State;
+    /// The method: name, orders, dense-output weights.
+    type Method: MethodInfo;
+    /// The method that steps the problem.
+    fn method(&self) -> &Self::Method;
+    /// Prepares a step from `(t, u)` (at the start, and after a callback changed the state).
+    fn initialize(&mut self, t: Re<Self::V>, u: &Self::V, stats: &mut Stats);
+    /// The derivative at the current step's start (valid after `initialize` or `advance`).
+    fn f_start(&self) -> &Self::V;
+    /// The derivative at `(t, u)`, for the starting-step heuristic.
+    fn rhs(&mut self, t: Re<Self::V>, u: &Self::V, out: &mut Self::V, stats: &mut Stats);
+    /// One attempted step: writes `u1` and returns the scaled error norm (`<= 1` accepts).
+    fn try_step(
+        &mut self,
+        step: StepInput<'_, Self::V>,
+        u1: &mut Self::V,
+    ) -> Result<Re<Self::V>, StepFailure>;
+    /// After acceptance: makes the derivative at `(t1, u1)` available.
+    fn finish_step(&mut self, t1: Re<Self::V>, u1: &Self::V, stats: &mut Stats);
+    /// Computes whatever the dense output of the step `step` describes still needs.
+    fn prepare_interp(&mut self, step: StepInput<'_, Self::V>);
+    /// The vectors the dense output of the last accepted step combines.
+    fn interp_vectors(&self) -> &[Self::V];
+    /// Moves on to the next step from the accepted state.
+    fn advance(&mut self);
+    /// The size of the next attempt, for methods that control their own step (BDF); `None`
+    /// leaves it to the step-size controller.
+    fn suggest_step(&self) -> Option<Re<Self::V>> {
+        None
+    }
+}
+
+/// An ODE `M u' = f(t, u, p)` with its method: the [`Stepper`] behind
+/// [`OdeProblem::init`](crate::OdeProblem::init).
+pub struct OdeStepper<'a, F: VectorField, M: OdeMethod<F>> {
+    pub(crate) f: &'a mut F,
+    pub(crate) p: &'a F::P,
+    pub(crate) mass: Option<&'a DenseMatrix<Re<F::V>>>,
+    pub(crate) method: M,
+    pub(crate) cache: M::Cache,
+}
+
+impl<'a, F: VectorField, M: OdeMethod<F>> OdeStepper<'a, F, M> {
+    /// Binds `method` to a field, its parameters and an optional mass matrix, with buffers for
+    /// states shaped like `u0`.
+    pub fn new(
+        f: &'a mut F,
+        p: &'a F::P,
+        mass: Option<&'a DenseMatrix<Re<F::V>>>,
+        method: M,
+        u0: &F::V,
+    ) -> Self {
+        let cache = method.cache(f, u0);
+        OdeStepper {
+            f,
+            p,
+            mass,
+            method,
+            cache,
+        }
+    }
+
+    /// The vector field.
+    pub fn field_mut(&mut self) -> &mut F {
+        self.f
+    }
+}
+
+impl<F: VectorField, M: OdeMethod<F>> Stepper for OdeStepper<'_, F, M> {
+    type V = F::V;
+    type Method = M;
+
+    #[inline]
+    fn method(&self) -> &M {
+        &self.method
+    }
+
+    #[inline]
+    fn initialize(&mut self, t: Re<F::V>, u: &F::V, stats: &mut Stats) {
+        self.method
+            .initialize(&mut self.cache, self.f, self.p, t, u, stats);
+    }
+
+    #[inline]
+    fn f_start(&self) -> &F::V {
+        self.method.f_start(&self.cache)
+    }
+
+    #[inline]
+    fn rhs(&mut self, t: Re<F::V>, u: &F::V, out: &mut F::V, stats: &mut Stats) {
+        self.f.rhs(t, u, self.p, out);
+        stats.nf += 1;
+    }
+
+    #[inline]
+    fn try_step(
+        &mut self,
+        step: StepInput<'_, F::V>,
+        u1: &mut F::V,
+    ) -> Result<Re<F::V>, StepFailure> {
+        let ctx = StepContext {
+            p: self.p,
+            t: step.t,
+            h: step.h,
+            u0: step.u0,
+            tol: step.tol,
+            mass: self.mass,
+            stats: step.stats,
+        };
+        self.method.try_step(&mut self.cache, self.f, ctx, u1)
+    }
+
+    #[inline]
+    fn finish_step(&mut self, t1: Re<F::V>, u1: &F::V, stats: &mut Stats) {
+        self.method
+            .finish_step(&mut self.cache, self.f, self.p, t1, u1, stats);
+    }
+
+    #[inline]
+    fn prepare_interp(&mut self, step: StepInput<'_, F::V>) {
+        let ctx = StepContext {
+            p: self.p,
+            t: step.t,
+            h: step.h,
+            u0: step.u0,
+            tol: step.tol,
+            mass: self.mass,
+            stats: step.stats,
+        };
+        self.method.prepare_interp(&mut self.cache, self.f, ctx);
+    }
+
+    #[inline]
+    fn interp_vectors(&self) -> &[F::V] {
+        self.method.interp_vectors(&self.cache)
+    }
+
+    #[inline]
+    fn advance(&mut self) {
+        self.method.advance(&mut self.cache);
+    }
+
+    #[inline]
+    fn suggest_step(&self) -> Option<Re<F::V>> {
+        self.method.suggest_step(&self.cache)
+    }
+}
