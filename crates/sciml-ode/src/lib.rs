@@ -39,7 +39,9 @@ pub use explicit_rk::{
     Bs3, Dp5, Dp8, Euler, Heun, Midpoint, Ralston, Rk4, RkCache, RkMethod, Tsit5, Vern6, Vern7,
     Vern8, Vern9,
 };
-pub use integrator::{Integrator, SaveRecord, StepRecord, StepSpan, Tape};
+pub use integrator::{
+    Integrator, OdeStepper, SaveRecord, StepInput, StepLoop, StepRecord, StepSpan, Stepper, Tape,
+};
 pub use method::{MethodInfo, OdeMethod, StepContext, StepFailure};
 pub use options::{SaveAt, SolveOptions};
 pub use problem::{OdeProblem, ProblemParts};

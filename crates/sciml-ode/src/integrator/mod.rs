@@ -222,7 +222,7 @@ impl<S: Stepper> StepLoop<S> {
             .then(|| DenseOutput::new(poly.clone(), info.interp_order()));
         let ctrl = opts.controller.clone().for_order(info.error_order() + 1);
         let mut rec = Recorder::new(dense, schedule.listed_saves());
-        stepper.initialize(t0, u0, &mut rec.sol.stats);
+        stepper.initialize(t0, u0, None, &mut rec.sol.stats);
         let mut integ = StepLoop {
             stepper,
             ctrl,
@@ -568,8 +568,9 @@ impl<S: Stepper> StepLoop<S> {
             self.rec.sol.stats.accepted += 1;
             self.nonfinite_reject = false;
             let tnew = if hit { target } else { self.t + h };
+            let sol = &mut self.rec.sol;
             self.stepper
-                .finish_step(tnew, &self.unew, &mut self.rec.sol.stats);
+                .finish_step(tnew, &self.unew, sol.dense.as_ref(), &mut sol.stats);
             if let Some((k, tev)) = self.locate_event(h, tnew) {
                 self.handle_event(k, tev, h);
                 return Ok(!self.done);
@@ -647,8 +648,9 @@ impl<S: Stepper> StepLoop<S> {
 
     /// Restarts the method from the current `(t, u)` after a discontinuous change of the state.
     fn restart(&mut self) {
+        let sol = &mut self.rec.sol;
         self.stepper
-            .initialize(self.t, &self.u, &mut self.rec.sol.stats);
+            .initialize(self.t, &self.u, sol.dense.as_ref(), &mut sol.stats);
         self.advance_pending = false;
         self.last_step = None;
         self.events.refresh(self.t, &self.u);

@@ -44,8 +44,15 @@ pub trait Stepper {
     type Method: MethodInfo;
     /// The method that steps the problem.
     fn method(&self) -> &Self::Method;
-    /// Prepares a step from `(t, u)` (at the start, and after a callback changed the state).
-    fn initialize(&mut self, t: Re<Self::V>, u: &Self::V, stats: &mut Stats);
+    /// Prepares a step from `(t, u)` (at the start, and after a callback changed the state);
+    /// `history` is the dense output so far, as in [`StepInput::history`].
+    fn initialize(
+        &mut self,
+        t: Re<Self::V>,
+        u: &Self::V,
+        history: Option<&DenseOutput<Self::V>>,
+        stats: &mut Stats,
+    );
     /// The derivative at the current step's start (valid after `initialize` or `advance`).
     fn f_start(&self) -> &Self::V;
     /// The derivative at `(t, u)`, for the starting-step heuristic.
@@ -56,8 +63,15 @@ pub trait Stepper {
         step: StepInput<'_, Self::V>,
         u1: &mut Self::V,
     ) -> Result<Re<Self::V>, StepFailure>;
-    /// After acceptance: makes the derivative at `(t1, u1)` available.
-    fn finish_step(&mut self, t1: Re<Self::V>, u1: &Self::V, stats: &mut Stats);
+    /// After acceptance: makes the derivative at `(t1, u1)` available. `history` is the dense
+    /// output up to the accepted step's start (the step itself is recorded after this).
+    fn finish_step(
+        &mut self,
+        t1: Re<Self::V>,
+        u1: &Self::V,
+        history: Option<&DenseOutput<Self::V>>,
+        stats: &mut Stats,
+    );
     /// Computes whatever the dense output of the step `step` describes still needs.
     fn prepare_interp(&mut self, step: StepInput<'_, Self::V>);
     /// The vectors the dense output of the last accepted step combines.
@@ -117,7 +131,13 @@ impl<F: VectorField, M: OdeMethod<F>> Stepper for OdeStepper<'_, F, M> {
     }
 
     #[inline]
-    fn initialize(&mut self, t: Re<F::V>, u: &F::V, stats: &mut Stats) {
+    fn initialize(
+        &mut self,
+        t: Re<F::V>,
+        u: &F::V,
+        _history: Option<&DenseOutput<F::V>>,
+        stats: &mut Stats,
+    ) {
         self.method
             .initialize(&mut self.cache, self.f, self.p, t, u, stats);
     }
@@ -152,7 +172,13 @@ impl<F: VectorField, M: OdeMethod<F>> Stepper for OdeStepper<'_, F, M> {
     }
 
     #[inline]
-    fn finish_step(&mut self, t1: Re<F::V>, u1: &F::V, stats: &mut Stats) {
+    fn finish_step(
+        &mut self,
+        t1: Re<F::V>,
+        u1: &F::V,
+        _history: Option<&DenseOutput<F::V>>,
+        stats: &mut Stats,
+    ) {
         self.method
             .finish_step(&mut self.cache, self.f, self.p, t1, u1, stats);
     }
