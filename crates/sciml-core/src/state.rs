@@ -287,6 +287,71 @@ impl<S: Scalar> SliceState for Vec<S> {
     }
 }
 
+/// A fixed-size state on the stack: for small systems (a 2-state Lotka–Volterra, a 3-state
+/// Lorenz) the solver then allocates nothing per step or per save, and every component loop has
+/// a length known at compile time.
+///
+/// ```
+/// use sciml_core::State;
+/// let mut y = [1.0, 2.0];
+/// y.lincomb(&[1.0, 1.0], &[0.5, 2.0], &[&[2.0, 0.0], &[0.0, 1.0]]);
+/// assert_eq!(y, [2.0, 3.0]);
+/// ```
+impl<S: Scalar, const N: usize> State for [S; N] {
+    type S = S;
+    #[inline]
+    fn len(&self) -> usize {
+        N
+    }
+    #[inline]
+    fn zeros_like(&self) -> Self {
+        [S::zero(); N]
+    }
+    #[inline]
+    fn copy_from(&mut self, x: &Self) {
+        *self = *x;
+    }
+    #[inline]
+    fn fill_zero(&mut self) {
+        *self = [S::zero(); N];
+    }
+    #[inline(always)]
+    fn lincomb(&mut self, y: &Self, c: &[S::Re], ks: &[&Self]) {
+        lincomb_slice(self, y, c, ks);
+    }
+    #[inline]
+    fn axpy(&mut self, a: S::Re, x: &Self) {
+        axpy_slice(self, a, x);
+    }
+    #[inline]
+    fn scale(&mut self, a: S::Re) {
+        self.iter_mut().for_each(|v| *v = *v * a);
+    }
+    #[inline]
+    fn scaled_sq_sum(
+        e: &Self,
+        y0: &Self,
+        y1: &Self,
+        tol: &Tolerance<S::Re>,
+        offset: usize,
+        limit: usize,
+    ) -> (S::Re, usize) {
+        scaled_sq_sum_slice(e, y0, y1, tol, offset, limit)
+    }
+    fn first_non_finite(&self) -> Option<usize> {
+        self.iter().position(|x| !x.is_finite_all())
+    }
+}
+
+impl<S: Scalar, const N: usize> SliceState for [S; N] {
+    fn as_slice(&self) -> &[S] {
+        self
+    }
+    fn as_mut_slice(&mut self) -> &mut [S] {
+        self
+    }
+}
+
 /// A batch of states stored as a `features × batch` column-major matrix: sample `j` is the
 /// contiguous column `data[j*features .. (j+1)*features]`.
 ///
