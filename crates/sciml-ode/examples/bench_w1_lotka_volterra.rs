@@ -48,10 +48,11 @@ fn median_time<V: State>(
     Ok(samples[7])
 }
 
-fn row<V: State<S = f64>>(system: &str, median: f64, sol: &Solution<V>) -> Result<(), String>
-where
-    V: AsRef<[f64]>,
-{
+fn row<V: State<S = f64> + AsRef<[f64]>>(
+    system: &str,
+    median: f64,
+    sol: &Solution<V>,
+) -> Result<(), String> {
     let last = sol.u.last().ok_or("empty solution")?.as_ref();
     println!(
         "{{\"system\": \"{system}\", \"median_s\": {median:e}, \"nfe\": {}, \"steps\": {}, \"accepted_steps\": {}, \"rejected_steps\": {}, \"nsaved\": {}, \"final_state\": [{:.17e}, {:.17e}]}}",
