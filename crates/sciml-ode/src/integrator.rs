@@ -4,7 +4,7 @@
 
 use crate::callbacks::{crosses, CallbackContext, Callbacks};
 use crate::controller::PiController;
-use crate::method::{OdeMethod, StepContext, StepFailure};
+use crate::method::{OdeMethod, StepContext, StepFailure, StepMemory};
 use crate::options::{SaveAt, SolveOptions};
 use crate::problem::OdeProblem;
 use sciml_core::dense::PolyTable;
@@ -26,6 +26,9 @@ pub struct StepRecord<V: State> {
     /// The step's stage derivatives and interpolation vectors (when the tape keeps them), so a
     /// reverse sweep needs no re-evaluation of the field.
     pub stages: Option<Vec<V>>,
+    /// What a multistep method records of the step (`OdeMethod::step_memory`), kept for every
+    /// step; `None` for one-step methods.
+    pub memory: Option<StepMemory<V>>,
 }
 
 /// How one saved point was produced.
@@ -878,6 +881,7 @@ impl<'a, F: VectorField, M: OdeMethod<F>> Integrator<'a, F, M> {
                     h,
                     u0: keep.then(|| self.u.clone()),
                     stages: None,
+                    memory: self.method.step_memory(&self.cache, &self.unew),
                 });
             }
             self.save_in_step(h, tnew, true);

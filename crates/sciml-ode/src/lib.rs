@@ -40,7 +40,7 @@ pub use explicit_rk::{
     Vern8, Vern9,
 };
 pub use integrator::{Integrator, SaveRecord, StepRecord, StepSpan, Tape};
-pub use method::{MethodInfo, OdeMethod, StepContext, StepFailure};
+pub use method::{MethodInfo, OdeMethod, StepContext, StepFailure, StepMemory};
 pub use options::{SaveAt, SolveOptions};
 pub use problem::{OdeProblem, ProblemParts};
 pub use step_vjp::{RkVjpCache, StepVjp, StepVjpContext};
