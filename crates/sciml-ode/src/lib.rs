@@ -42,7 +42,7 @@ pub use explicit_rk::{
 pub use integrator::{
     Integrator, OdeStepper, SaveRecord, StepInput, StepLoop, StepRecord, StepSpan, Stepper, Tape,
 };
-pub use method::{MethodInfo, OdeMethod, StepContext, StepFailure};
+pub use method::{MethodInfo, OdeMethod, StepContext, StepFailure, StepMemory};
 pub use options::{SaveAt, SolveOptions};
 pub use problem::{OdeProblem, ProblemParts};
 pub use step_vjp::{RkVjpCache, StepVjp, StepVjpContext};

@@ -3,7 +3,7 @@
 //! A method is generic at the method level, not the field level: one method value steps the
 //! user's field, an adjoint system, a forward-sensitivity system and dual-valued states alike.
 
-use sciml_core::{DenseMatrix, Re, Real, Stats, VectorField};
+use sciml_core::{DenseMatrix, Re, Real, State, Stats, VectorField};
 
 /// Why one attempted step could not produce a state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +32,28 @@ pub struct StepContext<'a, F: VectorField> {
     pub mass: Option<&'a DenseMatrix<Re<F::V>>>,
     /// Work counters.
     pub stats: &'a mut Stats,
+}
+
+/// What a multistep method records about one accepted step for its discrete adjoint (the
+/// per-method part of a [`crate::StepRecord`]; DESIGN decision 8). A multistep step depends on
+/// earlier steps through the method's history, so its reverse pass needs the order it used, how
+/// the history was carried over to its step size, and the point its implicit equation converged
+/// to. One-step methods record nothing.
+#[derive(Clone, Debug)]
+pub struct StepMemory<V: State> {
+    /// The order the step was taken with.
+    pub order: usize,
+    /// The step size over the spacing the history was written for after the previous accepted
+    /// step: the history was mapped onto the step size with this ratio (BDF: Shampine and
+    /// Reichelt's `R(ρ)·U`) before the step; `1` when it was not.
+    pub rescale: Re<V>,
+    /// The history was started afresh at the step's start, from `(t0, u0)` alone (the first step
+    /// of a solve).
+    pub restart: bool,
+    /// The step's end state as the method computed it (BDF: the converged corrector value), the
+    /// point the reverse pass linearises at. It is also the next step's starting state, so the
+    /// discrete adjoint of a multistep method needs no forward replay between checkpoints.
+    pub end: V,
 }
 
 /// What a method is, independent of the field it steps: name, orders and dense-output weights.
@@ -107,6 +129,12 @@ pub trait OdeMethod<F: VectorField>: MethodInfo {
     /// that control their own step (BDF's order selection); `None` leaves it to the PI
     /// controller. Acceptance is still decided by the returned error norm (`<= 1`).
     fn suggest_step(&self, _c: &Self::Cache) -> Option<Re<F::V>> {
+        None
+    }
+    /// After `finish_step` of an accepted step that ended at `u1`: what a multistep method's
+    /// discrete adjoint needs of it ([`StepMemory`]); `None` for one-step methods. Called only
+    /// while a tape is recorded.
+    fn step_memory(&self, _c: &Self::Cache, _u1: &F::V) -> Option<StepMemory<F::V>> {
         None
     }
 }

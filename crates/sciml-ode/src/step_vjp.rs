@@ -30,6 +30,9 @@ pub struct StepVjpContext<'a, F: sciml_core::VectorField> {
     /// The step's stage derivatives as the forward solve computed them (the method's
     /// interpolation vectors), if kept: the replay then evaluates no field.
     pub stages: Option<&'a [F::V]>,
+    /// What a multistep method recorded of the step ([`crate::StepMemory`]); `None` for one-step
+    /// methods.
+    pub memory: Option<&'a crate::StepMemory<F::V>>,
     /// Work counters (RHS evaluations and VJPs of the replay).
     pub stats: &'a mut Stats,
 }

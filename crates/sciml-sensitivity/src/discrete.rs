@@ -1,4 +1,5 @@
-//! The discrete adjoint: reverse through the Runge–Kutta steps actually taken.
+//! The discrete adjoint: reverse through the steps actually taken (Runge–Kutta, Rosenbrock,
+//! ESDIRK and, through the history it carries from step to step, BDF).
 
 use crate::continuous::add_to;
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
@@ -13,7 +14,10 @@ pub enum Checkpointing {
     #[default]
     StoreAll,
     /// Keep every `k`-th step's state and recompute the ones between from it (memory: about
-    /// `steps/k + k` states; cost: one extra forward step per step).
+    /// `steps/k + k` states; cost: one extra forward step per step). A multistep method (BDF)
+    /// records every step's end state in its step record anyway (`sciml_ode::StepMemory`; a
+    /// replay would need its whole history), so its steps are not recomputed and its memory
+    /// stays about one state per step.
     Every(usize),
 }
 
@@ -135,6 +139,12 @@ impl<F: Vjp, M: StepVjp<F> + OdeMethod<F>> Sensitivity<F, M> for DiscreteAdjoint
             states.push(first);
             for i in seg_start..seg_end - 1 {
                 let rec = &tape.steps[i];
+                if let Some(mem) = &rec.memory {
+                    // A multistep method records every step's end state: no replay (its
+                    // replay would also need the method's whole history, not just u0).
+                    states.push(mem.end.clone());
+                    continue;
+                }
                 let mut next = states[0].zeros_like();
                 method.initialize(
                     &mut fwd_cache,
@@ -181,6 +191,7 @@ impl<F: Vjp, M: StepVjp<F> + OdeMethod<F>> Sensitivity<F, M> for DiscreteAdjoint
                     u0: &states[i - seg_start],
                     saves: &saves,
                     stages: rec.stages.as_deref(),
+                    memory: rec.memory.as_ref(),
                     stats: &mut stats,
                 };
                 method.step_vjp(&mut vjp_cache, f, ctx, &mut lam, &mut gp);

@@ -575,7 +575,9 @@ impl<S: Stepper> StepLoop<S> {
                 self.handle_event(k, tev, h);
                 return Ok(!self.done);
             }
-            self.rec.record_step(self.t, h, &self.u);
+            let (stepper, unew) = (&self.stepper, &self.unew);
+            self.rec
+                .record_step(self.t, h, &self.u, || stepper.step_memory(unew));
             self.save_in_step(h, tnew, true);
             self.push_segment(h, tnew);
             if self.rec.wants_stages() {

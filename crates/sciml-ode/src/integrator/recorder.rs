@@ -1,6 +1,7 @@
 //! What a solve keeps: the saved points, the dense output and the tape a sensitivity method
 //! replays.
 
+use crate::method::StepMemory;
 use sciml_core::{DenseOutput, One, Re, ReturnCode, Segment, Solution, SolveError, State, Zero};
 
 /// One accepted step, as a sensitivity method replays it: start, size and starting state.
@@ -16,6 +17,9 @@ pub struct StepRecord<V: State> {
     /// The step's stage derivatives and interpolation vectors (when the tape keeps them), so a
     /// reverse sweep needs no re-evaluation of the field.
     pub stages: Option<Vec<V>>,
+    /// What a multistep method records of the step (`OdeMethod::step_memory`), kept for every
+    /// step; `None` for one-step methods.
+    pub memory: Option<StepMemory<V>>,
 }
 
 /// How one saved point was produced.
@@ -107,9 +111,16 @@ impl<V: State> Recorder<V> {
         self.sol.u.push(u);
     }
 
-    /// Records an accepted step from `(t0, u0)` of size `h` on the tape.
+    /// Records an accepted step from `(t0, u0)` of size `h` on the tape, with what `memory`
+    /// gives (asked for only while recording).
     #[inline]
-    pub fn record_step(&mut self, t0: Re<V>, h: Re<V>, u0: &V) {
+    pub fn record_step(
+        &mut self,
+        t0: Re<V>,
+        h: Re<V>,
+        u0: &V,
+        memory: impl FnOnce() -> Option<StepMemory<V>>,
+    ) {
         if let Some(tape) = self.tape.as_mut() {
             let keep = tape.steps.len() % tape.stride == 0;
             tape.steps.push(StepRecord {
@@ -117,6 +128,7 @@ impl<V: State> Recorder<V> {
                 h,
                 u0: keep.then(|| u0.clone()),
                 stages: None,
+                memory: memory(),
             });
         }
     }

@@ -9,7 +9,7 @@
 //! dense output), a residual problem's stepper solves its residual inside `try_step`, and a
 //! stochastic one draws its Brownian increment over `(t, t + h)` as a control.
 
-use crate::method::{MethodInfo, OdeMethod, StepContext, StepFailure};
+use crate::method::{MethodInfo, OdeMethod, StepContext, StepFailure, StepMemory};
 use sciml_core::{DenseMatrix, DenseOutput, Re, State, Stats, Tolerance, VectorField};
 
 /// One attempted step, as the loop hands it to a [`Stepper`].
@@ -81,6 +81,12 @@ pub trait Stepper {
     /// The size of the next attempt, for methods that control their own step (BDF); `None`
     /// leaves it to the step-size controller.
     fn suggest_step(&self) -> Option<Re<Self::V>> {
+        None
+    }
+    /// After `finish_step` of an accepted step that ended at `u1`: what a multistep method's
+    /// discrete adjoint needs of it; `None` for one-step methods. Asked only while a tape is
+    /// recorded.
+    fn step_memory(&self, _u1: &Self::V) -> Option<StepMemory<Self::V>> {
         None
     }
 }
@@ -210,5 +216,10 @@ impl<F: VectorField, M: OdeMethod<F>> Stepper for OdeStepper<'_, F, M> {
     #[inline]
     fn suggest_step(&self) -> Option<Re<F::V>> {
         self.method.suggest_step(&self.cache)
+    }
+
+    #[inline]
+    fn step_memory(&self, u1: &F::V) -> Option<StepMemory<F::V>> {
+        self.method.step_memory(&self.cache, u1)
     }
 }

@@ -31,16 +31,19 @@
 //! monomial basis in `θ = (t − t_n)/h` each step: `u(θ) = u_n + h Σ_{j=1}^{5} θ^j v_j`.
 
 use super::linear::{DenseSolve, LinearStrategy};
-use crate::method::{MethodInfo, OdeMethod, StepContext, StepFailure};
-use sciml_core::linalg::LinalgReal;
-use sciml_core::{Real, Scalar, State, Stats, VectorField};
+use super::mass_mul;
+use crate::method::{MethodInfo, OdeMethod, StepContext, StepFailure, StepMemory};
+use sciml_core::{One, Real, Scalar, State, Stats, VectorField, Zero};
+use std::sync::Arc;
 
 /// Highest order.
-const MAX_ORDER: usize = 5;
-/// Newton iterations per attempt before the attempt counts as not converging.
+pub(crate) const MAX_ORDER: usize = 5;
+/// Newton iterations per attempt before the attempt counts as not converging (the default of
+/// [`BdfNewton::max_iter`]).
 const NEWTON_MAXITER: usize = 4;
 /// The Newton iteration stops once its estimated remaining error `η‖Δ‖` (weighted RMS norm, in
-/// tolerance units) is below this (diffsol's default; Hairer's codes use 0.03–0.1).
+/// tolerance units) is below this (diffsol's default; Hairer's codes use 0.03–0.1; the default
+/// of [`BdfNewton::kappa`]).
 const NEWTON_KAPPA: f64 = 0.2;
 /// The least `η` (before the `^0.8`) the first iteration assumes after `J` was re-evaluated or
 /// `h` changed, when the rate carried over from the previous step says little.
@@ -81,29 +84,71 @@ const MAX_FACTOR: f64 = 10.0;
 /// assert!((sol.u.last().unwrap()[0] - exact).abs() < 1e-5);
 /// assert!(sol.stats.accepted < 200);
 /// ```
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Bdf<L = DenseSolve> {
     /// How `W = M − (h/α_k) J` is formed and solved.
     pub linear: L,
     /// Use Klopfenstein–Shampine numerical differentiation formulas (NDF, as MATLAB's `ode15s`
     /// and scipy's `BDF`) instead of plain BDF.
     pub ndf: bool,
+    /// When the corrector's Newton iteration stops.
+    pub newton: BdfNewton,
+}
+
+/// Settings of BDF's Newton iteration on the corrector (module docs).
+///
+/// The defaults (`κ = 0.2`, 4 iterations) stop as soon as the corrector's remaining error is a
+/// fraction of the tolerance. Gradients by dual numbers through the solver differentiate the
+/// iterations actually taken; they agree with the discrete adjoint (which differentiates the
+/// converged corrector, DESIGN decision 7) only as far as the iteration has converged, so
+/// comparisons to rounding run the iteration to near rounding (a small `kappa`, more
+/// iterations).
+///
+/// ```
+/// use sciml_ode::stiff::BdfNewton;
+/// use sciml_ode::Bdf;
+/// let tight = Bdf::new().with_newton(BdfNewton { kappa: 1e-6, max_iter: 30 });
+/// assert_eq!(Bdf::new().newton, BdfNewton::default());
+/// # let _ = tight;
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BdfNewton {
+    /// Stop when the estimated remaining error `η‖Δ‖` (in tolerance units) is below `kappa`.
+    pub kappa: f64,
+    /// Most iterations per attempt.
+    pub max_iter: usize,
+}
+
+impl Default for BdfNewton {
+    fn default() -> Self {
+        BdfNewton {
+            kappa: NEWTON_KAPPA,
+            max_iter: NEWTON_MAXITER,
+        }
+    }
+}
+
+impl<L: Default> Default for Bdf<L> {
+    fn default() -> Self {
+        Bdf {
+            linear: L::default(),
+            ndf: false,
+            newton: BdfNewton::default(),
+        }
+    }
 }
 
 impl Bdf<DenseSolve> {
     /// Plain BDF with a dense Jacobian and dense LU.
     pub fn new() -> Self {
-        Bdf {
-            linear: DenseSolve,
-            ndf: false,
-        }
+        Bdf::default()
     }
 
     /// The NDF variant (`κ_k` of Shampine and Reichelt) with a dense Jacobian and dense LU.
     pub fn ndf() -> Self {
         Bdf {
-            linear: DenseSolve,
             ndf: true,
+            ..Bdf::default()
         }
     }
 }
@@ -114,7 +159,156 @@ impl<L> Bdf<L> {
         Bdf {
             linear,
             ndf: self.ndf,
+            newton: self.newton,
         }
+    }
+
+    /// The method with other Newton settings.
+    pub fn with_newton(self, newton: BdfNewton) -> Self {
+        Bdf { newton, ..self }
+    }
+}
+
+/// BDF taking a recorded sequence of orders instead of choosing them: the `n`-th accepted step
+/// uses `orders[n]` (the first must be 1, the order every solve starts at; past the end of the
+/// list the method chooses again). Run in fixed-step mode with the recorded step ends as
+/// `tstops`, it replays a solve on its frozen mesh (DESIGN decision 7: the step sizes and the
+/// orders are constants), for instance to check the discrete adjoint by differences; the orders
+/// of a recorded solve are its tape's [`StepMemory::order`]s.
+///
+/// ```
+/// use std::sync::Arc;
+/// use sciml_core::{ForwardAd, GenericRhs, Scalar};
+/// use sciml_ode::stiff::BdfFrozenOrders;
+/// use sciml_ode::{Bdf, OdeProblem, SolveOptions};
+/// struct Decay;
+/// impl GenericRhs for Decay {
+///     fn dims(&self) -> (usize, usize) { (1, 0) }
+///     fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], _p: &[S], du: &mut [S], _ws: &mut [S]) {
+///         du[0] = -u[0];
+///     }
+/// }
+/// let mut prob = OdeProblem::new(ForwardAd::new(Decay), vec![1.0], (0.0, 1.0), vec![]).unwrap();
+/// let mut integ = prob.init(Bdf::new(), &SolveOptions::default()).unwrap();
+/// integ.record_tape(1, false).unwrap();
+/// let (sol, tape) = integ.solve_with_tape().unwrap();
+/// let tape = tape.unwrap();
+/// let orders: Arc<[usize]> = tape.steps.iter().map(|s| s.memory.as_ref().unwrap().order).collect();
+/// let ends: Vec<f64> = tape.steps.iter().map(|s| s.t0 + s.h).collect();
+/// let frozen = SolveOptions {
+///     adaptive: Some(false),
+///     dt: Some(10.0),
+///     tstops: ends[..ends.len() - 1].to_vec(),
+///     ..SolveOptions::default()
+/// };
+/// let again = prob.solve(BdfFrozenOrders::new(Bdf::new(), orders), &frozen).unwrap();
+/// let (a, b) = (sol.u.last().unwrap()[0], again.u.last().unwrap()[0]);
+/// assert!((a - b).abs() < 1e-12, "{a} {b}");
+/// ```
+#[derive(Clone, Debug)]
+pub struct BdfFrozenOrders<L = DenseSolve> {
+    /// The method (its Newton settings and linear strategy apply).
+    pub bdf: Bdf<L>,
+    /// The order of each accepted step.
+    pub orders: Arc<[usize]>,
+}
+
+impl<L> BdfFrozenOrders<L> {
+    /// `bdf` on the given order sequence.
+    pub fn new(bdf: Bdf<L>, orders: Arc<[usize]>) -> Self {
+        BdfFrozenOrders { bdf, orders }
+    }
+}
+
+impl<L: Clone + Send + Sync + std::fmt::Debug> MethodInfo for BdfFrozenOrders<L> {
+    fn name(&self) -> &'static str {
+        self.bdf.name()
+    }
+    fn order(&self) -> u8 {
+        self.bdf.order()
+    }
+    fn is_adaptive(&self) -> bool {
+        self.bdf.is_adaptive()
+    }
+    fn error_order(&self) -> u8 {
+        self.bdf.error_order()
+    }
+    fn interp_order(&self) -> u8 {
+        self.bdf.interp_order()
+    }
+    fn interp_poly<T: Real>(&self) -> Vec<Vec<T>> {
+        self.bdf.interp_poly()
+    }
+    fn supports_mass_matrix(&self) -> bool {
+        true
+    }
+}
+
+impl<L, S, F> OdeMethod<F> for BdfFrozenOrders<L>
+where
+    L: LinearStrategy<F>,
+    S: Scalar,
+    F: VectorField<V = Vec<S>>,
+{
+    type Cache = BdfCache<S, L::Cache>;
+
+    fn cache(&self, f: &F, u0: &Vec<S>) -> Self::Cache {
+        self.bdf.cache(f, u0)
+    }
+    fn initialize(
+        &self,
+        c: &mut Self::Cache,
+        f: &mut F,
+        p: &F::P,
+        t: S::Re,
+        u: &Vec<S>,
+        stats: &mut Stats,
+    ) {
+        self.bdf.initialize(c, f, p, t, u, stats);
+    }
+    fn f_start<'a>(&self, c: &'a Self::Cache) -> &'a Vec<S> {
+        &c.f0
+    }
+    fn try_step(
+        &self,
+        c: &mut Self::Cache,
+        f: &mut F,
+        ctx: StepContext<'_, F>,
+        u1: &mut Vec<S>,
+    ) -> Result<S::Re, StepFailure> {
+        self.bdf.try_step(c, f, ctx, u1)
+    }
+    fn finish_step(
+        &self,
+        c: &mut Self::Cache,
+        f: &mut F,
+        p: &F::P,
+        t1: S::Re,
+        u1: &Vec<S>,
+        stats: &mut Stats,
+    ) {
+        self.bdf.finish_step(c, f, p, t1, u1, stats);
+        if let Some(&k) = self.orders.get(c.accepted) {
+            if (1..=MAX_ORDER).contains(&k) && k != c.order {
+                c.order = k;
+                c.n_equal = 0;
+            }
+        }
+    }
+    fn prepare_interp(&self, c: &mut Self::Cache, f: &mut F, ctx: StepContext<'_, F>) {
+        self.bdf.prepare_interp(c, f, ctx);
+    }
+    fn interp_vectors<'a>(&self, c: &'a Self::Cache) -> &'a [Vec<S>] {
+        &c.iv
+    }
+    fn advance(&self, c: &mut Self::Cache) {
+        c.interp_ready = false;
+    }
+    fn suggest_step(&self, c: &Self::Cache) -> Option<S::Re> {
+        c.suggest
+    }
+    fn step_memory(&self, c: &Self::Cache, u1: &Vec<S>) -> Option<StepMemory<Vec<S>>> {
+        self.bdf.step_memory(c, u1)
     }
 }
 
@@ -130,7 +324,7 @@ const GAMMA: [f64; MAX_ORDER + 2] = [
 ];
 
 /// `γ_j = Σ_{i=1}^{j} 1/i` (`γ_0 = 0`); for plain BDF also `α_j`.
-fn gamma(j: usize) -> f64 {
+pub(crate) fn gamma(j: usize) -> f64 {
     GAMMA[j]
 }
 
@@ -148,7 +342,7 @@ fn kappa(k: usize, ndf: bool) -> f64 {
 }
 
 /// `α_k = (1 − κ_k) γ_k`, the leading coefficient (`γ_k` for plain BDF).
-fn alpha(k: usize, ndf: bool) -> f64 {
+pub(crate) fn alpha(k: usize, ndf: bool) -> f64 {
     (1.0 - kappa(k, ndf)) * gamma(k)
 }
 
@@ -173,6 +367,20 @@ fn r_matrix(k: usize, rho: f64) -> [[f64; MAX_ORDER + 1]; MAX_ORDER + 1] {
     r
 }
 
+/// `(R(ρ)·U)_{ij}` for `i, j = 1 … k` (row and column 0 are left zero: `D_0` maps onto itself,
+/// as row and column 0 of `R·U` are `(1, 0, …)`): the change of spacing `D_j ← Σ_i D_i (R·U)_{ij}`.
+#[allow(clippy::needless_range_loop)] // matrix indices read as in the formula
+pub(crate) fn rescale_matrix(k: usize, rho: f64) -> [[f64; MAX_ORDER + 1]; MAX_ORDER + 1] {
+    let r = r_matrix(k, rho);
+    let mut ru = [[0.0; MAX_ORDER + 1]; MAX_ORDER + 1];
+    for i in 1..=k {
+        for j in 1..=k {
+            ru[i][j] = (1..=k).map(|l| r[i][l] * U[l][j]).sum();
+        }
+    }
+    ru
+}
+
 /// `U = R(1)` (row `i`, column `j`); the matrix of order `k` is its leading `(k + 1) × (k + 1)`
 /// block.
 const U: [[f64; MAX_ORDER + 1]; MAX_ORDER + 1] = {
@@ -190,40 +398,48 @@ const U: [[f64; MAX_ORDER + 1]; MAX_ORDER + 1] = {
     u
 };
 
-/// Buffers of a BDF solve.
+/// Buffers of a BDF solve, for states in the scalar `S` (reals or dual numbers).
 #[derive(Clone, Debug)]
-pub struct BdfCache<R, L> {
+pub struct BdfCache<S: Scalar, L> {
     lin: L,
     /// Modified divided differences `D_0 … D_{MAX_ORDER+2}` at spacing `h`.
-    d: Vec<Vec<R>>,
+    d: Vec<Vec<S>>,
     /// Scratch for the change of spacing.
-    dtmp: Vec<Vec<R>>,
+    dtmp: Vec<Vec<S>>,
     /// The spacing `D` is written for.
-    h: R,
+    h: S::Re,
+    /// The spacing `D` was written for after the last accepted step (1 after `initialize`).
+    h_accepted: S::Re,
+    /// `D` was started afresh by `initialize` and no step has been accepted since.
+    restarted: bool,
+    /// Of the last accepted step, for [`StepMemory`]: `h` over `h_accepted` before it, and
+    /// whether it started from a fresh history.
+    mem_rescale: S::Re,
+    mem_restart: bool,
     /// Current order.
     order: usize,
     /// Accepted steps since the last change of step size or order.
     n_equal: usize,
-    f0: Vec<R>,
-    ypred: Vec<R>,
-    psi: Vec<R>,
+    f0: Vec<S>,
+    ypred: Vec<S>,
+    psi: Vec<S>,
     /// Accumulated Newton correction `d = y − y⁽⁰⁾`.
-    corr: Vec<R>,
-    dy: Vec<R>,
+    corr: Vec<S>,
+    dy: Vec<S>,
     /// Newton iterate `y⁽⁰⁾ + d`.
-    y: Vec<R>,
+    y: Vec<S>,
     /// `M·v` scratch.
-    mv: Vec<R>,
-    fy: Vec<R>,
-    tmp: Vec<R>,
+    mv: Vec<S>,
+    fy: Vec<S>,
+    tmp: Vec<S>,
     /// Inverse weights of the weighted RMS norm (see `inv_weights`).
-    wt: Vec<R>,
-    zero: Vec<R>,
+    wt: Vec<S::Re>,
+    zero: Vec<S>,
     /// Dense-output vectors `v_1 … v_5`.
-    iv: Vec<Vec<R>>,
+    iv: Vec<Vec<S>>,
     /// `η = θ/(1 − θ)` of the last converged Newton iteration (θ its contraction rate), which
     /// the next iteration's first convergence test uses.
-    eta: R,
+    eta: S::Re,
     /// Accepted steps since `J` was evaluated.
     jac_age: usize,
     /// Whether a Jacobian has been evaluated since `initialize`.
@@ -236,33 +452,35 @@ pub struct BdfCache<R, L> {
     step_order: usize,
     next_order: usize,
     order_chosen: bool,
-    suggest: Option<R>,
+    suggest: Option<S::Re>,
     interp_ready: bool,
     /// No attempt since `initialize` yet.
     fresh: bool,
+    /// Steps accepted since `initialize` (the index into [`BdfFrozenOrders::orders`]).
+    accepted: usize,
 }
 
-impl<R: Real, L> BdfCache<R, L> {
+impl<S: Scalar, L> BdfCache<S, L> {
     /// Maps `D_0 … D_k` onto the spacing `h_new` (Shampine and Reichelt's `R(ρ)·U`).
     #[allow(clippy::needless_range_loop)] // matrix indices read as in the formula
-    fn rescale(&mut self, h_new: R) {
+    fn rescale(&mut self, h_new: S::Re) {
+        type R<S> = <S as Scalar>::Re;
         let k = self.order;
         let rho = (h_new / self.h).to_f64_lossy();
-        let r = r_matrix(k, rho);
-        // (R·U)_{ij}; D_0 maps onto itself (row and column 0 of R·U are (1, 0, …)).
-        let mut ru = [[R::zero(); MAX_ORDER + 1]; MAX_ORDER + 1];
+        let ru64 = rescale_matrix(k, rho);
+        let mut ru = [[R::<S>::zero(); MAX_ORDER + 1]; MAX_ORDER + 1];
         for i in 1..=k {
             for j in 1..=k {
-                ru[i][j] = R::c((1..=k).map(|l| r[i][l] * U[l][j]).sum());
+                ru[i][j] = R::<S>::c(ru64[i][j]);
             }
         }
         // D_j ← Σ_{i ≥ 1} D_i (R·U)_{ij} for j = 1 … k.
         for j in 1..=k {
             let out = &mut self.dtmp[j];
             for (m, o) in out.iter_mut().enumerate() {
-                let mut acc = R::zero();
+                let mut acc = S::zero();
                 for i in 1..=k {
-                    acc += ru[i][j] * self.d[i][m];
+                    acc += self.d[i][m] * ru[i][j];
                 }
                 *o = acc;
             }
@@ -272,25 +490,30 @@ impl<R: Real, L> BdfCache<R, L> {
         }
         self.h = h_new;
         self.n_equal = 0;
-        self.eta = self.eta.max(R::c(ETA_RESET));
+        self.eta = self.eta.max(R::<S>::c(ETA_RESET));
     }
 }
 
-impl<L, R, F> OdeMethod<F> for Bdf<L>
+impl<L, S, F> OdeMethod<F> for Bdf<L>
 where
     L: LinearStrategy<F>,
-    R: LinalgReal + Scalar<Re = R>,
-    F: VectorField<V = Vec<R>>,
+    S: Scalar,
+    F: VectorField<V = Vec<S>>,
 {
-    type Cache = BdfCache<R, L::Cache>;
+    type Cache = BdfCache<S, L::Cache>;
 
-    fn cache(&self, f: &F, u0: &Vec<R>) -> Self::Cache {
+    fn cache(&self, f: &F, u0: &Vec<S>) -> Self::Cache {
+        type R<S> = <S as Scalar>::Re;
         let z = u0.zeros_like();
         BdfCache {
             lin: self.linear.cache(f, u0),
             d: vec![z.clone(); MAX_ORDER + 3],
             dtmp: vec![z.clone(); MAX_ORDER + 1],
-            h: R::one(),
+            h: R::<S>::one(),
+            h_accepted: R::<S>::one(),
+            restarted: true,
+            mem_rescale: R::<S>::one(),
+            mem_restart: true,
             order: 1,
             n_equal: 0,
             f0: z.clone(),
@@ -302,10 +525,10 @@ where
             mv: z.clone(),
             fy: z.clone(),
             tmp: z.clone(),
-            wt: z.clone(),
+            wt: vec![R::<S>::zero(); u0.len()],
             iv: vec![z.clone(); MAX_ORDER],
             zero: z,
-            eta: R::c(ETA_RESET),
+            eta: R::<S>::c(ETA_RESET),
             jac_age: 0,
             jac_ok: false,
             jac_current: false,
@@ -316,6 +539,7 @@ where
             suggest: None,
             interp_ready: false,
             fresh: true,
+            accepted: 0,
         }
     }
 
@@ -324,10 +548,11 @@ where
         c: &mut Self::Cache,
         f: &mut F,
         p: &F::P,
-        t: R,
-        u: &Vec<R>,
+        t: S::Re,
+        u: &Vec<S>,
         stats: &mut Stats,
     ) {
+        type R<S> = <S as Scalar>::Re;
         f.rhs(t, u, p, &mut c.f0);
         stats.nf += 1;
         // Order 1 from (t, u): D_0 = u, D_1 = h f(t, u), written here for h = 1 and rescaled by
@@ -337,10 +562,12 @@ where
         for v in c.d[2..].iter_mut() {
             v.copy_from(&c.zero);
         }
-        c.h = R::one();
+        c.h = R::<S>::one();
+        c.h_accepted = R::<S>::one();
+        c.restarted = true;
         c.order = 1;
         c.n_equal = 0;
-        c.eta = R::c(ETA_RESET);
+        c.eta = R::<S>::c(ETA_RESET);
         c.jac_age = 0;
         c.jac_ok = false;
         c.jac_current = false;
@@ -348,9 +575,10 @@ where
         c.suggest = None;
         c.interp_ready = false;
         c.fresh = true;
+        c.accepted = 0;
     }
 
-    fn f_start<'a>(&self, c: &'a Self::Cache) -> &'a Vec<R> {
+    fn f_start<'a>(&self, c: &'a Self::Cache) -> &'a Vec<S> {
         &c.f0
     }
 
@@ -359,12 +587,13 @@ where
         c: &mut Self::Cache,
         f: &mut F,
         ctx: StepContext<'_, F>,
-        u1: &mut Vec<R>,
-    ) -> Result<R, StepFailure> {
+        u1: &mut Vec<S>,
+    ) -> Result<S::Re, StepFailure> {
+        type R<S> = <S as Scalar>::Re;
         let lin = &self.linear;
         let (t, h, u0, p) = (ctx.t, ctx.h, ctx.u0, ctx.p);
         // Until the attempt says otherwise (a Newton or linear-solve failure): halve.
-        c.suggest = Some(h * R::c(0.5));
+        c.suggest = Some(h * R::<S>::c(0.5));
         c.order_chosen = false;
         c.interp_ready = false;
         if c.fresh && ctx.mass.is_some() {
@@ -381,24 +610,24 @@ where
         {
             // y⁽⁰⁾ = Σ_{j≤k} D_j and ψ = (1/α_k) Σ_{j=1}^{k} γ_j D_j, in one pass.
             let alpha = alpha(k, self.ndf);
-            let mut w = [R::zero(); MAX_ORDER + 1];
+            let mut w = [R::<S>::zero(); MAX_ORDER + 1];
             for (j, wj) in w.iter_mut().enumerate().take(k + 1).skip(1) {
-                *wj = R::c(gamma(j) / alpha);
+                *wj = R::<S>::c(gamma(j) / alpha);
             }
             let d = &c.d;
             for (m, (yp, ps)) in c.ypred.iter_mut().zip(c.psi.iter_mut()).enumerate() {
                 let mut y = d[0][m];
-                let mut q = R::zero();
+                let mut q = S::zero();
                 for j in 1..=k {
                     let v = d[j][m];
                     y += v;
-                    q += w[j] * v;
+                    q += v * w[j];
                 }
                 *yp = y;
                 *ps = q;
             }
         }
-        let cgam = h / R::c(alpha(k, self.ndf));
+        let cgam = h / R::<S>::c(alpha(k, self.ndf));
         let iters = loop {
             if !c.jac_ok || (c.jac_age >= JAC_MAX_AGE && !c.jac_current) {
                 lin.update_jacobian(&mut c.lin, f, t_new, &c.ypred, p, ctx.stats);
@@ -406,14 +635,25 @@ where
                 c.jac_current = true;
                 c.jac_age = 0;
                 c.w_for = f64::NAN;
-                c.eta = c.eta.max(R::c(ETA_RESET));
+                c.eta = c.eta.max(R::<S>::c(ETA_RESET));
             }
             if c.w_for != cgam.to_f64_lossy() {
                 c.w_for = f64::NAN;
                 lin.factorise(&mut c.lin, cgam, ctx.mass, ctx.stats)?;
                 c.w_for = cgam.to_f64_lossy();
             }
-            match newton(lin, c, f, p, t_new, cgam, ctx.mass, ctx.tol, ctx.stats)? {
+            match newton(
+                &self.newton,
+                lin,
+                c,
+                f,
+                p,
+                t_new,
+                cgam,
+                ctx.mass,
+                ctx.tol,
+                ctx.stats,
+            )? {
                 Some(n) => break n,
                 None if !c.jac_current => {
                     // Slow convergence with a Jacobian from an earlier step: refresh it at the
@@ -429,26 +669,27 @@ where
         if !u1.all_finite() {
             return Err(StepFailure::NonFinite);
         }
+        // The order this step used; `finish_step` updates the differences for it (also in
+        // fixed-step mode, where the step is accepted whatever its error estimate).
+        c.step_order = k;
         // scipy's (and diffsol's) safety factor, lower after slow Newton convergence. It was
         // made for iterations of at least two (the first rate estimate needs two): one that
         // stops after one on the η carried over from the last step does not earn bolder steps.
-        let safety = R::c(
-            0.9 * (2 * NEWTON_MAXITER + 1) as f64 / (2 * NEWTON_MAXITER + iters.max(2)) as f64,
-        );
+        let maxit = self.newton.max_iter;
+        let safety = R::<S>::c(0.9 * (2 * maxit + 1) as f64 / (2 * maxit + iters.max(2)) as f64);
         // The error norms of this step weigh with max(|u0|, |u1|), as `State::err_norm`; the
         // norm is homogeneous, ‖C d‖ = C ‖d‖.
         let nw = inv_weights(&mut c.wt, u0, u1, ctx.tol);
-        let err = R::c(error_const(k, self.ndf)) * wnorm(&c.corr, &c.wt, nw);
+        let err = R::<S>::c(error_const(k, self.ndf)) * wnorm(&c.corr, &c.wt, nw);
         if !err.is_finite() {
             return Err(StepFailure::NonFinite);
         }
-        if err > R::one() {
-            let factor =
-                (safety * err.powf(-R::one() / R::from_usize(k + 1))).max(R::c(MIN_FACTOR));
+        if err > R::<S>::one() {
+            let factor = (safety * err.powf(-R::<S>::one() / R::<S>::from_usize(k + 1)))
+                .max(R::<S>::c(MIN_FACTOR));
             c.suggest = Some(h * factor);
             return Ok(err);
         }
-        c.step_order = k;
         c.next_order = k;
         c.suggest = Some(h);
         if c.n_equal + 1 < k + 1 {
@@ -461,25 +702,25 @@ where
             for ((o, a), b) in c.tmp.iter_mut().zip(&c.d[k]).zip(&c.corr) {
                 *o = *a + *b;
             }
-            R::c(error_const(k - 1, self.ndf)) * wnorm(&c.tmp, &c.wt, nw)
+            R::<S>::c(error_const(k - 1, self.ndf)) * wnorm(&c.tmp, &c.wt, nw)
         } else {
-            R::infinity()
+            R::<S>::infinity()
         };
         let err_p = if k < MAX_ORDER {
             for ((o, a), b) in c.tmp.iter_mut().zip(&c.corr).zip(&c.d[k + 1]) {
                 *o = *a - *b;
             }
-            R::c(error_const(k + 1, self.ndf)) * wnorm(&c.tmp, &c.wt, nw)
+            R::<S>::c(error_const(k + 1, self.ndf)) * wnorm(&c.tmp, &c.wt, nw)
         } else {
-            R::infinity()
+            R::<S>::infinity()
         };
         // The step-size factor of order q is e^(−1/q); compared through its logarithm
         // −ln(e)/q (one `exp` for the winner instead of three powers).
-        let log_factor = |e: R, q: usize| -> R {
+        let log_factor = |e: R<S>, q: usize| -> R<S> {
             if e.is_finite() {
-                -e.max(R::c(1e-300)).ln() / R::from_usize(q)
+                -e.max(R::<S>::c(1e-300)).ln() / R::<S>::from_usize(q)
             } else {
-                -R::infinity()
+                -R::<S>::infinity()
             }
         };
         let lfs = [
@@ -493,7 +734,7 @@ where
                 best = i;
             }
         }
-        let factor = (safety * lfs[best].exp()).min(R::c(MAX_FACTOR));
+        let factor = (safety * lfs[best].exp()).min(R::<S>::c(MAX_FACTOR));
         c.next_order = k + best - 1;
         c.order_chosen = true;
         c.suggest = Some(h * factor);
@@ -505,10 +746,15 @@ where
         c: &mut Self::Cache,
         _f: &mut F,
         _p: &F::P,
-        _t1: R,
-        _u1: &Vec<R>,
+        _t1: S::Re,
+        _u1: &Vec<S>,
         _stats: &mut Stats,
     ) {
+        // What the step's reverse pass needs to know of how it used the history.
+        c.mem_rescale = c.h / c.h_accepted;
+        c.mem_restart = c.restarted;
+        c.h_accepted = c.h;
+        c.restarted = false;
         // Difference update for the accepted correction d (Shampine and Reichelt):
         // D_{k+2} = d − D_{k+1}, D_{k+1} = d, D_i += D_{i+1} for i = k … 0.
         let k = c.step_order;
@@ -526,6 +772,7 @@ where
             }
         }
         c.n_equal += 1;
+        c.accepted += 1;
         if c.order_chosen {
             c.order = c.next_order;
             c.n_equal = 0;
@@ -542,20 +789,7 @@ where
         // u(θ) = D_0 + Σ_j D_j p_j(θ), p_j(θ) = Π_{m<j} (θ − 1 + m)/(m + 1), on the step's
         // spacing h = c.h (D is rescaled only by the next attempt); the constant term is u_n.
         let k = c.step_order;
-        let mut coef = [[0.0f64; MAX_ORDER + 1]; MAX_ORDER + 1];
-        let mut q = [0.0f64; MAX_ORDER + 1];
-        q[0] = 1.0;
-        for (j, row) in coef.iter_mut().enumerate().take(k + 1).skip(1) {
-            // q ← q · (θ + m − 1)/(m + 1) with m = j − 1.
-            let m = (j - 1) as f64;
-            let mut next = [0.0f64; MAX_ORDER + 1];
-            for i in 0..j {
-                next[i + 1] += q[i] / (m + 1.0);
-                next[i] += q[i] * (m - 1.0) / (m + 1.0);
-            }
-            q = next;
-            *row = q;
-        }
+        let coef = interp_coefficients(k);
         let hinv = c.h.recip();
         for (i, v) in c.iv.iter_mut().enumerate() {
             let pow = i + 1;
@@ -563,11 +797,11 @@ where
                 v.copy_from(&c.zero);
                 continue;
             }
-            let mut w = [R::zero(); MAX_ORDER];
+            let mut w = [S::Re::zero(); MAX_ORDER];
             for (j, wj) in w.iter_mut().enumerate().take(k) {
-                *wj = R::c(coef[j + 1][pow]) * hinv;
+                *wj = S::Re::c(coef[j + 1][pow]) * hinv;
             }
-            let mut refs: [&Vec<R>; MAX_ORDER] = [&c.zero; MAX_ORDER];
+            let mut refs: [&Vec<S>; MAX_ORDER] = [&c.zero; MAX_ORDER];
             for (r, d) in refs.iter_mut().zip(c.d[1..].iter()) {
                 *r = d;
             }
@@ -576,7 +810,7 @@ where
         c.interp_ready = true;
     }
 
-    fn interp_vectors<'a>(&self, c: &'a Self::Cache) -> &'a [Vec<R>] {
+    fn interp_vectors<'a>(&self, c: &'a Self::Cache) -> &'a [Vec<S>] {
         &c.iv
     }
 
@@ -584,39 +818,77 @@ where
         c.interp_ready = false;
     }
 
-    fn suggest_step(&self, c: &Self::Cache) -> Option<R> {
+    fn suggest_step(&self, c: &Self::Cache) -> Option<S::Re> {
         c.suggest
     }
+
+    fn step_memory(&self, c: &Self::Cache, u1: &Vec<S>) -> Option<StepMemory<Vec<S>>> {
+        Some(StepMemory {
+            order: c.step_order,
+            rescale: c.mem_rescale,
+            restart: c.mem_restart,
+            end: u1.clone(),
+        })
+    }
+}
+
+/// The monomial coefficients of the dense output's basis polynomials for order `k`:
+/// `p_j(θ) = Π_{m<j} (θ − 1 + m)/(m + 1) = Σ_i coef[j][i] θ^i` for `j = 1 … k` (rows `0` and
+/// above `k` are zero), so that `u(θ) = D_0 + Σ_j p_j(θ) D_j` with the updated differences.
+pub(crate) fn interp_coefficients(k: usize) -> [[f64; MAX_ORDER + 1]; MAX_ORDER + 1] {
+    let mut coef = [[0.0f64; MAX_ORDER + 1]; MAX_ORDER + 1];
+    let mut q = [0.0f64; MAX_ORDER + 1];
+    q[0] = 1.0;
+    for (j, row) in coef.iter_mut().enumerate().take(k + 1).skip(1) {
+        // q ← q · (θ + m − 1)/(m + 1) with m = j − 1.
+        let m = (j - 1) as f64;
+        let mut next = [0.0f64; MAX_ORDER + 1];
+        for i in 0..j {
+            next[i + 1] += q[i] / (m + 1.0);
+            next[i] += q[i] * (m - 1.0) / (m + 1.0);
+        }
+        q = next;
+        *row = q;
+    }
+    coef
 }
 
 /// The inverse weights `w_i = 1/(atol_i + rtol_i max(|a_i|, |b_i|))` of the weighted RMS norm
 /// `State::err_norm(·, a, b, tol)` (its first `tol.norm_len` components: a seminorm when that
 /// is set), so that a state's several norms take no divisions. Returns the number of weighted
 /// components.
-fn inv_weights<R: Real>(w: &mut [R], a: &[R], b: &[R], tol: &sciml_core::Tolerance<R>) -> usize {
+fn inv_weights<S: Scalar>(
+    w: &mut [S::Re],
+    a: &[S],
+    b: &[S],
+    tol: &sciml_core::Tolerance<S::Re>,
+) -> usize {
     let n = w.len().min(tol.norm_len.unwrap_or(usize::MAX));
     if let Some((rtol, atol)) = tol.scalars() {
         for ((wi, ai), bi) in w[..n].iter_mut().zip(a).zip(b) {
-            *wi = (atol + rtol * ai.abs().max(bi.abs())).recip();
+            *wi = (atol + rtol * ai.re().abs().max(bi.re().abs())).recip();
         }
     } else {
         for (i, ((wi, ai), bi)) in w[..n].iter_mut().zip(a).zip(b).enumerate() {
-            *wi = (tol.atol_at(i) + tol.rtol_at(i) * ai.abs().max(bi.abs())).recip();
+            *wi = (tol.atol_at(i) + tol.rtol_at(i) * ai.re().abs().max(bi.re().abs())).recip();
         }
     }
     n
 }
 
 /// `sqrt(Σ_{i<n} (e_i w_i)² / n)` with the weights of `inv_weights` (`0` when `n = 0`).
-fn wnorm<R: Real>(e: &[R], w: &[R], n: usize) -> R {
+fn wnorm<S: Scalar>(e: &[S], w: &[S::Re], n: usize) -> S::Re {
     if n == 0 {
-        return R::zero();
+        return S::Re::zero();
     }
-    let s = e[..n].iter().zip(&w[..n]).fold(R::zero(), |s, (ei, wi)| {
-        let r = *ei * *wi;
-        s + r * r
-    });
-    (s / R::from_usize(n)).sqrt()
+    let s = e[..n]
+        .iter()
+        .zip(&w[..n])
+        .fold(S::Re::zero(), |s, (ei, wi)| {
+            let r = ei.re() * *wi;
+            s + r * r
+        });
+    (s / S::Re::from_usize(n)).sqrt()
 }
 
 /// Simplified Newton on `M (d + ψ) − c f(t, y⁽⁰⁾ + d) = 0` with the factorised `W = M − cJ`.
@@ -628,35 +900,38 @@ fn wnorm<R: Real>(e: &[R], w: &[R], n: usize) -> R {
 /// the iteration stops once `η ‖Δ_m‖ < κ`. The first iteration uses `η` of the previous solve
 /// (as `η^0.8`), so a step whose prediction is already good takes one iteration.
 #[allow(clippy::too_many_arguments)]
-fn newton<L, R, F>(
+fn newton<L, S, F>(
+    settings: &BdfNewton,
     lin: &L,
-    c: &mut BdfCache<R, L::Cache>,
+    c: &mut BdfCache<S, L::Cache>,
     f: &mut F,
     p: &F::P,
-    t_new: R,
-    cgam: R,
-    mass: Option<&sciml_core::DenseMatrix<R>>,
-    tol: &sciml_core::Tolerance<R>,
+    t_new: S::Re,
+    cgam: S::Re,
+    mass: Option<&sciml_core::DenseMatrix<S::Re>>,
+    tol: &sciml_core::Tolerance<S::Re>,
     stats: &mut Stats,
 ) -> Result<Option<usize>, StepFailure>
 where
     L: LinearStrategy<F>,
-    R: LinalgReal + Scalar<Re = R>,
-    F: VectorField<V = Vec<R>>,
+    S: Scalar,
+    F: VectorField<V = Vec<S>>,
 {
-    let kappa = R::c(NEWTON_KAPPA);
-    let one = R::one();
+    type R<S> = <S as Scalar>::Re;
+    let kappa = R::<S>::c(settings.kappa);
+    let maxiter = settings.max_iter;
+    let one = R::<S>::one();
     c.corr.copy_from(&c.zero);
     c.y.copy_from(&c.ypred);
     // η of the first iteration: the last solve's raised to 0.8 (Hairer and Wanner's eq. 8.15),
     // so that a run of one-iteration solves measures the rate again now and then. For η ≤ 1,
     // η^0.8 ≥ η, so when `η ‖Δ‖ ≥ κ` already the power is not needed.
-    let eta_last = c.eta.max(R::c(1e4) * R::epsilon());
+    let eta_last = c.eta.max(R::<S>::c(1e4) * R::<S>::epsilon());
     // Increments are measured in the norm at the prediction.
     let nw = inv_weights(&mut c.wt, &c.ypred, &c.ypred, tol);
     let mut eta = eta_last;
-    let mut norm_old: Option<R> = None;
-    for it in 0..NEWTON_MAXITER {
+    let mut norm_old: Option<R<S>> = None;
+    for it in 0..maxiter {
         f.rhs(t_new, &c.y, p, &mut c.fy);
         stats.nf += 1;
         stats.nnewton += 1;
@@ -667,13 +942,13 @@ where
         match mass {
             None => {
                 for (((o, fy), ps), d) in c.dy.iter_mut().zip(&c.fy).zip(&c.psi).zip(&c.corr) {
-                    *o = cgam * *fy - *ps - *d;
+                    *o = *fy * cgam - *ps - *d;
                 }
             }
             Some(m) => {
-                c.dy.lincomb(&c.psi, &[R::one()], &[&c.corr]);
-                m.mul_vec_to(&c.dy, &mut c.mv);
-                c.dy.lincomb(&c.zero, &[cgam, -R::one()], &[&c.fy, &c.mv]);
+                c.dy.lincomb(&c.psi, &[one], &[&c.corr]);
+                mass_mul(m, &c.dy, &mut c.mv);
+                c.dy.lincomb(&c.zero, &[cgam, -one], &[&c.fy, &c.mv]);
             }
         }
         lin.solve(&mut c.lin, f, p, &mut c.dy, stats)?;
@@ -683,7 +958,7 @@ where
         }
         if let Some(o) = norm_old {
             let r = dy_norm / o;
-            let left = NEWTON_MAXITER - 1 - it;
+            let left = maxiter - 1 - it;
             if r >= one || (left > 0 && r.powi(left as i32) / (one - r) * dy_norm > kappa) {
                 return Ok(None);
             }
@@ -694,9 +969,9 @@ where
             *d += *dy;
         }
         if it == 0 && (eta_last > one || eta_last * dy_norm < kappa) {
-            eta = (R::c(0.8) * eta_last.ln()).exp();
+            eta = (R::<S>::c(0.8) * eta_last.ln()).exp();
         }
-        if eta * dy_norm < kappa || dy_norm == R::zero() {
+        if eta * dy_norm < kappa || dy_norm == R::<S>::zero() {
             c.eta = eta;
             return Ok(Some(it + 1));
         }

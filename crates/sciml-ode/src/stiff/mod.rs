@@ -1,15 +1,15 @@
 //! Implicit methods for stiff problems: Rosenbrock methods (`Rosenbrock23`, `Rodas4`,
 //! `Rodas5P`), ESDIRK methods with Newton (`Trbdf2`, `KenCarp4`, `Kvaerno5`), variable-order BDF (`Bdf`),
 //! automatic stiffness switching (`AutoTsit5Rodas5P`), the linear-solve strategies they share
-//! (dense LU, sparse LU, Jacobian-free GMRES), and the exact discrete adjoints of Rosenbrock and
-//! ESDIRK steps.
+//! (dense LU, sparse LU, Jacobian-free GMRES), and the exact discrete adjoints of Rosenbrock,
+//! ESDIRK and BDF steps.
 //!
 //! The Rosenbrock and ESDIRK families are each one generic type over a tableau marker and a
 //! linear strategy, [`Rosenbrock<T, L>`] and [`Esdirk<T, L>`]; the methods are aliases
 //! (`Rodas5P<L> = Rosenbrock<Rodas5PTableau, L>`, `KenCarp4<L> = Esdirk<KenCarp4Tableau, L>`,
 //! ...), and their coefficients live in [`crate::tableaus`].
 
-use sciml_core::Real;
+use sciml_core::{Real, Scalar};
 
 /// The dense-output polynomials of a Rosenbrock or ESDIRK tableau in the scalar `R`
 /// (`MethodInfo::interp_poly`).
@@ -18,6 +18,16 @@ fn interp_poly<R: Real>(dense: &[Vec<f64>]) -> Vec<Vec<R>> {
         .iter()
         .map(|row| row.iter().map(|x| R::c(*x)).collect())
         .collect()
+}
+
+/// `out = M v` for a real mass matrix and a state in any scalar (Rosenbrock and BDF).
+fn mass_mul<S: Scalar>(m: &sciml_core::DenseMatrix<S::Re>, v: &[S], out: &mut [S]) {
+    out.iter_mut().for_each(|x| *x = S::zero());
+    for (j, vj) in v.iter().enumerate() {
+        for (o, a) in out.iter_mut().zip(m.col(j)) {
+            *o += *vj * *a;
+        }
+    }
 }
 
 /// `y += a·x` on slices: the cotangent updates of the Rosenbrock and ESDIRK adjoints.
@@ -29,6 +39,7 @@ fn axpy(y: &mut [f64], a: f64, x: &[f64]) {
 
 pub mod auto;
 pub mod bdf;
+pub mod bdf_vjp;
 pub mod linear;
 pub mod newton;
 pub mod rosenbrock;
@@ -41,7 +52,8 @@ pub use crate::tableaus::{
     ESDIRK_MAX_STAGES, ROSENBROCK_MAX_STAGES,
 };
 pub use auto::{AutoCache, AutoTsit5Rodas5P};
-pub use bdf::{Bdf, BdfCache};
+pub use bdf::{Bdf, BdfCache, BdfFrozenOrders, BdfNewton};
+pub use bdf_vjp::BdfVjpCache;
 pub use linear::{
     DenseSolve, DenseSolveCache, GenericLu, KrylovCache, KrylovPreconditioner, KrylovSolve,
     LinearStrategy, LuScalar, NoPreconditioner, SparseSolve, SparseSolveCache,

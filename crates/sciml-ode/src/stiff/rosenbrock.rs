@@ -14,6 +14,7 @@
 //! extension, stored as `u0 + h Σ P_j(θ) (U_j / h)`.
 
 use super::linear::{DenseSolve, LinearStrategy};
+use super::mass_mul;
 use crate::method::{MethodInfo, OdeMethod, StepContext, StepFailure};
 use crate::tableaus::{
     Rodas4Tableau, Rodas5PTableau, Rosenbrock23Tableau, RosenbrockCoefficients, RosenbrockTableau,
@@ -21,16 +22,6 @@ use crate::tableaus::{
 };
 use sciml_core::{One, Re, Real, Scalar, State, Stats, VectorField, Zero};
 use std::marker::PhantomData;
-
-/// `out = M v` for a real mass matrix and a state in any scalar.
-fn mass_mul<S: Scalar>(m: &sciml_core::DenseMatrix<S::Re>, v: &[S], out: &mut [S]) {
-    out.iter_mut().for_each(|x| *x = S::zero());
-    for (j, vj) in v.iter().enumerate() {
-        for (o, a) in out.iter_mut().zip(m.col(j)) {
-            *o += *vj * *a;
-        }
-    }
-}
 
 /// A Rosenbrock method: the tableau `T` (a marker type, see [`RosenbrockTableau`]) and the
 /// linear-solve strategy `L`. One engine for every tableau; the methods are the aliases

@@ -77,7 +77,8 @@ const REPLAY_MAX_ITER: usize = 30;
 /// let mut stats = Stats::default();
 /// let (mut lam, mut gp) = (vec![1.0], vec![0.0]); // L = u1
 /// let ctx = StepVjpContext {
-///     p: &vec![50.0], t: 0.0, h, u0: &u0, saves: &[], stages: None, stats: &mut stats,
+///     p: &vec![50.0], t: 0.0, h, u0: &u0, saves: &[], stages: None, memory: None,
+///     stats: &mut stats,
 /// };
 /// m.step_vjp(&mut cache, &mut f, ctx, &mut lam, &mut gp);
 /// // A linear problem: u1 = R(−p h) u0 with R the stability function, so ∂u1/∂u0 = u1/u0.
