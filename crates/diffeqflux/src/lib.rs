@@ -12,7 +12,7 @@
 //!
 //! let ts: Vec<f64> = (0..30).map(|i| 1.5 * i as f64 / 29.0).collect();
 //! let model = Chain::new((Dense::new(2, 50, Activation::Tanh), Dense::new(50, 2, Activation::Identity)))?;
-//! let node = NeuralOde::new(model, (0.0, 1.5), Tsit5, ts)?; // sensitivity: AutoSensitivity by default
+//! let node = NeuralOde::new(model, (0.0, 1.5), Tsit5, ts)?; // AutoSensitivity: here the discrete adjoint
 //! let mut p = node.init_params(0);
 //! let mut adam = Adam::new(0.05)?;
 //! let mut first = None;

@@ -50,6 +50,66 @@ pub trait NeuralParams {
 
 /// A vector field built on one network (the model): what a [`NeuralOde`] solves. The field is
 /// cloned into each solve, so it keeps only the model and its scratch.
+///
+/// A new layer is a field implementing this trait (with the derivatives its methods and
+/// sensitivities ask for) and [`NeuralOde::with_field`]:
+///
+/// ```
+/// use diffeqflux::nn::{Activation, Dense};
+/// use diffeqflux::{ModelField, NeuralField, NeuralOde, NeuralParams};
+/// use sciml_core::{rng::Xoshiro256pp, VectorField, Vjp};
+/// use sciml_ode::Tsit5;
+/// use sciml_sensitivity::DiscreteAdjoint;
+/// // du/dt = model(u) - u: a network with linear damping.
+/// #[derive(Clone)]
+/// struct Damped(NeuralField<Dense, Vec<f64>>);
+/// impl VectorField for Damped {
+///     type V = Vec<f64>;
+///     type P = Vec<f64>;
+///     fn dims(&self) -> (usize, usize) {
+///         self.0.dims()
+///     }
+///     fn rhs(&mut self, t: f64, u: &Vec<f64>, p: &Vec<f64>, du: &mut Vec<f64>) {
+///         self.0.rhs(t, u, p, du);
+///         du.iter_mut().zip(u).for_each(|(d, x)| *d -= x);
+///     }
+/// }
+/// impl Vjp for Damped {
+///     const EXACT: bool = true;
+///     fn vjp(&mut self, t: f64, u: &Vec<f64>, p: &Vec<f64>, w: &Vec<f64>,
+///            gu: &mut Vec<f64>, gp: &mut Vec<f64>) {
+///         self.0.vjp(t, u, p, w, gu, gp);
+///         gu.iter_mut().zip(w).for_each(|(g, wi)| *g -= wi);
+///     }
+/// }
+/// impl NeuralParams for Damped {
+///     fn nparams(&self) -> usize {
+///         self.0.nparams()
+///     }
+///     fn init_params_with(&self, rng: &mut Xoshiro256pp, p: &mut [f64]) {
+///         self.0.init_params_with(rng, p)
+///     }
+/// }
+/// impl ModelField for Damped {
+///     type Model = Dense;
+///     fn model(&self) -> &Dense {
+///         self.0.model()
+///     }
+/// }
+/// let field = Damped(NeuralField::new(Dense::new(2, 2, Activation::Tanh), 1)?);
+/// let node = NeuralOde::with_field(field, (0.0, 1.0), Tsit5, vec![1.0])?
+///     .tolerances(1e-8, 1e-10)
+///     .sensitivity(DiscreteAdjoint::default());
+/// // Zero weights: du/dt = -u, so u(1) = u0 / e and ∂u1(1)/∂u0 = (1/e, 0).
+/// let g = node.loss_and_gradient(&[1.0, 0.0], &vec![0.0; 6], |_t: &[f64], us: &[Vec<f64>]| {
+///     (us[0][0], vec![vec![1.0, 0.0]])
+/// })?;
+/// let e = 1.0f64.exp();
+/// assert!((g.loss - 1.0 / e).abs() < 1e-7);
+/// assert!((g.du0[0] - 1.0 / e).abs() < 1e-7 && g.du0[1].abs() < 1e-12);
+/// assert_eq!(g.dp.len(), node.init_params(0).len());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait ModelField: VectorField<V = Vec<f64>, P = Vec<f64>> + NeuralParams + Clone {
     /// The network.
     type Model;
