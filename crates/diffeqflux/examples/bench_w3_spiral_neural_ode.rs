@@ -9,9 +9,12 @@
 
 use diffeqflux::nn::{Activation, Chain, Dense, ElementwiseFn, Input, Layer, WrappedFunction};
 use diffeqflux::optim::{Adam, Optimiser};
-use diffeqflux::{NeuralOde, SensitivityChoice};
+use diffeqflux::{NeuralField, NeuralOde};
 use sciml_ode::{Scalar, Tsit5};
-use sciml_sensitivity::{DiscreteAdjoint, InterpolatingAdjoint};
+use sciml_sensitivity::{
+    BacksolveAdjoint, DiscreteAdjoint, GaussAdjoint, InterpolatingAdjoint, QuadratureAdjoint,
+    Sensitivity,
+};
 use std::time::Instant;
 
 #[derive(Clone, Copy, Debug)]
@@ -125,62 +128,79 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
-    let methods: [(&str, SensitivityChoice); 5] = [
-        (
-            "DiscreteAdjoint",
-            SensitivityChoice::Discrete(DiscreteAdjoint::default()),
-        ),
-        (
-            "InterpolatingAdjoint",
-            SensitivityChoice::Interpolating(InterpolatingAdjoint::default()),
-        ),
-        ("GaussAdjoint", SensitivityChoice::Gauss),
-        ("QuadratureAdjoint", SensitivityChoice::Quadrature),
-        ("BacksolveAdjoint", SensitivityChoice::Backsolve),
-    ];
-    for (name, choice) in methods {
-        let node = NeuralOde::new(m.clone(), (0.0, 1.5), Tsit5, s.ts.clone())?
-            .tolerances(1e-3, 1e-6)
-            .sensitivity(choice);
-        let loss_fn = |_t: &[f64], us: &[Vec<f64>]| {
-            let mut loss = 0.0;
-            let bars = us
-                .iter()
-                .zip(&s.data)
-                .map(|(u, d)| {
-                    u.iter()
-                        .zip(d)
-                        .map(|(a, b)| {
-                            loss += (a - b) * (a - b);
-                            2.0 * (a - b)
-                        })
-                        .collect()
-                })
-                .collect();
-            (loss, bars)
-        };
-        let mut p = s.p0.clone();
-        let mut adam = Adam::new(0.05)?;
-        let (mut times, mut nfes, mut nfe_fwd) = (Vec::new(), Vec::new(), Vec::new());
-        let mut last = f64::NAN;
-        for _ in 0..iters {
-            let t = Instant::now();
-            let g = node.loss_and_gradient(&s.u0, &p, loss_fn)?;
-            adam.step(&mut p, &g.dp)?;
-            times.push(t.elapsed().as_secs_f64());
-            nfes.push((g.forward.nf + g.backward.nf) as f64);
-            nfe_fwd.push(g.forward.nf as f64);
-            last = g.loss;
-        }
-        let final_loss = node.loss_and_gradient(&s.u0, &p, loss_fn)?.loss;
-        let nfe = median(nfes);
-        let med = median(times.into_iter().skip(5).collect());
-        println!(
-            "{{\"system\": \"sciml-rs Tsit5 {name}\", \"median_s\": {med:e}, \"nfe\": {nfe}, \"nfe_forward\": {}, \"final_loss\": {final_loss}, \"loss_at_300\": {}, \"iterations\": {iters}, \"vjp_s\": {vjp:e}, \"floor_s\": {:e}, \"last_iteration_loss\": {last}}}",
-            median(nfe_fwd),
-            if iters >= 300 { format!("{final_loss}") } else { "null".into() },
-            nfe * vjp,
-        );
+    run(
+        "DiscreteAdjoint",
+        DiscreteAdjoint::default(),
+        &m,
+        &s,
+        vjp,
+        iters,
+    )?;
+    run(
+        "InterpolatingAdjoint",
+        InterpolatingAdjoint::default(),
+        &m,
+        &s,
+        vjp,
+        iters,
+    )?;
+    run("GaussAdjoint", GaussAdjoint, &m, &s, vjp, iters)?;
+    run("QuadratureAdjoint", QuadratureAdjoint, &m, &s, vjp, iters)?;
+    run("BacksolveAdjoint", BacksolveAdjoint, &m, &s, vjp, iters)?;
+    Ok(())
+}
+
+/// Trains with the sensitivity method `sensitivity` (a type parameter of the layer) and prints
+/// its JSON line.
+fn run<S: Sensitivity<NeuralField<Model, Vec<f64>>, Tsit5>>(
+    name: &str,
+    sensitivity: S,
+    m: &Model,
+    s: &Setup,
+    vjp: f64,
+    iters: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let node = NeuralOde::new(m.clone(), (0.0, 1.5), Tsit5, s.ts.clone())?
+        .tolerances(1e-3, 1e-6)
+        .sensitivity(sensitivity);
+    let loss_fn = |_t: &[f64], us: &[Vec<f64>]| {
+        let mut loss = 0.0;
+        let bars = us
+            .iter()
+            .zip(&s.data)
+            .map(|(u, d)| {
+                u.iter()
+                    .zip(d)
+                    .map(|(a, b)| {
+                        loss += (a - b) * (a - b);
+                        2.0 * (a - b)
+                    })
+                    .collect()
+            })
+            .collect();
+        (loss, bars)
+    };
+    let mut p = s.p0.clone();
+    let mut adam = Adam::new(0.05)?;
+    let (mut times, mut nfes, mut nfe_fwd) = (Vec::new(), Vec::new(), Vec::new());
+    let mut last = f64::NAN;
+    for _ in 0..iters {
+        let t = Instant::now();
+        let g = node.loss_and_gradient(&s.u0, &p, loss_fn)?;
+        adam.step(&mut p, &g.dp)?;
+        times.push(t.elapsed().as_secs_f64());
+        nfes.push((g.forward.nf + g.backward.nf) as f64);
+        nfe_fwd.push(g.forward.nf as f64);
+        last = g.loss;
     }
+    let final_loss = node.loss_and_gradient(&s.u0, &p, loss_fn)?.loss;
+    let nfe = median(nfes);
+    let med = median(times.into_iter().skip(5).collect());
+    println!(
+        "{{\"system\": \"sciml-rs Tsit5 {name}\", \"median_s\": {med:e}, \"nfe\": {nfe}, \"nfe_forward\": {}, \"final_loss\": {final_loss}, \"loss_at_300\": {}, \"iterations\": {iters}, \"vjp_s\": {vjp:e}, \"floor_s\": {:e}, \"last_iteration_loss\": {last}}}",
+        median(nfe_fwd),
+        if iters >= 300 { format!("{final_loss}") } else { "null".into() },
+        nfe * vjp,
+    );
     Ok(())
 }

@@ -12,7 +12,7 @@
 //!
 //! let ts: Vec<f64> = (0..30).map(|i| 1.5 * i as f64 / 29.0).collect();
 //! let model = Chain::new((Dense::new(2, 50, Activation::Tanh), Dense::new(50, 2, Activation::Identity)))?;
-//! let node = NeuralOde::new(model, (0.0, 1.5), Tsit5, ts)?; // exact discrete adjoint by default
+//! let node = NeuralOde::new(model, (0.0, 1.5), Tsit5, ts)?; // AutoSensitivity: here the discrete adjoint
 //! let mut p = node.init_params(0);
 //! let mut adam = Adam::new(0.05)?;
 //! let mut first = None;
@@ -33,17 +33,32 @@
 
 #[cfg(feature = "candle")]
 pub mod candle;
-pub mod neural_ode;
-#[cfg(feature = "sde")]
-pub mod neural_sde;
+pub mod neural_de;
 pub mod nn;
 pub mod optim;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod train;
 
-pub use neural_ode::{LossGradient, NeuralField, NeuralOde, SensitivityChoice, TrajectoryLoss};
-#[cfg(feature = "sde")]
-pub use neural_sde::{
-    NeuralDsde, NeuralSde, NeuralSdeCore, NeuralSdeSystem, SdeLossGradient, SdeSensitivity,
+pub use neural_de::{
+    AutoSensitivity, LossGradient, ModelField, NeuralDe, NeuralField, NeuralOde, NeuralParams,
+    TrajectoryLoss,
 };
+#[cfg(feature = "sde")]
+pub use neural_de::{
+    NeuralDsde, NeuralSde, NeuralSdeLayer, NeuralSdeSystem, SdeLossGradient, SdePullback,
+    SdeSensitivity,
+};
+
+/// The neural ODE layer's former module: its items live in [`neural_de`] now.
+pub mod neural_ode {
+    pub use crate::neural_de::{LossGradient, NeuralField, NeuralOde, TrajectoryLoss};
+}
+
+/// The neural SDE layers' former module: their items live in [`neural_de`] now.
+#[cfg(feature = "sde")]
+pub mod neural_sde {
+    pub use crate::neural_de::{
+        NeuralDsde, NeuralSde, NeuralSdeSystem, SdeLossGradient, SdeSensitivity,
+    };
+}

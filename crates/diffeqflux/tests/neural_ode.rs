@@ -3,11 +3,14 @@
 #![allow(clippy::unwrap_used, clippy::needless_range_loop)]
 
 use diffeqflux::nn::{Activation, Chain, Dense, Layer};
-use diffeqflux::{NeuralField, NeuralOde, SensitivityChoice};
+use diffeqflux::{AutoSensitivity, LossGradient, NeuralField, NeuralOde};
 use sciml_core::rng::Xoshiro256pp;
 use sciml_core::{Batch, VectorField};
 use sciml_ode::{OdeProblem, SaveAt, SolveOptions, Tsit5, Vern7};
-use sciml_sensitivity::{Checkpointing, DiscreteAdjoint, InterpolatingAdjoint};
+use sciml_sensitivity::{
+    BacksolveAdjoint, Checkpointing, DiscreteAdjoint, ForwardDiffSensitivity, ForwardSensitivity,
+    GaussAdjoint, InterpolatingAdjoint, QuadratureAdjoint, Sensitivity,
+};
 
 type Net = Chain<(Dense, Dense)>;
 
@@ -43,16 +46,67 @@ fn loss(_t: &[f64], us: &[Vec<f64>]) -> (f64, Vec<Vec<f64>>) {
     (l, bars)
 }
 
-fn node(choice: SensitivityChoice) -> NeuralOde<Net, Tsit5> {
+fn node<S>(sensitivity: S) -> NeuralOde<Net, Tsit5, S> {
     NeuralOde::new(net(), (0.0, 1.0), Tsit5, ts())
         .unwrap()
         .tolerances(1e-10, 1e-12)
-        .sensitivity(choice)
+        .sensitivity(sensitivity)
+}
+
+/// The reference every sensitivity method is checked against: forward-mode gradients and central
+/// differences of the loss in a few parameters and in `u0`.
+struct Reference {
+    p: Vec<f64>,
+    u0: [f64; 2],
+    exact: LossGradient,
+    fd_p: Vec<f64>,
+    fd_u: Vec<f64>,
+}
+
+/// The sensitivity `sensitivity` (a type parameter of the layer) against the reference.
+fn check<S: Sensitivity<NeuralField<Net, Vec<f64>>, Tsit5>>(
+    r: &Reference,
+    name: &str,
+    sensitivity: S,
+    tol: f64,
+) {
+    let (p, u0, exact) = (&r.p, r.u0, &r.exact);
+    let g = node(sensitivity).loss_and_gradient(&u0, p, loss).unwrap();
+    // The forward sensitivity system steps on its own mesh: losses agree to tolerance.
+    assert!(
+        (g.loss - exact.loss).abs() < 1e-8 * exact.loss.abs(),
+        "{name}: loss {} vs {}",
+        g.loss,
+        exact.loss
+    );
+    let scale = exact.dp.iter().fold(1.0_f64, |m, x| m.max(x.abs()));
+    for (a, b) in
+        g.dp.iter()
+            .zip(&exact.dp)
+            .chain(g.du0.iter().zip(&exact.du0))
+    {
+        assert!((a - b).abs() < tol * scale, "{name}: {a} vs {b}");
+    }
+    for (j, fd) in [0, 7, 20, 35, p.len() - 1].iter().zip(&r.fd_p) {
+        assert!(
+            (g.dp[*j] - fd).abs() < 1e-6 * scale,
+            "{name}: dp[{j}] = {} vs fd {fd}",
+            g.dp[*j]
+        );
+    }
+    for i in 0..2 {
+        assert!(
+            (g.du0[i] - r.fd_u[i]).abs() < 1e-6 * scale,
+            "{name}: du0[{i}] = {} vs fd {}",
+            g.du0[i],
+            r.fd_u[i]
+        );
+    }
 }
 
 #[test]
 fn every_sensitivity_method_matches_finite_differences() {
-    let base = node(SensitivityChoice::ForwardDiff);
+    let base = node(ForwardDiffSensitivity);
     let p = base.init_params(3);
     let u0 = [0.8, -0.4];
     // Central differences of the loss in a few parameters and in u0 (tight solves).
@@ -79,69 +133,28 @@ fn every_sensitivity_method_matches_finite_differences() {
         })
         .collect();
     let exact = base.loss_and_gradient(&u0, &p, loss).unwrap();
-    for (name, choice, tol) in [
-        (
-            "discrete",
-            SensitivityChoice::Discrete(DiscreteAdjoint::default()),
-            1e-11,
-        ),
-        (
-            "discrete, checkpointed",
-            SensitivityChoice::Discrete(DiscreteAdjoint {
-                checkpointing: Checkpointing::Every(3),
-            }),
-            1e-11,
-        ),
-        ("forward", SensitivityChoice::Forward, 1e-7),
-        (
-            "interpolating",
-            SensitivityChoice::Interpolating(InterpolatingAdjoint::default()),
-            1e-7,
-        ),
-        (
-            "interpolating, checkpointed",
-            SensitivityChoice::Interpolating(InterpolatingAdjoint {
-                checkpointing: true,
-            }),
-            1e-7,
-        ),
-        ("backsolve", SensitivityChoice::Backsolve, 1e-7),
-        ("quadrature", SensitivityChoice::Quadrature, 1e-7),
-        ("gauss", SensitivityChoice::Gauss, 1e-7),
-        ("auto", SensitivityChoice::Auto, 1e-11),
-    ] {
-        let g = node(choice).loss_and_gradient(&u0, &p, loss).unwrap();
-        // The forward sensitivity system steps on its own mesh: losses agree to tolerance.
-        assert!(
-            (g.loss - exact.loss).abs() < 1e-8 * exact.loss.abs(),
-            "{name}: loss {} vs {}",
-            g.loss,
-            exact.loss
-        );
-        let scale = exact.dp.iter().fold(1.0_f64, |m, x| m.max(x.abs()));
-        for (a, b) in
-            g.dp.iter()
-                .zip(&exact.dp)
-                .chain(g.du0.iter().zip(&exact.du0))
-        {
-            assert!((a - b).abs() < tol * scale, "{name}: {a} vs {b}");
-        }
-        for (j, fd) in [0, 7, 20, 35, p.len() - 1].iter().zip(&fd_p) {
-            assert!(
-                (g.dp[*j] - fd).abs() < 1e-6 * scale,
-                "{name}: dp[{j}] = {} vs fd {fd}",
-                g.dp[*j]
-            );
-        }
-        for i in 0..2 {
-            assert!(
-                (g.du0[i] - fd_u[i]).abs() < 1e-6 * scale,
-                "{name}: du0[{i}] = {} vs fd {}",
-                g.du0[i],
-                fd_u[i]
-            );
-        }
-    }
+    let r = Reference {
+        p,
+        u0,
+        exact,
+        fd_p,
+        fd_u,
+    };
+    check(&r, "discrete", DiscreteAdjoint::default(), 1e-11);
+    let every_3 = DiscreteAdjoint {
+        checkpointing: Checkpointing::Every(3),
+    };
+    check(&r, "discrete, checkpointed", every_3, 1e-11);
+    check(&r, "forward", ForwardSensitivity, 1e-7);
+    check(&r, "interpolating", InterpolatingAdjoint::default(), 1e-7);
+    let checkpointed = InterpolatingAdjoint {
+        checkpointing: true,
+    };
+    check(&r, "interpolating, checkpointed", checkpointed, 1e-7);
+    check(&r, "backsolve", BacksolveAdjoint, 1e-7);
+    check(&r, "quadrature", QuadratureAdjoint, 1e-7);
+    check(&r, "gauss", GaussAdjoint, 1e-7);
+    check(&r, "auto", AutoSensitivity, 1e-11);
 }
 
 #[test]
@@ -186,7 +199,7 @@ fn bad_input_is_rejected() {
         e.to_string().contains("input and output sizes must agree"),
         "{e}"
     );
-    let n = node(SensitivityChoice::Auto);
+    let n = node(AutoSensitivity);
     let p = n.init_params(0);
     assert!(n.solve(&[1.0], &p).is_err());
     assert!(n.solve(&[1.0, 0.0], &p[1..]).is_err());
@@ -206,7 +219,7 @@ fn batched_gradient_equals_the_sum_of_single_gradients_on_fixed_steps() {
     // side and the batched gradient of a sum of per-sample losses is the sum of their gradients.
     let mut n = NeuralOde::new(net(), (0.0, 1.0), Tsit5, ts())
         .unwrap()
-        .sensitivity(SensitivityChoice::Discrete(DiscreteAdjoint::default()));
+        .sensitivity(DiscreteAdjoint::default());
     *n.options_mut() = n.options_mut().clone().fixed_step(0.05);
     let p = n.init_params(11);
     let u0s = [[0.5, -0.2], [1.0, 0.3]];
@@ -256,4 +269,46 @@ fn batched_gradient_equals_the_sum_of_single_gradients_on_fixed_steps() {
     }
     let bad = Batch::new(3, 1, vec![0.0; 3]).unwrap();
     assert!(n.solve_batch(&bad, &p).is_err());
+}
+
+/// A non-default explicit method with the sensitivity as a type parameter of the layer
+/// (`NeuralOde<Net, Vern7, GaussAdjoint>`): the continuous adjoint's gradient agrees with central
+/// differences of the loss (step 1e-6, tight solves) in a few parameters and in `u0`.
+#[test]
+fn an_explicit_method_with_a_typed_sensitivity_matches_central_differences() {
+    let node: NeuralOde<Net, Vern7, GaussAdjoint> = NeuralOde::new(net(), (0.0, 1.0), Vern7, ts())
+        .unwrap()
+        .tolerances(1e-10, 1e-12)
+        .sensitivity(GaussAdjoint);
+    let p = node.init_params(5);
+    let u0 = [0.3, 0.6];
+    let g = node.loss_and_gradient(&u0, &p, loss).unwrap();
+    let value = |u0: &[f64], p: &[f64]| {
+        let sol = node.solve(u0, p).unwrap();
+        loss(&sol.t, &sol.u).0
+    };
+    let h = 1e-6;
+    let scale = g.dp.iter().fold(1.0_f64, |m, x| m.max(x.abs()));
+    for j in [0, 7, 20, 35, p.len() - 1] {
+        let (mut a, mut b) = (p.clone(), p.clone());
+        a[j] += h;
+        b[j] -= h;
+        let fd = (value(&u0, &a) - value(&u0, &b)) / (2.0 * h);
+        assert!(
+            (g.dp[j] - fd).abs() < 1e-6 * scale,
+            "dp[{j}] = {} vs fd {fd}",
+            g.dp[j]
+        );
+    }
+    for i in 0..2 {
+        let (mut a, mut b) = (u0, u0);
+        a[i] += h;
+        b[i] -= h;
+        let fd = (value(&a, &p) - value(&b, &p)) / (2.0 * h);
+        assert!(
+            (g.du0[i] - fd).abs() < 1e-6 * scale,
+            "du0[{i}] = {} vs fd {fd}",
+            g.du0[i]
+        );
+    }
 }

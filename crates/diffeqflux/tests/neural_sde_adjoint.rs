@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use diffeqflux::nn::{Activation, Chain, Dense, Layer};
-use diffeqflux::{NeuralDsde, NeuralSde, NeuralSdeCore, SdeSensitivity};
+use diffeqflux::{NeuralDsde, NeuralSde, NeuralSdeLayer, SdeSensitivity};
 use sciml_sde::adjoint::InterpolatingAdjoint;
 use sciml_sde::{ItoCorrection, SdeFunction};
 
@@ -49,14 +49,14 @@ fn u0() -> Vec<f64> {
 }
 
 /// Parameters scaled up from the initialisation so the diffusion is far from linear.
-fn params<D: Layer + Clone, G: Layer + Clone>(core: &NeuralSdeCore<D, G>) -> Vec<f64> {
+fn params<D: Layer + Clone, G: Layer + Clone, K>(core: &NeuralSdeLayer<D, G, K>) -> Vec<f64> {
     core.init_params(3).iter().map(|x| 1.5 * x + 0.1).collect()
 }
 
 /// The Itô correction `c_i = ½ Σ_j Σ_k g_kj ∂g_ij/∂u_k` by central differences of the diffusion
 /// (for general noise, along each column `g_j` of every sample at once: samples are independent),
 /// and its VJP by central differences of `w · c`.
-fn check_correction<D: Layer + Clone, G: Layer + Clone>(core: &NeuralSdeCore<D, G>) {
+fn check_correction<D: Layer + Clone, G: Layer + Clone, K>(core: &NeuralSdeLayer<D, G, K>) {
     let u = u0();
     let p = params(core);
     let mut sys = core.problem(&u, BATCH, &p).unwrap().f;
@@ -151,11 +151,10 @@ fn rel_diff(a: &[f64], b: &[f64]) -> f64 {
 
 /// Relative distance of the continuous gradients (backsolve, interpolating, checkpointed
 /// interpolating) to the discrete one at steps 2^-5, 2^-7, 2^-9.
-fn convergence<D, G, M>(model: impl Fn(f64) -> M) -> Vec<[f64; 3]>
+fn convergence<D, G, K>(model: impl Fn(f64) -> NeuralSdeLayer<D, G, K>) -> Vec<[f64; 3]>
 where
     D: Layer + Clone,
     G: Layer + Clone,
-    M: std::ops::Deref<Target = NeuralSdeCore<D, G>>,
 {
     let u = u0();
     let mut out = Vec::new();
