@@ -46,6 +46,12 @@ pub struct StepVjpContext<'a, F: sciml_core::VectorField> {
 pub trait StepVjp<F: Vjp>: MethodInfo {
     /// Buffers of the reverse sweep.
     type VjpCache: Send;
+    /// Whether the reverse sweep reads the step's stage derivatives from the tape
+    /// ([`StepVjpContext::stages`]) when it keeps them; a method that does not (BDF, whose step
+    /// record carries what it needs) saves the tape their memory.
+    fn uses_stages(&self) -> bool {
+        true
+    }
     /// Builds the buffers for states shaped like `u0`.
     fn vjp_cache(&self, u0: &F::V) -> Self::VjpCache;
     /// Given `lam = ∂L/∂u1` (everything downstream of the step's end), overwrites it with

@@ -79,7 +79,8 @@ impl<F: Vjp, M: StepVjp<F> + OdeMethod<F>> Sensitivity<F, M> for DiscreteAdjoint
             .into());
         }
         let mut integ = prob.init(method.clone(), opts)?;
-        integ.record_tape(stride, self.checkpointing == Checkpointing::StoreAll)?;
+        let keep_stages = self.checkpointing == Checkpointing::StoreAll && method.uses_stages();
+        integ.record_tape(stride, keep_stages)?;
         let (sol, tape) = integ.solve_with_tape()?;
         let tape = tape.ok_or(sciml_core::Error::Unsupported {
             method: "DiscreteAdjoint",

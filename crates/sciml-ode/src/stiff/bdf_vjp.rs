@@ -98,6 +98,12 @@ where
 {
     type VjpCache = BdfVjpCache;
 
+    /// The reverse pass linearises at the step record's end state ([`StepMemory::end`]); it
+    /// needs no stages.
+    fn uses_stages(&self) -> bool {
+        false
+    }
+
     fn vjp_cache(&self, u0: &Vec<f64>) -> BdfVjpCache {
         let n = u0.len();
         let z = vec![0.0; n];

@@ -39,9 +39,9 @@
 //!   step (the policy of Hairer's codes and OrdinaryDiffEq.jl's `NLNewton`).
 
 use super::linear::LinearStrategy;
+use super::mass_mul;
 use crate::method::StepFailure;
-use sciml_core::linalg::LinalgReal;
-use sciml_core::{DenseMatrix, Scalar, State, Stats, Tolerance, VectorField};
+use sciml_core::{DenseMatrix, One, Real, Scalar, State, Stats, Tolerance, VectorField, Zero};
 
 /// Settings of the simplified Newton iteration (see the module docs for the policy).
 ///
@@ -95,10 +95,10 @@ pub struct NewtonCache<V, LC> {
     mz: V,
 }
 
-impl<R: LinalgReal + Scalar<Re = R>, LC> NewtonCache<Vec<R>, LC> {
+impl<S: Scalar, LC> NewtonCache<Vec<S>, LC> {
     /// Buffers for states of length `n` around a linear-strategy cache.
     pub fn new(lin: LC, n: usize) -> Self {
-        let z = vec![R::zero(); n];
+        let z = vec![S::zero(); n];
         NewtonCache {
             lin,
             jac_valid: false,
@@ -115,7 +115,7 @@ impl<R: LinalgReal + Scalar<Re = R>, LC> NewtonCache<Vec<R>, LC> {
     }
 
     /// The stage value `ψ + γz` of the last solve.
-    pub fn stage_value(&self) -> &Vec<R> {
+    pub fn stage_value(&self) -> &Vec<S> {
         &self.y
     }
 
@@ -143,20 +143,20 @@ impl Newton {
     /// Before a step from `(t, u0)` with `hγ = hg`: evaluates `J` if there is none (or a refresh
     /// was asked for) and factorises `W` unless the current one is close enough.
     #[allow(clippy::too_many_arguments)]
-    pub fn begin_step<R, F, L>(
+    pub fn begin_step<S, F, L>(
         &self,
-        c: &mut NewtonCache<Vec<R>, L::Cache>,
+        c: &mut NewtonCache<Vec<S>, L::Cache>,
         lin: &L,
         f: &mut F,
         p: &F::P,
-        (t, u0): (R, &Vec<R>),
-        hg: R,
-        mass: Option<&DenseMatrix<R>>,
+        (t, u0): (S::Re, &Vec<S>),
+        hg: S::Re,
+        mass: Option<&DenseMatrix<S::Re>>,
         stats: &mut Stats,
     ) -> Result<(), StepFailure>
     where
-        R: LinalgReal + Scalar<Re = R>,
-        F: VectorField<V = Vec<R>>,
+        S: Scalar,
+        F: VectorField<V = Vec<S>>,
         L: LinearStrategy<F>,
     {
         c.max_theta = 0.0;
@@ -180,20 +180,20 @@ impl Newton {
     /// `(t, u0)`, or `W` for the exact `hγ`) and returns `Ok(true)` when the step is worth
     /// retrying at the same size, `Ok(false)` when nothing is left to improve.
     #[allow(clippy::too_many_arguments)]
-    pub fn recover<R, F, L>(
+    pub fn recover<S, F, L>(
         &self,
-        c: &mut NewtonCache<Vec<R>, L::Cache>,
+        c: &mut NewtonCache<Vec<S>, L::Cache>,
         lin: &L,
         f: &mut F,
         p: &F::P,
-        (t, u0): (R, &Vec<R>),
-        hg: R,
-        mass: Option<&DenseMatrix<R>>,
+        (t, u0): (S::Re, &Vec<S>),
+        hg: S::Re,
+        mass: Option<&DenseMatrix<S::Re>>,
         stats: &mut Stats,
     ) -> Result<bool, StepFailure>
     where
-        R: LinalgReal + Scalar<Re = R>,
-        F: VectorField<V = Vec<R>>,
+        S: Scalar,
+        F: VectorField<V = Vec<S>>,
         L: LinearStrategy<F>,
     {
         let hgf = hg.to_f64_lossy();
@@ -223,28 +223,29 @@ impl Newton {
     /// the stage value `ψ + γz` is left in the cache ([`NewtonCache::stage_value`]). `u0` scales
     /// the norm together with the stage value.
     #[allow(clippy::too_many_arguments)]
-    pub fn solve_stage<R, F, L>(
+    pub fn solve_stage<S, F, L>(
         &self,
-        c: &mut NewtonCache<Vec<R>, L::Cache>,
+        c: &mut NewtonCache<Vec<S>, L::Cache>,
         lin: &L,
         f: &mut F,
         p: &F::P,
-        (ti, h, gamma): (R, R, R),
-        psi: &Vec<R>,
-        z: &mut Vec<R>,
-        (u0, tol): (&Vec<R>, &Tolerance<R>),
-        mass: Option<&DenseMatrix<R>>,
+        (ti, h, gamma): (S::Re, S::Re, S::Re),
+        psi: &Vec<S>,
+        z: &mut Vec<S>,
+        (u0, tol): (&Vec<S>, &Tolerance<S::Re>),
+        mass: Option<&DenseMatrix<S::Re>>,
         stats: &mut Stats,
     ) -> Result<(), StepFailure>
     where
-        R: LinalgReal + Scalar<Re = R>,
-        F: VectorField<V = Vec<R>>,
+        S: Scalar,
+        F: VectorField<V = Vec<S>>,
         L: LinearStrategy<F>,
     {
-        let kappa = R::c(self.kappa);
-        let one = R::one();
-        let mut eta = R::c(c.eta).max(R::epsilon()).powf(R::c(0.8));
-        let mut prev = R::zero();
+        type R<S> = <S as Scalar>::Re;
+        let kappa = R::<S>::c(self.kappa);
+        let one = R::<S>::one();
+        let mut eta = R::<S>::c(c.eta).max(R::<S>::epsilon()).powf(R::<S>::c(0.8));
+        let mut prev = R::<S>::zero();
         for k in 0..self.max_iter {
             c.y.lincomb(psi, &[gamma], &[&*z]);
             f.rhs(ti, &c.y, p, &mut c.fy);
@@ -253,13 +254,13 @@ impl Newton {
             match mass {
                 None => {
                     for ((d, fy), zi) in c.dz.iter_mut().zip(&c.fy).zip(z.iter()) {
-                        *d = h * *fy - *zi;
+                        *d = *fy * h - *zi;
                     }
                 }
                 Some(m) => {
-                    m.mul_vec_to(z, &mut c.mz);
+                    mass_mul(m, z, &mut c.mz);
                     for ((d, fy), mz) in c.dz.iter_mut().zip(&c.fy).zip(&c.mz) {
-                        *d = h * *fy - *mz;
+                        *d = *fy * h - *mz;
                     }
                 }
             }
@@ -272,9 +273,9 @@ impl Newton {
             // stage value before the update (close enough for a weight).
             for ((zi, di), mi) in z.iter_mut().zip(&c.dz).zip(c.mz.iter_mut()) {
                 *zi += *di;
-                *mi = gamma * *di;
+                *mi = *di * gamma;
             }
-            let ndz = Vec::<R>::err_norm(&c.mz, u0, &c.y, tol);
+            let ndz = Vec::<S>::err_norm(&c.mz, u0, &c.y, tol);
             if !ndz.is_finite() {
                 return Err(StepFailure::NonFinite);
             }
@@ -287,14 +288,14 @@ impl Newton {
                 eta = theta / (one - theta);
                 let left = self.max_iter - 1 - k;
                 if left > 0
-                    && theta.powf(R::from_usize(left)) / (one - theta) * ndz > kappa
+                    && theta.powf(R::<S>::from_usize(left)) / (one - theta) * ndz > kappa
                     && eta * ndz > kappa
                 {
                     // Even at this rate the remaining iterations cannot reach κ.
                     return Err(StepFailure::NewtonFailure);
                 }
             }
-            if eta * ndz <= kappa || ndz == R::zero() {
+            if eta * ndz <= kappa || ndz == R::<S>::zero() {
                 c.y.lincomb(psi, &[gamma], &[&*z]);
                 c.eta = eta.to_f64_lossy();
                 return Ok(());

@@ -24,15 +24,16 @@
 //! `est = W⁻¹ M Σ (b̂_j − b_j) z_j`, as Hosea and Shampine do for TR-BDF2 (it damps the stiff
 //! components of the estimate, which otherwise overestimate the error by a factor of `‖hJ‖`).
 
+use super::linear::LuScalar;
 use super::linear::{DenseSolve, LinearStrategy};
+use super::mass_mul;
 use super::newton::{Newton, NewtonCache};
 use crate::method::{MethodInfo, OdeMethod, StepContext, StepFailure};
 use crate::tableaus::{
     EsdirkCoefficients, EsdirkTableau, KenCarp4Tableau, Kvaerno5Tableau, Trbdf2Tableau,
     ESDIRK_MAX_STAGES,
 };
-use sciml_core::linalg::{DenseLu, LinalgReal};
-use sciml_core::{DenseMatrix, Real, Scalar, State, Stats, VectorField};
+use sciml_core::{DenseMatrix, One, Real, Scalar, State, Stats, VectorField, Zero};
 use std::marker::PhantomData;
 
 /// An ESDIRK method: the tableau `T` (a marker type, see [`EsdirkTableau`]), the linear-solve
@@ -144,16 +145,16 @@ impl<T: EsdirkTableau, L: Clone + Send + Sync + std::fmt::Debug> MethodInfo for 
     }
 }
 
-impl<T, L, R, F> OdeMethod<F> for Esdirk<T, L>
+impl<T, L, S, F> OdeMethod<F> for Esdirk<T, L>
 where
     T: EsdirkTableau,
     L: LinearStrategy<F>,
-    R: LinalgReal + Scalar<Re = R>,
-    F: VectorField<V = Vec<R>>,
+    S: LuScalar,
+    F: VectorField<V = Vec<S>>,
 {
-    type Cache = EsdirkCache<Vec<R>, L::Cache>;
+    type Cache = EsdirkCache<Vec<S>, L::Cache>;
 
-    fn cache(&self, f: &F, u0: &Vec<R>) -> Self::Cache {
+    fn cache(&self, f: &F, u0: &Vec<S>) -> Self::Cache {
         esdirk_cache(T::coefficients(), self.linear.cache(f, u0), u0.len())
     }
     fn initialize(
@@ -161,8 +162,8 @@ where
         c: &mut Self::Cache,
         f: &mut F,
         p: &F::P,
-        t: R,
-        u: &Vec<R>,
+        t: S::Re,
+        u: &Vec<S>,
         stats: &mut Stats,
     ) {
         f.rhs(t, u, p, &mut c.f0);
@@ -172,7 +173,7 @@ where
         c.newton.new_point();
         c.interp_ready = false;
     }
-    fn f_start<'a>(&self, c: &'a Self::Cache) -> &'a Vec<R> {
+    fn f_start<'a>(&self, c: &'a Self::Cache) -> &'a Vec<S> {
         &c.f0
     }
     fn try_step(
@@ -180,8 +181,8 @@ where
         c: &mut Self::Cache,
         f: &mut F,
         ctx: StepContext<'_, F>,
-        u1: &mut Vec<R>,
-    ) -> Result<R, StepFailure> {
+        u1: &mut Vec<S>,
+    ) -> Result<S::Re, StepFailure> {
         esdirk_step(T::coefficients(), &self.linear, &self.newton, c, f, ctx, u1)
     }
     fn finish_step(
@@ -189,12 +190,12 @@ where
         c: &mut Self::Cache,
         f: &mut F,
         p: &F::P,
-        t1: R,
-        u1: &Vec<R>,
+        t1: S::Re,
+        u1: &Vec<S>,
         stats: &mut Stats,
     ) {
         let s = c.zs.len();
-        let hinv = R::c(c.h_last).recip();
+        let hinv = S::Re::c(c.h_last).recip();
         c.k1.lincomb(&c.zero, &[hinv], &[&c.zs[s - 1]]);
         // The dense-output vectors k_i = z_i / h of every accepted step, so that a tape
         // keeping `interp_vectors` (the discrete adjoint) records this step's stages
@@ -221,7 +222,7 @@ where
         }
         c.interp_ready = true;
     }
-    fn interp_vectors<'a>(&self, c: &'a Self::Cache) -> &'a [Vec<R>] {
+    fn interp_vectors<'a>(&self, c: &'a Self::Cache) -> &'a [Vec<S>] {
         &c.iv
     }
     fn advance(&self, c: &mut Self::Cache) {
@@ -328,18 +329,18 @@ pub struct EsdirkCache<V, LC> {
     interp_ready: bool,
 }
 
-fn esdirk_cache<R: LinalgReal + Scalar<Re = R>, LC>(
+fn esdirk_cache<S: Scalar, LC>(
     tab: &EsdirkCoefficients,
     lin: LC,
     n: usize,
-) -> EsdirkCache<Vec<R>, LC> {
+) -> EsdirkCache<Vec<S>, LC> {
     let s = tab.stages();
     assert!(
         s <= ESDIRK_MAX_STAGES,
         "{}: {s} stages, more than ESDIRK_MAX_STAGES = {ESDIRK_MAX_STAGES}",
         tab.name
     );
-    let z = vec![R::zero(); n];
+    let z = vec![S::zero(); n];
     EsdirkCache {
         newton: NewtonCache::new(lin, n),
         zs: vec![z.clone(); s],
@@ -359,24 +360,25 @@ fn esdirk_cache<R: LinalgReal + Scalar<Re = R>, LC>(
     }
 }
 
-fn esdirk_step<R, F, L>(
+fn esdirk_step<S, F, L>(
     tab: &EsdirkCoefficients,
     lin: &L,
     newton: &Newton,
-    c: &mut EsdirkCache<Vec<R>, L::Cache>,
+    c: &mut EsdirkCache<Vec<S>, L::Cache>,
     f: &mut F,
     ctx: StepContext<'_, F>,
-    u1: &mut Vec<R>,
-) -> Result<R, StepFailure>
+    u1: &mut Vec<S>,
+) -> Result<S::Re, StepFailure>
 where
-    R: LinalgReal + Scalar<Re = R>,
-    F: VectorField<V = Vec<R>>,
+    S: LuScalar,
+    F: VectorField<V = Vec<S>>,
     L: LinearStrategy<F>,
 {
+    type R<S> = <S as Scalar>::Re;
     let s = tab.stages();
     let (t, h, u0, p, mass) = (ctx.t, ctx.h, ctx.u0, ctx.p, ctx.mass);
     let stats = ctx.stats;
-    let gamma = R::c(tab.gamma);
+    let gamma = R::<S>::c(tab.gamma);
     let hg = h * gamma;
     c.mass_used = mass.is_some();
     c.interp_ready = false;
@@ -387,17 +389,17 @@ where
         c.k0_pending = false;
     }
     newton.begin_step(&mut c.newton, lin, f, p, (t, u0), hg, mass, stats)?;
-    let mut w = [R::zero(); ESDIRK_MAX_STAGES];
+    let mut w = [R::<S>::zero(); ESDIRK_MAX_STAGES];
     'attempt: loop {
         c.zs[0].lincomb(&c.zero, &[h], &[&c.k0]);
         for i in 1..s {
             let (done, rest) = c.zs.split_at_mut(i);
             let zi = &mut rest[0];
-            let mut refs: [&Vec<R>; ESDIRK_MAX_STAGES] = [u0; ESDIRK_MAX_STAGES];
+            let mut refs: [&Vec<S>; ESDIRK_MAX_STAGES] = [u0; ESDIRK_MAX_STAGES];
             let mut m = 0;
             for (aij, zj) in tab.a[i].iter().zip(done.iter()) {
                 if *aij != 0.0 {
-                    w[m] = R::c(*aij);
+                    w[m] = R::<S>::c(*aij);
                     refs[m] = zj;
                     m += 1;
                 }
@@ -411,12 +413,12 @@ where
                 (0.0, 0.0)
             };
             if i >= 2 && (cq - cp).abs() > 1e-3 {
-                let r = R::c((tab.c[i] - cq) / (cq - cp));
+                let r = R::<S>::c((tab.c[i] - cq) / (cq - cp));
                 zi.lincomb(&done[i - 1], &[r, -r], &[&done[i - 1], &done[i - 2]]);
             } else {
                 zi.copy_from(&done[i - 1]);
             }
-            let ti = t + h * R::c(tab.c[i]);
+            let ti = t + h * R::<S>::c(tab.c[i]);
             let res = newton.solve_stage(
                 &mut c.newton,
                 lin,
@@ -446,11 +448,11 @@ where
     newton.end_step(&mut c.newton);
     u1.copy_from(c.newton.stage_value());
     // est = W⁻¹ M Σ (b̂_j − b_j) z_j
-    let mut refs: [&Vec<R>; ESDIRK_MAX_STAGES] = [u0; ESDIRK_MAX_STAGES];
+    let mut refs: [&Vec<S>; ESDIRK_MAX_STAGES] = [u0; ESDIRK_MAX_STAGES];
     let mut m = 0;
     for (ej, zj) in tab.btilde.iter().zip(c.zs.iter()) {
         if *ej != 0.0 {
-            w[m] = R::c(*ej);
+            w[m] = R::<S>::c(*ej);
             refs[m] = zj;
             m += 1;
         }
@@ -458,11 +460,11 @@ where
     c.err.lincomb(&c.zero, &w[..m], &refs[..m]);
     match mass {
         None => c.est.copy_from(&c.err),
-        Some(mm) => mm.mul_vec_to(&c.err, &mut c.est),
+        Some(mm) => mass_mul(mm, &c.err, &mut c.est),
     }
     lin.solve(&mut c.newton.lin, f, p, &mut c.est, stats)?;
     c.h_last = h.to_f64_lossy();
-    let e = Vec::<R>::err_norm(&c.est, u0, u1, ctx.tol);
+    let e = Vec::<S>::err_norm(&c.est, u0, u1, ctx.tol);
     if e.is_finite() && u1.all_finite() {
         Ok(e)
     } else {
@@ -476,56 +478,64 @@ where
 /// differentiated constraint `J_i k0 = −∂f_i/∂t` (`J` from the strategy, `∂f/∂t` by a forward
 /// difference) and the system is solved by a dense LU; this rare path allocates. Any other
 /// singular `M`, or an index above one, is a [`StepFailure::LinearSolve`].
-fn initial_derivative<R, F, L>(
+fn initial_derivative<S, F, L>(
     lin: &L,
-    c: &mut EsdirkCache<Vec<R>, L::Cache>,
+    c: &mut EsdirkCache<Vec<S>, L::Cache>,
     f: &mut F,
     p: &F::P,
-    (t, u0): (R, &Vec<R>),
-    m: &DenseMatrix<R>,
+    (t, u0): (S::Re, &Vec<S>),
+    m: &DenseMatrix<S::Re>,
     stats: &mut Stats,
 ) -> Result<(), StepFailure>
 where
-    R: LinalgReal + Scalar<Re = R>,
-    F: VectorField<V = Vec<R>>,
+    S: LuScalar,
+    F: VectorField<V = Vec<S>>,
     L: LinearStrategy<F>,
 {
+    type R<S> = <S as Scalar>::Re;
     c.newton.invalidate_w();
     c.k0.copy_from(&c.f0);
     let direct = lin
-        .factorise(&mut c.newton.lin, R::zero(), Some(m), stats)
+        .factorise(&mut c.newton.lin, R::<S>::zero(), Some(m), stats)
         .and_then(|()| lin.solve(&mut c.newton.lin, f, p, &mut c.k0, stats));
     if direct.is_ok() && c.k0.all_finite() {
         return Ok(());
     }
     let n = u0.len();
     let algebraic: Vec<bool> = (0..n)
-        .map(|i| (0..n).all(|j| m[(i, j)] == R::zero()))
+        .map(|i| (0..n).all(|j| m[(i, j)] == R::<S>::zero()))
         .collect();
     if !algebraic.iter().any(|a| *a) {
         return Err(StepFailure::LinearSolve);
     }
     lin.update_jacobian(&mut c.newton.lin, f, t, u0, p, stats);
     c.newton.jacobian_updated();
-    let dtau = R::epsilon().sqrt() * t.abs().max(R::one());
+    let dtau = R::<S>::epsilon().sqrt() * t.abs().max(R::<S>::one());
     f.rhs(t + dtau, u0, p, &mut c.err);
     stats.nf += 1;
     let mut k = DenseMatrix::zeros(n, n);
     for j in 0..n {
         c.est.fill_zero();
-        c.est[j] = R::one();
+        c.est[j] = S::one();
         lin.jac_mul(&mut c.newton.lin, f, p, &c.est, &mut c.psi);
         for i in 0..n {
-            k[(i, j)] = if algebraic[i] { c.psi[i] } else { m[(i, j)] };
+            k[(i, j)] = if algebraic[i] {
+                c.psi[i]
+            } else {
+                S::from_re(m[(i, j)])
+            };
         }
     }
     for (((k0, alg), ft), f0) in c.k0.iter_mut().zip(&algebraic).zip(&c.err).zip(&c.f0) {
-        *k0 = if *alg { -(*ft - *f0) / dtau } else { *f0 };
+        *k0 = if *alg {
+            -(*ft - *f0) / S::from_re(dtau)
+        } else {
+            *f0
+        };
     }
-    let mut lu = DenseLu::new(n);
-    lu.factor(&k).map_err(|_| StepFailure::LinearSolve)?;
-    lu.solve_in_place(&mut c.k0)
-        .map_err(|_| StepFailure::LinearSolve)?;
+    let mut lu = S::lu_new(n);
+    S::lu_factor(&mut lu, &k)?;
+    S::lu_solve(&lu, &mut c.k0)?;
     if c.k0.all_finite() {
         Ok(())
     } else {
