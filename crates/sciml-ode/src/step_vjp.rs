@@ -74,6 +74,14 @@ pub struct RkVjpCache<V: State> {
     live: Vec<bool>,
     u1: V,
     ybar: V,
+    u0bar: V,
+    scratch: V,
+    /// The dense output's weights, the weights at one save, and the first row of each lazy
+    /// stage's and each stage's coefficients: built once per solve, not per reversed step.
+    poly: Vec<Vec<Re<V>>>,
+    pw: Vec<Re<V>>,
+    extra_rows: Vec<usize>,
+    stage_rows: Vec<usize>,
 }
 
 fn axpy_into<V: State>(dst: &mut V, scratch: &mut V, c: Re<V>, x: &V) {
@@ -94,13 +102,26 @@ impl<T: RkMethod, F: Vjp> StepVjp<F> for T {
             Interp::Free { extra_c, .. } => extra_c.len(),
         };
         let z = u0.zeros_like();
+        let poly: Vec<Vec<Re<F::V>>> = self.interp_poly();
+        // Row of lazy stage j in `extra_a`: the stages before it have nb, nb + 1, ... entries.
+        let extra_rows = (0..nextra)
+            .map(|j| j * nb + j * j.saturating_sub(1) / 2)
+            .collect();
+        // Row of stage i in the packed lower triangle `a`: 0 + 1 + ... + (i - 1).
+        let stage_rows = (0..s).map(|i| i * i.saturating_sub(1) / 2).collect();
         RkVjpCache {
             ys: vec![z.clone(); nb + nextra],
             ks: vec![z.clone(); nb + nextra],
             kbar: vec![z.clone(); nb + nextra],
             live: vec![false; nb + nextra],
             u1: z.clone(),
-            ybar: z,
+            ybar: z.clone(),
+            u0bar: z.clone(),
+            scratch: z,
+            pw: vec![Re::<F::V>::zero(); poly.len().max(nb + nextra)],
+            poly,
+            extra_rows,
+            stage_rows,
         }
     }
 
@@ -214,29 +235,21 @@ impl<T: RkMethod, F: Vjp> StepVjp<F> for T {
             kb.fill_zero();
             *live = false;
         }
-        let mut u0bar = lam.zeros_like();
+        c.u0bar.fill_zero();
         if interpolated {
-            let poly: Vec<Vec<R<F::V>>> = self.interp_poly();
-            let mut pw = vec![R::<F::V>::zero(); nvec];
+            let pw = &mut c.pw[..nvec];
             for (theta, ybar) in ctx.saves {
-                interp_weights(&poly[..nvec], *theta, h, &mut pw);
+                interp_weights(&c.poly[..nvec], *theta, h, pw);
                 for (j, wj) in pw.iter().enumerate() {
                     if *wj != R::<F::V>::zero() {
                         axpy_into(&mut c.kbar[j], &mut c.ybar, *wj, ybar);
                         c.live[j] = true;
                     }
                 }
-                axpy_into(&mut u0bar, &mut c.ybar, R::<F::V>::one(), ybar);
+                axpy_into(&mut c.u0bar, &mut c.ybar, R::<F::V>::one(), ybar);
             }
         }
-        let mut scratch = lam.zeros_like();
         // Lazy stages, last first: k_q = f(Y_q), Y_q = u0 + h Σ a_qm k_m.
-        let mut ends = Vec::with_capacity(extra_c.len());
-        let mut row = 0;
-        for j in 0..extra_c.len() {
-            ends.push(row);
-            row += nb + j;
-        }
         for j in (0..extra_c.len()).rev() {
             let q = nb + j;
             if !c.live[q] {
@@ -245,11 +258,11 @@ impl<T: RkMethod, F: Vjp> StepVjp<F> for T {
             c.ybar.fill_zero();
             f.vjp(t + hc(extra_c[j]), &c.ys[q], p, &c.kbar[q], &mut c.ybar, gp);
             ctx.stats.nf += 1;
-            axpy_into(&mut u0bar, &mut scratch, R::<F::V>::one(), &c.ybar);
-            let r0 = ends[j];
+            axpy_into(&mut c.u0bar, &mut c.scratch, R::<F::V>::one(), &c.ybar);
+            let r0 = c.extra_rows[j];
             for (l, a) in extra_a[r0..r0 + q].iter().enumerate() {
                 if *a != 0.0 {
-                    axpy_into(&mut c.kbar[l], &mut scratch, hc(*a), &c.ybar);
+                    axpy_into(&mut c.kbar[l], &mut c.scratch, hc(*a), &c.ybar);
                     c.live[l] = true;
                 }
             }
@@ -263,19 +276,13 @@ impl<T: RkMethod, F: Vjp> StepVjp<F> for T {
         if !tab.fsal {
             for (i, b) in tab.b.iter().enumerate() {
                 if *b != 0.0 {
-                    axpy_into(&mut c.kbar[i], &mut scratch, hc(*b), lam);
+                    axpy_into(&mut c.kbar[i], &mut c.scratch, hc(*b), lam);
                     c.live[i] = true;
                 }
             }
-            axpy_into(&mut u0bar, &mut scratch, R::<F::V>::one(), lam);
+            axpy_into(&mut c.u0bar, &mut c.scratch, R::<F::V>::one(), lam);
         }
         // Stages, last first.
-        let mut row_start = vec![0usize; s];
-        let mut r = 0;
-        for (i, rs) in row_start.iter_mut().enumerate() {
-            *rs = r;
-            r += i;
-        }
         for i in (1..s).rev() {
             let fsal_end = tab.fsal && i == s - 1;
             if fsal_end {
@@ -289,19 +296,20 @@ impl<T: RkMethod, F: Vjp> StepVjp<F> for T {
             } else if !fsal_end {
                 continue;
             }
-            axpy_into(&mut u0bar, &mut scratch, R::<F::V>::one(), &c.ybar);
-            for (j, a) in tab.a[row_start[i]..row_start[i] + i].iter().enumerate() {
+            axpy_into(&mut c.u0bar, &mut c.scratch, R::<F::V>::one(), &c.ybar);
+            let r0 = c.stage_rows[i];
+            for (j, a) in tab.a[r0..r0 + i].iter().enumerate() {
                 if *a != 0.0 {
-                    axpy_into(&mut c.kbar[j], &mut scratch, hc(*a), &c.ybar);
+                    axpy_into(&mut c.kbar[j], &mut c.scratch, hc(*a), &c.ybar);
                     c.live[j] = true;
                 }
             }
         }
         // Stage 0: k_0 = f(t, u0).
         if c.live[0] {
-            f.vjp(t, u0, p, &c.kbar[0], &mut u0bar, gp);
+            f.vjp(t, u0, p, &c.kbar[0], &mut c.u0bar, gp);
             ctx.stats.nf += 1;
         }
-        lam.copy_from(&u0bar);
+        lam.copy_from(&c.u0bar);
     }
 }
