@@ -37,6 +37,46 @@ pub struct StepInput<'a, V: State> {
 /// and the dense output need) `prepare_interp` and `interp_vectors`, and `advance` before the
 /// next step. Dense output of a step is `u0 + h Σ P_j(θ) k_j` with the method's `interp_poly`
 /// and the vectors `interp_vectors` returns.
+///
+/// A family of its own in a few lines: explicit Euler on `u' = -u` (with linear dense output),
+/// run by the same loop, options and saves as the ODE solvers.
+///
+/// ```
+/// use sciml_core::{DenseOutput, Stats};
+/// use sciml_ode::{Callbacks, Euler, SaveAt, SolveOptions, StepFailure, StepInput, StepLoop, Stepper};
+///
+/// struct Decay { f0: Vec<f64>, ks: Vec<Vec<f64>> }
+///
+/// impl Stepper for Decay {
+///     type V = Vec<f64>;
+///     type Method = Euler; // name, orders and dense-output weights: first order, linear
+///     fn method(&self) -> &Euler { &Euler }
+///     fn initialize(&mut self, _t: f64, u: &Vec<f64>, _h: Option<&DenseOutput<Vec<f64>>>, _s: &mut Stats) {
+///         self.f0 = vec![-u[0]];
+///     }
+///     fn f_start(&self) -> &Vec<f64> { &self.f0 }
+///     fn rhs(&mut self, _t: f64, u: &Vec<f64>, out: &mut Vec<f64>, _s: &mut Stats) { out[0] = -u[0]; }
+///     fn try_step(&mut self, step: StepInput<'_, Vec<f64>>, u1: &mut Vec<f64>) -> Result<f64, StepFailure> {
+///         self.ks[0].copy_from_slice(&self.f0);
+///         u1[0] = step.u0[0] + step.h * self.f0[0];
+///         Ok(0.0) // no error estimate: fixed steps
+///     }
+///     fn finish_step(&mut self, _t1: f64, u1: &Vec<f64>, _h: Option<&DenseOutput<Vec<f64>>>, _s: &mut Stats) {
+///         self.f0 = vec![-u1[0]];
+///     }
+///     fn prepare_interp(&mut self, _step: StepInput<'_, Vec<f64>>) {}
+///     fn interp_vectors(&self) -> &[Vec<f64>] { &self.ks }
+///     fn advance(&mut self) {}
+/// }
+///
+/// let u0 = vec![1.0];
+/// let stepper = Decay { f0: vec![0.0], ks: vec![vec![0.0]] };
+/// let opts = SolveOptions::default().dt(0.25).saveat(SaveAt::Times(vec![0.5, 1.0]));
+/// let sol = StepLoop::new(stepper, &u0, (0.0, 1.0), &opts, Callbacks::new())?.solve()?;
+/// assert_eq!(sol.t, vec![0.5, 1.0]);
+/// assert!((sol.u[1][0] - 0.75_f64.powi(4)).abs() < 1e-15); // (1 - h)^4
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Stepper {
     /// The state.
     type V: State;
