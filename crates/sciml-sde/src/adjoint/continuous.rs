@@ -29,9 +29,10 @@
 use crate::adjoint::forward::{check_cotangents, fixed_setup};
 use crate::adjoint::SdeAdjoint;
 use crate::error::SdeError;
+use crate::grid::{increments, GridPath, GridReplay};
 use crate::methods::Method;
 use crate::problem::{ItoCorrection, Noise, SdeFunction, SdeProblem, SdeVjp, StratonovichForm};
-use crate::solver::{forward_steps, increments, GridPath, SdeOptions};
+use crate::solver::SdeOptions;
 use sciml_core::{Error, Real, ReturnCode, Solution, Stats};
 
 /// The backsolve adjoint: the state is integrated backward with the adjoint, `O(1)` memory in
@@ -282,7 +283,7 @@ where
     let np = prob.p.len();
     let nsteps = grid.nsteps;
     let p = &prob.p;
-    let mut path = GridPath::new(&grid, t1);
+    let mut path = GridPath::new(grid, t1);
 
     // Forward pass: the saved states, and what the backward pass needs.
     let mut f = prob.f.clone();
@@ -307,11 +308,13 @@ where
         sol.u.push(prob.u0.clone());
         si += 1;
     }
-    forward_steps(
-        &mut f,
+    GridReplay {
+        f: &mut f,
         method,
         prob,
-        &grid,
+        grid: &grid,
+    }
+    .steps(
         (0, nsteps),
         &prob.u0,
         &mut stats,
@@ -415,11 +418,13 @@ where
                     states.clear();
                     states.extend_from_slice(&at[c]);
                     let mut sink = Stats::default();
-                    forward_steps(
-                        &mut f,
+                    GridReplay {
+                        f: &mut f,
                         method,
                         prob,
-                        &grid,
+                        grid: &grid,
+                    }
+                    .steps(
                         (j0, j1),
                         &at[c],
                         &mut sink,

@@ -10,9 +10,10 @@
 
 use crate::adjoint::forward::{check_cotangents, fixed_setup};
 use crate::error::SdeError;
+use crate::grid::{grid_brownian, increments, GridReplay};
 use crate::methods::Method;
 use crate::problem::{SdeProblem, SdeVjp};
-use crate::solver::{forward_steps, grid_brownian, increments, SdeOptions};
+use crate::solver::SdeOptions;
 use sciml_core::{Error, Real, Solution, Stats};
 
 /// The solution and the gradients of a loss with respect to `u0` and `p`.
@@ -104,11 +105,13 @@ where
     let mut us = Vec::with_capacity((nsteps + 1) * n);
     us.extend_from_slice(&prob.u0);
     let mut stats = Stats::default();
-    let forward = forward_steps(
-        &mut f,
+    let forward = GridReplay {
+        f: &mut f,
         method,
         prob,
-        &grid,
+        grid: &grid,
+    }
+    .steps(
         (0, nsteps),
         &prob.u0,
         &mut stats,

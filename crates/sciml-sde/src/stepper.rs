@@ -1,0 +1,291 @@
+//! SDEs on the shared stepping loop (DESIGN decision 12): [`SdeStepper`] is an SDE problem with
+//! its method, driven by `sciml_ode::StepLoop` like every other family. The loop owns time, step
+//! control, the save schedule and the return codes; the stepper owns the system, the method's
+//! scratch and the Brownian path, and draws the step's control, the Brownian increment over
+//! `(t, t + h)`, inside `try_step` (diffrax's model: a vector field times a control). A rejected
+//! attempt draws again on the same path: the [`BrownianTree`] fills in `W(t + h')` by its bridge,
+//! so rejections do not bias the solution (Rackauckas & Nie 2017).
+
+use crate::brownian::BrownianTree;
+use crate::grid::{increments, Grid, GridPath};
+use crate::methods::{Method, SdeStep, Work};
+use crate::problem::SdeFunction;
+use sciml_core::{DenseOutput, Real, State, Stats};
+use sciml_ode::{MethodInfo, StepFailure, StepInput, Stepper};
+
+/// An SDE method as the step loop sees it: its name, whether it adapts, and its dense output,
+/// the linear interpolant `u0 + θ (u1 − u0)` (`P₁(θ) = θ` on `k = (u1 − u0)/h`); a higher-order
+/// polynomial through one Brownian step would only pretend to more accuracy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SdeMethod(pub Method);
+
+impl MethodInfo for SdeMethod {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    /// Strong orders are 0.5 to 1.5; the loop reads this only for its starting-step heuristic,
+    /// which SDE solves do not use (they give the first step).
+    fn order(&self) -> u8 {
+        1
+    }
+    fn is_adaptive(&self) -> bool {
+        self.0.is_adaptive()
+    }
+    /// The adaptive methods' estimates are controlled with `err^(-1/2)` (an integral controller
+    /// for an estimate of local order 2), the controller `solve` sets in its options.
+    fn error_order(&self) -> u8 {
+        u8::from(self.0.is_adaptive())
+    }
+    fn interp_order(&self) -> u8 {
+        1
+    }
+    fn interp_poly<R: Real>(&self) -> Vec<Vec<R>> {
+        vec![vec![R::one()]]
+    }
+}
+
+/// Where a step reads `W`.
+pub(crate) enum Path<R> {
+    /// At the step's own end time, from the tree (adaptive steps: any time in the tree's span).
+    Tree,
+    /// At the nodes of a fixed grid: node `j` is the step's start, `j_end` the end of the last
+    /// attempt. `blocks`: on the tree's own dyadic grid, `W` is read a block of nodes at a time
+    /// (each tree node drawn once, bitwise what the adjoints' forward passes read); `None` on a
+    /// user's tree, read at the grid's times.
+    Grid {
+        grid: Grid<R>,
+        blocks: Option<GridPath<R>>,
+        j: usize,
+        j_end: usize,
+    },
+}
+
+/// How an [`SdeStepper`] is set up.
+pub(crate) struct SdeSetup<R> {
+    /// The method.
+    pub method: Method,
+    /// Where the steps read `W`.
+    pub path: Path<R>,
+    /// The problem's span.
+    pub span: (R, R),
+    /// The state's length.
+    pub n: usize,
+    /// `Some(δ)` for adaptive steps: the error estimate's deterministic weight.
+    pub delta: Option<R>,
+    /// The loop reads [`Stepper::f_start`] (it picks the first step itself), so `initialize`
+    /// evaluates the drift.
+    pub drift_at_start: bool,
+}
+
+/// An SDE with its method and Brownian path: the [`Stepper`] behind [`crate::solve`].
+pub(crate) struct SdeStepper<'a, R: Real, F> {
+    f: &'a mut F,
+    p: &'a [R],
+    method: SdeMethod,
+    work: Work<R>,
+    tree: &'a mut BrownianTree,
+    path: Path<R>,
+    span: (R, R),
+    /// Number of Brownian motions (`dw`, `dz` lengths).
+    m: usize,
+    /// `W` (with the auxiliary `Z` behind it) at the step's start and at the attempt's end.
+    w0: Vec<f64>,
+    w1: Vec<f64>,
+    dw: Vec<R>,
+    dz: Vec<R>,
+    /// `Some(δ)` with adaptive steps: the error estimate's deterministic weight.
+    delta: Option<R>,
+    /// The state at the end of the last accepted step, and `k = (u1 − u0)/h` for its dense output.
+    u1: Vec<R>,
+    k: [Vec<R>; 1],
+    /// The drift at the step's start, evaluated by `initialize` only when `drift_at_start` (a loop
+    /// that picks its own first step reads it); `solve` gives the first step.
+    drift0: Vec<R>,
+    drift_at_start: bool,
+}
+
+impl<'a, R: Real, F: SdeFunction<R>> SdeStepper<'a, R, F> {
+    /// Binds the method to the system, its parameters and the Brownian path, as `setup` says.
+    pub fn new(f: &'a mut F, p: &'a [R], tree: &'a mut BrownianTree, setup: SdeSetup<R>) -> Self {
+        let SdeSetup {
+            method,
+            path,
+            span,
+            n,
+            delta,
+            drift_at_start,
+        } = setup;
+        let noise = f.noise();
+        let m = noise.brownian_dim(n);
+        let dim = tree.dim();
+        SdeStepper {
+            f,
+            p,
+            method: SdeMethod(method),
+            work: Work::new(n, noise, method),
+            tree,
+            path,
+            span,
+            m,
+            w0: vec![0.0; dim],
+            w1: vec![0.0; dim],
+            dw: vec![R::zero(); m],
+            dz: vec![R::zero(); m],
+            delta,
+            u1: vec![R::zero(); n],
+            k: [vec![R::zero(); n]],
+            drift0: vec![R::zero(); n],
+            drift_at_start,
+        }
+    }
+
+    /// `W` at the end of an attempt from `t` of size `h` into `w1`.
+    #[inline]
+    fn draw_end(&mut self, t: R, h: R) {
+        let (t0, t1) = self.span;
+        match &mut self.path {
+            Path::Tree => self
+                .tree
+                .eval_unchecked((t + h).to_f64_lossy(), &mut self.w1),
+            Path::Grid {
+                grid,
+                blocks,
+                j,
+                j_end,
+            } => {
+                // The loop's fixed steps land on t0 + k·dt (schedule.rs) and on t1, as the grid's
+                // nodes do; a step that reaches t1 (to the loop's rounding) ends at the last node.
+                let end = t + h;
+                let slack = R::c(100.0) * R::epsilon() * t1.abs().max(t.abs());
+                *j_end = if (end - t1).abs() <= slack {
+                    grid.nsteps
+                } else {
+                    (*j + 1).min(grid.nsteps)
+                };
+                match blocks {
+                    Some(b) => b.at(self.tree, *j_end, &mut self.w1),
+                    None => self
+                        .tree
+                        .eval_unchecked(grid.time(t0, t1, *j_end).to_f64_lossy(), &mut self.w1),
+                }
+            }
+        }
+    }
+}
+
+impl<R: Real, F: SdeFunction<R>> Stepper for SdeStepper<'_, R, F> {
+    type V = Vec<R>;
+    type Method = SdeMethod;
+
+    #[inline]
+    fn method(&self) -> &SdeMethod {
+        &self.method
+    }
+
+    fn initialize(
+        &mut self,
+        t: R,
+        u: &Vec<R>,
+        _history: Option<&DenseOutput<Vec<R>>>,
+        stats: &mut Stats,
+    ) {
+        let (t0, t1) = self.span;
+        match &mut self.path {
+            Path::Tree => self.tree.eval_unchecked(t.to_f64_lossy(), &mut self.w0),
+            Path::Grid {
+                grid,
+                blocks,
+                j,
+                j_end,
+            } => {
+                // The node at `t` (the start, unless a callback restarted the solve on the grid).
+                let node = if t == t1 {
+                    grid.nsteps
+                } else {
+                    let x = ((t - t0) / grid.dt).to_f64_lossy().round().max(0.0);
+                    (x as usize).min(grid.nsteps)
+                };
+                (*j, *j_end) = (node, node);
+                match blocks {
+                    Some(b) if node > 0 => b.at(self.tree, node, &mut self.w0),
+                    _ => self
+                        .tree
+                        .eval_unchecked(grid.time(t0, t1, node).to_f64_lossy(), &mut self.w0),
+                }
+            }
+        }
+        if self.drift_at_start {
+            self.f.drift(t, u, self.p, &mut self.drift0);
+            stats.nf += 1;
+        }
+    }
+
+    #[inline]
+    fn f_start(&self) -> &Vec<R> {
+        &self.drift0
+    }
+
+    fn rhs(&mut self, t: R, u: &Vec<R>, out: &mut Vec<R>, stats: &mut Stats) {
+        self.f.drift(t, u, self.p, out);
+        stats.nf += 1;
+    }
+
+    #[inline]
+    fn try_step(&mut self, step: StepInput<'_, Vec<R>>, u1: &mut Vec<R>) -> Result<R, StepFailure> {
+        self.draw_end(step.t, step.h);
+        increments(&self.w0, &self.w1, self.m, &mut self.dw, &mut self.dz);
+        let ctx = SdeStep {
+            t: step.t,
+            h: step.h,
+            u: step.u0,
+            p: self.p,
+            dw: &self.dw,
+            dz: &self.dz,
+            delta: self.delta,
+            nf: &mut step.stats.nf,
+        };
+        if self.work.step(self.f, ctx, u1) {
+            // The weighted RMS norm every family shares (`State::err_norm`).
+            Ok(<Vec<R> as State>::err_norm(
+                self.work.error(),
+                step.u0,
+                u1,
+                step.tol,
+            ))
+        } else {
+            Ok(R::zero())
+        }
+    }
+
+    #[inline]
+    fn finish_step(
+        &mut self,
+        _t1: R,
+        u1: &Vec<R>,
+        _history: Option<&DenseOutput<Vec<R>>>,
+        _stats: &mut Stats,
+    ) {
+        // The next step starts where this one's increment ended, so the increments telescope
+        // along one path.
+        std::mem::swap(&mut self.w0, &mut self.w1);
+        if let Path::Grid { j, j_end, .. } = &mut self.path {
+            *j = *j_end;
+        }
+        self.u1.copy_from_slice(u1);
+    }
+
+    fn prepare_interp(&mut self, step: StepInput<'_, Vec<R>>) {
+        let inv_h = R::one() / step.h;
+        for ((k, a), b) in self.k[0].iter_mut().zip(step.u0).zip(&self.u1) {
+            *k = (*b - *a) * inv_h;
+        }
+    }
+
+    #[inline]
+    fn interp_vectors(&self) -> &[Vec<R>] {
+        &self.k
+    }
+
+    #[inline]
+    fn advance(&mut self) {}
+}
