@@ -289,3 +289,56 @@ impl<R: Real, F: SdeFunction<R>> Stepper for SdeStepper<'_, R, F> {
     #[inline]
     fn advance(&mut self) {}
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::problem::{FnSde, Noise};
+    use sciml_ode::{Callbacks, SolveOptions, StepLoop};
+
+    /// Driven by hand through the loop, a step's dense output is the line between its ends, and
+    /// the increments telescope: the last state of EM on `du = dW` is `u0 + W(t1) − W(t0)`.
+    #[test]
+    fn hand_driven_steps_interpolate_linearly_and_telescope() {
+        let mut f = FnSde::new(
+            1,
+            0,
+            Noise::Diagonal,
+            |_t: f64, _u: &[f64], _p: &[f64], du: &mut [f64]| du[0] = 0.0,
+            |_t: f64, _u: &[f64], _p: &[f64], g: &mut [f64]| g[0] = 1.0,
+        );
+        let mut tree = BrownianTree::new(3, 0.0, 1.0, 1).unwrap();
+        let setup = SdeSetup {
+            method: Method::EulerMaruyama,
+            path: Path::Tree,
+            span: (0.0, 1.0),
+            n: 1,
+            delta: None,
+            drift_at_start: true,
+        };
+        let u0 = vec![0.5];
+        let stepper = SdeStepper::new(&mut f, &[], &mut tree, setup);
+        let opts = SolveOptions::default().fixed_step(0.125);
+        let mut integ = StepLoop::new(stepper, &u0, (0.0, 1.0), &opts, Callbacks::new()).unwrap();
+        assert!(integ.step().unwrap());
+        let (t0, h) = integ.last_step().unwrap();
+        let u1 = integ.u()[0];
+        let mut mid = vec![0.0];
+        integ.interpolate_last_step(t0 + 0.5 * h, &mut mid).unwrap();
+        assert!((mid[0] - 0.5 * (0.5 + u1)).abs() < 1e-15);
+        while integ.step().unwrap() {}
+        let last = integ.u()[0];
+        let mut w = [0.0];
+        BrownianTree::new(3, 0.0, 1.0, 1)
+            .unwrap()
+            .eval(1.0, &mut w)
+            .unwrap();
+        assert!(
+            (last - (0.5 + w[0])).abs() < 1e-12,
+            "{last} vs {}",
+            0.5 + w[0]
+        );
+        assert_eq!(integ.t(), 1.0);
+    }
+}
