@@ -20,7 +20,8 @@ pub use sciml_core::SaveAt;
 /// Options of an SDE solve.
 #[derive(Clone, Debug)]
 pub struct SdeOptions<R> {
-    /// Step size (fixed steps), or the first step (adaptive); required for fixed steps.
+    /// Step size (fixed steps), or the first step (adaptive; default 1% of the span); required
+    /// for fixed steps.
     pub dt: Option<R>,
     /// Adapt the step size (only for adaptive methods).
     pub adaptive: bool,
@@ -32,15 +33,20 @@ pub struct SdeOptions<R> {
     pub delta: R,
     /// What to save.
     pub saveat: SaveAt<R>,
-    /// Smallest step an adaptive solve may take (default `1e-12` of the span). Checked when the
-    /// solve starts, also for fixed steps: finite, `>= 0` and `<= dtmax`.
+    /// Smallest step an adaptive solve may take: when the controller would go below it, the solve
+    /// fails with [`ReturnCode::DtLessThanMin`](sciml_core::ReturnCode::DtLessThanMin) (or
+    /// `NonFinite` when NaN or infinite values shrank the steps), as ODE solves do. Default:
+    /// `16 ε max(|t|, ε·span)` at the current time `t`. Checked when the solve starts, also for
+    /// fixed steps: finite, `>= 0` and `<= dtmax`.
     pub dtmin: Option<R>,
     /// Largest step an adaptive solve may take (default the span). Checked when the solve
     /// starts, also for fixed steps: finite and `> 0`.
     pub dtmax: Option<R>,
     /// Most step attempts (at least 1), for fixed and adaptive steps alike: a solve that needs
-    /// more fails with [`ReturnCode::MaxIters`] after `maxiters` steps, its error holding the
-    /// solution saved so far.
+    /// more fails with [`ReturnCode::MaxIters`](sciml_core::ReturnCode::MaxIters) after
+    /// `maxiters` steps, its error holding the solution saved so far. With fixed steps every step
+    /// taken counts as accepted in the statistics (there is no error test), also one that fails
+    /// on a NaN or infinite value.
     pub maxiters: usize,
     /// Seed of the Brownian path.
     pub seed: u64,
