@@ -1,5 +1,5 @@
 //! SDE solves: the options, their checks, and the solve itself, which runs the
-//! [`SdeStepper`](crate::stepper::SdeStepper) through the shared stepping loop
+//! `SdeStepper` (`stepper.rs`) through the shared stepping loop
 //! (`sciml_ode::StepLoop`) with the options translated to `sciml_ode::SolveOptions`.
 
 use crate::brownian::BrownianTree;
