@@ -4,10 +4,12 @@
 
 use crate::brownian::BrownianTree;
 use crate::error::SdeError;
-use crate::methods::{Method, SdeStep, Work};
+use crate::methods::Method;
 use crate::problem::{SdeFunction, SdeProblem};
 use crate::solver::sorted_times;
-use sciml_core::{Error, Real, ReturnCode, SaveAt, Stats};
+use crate::stepper::{Nodes, Path, SdeSetup, SdeStepper};
+use sciml_core::{Error, Real, SaveAt, SolveError, Stats};
+use sciml_ode::{Callbacks, SolveOptions, StepLoop};
 
 /// The fixed step grid: `nsteps` steps of `dt`, the last one possibly shorter; the Brownian tree
 /// spans `dt · 2^k` so that every grid time is a tree node.
@@ -172,9 +174,10 @@ pub(crate) fn increments<R: Real>(
     }
 }
 
-/// The adjoints' forward pass on a fixed grid: `method` stepping `f` on `prob` along `grid`
-/// (DESIGN decision 11: the arguments of [`GridReplay::steps`] are what changes per call).
-pub(crate) struct GridReplay<'a, R: Real, F> {
+/// The adjoints' forward pass on a fixed grid: `method` stepping `f` on `prob` along `grid`, with
+/// `W` at the nodes from `nodes`, run through the shared loop like [`crate::solve`] (DESIGN
+/// decision 11: the arguments of [`GridReplay::steps`] are what changes per call).
+pub(crate) struct GridReplay<'a, 'n, R: Real, F> {
     /// The system (the adjoints' own copy).
     pub f: &'a mut F,
     /// The method.
@@ -183,19 +186,23 @@ pub(crate) struct GridReplay<'a, R: Real, F> {
     pub prob: &'a SdeProblem<R, F>,
     /// The grid.
     pub grid: &'a Grid<R>,
+    /// The Brownian path the grid was drawn from.
+    pub tree: &'a mut BrownianTree,
+    /// How `W` at a node is read.
+    pub nodes: Nodes<'n, R>,
 }
 
-impl<R: Real, F: SdeFunction<R>> GridReplay<'_, R, F> {
-    /// Steps from grid node `j0` (state `u0`) to node `j1`, with `w_at(j, out)` giving `W(t_j)`,
-    /// and hands each new state to `visit(j, u_j)`. The arithmetic is that of [`crate::solve`]
-    /// (the loop's fixed steps `t0 + k·dt` are the grid's times), so on the same path the states
-    /// are bitwise the same.
+impl<R: Real, F: SdeFunction<R>> GridReplay<'_, '_, R, F> {
+    /// Steps from grid node `j0` (state `u0`) to node `j1` and hands each new state to
+    /// `visit(j, u_j)`; the work is added to `stats`. The steps' times and sizes are the grid's
+    /// whatever the segment, so on the same path the states are bitwise those of
+    /// [`crate::solve`], and a segment recomputed from a checkpoint is bitwise the same as the
+    /// whole run. A NaN or infinite state fails with `NonFinite` and no partial solution.
     pub fn steps(
         self,
         (j0, j1): (usize, usize),
         u0: &[R],
         stats: &mut Stats,
-        mut w_at: impl FnMut(usize, &mut [f64]),
         mut visit: impl FnMut(usize, &[R]),
     ) -> Result<(), SdeError> {
         let GridReplay {
@@ -203,47 +210,59 @@ impl<R: Real, F: SdeFunction<R>> GridReplay<'_, R, F> {
             method,
             prob,
             grid,
+            tree,
+            nodes,
         } = self;
-        let n = u0.len();
-        let noise = f.noise();
-        let m = noise.brownian_dim(n);
-        let (t0, t1) = prob.tspan;
-        let mut work = Work::new(n, noise, method);
-        let dim = if method.needs_z() { 2 * m } else { m };
-        let (mut wprev, mut wnext) = (vec![0.0f64; dim], vec![0.0f64; dim]);
-        let (mut dw, mut dz) = (vec![R::zero(); m], vec![R::zero(); m]);
-        let mut u = u0.to_vec();
-        let mut unew = vec![R::zero(); n];
-        w_at(j0, &mut wprev);
-        for j in j0 + 1..=j1 {
-            let t = grid.time(t0, t1, j - 1);
-            let h = grid.time(t0, t1, j) - t;
-            w_at(j, &mut wnext);
-            increments(&wprev, &wnext, m, &mut dw, &mut dz);
-            let ctx = SdeStep {
-                t,
-                h,
-                u: &u,
-                p: &prob.p,
-                dw: &dw,
-                dz: &dz,
-                delta: None,
-                nf: &mut stats.nf,
-            };
-            work.step(f, ctx, &mut unew);
-            stats.steps += 1;
-            stats.accepted += 1;
-            if !unew.iter().all(|x| x.is_finite()) {
-                return Err(SdeError::Failed {
-                    code: ReturnCode::NonFinite,
-                    t: t.to_f64_lossy(),
-                    partial: None,
-                });
-            }
-            visit(j, &unew);
-            std::mem::swap(&mut u, &mut unew);
-            std::mem::swap(&mut wprev, &mut wnext);
+        if j1 <= j0 {
+            return Ok(());
         }
+        let (t0, t1) = prob.tspan;
+        let opts = SolveOptions {
+            dt: Some(grid.dt),
+            adaptive: Some(false),
+            // Nothing saved: `visit` sees every state.
+            saveat: SaveAt::Times(Vec::new()),
+            dense: Some(false),
+            // The adjoints check the grid against `maxiters` before any work.
+            maxiters: usize::MAX,
+            ..SolveOptions::default()
+        };
+        let setup = SdeSetup {
+            method,
+            path: Path::Grid {
+                grid: *grid,
+                nodes,
+                j: j0,
+                j_end: j0,
+            },
+            span: prob.tspan,
+            n: u0.len(),
+            delta: None,
+            drift_at_start: false,
+        };
+        let stepper = SdeStepper::new(f, &prob.p, tree, setup);
+        let span = (grid.time(t0, t1, j0), grid.time(t0, t1, j1));
+        let mut integ = StepLoop::new(stepper, &u0.to_vec(), span, &opts, Callbacks::new())?;
+        loop {
+            match integ.step() {
+                Ok(more) => {
+                    let j = integ.stepper_mut().node().unwrap_or(j1);
+                    visit(j, integ.u());
+                    if !more {
+                        break;
+                    }
+                }
+                Err(SolveError::Failed { code, t, .. }) => {
+                    return Err(SdeError::Failed {
+                        code,
+                        t,
+                        partial: None,
+                    })
+                }
+                Err(SolveError::Input(e)) => return Err(e.into()),
+            }
+        }
+        *stats += &integ.solution().stats;
         Ok(())
     }
 }

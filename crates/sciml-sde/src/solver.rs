@@ -7,7 +7,7 @@ use crate::error::SdeError;
 use crate::grid::{grid_for, grid_saves, Grid, GridPath};
 use crate::methods::Method;
 use crate::problem::{SdeFunction, SdeProblem};
-use crate::stepper::{Path, SdeSetup, SdeStepper};
+use crate::stepper::{Nodes, Path, SdeSetup, SdeStepper};
 use sciml_core::{Error, Real, Solution, SolveError, Tolerance};
 use sciml_ode::{Callbacks, PiController, SolveOptions, StepLoop};
 
@@ -388,14 +388,19 @@ fn run<R: Real, F: SdeFunction<R>>(
         (false, None) => Some(grid_for(t0, t1, opts.dt.unwrap_or(t1 - t0))),
     };
     let sopts = loop_options(prob, opts, grid.as_ref())?;
-    let path = match grid {
-        None => Path::Tree,
-        Some(grid) => Path::Grid {
+    let mut blocks = grid.map(|g| GridPath::new(g, t1));
+    let path = match (grid, blocks.as_mut()) {
+        (Some(grid), Some(b)) => Path::Grid {
             grid,
-            blocks: own_tree.then(|| GridPath::new(grid, t1)),
+            nodes: if own_tree {
+                Nodes::Blocks(b)
+            } else {
+                Nodes::Times
+            },
             j: 0,
             j_end: 0,
         },
+        _ => Path::Tree,
     };
     let setup = SdeSetup {
         method,

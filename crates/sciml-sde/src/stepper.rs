@@ -45,27 +45,36 @@ impl MethodInfo for SdeMethod {
 }
 
 /// Where a step reads `W`.
-pub(crate) enum Path<R> {
+pub(crate) enum Path<'a, R> {
     /// At the step's own end time, from the tree (adaptive steps: any time in the tree's span).
     Tree,
     /// At the nodes of a fixed grid: node `j` is the step's start, `j_end` the end of the last
-    /// attempt. `blocks`: on the tree's own dyadic grid, `W` is read a block of nodes at a time
-    /// (each tree node drawn once, bitwise what the adjoints' forward passes read); `None` on a
-    /// user's tree, read at the grid's times.
+    /// attempt. The step's time and size are the grid's (`t_j`, `t_{j_end} − t_j`), so a run
+    /// over a segment of the grid (the adjoints' checkpoints) is bitwise the same as the whole.
     Grid {
         grid: Grid<R>,
-        blocks: Option<GridPath<R>>,
+        nodes: Nodes<'a, R>,
         j: usize,
         j_end: usize,
     },
 }
 
+/// How `W` at a grid node is read.
+pub(crate) enum Nodes<'a, R> {
+    /// On the tree's own dyadic grid, a block of nodes at a time (each tree node drawn once).
+    Blocks(&'a mut GridPath<R>),
+    /// From a table of every node's `W` (`dim` values per node), drawn beforehand.
+    Table(&'a [f64]),
+    /// From the tree at the grid's times (a user's tree, whose nodes are not the grid's).
+    Times,
+}
+
 /// How an [`SdeStepper`] is set up.
-pub(crate) struct SdeSetup<R> {
+pub(crate) struct SdeSetup<'a, R> {
     /// The method.
     pub method: Method,
     /// Where the steps read `W`.
-    pub path: Path<R>,
+    pub path: Path<'a, R>,
     /// The problem's span.
     pub span: (R, R),
     /// The state's length.
@@ -84,7 +93,8 @@ pub(crate) struct SdeStepper<'a, R: Real, F> {
     method: SdeMethod,
     work: Work<R>,
     tree: &'a mut BrownianTree,
-    path: Path<R>,
+    path: Path<'a, R>,
+    /// The problem's span (a run may cover part of it).
     span: (R, R),
     /// Number of Brownian motions (`dw`, `dz` lengths).
     m: usize,
@@ -106,7 +116,12 @@ pub(crate) struct SdeStepper<'a, R: Real, F> {
 
 impl<'a, R: Real, F: SdeFunction<R>> SdeStepper<'a, R, F> {
     /// Binds the method to the system, its parameters and the Brownian path, as `setup` says.
-    pub fn new(f: &'a mut F, p: &'a [R], tree: &'a mut BrownianTree, setup: SdeSetup<R>) -> Self {
+    pub fn new(
+        f: &'a mut F,
+        p: &'a [R],
+        tree: &'a mut BrownianTree,
+        setup: SdeSetup<'a, R>,
+    ) -> Self {
         let SdeSetup {
             method,
             path,
@@ -139,22 +154,33 @@ impl<'a, R: Real, F: SdeFunction<R>> SdeStepper<'a, R, F> {
         }
     }
 
-    /// `W` at the end of an attempt from `t` of size `h` into `w1`.
+    /// The grid node the last accepted step ended on (`None` for adaptive steps).
+    pub fn node(&self) -> Option<usize> {
+        match &self.path {
+            Path::Tree => None,
+            Path::Grid { j, .. } => Some(*j),
+        }
+    }
+
+    /// `W` at the end of an attempt from `t` of size `h` into `w1`; returns the step's time and
+    /// size: the loop's, or on a grid the grid's.
     #[inline]
-    fn draw_end(&mut self, t: R, h: R) {
+    fn draw_end(&mut self, t: R, h: R) -> (R, R) {
         let (t0, t1) = self.span;
         match &mut self.path {
-            Path::Tree => self
-                .tree
-                .eval_unchecked((t + h).to_f64_lossy(), &mut self.w1),
+            Path::Tree => {
+                self.tree
+                    .eval_unchecked((t + h).to_f64_lossy(), &mut self.w1);
+                (t, h)
+            }
             Path::Grid {
                 grid,
-                blocks,
+                nodes,
                 j,
                 j_end,
             } => {
-                // The loop's fixed steps land on t0 + k·dt (schedule.rs) and on t1, as the grid's
-                // nodes do; a step that reaches t1 (to the loop's rounding) ends at the last node.
+                // The loop's fixed steps land on the grid's times (schedule.rs: from an anchor,
+                // `+ k·dt`) to rounding; a step that reaches t1 ends at the last node.
                 let end = t + h;
                 let slack = R::c(100.0) * R::epsilon() * t1.abs().max(t.abs());
                 *j_end = if (end - t1).abs() <= slack {
@@ -162,14 +188,32 @@ impl<'a, R: Real, F: SdeFunction<R>> SdeStepper<'a, R, F> {
                 } else {
                     (*j + 1).min(grid.nsteps)
                 };
-                match blocks {
-                    Some(b) => b.at(self.tree, *j_end, &mut self.w1),
-                    None => self
-                        .tree
-                        .eval_unchecked(grid.time(t0, t1, *j_end).to_f64_lossy(), &mut self.w1),
-                }
+                read_node(self.tree, grid, nodes, (t0, t1), *j_end, &mut self.w1);
+                let tj = grid.time(t0, t1, *j);
+                (tj, grid.time(t0, t1, *j_end) - tj)
             }
         }
+    }
+}
+
+/// `W` at grid node `j` into `out`.
+#[inline]
+fn read_node<R: Real>(
+    tree: &mut BrownianTree,
+    grid: &Grid<R>,
+    nodes: &mut Nodes<'_, R>,
+    (t0, t1): (R, R),
+    j: usize,
+    out: &mut [f64],
+) {
+    match nodes {
+        // Node 0 is the tree's start, read as a time (as the adjoints always have).
+        Nodes::Blocks(b) if j > 0 => b.at(tree, j, out),
+        Nodes::Table(w) => {
+            let d = out.len();
+            out.copy_from_slice(&w[j * d..(j + 1) * d]);
+        }
+        _ => tree.eval_unchecked(grid.time(t0, t1, j).to_f64_lossy(), out),
     }
 }
 
@@ -194,11 +238,11 @@ impl<R: Real, F: SdeFunction<R>> Stepper for SdeStepper<'_, R, F> {
             Path::Tree => self.tree.eval_unchecked(t.to_f64_lossy(), &mut self.w0),
             Path::Grid {
                 grid,
-                blocks,
+                nodes,
                 j,
                 j_end,
             } => {
-                // The node at `t` (the start, unless a callback restarted the solve on the grid).
+                // The node at `t` (a run's start: the grid's start or a checkpoint).
                 let node = if t == t1 {
                     grid.nsteps
                 } else {
@@ -206,12 +250,7 @@ impl<R: Real, F: SdeFunction<R>> Stepper for SdeStepper<'_, R, F> {
                     (x as usize).min(grid.nsteps)
                 };
                 (*j, *j_end) = (node, node);
-                match blocks {
-                    Some(b) if node > 0 => b.at(self.tree, node, &mut self.w0),
-                    _ => self
-                        .tree
-                        .eval_unchecked(grid.time(t0, t1, node).to_f64_lossy(), &mut self.w0),
-                }
+                read_node(self.tree, grid, nodes, (t0, t1), node, &mut self.w0);
             }
         }
         if self.drift_at_start {
@@ -232,11 +271,11 @@ impl<R: Real, F: SdeFunction<R>> Stepper for SdeStepper<'_, R, F> {
 
     #[inline]
     fn try_step(&mut self, step: StepInput<'_, Vec<R>>, u1: &mut Vec<R>) -> Result<R, StepFailure> {
-        self.draw_end(step.t, step.h);
+        let (t, h) = self.draw_end(step.t, step.h);
         increments(&self.w0, &self.w1, self.m, &mut self.dw, &mut self.dz);
         let ctx = SdeStep {
-            t: step.t,
-            h: step.h,
+            t,
+            h,
             u: step.u0,
             p: self.p,
             dw: &self.dw,

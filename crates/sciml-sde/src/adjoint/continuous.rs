@@ -33,6 +33,7 @@ use crate::grid::{increments, GridPath, GridReplay};
 use crate::methods::Method;
 use crate::problem::{ItoCorrection, Noise, SdeFunction, SdeProblem, SdeVjp, StratonovichForm};
 use crate::solver::SdeOptions;
+use crate::stepper::Nodes;
 use sciml_core::{Error, Real, ReturnCode, Solution, Stats};
 
 /// The backsolve adjoint: the state is integrated backward with the adjoint, `O(1)` memory in
@@ -313,26 +314,22 @@ where
         method,
         prob,
         grid: &grid,
+        tree: &mut tree,
+        nodes: Nodes::Blocks(&mut path),
     }
-    .steps(
-        (0, nsteps),
-        &prob.u0,
-        &mut stats,
-        |j, w| path.at(&mut tree, j, w),
-        |j, u| {
-            while si < saves.len() && saves[si] == j {
-                sol.t.push(grid.time(t0, t1, j));
-                sol.u.push(u.to_vec());
-                si += 1;
-            }
-            if j % every == 0 || j == nsteps {
-                checkpoints.push(u.to_vec());
-            }
-            if store_all {
-                all.extend_from_slice(u);
-            }
-        },
-    )?;
+    .steps((0, nsteps), &prob.u0, &mut stats, |j, u| {
+        while si < saves.len() && saves[si] == j {
+            sol.t.push(grid.time(t0, t1, j));
+            sol.u.push(u.to_vec());
+            si += 1;
+        }
+        if j % every == 0 || j == nsteps {
+            checkpoints.push(u.to_vec());
+        }
+        if store_all {
+            all.extend_from_slice(u);
+        }
+    })?;
     sol.stats = stats;
     let mut states = match source {
         StateSource::Backsolve => {
@@ -423,14 +420,12 @@ where
                         method,
                         prob,
                         grid: &grid,
+                        tree: &mut tree,
+                        nodes: Nodes::Blocks(&mut path),
                     }
-                    .steps(
-                        (j0, j1),
-                        &at[c],
-                        &mut sink,
-                        |j, w| path.at(&mut tree, j, w),
-                        |_, u| states.extend_from_slice(u),
-                    )?;
+                    .steps((j0, j1), &at[c], &mut sink, |_, u| {
+                        states.extend_from_slice(u)
+                    })?;
                     *segment = c;
                 }
                 let o = j - c * *every;

@@ -14,6 +14,7 @@ use crate::grid::{grid_brownian, increments, GridReplay};
 use crate::methods::Method;
 use crate::problem::{SdeProblem, SdeVjp};
 use crate::solver::SdeOptions;
+use crate::stepper::Nodes;
 use sciml_core::{Error, Real, Solution, Stats};
 
 /// The solution and the gradients of a loss with respect to `u0` and `p`.
@@ -110,14 +111,12 @@ where
         method,
         prob,
         grid: &grid,
+        tree: &mut tree,
+        nodes: Nodes::Table(&path),
     }
-    .steps(
-        (0, nsteps),
-        &prob.u0,
-        &mut stats,
-        |j, out| out.copy_from_slice(w_at(j)),
-        |_, u| us.extend_from_slice(u),
-    );
+    .steps((0, nsteps), &prob.u0, &mut stats, |_, u| {
+        us.extend_from_slice(u)
+    });
     if let Err(e) = forward {
         f.record_drift(None);
         return Err(e);
