@@ -200,22 +200,28 @@ struct Scratch<R> {
     wa: Vec<R>,
 }
 
+/// Where one backward Euler–Heun stage is evaluated (DESIGN decision 11): time, (negative) step,
+/// the increments `dW` of the step, the forward state and the parameters.
+#[derive(Clone, Copy)]
+struct Stage<'a, R> {
+    t: R,
+    dt: R,
+    dw: &'a [R],
+    z: &'a [R],
+    p: &'a [R],
+}
+
 /// `ka = −(∂f/∂z)ᵀ a dt − (∂g/∂z)ᵀ (a ⊗ dW)` and the same with `∂/∂θ` into `kmu`, both
 /// overwritten. The VJPs accumulate, so the cotangents are negated.
-#[allow(clippy::too_many_arguments)]
 fn adjoint_increment<R: Real, B: SdeVjp<R>>(
     f: &mut B,
     noise: Noise,
-    t: R,
-    dt: R,
-    dw: &[R],
-    z: &[R],
+    st: Stage<'_, R>,
     a: &[R],
-    p: &[R],
-    ka: &mut [R],
-    kmu: &mut [R],
+    (ka, kmu): (&mut [R], &mut [R]),
     s: &mut Scratch<R>,
 ) {
+    let Stage { t, dt, dw, z, p } = st;
     ka.iter_mut().for_each(|x| *x = R::zero());
     kmu.iter_mut().for_each(|x| *x = R::zero());
     for (w, x) in s.wa.iter_mut().zip(a) {
@@ -227,18 +233,14 @@ fn adjoint_increment<R: Real, B: SdeVjp<R>>(
 }
 
 /// `kz = f dt + g dW`.
-#[allow(clippy::too_many_arguments)]
 fn state_increment<R: Real, B: SdeFunction<R>>(
     f: &mut B,
     noise: Noise,
-    t: R,
-    dt: R,
-    dw: &[R],
-    z: &[R],
-    p: &[R],
+    st: Stage<'_, R>,
     kz: &mut [R],
     s: &mut Scratch<R>,
 ) {
+    let Stage { t, dt, dw, z, p } = st;
     f.drift(t, z, p, kz);
     for x in kz.iter_mut() {
         *x *= dt;
@@ -393,7 +395,14 @@ where
         // The state at t_j (stage 1) and at t_{j−1} (stage 2).
         match &mut states {
             ForwardStates::End(_) => {
-                state_increment(&mut back, noise, tj, dt, &dw, &z, p, &mut kz0, &mut s);
+                let st = Stage {
+                    t: tj,
+                    dt,
+                    dw: &dw,
+                    z: &z,
+                    p,
+                };
+                state_increment(&mut back, noise, st, &mut kz0, &mut s);
                 for i in 0..n {
                     zbar[i] = z[i] + kz0[i];
                 }
@@ -433,18 +442,35 @@ where
                 zbar.copy_from_slice(&states[(o - 1) * n..o * n]);
             }
         }
-        adjoint_increment(
-            &mut back, noise, tj, dt, &dw, &z, &a, p, &mut ka0, &mut km0, &mut s,
-        );
+        let st = Stage {
+            t: tj,
+            dt,
+            dw: &dw,
+            z: &z,
+            p,
+        };
+        adjoint_increment(&mut back, noise, st, &a, (&mut ka0, &mut km0), &mut s);
         for i in 0..n {
             abar[i] = a[i] + ka0[i];
         }
         if matches!(states, ForwardStates::End(_)) {
-            state_increment(&mut back, noise, tjm, dt, &dw, &zbar, p, &mut kz1, &mut s);
+            let st = Stage {
+                t: tjm,
+                dt,
+                dw: &dw,
+                z: &zbar,
+                p,
+            };
+            state_increment(&mut back, noise, st, &mut kz1, &mut s);
         }
-        adjoint_increment(
-            &mut back, noise, tjm, dt, &dw, &zbar, &abar, p, &mut ka1, &mut km1, &mut s,
-        );
+        let st = Stage {
+            t: tjm,
+            dt,
+            dw: &dw,
+            z: &zbar,
+            p,
+        };
+        adjoint_increment(&mut back, noise, st, &abar, (&mut ka1, &mut km1), &mut s);
         for i in 0..n {
             a[i] += half * (ka0[i] + ka1[i]);
         }
