@@ -39,9 +39,11 @@ mod brownian;
 pub mod ensemble;
 mod error;
 mod field_sde;
+mod grid;
 mod methods;
 mod problem;
 mod solver;
+mod stepper;
 
 pub use brownian::{BrownianTree, DEFAULT_DEPTH};
 #[cfg(feature = "ensemble")]

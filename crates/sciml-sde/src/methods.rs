@@ -118,8 +118,9 @@ const SRI_BETA4: [f64; 4] = [-2.0, 5.0 / 3.0, -2.0 / 3.0, 1.0];
 
 /// Scratch for one step, built once per solve.
 pub(crate) struct Work<R> {
-    pub n: usize,
-    pub noise: Noise,
+    method: Method,
+    n: usize,
+    noise: Noise,
     f0: Vec<R>,
     f1: Vec<R>,
     g0: Vec<R>,
@@ -143,6 +144,7 @@ impl<R: Real> Work<R> {
         let gl = noise.diffusion_len(n);
         let stages = if method == Method::Sriw1 { 4 } else { 0 };
         Work {
+            method,
             n,
             noise,
             f0: vec![R::zero(); n],
@@ -162,224 +164,253 @@ impl<R: Real> Work<R> {
     }
 }
 
-/// Tolerances for the error estimate.
-pub(crate) struct Tol<R> {
-    pub abstol: R,
-    pub reltol: R,
-    pub delta: R,
+/// What one step needs beyond the method's scratch (DESIGN decision 11): where it starts, its
+/// size, the parameters, and its control, the Brownian increments over `(t, t + h)`.
+pub(crate) struct SdeStep<'a, R> {
+    /// Start of the step.
+    pub t: R,
+    /// Step size.
+    pub h: R,
+    /// State at `t`.
+    pub u: &'a [R],
+    /// Parameters.
+    pub p: &'a [R],
+    /// `ΔW` over the step, one per Brownian motion.
+    pub dw: &'a [R],
+    /// `ΔZ` of the auxiliary Brownian component (SRIW1 and SRA1 only; see [`Method`]).
+    pub dz: &'a [R],
+    /// `Some(δ)`: also form the error estimate, its deterministic part weighted by δ
+    /// (Rackauckas & Nie 2017), into [`Work::error`].
+    pub delta: Option<R>,
+    /// Drift evaluations, counted.
+    pub nf: &'a mut usize,
 }
 
-fn rms_scaled<R: Real>(e: &[R], u0: &[R], u1: &[R], tol: &Tol<R>) -> R {
-    let mut s = R::zero();
-    for i in 0..e.len() {
-        let sc = tol.abstol + tol.reltol * u0[i].abs().max(u1[i].abs());
-        let r = e[i] / sc;
-        s += r * r;
+impl<R: Real> Work<R> {
+    /// The error estimate of the last step that formed one (see [`SdeStep::delta`]): per
+    /// component, unscaled; the caller takes its weighted RMS norm (`State::err_norm`).
+    pub fn error(&self) -> &Vec<R> {
+        &self.err
     }
-    (s / R::from_usize(e.len().max(1))).sqrt()
-}
 
-/// One step from `(t, u)` of size `h` with Brownian increments `dw` (length m) and `dz`
-/// (auxiliary, length m, only for SRI/SRA); writes `unew` and returns the scaled error estimate
-/// (zero for methods without one). Returns the number of drift evaluations in `nf`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn step<R: Real, F: SdeFunction<R>>(
-    method: Method,
-    sys: &mut F,
-    t: R,
-    h: R,
-    u: &[R],
-    p: &[R],
-    dw: &[R],
-    dz: &[R],
-    unew: &mut [R],
-    w: &mut Work<R>,
-    tol: Option<&Tol<R>>,
-    nf: &mut usize,
-) -> R {
-    let n = w.n;
-    let noise = w.noise;
-    let one = R::one();
-    let half = R::c(0.5);
-    match method {
-        Method::EulerMaruyama | Method::LambaEm => {
-            sys.drift(t, u, p, &mut w.f0);
-            sys.diffusion(t, u, p, &mut w.g0);
-            *nf += 1;
-            for i in 0..n {
-                unew[i] = u[i] + h * w.f0[i];
+    /// One step of the method from `(s.t, s.u)` of size `s.h` with the increments `s.dw`,
+    /// `s.dz`; writes `unew` and returns whether an error estimate was formed (only the adaptive
+    /// methods have one, and only when `s.delta` asks for it).
+    pub fn step<F: SdeFunction<R>>(
+        &mut self,
+        sys: &mut F,
+        s: SdeStep<'_, R>,
+        unew: &mut [R],
+    ) -> bool {
+        let SdeStep {
+            t,
+            h,
+            u,
+            p,
+            dw,
+            dz,
+            delta,
+            nf,
+        } = s;
+        let w = self;
+        let method = w.method;
+        let n = w.n;
+        let noise = w.noise;
+        let one = R::one();
+        let half = R::c(0.5);
+        match method {
+            Method::EulerMaruyama | Method::LambaEm => {
+                sys.drift(t, u, p, &mut w.f0);
+                sys.diffusion(t, u, p, &mut w.g0);
+                *nf += 1;
+                for i in 0..n {
+                    unew[i] = u[i] + h * w.f0[i];
+                }
+                noise.apply_add(&w.g0, dw, one, unew);
+                if method == Method::LambaEm {
+                    if let Some(delta) = delta {
+                        // Lamba (2003) compares the drift and diffusion at both ends of the step:
+                        // h/2 (f(ū) − f(u)) and ½ (g(ū) − g(u)) ξ. Lamba uses the realised ΔW for ξ
+                        // and ū = u'; that makes accepting a step depend on its own increment, which
+                        // biases Euler–Maruyama (Gaines & Lyons, SIAM J. Appl. Math. 57, 1997; we
+                        // measured a 10% error on GBM). Here ū = u + f h + g √h and ξ = √h, so the
+                        // step size is chosen from the past only and the path is still replayed.
+                        let sq = h.sqrt();
+                        w.chi.iter_mut().for_each(|x| *x = sq);
+                        for i in 0..n {
+                            w.ubar[i] = u[i] + h * w.f0[i];
+                        }
+                        noise.apply_add(&w.g0, &w.chi, one, &mut w.ubar);
+                        sys.drift(t + h, &w.ubar, p, &mut w.f1);
+                        sys.diffusion(t + h, &w.ubar, p, &mut w.g1);
+                        *nf += 1;
+                        for v in w.g1.iter_mut().zip(&w.g0) {
+                            *v.0 -= *v.1;
+                        }
+                        w.err.iter_mut().for_each(|x| *x = R::zero());
+                        noise.apply_add(&w.g1, &w.chi, half, &mut w.err);
+                        for i in 0..n {
+                            w.err[i] =
+                                delta * (half * h * (w.f1[i] - w.f0[i])).abs() + w.err[i].abs();
+                        }
+                        return true;
+                    }
+                }
+                false
             }
-            noise.apply_add(&w.g0, dw, one, unew);
-            if method == Method::LambaEm {
-                if let Some(tol) = tol {
-                    // Lamba (2003) compares the drift and diffusion at both ends of the step:
-                    // h/2 (f(ū) − f(u)) and ½ (g(ū) − g(u)) ξ. Lamba uses the realised ΔW for ξ
-                    // and ū = u'; that makes accepting a step depend on its own increment, which
-                    // biases Euler–Maruyama (Gaines & Lyons, SIAM J. Appl. Math. 57, 1997; we
-                    // measured a 10% error on GBM). Here ū = u + f h + g √h and ξ = √h, so the
-                    // step size is chosen from the past only and the path is still replayed.
-                    let sq = h.sqrt();
-                    w.chi.iter_mut().for_each(|x| *x = sq);
-                    for i in 0..n {
-                        w.ubar[i] = u[i] + h * w.f0[i];
+            Method::EulerHeun => {
+                sys.drift(t, u, p, &mut w.f0);
+                sys.diffusion(t, u, p, &mut w.g0);
+                for i in 0..n {
+                    w.ubar[i] = u[i] + h * w.f0[i];
+                }
+                noise.apply_add(&w.g0, dw, one, &mut w.ubar);
+                sys.drift(t + h, &w.ubar, p, &mut w.f1);
+                sys.diffusion(t + h, &w.ubar, p, &mut w.g1);
+                *nf += 2;
+                for i in 0..n {
+                    unew[i] = u[i] + half * h * (w.f0[i] + w.f1[i]);
+                }
+                noise.apply_add(&w.g0, dw, half, unew);
+                noise.apply_add(&w.g1, dw, half, unew);
+                false
+            }
+            Method::Milstein => {
+                sys.drift(t, u, p, &mut w.f0);
+                sys.diffusion(t, u, p, &mut w.g0);
+                *nf += 1;
+                let sq = h.sqrt();
+                for i in 0..n {
+                    w.ubar[i] = u[i] + h * w.f0[i] + w.g0[i] * sq;
+                }
+                sys.diffusion(t, &w.ubar, p, &mut w.g1);
+                for i in 0..n {
+                    let dwi = if noise == Noise::Scalar { dw[0] } else { dw[i] };
+                    unew[i] = u[i]
+                        + h * w.f0[i]
+                        + w.g0[i] * dwi
+                        + (w.g1[i] - w.g0[i]) / (R::c(2.0) * sq) * (dwi * dwi - h);
+                }
+                false
+            }
+            Method::Sriw1 => w.step_sriw1(
+                sys,
+                SdeStep {
+                    t,
+                    h,
+                    u,
+                    p,
+                    dw,
+                    dz,
+                    delta,
+                    nf,
+                },
+                unew,
+            ),
+            Method::Sra1 => {
+                // Rößler SRA1: k1 = h f(u), k2 = h f(u + ¾k1 + (3/2) g(t+h) χ₂),
+                // u' = u + k1/3 + 2k2/3 + (g(t) − g(t+h)) χ₂ + g(t+h) ΔW, χ₂ = (ΔW + ΔZ/√3)/2.
+                let s3 = R::c(3.0f64.sqrt());
+                for ((c, a), b) in w.chi.iter_mut().zip(dw).zip(dz) {
+                    *c = (*a + *b / s3) * half;
+                }
+                let chi2 = &w.chi;
+                sys.drift(t, u, p, &mut w.f0);
+                sys.diffusion(t, u, p, &mut w.g0);
+                sys.diffusion(t + h, u, p, &mut w.g1);
+                for i in 0..n {
+                    w.ubar[i] = u[i] + R::c(0.75) * h * w.f0[i];
+                }
+                noise.apply_add(&w.g1, chi2, R::c(1.5), &mut w.ubar);
+                sys.drift(t + R::c(0.75) * h, &w.ubar, p, &mut w.f1);
+                *nf += 2;
+                for i in 0..n {
+                    unew[i] = u[i] + h * (w.f0[i] / R::c(3.0) + R::c(2.0) * w.f1[i] / R::c(3.0));
+                }
+                noise.apply_add(&w.g1, dw, one, unew);
+                // E_N = (g(t) − g(t+h)) χ₂.
+                for v in w.g0.iter_mut().zip(&w.g1) {
+                    *v.0 -= *v.1;
+                }
+                w.err.iter_mut().for_each(|x| *x = R::zero());
+                noise.apply_add(&w.g0, chi2, one, &mut w.err);
+                for i in 0..n {
+                    unew[i] += w.err[i];
+                }
+                match delta {
+                    Some(delta) => {
+                        for i in 0..n {
+                            w.err[i] = delta * (h * (w.f0[i] - w.f1[i])).abs() + w.err[i].abs();
+                        }
+                        true
                     }
-                    noise.apply_add(&w.g0, &w.chi, one, &mut w.ubar);
-                    sys.drift(t + h, &w.ubar, p, &mut w.f1);
-                    sys.diffusion(t + h, &w.ubar, p, &mut w.g1);
-                    *nf += 1;
-                    for v in w.g1.iter_mut().zip(&w.g0) {
-                        *v.0 -= *v.1;
-                    }
-                    w.err.iter_mut().for_each(|x| *x = R::zero());
-                    noise.apply_add(&w.g1, &w.chi, half, &mut w.err);
-                    for i in 0..n {
-                        w.err[i] =
-                            tol.delta * (half * h * (w.f1[i] - w.f0[i])).abs() + w.err[i].abs();
-                    }
-                    return rms_scaled(&w.err, u, unew, tol);
+                    None => false,
                 }
             }
-            R::zero()
-        }
-        Method::EulerHeun => {
-            sys.drift(t, u, p, &mut w.f0);
-            sys.diffusion(t, u, p, &mut w.g0);
-            for i in 0..n {
-                w.ubar[i] = u[i] + h * w.f0[i];
-            }
-            noise.apply_add(&w.g0, dw, one, &mut w.ubar);
-            sys.drift(t + h, &w.ubar, p, &mut w.f1);
-            sys.diffusion(t + h, &w.ubar, p, &mut w.g1);
-            *nf += 2;
-            for i in 0..n {
-                unew[i] = u[i] + half * h * (w.f0[i] + w.f1[i]);
-            }
-            noise.apply_add(&w.g0, dw, half, unew);
-            noise.apply_add(&w.g1, dw, half, unew);
-            R::zero()
-        }
-        Method::Milstein => {
-            sys.drift(t, u, p, &mut w.f0);
-            sys.diffusion(t, u, p, &mut w.g0);
-            *nf += 1;
-            let sq = h.sqrt();
-            for i in 0..n {
-                w.ubar[i] = u[i] + h * w.f0[i] + w.g0[i] * sq;
-            }
-            sys.diffusion(t, &w.ubar, p, &mut w.g1);
-            for i in 0..n {
-                let dwi = if noise == Noise::Scalar { dw[0] } else { dw[i] };
-                unew[i] = u[i]
-                    + h * w.f0[i]
-                    + w.g0[i] * dwi
-                    + (w.g1[i] - w.g0[i]) / (R::c(2.0) * sq) * (dwi * dwi - h);
-            }
-            R::zero()
-        }
-        Method::Sriw1 => step_sriw1(sys, t, h, u, p, dw, dz, unew, w, tol, nf),
-        Method::Sra1 => {
-            // Rößler SRA1: k1 = h f(u), k2 = h f(u + ¾k1 + (3/2) g(t+h) χ₂),
-            // u' = u + k1/3 + 2k2/3 + (g(t) − g(t+h)) χ₂ + g(t+h) ΔW, χ₂ = (ΔW + ΔZ/√3)/2.
-            let s3 = R::c(3.0f64.sqrt());
-            for ((c, a), b) in w.chi.iter_mut().zip(dw).zip(dz) {
-                *c = (*a + *b / s3) * half;
-            }
-            let chi2 = &w.chi;
-            sys.drift(t, u, p, &mut w.f0);
-            sys.diffusion(t, u, p, &mut w.g0);
-            sys.diffusion(t + h, u, p, &mut w.g1);
-            for i in 0..n {
-                w.ubar[i] = u[i] + R::c(0.75) * h * w.f0[i];
-            }
-            noise.apply_add(&w.g1, chi2, R::c(1.5), &mut w.ubar);
-            sys.drift(t + R::c(0.75) * h, &w.ubar, p, &mut w.f1);
-            *nf += 2;
-            for i in 0..n {
-                unew[i] = u[i] + h * (w.f0[i] / R::c(3.0) + R::c(2.0) * w.f1[i] / R::c(3.0));
-            }
-            noise.apply_add(&w.g1, dw, one, unew);
-            // E_N = (g(t) − g(t+h)) χ₂.
-            for v in w.g0.iter_mut().zip(&w.g1) {
-                *v.0 -= *v.1;
-            }
-            w.err.iter_mut().for_each(|x| *x = R::zero());
-            noise.apply_add(&w.g0, chi2, one, &mut w.err);
-            for i in 0..n {
-                unew[i] += w.err[i];
-            }
-            match tol {
-                Some(tol) => {
-                    for i in 0..n {
-                        w.err[i] = tol.delta * (h * (w.f0[i] - w.f1[i])).abs() + w.err[i].abs();
-                    }
-                    rms_scaled(&w.err, u, unew, tol)
-                }
-                None => R::zero(),
-            }
         }
     }
-}
 
-#[allow(clippy::too_many_arguments)]
-fn step_sriw1<R: Real, F: SdeFunction<R>>(
-    sys: &mut F,
-    t: R,
-    h: R,
-    u: &[R],
-    p: &[R],
-    dw: &[R],
-    dz: &[R],
-    unew: &mut [R],
-    w: &mut Work<R>,
-    tol: Option<&Tol<R>>,
-    nf: &mut usize,
-) -> R {
-    let n = w.n;
-    for i in 0..n {
-        let k = if w.noise == Noise::Scalar { 0 } else { i };
-        w.dwn[i] = dw[k];
-        w.dzn[i] = dz[k];
-    }
-    let sq = h.sqrt();
-    let s3 = R::c(3.0f64.sqrt());
-    for s in 0..4 {
+    fn step_sriw1<F: SdeFunction<R>>(
+        &mut self,
+        sys: &mut F,
+        s: SdeStep<'_, R>,
+        unew: &mut [R],
+    ) -> bool {
+        let SdeStep {
+            t,
+            h,
+            u,
+            p,
+            dw,
+            dz,
+            delta,
+            nf,
+        } = s;
+        let w = self;
+        let n = w.n;
         for i in 0..n {
-            let chi2 = (w.dwn[i] + w.dzn[i] / s3) * R::c(0.5);
-            let (mut a0, mut a1, mut b0, mut b1) = (R::zero(), R::zero(), R::zero(), R::zero());
-            for j in 0..s {
-                a0 += w.fs[j][i] * R::c(SRI_A0[s][j]);
-                a1 += w.fs[j][i] * R::c(SRI_A1[s][j]);
-                b0 += w.gs[j][i] * R::c(SRI_B0[s][j]);
-                b1 += w.gs[j][i] * R::c(SRI_B1[s][j]);
-            }
-            w.h0[s][i] = u[i] + a0 * h + b0 * chi2;
-            w.h1[s][i] = u[i] + a1 * h + b1 * sq;
+            let k = if w.noise == Noise::Scalar { 0 } else { i };
+            w.dwn[i] = dw[k];
+            w.dzn[i] = dz[k];
         }
-        sys.drift(t + R::c(SRI_C0[s]) * h, &w.h0[s], p, &mut w.fs[s]);
-        sys.diffusion(t + R::c(SRI_C1[s]) * h, &w.h1[s], p, &mut w.gs[s]);
-        *nf += 1;
-    }
-    for i in 0..n {
-        let dwi = w.dwn[i];
-        let chi1 = (dwi * dwi - h) / (R::c(2.0) * sq);
-        let chi2 = (dwi + w.dzn[i] / s3) * R::c(0.5);
-        let chi3 = (dwi * dwi * dwi - R::c(3.0) * h * dwi) / (R::c(6.0) * h);
-        let (mut a, mut b) = (R::zero(), R::zero());
-        let mut e2 = R::zero();
+        let sq = h.sqrt();
+        let s3 = R::c(3.0f64.sqrt());
         for s in 0..4 {
-            a += w.fs[s][i] * R::c(SRI_ALPHA[s]);
-            b += w.gs[s][i] * (R::c(SRI_BETA1[s]) * dwi + R::c(SRI_BETA2[s]) * chi1);
-            e2 += w.gs[s][i] * (R::c(SRI_BETA3[s]) * chi2 + R::c(SRI_BETA4[s]) * chi3);
+            for i in 0..n {
+                let chi2 = (w.dwn[i] + w.dzn[i] / s3) * R::c(0.5);
+                let (mut a0, mut a1, mut b0, mut b1) = (R::zero(), R::zero(), R::zero(), R::zero());
+                for j in 0..s {
+                    a0 += w.fs[j][i] * R::c(SRI_A0[s][j]);
+                    a1 += w.fs[j][i] * R::c(SRI_A1[s][j]);
+                    b0 += w.gs[j][i] * R::c(SRI_B0[s][j]);
+                    b1 += w.gs[j][i] * R::c(SRI_B1[s][j]);
+                }
+                w.h0[s][i] = u[i] + a0 * h + b0 * chi2;
+                w.h1[s][i] = u[i] + a1 * h + b1 * sq;
+            }
+            sys.drift(t + R::c(SRI_C0[s]) * h, &w.h0[s], p, &mut w.fs[s]);
+            sys.diffusion(t + R::c(SRI_C1[s]) * h, &w.h1[s], p, &mut w.gs[s]);
+            *nf += 1;
         }
-        unew[i] = u[i] + a * h + b + e2;
-        if let Some(tol) = tol {
-            // Rackauckas & Nie (2017): deterministic part from the embedded Euler drift,
-            // stochastic part the β₃, β₄ terms.
-            w.err[i] = tol.delta * (h * (w.fs[0][i] - w.fs[1][i])).abs() + e2.abs();
+        for i in 0..n {
+            let dwi = w.dwn[i];
+            let chi1 = (dwi * dwi - h) / (R::c(2.0) * sq);
+            let chi2 = (dwi + w.dzn[i] / s3) * R::c(0.5);
+            let chi3 = (dwi * dwi * dwi - R::c(3.0) * h * dwi) / (R::c(6.0) * h);
+            let (mut a, mut b) = (R::zero(), R::zero());
+            let mut e2 = R::zero();
+            for s in 0..4 {
+                a += w.fs[s][i] * R::c(SRI_ALPHA[s]);
+                b += w.gs[s][i] * (R::c(SRI_BETA1[s]) * dwi + R::c(SRI_BETA2[s]) * chi1);
+                e2 += w.gs[s][i] * (R::c(SRI_BETA3[s]) * chi2 + R::c(SRI_BETA4[s]) * chi3);
+            }
+            unew[i] = u[i] + a * h + b + e2;
+            if let Some(delta) = delta {
+                // Rackauckas & Nie (2017): deterministic part from the embedded Euler drift,
+                // stochastic part the β₃, β₄ terms.
+                w.err[i] = delta * (h * (w.fs[0][i] - w.fs[1][i])).abs() + e2.abs();
+            }
         }
-    }
-    match tol {
-        Some(tol) => rms_scaled(&w.err, u, unew, tol),
-        None => R::zero(),
+        delta.is_some()
     }
 }

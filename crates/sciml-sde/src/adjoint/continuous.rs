@@ -29,9 +29,11 @@
 use crate::adjoint::forward::{check_cotangents, fixed_setup};
 use crate::adjoint::SdeAdjoint;
 use crate::error::SdeError;
+use crate::grid::{increments, GridPath, GridReplay};
 use crate::methods::Method;
 use crate::problem::{ItoCorrection, Noise, SdeFunction, SdeProblem, SdeVjp, StratonovichForm};
-use crate::solver::{forward_steps, increments, GridPath, SdeOptions};
+use crate::solver::SdeOptions;
+use crate::stepper::Nodes;
 use sciml_core::{Error, Real, ReturnCode, Solution, Stats};
 
 /// The backsolve adjoint: the state is integrated backward with the adjoint, `O(1)` memory in
@@ -198,22 +200,28 @@ struct Scratch<R> {
     wa: Vec<R>,
 }
 
+/// Where one backward Euler–Heun stage is evaluated (DESIGN decision 11): time, (negative) step,
+/// the increments `dW` of the step, the forward state and the parameters.
+#[derive(Clone, Copy)]
+struct Stage<'a, R> {
+    t: R,
+    dt: R,
+    dw: &'a [R],
+    z: &'a [R],
+    p: &'a [R],
+}
+
 /// `ka = −(∂f/∂z)ᵀ a dt − (∂g/∂z)ᵀ (a ⊗ dW)` and the same with `∂/∂θ` into `kmu`, both
 /// overwritten. The VJPs accumulate, so the cotangents are negated.
-#[allow(clippy::too_many_arguments)]
 fn adjoint_increment<R: Real, B: SdeVjp<R>>(
     f: &mut B,
     noise: Noise,
-    t: R,
-    dt: R,
-    dw: &[R],
-    z: &[R],
+    st: Stage<'_, R>,
     a: &[R],
-    p: &[R],
-    ka: &mut [R],
-    kmu: &mut [R],
+    (ka, kmu): (&mut [R], &mut [R]),
     s: &mut Scratch<R>,
 ) {
+    let Stage { t, dt, dw, z, p } = st;
     ka.iter_mut().for_each(|x| *x = R::zero());
     kmu.iter_mut().for_each(|x| *x = R::zero());
     for (w, x) in s.wa.iter_mut().zip(a) {
@@ -225,18 +233,14 @@ fn adjoint_increment<R: Real, B: SdeVjp<R>>(
 }
 
 /// `kz = f dt + g dW`.
-#[allow(clippy::too_many_arguments)]
 fn state_increment<R: Real, B: SdeFunction<R>>(
     f: &mut B,
     noise: Noise,
-    t: R,
-    dt: R,
-    dw: &[R],
-    z: &[R],
-    p: &[R],
+    st: Stage<'_, R>,
     kz: &mut [R],
     s: &mut Scratch<R>,
 ) {
+    let Stage { t, dt, dw, z, p } = st;
     f.drift(t, z, p, kz);
     for x in kz.iter_mut() {
         *x *= dt;
@@ -282,7 +286,7 @@ where
     let np = prob.p.len();
     let nsteps = grid.nsteps;
     let p = &prob.p;
-    let mut path = GridPath::new(&grid, t1);
+    let mut path = GridPath::new(grid, t1);
 
     // Forward pass: the saved states, and what the backward pass needs.
     let mut f = prob.f.clone();
@@ -307,29 +311,27 @@ where
         sol.u.push(prob.u0.clone());
         si += 1;
     }
-    forward_steps(
-        &mut f,
+    GridReplay {
+        f: &mut f,
         method,
         prob,
-        &grid,
-        (0, nsteps),
-        &prob.u0,
-        &mut stats,
-        |j, w| path.at(&mut tree, j, w),
-        |j, u| {
-            while si < saves.len() && saves[si] == j {
-                sol.t.push(grid.time(t0, t1, j));
-                sol.u.push(u.to_vec());
-                si += 1;
-            }
-            if j % every == 0 || j == nsteps {
-                checkpoints.push(u.to_vec());
-            }
-            if store_all {
-                all.extend_from_slice(u);
-            }
-        },
-    )?;
+        grid: &grid,
+        tree: &mut tree,
+        nodes: Nodes::Blocks(&mut path),
+    }
+    .steps((0, nsteps), &prob.u0, &mut stats, |j, u| {
+        while si < saves.len() && saves[si] == j {
+            sol.t.push(grid.time(t0, t1, j));
+            sol.u.push(u.to_vec());
+            si += 1;
+        }
+        if j % every == 0 || j == nsteps {
+            checkpoints.push(u.to_vec());
+        }
+        if store_all {
+            all.extend_from_slice(u);
+        }
+    })?;
     sol.stats = stats;
     let mut states = match source {
         StateSource::Backsolve => {
@@ -393,7 +395,14 @@ where
         // The state at t_j (stage 1) and at t_{j−1} (stage 2).
         match &mut states {
             ForwardStates::End(_) => {
-                state_increment(&mut back, noise, tj, dt, &dw, &z, p, &mut kz0, &mut s);
+                let st = Stage {
+                    t: tj,
+                    dt,
+                    dw: &dw,
+                    z: &z,
+                    p,
+                };
+                state_increment(&mut back, noise, st, &mut kz0, &mut s);
                 for i in 0..n {
                     zbar[i] = z[i] + kz0[i];
                 }
@@ -415,17 +424,17 @@ where
                     states.clear();
                     states.extend_from_slice(&at[c]);
                     let mut sink = Stats::default();
-                    forward_steps(
-                        &mut f,
+                    GridReplay {
+                        f: &mut f,
                         method,
                         prob,
-                        &grid,
-                        (j0, j1),
-                        &at[c],
-                        &mut sink,
-                        |j, w| path.at(&mut tree, j, w),
-                        |_, u| states.extend_from_slice(u),
-                    )?;
+                        grid: &grid,
+                        tree: &mut tree,
+                        nodes: Nodes::Blocks(&mut path),
+                    }
+                    .steps((j0, j1), &at[c], &mut sink, |_, u| {
+                        states.extend_from_slice(u)
+                    })?;
                     *segment = c;
                 }
                 let o = j - c * *every;
@@ -433,18 +442,35 @@ where
                 zbar.copy_from_slice(&states[(o - 1) * n..o * n]);
             }
         }
-        adjoint_increment(
-            &mut back, noise, tj, dt, &dw, &z, &a, p, &mut ka0, &mut km0, &mut s,
-        );
+        let st = Stage {
+            t: tj,
+            dt,
+            dw: &dw,
+            z: &z,
+            p,
+        };
+        adjoint_increment(&mut back, noise, st, &a, (&mut ka0, &mut km0), &mut s);
         for i in 0..n {
             abar[i] = a[i] + ka0[i];
         }
         if matches!(states, ForwardStates::End(_)) {
-            state_increment(&mut back, noise, tjm, dt, &dw, &zbar, p, &mut kz1, &mut s);
+            let st = Stage {
+                t: tjm,
+                dt,
+                dw: &dw,
+                z: &zbar,
+                p,
+            };
+            state_increment(&mut back, noise, st, &mut kz1, &mut s);
         }
-        adjoint_increment(
-            &mut back, noise, tjm, dt, &dw, &zbar, &abar, p, &mut ka1, &mut km1, &mut s,
-        );
+        let st = Stage {
+            t: tjm,
+            dt,
+            dw: &dw,
+            z: &zbar,
+            p,
+        };
+        adjoint_increment(&mut back, noise, st, &abar, (&mut ka1, &mut km1), &mut s);
         for i in 0..n {
             a[i] += half * (ka0[i] + ka1[i]);
         }

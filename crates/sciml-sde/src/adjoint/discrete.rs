@@ -10,9 +10,11 @@
 
 use crate::adjoint::forward::{check_cotangents, fixed_setup};
 use crate::error::SdeError;
+use crate::grid::{grid_brownian, increments, GridReplay};
 use crate::methods::Method;
 use crate::problem::{SdeProblem, SdeVjp};
-use crate::solver::{forward_steps, grid_brownian, increments, SdeOptions};
+use crate::solver::SdeOptions;
+use crate::stepper::Nodes;
 use sciml_core::{Error, Real, Solution, Stats};
 
 /// The solution and the gradients of a loss with respect to `u0` and `p`.
@@ -104,17 +106,17 @@ where
     let mut us = Vec::with_capacity((nsteps + 1) * n);
     us.extend_from_slice(&prob.u0);
     let mut stats = Stats::default();
-    let forward = forward_steps(
-        &mut f,
+    let forward = GridReplay {
+        f: &mut f,
         method,
         prob,
-        &grid,
-        (0, nsteps),
-        &prob.u0,
-        &mut stats,
-        |j, out| out.copy_from_slice(w_at(j)),
-        |_, u| us.extend_from_slice(u),
-    );
+        grid: &grid,
+        tree: &mut tree,
+        nodes: Nodes::Table(&path),
+    }
+    .steps((0, nsteps), &prob.u0, &mut stats, |_, u| {
+        us.extend_from_slice(u)
+    });
     if let Err(e) = forward {
         f.record_drift(None);
         return Err(e);

@@ -1,9 +1,10 @@
 //! What the adjoints share: the fixed-step set-up and the check of a loss's cotangents.
 
 use crate::error::SdeError;
+use crate::grid::{grid_saves, Grid};
 use crate::methods::Method;
 use crate::problem::{SdeFunction, SdeProblem};
-use crate::solver::{default_tree, grid_saves, validate, Grid, SdeOptions};
+use crate::solver::{default_tree, validate, SdeOptions};
 use crate::BrownianTree;
 use sciml_core::{Error, Real, ReturnCode};
 
