@@ -84,10 +84,11 @@ pub trait Residual {
     ) -> Result<(), StepFailure>;
     /// Solves `W·x = b` in place with the current iteration matrix.
     fn solve(&mut self, b: &mut Self::V, stats: &mut Stats) -> Result<(), StepFailure>;
-    /// The norm of the increment `dz` in tolerance units (`1` is one tolerance), after
-    /// [`Residual::solve`] and before [`Residual::update`].
+    /// The norm of the increment `dz` in tolerance units (`1` is one tolerance), called right
+    /// after [`Residual::update`] (which may prepare it).
     fn norm(&mut self, dz: &Self::V) -> Re<Self::V>;
-    /// `z += dz`, and whatever follows the iterate (BDF's predicted value plus correction).
+    /// `z += dz`, and whatever follows the iterate (BDF's predicted value plus correction);
+    /// called right after [`Residual::solve`].
     fn update(&mut self, z: &mut Self::V, dz: &Self::V) {
         z.axpy(Re::<Self::V>::one(), dz);
     }
@@ -173,6 +174,7 @@ pub struct Rate<R> {
 ///     .unwrap();
 /// assert!((z[0] - 2f64.sqrt()).abs() <= f64::EPSILON && n < 10);
 /// ```
+#[inline]
 pub fn iterate<G: Residual>(
     g: &mut G,
     z: &mut G::V,
@@ -202,6 +204,8 @@ pub fn iterate<G: Residual>(
     for k in 0..max_iter {
         g.neg_residual(z, dz, stats)?;
         g.solve(dz, stats)?;
+        // The iterate moves before the tests: a failed solve's iterate is discarded anyway.
+        g.update(z, dz);
         let ndz = g.norm(dz);
         if !ndz.is_finite() {
             return Err(StepFailure::NonFinite);
@@ -224,7 +228,6 @@ pub fn iterate<G: Residual>(
                         return Err(StepFailure::NewtonFailure);
                     }
                 }
-                g.update(z, dz);
                 if eta * ndz <= kappa || ndz == zero {
                     rate.eta = eta;
                     return Ok(k + 1);
@@ -241,7 +244,6 @@ pub fn iterate<G: Residual>(
                     }
                     eta = theta / (one - theta);
                 }
-                g.update(z, dz);
                 // For η ≤ 1, η^0.8 ≥ η, so when `η ‖Δ‖ ≥ κ` already the power is not needed.
                 if k == 0 && (eta_first > one || eta_first * ndz < kappa) {
                     eta = (R::<G>::c(0.8) * eta_first.ln()).exp();
@@ -252,7 +254,6 @@ pub fn iterate<G: Residual>(
                 }
             }
             Convergence::Rounding { .. } => {
-                g.update(z, dz);
                 if small || ndz == zero {
                     return Ok(k + 1);
                 }
@@ -540,6 +541,7 @@ where
 {
     type V = Vec<S>;
 
+    #[inline]
     fn neg_residual(
         &mut self,
         z: &Vec<S>,
@@ -570,16 +572,25 @@ where
         }
     }
 
+    #[inline]
     fn solve(&mut self, b: &mut Vec<S>, stats: &mut Stats) -> Result<(), StepFailure> {
         self.lin.solve(self.lc, self.f, self.p, b, stats)?;
         stats.nnewton += 1;
         Ok(())
     }
 
-    fn norm(&mut self, dz: &Vec<S>) -> S::Re {
-        for (mi, di) in self.mz.iter_mut().zip(dz.iter()) {
+    /// `z += Δ`, and the stage value's change `γΔ` for the norm, in one pass.
+    #[inline]
+    fn update(&mut self, z: &mut Vec<S>, dz: &Vec<S>) {
+        for ((zi, di), mi) in z.iter_mut().zip(dz.iter()).zip(self.mz.iter_mut()) {
+            *zi += *di;
             *mi = *di * self.gamma;
         }
+    }
+
+    /// The norm of `γΔ` (left by `update`).
+    #[inline]
+    fn norm(&mut self, _dz: &Vec<S>) -> S::Re {
         Vec::<S>::err_norm(self.mz, self.u0, self.y, self.tol)
     }
 }
