@@ -30,8 +30,9 @@
 //! The dense output of a step is the interpolating polynomial of the order used, written in the
 //! monomial basis in `θ = (t − t_n)/h` each step: `u(θ) = u_n + h Σ_{j=1}^{5} θ^j v_j`.
 
-use super::linear::{DenseSolve, LinearStrategy};
+use super::linear::{DenseSolve, LinearStrategy, WSpec};
 use super::mass_mul;
+use super::newton::{iterate, Convergence, Rate, Residual};
 use crate::method::{MethodInfo, OdeMethod, StepContext, StepFailure, StepMemory};
 use sciml_core::{One, Real, Scalar, State, Stats, VectorField, Zero};
 use std::sync::Arc;
@@ -639,7 +640,7 @@ where
             }
             if c.w_for != cgam.to_f64_lossy() {
                 c.w_for = f64::NAN;
-                lin.factorise(&mut c.lin, cgam, ctx.mass, ctx.stats)?;
+                lin.factorise(&mut c.lin, WSpec::ode(cgam, ctx.mass), ctx.stats)?;
                 c.w_for = cgam.to_f64_lossy();
             }
             match newton(
@@ -891,9 +892,10 @@ fn wnorm<S: Scalar>(e: &[S], w: &[S::Re], n: usize) -> S::Re {
     (s / S::Re::from_usize(n)).sqrt()
 }
 
-/// Simplified Newton on `M (d + ψ) − c f(t, y⁽⁰⁾ + d) = 0` with the factorised `W = M − cJ`.
-/// Returns the number of iterations when converged, `None` when the convergence-rate test says
-/// it will not converge in `NEWTON_MAXITER` iterations (or `f` is not finite).
+/// Simplified Newton on `M (d + ψ) − c f(t, y⁽⁰⁾ + d) = 0` with the factorised `W = M − cJ`,
+/// through the shared iteration ([`iterate`] with [`Convergence::Corrector`]). Returns the
+/// number of iterations when converged, `None` when the convergence-rate test says it will not
+/// converge in `max_iter` iterations (or `f` or an increment is not finite).
 ///
 /// The convergence test is Hairer and Wanner's (*Solving ODEs II*, IV.8, eqs. 8.10–8.15), as in
 /// CVODE and diffsol: with the contraction rate `θ_m = ‖Δ_m‖/‖Δ_{m−1}‖` and `η = θ/(1 − θ)`,
@@ -917,67 +919,134 @@ where
     S: Scalar,
     F: VectorField<V = Vec<S>>,
 {
-    type R<S> = <S as Scalar>::Re;
-    let kappa = R::<S>::c(settings.kappa);
-    let maxiter = settings.max_iter;
-    let one = R::<S>::one();
     c.corr.copy_from(&c.zero);
     c.y.copy_from(&c.ypred);
-    // η of the first iteration: the last solve's raised to 0.8 (Hairer and Wanner's eq. 8.15),
-    // so that a run of one-iteration solves measures the rate again now and then. For η ≤ 1,
-    // η^0.8 ≥ η, so when `η ‖Δ‖ ≥ κ` already the power is not needed.
-    let eta_last = c.eta.max(R::<S>::c(1e4) * R::<S>::epsilon());
     // Increments are measured in the norm at the prediction.
     let nw = inv_weights(&mut c.wt, &c.ypred, &c.ypred, tol);
-    let mut eta = eta_last;
-    let mut norm_old: Option<R<S>> = None;
-    for it in 0..maxiter {
-        f.rhs(t_new, &c.y, p, &mut c.fy);
+    let BdfCache {
+        lin: lc,
+        psi,
+        corr,
+        dy,
+        y,
+        mv,
+        fy,
+        wt,
+        zero,
+        eta,
+        ..
+    } = c;
+    let mut g = CorrectorResidual {
+        lin,
+        lc,
+        f,
+        p,
+        t_new,
+        cgam,
+        mass,
+        psi,
+        y,
+        fy,
+        mv,
+        zero,
+        wt,
+        nw,
+    };
+    let mut rate = Rate {
+        eta: *eta,
+        max_theta: S::Re::zero(),
+    };
+    let conv = Convergence::Corrector {
+        kappa: settings.kappa,
+        max_iter: settings.max_iter,
+    };
+    match iterate(&mut g, corr, dy, conv, &mut rate, stats) {
+        Ok(n) => {
+            *eta = rate.eta;
+            Ok(Some(n))
+        }
+        Err(StepFailure::NewtonFailure | StepFailure::NonFinite) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// BDF's corrector as a [`Residual`]: the iterate is the correction `d`, `−G(d)` is
+/// `c f(t, y) − M (ψ + d)` at `y = y⁽⁰⁾ + d` (kept up to date by `update`), and increments are
+/// measured in the weighted RMS norm at the prediction.
+struct CorrectorResidual<'a, S: Scalar, F: VectorField<V = Vec<S>>, L: LinearStrategy<F>> {
+    lin: &'a L,
+    lc: &'a mut L::Cache,
+    f: &'a mut F,
+    p: &'a F::P,
+    t_new: S::Re,
+    cgam: S::Re,
+    mass: Option<&'a sciml_core::DenseMatrix<S::Re>>,
+    psi: &'a Vec<S>,
+    /// The iterate's value `y⁽⁰⁾ + d`.
+    y: &'a mut Vec<S>,
+    fy: &'a mut Vec<S>,
+    mv: &'a mut Vec<S>,
+    zero: &'a Vec<S>,
+    wt: &'a [S::Re],
+    nw: usize,
+}
+
+impl<S, F, L> Residual for CorrectorResidual<'_, S, F, L>
+where
+    S: Scalar,
+    F: VectorField<V = Vec<S>>,
+    L: LinearStrategy<F>,
+{
+    type V = Vec<S>;
+
+    fn neg_residual(
+        &mut self,
+        corr: &Vec<S>,
+        out: &mut Vec<S>,
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure> {
+        self.f.rhs(self.t_new, self.y, self.p, self.fy);
         stats.nf += 1;
         stats.nnewton += 1;
-        if !c.fy.all_finite() {
-            return Ok(None);
+        if !self.fy.all_finite() {
+            return Err(StepFailure::NonFinite);
         }
-        // Residual c f − M (ψ + d).
-        match mass {
+        let cgam = self.cgam;
+        match self.mass {
             None => {
-                for (((o, fy), ps), d) in c.dy.iter_mut().zip(&c.fy).zip(&c.psi).zip(&c.corr) {
+                for (((o, fy), ps), d) in out
+                    .iter_mut()
+                    .zip(self.fy.iter())
+                    .zip(self.psi.iter())
+                    .zip(corr.iter())
+                {
                     *o = *fy * cgam - *ps - *d;
                 }
             }
             Some(m) => {
-                c.dy.lincomb(&c.psi, &[one], &[&c.corr]);
-                mass_mul(m, &c.dy, &mut c.mv);
-                c.dy.lincomb(&c.zero, &[cgam, -one], &[&c.fy, &c.mv]);
+                let one = S::Re::one();
+                out.lincomb(self.psi, &[one], &[corr]);
+                mass_mul(m, out, self.mv);
+                out.lincomb(self.zero, &[cgam, -one], &[&*self.fy, &*self.mv]);
             }
         }
-        lin.solve(&mut c.lin, f, p, &mut c.dy, stats)?;
-        let dy_norm = wnorm(&c.dy, &c.wt, nw);
-        if !dy_norm.is_finite() {
-            return Ok(None);
-        }
-        if let Some(o) = norm_old {
-            let r = dy_norm / o;
-            let left = maxiter - 1 - it;
-            if r >= one || (left > 0 && r.powi(left as i32) / (one - r) * dy_norm > kappa) {
-                return Ok(None);
-            }
-            eta = r / (one - r);
-        }
-        for ((y, d), dy) in c.y.iter_mut().zip(c.corr.iter_mut()).zip(c.dy.iter()) {
+        Ok(())
+    }
+
+    fn solve(&mut self, b: &mut Vec<S>, stats: &mut Stats) -> Result<(), StepFailure> {
+        self.lin.solve(self.lc, self.f, self.p, b, stats)
+    }
+
+    fn norm(&mut self, dy: &Vec<S>) -> S::Re {
+        wnorm(dy, self.wt, self.nw)
+    }
+
+    fn update(&mut self, corr: &mut Vec<S>, dy: &Vec<S>) {
+        for ((y, d), dy) in self.y.iter_mut().zip(corr.iter_mut()).zip(dy.iter()) {
             *y += *dy;
             *d += *dy;
         }
-        if it == 0 && (eta_last > one || eta_last * dy_norm < kappa) {
-            eta = (R::<S>::c(0.8) * eta_last.ln()).exp();
-        }
-        if eta * dy_norm < kappa || dy_norm == R::<S>::zero() {
-            c.eta = eta;
-            return Ok(Some(it + 1));
-        }
-        norm_old = Some(dy_norm);
     }
-    Ok(None)
 }
 
 impl<L: Clone + Send + Sync + std::fmt::Debug> MethodInfo for Bdf<L> {

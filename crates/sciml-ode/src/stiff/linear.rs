@@ -1,9 +1,13 @@
-//! How an implicit method solves with its iteration matrix `W = M − γ·J`.
+//! How an implicit method solves with its iteration matrix `W = α·A + β·J`.
 //!
-//! `J = ∂f/∂u` at a linearisation point, `M` the mass matrix (the identity when the problem has
-//! none) and `γ = h·γ_method`. A strategy says where `J` comes from and how `W` is solved with,
-//! and its implementation names the capability of the field it needs: a dense Jacobian
-//! ([`DenseSolve`]), a sparse one ([`SparseSolve`]), Jacobian-vector products for Jacobian-free GMRES ([`KrylovSolve`]).
+//! `J = ∂f/∂u` at a linearisation point (for a residual problem `F(u′, u, t) = 0`, `∂F/∂u`), and
+//! `A` the mass matrix (the identity when the problem has none) or, for a residual problem,
+//! `∂F/∂u′`. The stiff ODE methods use `W = M − γJ` (`α = 1`, `β = −γ`, `γ = h·γ_method`; see
+//! [`WSpec::ode`]); a BDF step of a residual problem uses `W = (α_k/h)·∂F/∂u′ + ∂F/∂u` (Hairer and
+//! Wanner, *Solving ODEs II*, IV.8 and VI.2, and DASSL's iteration matrix). A strategy says where
+//! `J` comes from and how `W` is solved with, and its implementation names the capability of the
+//! field it needs: a dense Jacobian ([`DenseSolve`]), a sparse one ([`SparseSolve`]),
+//! Jacobian-vector products for Jacobian-free GMRES ([`KrylovSolve`]).
 //! A field without that capability is a compile error; wrap it in a provider
 //! (`sciml_core::ForwardAd` for exact derivatives, `sciml_core::FiniteDiff` for differences).
 
@@ -14,7 +18,59 @@ use sciml_core::{
 };
 use std::sync::Arc;
 
-/// A way of forming and solving `W = M − γ·J`.
+/// The iteration matrix `W = α·A + β·J` a [`LinearStrategy`] forms from its current `J`: `A` is
+/// the identity (`a: None`) or a given matrix (the mass matrix `M`, or `∂F/∂u′` of a residual
+/// problem).
+///
+/// For the ODE methods' `W = M − γJ` ([`WSpec::ode`]) every strategy forms exactly the floating
+/// point values it formed when it took `(γ, M)`: `J·(−γ) = −(J·γ)` and `1·m = m` are exact.
+///
+/// ```
+/// use sciml_core::{DenseMatrix, ForwardAd, GenericRhs, Scalar, Stats};
+/// use sciml_ode::stiff::{DenseSolve, LinearStrategy, WSpec};
+/// #[derive(Clone)]
+/// struct Lin;
+/// impl GenericRhs for Lin {
+///     fn dims(&self) -> (usize, usize) { (2, 0) }
+///     fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], _p: &[S], du: &mut [S], _ws: &mut [S]) {
+///         du[0] = u[0] * S::cst(-2.0) + u[1];
+///         du[1] = u[1] * S::cst(-3.0);
+///     }
+/// }
+/// let mut f = ForwardAd::new(Lin);
+/// let (u, mut stats) = (vec![1.0, 1.0], Stats::default());
+/// let mut c = LinearStrategy::<ForwardAd<Lin>>::cache(&DenseSolve, &f, &u);
+/// DenseSolve.update_jacobian(&mut c, &mut f, 0.0, &u, &vec![], &mut stats);
+/// // W = 10·I + 1·J = [[8, 1], [0, 7]]: solve W x = (9, 7).
+/// let w = WSpec { alpha: 10.0, a: None, beta: 1.0 };
+/// LinearStrategy::<ForwardAd<Lin>>::factorise(&DenseSolve, &mut c, w, &mut stats).unwrap();
+/// let mut b = vec![9.0, 7.0];
+/// DenseSolve.solve(&mut c, &mut f, &vec![], &mut b, &mut stats).unwrap();
+/// assert!((b[0] - 1.0).abs() < 1e-15 && (b[1] - 1.0).abs() < 1e-15);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct WSpec<'a, R> {
+    /// Weight of `A`.
+    pub alpha: R,
+    /// `A`: `None` for the identity.
+    pub a: Option<&'a DenseMatrix<R>>,
+    /// Weight of `J`.
+    pub beta: R,
+}
+
+impl<'a, R: sciml_core::Real> WSpec<'a, R> {
+    /// `W = M − γ·J` (`M = I` when `mass` is `None`): the iteration matrix of the stiff ODE
+    /// methods, `γ = h·γ_method` (Rosenbrock, ESDIRK) or `h/α_k` (BDF).
+    pub fn ode(gamma: R, mass: Option<&'a DenseMatrix<R>>) -> Self {
+        WSpec {
+            alpha: R::one(),
+            a: mass,
+            beta: -gamma,
+        }
+    }
+}
+
+/// A way of forming and solving `W = α·A + β·J` ([`WSpec`]).
 pub trait LinearStrategy<F: VectorField>: Clone + Send + Sync + std::fmt::Debug {
     /// Matrices, factorisations and scratch.
     type Cache: Clone + Send;
@@ -30,12 +86,11 @@ pub trait LinearStrategy<F: VectorField>: Clone + Send + Sync + std::fmt::Debug 
         p: &F::P,
         stats: &mut Stats,
     );
-    /// Forms `W = M − γ·J` with the current `J` and factorises it.
+    /// Forms `W = α·A + β·J` with the current `J` and factorises it.
     fn factorise(
         &self,
         c: &mut Self::Cache,
-        gamma: Re<F::V>,
-        mass: Option<&DenseMatrix<Re<F::V>>>,
+        w: WSpec<'_, Re<F::V>>,
         stats: &mut Stats,
     ) -> Result<(), StepFailure>;
     /// Solves `W x = b` in place.
@@ -207,24 +262,27 @@ where
     fn factorise(
         &self,
         c: &mut DenseSolveCache<S>,
-        gamma: S::Re,
-        mass: Option<&DenseMatrix<S::Re>>,
+        spec: WSpec<'_, S::Re>,
         stats: &mut Stats,
     ) -> Result<(), StepFailure> {
         let n = c.j.nrows();
+        if spec.a.is_some_and(|a| a.nrows() != n || a.ncols() != n) {
+            return Err(StepFailure::LinearSolve);
+        }
+        let (alpha, beta) = (spec.alpha, spec.beta);
         for col in 0..n {
             let jc = c.j.col(col);
             let wc = c.w.col_mut(col);
             for (w, j) in wc.iter_mut().zip(jc) {
-                *w = -(*j * gamma);
+                *w = *j * beta;
             }
-            match mass {
-                Some(m) => {
-                    for (w, mm) in wc.iter_mut().zip(m.col(col)) {
-                        *w += S::from_re(*mm);
+            match spec.a {
+                Some(a) => {
+                    for (w, aa) in wc.iter_mut().zip(a.col(col)) {
+                        *w += S::from_re(alpha * *aa);
                     }
                 }
-                None => wc[col] += S::one(),
+                None => wc[col] += S::from_re(alpha),
             }
         }
         stats.nfactor += 1;
@@ -259,6 +317,8 @@ where
 ///
 /// `setup` is called whenever the iteration matrix changes (a new linearisation point or a new
 /// `γ`); `apply` then replaces `v` by `P⁻¹ v` (right preconditioning) inside every GMRES solve.
+/// For a general [`WSpec`] `W = α·A + β·J` it is set up with `γ = −β/α` and approximates `W/α`
+/// (right preconditioning is blind to the scalar factor).
 pub trait KrylovPreconditioner<R>: Clone + Send + Sync + std::fmt::Debug {
     /// Prepares `P ≈ M − γ J(t, u)`.
     fn setup(&mut self, t: R, u: &[R], gamma: R);
@@ -319,8 +379,11 @@ impl<P> KrylovSolve<P> {
 pub struct KrylovCache<R: LinalgReal, P> {
     t: R,
     u: Vec<R>,
-    gamma: R,
-    mass: Option<DenseMatrix<R>>,
+    /// `α` and `β` of the current `W = α·A + β·J`.
+    alpha: R,
+    beta: R,
+    /// `A` (`None`: the identity).
+    a: Option<DenseMatrix<R>>,
     gmres: Gmres<R>,
     x: Vec<R>,
     vin: Vec<R>,
@@ -347,8 +410,9 @@ where
         KrylovCache {
             t: R::zero(),
             u: u0.clone(),
-            gamma: R::zero(),
-            mass: None,
+            alpha: R::one(),
+            beta: R::zero(),
+            a: None,
             gmres,
             x: vec![R::zero(); n],
             vin: vec![R::zero(); n],
@@ -376,20 +440,39 @@ where
     fn factorise(
         &self,
         c: &mut KrylovCache<R, P>,
-        gamma: R,
-        mass: Option<&DenseMatrix<R>>,
+        spec: WSpec<'_, R>,
         _stats: &mut Stats,
     ) -> Result<(), StepFailure> {
-        if gamma != c.gamma {
+        let n = c.u.len();
+        if spec.a.is_some_and(|a| a.nrows() != n || a.ncols() != n) {
+            return Err(StepFailure::LinearSolve);
+        }
+        if spec.alpha != c.alpha || spec.beta != c.beta {
             c.fresh = false;
         }
-        c.gamma = gamma;
-        if c.mass.is_none() && mass.is_some() {
-            c.mass = mass.cloned();
+        c.alpha = spec.alpha;
+        c.beta = spec.beta;
+        match (spec.a, c.a.as_mut()) {
+            (Some(a), Some(own)) => {
+                if own.as_slice() != a.as_slice() {
+                    own.as_mut_slice().copy_from_slice(a.as_slice());
+                    c.fresh = false;
+                }
+            }
+            (Some(a), None) => {
+                c.a = Some(a.clone());
+                c.fresh = false;
+            }
+            (None, Some(_)) => {
+                c.a = None;
+                c.fresh = false;
+            }
+            (None, None) => {}
         }
         if !c.fresh {
             if let Some(pc) = c.precond.as_mut() {
-                pc.setup(c.t, &c.u, gamma);
+                // γ = −β/α: exactly the ODE methods' γ when α = 1.
+                pc.setup(c.t, &c.u, -(spec.beta / spec.alpha));
             }
             c.fresh = true;
         }
@@ -407,8 +490,9 @@ where
         let KrylovCache {
             t,
             u,
-            gamma,
-            mass,
+            alpha,
+            beta,
+            a,
             gmres,
             x,
             vin,
@@ -422,12 +506,16 @@ where
             vin.copy_from_slice(v);
             f.jvp_u(*t, u, p, vin, vout);
             njvp += 1;
-            match mass.as_ref() {
+            match a.as_ref() {
                 Some(m) => m.mul_vec_to(v, out),
                 None => out.copy_from_slice(v),
             }
+            if *alpha != R::one() {
+                out.iter_mut().for_each(|o| *o = *alpha * *o);
+            }
+            // o + β·Jv, β = −γ: the same rounding as the ODE methods' o − γ·Jv.
             for (o, jv) in out.iter_mut().zip(vout.iter()) {
-                *o -= *gamma * *jv;
+                *o += *beta * *jv;
             }
         };
         let mut apply = |v: &mut [R]| {
@@ -526,21 +614,25 @@ where
     fn factorise(
         &self,
         c: &mut SparseSolveCache<R>,
-        gamma: R,
-        mass: Option<&DenseMatrix<R>>,
+        spec: WSpec<'_, R>,
         stats: &mut Stats,
     ) -> Result<(), StepFailure> {
-        c.w.set_identity_minus_scaled(gamma, &c.j)
+        let alpha = spec.alpha;
+        // α·I − (−β)·J (for α = 1, β = −γ: I − γJ as the ODE methods always formed it).
+        c.w.set_scaled_identity_minus_scaled(alpha, -spec.beta, &c.j)
             .map_err(|_| StepFailure::LinearSolve)?;
-        if let Some(m) = mass {
+        if let Some(m) = spec.a {
             let n = m.nrows();
+            if n != c.w.nrows() || m.ncols() != n {
+                return Err(StepFailure::LinearSolve);
+            }
             for col in 0..n {
                 for (row, v) in m.col(col).iter().enumerate() {
                     if row != col && *v != R::zero() {
                         return Err(StepFailure::LinearSolve);
                     }
                 }
-                let d = c.w.get(col, col) - R::one() + m[(col, col)];
+                let d = c.w.get(col, col) - alpha + alpha * m[(col, col)];
                 c.w.set(col, col, d).map_err(|_| StepFailure::LinearSolve)?;
             }
         }

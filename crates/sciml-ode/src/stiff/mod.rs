@@ -56,8 +56,8 @@ pub use bdf::{Bdf, BdfCache, BdfFrozenOrders, BdfNewton};
 pub use bdf_vjp::BdfVjpCache;
 pub use linear::{
     DenseSolve, DenseSolveCache, GenericLu, KrylovCache, KrylovPreconditioner, KrylovSolve,
-    LinearStrategy, LuScalar, NoPreconditioner, SparseSolve, SparseSolveCache,
+    LinearStrategy, LuScalar, NoPreconditioner, SparseSolve, SparseSolveCache, WSpec,
 };
-pub use newton::{Newton, NewtonCache};
+pub use newton::{Convergence, Newton, NewtonCache, Rate, Residual};
 pub use rosenbrock::{Rodas4, Rodas5P, Rosenbrock, Rosenbrock23, RosenbrockCache};
 pub use sdirk::{Esdirk, EsdirkCache, KenCarp4, Kvaerno5, Trbdf2};

@@ -1,4 +1,37 @@
-//! Simplified Newton iteration for the stage equations of diagonally implicit methods.
+//! One simplified Newton iteration for every implicit solver: the ESDIRK stages, the BDF
+//! corrector, the discrete adjoint's replay of ESDIRK stages, and residual (DAE) problems.
+//!
+//! # The shared iteration
+//!
+//! A nonlinear system `G(z) = 0` is seen through the [`Residual`] trait: the Newton right-hand
+//! side `−G(z)` at an iterate (in whatever scaling the iteration matrix has), the solve with the
+//! current iteration matrix `W ≈ ∂G/∂z` (formed by a [`LinearStrategy`] from a [`WSpec`]), the
+//! norm of an increment in tolerance units, and the update of the iterate (and of anything that
+//! follows it, such as BDF's predicted value). [`iterate`] runs
+//!
+//! `W Δ_k = −G(z_k)`,  `z_{k+1} = z_k + Δ_k`
+//!
+//! and a [`Convergence`] value says when it stops:
+//!
+//! * Hairer and Wanner, *Solving ODEs II*, section IV.8 ("Implementation of implicit Runge–Kutta
+//!   methods", eqs. 8.10–8.15): the contraction rate is estimated as
+//!   `θ_k = ‖Δ_k‖ / ‖Δ_{k−1}‖`, the remaining error as `η_k ‖Δ_k‖` with `η_k = θ_k / (1 − θ_k)`,
+//!   and the iteration stops once `η_k ‖Δ_k‖ ≤ κ`. It fails when `θ_k ≥ 1`, when the predicted
+//!   error after the remaining iterations, `θ_k^{k_max − k} / (1 − θ_k) ‖Δ_k‖`, still exceeds
+//!   `κ`, or after `k_max` iterations. For the first iteration, where no rate is known yet, `η`
+//!   is carried over from the previous solve ([`Rate`]). [`Convergence::Stage`] is the rule of
+//!   Hairer's SDIRK4/RADAU5 codes (`η_0 = max(η_old, ε)^0.8`, their eq. 8.15);
+//!   [`Convergence::Corrector`] the variant of CVODE and diffsol that BDF uses (module docs of
+//!   `bdf`).
+//! * [`Convergence::Rounding`]: a full Newton iteration (the residual refactorises `W` at every
+//!   iterate) run until the increment is below `rtol` times the iterate's size, and then once
+//!   more — with quadratic convergence that one lands at rounding (the discrete adjoint's replay,
+//!   DESIGN decision 7).
+//!
+//! The residual counts its own work in [`Stats`] (evaluations, iterations, solves), so each
+//! family keeps the counts it has always reported.
+//!
+//! # ESDIRK stages
 //!
 //! A stage of an (E)SDIRK method in "z form" (`z = h·k`, the stage derivative times the step)
 //! solves
@@ -12,18 +45,9 @@
 //!
 //! `W Δ_k = h f(t_i, ψ + γ z_k) − M z_k`,  `z_{k+1} = z_k + Δ_k`.
 //!
-//! # Convergence monitoring
-//!
-//! Hairer and Wanner, *Solving ODEs II*, section IV.8 ("Implementation of implicit Runge–Kutta
-//! methods", eqs. 8.10–8.15): the contraction rate is estimated as `θ_k = ‖Δ_k‖ / ‖Δ_{k−1}‖`,
-//! the remaining error as `η_k ‖Δ_k‖` with `η_k = θ_k / (1 − θ_k)`, and the iteration stops once
-//! `η_k ‖Δ_k‖ ≤ κ`. The norm is the solver's weighted RMS norm (`State::err_norm`, so `1` means
-//! "one tolerance") of the change of the stage value `γΔ_k`; `κ` defaults to `0.03`, the value
-//! of Hairer's SDIRK4/RADAU5 codes (`FNEWT`). For the first iteration, where no rate is known
-//! yet, `η` is carried over from the previous solve as `max(η_old, ε)^0.8` (their eq. 8.15).
-//! The iteration fails (→ [`StepFailure::NewtonFailure`]) when `θ_k ≥ 1`, when the predicted
-//! error after the remaining iterations, `θ_k^{k_max − k} / (1 − θ_k) ‖Δ_k‖`, still exceeds `κ`,
-//! or after `k_max` iterations.
+//! The norm is the solver's weighted RMS norm (`State::err_norm`, so `1` means "one tolerance")
+//! of the change of the stage value `γΔ_k`; `κ` defaults to `0.03`, the value of Hairer's
+//! SDIRK4/RADAU5 codes (`FNEWT`). A failure is a [`StepFailure::NewtonFailure`].
 //!
 //! # Reuse of the Jacobian and of the factorisation
 //!
@@ -38,10 +62,208 @@
 //! * Only a failure with a fresh `J` and an exact `W` is reported, so the integrator shrinks the
 //!   step (the policy of Hairer's codes and OrdinaryDiffEq.jl's `NLNewton`).
 
-use super::linear::LinearStrategy;
+use super::linear::{LinearStrategy, WSpec};
 use super::mass_mul;
 use crate::method::StepFailure;
-use sciml_core::{DenseMatrix, One, Real, Scalar, State, Stats, Tolerance, VectorField, Zero};
+use sciml_core::{DenseMatrix, One, Re, Real, Scalar, State, Stats, Tolerance, VectorField, Zero};
+
+/// A nonlinear system `G(z) = 0` as a simplified Newton iteration sees it (module docs). The
+/// implementation holds the system's data, its buffers and the linear strategy's cache; the
+/// iterate and the increment are [`iterate`]'s.
+pub trait Residual {
+    /// The iterate's type.
+    type V: State;
+    /// Writes Newton's right-hand side `−G(z)` at the iterate `z` into `out` (scaled as the
+    /// iteration matrix is: `W·Δ = out` gives the Newton increment). A non-finite value is an
+    /// error ([`StepFailure::NonFinite`] unless the family says otherwise).
+    fn neg_residual(
+        &mut self,
+        z: &Self::V,
+        out: &mut Self::V,
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure>;
+    /// Solves `W·x = b` in place with the current iteration matrix.
+    fn solve(&mut self, b: &mut Self::V, stats: &mut Stats) -> Result<(), StepFailure>;
+    /// The norm of the increment `dz` in tolerance units (`1` is one tolerance), called right
+    /// after [`Residual::update`] (which may prepare it).
+    fn norm(&mut self, dz: &Self::V) -> Re<Self::V>;
+    /// `z += dz`, and whatever follows the iterate (BDF's predicted value plus correction);
+    /// called right after [`Residual::solve`].
+    fn update(&mut self, z: &mut Self::V, dz: &Self::V) {
+        z.axpy(Re::<Self::V>::one(), dz);
+    }
+    /// The iterate's size in the norm's units, for [`Convergence::Rounding`]'s relative test (as
+    /// of the last [`Residual::neg_residual`]); one unless the residual says otherwise.
+    fn magnitude(&self) -> Re<Self::V> {
+        Re::<Self::V>::one()
+    }
+}
+
+/// When [`iterate`] stops (module docs; Hairer and Wanner II, IV.8).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Convergence {
+    /// Hairer and Wanner's test `η‖Δ‖ ≤ κ`, with `η_0 = max(η_old, ε)^0.8` for the first
+    /// iteration (their eq. 8.15) and a failure when even the remaining iterations at the
+    /// current rate could not reach `κ` (and `η‖Δ‖ > κ`): the ESDIRK stages ([`Newton`]).
+    Stage {
+        /// Bound on the estimated remaining error `η‖Δ‖`, in tolerance units.
+        kappa: f64,
+        /// Most iterations.
+        max_iter: usize,
+    },
+    /// The variant of CVODE and diffsol that BDF's corrector uses: `η‖Δ‖ < κ`; the first
+    /// iteration takes `η_old` (at least `10⁴ε`), raised to 0.8 unless `η_old ≤ 1` and
+    /// `η_old‖Δ‖ ≥ κ` (`η^0.8 ≥ η` there, so the power would not change the verdict).
+    Corrector {
+        /// Bound on the estimated remaining error `η‖Δ‖`, in tolerance units.
+        kappa: f64,
+        /// Most iterations.
+        max_iter: usize,
+    },
+    /// Until `‖Δ‖ ≤ rtol·‖z‖` ([`Residual::magnitude`]), then one iteration more: a full Newton
+    /// iteration (fresh `W` at every iterate) ends at rounding. The adjoint's replay.
+    Rounding {
+        /// Relative size of the increment after which one more iteration is taken.
+        rtol: f64,
+        /// Most iterations.
+        max_iter: usize,
+    },
+}
+
+/// What one solve passes to the next: `η = θ/(1 − θ)` of the last converged solve (written only
+/// on success), and the largest contraction rate `θ` seen (raised, never lowered, by every
+/// iteration after the first; [`Newton`] refreshes `J` when it grows too large).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate<R> {
+    /// `η` of the last converged solve.
+    pub eta: R,
+    /// Largest `θ` seen since the caller last reset it.
+    pub max_theta: R,
+}
+
+/// The simplified Newton iteration on `g` from the guess in `z` (module docs): `dz` is the
+/// increment's buffer. Returns the number of iterations taken on convergence;
+/// [`StepFailure::NewtonFailure`] when the convergence test gives up,
+/// [`StepFailure::NonFinite`] for a non-finite increment norm, and the residual's and the
+/// linear solve's errors as they come.
+///
+/// ```
+/// use sciml_core::{Stats, State};
+/// use sciml_ode::stiff::newton::{iterate, Convergence, Rate, Residual};
+/// use sciml_ode::StepFailure;
+/// // z² = 2 by full Newton (W = 2z at every iterate).
+/// struct Sqrt2 { w: f64 }
+/// impl Residual for Sqrt2 {
+///     type V = Vec<f64>;
+///     fn neg_residual(&mut self, z: &Vec<f64>, out: &mut Vec<f64>, _s: &mut Stats)
+///         -> Result<(), StepFailure> {
+///         self.w = 2.0 * z[0];
+///         out[0] = 2.0 - z[0] * z[0];
+///         Ok(())
+///     }
+///     fn solve(&mut self, b: &mut Vec<f64>, _s: &mut Stats) -> Result<(), StepFailure> {
+///         b[0] /= self.w;
+///         Ok(())
+///     }
+///     fn norm(&mut self, dz: &Vec<f64>) -> f64 { dz[0].abs() }
+/// }
+/// let (mut z, mut dz) = (vec![1.0], vec![0.0]);
+/// let mut rate = Rate { eta: 1.0, max_theta: 0.0 };
+/// let conv = Convergence::Rounding { rtol: 1e-12, max_iter: 20 };
+/// let n = iterate(&mut Sqrt2 { w: 0.0 }, &mut z, &mut dz, conv, &mut rate, &mut Stats::default())
+///     .unwrap();
+/// assert!((z[0] - 2f64.sqrt()).abs() <= f64::EPSILON && n < 10);
+/// ```
+#[inline]
+pub fn iterate<G: Residual>(
+    g: &mut G,
+    z: &mut G::V,
+    dz: &mut G::V,
+    conv: Convergence,
+    rate: &mut Rate<Re<G::V>>,
+    stats: &mut Stats,
+) -> Result<usize, StepFailure> {
+    type R<G> = Re<<G as Residual>::V>;
+    let one = R::<G>::one();
+    let zero = R::<G>::zero();
+    let (kappa, max_iter) = match conv {
+        Convergence::Stage { kappa, max_iter } | Convergence::Corrector { kappa, max_iter } => {
+            (R::<G>::c(kappa), max_iter)
+        }
+        Convergence::Rounding { rtol, max_iter } => (R::<G>::c(rtol), max_iter),
+    };
+    // η of the first iteration, before anything is known of this solve's rate.
+    let eta_first = match conv {
+        Convergence::Stage { .. } => rate.eta.max(R::<G>::epsilon()).powf(R::<G>::c(0.8)),
+        Convergence::Corrector { .. } => rate.eta.max(R::<G>::c(1e4) * R::<G>::epsilon()),
+        Convergence::Rounding { .. } => zero,
+    };
+    let mut eta = eta_first;
+    let mut prev = zero;
+    let mut small = false;
+    for k in 0..max_iter {
+        g.neg_residual(z, dz, stats)?;
+        g.solve(dz, stats)?;
+        // The iterate moves before the tests: a failed solve's iterate is discarded anyway.
+        g.update(z, dz);
+        let ndz = g.norm(dz);
+        if !ndz.is_finite() {
+            return Err(StepFailure::NonFinite);
+        }
+        let left = max_iter - 1 - k;
+        match conv {
+            Convergence::Stage { .. } => {
+                if k > 0 {
+                    let theta = ndz / prev;
+                    rate.max_theta = rate.max_theta.max(theta);
+                    if theta >= one {
+                        return Err(StepFailure::NewtonFailure);
+                    }
+                    eta = theta / (one - theta);
+                    if left > 0
+                        && theta.powf(R::<G>::from_usize(left)) / (one - theta) * ndz > kappa
+                        && eta * ndz > kappa
+                    {
+                        // Even at this rate the remaining iterations cannot reach κ.
+                        return Err(StepFailure::NewtonFailure);
+                    }
+                }
+                if eta * ndz <= kappa || ndz == zero {
+                    rate.eta = eta;
+                    return Ok(k + 1);
+                }
+            }
+            Convergence::Corrector { .. } => {
+                if k > 0 {
+                    let theta = ndz / prev;
+                    rate.max_theta = rate.max_theta.max(theta);
+                    if theta >= one
+                        || (left > 0 && theta.powi(left as i32) / (one - theta) * ndz > kappa)
+                    {
+                        return Err(StepFailure::NewtonFailure);
+                    }
+                    eta = theta / (one - theta);
+                }
+                // For η ≤ 1, η^0.8 ≥ η, so when `η ‖Δ‖ ≥ κ` already the power is not needed.
+                if k == 0 && (eta_first > one || eta_first * ndz < kappa) {
+                    eta = (R::<G>::c(0.8) * eta_first.ln()).exp();
+                }
+                if eta * ndz < kappa || ndz == zero {
+                    rate.eta = eta;
+                    return Ok(k + 1);
+                }
+            }
+            Convergence::Rounding { .. } => {
+                if small || ndz == zero {
+                    return Ok(k + 1);
+                }
+                small = ndz <= kappa * g.magnitude();
+            }
+        }
+        prev = ndz;
+    }
+    Err(StepFailure::NewtonFailure)
+}
 
 /// Settings of the simplified Newton iteration (see the module docs for the policy).
 ///
@@ -170,7 +392,7 @@ impl Newton {
         let hgf = hg.to_f64_lossy();
         let close = (hgf - c.w_hg).abs() <= self.refactor_rtol * c.w_hg.abs();
         if !close {
-            lin.factorise(&mut c.lin, hg, mass, stats)?;
+            lin.factorise(&mut c.lin, WSpec::ode(hg, mass), stats)?;
             c.w_hg = hgf;
         }
         Ok(())
@@ -205,7 +427,7 @@ impl Newton {
         } else if c.w_hg == hgf {
             return Ok(false);
         }
-        lin.factorise(&mut c.lin, hg, mass, stats)?;
+        lin.factorise(&mut c.lin, WSpec::ode(hg, mass), stats)?;
         c.w_hg = hgf;
         c.max_theta = 0.0;
         Ok(true)
@@ -216,6 +438,14 @@ impl Newton {
     pub fn end_step<V, LC>(&self, c: &mut NewtonCache<V, LC>) {
         if c.max_theta > self.slow_rate {
             c.jac_refresh = true;
+        }
+    }
+
+    /// The convergence test of the stage solves.
+    pub fn convergence(&self) -> Convergence {
+        Convergence::Stage {
+            kappa: self.kappa,
+            max_iter: self.max_iter,
         }
     }
 
@@ -242,67 +472,126 @@ impl Newton {
         L: LinearStrategy<F>,
     {
         type R<S> = <S as Scalar>::Re;
-        let kappa = R::<S>::c(self.kappa);
-        let one = R::<S>::one();
-        let mut eta = R::<S>::c(c.eta).max(R::<S>::epsilon()).powf(R::<S>::c(0.8));
-        let mut prev = R::<S>::zero();
-        for k in 0..self.max_iter {
-            c.y.lincomb(psi, &[gamma], &[&*z]);
-            f.rhs(ti, &c.y, p, &mut c.fy);
-            stats.nf += 1;
-            // Residual h f − M z, then Δ = W⁻¹ (h f − M z).
-            match mass {
-                None => {
-                    for ((d, fy), zi) in c.dz.iter_mut().zip(&c.fy).zip(z.iter()) {
-                        *d = *fy * h - *zi;
-                    }
+        let NewtonCache {
+            lin: lc,
+            eta,
+            max_theta,
+            y,
+            fy,
+            dz,
+            mz,
+            ..
+        } = c;
+        let mut g = StageResidual {
+            lin,
+            lc,
+            f,
+            p,
+            ti,
+            h,
+            gamma,
+            psi,
+            u0,
+            tol,
+            mass,
+            y,
+            fy,
+            mz,
+        };
+        let mut rate = Rate {
+            eta: R::<S>::c(*eta),
+            max_theta: R::<S>::c(*max_theta),
+        };
+        let res = iterate(&mut g, z, dz, self.convergence(), &mut rate, stats);
+        *max_theta = rate.max_theta.to_f64_lossy();
+        res?;
+        *eta = rate.eta.to_f64_lossy();
+        y.lincomb(psi, &[gamma], &[&*z]);
+        Ok(())
+    }
+}
+
+/// An ESDIRK stage `M z − h f(t_i, ψ + γ z) = 0` as a [`Residual`] (module docs): `−G(z)` is
+/// `h f(t_i, ψ + γz) − M z`, and the norm of an increment is that of the stage value's change
+/// `γΔ`, weighted by `u0` and the stage value before the update (close enough for a weight).
+struct StageResidual<'a, S: Scalar, F: VectorField<V = Vec<S>>, L: LinearStrategy<F>> {
+    lin: &'a L,
+    lc: &'a mut L::Cache,
+    f: &'a mut F,
+    p: &'a F::P,
+    ti: S::Re,
+    h: S::Re,
+    gamma: S::Re,
+    psi: &'a Vec<S>,
+    u0: &'a Vec<S>,
+    tol: &'a Tolerance<S::Re>,
+    mass: Option<&'a DenseMatrix<S::Re>>,
+    /// Stage value `ψ + γz` at the iterate.
+    y: &'a mut Vec<S>,
+    fy: &'a mut Vec<S>,
+    /// `M z`, then `γΔ`.
+    mz: &'a mut Vec<S>,
+}
+
+impl<S, F, L> Residual for StageResidual<'_, S, F, L>
+where
+    S: Scalar,
+    F: VectorField<V = Vec<S>>,
+    L: LinearStrategy<F>,
+{
+    type V = Vec<S>;
+
+    #[inline]
+    fn neg_residual(
+        &mut self,
+        z: &Vec<S>,
+        out: &mut Vec<S>,
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure> {
+        self.y.lincomb(self.psi, &[self.gamma], &[z]);
+        self.f.rhs(self.ti, self.y, self.p, self.fy);
+        stats.nf += 1;
+        let h = self.h;
+        match self.mass {
+            None => {
+                for ((d, fy), zi) in out.iter_mut().zip(self.fy.iter()).zip(z.iter()) {
+                    *d = *fy * h - *zi;
                 }
-                Some(m) => {
-                    mass_mul(m, z, &mut c.mz);
-                    for ((d, fy), mz) in c.dz.iter_mut().zip(&c.fy).zip(&c.mz) {
-                        *d = *fy * h - *mz;
-                    }
+            }
+            Some(m) => {
+                mass_mul(m, z, self.mz);
+                for ((d, fy), mz) in out.iter_mut().zip(self.fy.iter()).zip(self.mz.iter()) {
+                    *d = *fy * h - *mz;
                 }
             }
-            if !c.dz.all_finite() {
-                return Err(StepFailure::NonFinite);
-            }
-            lin.solve(&mut c.lin, f, p, &mut c.dz, stats)?;
-            stats.nnewton += 1;
-            // z += Δ; the norm measures the stage value's change γΔ, weighted by u0 and the
-            // stage value before the update (close enough for a weight).
-            for ((zi, di), mi) in z.iter_mut().zip(&c.dz).zip(c.mz.iter_mut()) {
-                *zi += *di;
-                *mi = *di * gamma;
-            }
-            let ndz = Vec::<S>::err_norm(&c.mz, u0, &c.y, tol);
-            if !ndz.is_finite() {
-                return Err(StepFailure::NonFinite);
-            }
-            if k > 0 {
-                let theta = ndz / prev;
-                c.max_theta = c.max_theta.max(theta.to_f64_lossy());
-                if theta >= one {
-                    return Err(StepFailure::NewtonFailure);
-                }
-                eta = theta / (one - theta);
-                let left = self.max_iter - 1 - k;
-                if left > 0
-                    && theta.powf(R::<S>::from_usize(left)) / (one - theta) * ndz > kappa
-                    && eta * ndz > kappa
-                {
-                    // Even at this rate the remaining iterations cannot reach κ.
-                    return Err(StepFailure::NewtonFailure);
-                }
-            }
-            if eta * ndz <= kappa || ndz == R::<S>::zero() {
-                c.y.lincomb(psi, &[gamma], &[&*z]);
-                c.eta = eta.to_f64_lossy();
-                return Ok(());
-            }
-            prev = ndz;
         }
-        Err(StepFailure::NewtonFailure)
+        if out.all_finite() {
+            Ok(())
+        } else {
+            Err(StepFailure::NonFinite)
+        }
+    }
+
+    #[inline]
+    fn solve(&mut self, b: &mut Vec<S>, stats: &mut Stats) -> Result<(), StepFailure> {
+        self.lin.solve(self.lc, self.f, self.p, b, stats)?;
+        stats.nnewton += 1;
+        Ok(())
+    }
+
+    /// `z += Δ`, and the stage value's change `γΔ` for the norm, in one pass.
+    #[inline]
+    fn update(&mut self, z: &mut Vec<S>, dz: &Vec<S>) {
+        for ((zi, di), mi) in z.iter_mut().zip(dz.iter()).zip(self.mz.iter_mut()) {
+            *zi += *di;
+            *mi = *di * self.gamma;
+        }
+    }
+
+    /// The norm of `γΔ` (left by `update`).
+    #[inline]
+    fn norm(&mut self, _dz: &Vec<S>) -> S::Re {
+        Vec::<S>::err_norm(self.mz, self.u0, self.y, self.tol)
     }
 }
 

@@ -13,7 +13,7 @@
 //! forward difference taken at the same time. The dense output is the method's own continuous
 //! extension, stored as `u0 + h Σ P_j(θ) (U_j / h)`.
 
-use super::linear::{DenseSolve, LinearStrategy};
+use super::linear::{DenseSolve, LinearStrategy, WSpec};
 use super::mass_mul;
 use crate::method::{MethodInfo, OdeMethod, StepContext, StepFailure};
 use crate::tableaus::{
@@ -248,7 +248,7 @@ where
             c.w_for = f64::NAN;
         }
         if c.w_for != hg.to_f64_lossy() {
-            lin.factorise(&mut c.lin, hg, ctx.mass, ctx.stats)?;
+            lin.factorise(&mut c.lin, WSpec::ode(hg, ctx.mass), ctx.stats)?;
             c.w_for = hg.to_f64_lossy();
         }
         // Most terms of one combination: f_i, the ∂f/∂t term and s − 1 earlier stages.

@@ -25,7 +25,7 @@
 //! components of the estimate, which otherwise overestimate the error by a factor of `‖hJ‖`).
 
 use super::linear::LuScalar;
-use super::linear::{DenseSolve, LinearStrategy};
+use super::linear::{DenseSolve, LinearStrategy, WSpec};
 use super::mass_mul;
 use super::newton::{Newton, NewtonCache};
 use crate::method::{MethodInfo, OdeMethod, StepContext, StepFailure};
@@ -496,7 +496,11 @@ where
     c.newton.invalidate_w();
     c.k0.copy_from(&c.f0);
     let direct = lin
-        .factorise(&mut c.newton.lin, R::<S>::zero(), Some(m), stats)
+        .factorise(
+            &mut c.newton.lin,
+            WSpec::ode(R::<S>::zero(), Some(m)),
+            stats,
+        )
         .and_then(|()| lin.solve(&mut c.newton.lin, f, p, &mut c.k0, stats));
     if direct.is_ok() && c.k0.all_finite() {
         return Ok(());

@@ -38,9 +38,10 @@
 //! differentiated (on a frozen mesh the step sizes are constants).
 
 use super::axpy;
-use super::linear::DenseSolve;
+use super::linear::{DenseSolve, WSpec};
+use super::newton::{iterate, Convergence, Rate, Residual};
 use super::sdirk::Esdirk;
-use crate::method::MethodInfo;
+use crate::method::{MethodInfo, StepFailure};
 use crate::step_vjp::{StepVjp, StepVjpContext};
 use crate::tableaus::{EsdirkCoefficients, EsdirkTableau};
 use sciml_core::dense::interp_weights;
@@ -159,7 +160,9 @@ fn norm_inf(x: &[f64]) -> f64 {
     x.iter().fold(0.0, |m, v| m.max(v.abs()))
 }
 
-/// `W = I − hγ J(t, y)`: the Jacobian, the matrix and its factorisation.
+/// `W = I − hγ J(t, y)`: the Jacobian, the matrix and its factorisation. The reverse sweep needs
+/// transposed solves with `W` at the exact stage values, so this keeps its own dense LU rather
+/// than a [`LinearStrategy`](super::linear::LinearStrategy)'s.
 struct IterMatrix {
     j: DenseMatrix<f64>,
     w: DenseMatrix<f64>,
@@ -167,24 +170,29 @@ struct IterMatrix {
 }
 
 impl IterMatrix {
-    /// Evaluates `J(t, y)` and factorises `W = I − hγ J`; `None` if `W` is singular.
+    /// Evaluates `J(t, y)` and factorises `W = α·I + β·J` (`spec.a` must be `None`); `None` if
+    /// `W` is singular.
     fn factor<F>(
         &mut self,
         f: &mut F,
         (t, y, p): (f64, &Vec<f64>, &Vec<f64>),
-        hg: f64,
+        spec: WSpec<'_, f64>,
         stats: &mut Stats,
     ) -> Option<()>
     where
         F: Jacobian<V = Vec<f64>, P = Vec<f64>>,
     {
+        if spec.a.is_some() {
+            return None;
+        }
         f.jacobian(t, y, p, &mut self.j);
         stats.njac += 1;
         let n = self.w.nrows();
         for col in 0..n {
             for row in 0..n {
-                let id = if row == col { 1.0 } else { 0.0 };
-                self.w[(row, col)] = id - hg * self.j[(row, col)];
+                let id = if row == col { spec.alpha } else { 0.0 };
+                // For `WSpec::ode(hγ, None)`: 1 + (−hγ)·J = 1 − hγ·J in the same rounding.
+                self.w[(row, col)] = id + spec.beta * self.j[(row, col)];
             }
         }
         stats.nfactor += 1;
@@ -262,7 +270,10 @@ where
 }
 
 /// Full Newton on `z − h f(t_i, ψ + γ z) = 0` (ψ in `c.psi`, the guess in `c.zs[i]`), with the
-/// Jacobian at every iterate, until the increment reaches rounding.
+/// Jacobian at every iterate, until the increment reaches rounding: the shared iteration with
+/// [`Convergence::Rounding`] (stop once the stage value's change is below 1e-12 of its size in
+/// the max norm, then take one more iteration, which with quadratic convergence lands at
+/// rounding).
 #[allow(clippy::too_many_arguments)]
 fn newton_to_rounding<F>(
     c: &mut EsdirkVjpCache,
@@ -278,33 +289,108 @@ fn newton_to_rounding<F>(
 where
     F: Vjp<V = Vec<f64>, P = Vec<f64>> + Jacobian,
 {
-    // Stop once the stage value's change is below 1e-12 of its size and then take one more
-    // iteration: with quadratic convergence that one lands at rounding.
-    let mut small = false;
-    for _ in 0..REPLAY_MAX_ITER {
-        for ((y, ps), z) in c.mu.iter_mut().zip(&c.psi).zip(&c.zs[i]) {
-            *y = ps + gamma * z;
+    let EsdirkVjpCache {
+        w,
+        zs,
+        psi,
+        fy,
+        dz,
+        mu,
+        ..
+    } = c;
+    let mut g = ReplayStage {
+        w,
+        f,
+        p,
+        ti,
+        h,
+        gamma,
+        hg,
+        psi,
+        y: mu,
+        fy,
+    };
+    let mut rate = Rate {
+        eta: 0.0,
+        max_theta: 0.0,
+    };
+    let conv = Convergence::Rounding {
+        rtol: 1e-12,
+        max_iter: REPLAY_MAX_ITER,
+    };
+    iterate(&mut g, &mut zs[i], dz, conv, &mut rate, stats).ok()?;
+    Some(())
+}
+
+/// An ESDIRK stage for the replay's full Newton iteration: `−G(z) = h f(t_i, y) − z` at the
+/// stage value `y = ψ + γz`, with `W = I − hγ J(t_i, y)` evaluated and factorised afresh at every
+/// iterate; increments measured by the stage value's change in the max norm, `γ‖Δ‖_∞`.
+struct ReplayStage<'a, F> {
+    w: &'a mut IterMatrix,
+    f: &'a mut F,
+    p: &'a Vec<f64>,
+    ti: f64,
+    h: f64,
+    gamma: f64,
+    hg: f64,
+    psi: &'a Vec<f64>,
+    /// Stage value at the iterate.
+    y: &'a mut Vec<f64>,
+    fy: &'a mut Vec<f64>,
+}
+
+impl<F> Residual for ReplayStage<'_, F>
+where
+    F: Jacobian<V = Vec<f64>, P = Vec<f64>>,
+{
+    type V = Vec<f64>;
+
+    fn neg_residual(
+        &mut self,
+        z: &Vec<f64>,
+        out: &mut Vec<f64>,
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure> {
+        for ((y, ps), zi) in self.y.iter_mut().zip(self.psi.iter()).zip(z) {
+            *y = ps + self.gamma * zi;
         }
-        f.rhs(ti, &c.mu, p, &mut c.fy);
+        self.f.rhs(self.ti, self.y, self.p, self.fy);
         stats.nf += 1;
-        c.w.factor(f, (ti, &c.mu, p), hg, stats)?;
-        for ((d, fy), z) in c.dz.iter_mut().zip(&c.fy).zip(&c.zs[i]) {
-            *d = h * fy - z;
+        self.w
+            .factor(
+                self.f,
+                (self.ti, self.y, self.p),
+                WSpec::ode(self.hg, None),
+                stats,
+            )
+            .ok_or(StepFailure::LinearSolve)?;
+        for ((d, fy), zi) in out.iter_mut().zip(self.fy.iter()).zip(z) {
+            *d = self.h * fy - zi;
         }
-        c.w.lu.solve_in_place(&mut c.dz).ok()?;
+        Ok(())
+    }
+
+    fn solve(&mut self, b: &mut Vec<f64>, stats: &mut Stats) -> Result<(), StepFailure> {
+        self.w
+            .lu
+            .solve_in_place(b)
+            .map_err(|_| StepFailure::LinearSolve)?;
         stats.nlinsolve += 1;
         stats.nnewton += 1;
-        axpy(&mut c.zs[i], 1.0, &c.dz);
-        let step = gamma * norm_inf(&c.dz);
-        if !step.is_finite() {
-            return None;
-        }
-        if small || step == 0.0 {
-            return Some(());
-        }
-        small = step <= 1e-12 * norm_inf(&c.mu).max(f64::MIN_POSITIVE);
+        Ok(())
     }
-    None
+
+    fn norm(&mut self, dz: &Vec<f64>) -> f64 {
+        self.gamma * norm_inf(dz)
+    }
+
+    fn update(&mut self, z: &mut Vec<f64>, dz: &Vec<f64>) {
+        axpy(z, 1.0, dz);
+    }
+
+    fn magnitude(&self) -> f64 {
+        norm_inf(self.y).max(f64::MIN_POSITIVE)
+    }
 }
 
 fn reverse_step<F>(
@@ -342,7 +428,7 @@ where
     for i in (1..s).rev() {
         let ti = t + h * tab.c[i];
         // J exactly at the stage value Y_i.
-        c.w.factor(f, (ti, &c.ys[i], p), hg, ctx.stats)?;
+        c.w.factor(f, (ti, &c.ys[i], p), WSpec::ode(hg, None), ctx.stats)?;
         // μ_i = W_i⁻ᵀ z̄_i, then ψ̄_i = h J_iᵀ μ_i and p̄ += h f_pᵀ μ_i.
         c.mu.copy_from_slice(&c.zbar[i]);
         c.w.lu.solve_transpose_in_place(&mut c.mu).ok()?;
