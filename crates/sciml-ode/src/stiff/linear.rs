@@ -14,7 +14,8 @@
 use crate::method::StepFailure;
 use sciml_core::linalg::{DenseLu, Gmres, LinalgReal, Preconditioner, SparseLu, SparseMatrix};
 use sciml_core::{
-    DenseMatrix, Dual, Jacobian, Jvp, Re, Scalar, SparseJacobian, Stats, VectorField, Zero,
+    DenseMatrix, Dual, Jacobian, Jvp, Re, Scalar, SliceState, SparseJacobian, Stats, VectorField,
+    Zero,
 };
 use std::sync::Arc;
 
@@ -230,14 +231,15 @@ pub struct DenseSolveCache<S: LuScalar> {
     lu: S::Lu,
 }
 
-impl<S, F> LinearStrategy<F> for DenseSolve
+impl<S, V, F> LinearStrategy<F> for DenseSolve
 where
     S: LuScalar,
-    F: Jacobian<V = Vec<S>>,
+    V: SliceState<S = S>,
+    F: Jacobian<V = V>,
 {
     type Cache = DenseSolveCache<S>;
 
-    fn cache(&self, _f: &F, u0: &Vec<S>) -> DenseSolveCache<S> {
+    fn cache(&self, _f: &F, u0: &V) -> DenseSolveCache<S> {
         let n = u0.len();
         DenseSolveCache {
             j: DenseMatrix::zeros(n, n),
@@ -251,7 +253,7 @@ where
         c: &mut DenseSolveCache<S>,
         f: &mut F,
         t: S::Re,
-        u: &Vec<S>,
+        u: &V,
         p: &F::P,
         stats: &mut Stats,
     ) {
@@ -294,22 +296,15 @@ where
         c: &mut DenseSolveCache<S>,
         _f: &mut F,
         _p: &F::P,
-        b: &mut Vec<S>,
+        b: &mut V,
         stats: &mut Stats,
     ) -> Result<(), StepFailure> {
         stats.nlinsolve += 1;
-        S::lu_solve(&c.lu, b)
+        S::lu_solve(&c.lu, b.as_mut_slice())
     }
 
-    fn jac_mul(
-        &self,
-        c: &mut DenseSolveCache<S>,
-        _f: &mut F,
-        _p: &F::P,
-        v: &Vec<S>,
-        out: &mut Vec<S>,
-    ) {
-        c.j.mul_vec_to(v, out);
+    fn jac_mul(&self, c: &mut DenseSolveCache<S>, _f: &mut F, _p: &F::P, v: &V, out: &mut V) {
+        c.j.mul_vec_to(v.as_slice(), out.as_mut_slice());
     }
 }
 

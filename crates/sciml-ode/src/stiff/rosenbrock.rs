@@ -20,7 +20,7 @@ use crate::tableaus::{
     Rodas4Tableau, Rodas5PTableau, Rosenbrock23Tableau, RosenbrockCoefficients, RosenbrockTableau,
     ROSENBROCK_MAX_STAGES,
 };
-use sciml_core::{One, Re, Real, Scalar, State, Stats, VectorField, Zero};
+use sciml_core::{One, Re, Real, Scalar, SliceState, Stats, VectorField, Zero};
 use std::marker::PhantomData;
 
 /// A Rosenbrock method: the tableau `T` (a marker type, see [`RosenbrockTableau`]) and the
@@ -170,16 +170,16 @@ pub struct RosenbrockCache<V, L> {
     pub(crate) interp_ready: bool,
 }
 
-impl<T, L, S, F> OdeMethod<F> for Rosenbrock<T, L>
+impl<T, L, V, F> OdeMethod<F> for Rosenbrock<T, L>
 where
     T: RosenbrockTableau,
     L: LinearStrategy<F>,
-    S: Scalar,
-    F: VectorField<V = Vec<S>>,
+    V: SliceState,
+    F: VectorField<V = V>,
 {
-    type Cache = RosenbrockCache<Vec<S>, L::Cache>;
+    type Cache = RosenbrockCache<V, L::Cache>;
 
-    fn cache(&self, f: &F, u0: &Vec<S>) -> Self::Cache {
+    fn cache(&self, f: &F, u0: &V) -> Self::Cache {
         let tab = T::coefficients();
         let s = tab.stages();
         assert!(
@@ -212,7 +212,7 @@ where
         f: &mut F,
         p: &F::P,
         t: Re<F::V>,
-        u: &Vec<S>,
+        u: &V,
         stats: &mut Stats,
     ) {
         f.rhs(t, u, p, &mut c.f0);
@@ -221,7 +221,7 @@ where
         c.interp_ready = false;
     }
 
-    fn f_start<'a>(&self, c: &'a Self::Cache) -> &'a Vec<S> {
+    fn f_start<'a>(&self, c: &'a Self::Cache) -> &'a V {
         &c.f0
     }
 
@@ -230,7 +230,7 @@ where
         c: &mut Self::Cache,
         f: &mut F,
         ctx: StepContext<'_, F>,
-        u1: &mut Vec<S>,
+        u1: &mut V,
     ) -> Result<Re<F::V>, StepFailure> {
         let tab = T::coefficients();
         let lin = &self.linear;
@@ -258,7 +258,7 @@ where
             let (done, rest) = c.us.split_at_mut(i);
             let ui = &mut rest[0];
             if i > 0 {
-                let mut refs: [&Vec<S>; TERMS] = [u0; TERMS];
+                let mut refs: [&V; TERMS] = [u0; TERMS];
                 let mut m = 0;
                 for (aij, uj) in tab.a[i].iter().zip(done.iter()) {
                     if *aij != 0.0 {
@@ -273,7 +273,7 @@ where
             }
             let fi = if i == 0 { &c.f0 } else { &c.fi };
             // hγ (f_i + h d_i f_t + M Σ C_ij/h U_j)
-            let mut refs: [&Vec<S>; TERMS] = [u0; TERMS];
+            let mut refs: [&V; TERMS] = [u0; TERMS];
             w[0] = hg;
             refs[0] = fi;
             let mut m = 1;
@@ -295,7 +295,7 @@ where
                 }
                 Some(mass) => {
                     let mut w2 = [Re::<F::V>::zero(); TERMS];
-                    let mut r2: [&Vec<S>; TERMS] = [u0; TERMS];
+                    let mut r2: [&V; TERMS] = [u0; TERMS];
                     let mut m2 = 0;
                     for (cij, uj) in tab.cm[i].iter().zip(done.iter()) {
                         if *cij != 0.0 {
@@ -305,7 +305,7 @@ where
                         }
                     }
                     c.err.lincomb(&c.zero, &w2[..m2], &r2[..m2]);
-                    mass_mul(mass, &c.err, &mut c.msum);
+                    mass_mul(mass, c.err.as_slice(), c.msum.as_mut_slice());
                     w[m] = Re::<F::V>::one();
                     refs[m] = &c.msum;
                     m += 1;
@@ -314,7 +314,7 @@ where
             }
             lin.solve(&mut c.lin, f, p, ui, ctx.stats)?;
         }
-        let mut refs: [&Vec<S>; TERMS] = [u0; TERMS];
+        let mut refs: [&V; TERMS] = [u0; TERMS];
         let mut m = 0;
         for (bj, uj) in tab.b.iter().zip(c.us.iter()) {
             if *bj != 0.0 {
@@ -334,7 +334,7 @@ where
         }
         c.err.lincomb(&c.zero, &w[..m], &refs[..m]);
         c.interp_ready = false;
-        let e = Vec::<S>::err_norm(&c.err, u0, u1, ctx.tol);
+        let e = V::err_norm(&c.err, u0, u1, ctx.tol);
         if e.is_finite() && u1.all_finite() {
             Ok(e)
         } else {
@@ -348,7 +348,7 @@ where
         f: &mut F,
         p: &F::P,
         t1: Re<F::V>,
-        u1: &Vec<S>,
+        u1: &V,
         stats: &mut Stats,
     ) {
         f.rhs(t1, u1, p, &mut c.f1);
@@ -366,7 +366,7 @@ where
         c.interp_ready = true;
     }
 
-    fn interp_vectors<'a>(&self, c: &'a Self::Cache) -> &'a [Vec<S>] {
+    fn interp_vectors<'a>(&self, c: &'a Self::Cache) -> &'a [V] {
         &c.iv
     }
 

@@ -1,0 +1,124 @@
+//! Rosenbrock methods with the dense linear strategy on any slice state: `Vec`, fixed-size
+//! arrays and `Batch`, bitwise the same solve.
+
+use sciml_core::{Batch, DenseMatrix, Jacobian, SliceState, VectorField};
+use sciml_ode::{OdeProblem, Rodas5P, Rosenbrock23, SaveAt, SolveOptions};
+
+/// Robertson's kinetics with its exact Jacobian, on any slice state of length 3.
+struct Robertson<V>(std::marker::PhantomData<V>);
+
+impl<V> Robertson<V> {
+    fn new() -> Self {
+        Robertson(std::marker::PhantomData)
+    }
+}
+
+impl<V: SliceState<S = f64>> VectorField for Robertson<V> {
+    type V = V;
+    type P = V;
+    fn dims(&self) -> (usize, usize) {
+        (3, 3)
+    }
+    fn rhs(&mut self, _t: f64, u: &V, p: &V, du: &mut V) {
+        let (u, p, du) = (u.as_slice(), p.as_slice(), du.as_mut_slice());
+        du[0] = -p[0] * u[0] + p[1] * u[1] * u[2];
+        du[1] = p[0] * u[0] - p[1] * u[1] * u[2] - p[2] * u[1] * u[1];
+        du[2] = p[2] * u[1] * u[1];
+    }
+}
+
+impl<V: SliceState<S = f64>> Jacobian for Robertson<V> {
+    const EXACT: bool = true;
+    fn jacobian(&mut self, _t: f64, u: &V, p: &V, j: &mut DenseMatrix<f64>) {
+        let (u, p) = (u.as_slice(), p.as_slice());
+        j[(0, 0)] = -p[0];
+        j[(0, 1)] = p[1] * u[2];
+        j[(0, 2)] = p[1] * u[1];
+        j[(1, 0)] = p[0];
+        j[(1, 1)] = -p[1] * u[2] - 2.0 * p[2] * u[1];
+        j[(1, 2)] = -p[1] * u[1];
+        j[(2, 0)] = 0.0;
+        j[(2, 1)] = 2.0 * p[2] * u[1];
+        j[(2, 2)] = 0.0;
+    }
+}
+
+const P: [f64; 3] = [0.04, 1e4, 3e7];
+
+fn opts() -> SolveOptions<f64> {
+    SolveOptions::default()
+        .tolerances(1e-6, 1e-10)
+        .saveat(SaveAt::Times(vec![1.0, 100.0, 1e5]))
+}
+
+#[test]
+fn rodas5p_on_arrays_and_batches_is_bitwise_the_vec_solve() {
+    let mut on_vec = OdeProblem::new(
+        Robertson::<Vec<f64>>::new(),
+        vec![1.0, 0.0, 0.0],
+        (0.0, 1e5),
+        P.to_vec(),
+    )
+    .expect("valid");
+    let mut on_array =
+        OdeProblem::new(Robertson::<[f64; 3]>::new(), [1.0, 0.0, 0.0], (0.0, 1e5), P)
+            .expect("valid");
+    let batch = |x: &[f64]| Batch::new(3, 1, x.to_vec()).expect("3 x 1");
+    let mut on_batch = OdeProblem::new(
+        Robertson::<Batch<f64>>::new(),
+        batch(&[1.0, 0.0, 0.0]),
+        (0.0, 1e5),
+        batch(&P),
+    )
+    .expect("valid");
+    let a = on_vec.solve(Rodas5P::new(), &opts()).expect("solves");
+    let b = on_array.solve(Rodas5P::new(), &opts()).expect("solves");
+    let c = on_batch.solve(Rodas5P::new(), &opts()).expect("solves");
+    assert_eq!(a.stats, b.stats);
+    assert_eq!(a.stats, c.stats);
+    for ((x, y), z) in a.u.iter().zip(&b.u).zip(&c.u) {
+        assert_eq!(x.as_slice(), y.as_slice());
+        assert_eq!(x.as_slice(), z.as_slice());
+    }
+    // Robertson at t = 1e5 (Hairer & Wanner, Solving ODEs II, the IVP test set's reference).
+    let reference = [1.786592e-2, 7.274751e-8, 9.821340e-1];
+    for (x, r) in b.u[2].iter().zip(reference) {
+        assert!((x - r).abs() / r < 1e-5, "{x} against {r}");
+    }
+}
+
+#[test]
+fn rosenbrock23_with_a_mass_matrix_on_arrays() {
+    // 2u' = -u on a [f64; 1] state: u(1) = e^{-1/2}.
+    struct Decay;
+    impl VectorField for Decay {
+        type V = [f64; 1];
+        type P = [f64; 0];
+        fn dims(&self) -> (usize, usize) {
+            (1, 0)
+        }
+        fn rhs(&mut self, _t: f64, u: &[f64; 1], _p: &[f64; 0], du: &mut [f64; 1]) {
+            du[0] = -u[0];
+        }
+    }
+    impl Jacobian for Decay {
+        const EXACT: bool = true;
+        fn jacobian(&mut self, _t: f64, _u: &[f64; 1], _p: &[f64; 0], j: &mut DenseMatrix<f64>) {
+            j[(0, 0)] = -1.0;
+        }
+    }
+    let mut m = DenseMatrix::zeros(1, 1);
+    m[(0, 0)] = 2.0;
+    let mut prob = OdeProblem::new(Decay, [1.0], (0.0, 1.0), [])
+        .expect("valid")
+        .with_mass_matrix(m)
+        .expect("1 x 1");
+    let sol = prob
+        .solve(
+            Rosenbrock23::new(),
+            &SolveOptions::default().tolerances(1e-8, 1e-10),
+        )
+        .expect("solves");
+    let end = sol.u.last().expect("saved")[0];
+    assert!((end - (-0.5f64).exp()).abs() < 1e-6, "{end}");
+}
