@@ -65,7 +65,9 @@
 use super::linear::{LinearStrategy, WSpec};
 use super::mass_mul;
 use crate::method::StepFailure;
-use sciml_core::{DenseMatrix, One, Re, Real, Scalar, State, Stats, Tolerance, VectorField, Zero};
+use sciml_core::{
+    DenseMatrix, One, Re, Real, Scalar, SliceState, State, Stats, Tolerance, VectorField, Zero,
+};
 
 /// A nonlinear system `G(z) = 0` as a simplified Newton iteration sees it (module docs). The
 /// implementation holds the system's data, its buffers and the linear strategy's cache; the
@@ -320,7 +322,14 @@ pub struct NewtonCache<V, LC> {
 impl<S: Scalar, LC> NewtonCache<Vec<S>, LC> {
     /// Buffers for states of length `n` around a linear-strategy cache.
     pub fn new(lin: LC, n: usize) -> Self {
-        let z = vec![S::zero(); n];
+        Self::new_like(lin, &vec![S::zero(); n])
+    }
+}
+
+impl<V: State, LC> NewtonCache<V, LC> {
+    /// Buffers for states shaped like `u0` around a linear-strategy cache.
+    pub fn new_like(lin: LC, u0: &V) -> Self {
+        let z = u0.zeros_like();
         NewtonCache {
             lin,
             jac_valid: false,
@@ -337,7 +346,7 @@ impl<S: Scalar, LC> NewtonCache<Vec<S>, LC> {
     }
 
     /// The stage value `ψ + γz` of the last solve.
-    pub fn stage_value(&self) -> &Vec<S> {
+    pub fn stage_value(&self) -> &V {
         &self.y
     }
 
@@ -365,20 +374,21 @@ impl Newton {
     /// Before a step from `(t, u0)` with `hγ = hg`: evaluates `J` if there is none (or a refresh
     /// was asked for) and factorises `W` unless the current one is close enough.
     #[allow(clippy::too_many_arguments)]
-    pub fn begin_step<S, F, L>(
+    pub fn begin_step<S, V, F, L>(
         &self,
-        c: &mut NewtonCache<Vec<S>, L::Cache>,
+        c: &mut NewtonCache<V, L::Cache>,
         lin: &L,
         f: &mut F,
         p: &F::P,
-        (t, u0): (S::Re, &Vec<S>),
+        (t, u0): (S::Re, &V),
         hg: S::Re,
         mass: Option<&DenseMatrix<S::Re>>,
         stats: &mut Stats,
     ) -> Result<(), StepFailure>
     where
         S: Scalar,
-        F: VectorField<V = Vec<S>>,
+        F: VectorField<V = V>,
+        V: SliceState<S = S>,
         L: LinearStrategy<F>,
     {
         c.max_theta = 0.0;
@@ -402,20 +412,21 @@ impl Newton {
     /// `(t, u0)`, or `W` for the exact `hγ`) and returns `Ok(true)` when the step is worth
     /// retrying at the same size, `Ok(false)` when nothing is left to improve.
     #[allow(clippy::too_many_arguments)]
-    pub fn recover<S, F, L>(
+    pub fn recover<S, V, F, L>(
         &self,
-        c: &mut NewtonCache<Vec<S>, L::Cache>,
+        c: &mut NewtonCache<V, L::Cache>,
         lin: &L,
         f: &mut F,
         p: &F::P,
-        (t, u0): (S::Re, &Vec<S>),
+        (t, u0): (S::Re, &V),
         hg: S::Re,
         mass: Option<&DenseMatrix<S::Re>>,
         stats: &mut Stats,
     ) -> Result<bool, StepFailure>
     where
         S: Scalar,
-        F: VectorField<V = Vec<S>>,
+        F: VectorField<V = V>,
+        V: SliceState<S = S>,
         L: LinearStrategy<F>,
     {
         let hgf = hg.to_f64_lossy();
@@ -453,22 +464,23 @@ impl Newton {
     /// the stage value `ψ + γz` is left in the cache ([`NewtonCache::stage_value`]). `u0` scales
     /// the norm together with the stage value.
     #[allow(clippy::too_many_arguments)]
-    pub fn solve_stage<S, F, L>(
+    pub fn solve_stage<S, V, F, L>(
         &self,
-        c: &mut NewtonCache<Vec<S>, L::Cache>,
+        c: &mut NewtonCache<V, L::Cache>,
         lin: &L,
         f: &mut F,
         p: &F::P,
         (ti, h, gamma): (S::Re, S::Re, S::Re),
-        psi: &Vec<S>,
-        z: &mut Vec<S>,
-        (u0, tol): (&Vec<S>, &Tolerance<S::Re>),
+        psi: &V,
+        z: &mut V,
+        (u0, tol): (&V, &Tolerance<S::Re>),
         mass: Option<&DenseMatrix<S::Re>>,
         stats: &mut Stats,
     ) -> Result<(), StepFailure>
     where
         S: Scalar,
-        F: VectorField<V = Vec<S>>,
+        F: VectorField<V = V>,
+        V: SliceState<S = S>,
         L: LinearStrategy<F>,
     {
         type R<S> = <S as Scalar>::Re;
@@ -514,7 +526,13 @@ impl Newton {
 /// An ESDIRK stage `M z − h f(t_i, ψ + γ z) = 0` as a [`Residual`] (module docs): `−G(z)` is
 /// `h f(t_i, ψ + γz) − M z`, and the norm of an increment is that of the stage value's change
 /// `γΔ`, weighted by `u0` and the stage value before the update (close enough for a weight).
-struct StageResidual<'a, S: Scalar, F: VectorField<V = Vec<S>>, L: LinearStrategy<F>> {
+struct StageResidual<
+    'a,
+    S: Scalar,
+    V: SliceState<S = S>,
+    F: VectorField<V = V>,
+    L: LinearStrategy<F>,
+> {
     lin: &'a L,
     lc: &'a mut L::Cache,
     f: &'a mut F,
@@ -522,45 +540,51 @@ struct StageResidual<'a, S: Scalar, F: VectorField<V = Vec<S>>, L: LinearStrateg
     ti: S::Re,
     h: S::Re,
     gamma: S::Re,
-    psi: &'a Vec<S>,
-    u0: &'a Vec<S>,
+    psi: &'a V,
+    u0: &'a V,
     tol: &'a Tolerance<S::Re>,
     mass: Option<&'a DenseMatrix<S::Re>>,
     /// Stage value `ψ + γz` at the iterate.
-    y: &'a mut Vec<S>,
-    fy: &'a mut Vec<S>,
+    y: &'a mut V,
+    fy: &'a mut V,
     /// `M z`, then `γΔ`.
-    mz: &'a mut Vec<S>,
+    mz: &'a mut V,
 }
 
-impl<S, F, L> Residual for StageResidual<'_, S, F, L>
+impl<S, V, F, L> Residual for StageResidual<'_, S, V, F, L>
 where
     S: Scalar,
-    F: VectorField<V = Vec<S>>,
+    F: VectorField<V = V>,
+    V: SliceState<S = S>,
     L: LinearStrategy<F>,
 {
-    type V = Vec<S>;
+    type V = V;
 
     #[inline]
-    fn neg_residual(
-        &mut self,
-        z: &Vec<S>,
-        out: &mut Vec<S>,
-        stats: &mut Stats,
-    ) -> Result<(), StepFailure> {
+    fn neg_residual(&mut self, z: &V, out: &mut V, stats: &mut Stats) -> Result<(), StepFailure> {
         self.y.lincomb(self.psi, &[self.gamma], &[z]);
         self.f.rhs(self.ti, self.y, self.p, self.fy);
         stats.nf += 1;
         let h = self.h;
         match self.mass {
             None => {
-                for ((d, fy), zi) in out.iter_mut().zip(self.fy.iter()).zip(z.iter()) {
+                for ((d, fy), zi) in out
+                    .as_mut_slice()
+                    .iter_mut()
+                    .zip(self.fy.as_slice())
+                    .zip(z.as_slice())
+                {
                     *d = *fy * h - *zi;
                 }
             }
             Some(m) => {
-                mass_mul(m, z, self.mz);
-                for ((d, fy), mz) in out.iter_mut().zip(self.fy.iter()).zip(self.mz.iter()) {
+                mass_mul(m, z.as_slice(), self.mz.as_mut_slice());
+                for ((d, fy), mz) in out
+                    .as_mut_slice()
+                    .iter_mut()
+                    .zip(self.fy.as_slice())
+                    .zip(self.mz.as_slice())
+                {
                     *d = *fy * h - *mz;
                 }
             }
@@ -573,7 +597,7 @@ where
     }
 
     #[inline]
-    fn solve(&mut self, b: &mut Vec<S>, stats: &mut Stats) -> Result<(), StepFailure> {
+    fn solve(&mut self, b: &mut V, stats: &mut Stats) -> Result<(), StepFailure> {
         self.lin.solve(self.lc, self.f, self.p, b, stats)?;
         stats.nnewton += 1;
         Ok(())
@@ -581,8 +605,13 @@ where
 
     /// `z += Δ`, and the stage value's change `γΔ` for the norm, in one pass.
     #[inline]
-    fn update(&mut self, z: &mut Vec<S>, dz: &Vec<S>) {
-        for ((zi, di), mi) in z.iter_mut().zip(dz.iter()).zip(self.mz.iter_mut()) {
+    fn update(&mut self, z: &mut V, dz: &V) {
+        for ((zi, di), mi) in z
+            .as_mut_slice()
+            .iter_mut()
+            .zip(dz.as_slice())
+            .zip(self.mz.as_mut_slice())
+        {
             *zi += *di;
             *mi = *di * self.gamma;
         }
@@ -590,8 +619,8 @@ where
 
     /// The norm of `γΔ` (left by `update`).
     #[inline]
-    fn norm(&mut self, _dz: &Vec<S>) -> S::Re {
-        Vec::<S>::err_norm(self.mz, self.u0, self.y, self.tol)
+    fn norm(&mut self, _dz: &V) -> S::Re {
+        V::err_norm(self.mz, self.u0, self.y, self.tol)
     }
 }
 

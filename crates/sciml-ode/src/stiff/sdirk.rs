@@ -33,7 +33,7 @@ use crate::tableaus::{
     EsdirkCoefficients, EsdirkTableau, KenCarp4Tableau, Kvaerno5Tableau, Trbdf2Tableau,
     ESDIRK_MAX_STAGES,
 };
-use sciml_core::{DenseMatrix, One, Real, Scalar, State, Stats, VectorField, Zero};
+use sciml_core::{DenseMatrix, One, Real, Scalar, SliceState, State, Stats, VectorField, Zero};
 use std::marker::PhantomData;
 
 /// An ESDIRK method: the tableau `T` (a marker type, see [`EsdirkTableau`]), the linear-solve
@@ -145,17 +145,18 @@ impl<T: EsdirkTableau, L: Clone + Send + Sync + std::fmt::Debug> MethodInfo for 
     }
 }
 
-impl<T, L, S, F> OdeMethod<F> for Esdirk<T, L>
+impl<T, L, S, V, F> OdeMethod<F> for Esdirk<T, L>
 where
     T: EsdirkTableau,
     L: LinearStrategy<F>,
     S: LuScalar,
-    F: VectorField<V = Vec<S>>,
+    F: VectorField<V = V>,
+    V: SliceState<S = S>,
 {
-    type Cache = EsdirkCache<Vec<S>, L::Cache>;
+    type Cache = EsdirkCache<V, L::Cache>;
 
-    fn cache(&self, f: &F, u0: &Vec<S>) -> Self::Cache {
-        esdirk_cache(T::coefficients(), self.linear.cache(f, u0), u0.len())
+    fn cache(&self, f: &F, u0: &V) -> Self::Cache {
+        esdirk_cache(T::coefficients(), self.linear.cache(f, u0), u0)
     }
     fn initialize(
         &self,
@@ -163,7 +164,7 @@ where
         f: &mut F,
         p: &F::P,
         t: S::Re,
-        u: &Vec<S>,
+        u: &V,
         stats: &mut Stats,
     ) {
         f.rhs(t, u, p, &mut c.f0);
@@ -173,7 +174,7 @@ where
         c.newton.new_point();
         c.interp_ready = false;
     }
-    fn f_start<'a>(&self, c: &'a Self::Cache) -> &'a Vec<S> {
+    fn f_start<'a>(&self, c: &'a Self::Cache) -> &'a V {
         &c.f0
     }
     fn try_step(
@@ -181,7 +182,7 @@ where
         c: &mut Self::Cache,
         f: &mut F,
         ctx: StepContext<'_, F>,
-        u1: &mut Vec<S>,
+        u1: &mut V,
     ) -> Result<S::Re, StepFailure> {
         esdirk_step(T::coefficients(), &self.linear, &self.newton, c, f, ctx, u1)
     }
@@ -191,7 +192,7 @@ where
         f: &mut F,
         p: &F::P,
         t1: S::Re,
-        u1: &Vec<S>,
+        u1: &V,
         stats: &mut Stats,
     ) {
         let s = c.zs.len();
@@ -222,7 +223,7 @@ where
         }
         c.interp_ready = true;
     }
-    fn interp_vectors<'a>(&self, c: &'a Self::Cache) -> &'a [Vec<S>] {
+    fn interp_vectors<'a>(&self, c: &'a Self::Cache) -> &'a [V] {
         &c.iv
     }
     fn advance(&self, c: &mut Self::Cache) {
@@ -329,20 +330,16 @@ pub struct EsdirkCache<V, LC> {
     interp_ready: bool,
 }
 
-fn esdirk_cache<S: Scalar, LC>(
-    tab: &EsdirkCoefficients,
-    lin: LC,
-    n: usize,
-) -> EsdirkCache<Vec<S>, LC> {
+fn esdirk_cache<V: State, LC>(tab: &EsdirkCoefficients, lin: LC, u0: &V) -> EsdirkCache<V, LC> {
     let s = tab.stages();
     assert!(
         s <= ESDIRK_MAX_STAGES,
         "{}: {s} stages, more than ESDIRK_MAX_STAGES = {ESDIRK_MAX_STAGES}",
         tab.name
     );
-    let z = vec![S::zero(); n];
+    let z = u0.zeros_like();
     EsdirkCache {
-        newton: NewtonCache::new(lin, n),
+        newton: NewtonCache::new_like(lin, u0),
         zs: vec![z.clone(); s],
         iv: vec![z.clone(); s],
         f0: z.clone(),
@@ -360,18 +357,19 @@ fn esdirk_cache<S: Scalar, LC>(
     }
 }
 
-fn esdirk_step<S, F, L>(
+fn esdirk_step<S, V, F, L>(
     tab: &EsdirkCoefficients,
     lin: &L,
     newton: &Newton,
-    c: &mut EsdirkCache<Vec<S>, L::Cache>,
+    c: &mut EsdirkCache<V, L::Cache>,
     f: &mut F,
     ctx: StepContext<'_, F>,
-    u1: &mut Vec<S>,
+    u1: &mut V,
 ) -> Result<S::Re, StepFailure>
 where
     S: LuScalar,
-    F: VectorField<V = Vec<S>>,
+    F: VectorField<V = V>,
+    V: SliceState<S = S>,
     L: LinearStrategy<F>,
 {
     type R<S> = <S as Scalar>::Re;
@@ -395,7 +393,7 @@ where
         for i in 1..s {
             let (done, rest) = c.zs.split_at_mut(i);
             let zi = &mut rest[0];
-            let mut refs: [&Vec<S>; ESDIRK_MAX_STAGES] = [u0; ESDIRK_MAX_STAGES];
+            let mut refs: [&V; ESDIRK_MAX_STAGES] = [u0; ESDIRK_MAX_STAGES];
             let mut m = 0;
             for (aij, zj) in tab.a[i].iter().zip(done.iter()) {
                 if *aij != 0.0 {
@@ -448,7 +446,7 @@ where
     newton.end_step(&mut c.newton);
     u1.copy_from(c.newton.stage_value());
     // est = W⁻¹ M Σ (b̂_j − b_j) z_j
-    let mut refs: [&Vec<S>; ESDIRK_MAX_STAGES] = [u0; ESDIRK_MAX_STAGES];
+    let mut refs: [&V; ESDIRK_MAX_STAGES] = [u0; ESDIRK_MAX_STAGES];
     let mut m = 0;
     for (ej, zj) in tab.btilde.iter().zip(c.zs.iter()) {
         if *ej != 0.0 {
@@ -460,11 +458,11 @@ where
     c.err.lincomb(&c.zero, &w[..m], &refs[..m]);
     match mass {
         None => c.est.copy_from(&c.err),
-        Some(mm) => mass_mul(mm, &c.err, &mut c.est),
+        Some(mm) => mass_mul(mm, c.err.as_slice(), c.est.as_mut_slice()),
     }
     lin.solve(&mut c.newton.lin, f, p, &mut c.est, stats)?;
     c.h_last = h.to_f64_lossy();
-    let e = Vec::<S>::err_norm(&c.est, u0, u1, ctx.tol);
+    let e = V::err_norm(&c.est, u0, u1, ctx.tol);
     if e.is_finite() && u1.all_finite() {
         Ok(e)
     } else {
@@ -478,18 +476,19 @@ where
 /// differentiated constraint `J_i k0 = −∂f_i/∂t` (`J` from the strategy, `∂f/∂t` by a forward
 /// difference) and the system is solved by a dense LU; this rare path allocates. Any other
 /// singular `M`, or an index above one, is a [`StepFailure::LinearSolve`].
-fn initial_derivative<S, F, L>(
+fn initial_derivative<S, V, F, L>(
     lin: &L,
-    c: &mut EsdirkCache<Vec<S>, L::Cache>,
+    c: &mut EsdirkCache<V, L::Cache>,
     f: &mut F,
     p: &F::P,
-    (t, u0): (S::Re, &Vec<S>),
+    (t, u0): (S::Re, &V),
     m: &DenseMatrix<S::Re>,
     stats: &mut Stats,
 ) -> Result<(), StepFailure>
 where
     S: LuScalar,
-    F: VectorField<V = Vec<S>>,
+    F: VectorField<V = V>,
+    V: SliceState<S = S>,
     L: LinearStrategy<F>,
 {
     type R<S> = <S as Scalar>::Re;
@@ -520,17 +519,23 @@ where
     let mut k = DenseMatrix::zeros(n, n);
     for j in 0..n {
         c.est.fill_zero();
-        c.est[j] = S::one();
+        c.est.as_mut_slice()[j] = S::one();
         lin.jac_mul(&mut c.newton.lin, f, p, &c.est, &mut c.psi);
         for i in 0..n {
             k[(i, j)] = if algebraic[i] {
-                c.psi[i]
+                c.psi.as_slice()[i]
             } else {
                 S::from_re(m[(i, j)])
             };
         }
     }
-    for (((k0, alg), ft), f0) in c.k0.iter_mut().zip(&algebraic).zip(&c.err).zip(&c.f0) {
+    for (((k0, alg), ft), f0) in
+        c.k0.as_mut_slice()
+            .iter_mut()
+            .zip(&algebraic)
+            .zip(c.err.as_slice())
+            .zip(c.f0.as_slice())
+    {
         *k0 = if *alg {
             -(*ft - *f0) / S::from_re(dtau)
         } else {
@@ -539,7 +544,7 @@ where
     }
     let mut lu = S::lu_new(n);
     S::lu_factor(&mut lu, &k)?;
-    S::lu_solve(&lu, &mut c.k0)?;
+    S::lu_solve(&lu, c.k0.as_mut_slice())?;
     if c.k0.all_finite() {
         Ok(())
     } else {
