@@ -15,7 +15,9 @@ use diffeqflux::nn::{Activation, Chain, Dense, ElementwiseFn, WrappedFunction};
 use diffeqflux::optim::{Adam, Optimiser};
 use diffeqflux::NeuralDsde;
 use sciml_core::Scalar;
-use sciml_sde::{solve_ensemble, EnsembleSummary, FnSde, Method, Noise, SdeOptions, SdeProblem};
+use sciml_sde::{
+    solve_trajectories, EnsembleSummary, FnSde, Method, Noise, SdeOptions, SdeProblem,
+};
 use std::time::Instant;
 
 /// `x ↦ x³`, elementwise, with its derivative.
@@ -80,7 +82,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let prob = SdeProblem::new(truth, vec![2.0, 0.0], (0.0, 1.0), vec![])?;
     let opts = SdeOptions::fixed(1.0 / 232.0).saveat(ts.clone()).seed(1);
-    let sols = solve_ensemble(&prob, Method::Sriw1, &opts, 10_000)?;
+    let sols = solve_trajectories(&prob, Method::Sriw1, &opts, 10_000)?;
     let target = EnsembleSummary::new(&sols, &[])?;
     println!(
         "targets from 10,000 paths in {:.2} s; final mean {:?}, variance {:?}",

@@ -149,6 +149,7 @@ fn every_sensitivity_method_matches_finite_differences() {
     check(&r, "interpolating", InterpolatingAdjoint::default(), 1e-7);
     let checkpointed = InterpolatingAdjoint {
         checkpointing: true,
+        ..Default::default()
     };
     check(&r, "interpolating, checkpointed", checkpointed, 1e-7);
     check(&r, "backsolve", BacksolveAdjoint, 1e-7);

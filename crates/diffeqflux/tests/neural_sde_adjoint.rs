@@ -6,8 +6,8 @@
 
 use diffeqflux::nn::{Activation, Chain, Dense, Layer};
 use diffeqflux::{NeuralDsde, NeuralSde, NeuralSdeLayer, SdeSensitivity};
-use sciml_sde::adjoint::InterpolatingAdjoint;
 use sciml_sde::{ItoCorrection, SdeFunction};
+use sciml_sensitivity::InterpolatingAdjoint;
 
 const BATCH: usize = 3;
 const LEVELS: [i32; 4] = [5, 7, 9, 11];

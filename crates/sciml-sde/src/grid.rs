@@ -1,27 +1,32 @@
 //! The fixed step grid of an SDE solve and the Brownian path on it: the grid's times, the save
 //! indices, `W` at the grid nodes (drawn from the tree a block at a time), and the adjoints'
-//! replay of the steps on the grid.
+//! replay of the steps on the grid (public through [`crate::replay`]).
 
 use crate::brownian::BrownianTree;
 use crate::error::SdeError;
 use crate::methods::Method;
 use crate::problem::{SdeFunction, SdeProblem};
-use crate::solver::sorted_times;
+use crate::solver::{default_tree, sorted_times, validate, SdeOptions};
 use crate::stepper::{Nodes, Path, SdeSetup, SdeStepper};
-use sciml_core::{Error, Real, SaveAt, SolveError, Stats};
+use sciml_core::{Error, Real, ReturnCode, SaveAt, SolveError, Stats};
 use sciml_ode::{Callbacks, SolveOptions, StepLoop};
 
 /// The fixed step grid: `nsteps` steps of `dt`, the last one possibly shorter; the Brownian tree
 /// spans `dt · 2^k` so that every grid time is a tree node.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Grid<R> {
+pub struct Grid<R> {
+    /// The step.
     pub dt: R,
+    /// The number of steps.
     pub nsteps: usize,
+    /// The tree's level whose dyadic nodes are the grid's times.
     pub k: u32,
+    /// Whether the last step is a full `dt` (else it ends at `t1`, off the dyadic grid).
     pub last_exact: bool,
 }
 
 impl<R: Real> Grid<R> {
+    /// The time of node `j` of the grid over `(t0, t1)`: `t0 + j·dt`, and `t1` at the last.
     pub fn time(&self, t0: R, t1: R, j: usize) -> R {
         if j == self.nsteps {
             t1
@@ -87,10 +92,46 @@ pub(crate) fn grid_saves<R: Real>(
     }
 }
 
+/// Checks a fixed-step adjoint's options (`who` names the adjoint in the refusal of adaptive
+/// steps; a grid of more than `maxiters` steps fails with `MaxIters` before any work) and
+/// returns the solve's Brownian tree, its grid and the grid indices of the saves.
+pub fn fixed_setup<R: Real, F: SdeFunction<R>>(
+    prob: &SdeProblem<R, F>,
+    method: Method,
+    opts: &SdeOptions<R>,
+    who: &str,
+) -> Result<(BrownianTree, Grid<R>, Vec<usize>), SdeError> {
+    if opts.adaptive {
+        return Err(Error::InvalidOption {
+            option: "adaptive",
+            reason: format!("{who} needs fixed steps"),
+        }
+        .into());
+    }
+    validate(prob, method, opts)?;
+    let (tree, grid) = default_tree(prob, method, opts)?;
+    let grid = grid.ok_or(Error::InvalidOption {
+        option: "dt",
+        reason: "fixed-step solves need a step size".into(),
+    })?;
+    let (t0, t1) = prob.tspan;
+    // The forward pass would stop after `maxiters` steps, leaving nothing to differentiate:
+    // refuse before any work, with the code and time at which `solve` would stop.
+    if grid.nsteps > opts.maxiters {
+        return Err(SdeError::Failed {
+            code: ReturnCode::MaxIters,
+            t: grid.time(t0, t1, opts.maxiters).to_f64_lossy(),
+            partial: None,
+        });
+    }
+    let saves = grid_saves(t0, t1, &grid, &opts.saveat)?;
+    Ok((tree, grid, saves))
+}
+
 /// `W` at the fixed-grid times `t_lo..=t_hi` (`hi ≤ nsteps`) into `out` (length
 /// `(hi − lo + 1) · dim`), each tree node drawn once: bitwise what `eval_dyadic` gives at the grid
 /// nodes, and at a short last step's `t1` what `eval` gives there.
-pub(crate) fn grid_brownian<R: Real>(
+pub fn grid_brownian<R: Real>(
     tree: &mut BrownianTree,
     grid: &Grid<R>,
     t1: R,
@@ -114,7 +155,7 @@ pub(crate) fn grid_brownian<R: Real>(
 /// `W` at the nodes of a fixed grid, read in order (forward or backward) and drawn from the tree
 /// a block of nodes at a time, each tree node once per block (bitwise what `eval_dyadic` gives),
 /// so the cost per node is one normal sample and memory stays `O(BLOCK · dim)`.
-pub(crate) struct GridPath<R> {
+pub struct GridPath<R> {
     grid: Grid<R>,
     t1: R,
     /// `W` at nodes `lo..=hi`.
@@ -126,6 +167,7 @@ pub(crate) struct GridPath<R> {
 impl<R: Real> GridPath<R> {
     const BLOCK: usize = 256;
 
+    /// The path on `grid` over a span ending at `t1`; nothing is drawn until [`GridPath::at`].
     pub fn new(grid: Grid<R>, t1: R) -> Self {
         GridPath {
             grid,
@@ -157,13 +199,7 @@ impl<R: Real> GridPath<R> {
 }
 
 /// Brownian increments from `wprev` to `wnext` into `dw` (first m) and `dz` (second m).
-pub(crate) fn increments<R: Real>(
-    wprev: &[f64],
-    wnext: &[f64],
-    m: usize,
-    dw: &mut [R],
-    dz: &mut [R],
-) {
+pub fn increments<R: Real>(wprev: &[f64], wnext: &[f64], m: usize, dw: &mut [R], dz: &mut [R]) {
     for j in 0..m {
         dw[j] = R::c(wnext[j] - wprev[j]);
     }
@@ -177,7 +213,7 @@ pub(crate) fn increments<R: Real>(
 /// The adjoints' forward pass on a fixed grid: `method` stepping `f` on `prob` along `grid`, with
 /// `W` at the nodes from `nodes`, run through the shared loop like [`crate::solve`] (DESIGN
 /// decision 11: the arguments of [`GridReplay::steps`] are what changes per call).
-pub(crate) struct GridReplay<'a, 'n, R: Real, F> {
+pub struct GridReplay<'a, 'n, R: Real, F> {
     /// The system (the adjoints' own copy).
     pub f: &'a mut F,
     /// The method.

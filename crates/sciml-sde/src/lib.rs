@@ -11,15 +11,15 @@
 //! - Methods and what they support: see [`Method`] (Itô or Stratonovich, strong order, noise
 //!   shapes, fixed or adaptive). Adaptive methods: SRIW1 (diagonal, scalar), SRA1 (additive noise,
 //!   any shape), LambaEM (any shape).
-//! - Ensembles: [`solve_ensemble`] on rayon, trajectory `i` driven by the path seeded from
+//! - Ensembles: [`solve_trajectories`] on rayon, trajectory `i` driven by the path seeded from
 //!   `(seed, i)`, results in input order and bitwise the same on any number of threads;
 //!   [`EnsembleSummary`] gives mean, variance and quantiles over time.
-//! - Sensitivities ([`adjoint`]): the discrete adjoint of Euler–Maruyama and Euler–Heun (exact
-//!   derivative of the computed solution, Brownian increments replayed from the tree), and the
-//!   backsolve and interpolating adjoints (continuous, for Stratonovich SDEs and for Itô SDEs
-//!   through the drift correction, [`ItoCorrection`]). Drift and diffusion VJPs come from
-//!   [`SdeVjp`] (closures via [`FnSde::with_vjp`], `sciml_core` fields with exact VJPs via
-//!   [`FieldSde`], which also supplies the Itô correction from its diffusion's HVPs).
+//! - Sensitivities: the SDE adjoints (the discrete adjoint of Euler–Maruyama and Euler–Heun, the
+//!   backsolve and interpolating adjoints for Stratonovich SDEs and for Itô SDEs through the drift
+//!   correction, [`ItoCorrection`]) live in `sciml-sensitivity` with the ODE ones, on this
+//!   crate's fixed-grid replay ([`replay`]). Drift and diffusion VJPs come from [`SdeVjp`]
+//!   (closures via [`FnSde::with_vjp`], `sciml_core` fields with exact VJPs via [`FieldSde`],
+//!   which also supplies the Itô correction from its diffusion's HVPs).
 //!
 //! ```
 //! use sciml_sde::{solve, FnSde, Method, Noise, SdeOptions, SdeProblem};
@@ -33,7 +33,6 @@
 //! assert!(sol.u[64][0] > 0.0);
 //! ```
 
-pub mod adjoint;
 mod brownian;
 #[cfg(feature = "ensemble")]
 pub mod ensemble;
@@ -42,12 +41,13 @@ mod field_sde;
 mod grid;
 mod methods;
 mod problem;
+pub mod replay;
 mod solver;
 mod stepper;
 
 pub use brownian::{BrownianTree, DEFAULT_DEPTH};
 #[cfg(feature = "ensemble")]
-pub use ensemble::{solve_ensemble, trajectory_seed, EnsembleSummary};
+pub use ensemble::{solve_trajectories, trajectory_seed, EnsembleSummary};
 pub use error::{PartialSolution, SdeError};
 pub use field_sde::FieldSde;
 pub use methods::{Interpretation, Method};

@@ -67,7 +67,7 @@ impl Noise {
     }
 
     /// `out += g · dw` for a diffusion `g` of this shape (matrix-free for diagonal and scalar).
-    pub(crate) fn apply_add<R: Real>(self, g: &[R], dw: &[R], scale: R, out: &mut [R]) {
+    pub fn apply_add<R: Real>(self, g: &[R], dw: &[R], scale: R, out: &mut [R]) {
         match self {
             Noise::Diagonal => {
                 for ((o, gi), wi) in out.iter_mut().zip(g).zip(dw) {
@@ -110,7 +110,7 @@ impl Noise {
     }
 
     /// The cotangent of `g` for `out = g · dw`: `wg = λ ⊗ dw` in `g`'s shape, scaled.
-    pub(crate) fn outer_to<R: Real>(self, lambda: &[R], dw: &[R], scale: R, wg: &mut [R]) {
+    pub fn outer_to<R: Real>(self, lambda: &[R], dw: &[R], scale: R, wg: &mut [R]) {
         match self {
             Noise::Diagonal => {
                 for ((o, l), w) in wg.iter_mut().zip(lambda).zip(dw) {
@@ -194,13 +194,15 @@ pub trait ItoCorrection<R: Real>: SdeVjp<R> {
 
 /// The Stratonovich form `du = (f − c) dt + g ∘ dW` of an Itô system ([`ItoCorrection`]).
 #[derive(Clone, Debug)]
-pub(crate) struct StratonovichForm<R, F> {
+pub struct StratonovichForm<R, F> {
+    /// The Itô system.
     pub f: F,
     c: Vec<R>,
     w: Vec<R>,
 }
 
 impl<R: Real, F: ItoCorrection<R>> StratonovichForm<R, F> {
+    /// The Stratonovich form of the Itô system `f`.
     pub fn new(f: F) -> Self {
         let (n, _) = f.dims();
         StratonovichForm {

@@ -60,7 +60,7 @@ pub(crate) enum Path<'a, R> {
 }
 
 /// How `W` at a grid node is read.
-pub(crate) enum Nodes<'a, R> {
+pub enum Nodes<'a, R> {
     /// On the tree's own dyadic grid, a block of nodes at a time (each tree node drawn once).
     Blocks(&'a mut GridPath<R>),
     /// From a table of every node's `W` (`dim` values per node), drawn beforehand.

@@ -281,7 +281,7 @@ fn bad_first_steps_and_maxiters_are_errors() {
         let o = SdeOptions::fixed(dt);
         let e = solve_with_brownian(&prob, Method::EulerMaruyama, &o, &mut w).unwrap_err();
         assert_option_error(&e, "dt", "positive and finite");
-        let e = sciml_sde::solve_ensemble(&prob, Method::EulerMaruyama, &o, 3).unwrap_err();
+        let e = sciml_sde::solve_trajectories(&prob, Method::EulerMaruyama, &o, 3).unwrap_err();
         assert_option_error(&e, "dt", "positive and finite");
     }
     // maxiters = 0 allows no step at all.

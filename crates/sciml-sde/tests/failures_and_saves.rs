@@ -1,15 +1,15 @@
 //! Failed solves carry the solution saved up to the failure, fixed steps honour `maxiters`, and
-//! save times are sorted.
+//! save times are sorted. (The same for the discrete adjoint: sciml-sensitivity's
+//! `sde_discrete_adjoint.rs`.)
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 use common::gbm;
 use sciml_core::{ReturnCode, Solution};
-use sciml_sde::adjoint::discrete_adjoint;
 use sciml_sde::{
-    solve, solve_ensemble, solve_with_brownian, BrownianTree, FnSde, Method, Noise, SaveAt,
-    SdeError, SdeFunction, SdeOptions, SdeProblem, SdeVjp,
+    solve, solve_trajectories, solve_with_brownian, BrownianTree, FnSde, Method, Noise, SaveAt,
+    SdeError, SdeFunction, SdeOptions, SdeProblem,
 };
 
 /// `du = -u dt + 0.3 dW` whose drift turns NaN for `t > t_nan`.
@@ -22,27 +22,6 @@ fn nan_after(t_nan: f64) -> impl SdeFunction<f64> + Clone {
             du[0] = if t > t_nan { f64::NAN } else { -u[0] }
         },
         |_t: f64, _u: &[f64], _p: &[f64], g: &mut [f64]| g[0] = 0.3,
-    )
-}
-
-/// GBM `du = p0 u dt + p1 u dW` with its VJPs, for the discrete adjoint.
-fn gbm_vjp() -> impl SdeVjp<f64> + Clone {
-    FnSde::new(
-        1,
-        2,
-        Noise::Diagonal,
-        |_t: f64, u: &[f64], p: &[f64], du: &mut [f64]| du[0] = p[0] * u[0],
-        |_t: f64, u: &[f64], p: &[f64], g: &mut [f64]| g[0] = p[1] * u[0],
-    )
-    .with_vjp(
-        |_t: f64, u: &[f64], p: &[f64], w: &[f64], gu: &mut [f64], gp: &mut [f64]| {
-            gu[0] += p[0] * w[0];
-            gp[0] += u[0] * w[0];
-        },
-        |_t: f64, u: &[f64], p: &[f64], w: &[f64], gu: &mut [f64], gp: &mut [f64]| {
-            gu[0] += p[1] * w[0];
-            gp[1] += u[0] * w[0];
-        },
     )
 }
 
@@ -100,7 +79,7 @@ fn a_fixed_step_failure_holds_the_states_saved_before_it() {
     assert!(e.partial::<f32>().is_none());
     assert!(e.to_string().contains("failed at t = 0.55"), "{e}");
     // Ensembles and solves on a user's path carry it too.
-    let e = solve_ensemble(&prob, Method::EulerHeun, &opts, 4).unwrap_err();
+    let e = solve_trajectories(&prob, Method::EulerHeun, &opts, 4).unwrap_err();
     assert!(failure(&e).2.len() > 1);
     let mut w = BrownianTree::new(3, 0.0, 1.0, 1).unwrap();
     let e = solve_with_brownian(&prob, Method::EulerMaruyama, &opts, &mut w).unwrap_err();
@@ -187,22 +166,6 @@ fn fixed_steps_honour_maxiters() {
     assert_eq!(code, ReturnCode::MaxIters);
     assert_eq!(partial.len(), 11);
     assert_eq!(*partial.t.last().unwrap(), t);
-    // The fixed-step adjoints refuse a grid longer than maxiters before any work.
-    let prob = SdeProblem::new(gbm_vjp(), vec![1.0], (0.0, 1.0), vec![1.0, 0.5]).unwrap();
-    let e = discrete_adjoint(&prob, Method::EulerMaruyama, &o, |_, us| {
-        (us[0][0], vec![vec![1.0]; us.len()])
-    })
-    .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            SdeError::Failed {
-                code: ReturnCode::MaxIters,
-                ..
-            }
-        ),
-        "{e}"
-    );
 }
 
 #[test]
@@ -233,7 +196,8 @@ fn unsorted_save_times_are_sorted() {
         assert!(b.t[0] < b.t[1]);
         assert_eq!(a.u, b.u);
     }
-    // On a user's path, and through the discrete adjoint (its loss sees the sorted times).
+    // On a user's path (and through the discrete adjoint: sciml-sensitivity's
+    // `sde_discrete_adjoint.rs`).
     let opts = SdeOptions::fixed(0.1);
     let mut w = BrownianTree::new(9, 0.0, 1.0, 2).unwrap();
     let a = solve_with_brownian(
@@ -253,22 +217,6 @@ fn unsorted_save_times_are_sorted() {
     assert_eq!(a.t, b.t);
     assert_eq!(a.u, b.u);
     assert!(b.t.windows(2).all(|w| w[0] < w[1]));
-    // The loss weighs the k-th saved state by k + 1, so it tells the order apart.
-    let prob = SdeProblem::new(gbm_vjp(), vec![1.0], (0.0, 1.0), vec![1.0, 0.5]).unwrap();
-    let adjoint = |ts: Vec<f64>| {
-        let o = opts.clone().seed(4).saveat(ts);
-        discrete_adjoint(&prob, Method::EulerMaruyama, &o, |ts, us| {
-            let l = us.iter().enumerate().map(|(k, u)| (k + 1) as f64 * u[0]);
-            let cot = (0..us.len()).map(|k| vec![(k + 1) as f64]).collect();
-            assert!(ts.windows(2).all(|w| w[0] < w[1]));
-            (l.sum(), cot)
-        })
-        .unwrap()
-    };
-    let (a, b) = (adjoint(sorted.clone()), adjoint(unsorted.clone()));
-    assert_eq!(a.sol.t, b.sol.t);
-    assert_eq!(a.sol.u, b.sol.u);
-    assert_eq!((a.loss, &a.du0, &a.dp), (b.loss, &b.du0, &b.dp));
 }
 
 /// `SaveAt::Every` (the type ODE solves use too) saves the grid `t0 + k·dt` and the end, the

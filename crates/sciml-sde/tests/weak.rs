@@ -5,7 +5,9 @@
 
 mod common;
 use common::gbm;
-use sciml_sde::{solve_ensemble, EnsembleSummary, FnSde, Method, Noise, SdeOptions, SdeProblem};
+use sciml_sde::{
+    solve_trajectories, EnsembleSummary, FnSde, Method, Noise, SdeOptions, SdeProblem,
+};
 
 /// Sample mean and variance at T with their standard errors.
 fn moments(xs: &[f64]) -> (f64, f64, f64, f64) {
@@ -20,7 +22,7 @@ fn check_gbm_weak(method: Method, dt: f64, paths: usize) {
     let (mu, sigma) = (0.5, 0.3);
     let prob = SdeProblem::new(gbm(1), vec![1.0], (0.0, 1.0), vec![mu, sigma]).unwrap();
     let opts = SdeOptions::fixed(dt).saveat(vec![1.0]).seed(2024);
-    let sols = solve_ensemble(&prob, method, &opts, paths).unwrap();
+    let sols = solve_trajectories(&prob, method, &opts, paths).unwrap();
     let xs: Vec<f64> = sols.iter().map(|s| s.u[0][0]).collect();
     let (m, v, se_m, se_v) = moments(&xs);
     // Exact: E X = e^{μT}, Var X = e^{2μT}(e^{σ²T} − 1).
@@ -62,7 +64,7 @@ fn ornstein_uhlenbeck_reaches_its_stationary_variance() {
     );
     let prob = SdeProblem::new(f, vec![2.0], (0.0, 6.0), vec![theta, sigma]).unwrap();
     let opts = SdeOptions::adaptive(1e-3, 1e-3).saveat(vec![6.0]).seed(9);
-    let sols = solve_ensemble(&prob, Method::Sra1, &opts, 20_000).unwrap();
+    let sols = solve_trajectories(&prob, Method::Sra1, &opts, 20_000).unwrap();
     let xs: Vec<f64> = sols.iter().map(|s| s.u[0][0]).collect();
     let (m, v, se_m, se_v) = moments(&xs);
     let stationary = sigma * sigma / (2.0 * theta);
@@ -89,7 +91,7 @@ fn ensembles_are_bitwise_identical_on_one_and_two_threads() {
                 .num_threads(threads)
                 .build()
                 .unwrap()
-                .install(|| solve_ensemble(&prob, method, &opts, 64).unwrap())
+                .install(|| solve_trajectories(&prob, method, &opts, 64).unwrap())
         };
         let a = run(1);
         let b = run(2);
@@ -111,7 +113,7 @@ fn ensembles_are_bitwise_identical_on_one_and_two_threads() {
 fn summary_statistics_over_time() {
     let prob = SdeProblem::new(gbm(1), vec![1.0], (0.0, 1.0), vec![0.5, 0.3]).unwrap();
     let sols =
-        solve_ensemble(&prob, Method::Sriw1, &SdeOptions::fixed(0.05).seed(1), 4000).unwrap();
+        solve_trajectories(&prob, Method::Sriw1, &SdeOptions::fixed(0.05).seed(1), 4000).unwrap();
     let s = EnsembleSummary::new(&sols, &[0.05, 0.5, 0.95]).unwrap();
     assert_eq!(s.t.len(), 21);
     for (k, t) in s.t.iter().enumerate() {

@@ -1,4 +1,4 @@
-//! Sensitivities of ODE solutions as pullbacks (DESIGN decision 8): a method's `forward` solves
+//! Sensitivities of ODE and SDE solutions; for ODEs, as pullbacks (DESIGN decision 8): a method's `forward` solves
 //! and returns the solution with a tape; `backward` takes the cotangents of the saved states and
 //! returns the gradients with respect to the initial state and the parameters. The method, not
 //! the user's options, decides what the forward solve keeps.
@@ -13,6 +13,10 @@
 //! | [`QuadratureAdjoint`] | the exact solution, to tolerance (`μ` by quadrature after `λ`) | `Vjp` |
 //! | [`GaussAdjoint`] | the exact solution, to tolerance (`μ` by quadrature while `λ` is solved) | `Vjp` |
 //!
+//! SDE solutions (`sciml_sde`, with the `sde` feature) are differentiated by the same
+//! [`BacksolveAdjoint`] and [`InterpolatingAdjoint`] (continuous adjoints on the forward
+//! Brownian path) and by the SDE discrete adjoint; see [`sde`].
+//!
 //! Gradients are of the computed solution on a frozen mesh: the step-size controller is never
 //! differentiated (DESIGN decision 7), so the discrete adjoint and dual numbers agree to rounding.
 
@@ -21,6 +25,8 @@ mod discrete;
 mod forward;
 mod forward_diff;
 mod gradient;
+#[cfg(feature = "sde")]
+pub mod sde;
 
 pub use continuous::{
     BacksolveAdjoint, BacksolveTape, GaussAdjoint, GaussTape, InterpolatedAdjoint,

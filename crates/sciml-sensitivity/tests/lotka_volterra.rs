@@ -175,6 +175,7 @@ fn check_continuous_methods(loss: Loss) {
             gradient(
                 &InterpolatingAdjoint {
                     checkpointing: true,
+                    ..Default::default()
                 },
                 &Tsit5,
                 loss,

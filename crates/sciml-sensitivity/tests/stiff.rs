@@ -169,6 +169,7 @@ fn interpolating_adjoint_with_an_implicit_backward_method() {
     let mut prob = rober_problem(&rober_x0());
     let ck = InterpolatingAdjoint {
         checkpointing: true,
+        ..Default::default()
     }
     .with_backward(Rodas5P::new());
     let err = ck.forward(&mut prob, &m, &rober_opts()).err().unwrap();

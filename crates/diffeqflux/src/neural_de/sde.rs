@@ -10,19 +10,21 @@
 //!
 //! A batch of `B` samples is solved as one state of `n · B` values ([`NeuralSdeSystem`]), so
 //! every network call is one batched evaluation; each sample has its own Brownian motions.
-//! Gradients come from any [`SdePullback`]: the discrete adjoint of `sciml_sde` (Euler–Maruyama
-//! or Euler–Heun) with the layers' VJPs, or its backsolve and interpolating adjoints.
+//! Gradients come from any [`SdePullback`]: the SDE discrete adjoint of `sciml_sensitivity`
+//! (Euler–Maruyama or Euler–Heun) with the layers' VJPs, or its backsolve and interpolating
+//! adjoints (the same [`BacksolveAdjoint`] and [`InterpolatingAdjoint`] as for ODEs).
 
 use super::{NeuralDe, NeuralSdeSystem};
 use crate::nn::Layer;
 use sciml_core::{Error, Real, Solution};
-use sciml_sde::adjoint::{discrete_adjoint, BacksolveAdjoint, InterpolatingAdjoint, SdeAdjoint};
 use sciml_sde::{solve, ItoCorrection, Method, SdeError, SdeOptions, SdeProblem};
+use sciml_sensitivity::sde::{discrete_adjoint, ContinuousSdeAdjoint, SdeAdjoint};
+use sciml_sensitivity::{BacksolveAdjoint, InterpolatingAdjoint};
 use std::marker::PhantomData;
 
 /// How a neural SDE layer differentiates a loss of its trajectory: solve, loss, pullback in one
-/// call. Implemented by the adjoints of `sciml_sde` ([`BacksolveAdjoint`],
-/// [`InterpolatingAdjoint`]) and by [`SdeSensitivity`], the choice made at run time.
+/// call. Implemented by the continuous adjoints of `sciml_sensitivity` ([`BacksolveAdjoint`],
+/// [`InterpolatingAdjoint`], through [`ContinuousSdeAdjoint`]) and by [`SdeSensitivity`], the choice made at run time.
 pub trait SdePullback {
     /// Solves `prob` with `method` (Euler–Maruyama: Itô; Euler–Heun: Stratonovich) and `opts`,
     /// calls `loss` on the saved states and pulls its cotangents back to `u0` and `p`.
@@ -321,7 +323,7 @@ impl<D: Layer + Clone, G: Layer + Clone, K, S> NeuralSdeLayer<D, G, K, S> {
     /// ```
     /// use diffeqflux::nn::{Activation, Dense};
     /// use diffeqflux::NeuralDsde;
-    /// use sciml_sde::adjoint::BacksolveAdjoint;
+    /// use sciml_sensitivity::BacksolveAdjoint;
     /// let d = Dense::new(2, 2, Activation::Tanh);
     /// let sde = NeuralDsde::new(d, d, (0.0, 1.0), 0.1, vec![1.0])?;
     /// let exact = sde.clone();

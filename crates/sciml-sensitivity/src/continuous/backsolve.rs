@@ -11,7 +11,11 @@ use sciml_ode::{OdeProblem, RkMethod, SolveOptions};
 /// that drift.
 ///
 /// It refuses per-step saving and dense output (it keeps no interpolant): give the save times.
-#[derive(Clone, Copy, Debug, Default)]
+///
+/// The same type is the backsolve adjoint of fixed-step SDE solves
+/// (`sciml_sensitivity::sde::ContinuousSdeAdjoint`, with the `sde` feature): the state is solved
+/// backward with the adjoint on the forward Brownian path, `O(1)` memory in the number of steps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BacksolveAdjoint;
 
 /// What [`BacksolveAdjoint`] keeps: the saved times and states.

@@ -29,10 +29,37 @@ type SegmentResult<V, P> = Result<Pair<V, P>, sciml_core::SolveError<V>>;
 /// let g = adj.backward(&mut prob, &Tsit5, tape, &[vec![1.0]]).unwrap();
 /// assert!((g.dp[0] + 2.0 * (-0.5_f64).exp()).abs() < 1e-8);
 /// ```
-#[derive(Clone, Copy, Debug, Default)]
+///
+/// The same type is the interpolating adjoint of fixed-step SDE solves
+/// (`sciml_sensitivity::sde::ContinuousSdeAdjoint`, with the `sde` feature), whose forward
+/// states are stored at every step or, with [`InterpolatingAdjoint::checkpointed`], every `k`
+/// steps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct InterpolatingAdjoint {
-    /// Recompute the forward solution between save times instead of keeping its dense output.
+    /// Recompute the forward solution between checkpoints instead of keeping it: for ODEs the
+    /// checkpoints are the save times (no dense output kept); for SDEs they are every
+    /// `checkpoint_every` steps.
     pub checkpointing: bool,
+    /// SDEs: the steps between checkpoints when `checkpointing` (required then, at least 1).
+    /// ODE solves do not read it: their checkpoints are the save times.
+    pub checkpoint_every: Option<usize>,
+}
+
+impl InterpolatingAdjoint {
+    /// Keeps the forward solution: its dense output (ODEs), or the state at every step (SDEs).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Recomputes the forward solution from checkpoints: the save times for ODEs, every `every`
+    /// steps for SDEs (`every = 0` is refused when an SDE gradient is asked for), each segment
+    /// recomputed on the same Brownian path, so bitwise the stored states.
+    pub fn checkpointed(every: usize) -> Self {
+        InterpolatingAdjoint {
+            checkpointing: true,
+            checkpoint_every: Some(every),
+        }
+    }
 }
 
 /// What [`InterpolatingAdjoint`] keeps.

@@ -1,13 +1,38 @@
 //! Discrete-adjoint gradients against central finite differences on the same Brownian path (the
-//! continuous adjoints are checked in `continuous_adjoint.rs`).
+//! continuous adjoints are checked in `sde_continuous_adjoint.rs`).
 
 #![allow(clippy::unwrap_used)]
 
+// The SDE test systems are sciml-sde's own (one copy, shared with its tests).
+#[path = "../../sciml-sde/tests/common/mod.rs"]
 mod common;
 use common::{general_noise, Diffusion, Drift};
-use sciml_core::ForwardAd;
-use sciml_sde::adjoint::discrete_adjoint;
-use sciml_sde::{solve, FieldSde, Method, Noise, SdeFunction, SdeOptions, SdeProblem, SdeVjp};
+use sciml_core::{ForwardAd, ReturnCode};
+use sciml_sde::{
+    solve, FieldSde, FnSde, Method, Noise, SdeError, SdeFunction, SdeOptions, SdeProblem, SdeVjp,
+};
+use sciml_sensitivity::sde::discrete_adjoint;
+
+/// GBM `du = p0 u dt + p1 u dW` with its VJPs, for the discrete adjoint.
+fn gbm_vjp() -> impl SdeVjp<f64> + Clone {
+    FnSde::new(
+        1,
+        2,
+        Noise::Diagonal,
+        |_t: f64, u: &[f64], p: &[f64], du: &mut [f64]| du[0] = p[0] * u[0],
+        |_t: f64, u: &[f64], p: &[f64], g: &mut [f64]| g[0] = p[1] * u[0],
+    )
+    .with_vjp(
+        |_t: f64, u: &[f64], p: &[f64], w: &[f64], gu: &mut [f64], gp: &mut [f64]| {
+            gu[0] += p[0] * w[0];
+            gp[0] += u[0] * w[0];
+        },
+        |_t: f64, u: &[f64], p: &[f64], w: &[f64], gu: &mut [f64], gp: &mut [f64]| {
+            gu[0] += p[1] * w[0];
+            gp[1] += u[0] * w[0];
+        },
+    )
+}
 
 const SAVES: [f64; 3] = [0.25, 0.5, 1.0];
 
@@ -128,4 +153,52 @@ fn adjoint_rejects_what_it_cannot_differentiate() {
         g
     )
     .is_err());
+}
+
+/// Fixed steps honour `maxiters` (sciml-sde's `failures_and_saves.rs`), and so does the adjoint.
+#[test]
+fn discrete_adjoint_honours_maxiters() {
+    let mut o = SdeOptions::fixed(0.01).seed(5);
+    o.maxiters = 10;
+    // The fixed-step adjoints refuse a grid longer than maxiters before any work.
+    let prob = SdeProblem::new(gbm_vjp(), vec![1.0], (0.0, 1.0), vec![1.0, 0.5]).unwrap();
+    let e = discrete_adjoint(&prob, Method::EulerMaruyama, &o, |_, us| {
+        (us[0][0], vec![vec![1.0]; us.len()])
+    })
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            SdeError::Failed {
+                code: ReturnCode::MaxIters,
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+/// Save times in any order are sorted (sciml-sde's `failures_and_saves.rs`), and the discrete
+/// adjoint's loss sees the sorted times.
+#[test]
+fn discrete_adjoint_sorts_save_times() {
+    let sorted = vec![0.0, 0.1, 0.4, 0.7, 1.0];
+    let unsorted = vec![0.7, 0.1, 1.0, 0.0, 0.4];
+    let opts = SdeOptions::fixed(0.1);
+    // The loss weighs the k-th saved state by k + 1, so it tells the order apart.
+    let prob = SdeProblem::new(gbm_vjp(), vec![1.0], (0.0, 1.0), vec![1.0, 0.5]).unwrap();
+    let adjoint = |ts: Vec<f64>| {
+        let o = opts.clone().seed(4).saveat(ts);
+        discrete_adjoint(&prob, Method::EulerMaruyama, &o, |ts, us| {
+            let l = us.iter().enumerate().map(|(k, u)| (k + 1) as f64 * u[0]);
+            let cot = (0..us.len()).map(|k| vec![(k + 1) as f64]).collect();
+            assert!(ts.windows(2).all(|w| w[0] < w[1]));
+            (l.sum(), cot)
+        })
+        .unwrap()
+    };
+    let (a, b) = (adjoint(sorted.clone()), adjoint(unsorted.clone()));
+    assert_eq!(a.sol.t, b.sol.t);
+    assert_eq!(a.sol.u, b.sol.u);
+    assert_eq!((a.loss, &a.du0, &a.dp), (b.loss, &b.du0, &b.dp));
 }

@@ -1,4 +1,5 @@
-//! Continuous adjoints of SDEs: [`BacksolveAdjoint`] and [`InterpolatingAdjoint`], for
+//! Continuous adjoints of SDEs: [`BacksolveAdjoint`] and [`InterpolatingAdjoint`] (the ODE
+//! adjoints' types, through [`ContinuousSdeAdjoint`]), for
 //! Stratonovich SDEs and, through the Itô–Stratonovich drift correction ([`ItoCorrection`]), for
 //! Itô SDEs.
 //!
@@ -20,56 +21,67 @@
 //!
 //! Both give the gradient of the continuous problem with an error of the scheme's order (the
 //! forward method's strong order and Euler–Heun's), not the exact derivative of the computed
-//! solution: [`crate::adjoint::discrete_adjoint`] gives that.
+//! solution: [`super::discrete_adjoint`] gives that.
 //!
 //! Itô SDEs (`gradient_ito`, forward solve by Euler–Maruyama) are adjoined in their Stratonovich
 //! form `dz = (f − c) dt + g ∘ dW`, as in Li et al. §3; the VJP of the correction `c` needs
 //! second derivatives of the diffusion, which the system supplies through [`ItoCorrection`].
 
-use crate::adjoint::forward::{check_cotangents, fixed_setup};
-use crate::adjoint::SdeAdjoint;
-use crate::error::SdeError;
-use crate::grid::{increments, GridPath, GridReplay};
-use crate::methods::Method;
-use crate::problem::{ItoCorrection, Noise, SdeFunction, SdeProblem, SdeVjp, StratonovichForm};
-use crate::solver::SdeOptions;
-use crate::stepper::Nodes;
+use super::{check_cotangents, SdeAdjoint};
+use crate::{BacksolveAdjoint, InterpolatingAdjoint};
 use sciml_core::{Error, Real, ReturnCode, Solution, Stats};
+use sciml_sde::replay::{fixed_setup, increments, GridPath, GridReplay, Nodes, StratonovichForm};
+use sciml_sde::{
+    ItoCorrection, Method, Noise, SdeError, SdeFunction, SdeOptions, SdeProblem, SdeVjp,
+};
 
-/// The backsolve adjoint: the state is integrated backward with the adjoint, `O(1)` memory in
-/// the number of steps.
+/// Where the backward pass gets the forward state.
+#[derive(Clone, Copy, Debug)]
+enum StateSource {
+    Backsolve,
+    Stored { every: Option<usize> },
+}
+
+impl BacksolveAdjoint {
+    fn source(&self) -> Result<StateSource, SdeError> {
+        Ok(StateSource::Backsolve)
+    }
+}
+
+impl InterpolatingAdjoint {
+    /// SDEs read `checkpointing` with the spacing `checkpoint_every` (the ODE adjoint's
+    /// checkpoints are the save times instead).
+    fn source(&self) -> Result<StateSource, SdeError> {
+        if !self.checkpointing {
+            return Ok(StateSource::Stored { every: None });
+        }
+        match self.checkpoint_every {
+            Some(0) => Err(Error::InvalidOption {
+                option: "checkpoint_every",
+                reason: "checkpoints must be at least one step apart".into(),
+            }
+            .into()),
+            None => Err(Error::InvalidOption {
+                option: "checkpoint_every",
+                reason:
+                    "SDE checkpoints are every k steps: use InterpolatingAdjoint::checkpointed(k)"
+                        .into(),
+            }
+            .into()),
+            every => Ok(StateSource::Stored { every }),
+        }
+    }
+}
+
+/// The continuous adjoints of SDEs, on fixed grids: [`BacksolveAdjoint`] integrates the state
+/// backward with the adjoint, `O(1)` memory in the number of steps; [`InterpolatingAdjoint`]
+/// reads the state from the forward solve, stored at every step or, with
+/// [`InterpolatingAdjoint::checkpointed`], recomputed segment by segment from checkpoints on the
+/// same Brownian path.
 ///
 /// ```
-/// use sciml_sde::adjoint::BacksolveAdjoint;
-/// use sciml_sde::{FnSde, Noise, SdeOptions, SdeProblem};
-/// // du = p0 u dt + p1 u ∘ dW (Stratonovich), L = u(1) = u0 exp(p0 + p1 W(1)).
-/// let f = FnSde::new(1, 2, Noise::Diagonal,
-///     |_t: f64, u: &[f64], p: &[f64], du: &mut [f64]| du[0] = p[0] * u[0],
-///     |_t: f64, u: &[f64], p: &[f64], g: &mut [f64]| g[0] = p[1] * u[0])
-///     .with_vjp(
-///         |_t: f64, u: &[f64], p: &[f64], w: &[f64], gu: &mut [f64], gp: &mut [f64]| {
-///             gu[0] += p[0] * w[0];
-///             gp[0] += u[0] * w[0];
-///         },
-///         |_t: f64, u: &[f64], p: &[f64], w: &[f64], gu: &mut [f64], gp: &mut [f64]| {
-///             gu[0] += p[1] * w[0];
-///             gp[1] += u[0] * w[0];
-///         });
-/// let prob = SdeProblem::new(f, vec![1.0], (0.0, 1.0), vec![0.5, 0.2]).unwrap();
-/// let opts = SdeOptions::fixed(1.0 / 256.0).saveat(vec![1.0]).seed(1);
-/// let r = BacksolveAdjoint.gradient(&prob, &opts, |_ts, us| (us[0][0], vec![vec![1.0]])).unwrap();
-/// // dL/dp0 = u(1) exactly; the backsolve gradient is within the scheme's error.
-/// assert!((r.dp[0] - r.sol.u[0][0]).abs() < 1e-2);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BacksolveAdjoint;
-
-/// The interpolating adjoint: the backward pass reads the state from the forward solve, stored
-/// at every step or, with [`InterpolatingAdjoint::checkpointed`], recomputed segment by segment
-/// from checkpoints on the same Brownian path.
-///
-/// ```
-/// use sciml_sde::adjoint::InterpolatingAdjoint;
+/// use sciml_sensitivity::sde::ContinuousSdeAdjoint;
+/// use sciml_sensitivity::{BacksolveAdjoint, InterpolatingAdjoint};
 /// use sciml_sde::{FnSde, Noise, SdeOptions, SdeProblem};
 /// // du = p0 u dt + p1 u ∘ dW (Stratonovich), L = u(1) = u0 exp(p0 + p1 W(1)).
 /// let f = FnSde::new(1, 2, Noise::Diagonal,
@@ -87,67 +99,50 @@ pub struct BacksolveAdjoint;
 /// let prob = SdeProblem::new(f, vec![1.0], (0.0, 1.0), vec![0.5, 0.2]).unwrap();
 /// let opts = SdeOptions::fixed(1.0 / 256.0).saveat(vec![1.0]).seed(1);
 /// let loss = |_ts: &[f64], us: &[Vec<f64>]| (us[0][0], vec![vec![1.0]]);
+/// let b = BacksolveAdjoint.gradient(&prob, &opts, loss).unwrap();
+/// // dL/dp0 = u(1) exactly; the backsolve gradient is within the scheme's error.
+/// assert!((b.dp[0] - b.sol.u[0][0]).abs() < 1e-2);
 /// let r = InterpolatingAdjoint::new().gradient(&prob, &opts, loss).unwrap();
 /// assert!((r.dp[0] - r.sol.u[0][0]).abs() < 1e-2);
 /// // Checkpoints every 16 steps: the same states are recomputed, so the same gradient.
 /// let c = InterpolatingAdjoint::checkpointed(16).gradient(&prob, &opts, loss).unwrap();
 /// assert_eq!(c.dp, r.dp);
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct InterpolatingAdjoint {
-    checkpoint_every: Option<usize>,
+pub trait ContinuousSdeAdjoint {
+    /// Gradients of a loss of the saved states for a **Stratonovich** SDE, solved forward with
+    /// fixed Euler–Heun steps (`opts` as for [`sciml_sde::solve`]; adaptive steps are refused).
+    /// `loss(ts, us)` returns the loss and its cotangents, one per saved state; the forward
+    /// solution is returned too.
+    fn gradient<R, F, L>(
+        &self,
+        prob: &SdeProblem<R, F>,
+        opts: &SdeOptions<R>,
+        loss: L,
+    ) -> Result<SdeAdjoint<R>, SdeError>
+    where
+        R: Real,
+        F: SdeVjp<R> + Clone,
+        L: FnOnce(&[R], &[Vec<R>]) -> (R, Vec<Vec<R>>);
+
+    /// Gradients of a loss of the saved states for an **Itô** SDE, solved forward with fixed
+    /// Euler–Maruyama steps; the adjoint runs on the Stratonovich form, whose drift correction
+    /// the system supplies ([`ItoCorrection`]).
+    fn gradient_ito<R, F, L>(
+        &self,
+        prob: &SdeProblem<R, F>,
+        opts: &SdeOptions<R>,
+        loss: L,
+    ) -> Result<SdeAdjoint<R>, SdeError>
+    where
+        R: Real,
+        F: ItoCorrection<R> + Clone,
+        L: FnOnce(&[R], &[Vec<R>]) -> (R, Vec<Vec<R>>);
 }
 
-impl InterpolatingAdjoint {
-    /// Stores the forward state at every step.
-    pub fn new() -> Self {
-        InterpolatingAdjoint {
-            checkpoint_every: None,
-        }
-    }
-    /// Stores the forward state every `every` steps and recomputes each segment on the same path
-    /// during the backward pass (`every = 0` is refused when the gradient is asked for).
-    pub fn checkpointed(every: usize) -> Self {
-        InterpolatingAdjoint {
-            checkpoint_every: Some(every),
-        }
-    }
-}
-
-/// Where the backward pass gets the forward state.
-#[derive(Clone, Copy, Debug)]
-enum StateSource {
-    Backsolve,
-    Stored { every: Option<usize> },
-}
-
-impl BacksolveAdjoint {
-    fn source(&self) -> Result<StateSource, SdeError> {
-        Ok(StateSource::Backsolve)
-    }
-}
-
-impl InterpolatingAdjoint {
-    fn source(&self) -> Result<StateSource, SdeError> {
-        match self.checkpoint_every {
-            Some(0) => Err(Error::InvalidOption {
-                option: "checkpoint_every",
-                reason: "checkpoints must be at least one step apart".into(),
-            }
-            .into()),
-            every => Ok(StateSource::Stored { every }),
-        }
-    }
-}
-
-macro_rules! adjoint_entry_points {
+macro_rules! continuous_sde_adjoint {
     ($ty:ty) => {
-        impl $ty {
-            /// Gradients of a loss of the saved states for a **Stratonovich** SDE, solved forward
-            /// with fixed Euler–Heun steps (`opts` as for [`crate::solve`]; adaptive steps are
-            /// refused). `loss(ts, us)` returns the loss and its cotangents, one per saved state;
-            /// the forward solution is returned too.
-            pub fn gradient<R, F, L>(
+        impl ContinuousSdeAdjoint for $ty {
+            fn gradient<R, F, L>(
                 &self,
                 prob: &SdeProblem<R, F>,
                 opts: &SdeOptions<R>,
@@ -162,10 +157,7 @@ macro_rules! adjoint_entry_points {
                 continuous(prob, Method::EulerHeun, back, self.source()?, opts, loss)
             }
 
-            /// Gradients of a loss of the saved states for an **Itô** SDE, solved forward with
-            /// fixed Euler–Maruyama steps; the adjoint runs on the Stratonovich form, whose drift
-            /// correction the system supplies ([`ItoCorrection`]).
-            pub fn gradient_ito<R, F, L>(
+            fn gradient_ito<R, F, L>(
                 &self,
                 prob: &SdeProblem<R, F>,
                 opts: &SdeOptions<R>,
@@ -190,8 +182,8 @@ macro_rules! adjoint_entry_points {
     };
 }
 
-adjoint_entry_points!(BacksolveAdjoint);
-adjoint_entry_points!(InterpolatingAdjoint);
+continuous_sde_adjoint!(BacksolveAdjoint);
+continuous_sde_adjoint!(InterpolatingAdjoint);
 
 /// Scratch of the adjoint increments.
 struct Scratch<R> {

@@ -5,11 +5,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+// The SDE test systems are sciml-sde's own (one copy, shared with its tests).
+#[path = "../../sciml-sde/tests/common/mod.rs"]
 mod common;
 use common::{check_correction, general_noise, Diffusion, Drift};
 use sciml_core::{ForwardAd, GenericRhs, Scalar};
-use sciml_sde::adjoint::{discrete_adjoint, BacksolveAdjoint, InterpolatingAdjoint, SdeAdjoint};
 use sciml_sde::{solve, FieldSde, FnSde, Method, Noise, SdeError, SdeOptions, SdeProblem};
+use sciml_sensitivity::sde::{discrete_adjoint, ContinuousSdeAdjoint, SdeAdjoint};
+use sciml_sensitivity::{BacksolveAdjoint, InterpolatingAdjoint};
 
 /// GBM, `du = p0 u dt + p1 u dW`, as two generic fields (exact JVPs, VJPs and HVPs).
 #[derive(Clone)]

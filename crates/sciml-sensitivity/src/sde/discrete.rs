@@ -8,27 +8,10 @@
 //! is needed, which is why only derivative-free schemes are offered (Milstein's correction would
 //! need second derivatives).
 
-use crate::adjoint::forward::{check_cotangents, fixed_setup};
-use crate::error::SdeError;
-use crate::grid::{grid_brownian, increments, GridReplay};
-use crate::methods::Method;
-use crate::problem::{SdeProblem, SdeVjp};
-use crate::solver::SdeOptions;
-use crate::stepper::Nodes;
+use super::{check_cotangents, SdeAdjoint};
 use sciml_core::{Error, Real, Solution, Stats};
-
-/// The solution and the gradients of a loss with respect to `u0` and `p`.
-#[derive(Clone, Debug)]
-pub struct SdeAdjoint<R: Real> {
-    /// The forward solution (saved as `opts.saveat` asks).
-    pub sol: Solution<Vec<R>>,
-    /// The loss.
-    pub loss: R,
-    /// `dL/du0`.
-    pub du0: Vec<R>,
-    /// `dL/dp`.
-    pub dp: Vec<R>,
-}
+use sciml_sde::replay::{fixed_setup, grid_brownian, increments, GridReplay, Nodes};
+use sciml_sde::{Method, SdeError, SdeOptions, SdeProblem, SdeVjp};
 
 /// Solves with fixed steps and back-propagates a loss of the saved states.
 ///
@@ -39,7 +22,8 @@ pub struct SdeAdjoint<R: Real> {
 /// solution on the path given by `opts.seed`.
 ///
 /// ```
-/// use sciml_sde::{adjoint::discrete_adjoint, FnSde, Method, Noise, SdeOptions, SdeProblem};
+/// use sciml_sensitivity::sde::discrete_adjoint;
+/// use sciml_sde::{FnSde, Method, Noise, SdeOptions, SdeProblem};
 /// // du = p0 u dt + p1 u dW, L = u(1).
 /// let f = FnSde::new(1, 2, Noise::Diagonal,
 ///     |_t: f64, u: &[f64], p: &[f64], du: &mut [f64]| du[0] = p[0] * u[0],
