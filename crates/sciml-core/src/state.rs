@@ -234,6 +234,40 @@ fn gather<'a, V: State, T: ?Sized + 'a>(
     out
 }
 
+/// The [`State`] operations every slice-backed state (`Vec<S>`, `[S; N]`) shares: the fused
+/// combination, the in-place updates, the scaled error sums and the finiteness scan, all over
+/// the components as one slice.
+macro_rules! slice_state_ops {
+    () => {
+        #[inline(always)]
+        fn lincomb(&mut self, y: &Self, c: &[S::Re], ks: &[&Self]) {
+            lincomb_slice(self, y, c, ks);
+        }
+        #[inline]
+        fn axpy(&mut self, a: S::Re, x: &Self) {
+            axpy_slice(self, a, x);
+        }
+        #[inline]
+        fn scale(&mut self, a: S::Re) {
+            self.iter_mut().for_each(|v| *v = *v * a);
+        }
+        #[inline]
+        fn scaled_sq_sum(
+            e: &Self,
+            y0: &Self,
+            y1: &Self,
+            tol: &Tolerance<S::Re>,
+            offset: usize,
+            limit: usize,
+        ) -> (S::Re, usize) {
+            scaled_sq_sum_slice(e, y0, y1, tol, offset, limit)
+        }
+        fn first_non_finite(&self) -> Option<usize> {
+            self.iter().position(|x| !x.is_finite_all())
+        }
+    };
+}
+
 impl<S: Scalar> State for Vec<S> {
     type S = S;
     #[inline]
@@ -250,32 +284,7 @@ impl<S: Scalar> State for Vec<S> {
     fn fill_zero(&mut self) {
         self.iter_mut().for_each(|x| *x = S::zero());
     }
-    #[inline(always)]
-    fn lincomb(&mut self, y: &Self, c: &[S::Re], ks: &[&Self]) {
-        lincomb_slice(self, y, c, ks);
-    }
-    #[inline]
-    fn axpy(&mut self, a: S::Re, x: &Self) {
-        axpy_slice(self, a, x);
-    }
-    #[inline]
-    fn scale(&mut self, a: S::Re) {
-        self.iter_mut().for_each(|v| *v = *v * a);
-    }
-    #[inline]
-    fn scaled_sq_sum(
-        e: &Self,
-        y0: &Self,
-        y1: &Self,
-        tol: &Tolerance<S::Re>,
-        offset: usize,
-        limit: usize,
-    ) -> (S::Re, usize) {
-        scaled_sq_sum_slice(e, y0, y1, tol, offset, limit)
-    }
-    fn first_non_finite(&self) -> Option<usize> {
-        self.iter().position(|x| !x.is_finite_all())
-    }
+    slice_state_ops!();
 }
 
 impl<S: Scalar> SliceState for Vec<S> {
@@ -315,32 +324,7 @@ impl<S: Scalar, const N: usize> State for [S; N] {
     fn fill_zero(&mut self) {
         *self = [S::zero(); N];
     }
-    #[inline(always)]
-    fn lincomb(&mut self, y: &Self, c: &[S::Re], ks: &[&Self]) {
-        lincomb_slice(self, y, c, ks);
-    }
-    #[inline]
-    fn axpy(&mut self, a: S::Re, x: &Self) {
-        axpy_slice(self, a, x);
-    }
-    #[inline]
-    fn scale(&mut self, a: S::Re) {
-        self.iter_mut().for_each(|v| *v = *v * a);
-    }
-    #[inline]
-    fn scaled_sq_sum(
-        e: &Self,
-        y0: &Self,
-        y1: &Self,
-        tol: &Tolerance<S::Re>,
-        offset: usize,
-        limit: usize,
-    ) -> (S::Re, usize) {
-        scaled_sq_sum_slice(e, y0, y1, tol, offset, limit)
-    }
-    fn first_non_finite(&self) -> Option<usize> {
-        self.iter().position(|x| !x.is_finite_all())
-    }
+    slice_state_ops!();
 }
 
 impl<S: Scalar, const N: usize> SliceState for [S; N] {

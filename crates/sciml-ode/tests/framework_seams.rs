@@ -7,7 +7,7 @@ use sciml_ode::stiff::newton::iterate;
 use sciml_ode::stiff::{Convergence, DenseSolveCache, Rate, Residual, WSpec};
 use sciml_ode::{
     Callbacks, DenseSolve, LinearStrategy, MethodInfo, OdeMethod, RkCache, RkMethod, SaveAt,
-    SolveOptions, StepContext, StepFailure, StepInput, StepLoop, Stepper, Tsit5, Vern7,
+    SolveOptions, StepFailure, StepInput, StepLoop, Stepper, Tsit5, Vern7,
 };
 
 /// `u'(t) = -u(t - τ)` with the history `u = 1` before `t0`: the field reads the solve's own
@@ -112,15 +112,7 @@ impl<M: RkMethod> Stepper for DelayStepper<M> {
         u1: &mut Vec<f64>,
     ) -> Result<f64, StepFailure> {
         let mut f = self.field(step.history);
-        let ctx = StepContext {
-            p: &self.p,
-            t: step.t,
-            h: step.h,
-            u0: step.u0,
-            tol: step.tol,
-            mass: None,
-            stats: step.stats,
-        };
+        let ctx = step.context(&self.p, None);
         let res = self.method.try_step(&mut self.cache, &mut f, ctx, u1);
         self.buf = f.buf;
         res
@@ -148,15 +140,7 @@ impl<M: RkMethod> Stepper for DelayStepper<M> {
     }
     fn prepare_interp(&mut self, step: StepInput<'_, Vec<f64>>) {
         let mut f = self.field(step.history);
-        let ctx = StepContext {
-            p: &self.p,
-            t: step.t,
-            h: step.h,
-            u0: step.u0,
-            tol: step.tol,
-            mass: None,
-            stats: step.stats,
-        };
+        let ctx = step.context(&self.p, None);
         self.method.prepare_interp(&mut self.cache, &mut f, ctx);
         self.buf = f.buf;
     }

@@ -55,38 +55,7 @@ fn opts() -> SolveOptions<f64> {
 
 #[test]
 fn rodas5p_on_arrays_and_batches_is_bitwise_the_vec_solve() {
-    let mut on_vec = OdeProblem::new(
-        Robertson::<Vec<f64>>::new(),
-        vec![1.0, 0.0, 0.0],
-        (0.0, 1e5),
-        P.to_vec(),
-    )
-    .expect("valid");
-    let mut on_array =
-        OdeProblem::new(Robertson::<[f64; 3]>::new(), [1.0, 0.0, 0.0], (0.0, 1e5), P)
-            .expect("valid");
-    let batch = |x: &[f64]| Batch::new(3, 1, x.to_vec()).expect("3 x 1");
-    let mut on_batch = OdeProblem::new(
-        Robertson::<Batch<f64>>::new(),
-        batch(&[1.0, 0.0, 0.0]),
-        (0.0, 1e5),
-        batch(&P),
-    )
-    .expect("valid");
-    let a = on_vec.solve(Rodas5P::new(), &opts()).expect("solves");
-    let b = on_array.solve(Rodas5P::new(), &opts()).expect("solves");
-    let c = on_batch.solve(Rodas5P::new(), &opts()).expect("solves");
-    assert_eq!(a.stats, b.stats);
-    assert_eq!(a.stats, c.stats);
-    for ((x, y), z) in a.u.iter().zip(&b.u).zip(&c.u) {
-        assert_eq!(x.as_slice(), y.as_slice());
-        assert_eq!(x.as_slice(), z.as_slice());
-    }
-    // Robertson at t = 1e5 (Hairer & Wanner, Solving ODEs II, the IVP test set's reference).
-    let reference = [1.786592e-2, 7.274751e-8, 9.821340e-1];
-    for (x, r) in b.u[2].iter().zip(reference) {
-        assert!((x - r).abs() / r < 1e-5, "{x} against {r}");
-    }
+    same_on_every_state(Rodas5P::new(), 1e-5);
 }
 
 #[test]
@@ -127,7 +96,7 @@ fn rosenbrock23_with_a_mass_matrix_on_arrays() {
 
 /// One method on Robertson over `Vec`, `[f64; 3]` and `Batch` states: the same steps and
 /// bitwise the same states.
-fn same_on_every_state<M>(method: M)
+fn same_on_every_state<M>(method: M, rel_tol: f64)
 where
     M: OdeMethod<Robertson<Vec<f64>>>
         + OdeMethod<Robertson<[f64; 3]>>
@@ -160,16 +129,17 @@ where
         assert_eq!(x.as_slice(), y.as_slice());
         assert_eq!(x.as_slice(), z.as_slice());
     }
-    // The reference at t = 1e5 (as above), to the looser accuracy of these methods at rtol 1e-6.
+    // Robertson at t = 1e5 (Hairer & Wanner, Solving ODEs II, the IVP test set's reference), to
+    // each method's accuracy at rtol 1e-6.
     let reference = [1.786592e-2, 7.274751e-8, 9.821340e-1];
     for (x, r) in b.u[2].iter().zip(reference) {
-        assert!((x - r).abs() / r < 1e-4, "{x} against {r}");
+        assert!((x - r).abs() / r < rel_tol, "{x} against {r}");
     }
 }
 
 #[test]
 fn esdirk_methods_on_arrays_and_batches_are_bitwise_the_vec_solve() {
-    same_on_every_state(KenCarp4::new());
-    same_on_every_state(Kvaerno5::new());
-    same_on_every_state(Trbdf2::new());
+    same_on_every_state(KenCarp4::new(), 1e-4);
+    same_on_every_state(Kvaerno5::new(), 1e-4);
+    same_on_every_state(Trbdf2::new(), 1e-4);
 }

@@ -30,6 +30,27 @@ pub struct StepInput<'a, V: State> {
     pub history: Option<&'a DenseOutput<V>>,
 }
 
+impl<'a, V: State> StepInput<'a, V> {
+    /// The method-level context of this step for a field of type `F` with parameters `p` and an
+    /// optional mass matrix: what [`OdeMethod::try_step`] takes.
+    #[inline]
+    pub fn context<F: VectorField<V = V>>(
+        self,
+        p: &'a F::P,
+        mass: Option<&'a DenseMatrix<Re<V>>>,
+    ) -> StepContext<'a, F> {
+        StepContext {
+            p,
+            t: self.t,
+            h: self.h,
+            u0: self.u0,
+            tol: self.tol,
+            mass,
+            stats: self.stats,
+        }
+    }
+}
+
 /// A problem and its method, as the step loop drives them (see the module docs).
 ///
 /// The loop calls `initialize` at the start and after a callback changed the state, then per
@@ -205,15 +226,7 @@ impl<F: VectorField, M: OdeMethod<F>> Stepper for OdeStepper<'_, F, M> {
         step: StepInput<'_, F::V>,
         u1: &mut F::V,
     ) -> Result<Re<F::V>, StepFailure> {
-        let ctx = StepContext {
-            p: self.p,
-            t: step.t,
-            h: step.h,
-            u0: step.u0,
-            tol: step.tol,
-            mass: self.mass,
-            stats: step.stats,
-        };
+        let ctx = step.context(self.p, self.mass);
         self.method.try_step(&mut self.cache, self.f, ctx, u1)
     }
 
@@ -231,15 +244,7 @@ impl<F: VectorField, M: OdeMethod<F>> Stepper for OdeStepper<'_, F, M> {
 
     #[inline]
     fn prepare_interp(&mut self, step: StepInput<'_, F::V>) {
-        let ctx = StepContext {
-            p: self.p,
-            t: step.t,
-            h: step.h,
-            u0: step.u0,
-            tol: step.tol,
-            mass: self.mass,
-            stats: step.stats,
-        };
+        let ctx = step.context(self.p, self.mass);
         self.method.prepare_interp(&mut self.cache, self.f, ctx);
     }
 
