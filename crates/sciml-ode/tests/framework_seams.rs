@@ -4,7 +4,7 @@
 
 use sciml_core::{DenseMatrix, DenseOutput, Jacobian, Real, State, Stats, Tolerance, VectorField};
 use sciml_ode::stiff::newton::iterate;
-use sciml_ode::stiff::{Convergence, DenseSolveCache, Rate, Residual, WSpec};
+use sciml_ode::stiff::{DenseSolveCache, NewtonConvergence, Rate, Residual, WSpec};
 use sciml_ode::{
     Callbacks, DenseSolve, LinearStrategy, MethodInfo, OdeMethod, RkCache, RkMethod, SaveAt,
     SolveOptions, StepFailure, StepInput, StepLoop, Stepper, Tsit5, Vern7,
@@ -376,7 +376,7 @@ struct ResidualEulerStepper {
     dy: Vec<f64>,
     est: Vec<f64>,
     rate: Rate<f64>,
-    conv: Convergence,
+    conv: NewtonConvergence,
 }
 
 impl ResidualEulerStepper {
@@ -399,7 +399,7 @@ impl ResidualEulerStepper {
                 eta: 1.0,
                 max_theta: 0.0,
             },
-            conv: Convergence::Stage {
+            conv: NewtonConvergence::Stage {
                 kappa: 0.03,
                 max_iter: 10,
             },

@@ -32,7 +32,7 @@
 
 use super::linear::{DenseSolve, LinearStrategy, WSpec};
 use super::mass_mul;
-use super::newton::{iterate, Convergence, Rate, Residual};
+use super::newton::{iterate, NewtonConvergence, Rate, Residual};
 use crate::method::{MethodInfo, OdeMethod, StepContext, StepFailure, StepMemory};
 use sciml_core::{One, Real, Scalar, State, Stats, VectorField, Zero};
 use std::sync::Arc;
@@ -893,7 +893,7 @@ fn wnorm<S: Scalar>(e: &[S], w: &[S::Re], n: usize) -> S::Re {
 }
 
 /// Simplified Newton on `M (d + ψ) − c f(t, y⁽⁰⁾ + d) = 0` with the factorised `W = M − cJ`,
-/// through the shared iteration ([`iterate`] with [`Convergence::Corrector`]). Returns the
+/// through the shared iteration ([`iterate`] with [`NewtonConvergence::Corrector`]). Returns the
 /// number of iterations when converged, `None` when the convergence-rate test says it will not
 /// converge in `max_iter` iterations (or `f` or an increment is not finite).
 ///
@@ -956,7 +956,7 @@ where
         eta: *eta,
         max_theta: S::Re::zero(),
     };
-    let conv = Convergence::Corrector {
+    let conv = NewtonConvergence::Corrector {
         kappa: settings.kappa,
         max_iter: settings.max_iter,
     };

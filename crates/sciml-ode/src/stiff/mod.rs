@@ -58,6 +58,6 @@ pub use linear::{
     DenseSolve, DenseSolveCache, GenericLu, KrylovCache, KrylovPreconditioner, KrylovSolve,
     LinearStrategy, LuScalar, NoPreconditioner, SparseSolve, SparseSolveCache, WSpec,
 };
-pub use newton::{Convergence, Newton, NewtonCache, Rate, Residual};
+pub use newton::{Newton, NewtonCache, NewtonConvergence, Rate, Residual};
 pub use rosenbrock::{Rodas4, Rodas5P, Rosenbrock, Rosenbrock23, RosenbrockCache};
 pub use sdirk::{Esdirk, EsdirkCache, KenCarp4, Kvaerno5, Trbdf2};

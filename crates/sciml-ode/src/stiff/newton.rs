@@ -11,7 +11,7 @@
 //!
 //! `W Δ_k = −G(z_k)`,  `z_{k+1} = z_k + Δ_k`
 //!
-//! and a [`Convergence`] value says when it stops:
+//! and a [`NewtonConvergence`] value says when it stops:
 //!
 //! * Hairer and Wanner, *Solving ODEs II*, section IV.8 ("Implementation of implicit Runge–Kutta
 //!   methods", eqs. 8.10–8.15): the contraction rate is estimated as
@@ -19,11 +19,11 @@
 //!   and the iteration stops once `η_k ‖Δ_k‖ ≤ κ`. It fails when `θ_k ≥ 1`, when the predicted
 //!   error after the remaining iterations, `θ_k^{k_max − k} / (1 − θ_k) ‖Δ_k‖`, still exceeds
 //!   `κ`, or after `k_max` iterations. For the first iteration, where no rate is known yet, `η`
-//!   is carried over from the previous solve ([`Rate`]). [`Convergence::Stage`] is the rule of
+//!   is carried over from the previous solve ([`Rate`]). [`NewtonConvergence::Stage`] is the rule of
 //!   Hairer's SDIRK4/RADAU5 codes (`η_0 = max(η_old, ε)^0.8`, their eq. 8.15);
-//!   [`Convergence::Corrector`] the variant of CVODE and diffsol that BDF uses (module docs of
+//!   [`NewtonConvergence::Corrector`] the variant of CVODE and diffsol that BDF uses (module docs of
 //!   `bdf`).
-//! * [`Convergence::Rounding`]: a full Newton iteration (the residual refactorises `W` at every
+//! * [`NewtonConvergence::Rounding`]: a full Newton iteration (the residual refactorises `W` at every
 //!   iterate) run until the increment is below `rtol` times the iterate's size, and then once
 //!   more — with quadratic convergence that one lands at rounding (the discrete adjoint's replay,
 //!   DESIGN decision 7).
@@ -94,7 +94,7 @@ pub trait Residual {
     fn update(&mut self, z: &mut Self::V, dz: &Self::V) {
         z.axpy(Re::<Self::V>::one(), dz);
     }
-    /// The iterate's size in the norm's units, for [`Convergence::Rounding`]'s relative test (as
+    /// The iterate's size in the norm's units, for [`NewtonConvergence::Rounding`]'s relative test (as
     /// of the last [`Residual::neg_residual`]); one unless the residual says otherwise.
     fn magnitude(&self) -> Re<Self::V> {
         Re::<Self::V>::one()
@@ -103,7 +103,7 @@ pub trait Residual {
 
 /// When [`iterate`] stops (module docs; Hairer and Wanner II, IV.8).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Convergence {
+pub enum NewtonConvergence {
     /// Hairer and Wanner's test `η‖Δ‖ ≤ κ`, with `η_0 = max(η_old, ε)^0.8` for the first
     /// iteration (their eq. 8.15) and a failure when even the remaining iterations at the
     /// current rate could not reach `κ` (and `η‖Δ‖ > κ`): the ESDIRK stages ([`Newton`]).
@@ -151,7 +151,7 @@ pub struct Rate<R> {
 ///
 /// ```
 /// use sciml_core::{Stats, State};
-/// use sciml_ode::stiff::newton::{iterate, Convergence, Rate, Residual};
+/// use sciml_ode::stiff::newton::{iterate, NewtonConvergence, Rate, Residual};
 /// use sciml_ode::StepFailure;
 /// // z² = 2 by full Newton (W = 2z at every iterate).
 /// struct Sqrt2 { w: f64 }
@@ -171,7 +171,7 @@ pub struct Rate<R> {
 /// }
 /// let (mut z, mut dz) = (vec![1.0], vec![0.0]);
 /// let mut rate = Rate { eta: 1.0, max_theta: 0.0 };
-/// let conv = Convergence::Rounding { rtol: 1e-12, max_iter: 20 };
+/// let conv = NewtonConvergence::Rounding { rtol: 1e-12, max_iter: 20 };
 /// let n = iterate(&mut Sqrt2 { w: 0.0 }, &mut z, &mut dz, conv, &mut rate, &mut Stats::default())
 ///     .unwrap();
 /// assert!((z[0] - 2f64.sqrt()).abs() <= f64::EPSILON && n < 10);
@@ -181,7 +181,7 @@ pub fn iterate<G: Residual>(
     g: &mut G,
     z: &mut G::V,
     dz: &mut G::V,
-    conv: Convergence,
+    conv: NewtonConvergence,
     rate: &mut Rate<Re<G::V>>,
     stats: &mut Stats,
 ) -> Result<usize, StepFailure> {
@@ -189,16 +189,15 @@ pub fn iterate<G: Residual>(
     let one = R::<G>::one();
     let zero = R::<G>::zero();
     let (kappa, max_iter) = match conv {
-        Convergence::Stage { kappa, max_iter } | Convergence::Corrector { kappa, max_iter } => {
-            (R::<G>::c(kappa), max_iter)
-        }
-        Convergence::Rounding { rtol, max_iter } => (R::<G>::c(rtol), max_iter),
+        NewtonConvergence::Stage { kappa, max_iter }
+        | NewtonConvergence::Corrector { kappa, max_iter } => (R::<G>::c(kappa), max_iter),
+        NewtonConvergence::Rounding { rtol, max_iter } => (R::<G>::c(rtol), max_iter),
     };
     // η of the first iteration, before anything is known of this solve's rate.
     let eta_first = match conv {
-        Convergence::Stage { .. } => rate.eta.max(R::<G>::epsilon()).powf(R::<G>::c(0.8)),
-        Convergence::Corrector { .. } => rate.eta.max(R::<G>::c(1e4) * R::<G>::epsilon()),
-        Convergence::Rounding { .. } => zero,
+        NewtonConvergence::Stage { .. } => rate.eta.max(R::<G>::epsilon()).powf(R::<G>::c(0.8)),
+        NewtonConvergence::Corrector { .. } => rate.eta.max(R::<G>::c(1e4) * R::<G>::epsilon()),
+        NewtonConvergence::Rounding { .. } => zero,
     };
     let mut eta = eta_first;
     let mut prev = zero;
@@ -214,7 +213,7 @@ pub fn iterate<G: Residual>(
         }
         let left = max_iter - 1 - k;
         match conv {
-            Convergence::Stage { .. } => {
+            NewtonConvergence::Stage { .. } => {
                 if k > 0 {
                     let theta = ndz / prev;
                     rate.max_theta = rate.max_theta.max(theta);
@@ -235,7 +234,7 @@ pub fn iterate<G: Residual>(
                     return Ok(k + 1);
                 }
             }
-            Convergence::Corrector { .. } => {
+            NewtonConvergence::Corrector { .. } => {
                 if k > 0 {
                     let theta = ndz / prev;
                     rate.max_theta = rate.max_theta.max(theta);
@@ -255,7 +254,7 @@ pub fn iterate<G: Residual>(
                     return Ok(k + 1);
                 }
             }
-            Convergence::Rounding { .. } => {
+            NewtonConvergence::Rounding { .. } => {
                 if small || ndz == zero {
                     return Ok(k + 1);
                 }
@@ -453,8 +452,8 @@ impl Newton {
     }
 
     /// The convergence test of the stage solves.
-    pub fn convergence(&self) -> Convergence {
-        Convergence::Stage {
+    pub fn convergence(&self) -> NewtonConvergence {
+        NewtonConvergence::Stage {
             kappa: self.kappa,
             max_iter: self.max_iter,
         }

@@ -39,7 +39,7 @@
 
 use super::axpy;
 use super::linear::{DenseSolve, WSpec};
-use super::newton::{iterate, Convergence, Rate, Residual};
+use super::newton::{iterate, NewtonConvergence, Rate, Residual};
 use super::sdirk::Esdirk;
 use crate::method::{MethodInfo, StepFailure};
 use crate::step_vjp::{StepVjp, StepVjpContext};
@@ -271,7 +271,7 @@ where
 
 /// Full Newton on `z − h f(t_i, ψ + γ z) = 0` (ψ in `c.psi`, the guess in `c.zs[i]`), with the
 /// Jacobian at every iterate, until the increment reaches rounding: the shared iteration with
-/// [`Convergence::Rounding`] (stop once the stage value's change is below 1e-12 of its size in
+/// [`NewtonConvergence::Rounding`] (stop once the stage value's change is below 1e-12 of its size in
 /// the max norm, then take one more iteration, which with quadratic convergence lands at
 /// rounding).
 #[allow(clippy::too_many_arguments)]
@@ -314,7 +314,7 @@ where
         eta: 0.0,
         max_theta: 0.0,
     };
-    let conv = Convergence::Rounding {
+    let conv = NewtonConvergence::Rounding {
         rtol: 1e-12,
         max_iter: REPLAY_MAX_ITER,
     };
