@@ -633,3 +633,19 @@ fn residual_dae_fails_like_an_ode_with_a_partial_solution() {
     assert_eq!(code, sciml_core::ReturnCode::MaxIters);
     assert_eq!(partial.len(), 4, "the start and three accepted steps");
 }
+
+#[test]
+fn a_non_finite_start_is_refused_before_any_step() {
+    let u0 = vec![f64::NAN];
+    let stepper = DelayStepper::new(Tsit5, 0.0, 1.0, &u0);
+    let err = StepLoop::new(
+        stepper,
+        &u0,
+        (0.0, 1.0),
+        &SolveOptions::default(),
+        Callbacks::new(),
+    )
+    .err()
+    .expect("a NaN start is bad input, not a failed integration");
+    assert!(err.to_string().contains("u0"), "{err}");
+}

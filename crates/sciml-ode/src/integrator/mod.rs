@@ -211,6 +211,8 @@ impl<S: Stepper> StepLoop<S> {
         opts: &SolveOptions<Re<S::V>>,
         callbacks: Callbacks<S::V>,
     ) -> Result<Self, Error> {
+        // A custom stepper's start is checked here; `OdeProblem` has checked its own already.
+        sciml_core::check_state("u0", u0, u0.len())?;
         let lim = Limits::new(opts, tspan, u0.len(), stepper.method())?;
         let schedule = Schedule::new(opts, &lim)?;
         let t0 = lim.t0;
@@ -393,7 +395,7 @@ impl<S: Stepper> StepLoop<S> {
             stats: &mut self.rec.sol.stats,
             history: self.rec.sol.dense.as_ref(),
         });
-        interp_from::<S::V, MAX_LINCOMB>(
+        interp(
             self.stepper.interp_vectors(),
             &self.poly,
             (t0, h, &self.unew),
