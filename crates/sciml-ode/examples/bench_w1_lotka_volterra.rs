@@ -3,9 +3,12 @@
 //! field on `Vec<f64>` states, then a field on `[f64; 2]` stack states (nothing allocated per
 //! step or save). `cargo xtask bench W1` runs it.
 
-use sciml_core::{FnField, Solution, SolveError, State, VectorField};
+use sciml_core::{FnField, Solution, State, VectorField};
 use sciml_ode::{OdeProblem, SaveAt, SolveOptions, Tsit5};
-use std::time::Instant;
+
+#[path = "common/timing.rs"]
+mod timing;
+use timing::median_time;
 
 /// Lotka–Volterra on a fixed-size state.
 struct LotkaVolterra;
@@ -21,31 +24,6 @@ impl VectorField for LotkaVolterra {
         du[0] = 1.5 * u[0] - u[0] * u[1];
         du[1] = -3.0 * u[1] + u[0] * u[1];
     }
-}
-
-/// Median seconds per call of `solve` over 15 repeats of an inner loop sized to about 0.2 s (as
-/// the peers do).
-fn median_time<V: State>(
-    mut solve: impl FnMut() -> Result<Solution<V>, SolveError<V>>,
-) -> Result<f64, SolveError<V>> {
-    let t = Instant::now();
-    let mut n = 0u32;
-    while t.elapsed().as_secs_f64() < 0.05 {
-        std::hint::black_box(solve()?);
-        n += 1;
-    }
-    let per = t.elapsed().as_secs_f64() / f64::from(n);
-    let inner = ((0.2 / per) as u32).max(1);
-    let mut samples = Vec::new();
-    for _ in 0..15 {
-        let t = Instant::now();
-        for _ in 0..inner {
-            std::hint::black_box(solve()?);
-        }
-        samples.push(t.elapsed().as_secs_f64() / f64::from(inner));
-    }
-    samples.sort_by(f64::total_cmp);
-    Ok(samples[7])
 }
 
 fn row<V: State<S = f64> + AsRef<[f64]>>(

@@ -17,6 +17,9 @@ use sciml_ode::{
 };
 use std::time::Instant;
 
+#[path = "common/timing.rs"]
+mod timing;
+
 type Field = ForwardAd<Robertson>;
 
 /// Times `m` on the problem (inner loop sized to about 0.2 s, median of 15 repeats, as the peers
@@ -42,24 +45,8 @@ fn run<M: OdeMethod<Field> + Copy>(
         let per = t.elapsed().as_secs_f64() / f64::from(n.max(1));
         return print_row(name, per, &sol);
     }
-    let t = Instant::now();
-    let mut n = 0u32;
-    while t.elapsed().as_secs_f64() < 0.05 {
-        std::hint::black_box(prob.solve(m, opts)?);
-        n += 1;
-    }
-    let per = t.elapsed().as_secs_f64() / f64::from(n);
-    let inner = ((0.2 / per) as u32).max(1);
-    let mut samples = Vec::new();
-    for _ in 0..15 {
-        let t = Instant::now();
-        for _ in 0..inner {
-            std::hint::black_box(prob.solve(m, opts)?);
-        }
-        samples.push(t.elapsed().as_secs_f64() / f64::from(inner));
-    }
-    samples.sort_by(f64::total_cmp);
-    print_row(name, samples[7], &sol)
+    let median = timing::median_time(|| prob.solve(m, opts))?;
+    print_row(name, median, &sol)
 }
 
 /// Prints the JSON row of a method: `median` seconds per solve, the counters and the error of

@@ -13,7 +13,10 @@ use sciml_sensitivity::{Checkpointing, DiscreteAdjoint, ForwardDiffSensitivity};
 use std::sync::Arc;
 
 mod common;
-use common::{max_rel, pullback, rober_gradient, rober_loss, rober_opts, rober_problem, rober_x0};
+use common::{
+    central_differences, max_rel, pullback, rober_gradient, rober_loss, rober_opts, rober_problem,
+    rober_x0,
+};
 
 /// The corrector's Newton iteration run to near rounding (κ = 1e-6 in units of the solve's
 /// tolerances, as many iterations as that takes): the computed solution is then the solution of
@@ -96,19 +99,11 @@ fn bdf_discrete_adjoint_matches_differences_on_the_frozen_mesh() {
             .fold(0.0, f64::max);
         eprintln!("{}: replay drift {drift:.2e}", m.name());
         let (adj, _) = rober_gradient(&DiscreteAdjoint::default(), &m);
-        let fd: Vec<f64> = (0..6)
-            .map(|i| {
-                // Relative steps; 1e-6 for the zero initial values (smaller steps drown in the
-                // rounding of the loss).
-                let h = 1e-4 * x0[i].abs().max(1e-2);
-                let eval = |d: f64| {
-                    let mut x = x0.clone();
-                    x[i] += d;
-                    rober_loss(&rober_problem(&x).solve(replay.clone(), &frozen).unwrap().u).0
-                };
-                (eval(h) - eval(-h)) / (2.0 * h)
-            })
-            .collect();
+        // Relative steps; 1e-6 for the zero initial values (smaller steps drown in the rounding
+        // of the loss).
+        let fd = central_differences(&x0, 1e-2, |x| {
+            rober_loss(&rober_problem(x).solve(replay.clone(), &frozen).unwrap().u).0
+        });
         let e = max_rel(&adj, &fd);
         eprintln!(
             "{}: {} steps; adjoint {adj:?}\n  frozen-mesh differences {fd:?}\n  max rel {e:.2e}",

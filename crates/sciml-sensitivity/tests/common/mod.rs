@@ -107,6 +107,22 @@ pub fn frozen_mesh_opts<M: OdeMethod<Rober>>(m: &M, x0: &[f64]) -> SolveOptions<
     fixed
 }
 
+/// Central differences of `loss_at` at `x0`, component by component, with the relative step
+/// `1e-4 · max(|x0_i|, floor)`.
+pub fn central_differences(x0: &[f64], floor: f64, loss_at: impl Fn(&[f64]) -> f64) -> Vec<f64> {
+    (0..x0.len())
+        .map(|i| {
+            let h = 1e-4 * x0[i].abs().max(floor);
+            let eval = |d: f64| {
+                let mut x = x0.to_vec();
+                x[i] += d;
+                loss_at(&x)
+            };
+            (eval(h) - eval(-h)) / (2.0 * h)
+        })
+        .collect()
+}
+
 /// The adjoint of the adaptive Robertson solve differentiates the computed solution on its own
 /// mesh; central differences of the same mesh replayed with fixed steps are an independent
 /// check of exactly that derivative (differences of adaptive solves would also move the mesh).
@@ -118,17 +134,9 @@ where
     let x0 = rober_x0();
     let frozen = frozen_mesh_opts(&m, &x0);
     let (adj, _) = rober_gradient(&DiscreteAdjoint::default(), &m);
-    let fd: Vec<f64> = (0..6)
-        .map(|i| {
-            let h = 1e-4 * x0[i].abs().max(1e-4);
-            let eval = |d: f64| {
-                let mut x = x0.clone();
-                x[i] += d;
-                rober_loss(&rober_problem(&x).solve(m.clone(), &frozen).unwrap().u).0
-            };
-            (eval(h) - eval(-h)) / (2.0 * h)
-        })
-        .collect();
+    let fd = central_differences(&x0, 1e-4, |x| {
+        rober_loss(&rober_problem(x).solve(m.clone(), &frozen).unwrap().u).0
+    });
     let e = max_rel(&adj, &fd);
     eprintln!(
         "{}: {} steps; adjoint {adj:?}\n  frozen-mesh differences {fd:?}\n  max rel {e:.2e}",
