@@ -1,9 +1,9 @@
-//! Rosenbrock and ESDIRK methods with the dense linear strategy on any slice state: `Vec`,
+//! Rosenbrock, ESDIRK and BDF methods with the dense linear strategy on any slice state: `Vec`,
 //! fixed-size arrays and `Batch`, bitwise the same solve.
 
 use sciml_core::{Batch, DenseMatrix, Jacobian, SliceState, VectorField};
 use sciml_ode::{
-    KenCarp4, Kvaerno5, OdeMethod, OdeProblem, Rodas5P, Rosenbrock23, SaveAt, SolveOptions, Trbdf2,
+    Bdf, KenCarp4, Kvaerno5, OdeMethod, OdeProblem, Rodas5P, Rosenbrock23, SaveAt, SolveOptions, Trbdf2,
 };
 
 /// Robertson's kinetics with its exact Jacobian, on any slice state of length 3.
@@ -142,4 +142,9 @@ fn esdirk_methods_on_arrays_and_batches_are_bitwise_the_vec_solve() {
     same_on_every_state(KenCarp4::new(), 1e-4);
     same_on_every_state(Kvaerno5::new(), 1e-4);
     same_on_every_state(Trbdf2::new(), 1e-4);
+}
+
+#[test]
+fn bdf_on_arrays_and_batches_is_bitwise_the_vec_solve() {
+    same_on_every_state(Bdf::new(), 1e-4);
 }

@@ -34,7 +34,7 @@ use super::linear::{DenseSolve, LinearStrategy, WSpec};
 use super::mass_mul;
 use super::newton::{iterate, NewtonConvergence, Rate, Residual};
 use crate::method::{MethodInfo, OdeMethod, StepContext, StepFailure, StepMemory};
-use sciml_core::{One, Real, Scalar, State, Stats, VectorField, Zero};
+use sciml_core::{One, Re, Real, Scalar, SliceState, State, Stats, VectorField, Zero};
 use std::sync::Arc;
 
 /// Highest order.
@@ -245,15 +245,16 @@ impl<L: Clone + Send + Sync + std::fmt::Debug> MethodInfo for BdfFrozenOrders<L>
     }
 }
 
-impl<L, S, F> OdeMethod<F> for BdfFrozenOrders<L>
+impl<L, S, V, F> OdeMethod<F> for BdfFrozenOrders<L>
 where
     L: LinearStrategy<F>,
     S: Scalar,
-    F: VectorField<V = Vec<S>>,
+    V: SliceState<S = S>,
+    F: VectorField<V = V>,
 {
-    type Cache = BdfCache<S, L::Cache>;
+    type Cache = BdfCache<V, L::Cache>;
 
-    fn cache(&self, f: &F, u0: &Vec<S>) -> Self::Cache {
+    fn cache(&self, f: &F, u0: &V) -> Self::Cache {
         self.bdf.cache(f, u0)
     }
     fn initialize(
@@ -262,12 +263,12 @@ where
         f: &mut F,
         p: &F::P,
         t: S::Re,
-        u: &Vec<S>,
+        u: &V,
         stats: &mut Stats,
     ) {
         self.bdf.initialize(c, f, p, t, u, stats);
     }
-    fn f_start<'a>(&self, c: &'a Self::Cache) -> &'a Vec<S> {
+    fn f_start<'a>(&self, c: &'a Self::Cache) -> &'a V {
         &c.f0
     }
     fn try_step(
@@ -275,7 +276,7 @@ where
         c: &mut Self::Cache,
         f: &mut F,
         ctx: StepContext<'_, F>,
-        u1: &mut Vec<S>,
+        u1: &mut V,
     ) -> Result<S::Re, StepFailure> {
         self.bdf.try_step(c, f, ctx, u1)
     }
@@ -285,7 +286,7 @@ where
         f: &mut F,
         p: &F::P,
         t1: S::Re,
-        u1: &Vec<S>,
+        u1: &V,
         stats: &mut Stats,
     ) {
         self.bdf.finish_step(c, f, p, t1, u1, stats);
@@ -299,7 +300,7 @@ where
     fn prepare_interp(&self, c: &mut Self::Cache, f: &mut F, ctx: StepContext<'_, F>) {
         self.bdf.prepare_interp(c, f, ctx);
     }
-    fn interp_vectors<'a>(&self, c: &'a Self::Cache) -> &'a [Vec<S>] {
+    fn interp_vectors<'a>(&self, c: &'a Self::Cache) -> &'a [V] {
         &c.iv
     }
     fn advance(&self, c: &mut Self::Cache) {
@@ -308,7 +309,7 @@ where
     fn suggest_step(&self, c: &Self::Cache) -> Option<S::Re> {
         c.suggest
     }
-    fn step_memory(&self, c: &Self::Cache, u1: &Vec<S>) -> Option<StepMemory<Vec<S>>> {
+    fn step_memory(&self, c: &Self::Cache, u1: &V) -> Option<StepMemory<V>> {
         self.bdf.step_memory(c, u1)
     }
 }
@@ -401,46 +402,46 @@ const U: [[f64; MAX_ORDER + 1]; MAX_ORDER + 1] = {
 
 /// Buffers of a BDF solve, for states in the scalar `S` (reals or dual numbers).
 #[derive(Clone, Debug)]
-pub struct BdfCache<S: Scalar, L> {
+pub struct BdfCache<V: State, L> {
     lin: L,
     /// Modified divided differences `D_0 … D_{MAX_ORDER+2}` at spacing `h`.
-    d: Vec<Vec<S>>,
+    d: Vec<V>,
     /// Scratch for the change of spacing.
-    dtmp: Vec<Vec<S>>,
+    dtmp: Vec<V>,
     /// The spacing `D` is written for.
-    h: S::Re,
+    h: Re<V>,
     /// The spacing `D` was written for after the last accepted step (1 after `initialize`).
-    h_accepted: S::Re,
+    h_accepted: Re<V>,
     /// `D` was started afresh by `initialize` and no step has been accepted since.
     restarted: bool,
     /// Of the last accepted step, for [`StepMemory`]: `h` over `h_accepted` before it, and
     /// whether it started from a fresh history.
-    mem_rescale: S::Re,
+    mem_rescale: Re<V>,
     mem_restart: bool,
     /// Current order.
     order: usize,
     /// Accepted steps since the last change of step size or order.
     n_equal: usize,
-    f0: Vec<S>,
-    ypred: Vec<S>,
-    psi: Vec<S>,
+    f0: V,
+    ypred: V,
+    psi: V,
     /// Accumulated Newton correction `d = y − y⁽⁰⁾`.
-    corr: Vec<S>,
-    dy: Vec<S>,
+    corr: V,
+    dy: V,
     /// Newton iterate `y⁽⁰⁾ + d`.
-    y: Vec<S>,
+    y: V,
     /// `M·v` scratch.
-    mv: Vec<S>,
-    fy: Vec<S>,
-    tmp: Vec<S>,
+    mv: V,
+    fy: V,
+    tmp: V,
     /// Inverse weights of the weighted RMS norm (see `inv_weights`).
-    wt: Vec<S::Re>,
-    zero: Vec<S>,
+    wt: Vec<Re<V>>,
+    zero: V,
     /// Dense-output vectors `v_1 … v_5`.
-    iv: Vec<Vec<S>>,
+    iv: Vec<V>,
     /// `η = θ/(1 − θ)` of the last converged Newton iteration (θ its contraction rate), which
     /// the next iteration's first convergence test uses.
-    eta: S::Re,
+    eta: Re<V>,
     /// Accepted steps since `J` was evaluated.
     jac_age: usize,
     /// Whether a Jacobian has been evaluated since `initialize`.
@@ -453,7 +454,7 @@ pub struct BdfCache<S: Scalar, L> {
     step_order: usize,
     next_order: usize,
     order_chosen: bool,
-    suggest: Option<S::Re>,
+    suggest: Option<Re<V>>,
     interp_ready: bool,
     /// No attempt since `initialize` yet.
     fresh: bool,
@@ -461,27 +462,26 @@ pub struct BdfCache<S: Scalar, L> {
     accepted: usize,
 }
 
-impl<S: Scalar, L> BdfCache<S, L> {
+impl<V: SliceState, L> BdfCache<V, L> {
     /// Maps `D_0 … D_k` onto the spacing `h_new` (Shampine and Reichelt's `R(ρ)·U`).
     #[allow(clippy::needless_range_loop)] // matrix indices read as in the formula
-    fn rescale(&mut self, h_new: S::Re) {
-        type R<S> = <S as Scalar>::Re;
+    fn rescale(&mut self, h_new: Re<V>) {
         let k = self.order;
         let rho = (h_new / self.h).to_f64_lossy();
         let ru64 = rescale_matrix(k, rho);
-        let mut ru = [[R::<S>::zero(); MAX_ORDER + 1]; MAX_ORDER + 1];
+        let mut ru = [[Re::<V>::zero(); MAX_ORDER + 1]; MAX_ORDER + 1];
         for i in 1..=k {
             for j in 1..=k {
-                ru[i][j] = R::<S>::c(ru64[i][j]);
+                ru[i][j] = Re::<V>::c(ru64[i][j]);
             }
         }
         // D_j ← Σ_{i ≥ 1} D_i (R·U)_{ij} for j = 1 … k.
         for j in 1..=k {
-            let out = &mut self.dtmp[j];
+            let out = self.dtmp[j].as_mut_slice();
             for (m, o) in out.iter_mut().enumerate() {
-                let mut acc = S::zero();
+                let mut acc = <V::S as Zero>::zero();
                 for i in 1..=k {
-                    acc += self.d[i][m] * ru[i][j];
+                    acc += self.d[i].as_slice()[m] * ru[i][j];
                 }
                 *o = acc;
             }
@@ -491,19 +491,20 @@ impl<S: Scalar, L> BdfCache<S, L> {
         }
         self.h = h_new;
         self.n_equal = 0;
-        self.eta = self.eta.max(R::<S>::c(ETA_RESET));
+        self.eta = self.eta.max(Re::<V>::c(ETA_RESET));
     }
 }
 
-impl<L, S, F> OdeMethod<F> for Bdf<L>
+impl<L, S, V, F> OdeMethod<F> for Bdf<L>
 where
     L: LinearStrategy<F>,
     S: Scalar,
-    F: VectorField<V = Vec<S>>,
+    V: SliceState<S = S>,
+    F: VectorField<V = V>,
 {
-    type Cache = BdfCache<S, L::Cache>;
+    type Cache = BdfCache<V, L::Cache>;
 
-    fn cache(&self, f: &F, u0: &Vec<S>) -> Self::Cache {
+    fn cache(&self, f: &F, u0: &V) -> Self::Cache {
         type R<S> = <S as Scalar>::Re;
         let z = u0.zeros_like();
         BdfCache {
@@ -550,7 +551,7 @@ where
         f: &mut F,
         p: &F::P,
         t: S::Re,
-        u: &Vec<S>,
+        u: &V,
         stats: &mut Stats,
     ) {
         type R<S> = <S as Scalar>::Re;
@@ -579,7 +580,7 @@ where
         c.accepted = 0;
     }
 
-    fn f_start<'a>(&self, c: &'a Self::Cache) -> &'a Vec<S> {
+    fn f_start<'a>(&self, c: &'a Self::Cache) -> &'a V {
         &c.f0
     }
 
@@ -588,7 +589,7 @@ where
         c: &mut Self::Cache,
         f: &mut F,
         ctx: StepContext<'_, F>,
-        u1: &mut Vec<S>,
+        u1: &mut V,
     ) -> Result<S::Re, StepFailure> {
         type R<S> = <S as Scalar>::Re;
         let lin = &self.linear;
@@ -616,11 +617,12 @@ where
                 *wj = R::<S>::c(gamma(j) / alpha);
             }
             let d = &c.d;
-            for (m, (yp, ps)) in c.ypred.iter_mut().zip(c.psi.iter_mut()).enumerate() {
-                let mut y = d[0][m];
+            let (ypred, psi) = (c.ypred.as_mut_slice(), c.psi.as_mut_slice());
+            for (m, (yp, ps)) in ypred.iter_mut().zip(psi.iter_mut()).enumerate() {
+                let mut y = d[0].as_slice()[m];
                 let mut q = S::zero();
                 for j in 1..=k {
-                    let v = d[j][m];
+                    let v = d[j].as_slice()[m];
                     y += v;
                     q += v * w[j];
                 }
@@ -664,7 +666,12 @@ where
                 None => return Err(StepFailure::NewtonFailure),
             }
         };
-        for ((o, yp), d) in u1.iter_mut().zip(&c.ypred).zip(&c.corr) {
+        for ((o, yp), d) in u1
+            .as_mut_slice()
+            .iter_mut()
+            .zip(c.ypred.as_slice())
+            .zip(c.corr.as_slice())
+        {
             *o = *yp + *d;
         }
         if !u1.all_finite() {
@@ -680,8 +687,8 @@ where
         let safety = R::<S>::c(0.9 * (2 * maxit + 1) as f64 / (2 * maxit + iters.max(2)) as f64);
         // The error norms of this step weigh with max(|u0|, |u1|), as `State::err_norm`; the
         // norm is homogeneous, ‖C d‖ = C ‖d‖.
-        let nw = inv_weights(&mut c.wt, u0, u1, ctx.tol);
-        let err = R::<S>::c(error_const(k, self.ndf)) * wnorm(&c.corr, &c.wt, nw);
+        let nw = inv_weights(&mut c.wt, u0.as_slice(), u1.as_slice(), ctx.tol);
+        let err = R::<S>::c(error_const(k, self.ndf)) * wnorm(c.corr.as_slice(), &c.wt, nw);
         if !err.is_finite() {
             return Err(StepFailure::NonFinite);
         }
@@ -700,18 +707,30 @@ where
         // Error estimates of orders k − 1 and k + 1 from the updated differences
         // (D_k + d and d − D_{k+1}), without updating D yet.
         let err_m = if k > 1 {
-            for ((o, a), b) in c.tmp.iter_mut().zip(&c.d[k]).zip(&c.corr) {
+            for ((o, a), b) in c
+                .tmp
+                .as_mut_slice()
+                .iter_mut()
+                .zip(c.d[k].as_slice())
+                .zip(c.corr.as_slice())
+            {
                 *o = *a + *b;
             }
-            R::<S>::c(error_const(k - 1, self.ndf)) * wnorm(&c.tmp, &c.wt, nw)
+            R::<S>::c(error_const(k - 1, self.ndf)) * wnorm(c.tmp.as_slice(), &c.wt, nw)
         } else {
             R::<S>::infinity()
         };
         let err_p = if k < MAX_ORDER {
-            for ((o, a), b) in c.tmp.iter_mut().zip(&c.corr).zip(&c.d[k + 1]) {
+            for ((o, a), b) in c
+                .tmp
+                .as_mut_slice()
+                .iter_mut()
+                .zip(c.corr.as_slice())
+                .zip(c.d[k + 1].as_slice())
+            {
                 *o = *a - *b;
             }
-            R::<S>::c(error_const(k + 1, self.ndf)) * wnorm(&c.tmp, &c.wt, nw)
+            R::<S>::c(error_const(k + 1, self.ndf)) * wnorm(c.tmp.as_slice(), &c.wt, nw)
         } else {
             R::<S>::infinity()
         };
@@ -748,7 +767,7 @@ where
         _f: &mut F,
         _p: &F::P,
         _t1: S::Re,
-        _u1: &Vec<S>,
+        _u1: &V,
         _stats: &mut Stats,
     ) {
         // What the step's reverse pass needs to know of how it used the history.
@@ -761,14 +780,19 @@ where
         let k = c.step_order;
         {
             let (lo, hi) = c.d.split_at_mut(k + 2);
-            for ((o, a), b) in hi[0].iter_mut().zip(&c.corr).zip(&lo[k + 1]) {
+            for ((o, a), b) in hi[0]
+                .as_mut_slice()
+                .iter_mut()
+                .zip(c.corr.as_slice())
+                .zip(lo[k + 1].as_slice())
+            {
                 *o = *a - *b;
             }
         }
         c.d[k + 1].copy_from(&c.corr);
         for i in (0..=k).rev() {
             let (lo, hi) = c.d.split_at_mut(i + 1);
-            for (a, b) in lo[i].iter_mut().zip(&hi[0]) {
+            for (a, b) in lo[i].as_mut_slice().iter_mut().zip(hi[0].as_slice()) {
                 *a += *b;
             }
         }
@@ -802,7 +826,7 @@ where
             for (j, wj) in w.iter_mut().enumerate().take(k) {
                 *wj = S::Re::c(coef[j + 1][pow]) * hinv;
             }
-            let mut refs: [&Vec<S>; MAX_ORDER] = [&c.zero; MAX_ORDER];
+            let mut refs: [&V; MAX_ORDER] = [&c.zero; MAX_ORDER];
             for (r, d) in refs.iter_mut().zip(c.d[1..].iter()) {
                 *r = d;
             }
@@ -811,7 +835,7 @@ where
         c.interp_ready = true;
     }
 
-    fn interp_vectors<'a>(&self, c: &'a Self::Cache) -> &'a [Vec<S>] {
+    fn interp_vectors<'a>(&self, c: &'a Self::Cache) -> &'a [V] {
         &c.iv
     }
 
@@ -823,7 +847,7 @@ where
         c.suggest
     }
 
-    fn step_memory(&self, c: &Self::Cache, u1: &Vec<S>) -> Option<StepMemory<Vec<S>>> {
+    fn step_memory(&self, c: &Self::Cache, u1: &V) -> Option<StepMemory<V>> {
         Some(StepMemory {
             order: c.step_order,
             rescale: c.mem_rescale,
@@ -902,10 +926,10 @@ fn wnorm<S: Scalar>(e: &[S], w: &[S::Re], n: usize) -> S::Re {
 /// the iteration stops once `η ‖Δ_m‖ < κ`. The first iteration uses `η` of the previous solve
 /// (as `η^0.8`), so a step whose prediction is already good takes one iteration.
 #[allow(clippy::too_many_arguments)]
-fn newton<L, S, F>(
+fn newton<L, S, V, F>(
     settings: &BdfNewton,
     lin: &L,
-    c: &mut BdfCache<S, L::Cache>,
+    c: &mut BdfCache<V, L::Cache>,
     f: &mut F,
     p: &F::P,
     t_new: S::Re,
@@ -917,12 +941,13 @@ fn newton<L, S, F>(
 where
     L: LinearStrategy<F>,
     S: Scalar,
-    F: VectorField<V = Vec<S>>,
+    V: SliceState<S = S>,
+    F: VectorField<V = V>,
 {
     c.corr.copy_from(&c.zero);
     c.y.copy_from(&c.ypred);
     // Increments are measured in the norm at the prediction.
-    let nw = inv_weights(&mut c.wt, &c.ypred, &c.ypred, tol);
+    let nw = inv_weights(&mut c.wt, c.ypred.as_slice(), c.ypred.as_slice(), tol);
     let BdfCache {
         lin: lc,
         psi,
@@ -973,36 +998,37 @@ where
 /// BDF's corrector as a [`Residual`]: the iterate is the correction `d`, `−G(d)` is
 /// `c f(t, y) − M (ψ + d)` at `y = y⁽⁰⁾ + d` (kept up to date by `update`), and increments are
 /// measured in the weighted RMS norm at the prediction.
-struct CorrectorResidual<'a, S: Scalar, F: VectorField<V = Vec<S>>, L: LinearStrategy<F>> {
+struct CorrectorResidual<'a, V: SliceState, F: VectorField<V = V>, L: LinearStrategy<F>> {
     lin: &'a L,
     lc: &'a mut L::Cache,
     f: &'a mut F,
     p: &'a F::P,
-    t_new: S::Re,
-    cgam: S::Re,
-    mass: Option<&'a sciml_core::DenseMatrix<S::Re>>,
-    psi: &'a Vec<S>,
+    t_new: Re<V>,
+    cgam: Re<V>,
+    mass: Option<&'a sciml_core::DenseMatrix<Re<V>>>,
+    psi: &'a V,
     /// The iterate's value `y⁽⁰⁾ + d`.
-    y: &'a mut Vec<S>,
-    fy: &'a mut Vec<S>,
-    mv: &'a mut Vec<S>,
-    zero: &'a Vec<S>,
-    wt: &'a [S::Re],
+    y: &'a mut V,
+    fy: &'a mut V,
+    mv: &'a mut V,
+    zero: &'a V,
+    wt: &'a [Re<V>],
     nw: usize,
 }
 
-impl<S, F, L> Residual for CorrectorResidual<'_, S, F, L>
+impl<S, V, F, L> Residual for CorrectorResidual<'_, V, F, L>
 where
     S: Scalar,
-    F: VectorField<V = Vec<S>>,
+    V: SliceState<S = S>,
+    F: VectorField<V = V>,
     L: LinearStrategy<F>,
 {
-    type V = Vec<S>;
+    type V = V;
 
     fn neg_residual(
         &mut self,
-        corr: &Vec<S>,
-        out: &mut Vec<S>,
+        corr: &V,
+        out: &mut V,
         stats: &mut Stats,
     ) -> Result<(), StepFailure> {
         self.f.rhs(self.t_new, self.y, self.p, self.fy);
@@ -1015,10 +1041,11 @@ where
         match self.mass {
             None => {
                 for (((o, fy), ps), d) in out
+                    .as_mut_slice()
                     .iter_mut()
-                    .zip(self.fy.iter())
-                    .zip(self.psi.iter())
-                    .zip(corr.iter())
+                    .zip(self.fy.as_slice())
+                    .zip(self.psi.as_slice())
+                    .zip(corr.as_slice())
                 {
                     *o = *fy * cgam - *ps - *d;
                 }
@@ -1026,23 +1053,29 @@ where
             Some(m) => {
                 let one = S::Re::one();
                 out.lincomb(self.psi, &[one], &[corr]);
-                mass_mul(m, out, self.mv);
+                mass_mul(m, out.as_slice(), self.mv.as_mut_slice());
                 out.lincomb(self.zero, &[cgam, -one], &[&*self.fy, &*self.mv]);
             }
         }
         Ok(())
     }
 
-    fn solve(&mut self, b: &mut Vec<S>, stats: &mut Stats) -> Result<(), StepFailure> {
+    fn solve(&mut self, b: &mut V, stats: &mut Stats) -> Result<(), StepFailure> {
         self.lin.solve(self.lc, self.f, self.p, b, stats)
     }
 
-    fn norm(&mut self, dy: &Vec<S>) -> S::Re {
-        wnorm(dy, self.wt, self.nw)
+    fn norm(&mut self, dy: &V) -> S::Re {
+        wnorm(dy.as_slice(), self.wt, self.nw)
     }
 
-    fn update(&mut self, corr: &mut Vec<S>, dy: &Vec<S>) {
-        for ((y, d), dy) in self.y.iter_mut().zip(corr.iter_mut()).zip(dy.iter()) {
+    fn update(&mut self, corr: &mut V, dy: &V) {
+        for ((y, d), dy) in self
+            .y
+            .as_mut_slice()
+            .iter_mut()
+            .zip(corr.as_mut_slice())
+            .zip(dy.as_slice())
+        {
             *y += *dy;
             *d += *dy;
         }
