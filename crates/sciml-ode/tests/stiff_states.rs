@@ -1,17 +1,28 @@
-//! Rosenbrock, ESDIRK and BDF methods with the dense linear strategy on any slice state: `Vec`,
-//! fixed-size arrays and `Batch`, bitwise the same solve.
+//! Rosenbrock, ESDIRK, BDF and auto-switching methods with the dense and the Jacobian-free Krylov linear
+//! strategies on any slice state: `Vec`, fixed-size arrays and `Batch`, bitwise the same solve.
 
-use sciml_core::{Batch, DenseMatrix, Jacobian, SliceState, VectorField};
+use sciml_core::linalg::{SparseMatrix, SparsityPattern};
+use sciml_core::{Batch, DenseMatrix, Jacobian, Jvp, SliceState, SparseJacobian, VectorField};
 use sciml_ode::{
-    Bdf, KenCarp4, Kvaerno5, OdeMethod, OdeProblem, Rodas5P, Rosenbrock23, SaveAt, SolveOptions, Trbdf2,
+    AutoTsit5Rodas5P, Bdf, KenCarp4, KrylovSolve, Kvaerno5, OdeMethod, OdeProblem, Rodas5P,
+    Rosenbrock23, SaveAt, SolveOptions, SparseSolve, Trbdf2,
 };
+use std::sync::Arc;
 
-/// Robertson's kinetics with its exact Jacobian, on any slice state of length 3.
-struct Robertson<V>(std::marker::PhantomData<V>);
+/// Robertson's kinetics with its exact Jacobian (dense, sparse and as products), on any slice
+/// state of length 3.
+struct Robertson<V> {
+    pattern: Arc<SparsityPattern>,
+    state: std::marker::PhantomData<V>,
+}
 
 impl<V> Robertson<V> {
     fn new() -> Self {
-        Robertson(std::marker::PhantomData)
+        let mask = [true, true, true, true, true, true, false, true, false];
+        Robertson {
+            pattern: Arc::new(SparsityPattern::from_dense_mask(3, 3, &mask).expect("3 x 3")),
+            state: std::marker::PhantomData,
+        }
     }
 }
 
@@ -42,6 +53,34 @@ impl<V: SliceState<S = f64>> Jacobian for Robertson<V> {
         j[(2, 0)] = 0.0;
         j[(2, 1)] = 2.0 * p[2] * u[1];
         j[(2, 2)] = 0.0;
+    }
+}
+
+impl<V: SliceState<S = f64>> Jvp for Robertson<V> {
+    const EXACT: bool = true;
+    fn jvp_u(&mut self, t: f64, u: &V, p: &V, v: &V, out: &mut V) {
+        let mut j = DenseMatrix::zeros(3, 3);
+        self.jacobian(t, u, p, &mut j);
+        j.mul_vec_to(v.as_slice(), out.as_mut_slice());
+    }
+    fn jvp_p(&mut self, _t: f64, u: &V, _p: &V, v: &V, out: &mut V) {
+        let (u, v, out) = (u.as_slice(), v.as_slice(), out.as_mut_slice());
+        let r = [u[0] * v[0], u[1] * u[2] * v[1], u[1] * u[1] * v[2]];
+        out[0] = -r[0] + r[1];
+        out[1] = r[0] - r[1] - r[2];
+        out[2] = r[2];
+    }
+}
+
+impl<V: SliceState<S = f64>> SparseJacobian for Robertson<V> {
+    const EXACT: bool = true;
+    fn jacobian_pattern(&self) -> &Arc<SparsityPattern> {
+        &self.pattern
+    }
+    fn sparse_jacobian(&mut self, t: f64, u: &V, p: &V, j: &mut SparseMatrix<f64>) {
+        let mut dense = DenseMatrix::zeros(3, 3);
+        self.jacobian(t, u, p, &mut dense);
+        *j = SparseMatrix::from_dense(self.pattern.clone(), &dense).expect("3 x 3");
     }
 }
 
@@ -147,4 +186,28 @@ fn esdirk_methods_on_arrays_and_batches_are_bitwise_the_vec_solve() {
 #[test]
 fn bdf_on_arrays_and_batches_is_bitwise_the_vec_solve() {
     same_on_every_state(Bdf::new(), 1e-4);
+}
+
+#[test]
+fn the_krylov_strategy_on_arrays_and_batches_is_bitwise_the_vec_solve() {
+    // GMRES to a tight residual so that every method keeps its accuracy on Robertson.
+    let krylov = || KrylovSolve {
+        rtol: 1e-12,
+        ..KrylovSolve::default()
+    };
+    same_on_every_state(Rodas5P::new().with_linear(krylov()), 1e-5);
+    same_on_every_state(KenCarp4::new().with_linear(krylov()), 1e-4);
+    same_on_every_state(Bdf::new().with_linear(krylov()), 1e-4);
+}
+
+#[test]
+fn the_sparse_strategy_on_arrays_and_batches_is_bitwise_the_vec_solve() {
+    same_on_every_state(Rodas5P::new().with_linear(SparseSolve), 1e-5);
+    same_on_every_state(KenCarp4::new().with_linear(SparseSolve), 1e-4);
+    same_on_every_state(Bdf::new().with_linear(SparseSolve), 1e-4);
+}
+
+#[test]
+fn auto_switching_on_arrays_and_batches_is_bitwise_the_vec_solve() {
+    same_on_every_state(AutoTsit5Rodas5P::new(), 1e-5);
 }

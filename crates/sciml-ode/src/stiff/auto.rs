@@ -37,7 +37,7 @@ use crate::explicit_rk::Tsit5;
 use crate::method::{MethodInfo, OdeMethod, StepContext, StepFailure};
 use crate::tableaus::{Tableau, TSIT5};
 use sciml_core::linalg::LinalgReal;
-use sciml_core::{Real, Scalar, State, Stats, VectorField};
+use sciml_core::{Real, Scalar, SliceState, State, Stats, VectorField};
 
 /// Tsit5 with automatic switching to Rodas5P on stiffness (and back).
 ///
@@ -166,25 +166,25 @@ impl<L: Clone + Send + Sync + std::fmt::Debug> MethodInfo for AutoTsit5Rodas5P<L
     }
 }
 
-impl<L, R, F> OdeMethod<F> for AutoTsit5Rodas5P<L>
+impl<L, R, V, F> OdeMethod<F> for AutoTsit5Rodas5P<L>
 where
     L: LinearStrategy<F>,
     R: LinalgReal + Scalar<Re = R>,
-    F: VectorField<V = Vec<R>>,
+    V: SliceState<S = R>,
+    F: VectorField<V = V>,
 {
-    type Cache = AutoCache<Vec<R>, <Rodas5P<L> as OdeMethod<F>>::Cache>;
+    type Cache = AutoCache<V, <Rodas5P<L> as OdeMethod<F>>::Cache>;
 
-    fn cache(&self, f: &F, u0: &Vec<R>) -> Self::Cache {
+    fn cache(&self, f: &F, u0: &V) -> Self::Cache {
         let ns = <Tsit5 as OdeMethod<F>>::cache(&Tsit5, f, u0);
         let n_ns = MethodInfo::interp_poly::<f64>(&Tsit5).len();
         let n_st = MethodInfo::interp_poly::<f64>(&self.stiff).len();
         // A fixed, sign-varying start vector for the power iteration.
-        let v = (0..u0.len())
-            .map(|i| {
-                R::c(1.0 + 0.5 * ((i * 7 + 3) % 11) as f64 / 11.0)
-                    * if i % 2 == 0 { R::one() } else { -R::one() }
-            })
-            .collect();
+        let mut v = u0.zeros_like();
+        for (i, vi) in v.as_mut_slice().iter_mut().enumerate() {
+            *vi = R::c(1.0 + 0.5 * ((i * 7 + 3) % 11) as f64 / 11.0)
+                * if i % 2 == 0 { R::one() } else { -R::one() };
+        }
         AutoCache {
             ns,
             st: self.stiff.cache(f, u0),
@@ -204,15 +204,7 @@ where
         }
     }
 
-    fn initialize(
-        &self,
-        c: &mut Self::Cache,
-        f: &mut F,
-        p: &F::P,
-        t: R,
-        u: &Vec<R>,
-        stats: &mut Stats,
-    ) {
+    fn initialize(&self, c: &mut Self::Cache, f: &mut F, p: &F::P, t: R, u: &V, stats: &mut Stats) {
         if c.stiff {
             self.stiff.initialize(&mut c.st, f, p, t, u, stats);
         } else {
@@ -222,7 +214,7 @@ where
         c.count = 0;
     }
 
-    fn f_start<'a>(&self, c: &'a Self::Cache) -> &'a Vec<R> {
+    fn f_start<'a>(&self, c: &'a Self::Cache) -> &'a V {
         if c.stiff {
             self.stiff.f_start(&c.st)
         } else {
@@ -235,7 +227,7 @@ where
         c: &mut Self::Cache,
         f: &mut F,
         ctx: StepContext<'_, F>,
-        u1: &mut Vec<R>,
+        u1: &mut V,
     ) -> Result<R, StepFailure> {
         if c.pending {
             // Hand f(t, u0) over to the other method; nothing is re-evaluated.
@@ -274,14 +266,14 @@ where
                 let mut rho = 0.0;
                 for _ in 0..2 {
                     lin.jac_mul(&mut c.st.lin, f, p, &c.v, &mut c.jv);
-                    let nv = norm(&c.v);
-                    let njv = norm(&c.jv);
+                    let nv = norm(c.v.as_slice());
+                    let njv = norm(c.jv.as_slice());
                     if nv == 0.0 || njv == 0.0 || !njv.is_finite() {
                         break;
                     }
                     rho = njv / nv;
                     let s = R::c(1.0 / njv);
-                    for (vi, ji) in c.v.iter_mut().zip(c.jv.iter()) {
+                    for (vi, ji) in c.v.as_mut_slice().iter_mut().zip(c.jv.as_slice()) {
                         *vi = *ji * s;
                     }
                 }
@@ -296,8 +288,8 @@ where
             let one = R::one();
             c.jv.lincomb(&c.zero, &[one, -one], &[&c.ns.ks[6], &c.ns.ks[5]]);
             c.d.lincomb(&c.zero, &[one, -one], &[u1, &c.ns.tmp]);
-            let num = <Vec<R> as State>::err_norm(&c.jv, u0, u1, tol).to_f64_lossy();
-            let den = <Vec<R> as State>::err_norm(&c.d, u0, u1, tol).to_f64_lossy();
+            let num = <V as State>::err_norm(&c.jv, u0, u1, tol).to_f64_lossy();
+            let den = <V as State>::err_norm(&c.d, u0, u1, tol).to_f64_lossy();
             c.rho = if den > 0.0 && num.is_finite() {
                 num / den
             } else {
@@ -313,7 +305,7 @@ where
         f: &mut F,
         p: &F::P,
         t1: R,
-        u1: &Vec<R>,
+        u1: &V,
         stats: &mut Stats,
     ) {
         if c.stiff {
@@ -361,7 +353,7 @@ where
         }
     }
 
-    fn interp_vectors<'a>(&self, c: &'a Self::Cache) -> &'a [Vec<R>] {
+    fn interp_vectors<'a>(&self, c: &'a Self::Cache) -> &'a [V] {
         &c.iv
     }
 

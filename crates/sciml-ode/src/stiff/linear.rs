@@ -371,32 +371,34 @@ impl<P> KrylovSolve<P> {
 
 /// Buffers of [`KrylovSolve`].
 #[derive(Clone, Debug)]
-pub struct KrylovCache<R: LinalgReal, P> {
-    t: R,
-    u: Vec<R>,
+pub struct KrylovCache<V: SliceState, P> {
+    t: Re<V>,
+    u: V,
     /// `α` and `β` of the current `W = α·A + β·J`.
-    alpha: R,
-    beta: R,
+    alpha: Re<V>,
+    beta: Re<V>,
     /// `A` (`None`: the identity).
-    a: Option<DenseMatrix<R>>,
-    gmres: Gmres<R>,
-    x: Vec<R>,
-    vin: Vec<R>,
-    vout: Vec<R>,
+    a: Option<DenseMatrix<Re<V>>>,
+    gmres: Gmres<Re<V>>,
+    x: Vec<Re<V>>,
+    /// The field's JVP in and out, as states.
+    vin: V,
+    vout: V,
     precond: Option<P>,
     /// Whether `precond` was set up for the current `(t, u, γ)`.
     fresh: bool,
 }
 
-impl<R, F, P> LinearStrategy<F> for KrylovSolve<P>
+impl<R, V, F, P> LinearStrategy<F> for KrylovSolve<P>
 where
     R: LinalgReal + Scalar<Re = R>,
-    F: Jvp<V = Vec<R>>,
+    V: SliceState<S = R>,
+    F: Jvp<V = V>,
     P: KrylovPreconditioner<R>,
 {
-    type Cache = KrylovCache<R, P>;
+    type Cache = KrylovCache<V, P>;
 
-    fn cache(&self, _f: &F, u0: &Vec<R>) -> KrylovCache<R, P> {
+    fn cache(&self, _f: &F, u0: &V) -> KrylovCache<V, P> {
         let n = u0.len();
         let mut gmres = Gmres::new(n, self.restart.max(1));
         gmres.max_iters = self.max_iters;
@@ -410,8 +412,8 @@ where
             a: None,
             gmres,
             x: vec![R::zero(); n],
-            vin: vec![R::zero(); n],
-            vout: vec![R::zero(); n],
+            vin: u0.zeros_like(),
+            vout: u0.zeros_like(),
             precond: self.preconditioner.clone(),
             fresh: false,
         }
@@ -419,22 +421,22 @@ where
 
     fn update_jacobian(
         &self,
-        c: &mut KrylovCache<R, P>,
+        c: &mut KrylovCache<V, P>,
         _f: &mut F,
         t: R,
-        u: &Vec<R>,
+        u: &V,
         _p: &F::P,
         stats: &mut Stats,
     ) {
         c.t = t;
-        c.u.copy_from_slice(u);
+        c.u.copy_from(u);
         c.fresh = false;
         stats.njac += 1;
     }
 
     fn factorise(
         &self,
-        c: &mut KrylovCache<R, P>,
+        c: &mut KrylovCache<V, P>,
         spec: WSpec<'_, R>,
         _stats: &mut Stats,
     ) -> Result<(), StepFailure> {
@@ -467,7 +469,7 @@ where
         if !c.fresh {
             if let Some(pc) = c.precond.as_mut() {
                 // γ = −β/α: exactly the ODE methods' γ when α = 1.
-                pc.setup(c.t, &c.u, -(spec.beta / spec.alpha));
+                pc.setup(c.t, c.u.as_slice(), -(spec.beta / spec.alpha));
             }
             c.fresh = true;
         }
@@ -476,10 +478,10 @@ where
 
     fn solve(
         &self,
-        c: &mut KrylovCache<R, P>,
+        c: &mut KrylovCache<V, P>,
         f: &mut F,
         p: &F::P,
-        b: &mut Vec<R>,
+        b: &mut V,
         stats: &mut Stats,
     ) -> Result<(), StepFailure> {
         let KrylovCache {
@@ -498,7 +500,7 @@ where
         x.iter_mut().for_each(|v| *v = R::zero());
         let mut njvp = 0usize;
         let mut matvec = |v: &[R], out: &mut [R]| {
-            vin.copy_from_slice(v);
+            vin.as_mut_slice().copy_from_slice(v);
             f.jvp_u(*t, u, p, vin, vout);
             njvp += 1;
             match a.as_ref() {
@@ -509,7 +511,7 @@ where
                 out.iter_mut().for_each(|o| *o = *alpha * *o);
             }
             // o + β·Jv, β = −γ: the same rounding as the ODE methods' o − γ·Jv.
-            for (o, jv) in out.iter_mut().zip(vout.iter()) {
+            for (o, jv) in out.iter_mut().zip(vout.as_slice()) {
                 *o += *beta * *jv;
             }
         };
@@ -523,26 +525,19 @@ where
         } else {
             None
         };
-        let res = gmres.solve(&mut matvec, pc, b, x);
+        let res = gmres.solve(&mut matvec, pc, b.as_slice(), x);
         stats.nlinsolve += 1;
         stats.nf += njvp;
         match res {
             Ok(_) => {
-                b.copy_from_slice(x);
+                b.as_mut_slice().copy_from_slice(x);
                 Ok(())
             }
             Err(_) => Err(StepFailure::LinearSolve),
         }
     }
 
-    fn jac_mul(
-        &self,
-        c: &mut KrylovCache<R, P>,
-        f: &mut F,
-        p: &F::P,
-        v: &Vec<R>,
-        out: &mut Vec<R>,
-    ) {
+    fn jac_mul(&self, c: &mut KrylovCache<V, P>, f: &mut F, p: &F::P, v: &V, out: &mut V) {
         f.jvp_u(c.t, &c.u, p, v, out);
     }
 }
@@ -575,14 +570,15 @@ impl<R: LinalgReal> Clone for SparseSolveCache<R> {
     }
 }
 
-impl<R, F> LinearStrategy<F> for SparseSolve
+impl<R, V, F> LinearStrategy<F> for SparseSolve
 where
     R: LinalgReal + Scalar<Re = R>,
-    F: SparseJacobian<V = Vec<R>>,
+    V: SliceState<S = R>,
+    F: SparseJacobian<V = V>,
 {
     type Cache = SparseSolveCache<R>;
 
-    fn cache(&self, f: &F, _u0: &Vec<R>) -> SparseSolveCache<R> {
+    fn cache(&self, f: &F, _u0: &V) -> SparseSolveCache<R> {
         let jp = f.jacobian_pattern().clone();
         let wp = Arc::new(jp.with_diagonal());
         let lu = SparseLu::new(&wp).ok();
@@ -598,7 +594,7 @@ where
         c: &mut SparseSolveCache<R>,
         f: &mut F,
         t: R,
-        u: &Vec<R>,
+        u: &V,
         p: &F::P,
         stats: &mut Stats,
     ) {
@@ -643,24 +639,19 @@ where
         c: &mut SparseSolveCache<R>,
         _f: &mut F,
         _p: &F::P,
-        b: &mut Vec<R>,
+        b: &mut V,
         stats: &mut Stats,
     ) -> Result<(), StepFailure> {
         stats.nlinsolve += 1;
         match c.lu.as_ref() {
-            Some(lu) => lu.solve_in_place(b).map_err(|_| StepFailure::LinearSolve),
+            Some(lu) => lu
+                .solve_in_place(b.as_mut_slice())
+                .map_err(|_| StepFailure::LinearSolve),
             None => Err(StepFailure::LinearSolve),
         }
     }
 
-    fn jac_mul(
-        &self,
-        c: &mut SparseSolveCache<R>,
-        _f: &mut F,
-        _p: &F::P,
-        v: &Vec<R>,
-        out: &mut Vec<R>,
-    ) {
-        c.j.mul_vec_to(v, out);
+    fn jac_mul(&self, c: &mut SparseSolveCache<R>, _f: &mut F, _p: &F::P, v: &V, out: &mut V) {
+        c.j.mul_vec_to(v.as_slice(), out.as_mut_slice());
     }
 }
