@@ -131,10 +131,9 @@ fn horner<R: Real>(row: &[R], theta: R) -> R {
     acc
 }
 
-/// One step's worth of dense output.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(bound(serialize = "V: Serialize", deserialize = "V: Deserialize<'de>"))]
-pub struct Segment<V: State> {
+/// One step's worth of dense output, borrowed from a [`DenseOutput`].
+#[derive(Clone, Copy, Debug)]
+pub struct Segment<'a, V: State> {
     /// Start of the step.
     pub t0: Re<V>,
     /// Step size of the step (signed).
@@ -142,18 +141,47 @@ pub struct Segment<V: State> {
     /// Where this segment stops being used (the step's end, or an event inside it).
     pub t_end: Re<V>,
     /// State at `t0`.
-    pub y0: V,
+    pub y0: &'a V,
     /// The interpolation vectors.
-    pub ks: Vec<V>,
+    pub ks: &'a [V],
+}
+
+/// Where a step's vectors sit in the store.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+struct StepHead<R> {
+    t0: R,
+    h: R,
+    t_end: R,
+    /// Index of the step's `y0` in `vectors`; its interpolation vectors follow.
+    start: usize,
+    /// Number of interpolation vectors.
+    len: usize,
 }
 
 /// Piecewise-polynomial dense output over the accepted steps of a solve.
+///
+/// The steps' vectors are kept one after the other in a single store, so recording a step
+/// allocates nothing beyond the store's own growth (and the stored copies, for heap states).
+///
+/// ```
+/// use sciml_core::DenseOutput;
+/// // Linear interpolation: u(t0 + θh) = y0 + h θ k.
+/// let mut d = DenseOutput::<Vec<f64>>::new(vec![vec![1.0]], 1);
+/// d.push_step(0.0, 1.0, 1.0, &vec![1.0], &[vec![2.0]]);
+/// d.push_step(1.0, 1.0, 2.0, &vec![3.0], &[vec![-1.0]]);
+/// let mut u = vec![0.0];
+/// d.evaluate_to(1.5, &mut u).unwrap();
+/// assert_eq!(u, vec![2.5]);
+/// assert_eq!(d.segments().len(), 2);
+/// assert_eq!(d.segments().last().unwrap().y0, &vec![3.0]);
+/// ```
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(bound(serialize = "V: Serialize", deserialize = "V: Deserialize<'de>"))]
 pub struct DenseOutput<V: State> {
     poly: Vec<Vec<Re<V>>>,
     order: u8,
-    segments: Vec<Segment<V>>,
+    heads: Vec<StepHead<Re<V>>>,
+    vectors: Vec<V>,
 }
 
 impl<V: State> DenseOutput<V> {
@@ -162,29 +190,68 @@ impl<V: State> DenseOutput<V> {
         DenseOutput {
             poly,
             order,
-            segments: Vec::new(),
+            heads: Vec::new(),
+            vectors: Vec::new(),
         }
     }
     /// Order of the interpolant.
     pub fn order(&self) -> u8 {
         self.order
     }
-    /// Appends one step (steps must be pushed in order of integration).
-    pub fn push(&mut self, seg: Segment<V>) {
-        self.segments.push(seg);
+    /// Appends the step `(t0, h)` from `y0` with interpolation vectors `ks`, used up to `t_end`
+    /// (steps must be pushed in order of integration).
+    pub fn push_step(&mut self, t0: Re<V>, h: Re<V>, t_end: Re<V>, y0: &V, ks: &[V]) {
+        self.heads.push(StepHead {
+            t0,
+            h,
+            t_end,
+            start: self.vectors.len(),
+            len: ks.len(),
+        });
+        self.vectors.push(y0.clone());
+        self.vectors.extend(ks.iter().cloned());
     }
-    /// The stored steps.
-    pub fn segments(&self) -> &[Segment<V>] {
-        &self.segments
+    /// Number of stored steps.
+    pub fn len(&self) -> usize {
+        self.heads.len()
+    }
+    /// Whether no step is stored.
+    pub fn is_empty(&self) -> bool {
+        self.heads.is_empty()
+    }
+    /// Stored step `i`, if there is one.
+    pub fn segment(&self, i: usize) -> Option<Segment<'_, V>> {
+        self.heads.get(i).map(|h| self.view(h))
+    }
+    /// The stored steps in order.
+    pub fn segments(
+        &self,
+    ) -> impl ExactSizeIterator<Item = Segment<'_, V>> + DoubleEndedIterator + '_ {
+        self.heads.iter().map(|h| self.view(h))
+    }
+    fn view(&self, h: &StepHead<Re<V>>) -> Segment<'_, V> {
+        Segment {
+            t0: h.t0,
+            h: h.h,
+            t_end: h.t_end,
+            y0: &self.vectors[h.start],
+            ks: &self.vectors[h.start + 1..h.start + 1 + h.len],
+        }
     }
     /// Drops segments beyond time `t` (in the direction of integration) and clips the last one.
     pub fn truncate_after(&mut self, t: Re<V>) {
-        let Some(first) = self.segments.first() else {
+        let Some(first) = self.heads.first() else {
             return;
         };
         let dir = first.h.signum();
-        self.segments.retain(|s| (s.t0 - t) * dir < Re::<V>::zero());
-        if let Some(last) = self.segments.last_mut() {
+        // Steps are stored in order, so those starting before `t` are a prefix.
+        let keep = self
+            .heads
+            .partition_point(|s| (s.t0 - t) * dir < Re::<V>::zero());
+        self.heads.truncate(keep);
+        let used = self.heads.last().map_or(0, |h| h.start + 1 + h.len);
+        self.vectors.truncate(used);
+        if let Some(last) = self.heads.last_mut() {
             if (last.t_end - t) * dir > Re::<V>::zero() {
                 last.t_end = t;
             }
@@ -192,7 +259,7 @@ impl<V: State> DenseOutput<V> {
     }
     /// The covered range `(start, end)`, if any step is stored.
     pub fn range(&self) -> Option<(Re<V>, Re<V>)> {
-        Some((self.segments.first()?.t0, self.segments.last()?.t_end))
+        Some((self.heads.first()?.t0, self.heads.last()?.t_end))
     }
 
     /// Evaluates the interpolant at `t` into `out`.
@@ -211,10 +278,10 @@ impl<V: State> DenseOutput<V> {
         }
         // First segment whose end reaches t.
         let idx = self
-            .segments
+            .heads
             .partition_point(|s| (s.t_end - t) * dir < Re::<V>::zero())
-            .min(self.segments.len() - 1);
-        let seg = &self.segments[idx];
+            .min(self.heads.len() - 1);
+        let seg = self.view(&self.heads[idx]);
         let theta = if seg.h == Re::<V>::zero() {
             Re::<V>::zero()
         } else {
@@ -223,11 +290,11 @@ impl<V: State> DenseOutput<V> {
         let m = seg.ks.len().min(self.poly.len()).min(MAX_LINCOMB);
         let mut w = [Re::<V>::zero(); MAX_LINCOMB];
         interp_weights(&self.poly[..m], theta, seg.h, &mut w[..m]);
-        let mut refs: [&V; MAX_LINCOMB] = [&seg.y0; MAX_LINCOMB];
+        let mut refs: [&V; MAX_LINCOMB] = [seg.y0; MAX_LINCOMB];
         for (r, k) in refs.iter_mut().zip(&seg.ks[..m]) {
             *r = k;
         }
-        out.lincomb(&seg.y0, &w[..m], &refs[..m]);
+        out.lincomb(seg.y0, &w[..m], &refs[..m]);
         Ok(())
     }
 }

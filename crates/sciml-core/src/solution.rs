@@ -174,8 +174,7 @@ impl<V: State> Solution<V> {
     pub fn interpolate(&self, t: Re<V>) -> Result<V, Error> {
         let dense = self.dense.as_ref().ok_or(Error::NoDenseOutput)?;
         let mut out = dense
-            .segments()
-            .first()
+            .segment(0)
             .ok_or(Error::NoDenseOutput)?
             .y0
             .zeros_like();

@@ -2,7 +2,7 @@
 //! replays.
 
 use crate::method::StepMemory;
-use sciml_core::{DenseOutput, One, Re, ReturnCode, Segment, Solution, SolveError, State, Zero};
+use sciml_core::{DenseOutput, One, Re, ReturnCode, Solution, SolveError, State, Zero};
 
 /// One accepted step, as a sensitivity method replays it: start, size and starting state.
 #[derive(Clone, Debug)]
@@ -155,13 +155,7 @@ impl<V: State> Recorder<V> {
     /// Appends the dense output of the step `(t0, h)` from `y0`, used up to `t_end`.
     pub fn push_segment(&mut self, t0: Re<V>, h: Re<V>, t_end: Re<V>, y0: &V, ks: &[V]) {
         if let Some(d) = self.sol.dense.as_mut() {
-            d.push(Segment {
-                t0,
-                h,
-                t_end,
-                y0: y0.clone(),
-                ks: ks.to_vec(),
-            });
+            d.push_step(t0, h, t_end, y0, ks);
         }
     }
 
