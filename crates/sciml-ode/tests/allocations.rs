@@ -59,8 +59,13 @@ fn oscillator() -> impl VectorField<V = [f64; 2], P = [f64; 0]> + Clone {
 
 /// Allocations and steps of a Tsit5 solve over `periods` periods.
 fn solve(periods: f64, opts: SolveOptions<f64>) -> (usize, usize) {
-    let mut prob =
-        OdeProblem::new(oscillator(), [1.0, 0.0], (0.0, periods * 6.283), []).expect("valid");
+    let mut prob = OdeProblem::new(
+        oscillator(),
+        [1.0, 0.0],
+        (0.0, periods * std::f64::consts::TAU),
+        [],
+    )
+    .expect("valid");
     let (n, sol) = allocations_of(|| prob.solve(Tsit5, &opts).expect("solves"));
     (n, sol.stats.accepted)
 }
