@@ -34,7 +34,7 @@ pub mod tableaus;
 pub use callbacks::{CallbackContext, Callbacks, ContinuousCallback, Crossing, DiscreteCallback};
 pub use controller::PiController;
 #[cfg(feature = "ensemble")]
-pub use ensemble::solve_ensemble;
+pub use ensemble::{solve_each, solve_ensemble, EnsembleSummary};
 pub use explicit_rk::{
     Bs3, Dp5, Dp8, Euler, Heun, Midpoint, Ralston, Rk4, RkCache, RkMethod, Tsit5, Vern6, Vern7,
     Vern8, Vern9,
