@@ -180,8 +180,12 @@ struct StepHead<R> {
 pub struct DenseOutput<V: State> {
     poly: Vec<Vec<Re<V>>>,
     order: u8,
+    /// The stored steps; those before `first` were dropped (`drop_before`) and await
+    /// compaction.
     heads: Vec<StepHead<Re<V>>>,
     vectors: Vec<V>,
+    #[serde(default)]
+    first: usize,
 }
 
 impl<V: State> DenseOutput<V> {
@@ -192,6 +196,7 @@ impl<V: State> DenseOutput<V> {
             order,
             heads: Vec::new(),
             vectors: Vec::new(),
+            first: 0,
         }
     }
     /// Order of the interpolant.
@@ -211,23 +216,27 @@ impl<V: State> DenseOutput<V> {
         self.vectors.push(y0.clone());
         self.vectors.extend(ks.iter().cloned());
     }
+    /// The steps kept.
+    fn kept(&self) -> &[StepHead<Re<V>>] {
+        &self.heads[self.first..]
+    }
     /// Number of stored steps.
     pub fn len(&self) -> usize {
-        self.heads.len()
+        self.kept().len()
     }
     /// Whether no step is stored.
     pub fn is_empty(&self) -> bool {
-        self.heads.is_empty()
+        self.kept().is_empty()
     }
     /// Stored step `i`, if there is one.
     pub fn segment(&self, i: usize) -> Option<Segment<'_, V>> {
-        self.heads.get(i).map(|h| self.view(h))
+        self.kept().get(i).map(|h| self.view(h))
     }
     /// The stored steps in order.
     pub fn segments(
         &self,
     ) -> impl ExactSizeIterator<Item = Segment<'_, V>> + DoubleEndedIterator + '_ {
-        self.heads.iter().map(|h| self.view(h))
+        self.kept().iter().map(|h| self.view(h))
     }
     fn view(&self, h: &StepHead<Re<V>>) -> Segment<'_, V> {
         Segment {
@@ -240,26 +249,70 @@ impl<V: State> DenseOutput<V> {
     }
     /// Drops segments beyond time `t` (in the direction of integration) and clips the last one.
     pub fn truncate_after(&mut self, t: Re<V>) {
-        let Some(first) = self.heads.first() else {
+        let Some(first) = self.kept().first() else {
             return;
         };
         let dir = first.h.signum();
         // Steps are stored in order, so those starting before `t` are a prefix.
-        let keep = self
-            .heads
-            .partition_point(|s| (s.t0 - t) * dir < Re::<V>::zero());
+        let keep = self.first
+            + self
+                .kept()
+                .partition_point(|s| (s.t0 - t) * dir < Re::<V>::zero());
         self.heads.truncate(keep);
         let used = self.heads.last().map_or(0, |h| h.start + 1 + h.len);
         self.vectors.truncate(used);
-        if let Some(last) = self.heads.last_mut() {
+        if let Some(last) = self.heads[self.first..].last_mut() {
             if (last.t_end - t) * dir > Re::<V>::zero() {
                 last.t_end = t;
             }
         }
     }
+    /// Drops the steps that end before `t` (in the direction of integration), keeping the one
+    /// that covers `t`: what a solve whose right-hand side reads only a bounded distance into
+    /// the past (a delay equation with bounded lags) keeps to bound its memory. Returns how
+    /// many were dropped. The store is compacted once the dropped steps outnumber the kept
+    /// ones, so dropping costs amortised constant time per step.
+    ///
+    /// ```
+    /// use sciml_core::DenseOutput;
+    /// let mut d = DenseOutput::<Vec<f64>>::new(vec![vec![1.0]], 1);
+    /// for k in 0..4 {
+    ///     let t0 = f64::from(k);
+    ///     d.push_step(t0, 1.0, t0 + 1.0, &vec![t0], &[vec![1.0]]);
+    /// }
+    /// assert_eq!(d.drop_before(2.5), 2);
+    /// assert_eq!(d.range(), Some((2.0, 4.0)));
+    /// let mut out = vec![0.0];
+    /// d.evaluate_to(2.5, &mut out).unwrap();
+    /// assert_eq!(out[0], 2.5);
+    /// assert!(d.evaluate_to(1.5, &mut out).is_err());
+    /// ```
+    pub fn drop_before(&mut self, t: Re<V>) -> usize {
+        let Some(first) = self.kept().first() else {
+            return 0;
+        };
+        let dir = first.h.signum();
+        let k = self
+            .kept()
+            .partition_point(|s| (s.t_end - t) * dir < Re::<V>::zero());
+        self.first += k;
+        if self.first > self.heads.len() - self.first {
+            let start = self
+                .heads
+                .get(self.first)
+                .map_or(self.vectors.len(), |h| h.start);
+            self.heads.drain(..self.first);
+            self.vectors.drain(..start);
+            for h in self.heads.iter_mut() {
+                h.start -= start;
+            }
+            self.first = 0;
+        }
+        k
+    }
     /// The covered range `(start, end)`, if any step is stored.
     pub fn range(&self) -> Option<(Re<V>, Re<V>)> {
-        Some((self.heads.first()?.t0, self.heads.last()?.t_end))
+        Some((self.kept().first()?.t0, self.kept().last()?.t_end))
     }
 
     /// Evaluates the interpolant at `t` into `out`.
@@ -277,11 +330,11 @@ impl<V: State> DenseOutput<V> {
             });
         }
         // First segment whose end reaches t.
-        let idx = self
-            .heads
+        let kept = self.kept();
+        let idx = kept
             .partition_point(|s| (s.t_end - t) * dir < Re::<V>::zero())
-            .min(self.heads.len() - 1);
-        let seg = self.view(&self.heads[idx]);
+            .min(kept.len() - 1);
+        let seg = self.view(&kept[idx]);
         let theta = if seg.h == Re::<V>::zero() {
             Re::<V>::zero()
         } else {
@@ -296,5 +349,61 @@ impl<V: State> DenseOutput<V> {
         }
         out.lincomb(seg.y0, &w[..m], &refs[..m]);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Linear pieces of u(t) = t² sampled at the integers: y0 = k², k = 2k + 1 on [k, k + 1].
+    fn parabola_pieces(n: usize) -> DenseOutput<Vec<f64>> {
+        let mut d = DenseOutput::new(vec![vec![1.0]], 1);
+        for k in 0..n {
+            let t0 = k as f64;
+            d.push_step(t0, 1.0, t0 + 1.0, &vec![t0 * t0], &[vec![2.0 * t0 + 1.0]]);
+        }
+        d
+    }
+
+    #[test]
+    fn dropping_old_steps_step_by_step_keeps_the_rest_exact() {
+        let mut d = parabola_pieces(200);
+        let mut out = vec![0.0];
+        for k in 0..190 {
+            let t = k as f64 + 0.5;
+            d.drop_before(t);
+            // The step covering t and everything after it stay, whatever compaction did.
+            assert_eq!(d.range(), Some((k as f64, 200.0)));
+            assert_eq!(d.len(), 200 - k);
+            for probe in [t, t + 3.25, 199.5] {
+                d.evaluate_to(probe, &mut out).expect("kept");
+                let (lo, hi) = (probe.floor(), probe.floor() + 1.0);
+                let exact = lo * lo + (probe - lo) * (hi * hi - lo * lo);
+                assert!(
+                    (out[0] - exact).abs() < 1e-9,
+                    "{probe}: {} vs {exact}",
+                    out[0]
+                );
+            }
+            assert!(d.evaluate_to(t - 1.0, &mut out).is_err());
+        }
+        // Compaction keeps the store near the kept size.
+        assert!(d.vectors.len() <= 2 * 2 * d.len(), "{}", d.vectors.len());
+    }
+
+    #[test]
+    fn truncating_after_dropping_keeps_the_covering_step() {
+        let mut d = parabola_pieces(10);
+        d.drop_before(3.5);
+        d.truncate_after(6.5);
+        assert_eq!(d.range(), Some((3.0, 6.5)));
+        let mut out = vec![0.0];
+        d.evaluate_to(6.25, &mut out).expect("kept");
+        assert!((out[0] - (36.0 + 0.25 * 13.0)).abs() < 1e-12);
+        assert_eq!(
+            d.segments().map(|s| s.t0).collect::<Vec<_>>(),
+            vec![3.0, 4.0, 5.0, 6.0]
+        );
     }
 }
