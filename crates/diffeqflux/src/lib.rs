@@ -33,6 +33,7 @@
 
 #[cfg(feature = "candle")]
 pub mod candle;
+pub mod collocation;
 pub mod neural_de;
 pub mod nn;
 pub mod optim;
