@@ -34,6 +34,7 @@
 #[cfg(feature = "candle")]
 pub mod candle;
 pub mod collocation;
+pub mod data;
 pub mod multiple_shooting;
 pub mod neural_de;
 pub mod nn;
