@@ -38,7 +38,7 @@ pub fn group_ranges(n: usize, group_size: usize) -> Result<Vec<Range<usize>>, Sh
 /// ```
 /// use diffeqflux::multiple_shooting::windows_by_count;
 /// assert_eq!(windows_by_count(10, 3)?, vec![0..4, 3..7, 6..10]);
-/// assert_eq!(windows_by_count(9, 3)?, vec![0..4, 3..6, 5..9]);
+/// assert_eq!(windows_by_count(9, 3)?, vec![0..4, 3..7, 6..9]); // 8 intervals: 3, 3, 2
 /// assert!(windows_by_count(10, 10).is_err());
 /// # Ok::<(), diffeqflux::multiple_shooting::ShootingError>(())
 /// ```

@@ -33,7 +33,8 @@ pub enum SplineKind {
 /// // Values 0, 1, 4 at x = 0, 1, 2: at 1.5 the line from 1 to 4 gives 2.5.
 /// assert_eq!(s.apply(&[1.5], 1, &[0.0, 1.0, 4.0])?, vec![2.5]);
 /// let c = SplineLayer::new(1, (0.0, 2.0), 3, SplineKind::Cubic)?;
-/// assert!((c.apply(&[1.0], 1, &[0.0, 1.0, 4.0])?[0] - 1.0).abs() < 1e-15); // interpolates
+/// let y: Vec<f64> = c.apply(&[1.0], 1, &[0.0, 1.0, 4.0])?;
+/// assert!((y[0] - 1.0).abs() < 1e-15); // interpolates
 /// # Ok::<(), diffeqflux::nn::LayerError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
