@@ -33,6 +33,9 @@
 
 #[cfg(feature = "candle")]
 pub mod candle;
+pub mod collocation;
+pub mod data;
+pub mod multiple_shooting;
 pub mod neural_de;
 pub mod nn;
 pub mod optim;

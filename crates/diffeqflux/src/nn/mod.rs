@@ -20,6 +20,8 @@
 //! | [`Chain`] | `layer_k.*` | `y = L_n(…L_1(x))` |
 //! | [`Parallel`] | `layer_k.*` | `y = Σ_k L_k(x)` or `[L_1(x); …; L_n(x)]` |
 //! | [`SkipConnection`] | `layers.*` | `y = L(x) + x` or `[L(x); x]` |
+//! | [`TensorLayer`] | `weight` (out×K) | `y = W (B_1(x_1) ⊗ … ⊗ B_d(x_d))` |
+//! | [`SplineLayer`] | `values` (dim×grid) | `y_i = s_i(x_i)`, a spline through trainable values |
 //!
 //! ```
 //! use diffeqflux::nn::{Activation, Chain, Dense, Input, Layer};
@@ -49,20 +51,26 @@
 //! ```
 
 mod activation;
+mod basis;
 mod chain;
 mod dense;
 mod kernels;
 mod parallel;
 mod scale;
 mod skip;
+mod spline;
+mod tensor;
 mod wrapped;
 
 pub use activation::{Activation, ActivationLayer};
+pub use basis::Basis;
 pub use chain::{Chain, LayerTuple, LayerVisitor};
 pub use dense::Dense;
 pub use parallel::{Combine, Parallel};
 pub use scale::Scale;
 pub use skip::SkipConnection;
+pub use spline::{SplineKind, SplineLayer};
+pub use tensor::TensorLayer;
 pub use wrapped::{ElementwiseFn, WrappedFunction};
 
 use sciml_core::rng::Xoshiro256pp;

@@ -19,6 +19,9 @@
 //!   plus named views), optimiser and progress as JSON, each file written to a temporary file
 //!   and renamed, so an interrupted save never damages the previous checkpoint.
 //!
+//! [`Trainer::train_batches`] draws a minibatch from a [`DataLoader`](crate::data::DataLoader)
+//! before each iteration.
+//!
 //! A quasi-Newton stage follows with [`TrainReport::then_lbfgs`] or
 //! [`TrainReport::then_minimise`], as the DiffEqFlux tutorials follow Adam with (L-)BFGS.
 //!
@@ -59,6 +62,7 @@
 //! point: a save interrupted at any moment leaves either the old checkpoint or the new one,
 //! never a mixture and never a half-written file under a final name.
 
+mod batches;
 mod checkpoint;
 mod lossless_f64;
 mod options;
