@@ -11,6 +11,7 @@
 //! - [`NeuralDsde`] and [`NeuralSde`] (`sde.rs`): the two noise shapes of one SDE layer over the
 //!   network system of `sde_system.rs` ([`NeuralSdeSystem`]), differentiated by any
 //!   [`SdePullback`];
+//! - [`AugmentedNde`] (`augmented.rs`): a [`NeuralOde`] on inputs padded with zeros;
 //! - [`Ffjord`] (`ffjord/`): a continuous normalizing flow, its augmented field
 //!   ([`FfjordField`]) on a batch, and the trained flow as a distribution
 //!   ([`FfjordDistribution`]).
@@ -19,6 +20,7 @@
 //! [`ModelField`]) and a constructor; solving, gradients, options and parameter initialisation
 //! come from the core.
 
+mod augmented;
 mod auto;
 mod ffjord;
 mod field;
@@ -28,6 +30,7 @@ mod sde;
 #[cfg(feature = "sde")]
 mod sde_system;
 
+pub use augmented::{augment_batch, AugmentedNde};
 pub use auto::{AutoSensitivity, AutoTape};
 pub use ffjord::{
     DiagonalNormal, Ffjord, FfjordDistribution, FfjordField, FfjordGradient, FfjordOutput,
