@@ -12,8 +12,12 @@ use sciml_sensitivity::DiscreteAdjoint;
 type Net = Chain<(Dense, Dense)>;
 
 fn layer() -> Result<NeuralOde<Net, Tsit5, DiscreteAdjoint>, Box<dyn std::error::Error>> {
-    let net = Chain::new((Dense::new(4, 6, Activation::Tanh), Dense::new(6, 4, Activation::Identity)))?;
-    let mut node = NeuralOde::new(net, (0.0, 1.0), Tsit5, vec![0.5, 1.0])?.sensitivity(DiscreteAdjoint::default());
+    let net = Chain::new((
+        Dense::new(4, 6, Activation::Tanh),
+        Dense::new(6, 4, Activation::Identity),
+    ))?;
+    let mut node = NeuralOde::new(net, (0.0, 1.0), Tsit5, vec![0.5, 1.0])?
+        .sensitivity(DiscreteAdjoint::default());
     // A fixed mesh, so central differences and the discrete adjoint differentiate one map.
     node.options_mut().dt = Some(0.05);
     node.options_mut().adaptive = Some(false);
@@ -23,7 +27,10 @@ fn layer() -> Result<NeuralOde<Net, Tsit5, DiscreteAdjoint>, Box<dyn std::error:
 /// Loss Σ_k w·u_k over the saved states, weights touching every component (padding included).
 fn loss(_t: &[f64], us: &[Vec<f64>]) -> (f64, Vec<Vec<f64>>) {
     let w = [0.3, -1.2, 0.8, 2.0];
-    let l = us.iter().map(|u| u.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>()).sum();
+    let l = us
+        .iter()
+        .map(|u| u.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>())
+        .sum();
     (l, vec![w.to_vec(); us.len()])
 }
 
@@ -49,7 +56,11 @@ fn solve_and_gradient_are_the_padded_layers() -> Result<(), Box<dyn std::error::
         let la = anode.loss_and_gradient(&a, &p, loss)?.loss;
         let lb = anode.loss_and_gradient(&b, &p, loss)?.loss;
         let fd = (la - lb) / (2.0 * h);
-        assert!((g.du0[i] - fd).abs() < 1e-7, "du0[{i}] = {} vs {fd}", g.du0[i]);
+        assert!(
+            (g.du0[i] - fd).abs() < 1e-7,
+            "du0[{i}] = {} vs {fd}",
+            g.du0[i]
+        );
     }
     Ok(())
 }
@@ -62,7 +73,12 @@ fn batches_pad_and_drop_rows() -> Result<(), Box<dyn std::error::Error>> {
     let sol = anode.solve_batch(&x, &p)?;
     let loss_b = |_t: &[f64], us: &[Batch<f64>]| {
         let l = us.iter().map(|u| u.as_ref().iter().sum::<f64>()).sum();
-        (l, us.iter().map(|_| Batch::new(4, 3, vec![1.0; 12]).expect("4 × 3")).collect())
+        (
+            l,
+            us.iter()
+                .map(|_| Batch::new(4, 3, vec![1.0; 12]).expect("4 × 3"))
+                .collect(),
+        )
     };
     let g = anode.loss_and_gradient_batch(&x, &p, loss_b)?;
     assert_eq!((g.du0.features(), g.du0.batch_size()), (2, 3));
@@ -90,8 +106,16 @@ fn bad_input_is_an_error() -> Result<(), Box<dyn std::error::Error>> {
     assert!(AugmentedNde::new(layer()?, 4).is_err());
     let anode = AugmentedNde::new(layer()?, 1)?;
     let p = anode.init_params(0);
-    let e = anode.solve(&[1.0, 2.0], &p).err().ok_or("wrong input length")?;
-    assert!(e.to_string().contains("input of the augmented layer"), "{e}");
-    assert!(anode.solve_batch(&Batch::new(2, 1, vec![1.0, 2.0])?, &p).is_err());
+    let e = anode
+        .solve(&[1.0, 2.0], &p)
+        .err()
+        .ok_or("wrong input length")?;
+    assert!(
+        e.to_string().contains("input of the augmented layer"),
+        "{e}"
+    );
+    assert!(anode
+        .solve_batch(&Batch::new(2, 1, vec![1.0, 2.0])?, &p)
+        .is_err());
     Ok(())
 }

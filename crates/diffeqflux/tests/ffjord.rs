@@ -24,8 +24,8 @@ fn expm(m: &[f64], k: usize) -> Vec<f64> {
         let mut next = vec![0.0; k * k];
         for i in 0..k {
             for j in 0..k {
-                next[i * k + j] = (0..k).map(|l| term[i * k + l] * m[l * k + j]).sum::<f64>()
-                    / order as f64;
+                next[i * k + j] =
+                    (0..k).map(|l| term[i * k + l] * m[l * k + j]).sum::<f64>() / order as f64;
             }
         }
         term = next;
@@ -58,7 +58,8 @@ fn log_normal(z: &[f64], mean: &[f64], std: &[f64]) -> f64 {
 /// f(z) = A z on the samples, the exact trace and a diagonal normal base: z(1) = e^A x and
 /// log p(x) = log p₀(e^A x) + tr A to 1e-8.
 #[test]
-fn linear_field_exact_trace_matches_the_matrix_exponential() -> Result<(), Box<dyn std::error::Error>> {
+fn linear_field_exact_trace_matches_the_matrix_exponential(
+) -> Result<(), Box<dyn std::error::Error>> {
     let (mean, std) = (vec![0.2, -0.1], vec![0.8, 1.5]);
     let flow = Ffjord::new(Dense::new(2, 2, Activation::Identity), (0.0, 1.0), Vern9)?
         .base(DiagonalNormal::new(mean.clone(), std.clone())?)?
@@ -70,13 +71,17 @@ fn linear_field_exact_trace_matches_the_matrix_exponential() -> Result<(), Box<d
     let tr = A[0] + A[3];
     for b in 0..3 {
         let z = matvec(&ea, x.column(b));
-        for k in 0..2 {
-            assert!((out.z.column(b)[k] - z[k]).abs() < 1e-8, "z[{k}] of sample {b}");
+        for (k, (got, want)) in out.z.column(b).iter().zip(&z).enumerate() {
+            assert!((got - want).abs() < 1e-8, "z[{k}] of sample {b}");
         }
         let want = log_normal(&z, &mean, &std) + tr;
         let err = (out.logpx[b] - want).abs();
         eprintln!("sample {b}: |log p(x) − exact| = {err:.1e}");
-        assert!(err < 1e-8, "log p(x) of sample {b}: {} vs {want} ({err:e})", out.logpx[b]);
+        assert!(
+            err < 1e-8,
+            "log p(x) of sample {b}: {} vs {want} ({err:e})",
+            out.logpx[b]
+        );
     }
     Ok(())
 }
@@ -135,7 +140,10 @@ fn hutchinson_mean_is_within_four_standard_errors() -> Result<(), Box<dyn std::e
         let var = est.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / (copies - 1) as f64;
         let se = (var / copies as f64).sqrt();
         eprintln!("{kind:?}: mean {mean}, exact {exact}, standard error {se:.2e}");
-        assert!(var > 1e-3, "{kind:?}: the estimates should vary (variance {var})");
+        assert!(
+            var > 1e-3,
+            "{kind:?}: the estimates should vary (variance {var})"
+        );
         assert!(
             (mean - exact).abs() < 4.0 * se,
             "{kind:?}: mean {mean} vs exact {exact}, standard error {se}"
@@ -159,7 +167,10 @@ fn regularisers_of_a_linear_field() -> Result<(), Box<dyn std::error::Error>> {
     let p = [A.as_slice(), &[0.0, 0.0]].concat();
     let x = Batch::new(2, 3, SAMPLES.to_vec())?;
     let out = flow.forward(&x, &p, &mut Xoshiro256pp::new(0))?;
-    let (kinetic, frob) = (out.kinetic.ok_or("kinetic")?, out.frobenius.ok_or("frobenius")?);
+    let (kinetic, frob) = (
+        out.kinetic.ok_or("kinetic")?,
+        out.frobenius.ok_or("frobenius")?,
+    );
     let fro_a: f64 = A.iter().map(|a| a * a).sum();
     let intervals = 400;
     for b in 0..3 {
@@ -176,7 +187,11 @@ fn regularisers_of_a_linear_field() -> Result<(), Box<dyn std::error::Error>> {
                 h / 6.0 * (speed2(t) + 4.0 * speed2(t + 0.5 * h) + speed2(t + h))
             })
             .sum();
-        assert!((kinetic[b] - simpson).abs() < 1e-8, "kinetic energy of sample {b}: {} vs {simpson}", kinetic[b]);
+        assert!(
+            (kinetic[b] - simpson).abs() < 1e-8,
+            "kinetic energy of sample {b}: {} vs {simpson}",
+            kinetic[b]
+        );
     }
     Ok(())
 }
@@ -242,11 +257,26 @@ fn discrete_adjoint_matches_central_differences() -> Result<(), Box<dyn std::err
                 .loss
         };
         let (fd_p, fd_x) = central_differences(&loss, &p, x.as_ref(), 1e-5);
-        let err_p = g.dp.iter().zip(&fd_p).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-        let err_x = g.dx.as_ref().iter().zip(&fd_x).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        let err_p =
+            g.dp.iter()
+                .zip(&fd_p)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+        let err_x =
+            g.dx.as_ref()
+                .iter()
+                .zip(&fd_x)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
         eprintln!("{trace:?}, {weights:?}: |dp − FD| = {err_p:.1e}, |dx − FD| = {err_x:.1e}");
-        assert!(err_p < 1e-5 && err_x < 1e-5, "{trace:?}, {weights:?}: |dp − FD| = {err_p:e}, |dx − FD| = {err_x:e}");
-        assert!(g.dp.iter().any(|v| v.abs() > 1e-3), "{trace:?}: a gradient that is not zero");
+        assert!(
+            err_p < 1e-5 && err_x < 1e-5,
+            "{trace:?}, {weights:?}: |dp − FD| = {err_p:e}, |dx − FD| = {err_x:e}"
+        );
+        assert!(
+            g.dp.iter().any(|v| v.abs() > 1e-3),
+            "{trace:?}: a gradient that is not zero"
+        );
     }
     Ok(())
 }
@@ -254,7 +284,8 @@ fn discrete_adjoint_matches_central_differences() -> Result<(), Box<dyn std::err
 /// The discrete adjoint equals dual numbers through the solver (the same adaptive mesh, so the
 /// same derivative to rounding): the field over a flat `Vec` state lifts to dual numbers.
 #[test]
-fn discrete_adjoint_equals_dual_numbers_through_the_solver() -> Result<(), Box<dyn std::error::Error>> {
+fn discrete_adjoint_equals_dual_numbers_through_the_solver(
+) -> Result<(), Box<dyn std::error::Error>> {
     for (trace, reg) in [
         (Trace::Exact, false),
         (Trace::Hutchinson(ProbeKind::Gaussian), true),
@@ -266,25 +297,46 @@ fn discrete_adjoint_equals_dual_numbers_through_the_solver() -> Result<(), Box<d
         let mut u0 = vec![0.0; m * batch];
         u0[..2].copy_from_slice(&[0.5, -1.0]);
         u0[m..m + 2].copy_from_slice(&[1.5, 0.25]);
-        let p: Vec<f64> = small_net()?.initial_params(&mut Xoshiro256pp::new(2)).iter().map(|v| v + 0.2).collect();
+        let p: Vec<f64> = small_net()?
+            .initial_params(&mut Xoshiro256pp::new(2))
+            .iter()
+            .map(|v| v + 0.2)
+            .collect();
         let opts = SolveOptions::default()
             .tolerances(1e-6, 1e-6)
             .saveat(SaveAt::Times(vec![0.4, 1.0]));
         // A loss on both saved states with fixed weights.
         let w: Vec<f64> = (0..m * batch).map(|i| 0.3 + 0.1 * i as f64).collect();
         let loss = |_t: &[f64], us: &[Vec<f64>]| {
-            let l: f64 = us.iter().map(|u| u.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>()).sum();
+            let l: f64 = us
+                .iter()
+                .map(|u| u.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>())
+                .sum();
             (l, vec![w.clone(); us.len()])
         };
         let mut prob = OdeProblem::new(field, u0, (0.0, 1.0), p)?;
-        let (la, ga) = DiscreteAdjoint::default().loss_and_gradient(&mut prob, &Tsit5, &opts, loss)?;
+        let (la, ga) =
+            DiscreteAdjoint::default().loss_and_gradient(&mut prob, &Tsit5, &opts, loss)?;
         let (lf, gf) = ForwardDiffSensitivity.loss_and_gradient(&mut prob, &Tsit5, &opts, loss)?;
         assert_eq!(la, lf);
-        let scale = gf.dp.iter().chain(&gf.du0).fold(1.0f64, |a, v| a.max(v.abs()));
-        let worst = ga.dp.iter().zip(&gf.dp).chain(ga.du0.iter().zip(&gf.du0)).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        let scale = gf
+            .dp
+            .iter()
+            .chain(&gf.du0)
+            .fold(1.0f64, |a, v| a.max(v.abs()));
+        let worst = ga
+            .dp
+            .iter()
+            .zip(&gf.dp)
+            .chain(ga.du0.iter().zip(&gf.du0))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
         eprintln!("{trace:?}: |adjoint − dual| = {worst:.1e} (scale {scale:.2})");
         for (a, b) in ga.dp.iter().zip(&gf.dp).chain(ga.du0.iter().zip(&gf.du0)) {
-            assert!((a - b).abs() < 1e-10 * scale, "{trace:?}: adjoint {a} vs dual {b}");
+            assert!(
+                (a - b).abs() < 1e-10 * scale,
+                "{trace:?}: adjoint {a} vs dual {b}"
+            );
         }
     }
     Ok(())
@@ -293,7 +345,8 @@ fn discrete_adjoint_equals_dual_numbers_through_the_solver() -> Result<(), Box<d
 /// A continuous adjoint (InterpolatingAdjoint: the adjoint ODE with u from dense output) agrees
 /// with the discrete adjoint at tight tolerances on the same problem.
 #[test]
-fn interpolating_adjoint_agrees_with_the_discrete_adjoint() -> Result<(), Box<dyn std::error::Error>> {
+fn interpolating_adjoint_agrees_with_the_discrete_adjoint() -> Result<(), Box<dyn std::error::Error>>
+{
     let flow = Ffjord::new(small_net()?, (0.0, 1.0), Tsit5)?
         .trace(Trace::Hutchinson(ProbeKind::Rademacher))
         .regularise(0.1, 0.2)?
@@ -304,9 +357,20 @@ fn interpolating_adjoint_agrees_with_the_discrete_adjoint() -> Result<(), Box<dy
     let flow = flow.sensitivity(InterpolatingAdjoint::default());
     let gi = flow.loss_and_gradient(&x, &p, &mut Xoshiro256pp::new(9))?;
     assert_eq!(gd.loss, gi.loss);
-    let worst = gd.dp.iter().zip(&gi.dp).chain(gd.dx.as_ref().iter().zip(gi.dx.as_ref())).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let worst = gd
+        .dp
+        .iter()
+        .zip(&gi.dp)
+        .chain(gd.dx.as_ref().iter().zip(gi.dx.as_ref()))
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
     eprintln!("|discrete − interpolating| = {worst:.1e}");
-    for (a, b) in gd.dp.iter().zip(&gi.dp).chain(gd.dx.as_ref().iter().zip(gi.dx.as_ref())) {
+    for (a, b) in gd
+        .dp
+        .iter()
+        .zip(&gi.dp)
+        .chain(gd.dx.as_ref().iter().zip(gi.dx.as_ref()))
+    {
         assert!((a - b).abs() < 1e-6, "discrete {a} vs interpolating {b}");
     }
     Ok(())
@@ -320,10 +384,17 @@ fn bad_input_is_an_error() -> Result<(), Box<dyn std::error::Error>> {
     let flow = Ffjord::new(Dense::new(2, 2, Activation::Tanh), (0.0, 1.0), Tsit5)?;
     let p = flow.init_params(0);
     let x3 = Batch::new(3, 2, vec![0.0; 6])?;
-    let e = flow.forward(&x3, &p, &mut Xoshiro256pp::new(0)).err().ok_or("wrong dimension")?;
+    let e = flow
+        .forward(&x3, &p, &mut Xoshiro256pp::new(0))
+        .err()
+        .ok_or("wrong dimension")?;
     assert!(e.to_string().contains("features of the samples"), "{e}");
-    assert!(flow.loss_and_gradient(&x3, &p, &mut Xoshiro256pp::new(0)).is_err());
-    let e = DiagonalNormal::new(vec![0.0, 0.0], vec![1.0, 0.0]).err().ok_or("zero scale")?;
+    assert!(flow
+        .loss_and_gradient(&x3, &p, &mut Xoshiro256pp::new(0))
+        .is_err());
+    let e = DiagonalNormal::new(vec![0.0, 0.0], vec![1.0, 0.0])
+        .err()
+        .ok_or("zero scale")?;
     assert!(e.to_string().contains("positive"), "{e}");
     assert!(DiagonalNormal::new(vec![0.0], vec![-1.0]).is_err());
     assert!(DiagonalNormal::new(vec![0.0], vec![f64::NAN]).is_err());
@@ -333,15 +404,26 @@ fn bad_input_is_an_error() -> Result<(), Box<dyn std::error::Error>> {
         .err()
         .ok_or("base dimension")?;
     assert!(e.to_string().contains("base distribution"), "{e}");
-    let e = Ffjord::new(Dense::new(2, 2, Activation::Tanh), (1.0, 0.0), Tsit5).err().ok_or("reversed span")?;
+    let e = Ffjord::new(Dense::new(2, 2, Activation::Tanh), (1.0, 0.0), Tsit5)
+        .err()
+        .ok_or("reversed span")?;
     assert!(e.to_string().contains("t0 < t1"), "{e}");
     assert!(Ffjord::new(Dense::new(2, 2, Activation::Tanh), (1.0, 1.0), Tsit5).is_err());
-    let e = Ffjord::new(Dense::new(4, 2, Activation::Tanh), (0.0, 1.0), Tsit5).err().ok_or("model")?;
+    let e = Ffjord::new(Dense::new(4, 2, Activation::Tanh), (0.0, 1.0), Tsit5)
+        .err()
+        .ok_or("model")?;
     assert!(e.to_string().contains("[z; t]"), "{e}");
-    assert!(Ffjord::new(Dense::new(2, 2, Activation::Tanh), (0.0, 1.0), Tsit5)?
-        .regularise(-1.0, 0.0)
-        .is_err());
-    let mut f = FfjordField::<_, Vec<f64>>::new(Dense::new(2, 2, Activation::Tanh), 2, Trace::Hutchinson(ProbeKind::Gaussian), false)?;
+    assert!(
+        Ffjord::new(Dense::new(2, 2, Activation::Tanh), (0.0, 1.0), Tsit5)?
+            .regularise(-1.0, 0.0)
+            .is_err()
+    );
+    let mut f = FfjordField::<_, Vec<f64>>::new(
+        Dense::new(2, 2, Activation::Tanh),
+        2,
+        Trace::Hutchinson(ProbeKind::Gaussian),
+        false,
+    )?;
     assert!(f.set_probes(&[1.0; 3]).is_err());
     assert!(f.set_probes(&[1.0; 4]).is_ok());
     Ok(())
@@ -365,7 +447,9 @@ fn samples_follow_the_density() -> Result<(), Box<dyn std::error::Error>> {
     let p: Vec<f64> = flow.init_params(21).iter().map(|v| 1.5 * v + 0.2).collect();
     let dist = FfjordDistribution::new(flow, p)?;
     let (lo, hi, npts) = (-8.0, 8.0, 4001);
-    let grid: Vec<f64> = (0..npts).map(|i| lo + (hi - lo) * i as f64 / (npts - 1) as f64).collect();
+    let grid: Vec<f64> = (0..npts)
+        .map(|i| lo + (hi - lo) * i as f64 / (npts - 1) as f64)
+        .collect();
     let dens = dist.pdf(&Batch::new(1, npts, grid.clone())?)?;
     let h = (hi - lo) / (npts - 1) as f64;
     let mut cdf = vec![0.0; npts];
@@ -381,7 +465,9 @@ fn samples_follow_the_density() -> Result<(), Box<dyn std::error::Error>> {
         let (c0, c1) = (cdf[i - 1], cdf[i]);
         grid[i - 1] + h * (q - c0) / (c1 - c0)
     };
-    let edges: Vec<f64> = (1..bins).map(|k| edge(k as f64 / bins as f64 * total)).collect();
+    let edges: Vec<f64> = (1..bins)
+        .map(|k| edge(k as f64 / bins as f64 * total))
+        .collect();
     let nsamples = 100_000;
     let xs = dist.sample(nsamples, &mut Xoshiro256pp::new(2024))?;
     let chi2 = |edges: &[f64]| {
@@ -390,7 +476,10 @@ fn samples_follow_the_density() -> Result<(), Box<dyn std::error::Error>> {
             counts[edges.partition_point(|e| *e < xs.column(b)[0])] += 1;
         }
         let expected = nsamples as f64 / bins as f64;
-        counts.iter().map(|c| (*c as f64 - expected).powi(2) / expected).sum::<f64>()
+        counts
+            .iter()
+            .map(|c| (*c as f64 - expected).powi(2) / expected)
+            .sum::<f64>()
     };
     let stat = chi2(&edges);
     // The standard normal's equal-probability edges, by bisection on its CDF (erf-free: the
@@ -410,14 +499,23 @@ fn samples_follow_the_density() -> Result<(), Box<dyn std::error::Error>> {
     let base_stat = chi2(&base_edges);
     eprintln!("chi-square: {stat:.1} against the flow's density, {base_stat:.1} against its base");
     assert!(stat < 43.82, "chi-square {stat} ≥ 43.82 (χ²₁₉ at 0.999)");
-    assert!(base_stat > 10.0 * 43.82, "the flow should differ from its base (chi-square {base_stat})");
+    assert!(
+        base_stat > 10.0 * 43.82,
+        "the flow should differ from its base (chi-square {base_stat})"
+    );
     Ok(())
 }
 
 /// Mean total variation `Σ |p̂ − p| / 2 / N` (Distances.jl's `totalvariation` over the points,
 /// divided by their number, as DiffEqFlux's CNF tests use it).
 fn mean_total_variation(learned: &[f64], actual: &[f64]) -> f64 {
-    learned.iter().zip(actual).map(|(a, b)| (a - b).abs()).sum::<f64>() / 2.0 / learned.len() as f64
+    learned
+        .iter()
+        .zip(actual)
+        .map(|(a, b)| (a - b).abs())
+        .sum::<f64>()
+        / 2.0
+        / learned.len() as f64
 }
 
 /// DiffEqFlux's CNF test "alternative base distribution and deterministic trace"
@@ -431,9 +529,16 @@ fn diffeqflux_cnf_normal_6_07() -> Result<(), Box<dyn std::error::Error>> {
     let (mu, sigma) = (6.0, 0.7);
     let mut rng = Xoshiro256pp::new(42);
     let mut draw = |k: usize| -> Vec<f64> { (0..k).map(|_| mu + sigma * rng.normal()).collect() };
-    let (train, valid) = (Batch::new(1, 100, draw(100))?, Batch::new(1, 100, draw(100))?);
-    let net = Chain::new((Dense::new(1, 3, Activation::Tanh), Dense::new(3, 1, Activation::Tanh)))?;
-    let flow = Ffjord::new(net, (0.0, 1.0), Tsit5)?.base(DiagonalNormal::new(vec![0.0], vec![2.0])?)?;
+    let (train, valid) = (
+        Batch::new(1, 100, draw(100))?,
+        Batch::new(1, 100, draw(100))?,
+    );
+    let net = Chain::new((
+        Dense::new(1, 3, Activation::Tanh),
+        Dense::new(3, 1, Activation::Tanh),
+    ))?;
+    let flow =
+        Ffjord::new(net, (0.0, 1.0), Tsit5)?.base(DiagonalNormal::new(vec![0.0], vec![2.0])?)?;
     let mut p: Vec<f64> = flow.init_params(0).iter().map(|v| 0.01 * v).collect();
     let p_start = p.clone();
     let mut adam = Adam::new(0.1)?;
@@ -443,21 +548,43 @@ fn diffeqflux_cnf_normal_6_07() -> Result<(), Box<dyn std::error::Error>> {
         losses.push(g.loss);
         adam.step(&mut p, &g.dp)?;
     }
-    let learned: Vec<f64> = flow.forward(&valid, &p, &mut Xoshiro256pp::new(0))?.logpx.iter().map(|l| l.exp()).collect();
+    let learned: Vec<f64> = flow
+        .forward(&valid, &p, &mut Xoshiro256pp::new(0))?
+        .logpx
+        .iter()
+        .map(|l| l.exp())
+        .collect();
     let actual: Vec<f64> = valid
         .as_ref()
         .iter()
-        .map(|x| (-0.5 * ((x - mu) / sigma).powi(2)).exp() / (sigma * (2.0 * std::f64::consts::PI).sqrt()))
+        .map(|x| {
+            (-0.5 * ((x - mu) / sigma).powi(2)).exp()
+                / (sigma * (2.0 * std::f64::consts::PI).sqrt())
+        })
         .collect();
     let tv = mean_total_variation(&learned, &actual);
-    let before: Vec<f64> = flow.forward(&valid, &p_start, &mut Xoshiro256pp::new(0))?.logpx.iter().map(|l| l.exp()).collect();
+    let before: Vec<f64> = flow
+        .forward(&valid, &p_start, &mut Xoshiro256pp::new(0))?
+        .logpx
+        .iter()
+        .map(|l| l.exp())
+        .collect();
     let tv_before = mean_total_variation(&before, &actual);
     eprintln!("total variation before training {tv_before:.4}");
     // The published bound alone is loose (an untrained flow nearly meets it): training must
     // also bring the density closer.
-    assert!(tv < tv_before, "training should reduce the total variation ({tv_before} -> {tv})");
-    eprintln!("Normal(6, 0.7): loss {:.3} -> {:.3}, total variation {tv:.3}", losses[0], losses[29]);
-    assert!(losses[29] < losses[0] - 1.0, "the loss should fall: {losses:?}");
+    assert!(
+        tv < tv_before,
+        "training should reduce the total variation ({tv_before} -> {tv})"
+    );
+    eprintln!(
+        "Normal(6, 0.7): loss {:.3} -> {:.3}, total variation {tv:.3}",
+        losses[0], losses[29]
+    );
+    assert!(
+        losses[29] < losses[0] - 1.0,
+        "the loss should fall: {losses:?}"
+    );
     assert!(tv < 0.25, "total variation {tv}");
     Ok(())
 }
@@ -471,7 +598,10 @@ fn diffeqflux_cnf_mvnormal_2d() -> Result<(), Box<dyn std::error::Error>> {
     let sd = 7f64.sqrt();
     let mut rng = Xoshiro256pp::new(43);
     let mut draw = |k: usize| -> Vec<f64> { (0..2 * k).map(|_| 1.0 + sd * rng.normal()).collect() };
-    let (train, valid) = (Batch::new(2, 100, draw(100))?, Batch::new(2, 100, draw(100))?);
+    let (train, valid) = (
+        Batch::new(2, 100, draw(100))?,
+        Batch::new(2, 100, draw(100))?,
+    );
     let flow = Ffjord::new(Dense::new(2, 2, Activation::Tanh), (0.0, 1.0), Tsit5)?;
     let mut p = flow.init_params(0);
     let p_start = p.clone();
@@ -482,18 +612,34 @@ fn diffeqflux_cnf_mvnormal_2d() -> Result<(), Box<dyn std::error::Error>> {
         losses.push(g.loss);
         adam.step(&mut p, &g.dp)?;
     }
-    let learned: Vec<f64> = flow.forward(&valid, &p, &mut Xoshiro256pp::new(0))?.logpx.iter().map(|l| l.exp()).collect();
+    let learned: Vec<f64> = flow
+        .forward(&valid, &p, &mut Xoshiro256pp::new(0))?
+        .logpx
+        .iter()
+        .map(|l| l.exp())
+        .collect();
     let actual: Vec<f64> = (0..100)
         .map(|b| log_normal(valid.column(b), &[1.0, 1.0], &[sd, sd]).exp())
         .collect();
     let tv = mean_total_variation(&learned, &actual);
-    let before: Vec<f64> = flow.forward(&valid, &p_start, &mut Xoshiro256pp::new(0))?.logpx.iter().map(|l| l.exp()).collect();
+    let before: Vec<f64> = flow
+        .forward(&valid, &p_start, &mut Xoshiro256pp::new(0))?
+        .logpx
+        .iter()
+        .map(|l| l.exp())
+        .collect();
     let tv_before = mean_total_variation(&before, &actual);
     eprintln!("total variation before training {tv_before:.4}");
     // The published bound alone is loose (an untrained flow nearly meets it): training must
     // also bring the density closer.
-    assert!(tv < tv_before, "training should reduce the total variation ({tv_before} -> {tv})");
-    eprintln!("MvNormal 2-D: loss {:.3} -> {:.3}, total variation {tv:.4}", losses[0], losses[29]);
+    assert!(
+        tv < tv_before,
+        "training should reduce the total variation ({tv_before} -> {tv})"
+    );
+    eprintln!(
+        "MvNormal 2-D: loss {:.3} -> {:.3}, total variation {tv:.4}",
+        losses[0], losses[29]
+    );
     assert!(losses[29] < losses[0], "the loss should fall: {losses:?}");
     assert!(tv < 0.25, "total variation {tv}");
     Ok(())
@@ -503,11 +649,20 @@ fn diffeqflux_cnf_mvnormal_2d() -> Result<(), Box<dyn std::error::Error>> {
 /// (1e-4 at rtol = atol = 1e-6), with both traces (a Rademacher probe gives εᵀAε exactly).
 #[test]
 fn field_runs_in_f32() -> Result<(), Box<dyn std::error::Error>> {
-    let p: Vec<f32> = [A.as_slice(), &[0.0, 0.0]].concat().iter().map(|v| *v as f32).collect();
+    let p: Vec<f32> = [A.as_slice(), &[0.0, 0.0]]
+        .concat()
+        .iter()
+        .map(|v| *v as f32)
+        .collect();
     let x0 = [0.5f32, -1.0];
     let z = matvec(&expm(&A, 2), &[0.5, -1.0]);
     for trace in [Trace::Exact, Trace::Hutchinson(ProbeKind::Rademacher)] {
-        let mut field = FfjordField::<_, Batch<f32>>::new(Dense::new(2, 2, Activation::Identity), 1, trace, false)?;
+        let mut field = FfjordField::<_, Batch<f32>>::new(
+            Dense::new(2, 2, Activation::Identity),
+            1,
+            trace,
+            false,
+        )?;
         if trace != Trace::Exact {
             field.set_probes(&[1.0, -1.0])?;
         }
@@ -518,11 +673,20 @@ fn field_runs_in_f32() -> Result<(), Box<dyn std::error::Error>> {
         };
         let u0 = Batch::new(3, 1, vec![x0[0], x0[1], 0.0])?;
         let mut prob = OdeProblem::new(field, u0, (0.0f32, 1.0), p.clone())?;
-        let opts = SolveOptions::default().tolerances(1e-6f32, 1e-6).saveat(SaveAt::Times(vec![1.0f32]));
+        let opts = SolveOptions::default()
+            .tolerances(1e-6f32, 1e-6)
+            .saveat(SaveAt::Times(vec![1.0f32]));
         let sol = prob.solve(Tsit5, &opts)?;
         let end = sol.u.last().ok_or("a saved state")?.column(0).to_vec();
-        assert!((end[0] as f64 - z[0]).abs() < 1e-4 && (end[1] as f64 - z[1]).abs() < 1e-4, "{trace:?}: z {end:?} vs {z:?}");
-        assert!((-end[2] as f64 - want_l).abs() < 1e-4, "{trace:?}: −l = {} vs {want_l}", -end[2]);
+        assert!(
+            (end[0] as f64 - z[0]).abs() < 1e-4 && (end[1] as f64 - z[1]).abs() < 1e-4,
+            "{trace:?}: z {end:?} vs {z:?}"
+        );
+        assert!(
+            (-end[2] as f64 - want_l).abs() < 1e-4,
+            "{trace:?}: −l = {} vs {want_l}",
+            -end[2]
+        );
     }
     Ok(())
 }

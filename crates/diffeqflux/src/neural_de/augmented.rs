@@ -127,7 +127,8 @@ impl<L: Layer + Clone, M, S> AugmentedNde<NeuralOde<L, M, S>> {
     where
         M: OdeMethod<super::NeuralField<L, Batch<f64>>>,
     {
-        self.nde.solve_batch(&augment_batch(x, self.input_dim(), self.adim)?, p)
+        self.nde
+            .solve_batch(&augment_batch(x, self.input_dim(), self.adim)?, p)
     }
 
     /// A loss on the augmented batched trajectory and its gradients; `du0` is `n × B`, the

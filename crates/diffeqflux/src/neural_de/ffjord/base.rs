@@ -97,7 +97,10 @@ impl DiagonalNormal {
 
     /// `out = ∇ log p(z) = −(z − μ)/σ²`.
     pub(crate) fn grad_log_pdf_to(&self, z: &[f64], out: &mut [f64]) {
-        for (o, (x, (m, s))) in out.iter_mut().zip(z.iter().zip(self.mean.iter().zip(&self.std))) {
+        for (o, (x, (m, s))) in out
+            .iter_mut()
+            .zip(z.iter().zip(self.mean.iter().zip(&self.std)))
+        {
             *o = -(x - m) / (s * s);
         }
     }

@@ -153,7 +153,11 @@ impl<L: Layer + Clone, M, S> Ffjord<L, M, S> {
         for (name, w) in [("kinetic", kinetic), ("frobenius", frobenius)] {
             if !(w.is_finite() && w >= 0.0) {
                 return Err(Error::InvalidOption {
-                    option: if name == "kinetic" { "kinetic" } else { "frobenius" },
+                    option: if name == "kinetic" {
+                        "kinetic"
+                    } else {
+                        "frobenius"
+                    },
                     reason: format!("regulariser weight {w}; give a finite weight ≥ 0"),
                 });
             }
@@ -330,7 +334,8 @@ impl<L: Layer + Clone, M, S> Ffjord<L, M, S> {
             self.core.method(),
             self.core.options(),
             |_t: &[f64], us: &[Batch<f64>]| {
-                let mut ubar: Vec<Batch<f64>> = us.iter().map(|u| Batch::zeros(m, u.batch_size())).collect();
+                let mut ubar: Vec<Batch<f64>> =
+                    us.iter().map(|u| Batch::zeros(m, u.batch_size())).collect();
                 let (Some(end), Some(bar)) = (us.last(), ubar.last_mut()) else {
                     return (f64::NAN, ubar);
                 };
