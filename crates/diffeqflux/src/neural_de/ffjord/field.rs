@@ -52,9 +52,8 @@ struct Scratch<S> {
     ydot: Vec<S>,
     /// Output cotangent.
     ybar: Vec<S>,
-    /// Input cotangent.
+    /// Input cotangent, parameters and parameter cotangent (the dual pass's; empty otherwise).
     xbar: Vec<S>,
-    /// Parameters and their cotangent (the dual pass's own copies; empty otherwise).
     p: Vec<S>,
     pbar: Vec<S>,
     /// The layers' workspace.
@@ -62,7 +61,9 @@ struct Scratch<S> {
 }
 
 impl<S: Scalar> Scratch<S> {
-    fn new<L: Layer>(model: &L, batch: usize, with_pbar: bool) -> Self {
+    /// Scratch for `batch` samples; the input and parameter cotangents and the parameter copy
+    /// only for the dual pass (`dual`).
+    fn new<L: Layer>(model: &L, batch: usize, dual: bool) -> Self {
         let z = S::zero();
         let nin = model.in_dim() * batch;
         let nout = model.out_dim() * batch;
@@ -72,9 +73,9 @@ impl<S: Scalar> Scratch<S> {
             y: vec![z; nout],
             ydot: vec![z; nout],
             ybar: vec![z; nout],
-            xbar: vec![z; nin],
-            p: vec![z; if with_pbar { model.nparams() } else { 0 }],
-            pbar: vec![z; if with_pbar { model.nparams() } else { 0 }],
+            xbar: vec![z; if dual { nin } else { 0 }],
+            p: vec![z; if dual { model.nparams() } else { 0 }],
+            pbar: vec![z; if dual { model.nparams() } else { 0 }],
             ws: vec![z; model.workspace_len(batch)],
         }
     }
@@ -385,11 +386,12 @@ fn sum_sq<S: Scalar>(x: &[S]) -> S {
 
 impl<L: Layer, V: SliceState> Vjp for FfjordField<L, V> {
     const EXACT: bool = true;
-    /// `gu += (∂F/∂u)ᵀ w`, `gp += (∂F/∂p)ᵀ w` for the augmented field `F`. With the cotangent
-    /// column `[w_z; w_l; w_e; w_j]`: one VJP of the network with `ybar = w_z + 2 w_e f`, and
-    /// per trace direction `v` one VJP in dual numbers at `x + δv` with
-    /// `ybar = −w_l v + 2 w_j (J v)` held constant, whose tangent is `∇(ybarᵀ J v)` (forward
-    /// over reverse, as `nn::layer_hvp`).
+    /// `gu += (∂F/∂u)ᵀ w`, `gp += (∂F/∂p)ᵀ w` for the augmented field `F`, with the cotangent
+    /// column `[w_z; w_l; w_e; w_j]`. Per trace direction `v`, one VJP of the network in dual
+    /// numbers at `x + δv` with `ybar = a_v + δ c_v`: its tangent is `Jᵀ c_v + ∇(a_vᵀ J v)`
+    /// (forward over reverse, as `nn::layer_hvp`). `a_v = −w_l v + 2 w_j (J v)` carries the
+    /// trace and the Frobenius term; `c_v = w_z + 2 w_e f` for the first direction (the
+    /// first-order part, so it costs no pass of its own) and zero after it.
     fn vjp(&mut self, t: Re<V>, u: &V, p: &Vec<V::S>, w: &V, gu: &mut V, gp: &mut Vec<V::S>) {
         let sh = self.shape();
         let (n, m, nin, batch) = (sh.dim, sh.m, sh.nin, sh.batch);
@@ -397,7 +399,7 @@ impl<L: Layer, V: SliceState> Vjp for FfjordField<L, V> {
         let (s, d, probes, model) = (&mut self.s, &mut self.d, &self.probes, &self.model);
         let two = V::S::cst(2.0);
         sh.load_input(u, t, &mut s.x, |v| v);
-        // First order: z' = f and e' = ‖f‖².
+        // The first-order cotangent c = w_z + 2 w_e f (f only when regularised).
         if self.regularised {
             model.forward(Input { x: &s.x, batch, p }, &mut s.y, &mut s.ws);
         }
@@ -410,14 +412,6 @@ impl<L: Layer, V: SliceState> Vjp for FfjordField<L, V> {
                 s.ybar[b * n + k] = yb;
             }
         }
-        let inp = Input { x: &s.x, batch, p };
-        model.vjp(inp, &s.ybar, &mut s.xbar, gp.as_mut_slice(), &mut s.ws);
-        for b in 0..batch {
-            for k in 0..n {
-                gu[b * m + k] += s.xbar[b * nin + k];
-            }
-        }
-        // Second order: l' = −vᵀ J v and j' = ‖J v‖², per direction v.
         let zero = Dual::constant(V::S::zero());
         sh.load_input(u, t, &mut d.x, Dual::constant);
         for (q, pv) in d.p.iter_mut().zip(p.iter()) {
@@ -437,7 +431,12 @@ impl<L: Layer, V: SliceState> Vjp for FfjordField<L, V> {
                     if self.regularised {
                         a += two * w[b * m + n + 2] * s.ydot[b * n + k];
                     }
-                    d.ybar[b * n + k] = Dual::constant(a);
+                    let c = if v == 0 {
+                        s.ybar[b * n + k]
+                    } else {
+                        V::S::zero()
+                    };
+                    d.ybar[b * n + k] = Dual::new(a, c);
                 }
             }
             for (xd, tv) in d.x.iter_mut().zip(&s.xdot) {

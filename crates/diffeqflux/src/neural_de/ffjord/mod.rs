@@ -182,7 +182,8 @@ impl<L: Layer + Clone, M, S> Ffjord<L, M, S> {
             weights: self.weights,
         }
     }
-    /// The solve's options (`maxiters`, `dtmax`, ...); the save times are the flow's own.
+    /// The solve's options (`maxiters`, `dtmax`, ...). The save times are the flow's own: every
+    /// solve saves at `t1`, whatever is set here.
     pub fn options_mut(&mut self) -> &mut SolveOptions<f64> {
         self.core.options_mut()
     }
@@ -209,6 +210,14 @@ impl<L: Layer + Clone, M, S> Ffjord<L, M, S> {
     /// Initial parameters drawn from `seed` by the network's initialisers.
     pub fn init_params(&self, seed: u64) -> Vec<f64> {
         self.core.init_params(seed)
+    }
+
+    /// The layer's options, saving at `t1` whatever `options_mut` set: `log p(x)` is read off
+    /// the state there.
+    fn solve_options(&self) -> SolveOptions<f64> {
+        let mut opts = self.core.options().clone();
+        opts.saveat = SaveAt::Times(vec![self.core.tspan().1]);
+        opts
     }
 
     fn rebuild_field(&mut self, trace: Trace, regularised: bool) {
@@ -262,7 +271,7 @@ impl<L: Layer + Clone, M, S> Ffjord<L, M, S> {
         M: OdeMethod<FfjordField<L, Batch<f64>>>,
     {
         let mut prob = self.problem(x, p, rng)?;
-        let sol = prob.solve(self.core.method().clone(), self.core.options())?;
+        let sol = prob.solve(self.core.method().clone(), &self.solve_options())?;
         let end = sol.u.last().ok_or_else(|| Error::InvalidOption {
             option: "saveat",
             reason: "the solve saved no state".into(),
@@ -332,7 +341,7 @@ impl<L: Layer + Clone, M, S> Ffjord<L, M, S> {
             sens,
             &mut prob,
             self.core.method(),
-            self.core.options(),
+            &self.solve_options(),
             |_t: &[f64], us: &[Batch<f64>]| {
                 let mut ubar: Vec<Batch<f64>> =
                     us.iter().map(|u| Batch::zeros(m, u.batch_size())).collect();
