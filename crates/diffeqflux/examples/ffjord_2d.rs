@@ -8,8 +8,8 @@
 //!
 //! `cargo run --release -p diffeqflux --example ffjord_2d -- [iterations] [--hutchinson]`
 //! (default 300 iterations, learning rate 5e-3) prints the negative log-likelihood every 25
-//! iterations, the final one on a held-out batch of 2048, and writes `ffjord_2d.png`: that batch (left),
-//! the learned density on a grid (middle) and samples drawn from the flow (right).
+//! iterations, the final one on a held-out batch of 2048, and writes `ffjord_2d.png`: that
+//! batch (left), the learned density on a grid (middle) and samples from the flow (right).
 
 use diffeqflux::neural_de::{Ffjord, FfjordDistribution, ProbeKind, Trace};
 use diffeqflux::nn::{Activation, Chain, Dense};
