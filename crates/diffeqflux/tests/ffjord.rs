@@ -690,3 +690,18 @@ fn field_runs_in_f32() -> Result<(), Box<dyn std::error::Error>> {
     }
     Ok(())
 }
+
+/// The flow reads log p(x) at t1 whatever save times `options_mut` sets.
+#[test]
+fn save_times_set_by_the_user_do_not_move_the_readout() -> Result<(), Box<dyn std::error::Error>> {
+    let mut flow = Ffjord::new(small_net()?, (0.0, 1.0), Tsit5)?;
+    let p = flow.init_params(0);
+    let x = Batch::new(2, 3, SAMPLES.to_vec())?;
+    let want = flow.forward(&x, &p, &mut Xoshiro256pp::new(0))?.logpx;
+    flow.options_mut().saveat = SaveAt::Times(vec![0.5]);
+    assert_eq!(flow.forward(&x, &p, &mut Xoshiro256pp::new(0))?.logpx, want);
+    let g = flow.loss_and_gradient(&x, &p, &mut Xoshiro256pp::new(0))?;
+    let mean = -want.iter().sum::<f64>() / 3.0;
+    assert!((g.nll - mean).abs() < 1e-14);
+    Ok(())
+}
