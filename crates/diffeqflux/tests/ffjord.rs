@@ -392,6 +392,19 @@ fn bad_input_is_an_error() -> Result<(), Box<dyn std::error::Error>> {
     assert!(flow
         .loss_and_gradient(&x3, &p, &mut Xoshiro256pp::new(0))
         .is_err());
+    let nan = Batch::new(2, 2, vec![0.0, f64::NAN, 1.0, 1.0])?;
+    let e = flow
+        .forward(&nan, &p, &mut Xoshiro256pp::new(0))
+        .err()
+        .ok_or("NaN sample")?;
+    assert!(e.to_string().contains("NaN"), "{e}");
+    let x2 = Batch::new(2, 2, vec![0.0; 4])?;
+    assert!(flow
+        .forward(&x2, &p[1..], &mut Xoshiro256pp::new(0))
+        .is_err());
+    assert!(flow
+        .forward(&Batch::new(2, 0, vec![])?, &p, &mut Xoshiro256pp::new(0))
+        .is_err());
     let e = DiagonalNormal::new(vec![0.0, 0.0], vec![1.0, 0.0])
         .err()
         .ok_or("zero scale")?;
