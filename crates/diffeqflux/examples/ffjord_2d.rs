@@ -104,7 +104,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mid = Panel::new(&mut canvas, (415.0, 20.0, 370.0, 370.0), lim, lim, false);
     // Cells overlap a little so the grid leaves no white gaps (the panel pads its limits 5%).
-    let half_cell = 0.6 * 370.0 / 1.1 / cells as f64;
+    let half_cell = 0.75 * 370.0 / 1.1 / cells as f64;
     for (k, d) in dens.iter().enumerate() {
         let shade = (255.0 * (1.0 - (d / dmax).sqrt())) as u8;
         canvas.dot(
