@@ -44,8 +44,8 @@ pub mod plot;
 pub mod train;
 
 pub use neural_de::{
-    AutoSensitivity, LossGradient, ModelField, NeuralDe, NeuralField, NeuralOde, NeuralParams,
-    TrajectoryLoss,
+    AugmentedNde, AutoSensitivity, DiagonalNormal, Ffjord, FfjordDistribution, LossGradient,
+    ModelField, NeuralDe, NeuralField, NeuralOde, NeuralParams, TrajectoryLoss,
 };
 #[cfg(feature = "sde")]
 pub use neural_de::{

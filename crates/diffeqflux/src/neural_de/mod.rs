@@ -10,13 +10,19 @@
 //!   (default [`AutoSensitivity`]);
 //! - [`NeuralDsde`] and [`NeuralSde`] (`sde.rs`): the two noise shapes of one SDE layer over the
 //!   network system of `sde_system.rs` ([`NeuralSdeSystem`]), differentiated by any
-//!   [`SdePullback`].
+//!   [`SdePullback`];
+//! - [`AugmentedNde`] (`augmented.rs`): a [`NeuralOde`] on inputs padded with zeros;
+//! - [`Ffjord`] (`ffjord/`): a continuous normalizing flow, its augmented field
+//!   ([`FfjordField`]) on a batch, and the trained flow as a distribution
+//!   ([`FfjordDistribution`]).
 //!
 //! A new layer (augmented, Hamiltonian, a DAE, ...) brings its field (a type implementing
 //! [`ModelField`]) and a constructor; solving, gradients, options and parameter initialisation
 //! come from the core.
 
+mod augmented;
 mod auto;
+mod ffjord;
 mod field;
 mod ode;
 #[cfg(feature = "sde")]
@@ -24,7 +30,12 @@ mod sde;
 #[cfg(feature = "sde")]
 mod sde_system;
 
+pub use augmented::{augment_batch, AugmentedNde};
 pub use auto::{AutoSensitivity, AutoTape};
+pub use ffjord::{
+    DiagonalNormal, Ffjord, FfjordDistribution, FfjordField, FfjordGradient, FfjordOutput,
+    ProbeKind, Trace,
+};
 pub use field::NeuralField;
 pub use ode::NeuralOde;
 #[cfg(feature = "sde")]
@@ -157,6 +168,10 @@ impl<F, M, S, O> NeuralDe<F, M, S, O> {
     /// The field (or SDE system).
     pub fn field(&self) -> &F {
         &self.field
+    }
+    /// The field, to change (a layer's builder methods).
+    pub(crate) fn field_mut(&mut self) -> &mut F {
+        &mut self.field
     }
     /// The time span.
     pub fn tspan(&self) -> (f64, f64) {

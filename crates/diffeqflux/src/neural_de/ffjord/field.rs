@@ -1,0 +1,495 @@
+//! [`FfjordField`]: the augmented dynamics of a continuous normalizing flow,
+//! `d/dt [z; l; e; j] = [f(z, t); −tr(∂f/∂z); ‖f‖²; ‖(∂f/∂z) ε‖²]`, over a batch of samples
+//! solved as one system, with its exact VJP (second derivatives of the network by dual numbers
+//! through the layers' hand-written VJPs).
+
+use super::super::{ModelField, NeuralParams};
+use crate::nn::{Input, Layer};
+use sciml_core::{
+    rng::Xoshiro256pp, Dual, Dual64, Error, Re, Scalar, SliceState, State, VectorField, Vjp, Zero,
+};
+use sciml_sensitivity::DualField;
+
+/// How the trace `tr(∂f/∂z)` in the log-density's equation is computed.
+///
+/// ```
+/// use diffeqflux::neural_de::{ProbeKind, Trace};
+/// assert_eq!(Trace::default(), Trace::Exact);
+/// let t = Trace::Hutchinson(ProbeKind::Rademacher);
+/// assert_ne!(t, Trace::Exact);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Trace {
+    /// Exactly, from `n` Jacobian-vector products (one per data dimension) over the whole batch.
+    #[default]
+    Exact,
+    /// Hutchinson's unbiased estimator `εᵀ (∂f/∂z) ε` (Grathwohl et al. 2019, FFJORD, eq. 7),
+    /// one Jacobian-vector product per evaluation. One probe `ε` per sample is drawn for each
+    /// forward solve and held fixed through it and through its backward pass.
+    Hutchinson(ProbeKind),
+}
+
+/// The distribution of Hutchinson's probes (both have zero mean and identity covariance, so
+/// `E[εᵀ J ε] = tr J`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeKind {
+    /// Standard normal components.
+    Gaussian,
+    /// Components ±1 with equal probability (lower variance than Gaussian probes).
+    Rademacher,
+}
+
+/// Scratch of one scalar type: the network's input, tangents, output and workspace.
+#[derive(Clone)]
+struct Scratch<S> {
+    /// Network input, `[z; t]` or `z` per sample.
+    x: Vec<S>,
+    /// Input tangent (zero on the time row).
+    xdot: Vec<S>,
+    /// Network output `f`.
+    y: Vec<S>,
+    /// Output tangent `J xdot`.
+    ydot: Vec<S>,
+    /// Output cotangent.
+    ybar: Vec<S>,
+    /// Input cotangent, parameters and parameter cotangent (the dual pass's; empty otherwise).
+    xbar: Vec<S>,
+    p: Vec<S>,
+    pbar: Vec<S>,
+    /// The layers' workspace.
+    ws: Vec<S>,
+}
+
+impl<S: Scalar> Scratch<S> {
+    /// Scratch for `batch` samples; the input and parameter cotangents and the parameter copy
+    /// only for the dual pass (`dual`).
+    fn new<L: Layer>(model: &L, batch: usize, dual: bool) -> Self {
+        let z = S::zero();
+        let nin = model.in_dim() * batch;
+        let nout = model.out_dim() * batch;
+        Scratch {
+            x: vec![z; nin],
+            xdot: vec![z; nin],
+            y: vec![z; nout],
+            ydot: vec![z; nout],
+            ybar: vec![z; nout],
+            xbar: vec![z; if dual { nin } else { 0 }],
+            p: vec![z; if dual { model.nparams() } else { 0 }],
+            pbar: vec![z; if dual { model.nparams() } else { 0 }],
+            ws: vec![z; model.workspace_len(batch)],
+        }
+    }
+}
+
+/// The augmented vector field of FFJORD (Grathwohl et al. 2019; the regularisers of Finlay et
+/// al. 2020, "How to train your neural ODE"): for each sample of a batch, the state column is
+/// `[z (n); l; e; j]` (`e` and `j` only when regularised) and
+///
+/// ```text
+/// z' = f(z, t),   l' = −tr(∂f/∂z),   e' = ‖f‖²,   j' = ‖(∂f/∂z) ε‖²
+/// ```
+///
+/// where `f` is the network, fed `[z; t]` when its input has one more feature than its output
+/// (the time input of the W5 workload) and `z` otherwise. With the exact trace, `j` integrates
+/// `‖∂f/∂z‖²_F` exactly (the sum of the `n` JVPs' squares); with Hutchinson's estimator it
+/// integrates `‖(∂f/∂z) ε‖²`, an unbiased estimate of it (RNODE uses `εᵀ ∂f/∂z`, which has the
+/// same mean).
+///
+/// The state is any slice state holding the `features × batch` columns: `sciml_core::Batch`
+/// (what [`super::Ffjord`] solves) or a flat `Vec` (dual numbers pass through this one, so
+/// `ForwardDiffSensitivity` checks the adjoint). Its VJP is exact: the trace's derivatives are
+/// second derivatives of the network, taken by dual numbers through the layers' VJPs.
+///
+/// ```
+/// use diffeqflux::neural_de::{FfjordField, Trace};
+/// use diffeqflux::nn::{Activation, Dense};
+/// use sciml_core::VectorField;
+/// // f(z) = A z with A = [[1, 2], [0, 3]]: z' = A z and l' = −tr A = −4.
+/// let mut f = FfjordField::<_, Vec<f64>>::new(Dense::new(2, 2, Activation::Identity), 1, Trace::Exact, false)?;
+/// let p = vec![1.0, 2.0, 0.0, 3.0, 0.0, 0.0];
+/// let mut du = vec![0.0; 3];
+/// f.rhs(0.0, &vec![1.0, 1.0, 0.0], &p, &mut du);
+/// assert_eq!(du, [3.0, 3.0, -4.0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct FfjordField<L, V: State> {
+    model: L,
+    dim: usize,
+    time_input: bool,
+    batch: usize,
+    regularised: bool,
+    trace: Trace,
+    /// Hutchinson's probes, `dim × batch` (empty for the exact trace).
+    probes: Vec<V::S>,
+    s: Scratch<V::S>,
+    /// Dual-valued scratch for the second derivatives in the VJP.
+    d: Scratch<Dual<V::S, Re<V>>>,
+}
+
+impl<L: Layer + Clone, V: State> Clone for FfjordField<L, V> {
+    fn clone(&self) -> Self {
+        FfjordField {
+            model: self.model.clone(),
+            dim: self.dim,
+            time_input: self.time_input,
+            batch: self.batch,
+            regularised: self.regularised,
+            trace: self.trace,
+            probes: self.probes.clone(),
+            s: self.s.clone(),
+            d: self.d.clone(),
+        }
+    }
+}
+
+impl<L: Layer, V: SliceState> FfjordField<L, V> {
+    /// The field of `model` for `batch` samples. The model maps `n` features to `n` (no time
+    /// input) or `n + 1` to `n` (`[z; t]`); `regularised` adds the kinetic-energy and Jacobian
+    /// Frobenius integrals to each column. Hutchinson's probes start at zero: draw them with
+    /// [`FfjordField::draw_probes`] or set them with [`FfjordField::set_probes`].
+    pub fn new(model: L, batch: usize, trace: Trace, regularised: bool) -> Result<Self, Error> {
+        let dim = model.out_dim();
+        let time_input = match model.in_dim() {
+            i if i == dim => false,
+            i if i == dim + 1 => true,
+            i => {
+                return Err(Error::InvalidOption {
+                    option: "model",
+                    reason: format!(
+                        "a CNF's network maps z (n features) or [z; t] (n + 1) to dz/dt (n); it maps {i} -> {dim}"
+                    ),
+                })
+            }
+        };
+        if dim == 0 || batch == 0 {
+            return Err(Error::InvalidOption {
+                option: if dim == 0 { "model" } else { "batch" },
+                reason: "must be at least 1".into(),
+            });
+        }
+        let nprobes = match trace {
+            Trace::Exact => 0,
+            Trace::Hutchinson(_) => dim * batch,
+        };
+        Ok(FfjordField {
+            s: Scratch::new(&model, batch, false),
+            d: Scratch::new(&model, batch, true),
+            probes: vec![V::S::zero(); nprobes],
+            dim,
+            time_input,
+            batch,
+            regularised,
+            trace,
+            model,
+        })
+    }
+
+    /// The network.
+    pub fn model(&self) -> &L {
+        &self.model
+    }
+    /// Data dimension `n`.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+    /// Features of a state column: `n + 1`, or `n + 3` when regularised.
+    pub fn features(&self) -> usize {
+        augmented_features(self.dim, self.regularised)
+    }
+    /// Samples per state.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+    /// Whether the network takes `[z; t]`.
+    pub fn time_input(&self) -> bool {
+        self.time_input
+    }
+    /// The trace computation.
+    pub fn trace(&self) -> Trace {
+        self.trace
+    }
+    /// Whether the regularisers' integrals are part of the state.
+    pub fn regularised(&self) -> bool {
+        self.regularised
+    }
+    /// Hutchinson's probes (`n × batch`, column-major; empty for the exact trace).
+    pub fn probes(&self) -> &[V::S] {
+        &self.probes
+    }
+
+    /// Draws new probes from `rng` (nothing for the exact trace): what each forward solve of
+    /// [`super::Ffjord`] does, so the backward pass replays the same ones.
+    pub fn draw_probes(&mut self, rng: &mut Xoshiro256pp) {
+        if let Trace::Hutchinson(kind) = self.trace {
+            for e in self.probes.iter_mut() {
+                let v = match kind {
+                    ProbeKind::Gaussian => rng.normal(),
+                    ProbeKind::Rademacher => {
+                        if rng.next_u64() >> 63 == 0 {
+                            -1.0
+                        } else {
+                            1.0
+                        }
+                    }
+                };
+                *e = V::S::cst(v);
+            }
+        }
+    }
+
+    /// Sets the probes (`n × batch` values, column-major): fixed probes for tests and for
+    /// replaying an estimate.
+    pub fn set_probes(&mut self, probes: &[f64]) -> Result<(), Error> {
+        if self.probes.len() != probes.len() {
+            return Err(Error::DimensionMismatch {
+                what: match self.trace {
+                    Trace::Exact => "probes (the exact trace takes none)".into(),
+                    Trace::Hutchinson(_) => "probes (n × batch)".into(),
+                },
+                expected: self.probes.len(),
+                got: probes.len(),
+            });
+        }
+        for (e, v) in self.probes.iter_mut().zip(probes) {
+            *e = V::S::cst(*v);
+        }
+        Ok(())
+    }
+    fn shape(&self) -> Shape<V::S> {
+        Shape {
+            dim: self.dim,
+            nin: self.model.in_dim(),
+            m: self.features(),
+            batch: self.batch,
+            time_input: self.time_input,
+            trace: self.trace,
+            _s: std::marker::PhantomData,
+        }
+    }
+}
+
+/// The layout of a state and of the network's input, and the trace's directions: what the
+/// passes need besides the scratch (a copy, so the scratch can be borrowed mutably beside it).
+#[derive(Clone, Copy)]
+struct Shape<S> {
+    dim: usize,
+    nin: usize,
+    m: usize,
+    batch: usize,
+    time_input: bool,
+    trace: Trace,
+    _s: std::marker::PhantomData<S>,
+}
+
+impl<S: Scalar> Shape<S> {
+    /// Writes the network's input `[z; t]` (or `z`) for every sample of the state `u`.
+    fn load_input<T: Scalar>(&self, u: &[S], t: S::Re, x: &mut [T], lift: impl Fn(S) -> T) {
+        let (n, m, nin) = (self.dim, self.m, self.nin);
+        for b in 0..self.batch {
+            let (col, xin) = (&u[b * m..b * m + n], &mut x[b * nin..(b + 1) * nin]);
+            for (xi, ui) in xin.iter_mut().zip(col) {
+                *xi = lift(*ui);
+            }
+            if self.time_input {
+                xin[n] = lift(S::from_re(t));
+            }
+        }
+    }
+
+    /// Writes direction `v` into the input tangent `xdot`: the unit vector `e_v` (exact trace)
+    /// or the probes (Hutchinson, `v = 0`), zero on the time row.
+    fn load_tangent(&self, v: usize, probes: &[S], xdot: &mut [S]) {
+        let (n, nin) = (self.dim, self.nin);
+        xdot.iter_mut().for_each(|x| *x = S::zero());
+        for b in 0..self.batch {
+            let col = &mut xdot[b * nin..b * nin + n];
+            match self.trace {
+                Trace::Exact => col[v] = S::one(),
+                Trace::Hutchinson(_) => col.copy_from_slice(&probes[b * n..(b + 1) * n]),
+            }
+        }
+    }
+
+    /// How many directions the trace needs.
+    fn ndirections(&self) -> usize {
+        match self.trace {
+            Trace::Exact => self.dim,
+            Trace::Hutchinson(_) => 1,
+        }
+    }
+
+    /// Component `k` of direction `v` for sample `b`.
+    fn direction(&self, v: usize, b: usize, k: usize, probes: &[S]) -> S {
+        match self.trace {
+            Trace::Exact if k == v => S::one(),
+            Trace::Exact => S::zero(),
+            Trace::Hutchinson(_) => probes[b * self.dim + k],
+        }
+    }
+}
+
+/// Features of a state column for data dimension `n`.
+pub(crate) fn augmented_features(n: usize, regularised: bool) -> usize {
+    if regularised {
+        n + 3
+    } else {
+        n + 1
+    }
+}
+
+impl<L: Layer, V: SliceState> VectorField for FfjordField<L, V> {
+    type V = V;
+    type P = Vec<V::S>;
+    fn dims(&self) -> (usize, usize) {
+        (self.features() * self.batch, self.model.nparams())
+    }
+    fn rhs(&mut self, t: Re<V>, u: &V, p: &Vec<V::S>, du: &mut V) {
+        let sh = self.shape();
+        let (n, m, batch) = (sh.dim, sh.m, sh.batch);
+        let (s, probes, model) = (&mut self.s, &self.probes, &self.model);
+        sh.load_input(u.as_slice(), t, &mut s.x, |v| v);
+        let du = du.as_mut_slice();
+        for b in 0..batch {
+            du[b * m + n..(b + 1) * m]
+                .iter_mut()
+                .for_each(|d| *d = V::S::zero());
+        }
+        for v in 0..sh.ndirections() {
+            sh.load_tangent(v, probes, &mut s.xdot);
+            let inp = Input { x: &s.x, batch, p };
+            model.jvp(inp, &s.xdot, None, &mut s.y, &mut s.ydot, &mut s.ws);
+            for b in 0..batch {
+                let jv = &s.ydot[b * n..(b + 1) * n];
+                let mut vjv = V::S::zero();
+                for (k, x) in jv.iter().enumerate() {
+                    vjv += sh.direction(v, b, k, probes) * *x;
+                }
+                du[b * m + n] -= vjv;
+                if self.regularised {
+                    du[b * m + n + 2] += sum_sq(jv);
+                }
+            }
+        }
+        for b in 0..batch {
+            let f = &s.y[b * n..(b + 1) * n];
+            du[b * m..b * m + n].copy_from_slice(f);
+            if self.regularised {
+                du[b * m + n + 1] = sum_sq(f);
+            }
+        }
+    }
+}
+
+fn sum_sq<S: Scalar>(x: &[S]) -> S {
+    x.iter().fold(S::zero(), |a, v| a + *v * *v)
+}
+
+impl<L: Layer, V: SliceState> Vjp for FfjordField<L, V> {
+    const EXACT: bool = true;
+    /// `gu += (∂F/∂u)ᵀ w`, `gp += (∂F/∂p)ᵀ w` for the augmented field `F`, with the cotangent
+    /// column `[w_z; w_l; w_e; w_j]`. Per trace direction `v`, one VJP of the network in dual
+    /// numbers at `x + δv` with `ybar = a_v + δ c_v`: its tangent is `Jᵀ c_v + ∇(a_vᵀ J v)`
+    /// (forward over reverse, as `nn::layer_hvp`). `a_v = −w_l v + 2 w_j (J v)` carries the
+    /// trace and the Frobenius term; `c_v = w_z + 2 w_e f` for the first direction (the
+    /// first-order part, so it costs no pass of its own) and zero after it.
+    fn vjp(&mut self, t: Re<V>, u: &V, p: &Vec<V::S>, w: &V, gu: &mut V, gp: &mut Vec<V::S>) {
+        let sh = self.shape();
+        let (n, m, nin, batch) = (sh.dim, sh.m, sh.nin, sh.batch);
+        let (u, w, gu) = (u.as_slice(), w.as_slice(), gu.as_mut_slice());
+        let (s, d, probes, model) = (&mut self.s, &mut self.d, &self.probes, &self.model);
+        let two = V::S::cst(2.0);
+        sh.load_input(u, t, &mut s.x, |v| v);
+        // The first-order cotangent c = w_z + 2 w_e f (f only when regularised).
+        if self.regularised {
+            model.forward(Input { x: &s.x, batch, p }, &mut s.y, &mut s.ws);
+        }
+        for b in 0..batch {
+            for k in 0..n {
+                let mut yb = w[b * m + k];
+                if self.regularised {
+                    yb += two * w[b * m + n + 1] * s.y[b * n + k];
+                }
+                s.ybar[b * n + k] = yb;
+            }
+        }
+        let zero = Dual::constant(V::S::zero());
+        sh.load_input(u, t, &mut d.x, Dual::constant);
+        for (q, pv) in d.p.iter_mut().zip(p.iter()) {
+            *q = Dual::constant(*pv);
+        }
+        d.pbar.iter_mut().for_each(|x| *x = zero);
+        for v in 0..sh.ndirections() {
+            sh.load_tangent(v, probes, &mut s.xdot);
+            if self.regularised {
+                let inp = Input { x: &s.x, batch, p };
+                model.jvp(inp, &s.xdot, None, &mut s.y, &mut s.ydot, &mut s.ws);
+            }
+            for b in 0..batch {
+                let wl = w[b * m + n];
+                for k in 0..n {
+                    let mut a = -(wl * sh.direction(v, b, k, probes));
+                    if self.regularised {
+                        a += two * w[b * m + n + 2] * s.ydot[b * n + k];
+                    }
+                    let c = if v == 0 {
+                        s.ybar[b * n + k]
+                    } else {
+                        V::S::zero()
+                    };
+                    d.ybar[b * n + k] = Dual::new(a, c);
+                }
+            }
+            for (xd, tv) in d.x.iter_mut().zip(&s.xdot) {
+                *xd = Dual::new(xd.value(), *tv);
+            }
+            let inp = Input {
+                x: &d.x,
+                batch,
+                p: &d.p,
+            };
+            model.vjp(inp, &d.ybar, &mut d.xbar, &mut d.pbar, &mut d.ws);
+            for b in 0..batch {
+                for k in 0..n {
+                    gu[b * m + k] += d.xbar[b * nin + k].eps();
+                }
+            }
+        }
+        for (g, x) in gp.iter_mut().zip(&d.pbar) {
+            *g += x.eps();
+        }
+    }
+}
+
+impl<L: Layer + Clone> DualField for FfjordField<L, Vec<f64>> {
+    type Dual = FfjordField<L, Vec<Dual64>>;
+    /// The same field in dual numbers, with the same probes (as constants).
+    fn to_dual(&self) -> Self::Dual {
+        FfjordField {
+            model: self.model.clone(),
+            dim: self.dim,
+            time_input: self.time_input,
+            batch: self.batch,
+            regularised: self.regularised,
+            trace: self.trace,
+            probes: self.probes.iter().map(|e| Dual64::constant(*e)).collect(),
+            s: Scratch::new(&self.model, self.batch, false),
+            d: Scratch::new(&self.model, self.batch, true),
+        }
+    }
+}
+
+impl<L: Layer, V: State> NeuralParams for FfjordField<L, V> {
+    fn nparams(&self) -> usize {
+        self.model.nparams()
+    }
+    fn init_params_with(&self, rng: &mut Xoshiro256pp, p: &mut [f64]) {
+        self.model.init_params(rng, p);
+    }
+}
+
+impl<L: Layer + Clone> ModelField for FfjordField<L, Vec<f64>> {
+    type Model = L;
+    fn model(&self) -> &L {
+        &self.model
+    }
+}
