@@ -48,13 +48,17 @@ fn peval(p: &[Q], s: Q) -> Q {
 
 impl LinearExact {
     pub fn new(t_max: usize) -> Self {
+        Self::with_rate(1, t_max)
+    }
+    /// The solution of `u'(t) = -λ u(t - 1)` (`λ` an integer), `u = 1` for `t <= 0`.
+    pub fn with_rate(lambda: i128, t_max: usize) -> Self {
         let mut prev = vec![Q(1, 1)];
         let mut pieces = Vec::new();
         for _ in 0..t_max {
             let start = peval(&prev, Q(1, 1));
             let mut next = vec![start];
             for (i, c) in prev.iter().enumerate() {
-                next.push(c.neg().mul(Q::new(1, i as i128 + 1)));
+                next.push(c.neg().mul(Q::new(lambda, i as i128 + 1)));
             }
             pieces.push(next.clone());
             prev = next;
@@ -86,25 +90,25 @@ fn linear_rhs(
     du: &mut Vec<f64>,
     _u: &Vec<f64>,
     h: &mut History<'_, Vec<f64>, Vec<f64>>,
-    _p: &Vec<f64>,
+    p: &Vec<f64>,
     t: f64,
 ) {
-    du[0] = -h.value(t - 1.0)[0];
+    du[0] = -p[0] * h.value(t - 1.0)[0];
 }
 
 /// `u'(t) = -u(t - 1)`, `u = 1` before 0, on `[0, t1]`.
 pub fn linear_problem(t1: f64) -> DdeProblem<LinearField> {
-    let f: LinearField = DdeFn::new(1, 0, linear_rhs);
-    DdeProblem::new(
-        f,
-        vec![1.0],
-        InitialHistory::constant(vec![1.0]),
-        (0.0, t1),
-        vec![],
-    )
-    .expect("valid problem")
-    .with_lags(vec![1.0])
-    .expect("valid lag")
+    scaled_linear_problem(1.0, t1)
+}
+
+/// `u'(t) = -λ u(t - 1)`, `u = 1` before 0, on `[0, t1]` (`λ` is the parameter).
+pub fn scaled_linear_problem(lambda: f64, t1: f64) -> DdeProblem<LinearField> {
+    let f: LinearField = DdeFn::new(1, 1, linear_rhs);
+    let history = InitialHistory::constant(vec![1.0]);
+    DdeProblem::new(f, vec![1.0], history, (0.0, t1), vec![lambda])
+        .expect("valid problem")
+        .with_lags(vec![1.0])
+        .expect("valid lag")
 }
 
 /// Least-squares slope of `log(err)` against `log(h)`.
@@ -121,4 +125,77 @@ pub fn fitted_order(hs: &[f64], errs: &[f64]) -> f64 {
 /// Silences "unused" for helpers a test file does not use.
 pub fn _dims<F: DdeFunction>(f: &F) -> (usize, usize) {
     f.dims()
+}
+
+/// `u'(t) = -λ u(t - 1)` with the history `u = e^{μt}` before 0: not polynomial on any piece,
+/// so no method integrates a piece exactly. By the method of steps, on `[k, k + 1]`
+/// (`s = t - k`) `u = e^{μs} A_k(s) + B_k(s)` with polynomials `A_k`, `B_k`:
+/// `u_k(s) = u_{k-1}(1) - λ ∫_0^s u_{k-1}`, where `∫_0^s e^{μσ} A = e^{μs} Ã(s) - Ã(0)` with
+/// `μÃ + Ã' = A`, i.e. `Ã = (1/μ) Σ_m (-1/μ)^m A^(m)`. Coefficients in f64.
+pub struct ExpHistoryExact {
+    mu: f64,
+    pieces: Vec<(Vec<f64>, Vec<f64>)>,
+}
+
+fn pval(p: &[f64], s: f64) -> f64 {
+    p.iter().rev().fold(0.0, |acc, c| acc * s + c)
+}
+
+impl ExpHistoryExact {
+    pub fn new(lambda: f64, mu: f64, t_max: usize) -> Self {
+        let (mut a, mut b) = (vec![(-mu).exp()], vec![0.0]);
+        let mut pieces = Vec::new();
+        for _ in 0..t_max {
+            let end = mu.exp() * pval(&a, 1.0) + pval(&b, 1.0);
+            let mut at = vec![0.0; a.len()];
+            let mut d = a.clone();
+            let mut w = 1.0 / mu;
+            while !d.is_empty() {
+                for (x, y) in at.iter_mut().zip(&d) {
+                    *x += w * y;
+                }
+                d = d
+                    .iter()
+                    .enumerate()
+                    .skip(1)
+                    .map(|(i, c)| c * i as f64)
+                    .collect();
+                w *= -1.0 / mu;
+            }
+            let new_a: Vec<f64> = at.iter().map(|c| -lambda * c).collect();
+            let mut new_b = vec![end + lambda * at[0]];
+            for (i, c) in b.iter().enumerate() {
+                new_b.push(-lambda * c / (i as f64 + 1.0));
+            }
+            a = new_a;
+            b = new_b;
+            pieces.push((a.clone(), b.clone()));
+        }
+        ExpHistoryExact { mu, pieces }
+    }
+    /// `u(t)` for `0 <= t <= t_max`.
+    pub fn at(&self, t: f64) -> f64 {
+        let k = (t.floor() as usize).min(self.pieces.len() - 1);
+        let s = t - k as f64;
+        let (a, b) = &self.pieces[k];
+        (self.mu * s).exp() * pval(a, s) + pval(b, s)
+    }
+}
+
+pub type ExpField = DdeFn<
+    Vec<f64>,
+    Vec<f64>,
+    fn(&mut Vec<f64>, &Vec<f64>, &mut History<'_, Vec<f64>, Vec<f64>>, &Vec<f64>, f64),
+>;
+
+/// `u'(t) = -λ u(t - 1)`, `u = e^{μt}` before 0 (`λ` is the parameter), on `[0, t1]`.
+pub fn exp_history_problem(lambda: f64, mu: f64, t1: f64) -> DdeProblem<ExpField> {
+    let f: ExpField = DdeFn::new(1, 1, linear_rhs);
+    let history = InitialHistory::function(move |_p: &Vec<f64>, t: f64, out: &mut Vec<f64>| {
+        out[0] = (mu * t).exp();
+    });
+    DdeProblem::new(f, vec![1.0], history, (0.0, t1), vec![lambda])
+        .expect("valid problem")
+        .with_lags(vec![1.0])
+        .expect("valid lag")
 }
