@@ -202,8 +202,9 @@ fn a_state_dependent_lag_that_turns_negative_stops_the_solve() {
     // u = -0.4 where t²/2 - 2t + 3/2 = -0.4, i.e. t = 2 - √0.2 ≈ 1.553.
     let crossing = 2.0 - 0.2f64.sqrt();
     assert_eq!(index, 0);
+    // Checked at the end of each accepted step: the first one past the crossing.
     assert!(
-        value <= 0.0 && t > crossing && t < 2.0,
+        value <= 0.0 && t > crossing && t <= 2.0,
         "t = {t}, value {value}"
     );
     assert!(!partial.t.is_empty() && *partial.t.last().expect("saved") <= t);
