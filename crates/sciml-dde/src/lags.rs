@@ -1,9 +1,11 @@
 //! Lags: validation, and the derivative discontinuities that constant lags propagate.
 
 use sciml_core::{Re, Real, State, Zero};
+use std::sync::Arc;
 
-/// A state-dependent lag `τ(u, p, t)`; it must stay positive during the solve.
-pub type LagFn<V, P> = Box<dyn Fn(&V, &P, Re<V>) -> Re<V> + Send + Sync>;
+/// A state-dependent lag `τ(u, p, t)`; it must stay positive during the solve. Shared, since
+/// the events that locate its discontinuities evaluate it too.
+pub type LagFn<V, P> = Arc<dyn Fn(&V, &P, Re<V>) -> Re<V> + Send + Sync>;
 
 /// The most discontinuity points tracked as tstops (many lags and a long span can produce
 /// combinatorially many; beyond this the earliest are kept).

@@ -18,6 +18,7 @@
 //!
 //! Neutral equations (the right-hand side reading `u'` at earlier times) are out of scope.
 
+mod dependent;
 mod error;
 mod field;
 mod function;

@@ -1,6 +1,7 @@
 //! `DdeProblem`: the right-hand side, the start, the history before it, the lags; and its
 //! solve through the shared step loop.
 
+use crate::dependent::{self, SharedTracked, Tracked};
 use crate::error::DdeError;
 use crate::field::DdeField;
 use crate::function::DdeFunction;
@@ -12,6 +13,7 @@ use sciml_core::{
     check_state, Error, One, Re, Real, ReturnCode, Solution, SolveError, State, Tolerance, Zero,
 };
 use sciml_ode::{Callbacks, OdeMethod, SolveOptions, StepLoop};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// A delay differential equation `u'(t) = f(u(t), h, p, t)` on `[t0, t1]`, where `h` reads `u`
 /// at earlier times: the history before `t0`, the solution after it.
@@ -45,6 +47,7 @@ pub struct DdeProblem<F: DdeFunction> {
     constant: Vec<Re<F::V>>,
     dependent: Vec<LagFn<F::V, F::P>>,
     fp_stats: FixedPointStats,
+    located: Vec<Re<F::V>>,
 }
 
 impl<F: DdeFunction> DdeProblem<F> {
@@ -92,6 +95,7 @@ impl<F: DdeFunction> DdeProblem<F> {
             constant: Vec::new(),
             dependent: Vec::new(),
             fp_stats: FixedPointStats::default(),
+            located: Vec::new(),
         })
     }
 
@@ -114,7 +118,7 @@ impl<F: DdeFunction> DdeProblem<F> {
         mut self,
         lag: impl Fn(&F::V, &F::P, Re<F::V>) -> Re<F::V> + Send + Sync + 'static,
     ) -> Self {
-        self.dependent.push(Box::new(lag));
+        self.dependent.push(Arc::new(lag));
         self
     }
 
@@ -139,6 +143,11 @@ impl<F: DdeFunction> DdeProblem<F> {
         check_state("p", &p, self.f.dims().1)?;
         self.p = p;
         Ok(())
+    }
+    /// The discontinuities of the state-dependent lags the last solve located (as events),
+    /// in order.
+    pub fn located_discontinuities(&self) -> &[Re<F::V>] {
+        &self.located
     }
     /// The fixed-point iteration's work in the last solve.
     pub fn fixed_point_stats(&self) -> FixedPointStats {
@@ -219,6 +228,19 @@ impl<F: DdeFunction> DdeProblem<F> {
             dedup_sorted(&mut stops, t0, t1);
             opts.tstops = stops;
         }
+        let mut callbacks = callbacks;
+        let tracked: Option<SharedTracked<R<F::V>>> = (alg.track && !self.dependent.is_empty())
+            .then(|| {
+                let order0 = u8::from(!jump);
+                let max_order = method.order().saturating_add(1);
+                let tr = Tracked::new(t0, order0, self.dependent.len(), max_order);
+                Arc::new(Mutex::new(tr))
+            });
+        if let Some(tr) = &tracked {
+            for cb in dependent::callbacks(&self.dependent, &self.p, &self.u0, t0, tr) {
+                callbacks = callbacks.with_continuous(cb);
+            }
+        }
         let fp_tol = match alg.fp_tol {
             Some((r, a)) => Tolerance::new(R::<F::V>::c(r), R::<F::V>::c(a))?,
             None => scaled(&opts.tol, R::<F::V>::c(FIXED_POINT_TOL_FACTOR))?,
@@ -269,8 +291,33 @@ impl<F: DdeFunction> DdeProblem<F> {
             }
         };
         self.fp_stats = integ.stepper_mut().fp_stats;
+        self.located = tracked
+            .map(|tr| {
+                let tr = tr.lock().unwrap_or_else(PoisonError::into_inner);
+                tr.located.clone()
+            })
+            .unwrap_or_default();
         outcome?;
-        Ok(integ.solve()?)
+        let mut sol = integ.solve()?;
+        drop_event_duplicates(&mut sol, &self.located);
+        Ok(sol)
+    }
+}
+
+/// The loop saves the state before and after an event's affect when it saves every step; the
+/// discontinuity events change nothing, so their second copy goes.
+fn drop_event_duplicates<V: State>(sol: &mut Solution<V>, located: &[Re<V>]) {
+    if located.is_empty() {
+        return;
+    }
+    let mut k = 0;
+    while k + 1 < sol.t.len() {
+        if sol.t[k] == sol.t[k + 1] && located.contains(&sol.t[k]) {
+            sol.t.remove(k + 1);
+            sol.u.remove(k + 1);
+        } else {
+            k += 1;
+        }
     }
 }
 
