@@ -102,6 +102,7 @@ pub(crate) fn callbacks<V: State, P: Clone + Send + 'static>(
                 },
             )
             .direction(Crossing::Up)
+            .land_on_root(true)
         })
         .collect()
 }
