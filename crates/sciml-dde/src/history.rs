@@ -7,12 +7,15 @@
 use sciml_core::dense::PolyTable;
 use sciml_core::{DenseOutput, Re, Real, Scalar, State, Zero, MAX_LINCOMB};
 
+/// A history function `h(p, t, out)`, writing `u(t)` for `t < t0` into `out`.
+pub type HistoryFn<V, P> = Box<dyn FnMut(&P, Re<V>, &mut V) + Send>;
+
 /// The history before `t0`: what `u(t)` is for `t < t0`.
 pub enum InitialHistory<V: State, P> {
     /// The same state at every earlier time.
     Constant(V),
     /// `h(p, t, out)` writes `u(t)` for `t < t0` into `out`.
-    Function(Box<dyn FnMut(&P, Re<V>, &mut V) + Send>),
+    Function(HistoryFn<V, P>),
 }
 
 impl<V: State, P> InitialHistory<V, P> {

@@ -54,7 +54,7 @@ impl<F: DdeJacobian> Jacobian for DdeField<'_, F> {
 /// });
 /// let mut prob = DdeProblem::new(FiniteDiffJacobian::new(f), vec![1.0], InitialHistory::constant(vec![1.0]), (0.0, 2.0), vec![])?
 ///     .with_lags(vec![1.0])?;
-/// let sol = prob.solve(MethodOfSteps::new(Rodas5P::default()), &SolveOptions::default())?;
+/// let sol = prob.solve(MethodOfSteps::new(<Rodas5P>::new()), &SolveOptions::default())?;
 /// assert!(sol.u.last().is_some_and(|u| u[0].is_finite()));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -1,13 +1,11 @@
 //! Bad input gives a clear `Err`, never a panic.
+#![allow(clippy::ptr_arg)]
 
 use sciml_dde::{DdeError, DdeFn, DdeProblem, History, InitialHistory, MethodOfSteps};
 use sciml_ode::{SolveOptions, Tsit5};
 
-type Field = DdeFn<
-    Vec<f64>,
-    Vec<f64>,
-    fn(&mut Vec<f64>, &Vec<f64>, &mut History<'_, Vec<f64>, Vec<f64>>, &Vec<f64>, f64),
->;
+type Rhs = fn(&mut Vec<f64>, &Vec<f64>, &mut History<'_, Vec<f64>, Vec<f64>>, &Vec<f64>, f64);
+type Field = DdeFn<Vec<f64>, Vec<f64>, Rhs>;
 
 fn delayed(
     du: &mut Vec<f64>,
@@ -37,9 +35,7 @@ fn problem(
     DdeProblem::new(f, vec![1.0], history, tspan, vec![])
 }
 
-fn field(
-    rhs: fn(&mut Vec<f64>, &Vec<f64>, &mut History<'_, Vec<f64>, Vec<f64>>, &Vec<f64>, f64),
-) -> Field {
+fn field(rhs: Rhs) -> Field {
     DdeFn::new(1, 0, rhs)
 }
 

@@ -1,5 +1,6 @@
 //! A history that jumps at t0, and the ODE solvers' options (saves, dense output, callbacks)
 //! on a delay equation.
+#![allow(clippy::ptr_arg)]
 
 mod common;
 

@@ -1,9 +1,10 @@
 //! `u'(t) = -u(t - 1)`, `u = 1` before 0: the exact piecewise-polynomial solution (method of
 //! steps by hand, in rationals) against every explicit method with dense output.
+#![allow(clippy::ptr_arg)]
 
 mod common;
 
-use common::{fitted_order, linear_problem, LinearExact};
+use common::{linear_problem, LinearExact};
 use sciml_dde::DdeField;
 use sciml_dde::MethodOfSteps;
 use sciml_ode::{Bs3, Dp5, OdeMethod, SaveAt, SolveOptions, Tsit5, Vern6, Vern7, Vern8, Vern9};

@@ -1,5 +1,6 @@
 //! Steps longer than the lag: the stage values inside the step come from the fixed-point
 //! iteration on the step's own interpolant.
+#![allow(clippy::ptr_arg)]
 
 use sciml_dde::{DdeError, DdeFn, DdeProblem, History, InitialHistory, MethodOfSteps};
 use sciml_ode::{Dp5, ReturnCode, SaveAt, SolveOptions, Tsit5, Vern7, Vern9};

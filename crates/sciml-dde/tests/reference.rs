@@ -1,4 +1,5 @@
 //! Published and independent references: Mackey–Glass and Hutchinson's equation.
+#![allow(clippy::ptr_arg)]
 
 use sciml_dde::{DdeFn, DdeProblem, History, InitialHistory, MethodOfSteps};
 use sciml_ode::{SaveAt, SolveOptions, Tsit5, Vern9};

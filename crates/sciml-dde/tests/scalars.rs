@@ -1,5 +1,6 @@
 //! f32 states, and dual numbers through the solver (forward-mode derivatives of the computed
 //! solution) checked against central differences.
+#![allow(clippy::ptr_arg)]
 
 mod common;
 

@@ -9,6 +9,7 @@
 //! The deviating argument `α = y − √2 + 1` reaches the initial point 1 at t = 2, where `y''`
 //! jumps: a discontinuity that only an event on `α(t) − 1` finds. The exact solution is also
 //! checked here by substitution, independently of the citation.
+#![allow(clippy::ptr_arg)]
 
 use sciml_dde::{DdeFn, DdeProblem, History, InitialHistory, MethodOfSteps};
 use sciml_ode::{SaveAt, SolveOptions, Tsit5, Vern9};

@@ -1,4 +1,5 @@
 //! Stiff delay equations through the method of steps with Rosenbrock and ESDIRK methods.
+#![allow(clippy::ptr_arg)]
 
 use sciml_core::DenseMatrix;
 use sciml_dde::{

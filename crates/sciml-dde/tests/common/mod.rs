@@ -1,4 +1,5 @@
 //! Shared test fixtures: the linear delay equation and its exact solution in rationals.
+#![allow(clippy::ptr_arg)]
 #![allow(dead_code)]
 
 use sciml_dde::{DdeFn, DdeFunction, DdeProblem, History, InitialHistory};
