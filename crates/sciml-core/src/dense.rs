@@ -190,6 +190,37 @@ impl<V: State> DenseOutput<V> {
             }
         }
     }
+    /// Drops the steps that end before `t` (in the direction of integration), keeping the one
+    /// that covers `t`: what a solve whose right-hand side reads only a bounded distance into
+    /// the past (a delay equation with bounded lags) keeps to bound its memory. Returns how
+    /// many were dropped.
+    ///
+    /// ```
+    /// use sciml_core::{DenseOutput, Segment};
+    /// let mut d = DenseOutput::<Vec<f64>>::new(vec![vec![1.0]], 1);
+    /// for k in 0..4 {
+    ///     let t0 = f64::from(k);
+    ///     d.push(Segment { t0, h: 1.0, t_end: t0 + 1.0, y0: vec![t0], ks: vec![vec![1.0]] });
+    /// }
+    /// assert_eq!(d.drop_before(2.5), 2);
+    /// assert_eq!(d.range(), Some((2.0, 4.0)));
+    /// let mut out = vec![0.0];
+    /// d.evaluate_to(2.5, &mut out).unwrap();
+    /// assert_eq!(out[0], 2.5);
+    /// assert!(d.evaluate_to(1.5, &mut out).is_err());
+    /// ```
+    pub fn drop_before(&mut self, t: Re<V>) -> usize {
+        let Some(first) = self.segments.first() else {
+            return 0;
+        };
+        let dir = first.h.signum();
+        let k = self
+            .segments
+            .partition_point(|s| (s.t_end - t) * dir < Re::<V>::zero());
+        self.segments.drain(..k);
+        k
+    }
+
     /// The covered range `(start, end)`, if any step is stored.
     pub fn range(&self) -> Option<(Re<V>, Re<V>)> {
         Some((self.segments.first()?.t0, self.segments.last()?.t_end))

@@ -54,6 +54,17 @@ pub enum DdeError<V: State> {
         /// The solution up to the last accepted step.
         partial: Box<Solution<V>>,
     },
+    /// The right-hand side read the solution further back than the kept window
+    /// (`MethodOfSteps::history_window`).
+    #[error("the right-hand side read u at t = {query} while evaluating t = {t}, older than the kept history window; widen `history_window` to cover the largest lag")]
+    HistoryDropped {
+        /// The stage's time.
+        t: f64,
+        /// The time that was read.
+        query: f64,
+        /// The solution up to the last accepted step.
+        partial: Box<Solution<V>>,
+    },
     /// A step longer than a lag needed the fixed-point iteration on its own interpolant, and
     /// it did not converge (and the step could not be shrunk: fixed steps, or the step size
     /// fell below its minimum). Raise `MethodOfSteps::fixed_point_iters`, loosen

@@ -43,6 +43,8 @@ pub(crate) enum Fault {
     Future { t: f64, query: f64 },
     /// The history function wrote a NaN or infinite value.
     HistoryNonFinite { t: f64 },
+    /// A read older than the kept window of the solution (`history_window`).
+    Dropped { t: f64, query: f64 },
 }
 
 /// The interpolant of the step being attempted, from the previous fixed-point iterate.
@@ -161,8 +163,12 @@ impl<V: State> Reader<V> {
         let recorded_end = dense.and_then(DenseOutput::range).map(|r| r.1);
         if let (Some(d), Some(end)) = (dense, recorded_end) {
             if tq <= end + slack {
-                // In range by construction (clamped to the recorded end).
+                // Out of range only when the part it needs was dropped (`history_window`).
                 if d.evaluate_to(tq.min(end), out).is_err() {
+                    self.fault.get_or_insert(Fault::Dropped {
+                        t: ts.to_f64_lossy(),
+                        query: tq.to_f64_lossy(),
+                    });
                     out.copy_from(&self.u0);
                 }
                 return;

@@ -17,6 +17,7 @@ pub struct MethodOfSteps<M> {
     pub(crate) fp_iters: usize,
     pub(crate) fp_tol: Option<(f64, f64)>,
     pub(crate) track: bool,
+    pub(crate) window: Option<f64>,
 }
 
 /// The fixed-point iteration's default tolerance, relative to the solve's: the iteration's
@@ -32,6 +33,7 @@ impl<M> MethodOfSteps<M> {
             fp_iters: 10,
             fp_tol: None,
             track: true,
+            window: None,
         }
     }
     /// The most fixed-point iterations of one step (at least 1).
@@ -49,6 +51,14 @@ impl<M> MethodOfSteps<M> {
     /// default; off only to see what tracking buys).
     pub fn track_discontinuities(mut self, on: bool) -> Self {
         self.track = on;
+        self
+    }
+    /// Keeps only the last `w` time units of the solution's dense output (at least the largest
+    /// constant lag), so that long integrations with bounded lags keep bounded memory. The
+    /// returned solution's dense output then covers only its last stretch; saves are kept.
+    /// A read further back ends the solve with [`crate::DdeError::HistoryDropped`].
+    pub fn history_window(mut self, w: f64) -> Self {
+        self.window = Some(w);
         self
     }
     /// The most fixed-point iterations of one step.

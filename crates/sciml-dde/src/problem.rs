@@ -189,6 +189,29 @@ impl<F: DdeFunction> DdeProblem<F> {
             }
             .into());
         }
+        let window = match alg.window {
+            None => None,
+            Some(w) => {
+                let w = R::<F::V>::c(w);
+                let largest = self
+                    .constant
+                    .iter()
+                    .copied()
+                    .fold(R::<F::V>::zero(), |a, b| a.max(b));
+                if !(w.is_finite() && w >= largest && w > R::<F::V>::zero()) {
+                    return Err(Error::InvalidOption {
+                        option: "history_window",
+                        reason: format!(
+                            "is {}; give a finite window at least the largest lag ({})",
+                            w.to_f64_lossy(),
+                            largest.to_f64_lossy()
+                        ),
+                    }
+                    .into());
+                }
+                Some(w)
+            }
+        };
         if let Some((index, value)) = first_nonpositive(&self.dependent, &self.u0, &self.p, t0) {
             return Err(DdeError::LagNotPositive {
                 index,
@@ -284,6 +307,11 @@ impl<F: DdeFunction> DdeProblem<F> {
             if let Some(e) = fault_error(&mut integ) {
                 break Err(e);
             }
+            if let Some(w) = window {
+                // The next step's stages read no further back than t - w.
+                let t = integ.t();
+                integ.forget_dense_before(t - w);
+            }
             match r {
                 Ok(true) => {}
                 Ok(false) => break Ok(()),
@@ -364,6 +392,7 @@ where
     Some(match (read, lag) {
         (Some(Fault::Future { t, query }), _) => DdeError::FutureHistory { t, query, partial },
         (Some(Fault::HistoryNonFinite { t }), _) => DdeError::HistoryNonFinite { t },
+        (Some(Fault::Dropped { t, query }), _) => DdeError::HistoryDropped { t, query, partial },
         (None, Some(StepperFault::Lag { index, t, value })) => DdeError::LagNotPositive {
             index,
             t,

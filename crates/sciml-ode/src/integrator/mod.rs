@@ -326,6 +326,13 @@ impl<S: Stepper> StepLoop<S> {
     pub fn solution(&self) -> &Solution<S::V> {
         &self.rec.sol
     }
+    /// Drops the dense output of the steps that end before `t` (see
+    /// [`DenseOutput::drop_before`]): for solves whose history reads reach only a bounded
+    /// distance back, so that long integrations keep bounded memory. The solution's dense output
+    /// then covers only what is kept.
+    pub fn forget_dense_before(&mut self, t: Re<S::V>) -> usize {
+        self.rec.sol.dense.as_mut().map_or(0, |d| d.drop_before(t))
+    }
     /// Whether the end of the span (or a terminating callback) was reached.
     pub fn is_done(&self) -> bool {
         self.done
