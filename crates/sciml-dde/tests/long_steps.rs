@@ -2,8 +2,10 @@
 //! iteration on the step's own interpolant.
 #![allow(clippy::ptr_arg)]
 
-use sciml_dde::{DdeError, DdeFn, DdeProblem, History, InitialHistory, MethodOfSteps};
-use sciml_ode::{Dp5, ReturnCode, SaveAt, SolveOptions, Tsit5, Vern7, Vern9};
+use sciml_dde::{
+    DdeError, DdeFn, DdeProblem, FiniteDiffJacobian, History, InitialHistory, MethodOfSteps,
+};
+use sciml_ode::{Dp5, ReturnCode, Rodas5P, SaveAt, SolveOptions, Tsit5, Vern7, Vern9};
 
 const TAU: f64 = 0.01;
 
@@ -129,4 +131,38 @@ fn a_fixed_point_iteration_that_cannot_converge_ends_with_its_own_error() {
     let (t, u) = sol.iter().last().expect("the end");
     assert!(((u[0] - (-t).exp()) / (-t).exp()).abs() < 1e-6);
     assert!(prob.fixed_point_stats().failures > 0);
+}
+
+#[test]
+fn rodas5p_steps_longer_than_the_lag_converge_too() {
+    // The same problem through a Rosenbrock method (its interpolant from its stages), with a
+    // finite-difference Jacobian in u.
+    let f: Field = DdeFn::new(1, 2, rhs);
+    let history = InitialHistory::function(|_p: &Vec<f64>, t: f64, out: &mut Vec<f64>| {
+        out[0] = (-t).exp();
+    });
+    let mut prob = DdeProblem::new(
+        FiniteDiffJacobian::new(f),
+        vec![1.0],
+        history,
+        (0.0, 5.0),
+        vec![-2.0, (-TAU).exp()],
+    )
+    .expect("valid problem")
+    .with_lags(vec![TAU])
+    .expect("valid lag");
+    let opts = SolveOptions::default()
+        .tolerances(1e-8, 1e-10)
+        .saveat(SaveAt::Steps);
+    let sol = prob
+        .solve(MethodOfSteps::new(<Rodas5P>::new()), &opts)
+        .expect("solves");
+    let longest = sol.t.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    let err = sol
+        .iter()
+        .map(|(t, u)| ((u[0] - (-t).exp()) / (-t).exp()).abs())
+        .fold(0.0, f64::max);
+    assert!(longest > 2.0 * TAU, "the steps stayed short ({longest})");
+    assert!(prob.fixed_point_stats().iterated_steps > 0);
+    assert!(err < 1e-6, "max relative error {err:e}");
 }
