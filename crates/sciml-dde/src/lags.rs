@@ -66,3 +66,34 @@ pub(crate) fn first_nonpositive<V: State, P>(
         .map(|(i, l)| (i, l(u, p, t)))
         .find(|(_, x)| !(x.is_finite() && *x > Re::<V>::zero()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_of_two_lags_up_to_depth_two() {
+        // 0 + {0.7, 1} and their pairwise sums {1.4, 1.7, 2}; 2.1 and beyond need depth 3.
+        let got: Vec<f64> = propagated(0.0, 10.0, &[1.0, 0.7], 2);
+        let want = [0.7_f64, 1.0, 1.4, 1.7, 2.0];
+        assert_eq!(got.len(), want.len(), "{got:?}");
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-15, "{got:?}");
+        }
+    }
+
+    #[test]
+    fn points_past_the_span_and_rounding_duplicates_are_dropped() {
+        // 0.1 + 0.2 and 0.2 + 0.1 differ in the last bit or not at all: one point.
+        let got: Vec<f64> = propagated(0.0, 0.35, &[0.1, 0.2], 3);
+        assert_eq!(got.len(), 3, "{got:?}"); // 0.1, 0.2, 0.3
+        assert!(got.iter().all(|x| *x < 0.35));
+    }
+
+    #[test]
+    fn invalid_lags_are_found() {
+        assert_eq!(first_invalid(&[1.0, 2.0]), None);
+        assert_eq!(first_invalid(&[1.0, 0.0]).map(|x| x.0), Some(1));
+        assert_eq!(first_invalid(&[f64::NAN]).map(|x| x.0), Some(0));
+    }
+}
