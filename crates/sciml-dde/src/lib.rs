@@ -5,15 +5,19 @@
 //! before `t0` ([`InitialHistory`], a function or a constant), the solve's own dense output
 //! after it. A [`DdeProblem`] declares its lags (constant ones for discontinuity tracking,
 //! state-dependent ones checked to stay positive) and is solved by [`MethodOfSteps`] around an
-//! ODE method with dense output (BS3, DP5, Tsit5, Vern6–9). The method is stepped unchanged on
-//! a [`DdeField`]: the right-hand side with the history lent for one step.
+//! ODE method with dense output (BS3, DP5, Tsit5, Vern6–9; Rodas5P and KenCarp4 with a
+//! [`DdeJacobian`] or [`FiniteDiffJacobian`]). The method is stepped unchanged on a
+//! [`DdeField`]: the right-hand side with the history lent for one step.
 //!
 //! - Steps may be longer than the smallest lag: the values inside the step are resolved by a
 //!   fixed-point iteration on the step's own interpolant (tolerance and iteration limit in
 //!   [`MethodOfSteps`]; non-convergence rejects the step, and where that cannot help the solve
 //!   ends with [`DdeError::FixedPointNotConverged`]).
 //! - The derivative discontinuities of constant lags, `t0 + Σ kᵢτᵢ` up to the method's order,
-//!   are tstops.
+//!   are tstops; those of state-dependent lags are located as events and the crossing step is
+//!   retaken to end on them.
+//! - `MethodOfSteps::history_window` bounds the memory of long solves with bounded lags.
+//! - The state may be `Vec<f32>`, `Vec<f64>` or dual numbers (forward-mode derivatives).
 //! - Options, saves, dense output, callbacks and return codes are the ODE solvers'.
 //!
 //! Neutral equations (the right-hand side reading `u'` at earlier times) are out of scope.
