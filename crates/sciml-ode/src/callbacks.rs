@@ -80,6 +80,7 @@ pub struct ContinuousCallback<V: State> {
     pub(crate) direction: Crossing,
     pub(crate) interp_points: usize,
     pub(crate) time_tol: f64,
+    pub(crate) land: bool,
 }
 
 impl<V: State> ContinuousCallback<V> {
@@ -94,7 +95,17 @@ impl<V: State> ContinuousCallback<V> {
             direction: Crossing::Both,
             interp_points: 10,
             time_tol: 1e-12,
+            land: false,
         }
+    }
+    /// Retakes the step so that it ends exactly at the located time, and runs the affect on
+    /// that step's end state, instead of interpolating the state there. For conditions whose
+    /// root is a discontinuity of the right-hand side (a delay equation's propagated
+    /// discontinuities), where the interpolant of a step across the root is inaccurate. Only
+    /// for one-step methods (a multistep method's history would have moved on).
+    pub fn land_on_root(mut self, on: bool) -> Self {
+        self.land = on;
+        self
     }
     /// Only these crossings are events.
     pub fn direction(mut self, d: Crossing) -> Self {

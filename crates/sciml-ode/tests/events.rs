@@ -138,3 +138,39 @@ fn discrete_callback_can_terminate() {
     assert!(*sol.t.last().unwrap() < 10.0);
     assert!(sol.u.last().unwrap()[0] > 100.0);
 }
+
+/// `u' = max(0, t − 1/2)`: `u''` jumps at t = 1/2, which the error estimate of a step across it
+/// does not see; `u(1) = 1/8`. Landing on the root of `t − 1/2` retakes the step that crosses it
+/// to end there, and the affect runs on that step's end state.
+#[test]
+fn landing_on_the_root_of_a_kink_in_the_field() {
+    let solve = |land: bool| {
+        let f = FnField::new(1, 0, |t: f64, _u: &[f64], _p: &[f64], du: &mut [f64]| {
+            du[0] = (t - 0.5).max(0.0);
+        });
+        let mut prob = OdeProblem::new(f, vec![0.0], (0.0, 1.0), vec![]).unwrap();
+        let cb = ContinuousCallback::new(|t, _u: &Vec<f64>| t - 0.5, |_ctx| {})
+            .direction(Crossing::Up)
+            .land_on_root(land);
+        let opts = SolveOptions::default().tolerances(1e-6, 1e-8);
+        prob.solve_with_callbacks(Vern9, &opts, Callbacks::new().with_continuous(cb))
+            .unwrap()
+    };
+    let landed = solve(true);
+    let at_root = landed.t.iter().filter(|t| (*t - 0.5).abs() < 1e-12).count();
+    assert_eq!(at_root, 1, "{:?}", landed.t);
+    let err_landed = (landed.u.last().unwrap()[0] - 0.125).abs();
+    let interpolated = solve(false);
+    let err_interp = (interpolated.u.last().unwrap()[0] - 0.125).abs();
+    assert!(err_landed < 1e-14, "landed: error {err_landed:e}");
+    assert!(
+        err_interp > 1e3 * err_landed.max(1e-17),
+        "interpolated: error {err_interp:e}"
+    );
+    assert_eq!(landed.retcode, ReturnCode::Success);
+    assert_eq!(
+        landed.stats.rejected,
+        interpolated.stats.rejected + 1,
+        "one step retaken"
+    );
+}

@@ -35,6 +35,11 @@ impl<V: State> Events<V> {
         !self.callbacks.continuous.is_empty()
     }
 
+    /// Whether continuous callback `k` retakes the step to land on its root.
+    pub fn lands(&self, k: usize) -> bool {
+        self.callbacks.continuous.get(k).is_some_and(|cb| cb.land)
+    }
+
     /// Evaluates the continuous conditions at `(t, u)`, the start of the next step.
     pub fn refresh(&mut self, t: Re<V>, u: &V) {
         self.gprev.clear();

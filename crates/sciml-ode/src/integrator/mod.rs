@@ -57,6 +57,9 @@ pub struct StepLoop<S: Stepper> {
     advance_pending: bool,
     /// The last rejected attempt failed on a NaN or infinite value.
     nonfinite_reject: bool,
+    /// A callback that lands on its root located one at this time: the steps aim there, and
+    /// the affect runs on the end state of the step that lands.
+    landing: Option<(usize, Re<S::V>)>,
     done: bool,
 }
 
@@ -242,6 +245,7 @@ impl<S: Stepper> StepLoop<S> {
             last_step: None,
             advance_pending: false,
             nonfinite_reject: false,
+            landing: None,
             done: false,
         };
         if integ.schedule.save_steps && opts.save_start != Some(false) {
@@ -321,6 +325,13 @@ impl<S: Stepper> StepLoop<S> {
     /// The solution saved so far.
     pub fn solution(&self) -> &Solution<S::V> {
         &self.rec.sol
+    }
+    /// Drops the dense output of the steps that end before `t` (see
+    /// [`DenseOutput::drop_before`]): for solves whose history reads reach only a bounded
+    /// distance back, so that long integrations keep bounded memory. The solution's dense output
+    /// then covers only what is kept.
+    pub fn forget_dense_before(&mut self, t: Re<S::V>) -> usize {
+        self.rec.sol.dense.as_mut().map_or(0, |d| d.drop_before(t))
     }
     /// Whether the end of the span (or a terminating callback) was reached.
     pub fn is_done(&self) -> bool {
@@ -494,7 +505,11 @@ impl<S: Stepper> StepLoop<S> {
             if self.rec.sol.stats.steps >= self.lim.maxiters {
                 return Err(self.fail(ReturnCode::MaxIters));
             }
-            let target = self.schedule.next_stop();
+            let stop = self.schedule.next_stop();
+            let target = match self.landing {
+                Some((_, tev)) if (tev - stop) * dir < R::<S::V>::zero() => tev,
+                _ => stop,
+            };
             let remaining = target - self.t;
             let mut h = self.h;
             if !self.lim.adaptive {
@@ -573,10 +588,25 @@ impl<S: Stepper> StepLoop<S> {
             let sol = &mut self.rec.sol;
             self.stepper
                 .finish_step(tnew, &self.unew, sol.dense.as_ref(), &mut sol.stats);
-            if let Some((k, tev)) = self.locate_event(h, tnew) {
-                self.handle_event(k, tev, h);
-                return Ok(!self.done);
+            let landed = self
+                .landing
+                .filter(|(_, tev)| hit && tnew == *tev)
+                .map(|(k, _)| k);
+            if landed.is_none() {
+                if let Some((k, tev)) = self.locate_event(h, tnew) {
+                    if self.events.lands(k) && tev != tnew {
+                        // Retake the step to end at the root (the step counts as rejected).
+                        self.landing = Some((k, tev));
+                        self.rec.sol.stats.accepted -= 1;
+                        self.rec.sol.stats.rejected += 1;
+                        continue;
+                    }
+                    self.landing = None;
+                    self.handle_event(k, tev, h);
+                    return Ok(!self.done);
+                }
             }
+            self.landing = None;
             let (stepper, unew) = (&self.stepper, &self.unew);
             self.rec
                 .record_step(self.t, h, &self.u, || stepper.step_memory(unew));
@@ -593,8 +623,12 @@ impl<S: Stepper> StepLoop<S> {
             std::mem::swap(&mut self.u, &mut self.unew);
             self.last_step = Some((self.t, h));
             self.t = tnew;
-            self.schedule.stepped(tnew, hit);
+            self.schedule
+                .stepped(tnew, hit && tnew == self.schedule.next_stop());
             self.advance_pending = true;
+            if let Some(k) = landed {
+                self.land(k);
+            }
             self.run_discrete_callbacks();
             if self.events.has_continuous() {
                 self.events.refresh(self.t, &self.u);
@@ -628,6 +662,25 @@ impl<S: Stepper> StepLoop<S> {
             self.done = true;
             self.rec.sol.retcode = ReturnCode::Terminated;
             return;
+        }
+        self.restart();
+    }
+
+    /// Runs the affect of the landing callback `k` on the state the step landed with.
+    fn land(&mut self, k: usize) {
+        let before = self.u.clone();
+        let terminate = self.events.affect(k, self.t, &mut self.u);
+        if terminate {
+            self.done = true;
+            self.rec.sol.retcode = ReturnCode::Terminated;
+            return;
+        }
+        self.scratch
+            .lincomb(&self.u, &[-Re::<S::V>::one()], &[&before]);
+        let changed = self.scratch.first_non_finite().is_some()
+            || S::V::err_norm(&self.scratch, &before, &before, &self.tol) != Re::<S::V>::zero();
+        if changed && self.schedule.save_steps {
+            self.rec.save_untaped(self.t, self.u.clone());
         }
         self.restart();
     }
