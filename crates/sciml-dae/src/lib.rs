@@ -1,0 +1,26 @@
+//! Differential-algebraic equations `F(u′, u, p, t) = 0`.
+//!
+//! * [`DaeProblem`]: the residual, `du0`, `u0`, the span, the parameters and
+//!   `differential_vars`, validated on construction.
+//! * [`DaeFunction`] / [`DaeJacobian`]: the residual and its Jacobians `∂F/∂u`, `∂F/∂u′`, from
+//!   closures ([`DaeClosure`]) or forward differences ([`DaeFiniteDiff`]).
+//! * [`DaeBdf`]: variable-order (1–5), variable-step BDF in fixed-leading-coefficient form,
+//!   a [`sciml_ode::Stepper`] on sciml-ode's step loop with its shared Newton iteration and
+//!   dense linear strategy (module [`bdf`]); `suppress_alg` leaves the algebraic variables out of
+//!   the error test.
+//! * [`DaeInit`]: `CheckInit` and `BrownFullBasicInit` (module [`init`]).
+//!
+//! Not yet here: sparse and Krylov linear strategies for DAEs, events, forward sensitivities
+//! and adjoints through the DAE BDF, `ShampineCollocationInit`, the neural layers.
+
+pub mod bdf;
+pub mod error;
+pub mod function;
+pub mod init;
+pub mod problem;
+
+pub use bdf::{DaeBdf, DaeBdfStepper};
+pub use error::DaeError;
+pub use function::{DaeClosure, DaeFiniteDiff, DaeFunction, DaeJacobian, NoJacobians};
+pub use init::DaeInit;
+pub use problem::DaeProblem;

@@ -1,0 +1,194 @@
+//! [`DaeProblem`]: a residual `F(u′, u, p, t) = 0` with its start, span, parameters and which
+//! variables are differential; validated on construction, solved by [`DaeProblem::solve`].
+
+use crate::bdf::{DaeBdf, DaeBdfStepper};
+use crate::error::DaeError;
+use crate::function::{DaeFunction, DaeJacobian};
+use crate::init::{initialise, DaeInit};
+use sciml_core::{DenseMatrix, Solution};
+use sciml_ode::{Callbacks, SolveOptions, StepLoop};
+
+/// A DAE `F(u′, u, p, t) = 0` (the argument order of DifferentialEquations.jl's `DAEProblem`:
+/// `du0` before `u0`).
+///
+/// ```
+/// use sciml_dae::{DaeBdf, DaeClosure, DaeFiniteDiff, DaeInit, DaeProblem};
+/// use sciml_ode::SolveOptions;
+/// // u1′ = −u1 and the algebraic u2 = u1²: u1 = e^{−t}, u2 = e^{−2t}.
+/// let f = DaeClosure::new(2, |_t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
+///     r[0] = du[0] + u[0];
+///     r[1] = u[1] - u[0] * u[0];
+/// });
+/// // An inconsistent start (u2 and u1′ wrong), repaired by BrownFullBasicInit.
+/// let mut prob = DaeProblem::new(DaeFiniteDiff::new(f), vec![0.0, 0.0], vec![1.0, 0.5],
+///     (0.0, 1.0), vec![], Some(vec![true, false]))?;
+/// let opts = SolveOptions::default().tolerances(1e-8, 1e-10);
+/// let sol = prob.solve(DaeBdf::new(), DaeInit::BrownFullBasicInit, &opts)?;
+/// let u = sol.u.last().unwrap();
+/// assert!((u[0] - (-1f64).exp()).abs() < 1e-6);
+/// assert!((u[1] - (-2f64).exp()).abs() < 1e-6);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct DaeProblem<F> {
+    f: F,
+    du0: Vec<f64>,
+    u0: Vec<f64>,
+    tspan: (f64, f64),
+    p: Vec<f64>,
+    differential_vars: Vec<bool>,
+}
+
+fn check(what: &'static str, v: &[f64], n: usize) -> Result<(), DaeError> {
+    if v.len() != n {
+        return Err(DaeError::Length {
+            what,
+            got: v.len(),
+            expected: n,
+        });
+    }
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(index) => Err(DaeError::NotFinite { what, index }),
+        None => Ok(()),
+    }
+}
+
+impl<F: DaeFunction> DaeProblem<F> {
+    /// The problem `f` from `(du0, u0)` over `tspan` (forward, `t0 < t1`) with parameters `p`;
+    /// `differential_vars[i]` says whether `u_i′` appears in `F` (all `true` when `None`).
+    /// `du0` may be inconsistent when the solve initialises with `BrownFullBasicInit`.
+    pub fn new(
+        f: F,
+        du0: Vec<f64>,
+        u0: Vec<f64>,
+        tspan: (f64, f64),
+        p: Vec<f64>,
+        differential_vars: Option<Vec<bool>>,
+    ) -> Result<Self, DaeError> {
+        let n = f.len();
+        check("u0", &u0, n)?;
+        check("du0", &du0, n)?;
+        check("p", &p, p.len())?;
+        let (t0, t1) = tspan;
+        if !(t0.is_finite() && t1.is_finite() && t0 < t1) {
+            return Err(DaeError::Span { t0, t1 });
+        }
+        let differential_vars = differential_vars.unwrap_or_else(|| vec![true; n]);
+        if differential_vars.len() != n {
+            return Err(DaeError::Length {
+                what: "differential_vars",
+                got: differential_vars.len(),
+                expected: n,
+            });
+        }
+        Ok(DaeProblem {
+            f,
+            du0,
+            u0,
+            tspan,
+            p,
+            differential_vars,
+        })
+    }
+
+    /// The initial state.
+    pub fn u0(&self) -> &[f64] {
+        &self.u0
+    }
+    /// The initial derivative (as given; the solve's initialisation may correct it).
+    pub fn du0(&self) -> &[f64] {
+        &self.du0
+    }
+    /// The time span.
+    pub fn tspan(&self) -> (f64, f64) {
+        self.tspan
+    }
+    /// The parameters.
+    pub fn p(&self) -> &[f64] {
+        &self.p
+    }
+    /// Which variables are differential.
+    pub fn differential_vars(&self) -> &[bool] {
+        &self.differential_vars
+    }
+    /// Replaces the parameters (same length).
+    pub fn set_p(&mut self, p: Vec<f64>) -> Result<(), DaeError> {
+        check("p", &p, self.p.len())?;
+        self.p = p;
+        Ok(())
+    }
+}
+
+impl<F: DaeJacobian> DaeProblem<F> {
+    /// The iteration matrix `W = ∂F/∂u + α·∂F/∂u′` at `(t, du, u)` with the problem's
+    /// parameters, written into `w` (`n × n`): what a BDF step of coefficient `α = γ_k/h`
+    /// factorises.
+    pub fn iteration_matrix(
+        &mut self,
+        alpha: f64,
+        t: f64,
+        du: &[f64],
+        u: &[f64],
+        w: &mut DenseMatrix<f64>,
+    ) -> Result<(), DaeError> {
+        let n = self.u0.len();
+        check("u", u, n)?;
+        check("du", du, n)?;
+        if w.nrows() != n || w.ncols() != n {
+            return Err(DaeError::Length {
+                what: "iteration matrix rows",
+                got: w.nrows().min(w.ncols()),
+                expected: n,
+            });
+        }
+        let mut a = DenseMatrix::zeros(n, n);
+        self.f.jacobians(t, du, u, &self.p, w, &mut a);
+        for (wi, ai) in w.as_mut_slice().iter_mut().zip(a.as_slice()) {
+            *wi += alpha * ai;
+        }
+        Ok(())
+    }
+
+    /// Makes the start consistent by `init` and integrates with `method` under `opts` (saves,
+    /// tstops, dense output, fixed or adaptive steps: sciml-ode's step loop). The consistency
+    /// bound of the initialisation is the absolute tolerance of `opts` (its largest entry).
+    pub fn solve(
+        &mut self,
+        method: DaeBdf,
+        init: DaeInit,
+        opts: &SolveOptions<f64>,
+    ) -> Result<Solution<Vec<f64>>, DaeError> {
+        let (mut u0, mut du0) = (self.u0.clone(), self.du0.clone());
+        let n = u0.len();
+        let abstol = (0..n).map(|i| opts.tol.atol_at(i)).fold(0.0, f64::max);
+        let t0 = self.tspan.0;
+        initialise(
+            init,
+            &mut self.f,
+            &self.p,
+            t0,
+            &self.differential_vars,
+            &mut u0,
+            &mut du0,
+            abstol,
+        )?;
+        // A structurally singular (index above one) problem has a singular W for every α:
+        // say so now rather than after the step size has shrunk to nothing.
+        let mut w = DenseMatrix::zeros(n, n);
+        let alpha = 1e3 / (self.tspan.1 - t0);
+        self.iteration_matrix(alpha, t0, &du0, &u0, &mut w)?;
+        let mut lu = sciml_core::linalg::DenseLu::new(n);
+        if lu.factor(&w).is_err() {
+            return Err(DaeError::SingularIterationMatrix { t: t0 });
+        }
+        let stepper = DaeBdfStepper::new(
+            &mut self.f,
+            &self.p,
+            method,
+            &self.differential_vars,
+            &du0,
+        );
+        let sol = StepLoop::new(stepper, &u0, self.tspan, opts, Callbacks::new())?.solve()?;
+        Ok(sol)
+    }
+}
