@@ -366,6 +366,7 @@ impl<F: DaeJacobian> Stepper for DaeBdfStepper<'_, F> {
         let (t, h, u0, tol) = (step.t, step.h, step.u0, step.tol);
         self.suggest = Some(0.5 * h);
         self.order_chosen = false;
+        self.next_order = self.order;
         self.interp_ready = false;
         if h != self.h {
             self.rescale(h);
@@ -457,18 +458,18 @@ impl<F: DaeJacobian> Stepper for DaeBdfStepper<'_, F> {
         if !err.is_finite() {
             return Err(StepFailure::NonFinite);
         }
+        if self.method.fixed_order && k < self.method.max_order {
+            // Decided before the error test: fixed steps accept whatever the estimate.
+            self.next_order = k + 1;
+            self.order_chosen = true;
+        }
         if err > 1.0 {
             let factor = (safety * err.powf(-1.0 / (k + 1) as f64)).max(MIN_FACTOR);
             self.suggest = Some(h * factor);
             return Ok(err);
         }
-        self.next_order = k;
         self.suggest = Some(h);
         if self.method.fixed_order {
-            if k < self.method.max_order {
-                self.next_order = k + 1;
-                self.order_chosen = true;
-            }
             return Ok(err);
         }
         if self.n_equal + 1 < k + 1 {
