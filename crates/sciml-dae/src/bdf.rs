@@ -300,9 +300,9 @@ impl<F: DaeJacobian> Residual for Corrector<'_, F> {
         out: &mut Vec<f64>,
         stats: &mut Stats,
     ) -> Result<(), StepFailure> {
-        for i in 0..d.len() {
-            self.y[i] = self.ypred[i] + d[i];
-            self.du[i] = (self.gk * d[i] + self.psi[i]) / self.h;
+        for (i, di) in d.iter().enumerate() {
+            self.y[i] = self.ypred[i] + di;
+            self.du[i] = (self.gk * di + self.psi[i]) / self.h;
         }
         self.f.residual(self.t_new, self.du, self.y, self.p, out);
         stats.nf += 1;
@@ -443,8 +443,8 @@ impl<F: DaeJacobian> Stepper for DaeBdfStepper<'_, F> {
             step.stats,
         )?;
         self.eta = rate.eta;
-        for m in 0..u1.len() {
-            u1[m] = self.ypred[m] + self.corr[m];
+        for (m, um) in u1.iter_mut().enumerate() {
+            *um = self.ypred[m] + self.corr[m];
             self.du_new[m] = (gk * self.corr[m] + self.psi[m]) / h;
         }
         if !u1.all_finite() {

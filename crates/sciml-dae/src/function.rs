@@ -51,11 +51,20 @@ pub struct NoJacobians;
 /// f.residual(0.0, &[-1.0, -2.0], &[1.0, 1.0], &[], &mut r);
 /// assert_eq!(r, [0.0, 0.0]);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct DaeClosure<R, J = NoJacobians> {
     n: usize,
     residual: R,
     jacobians: J,
+}
+
+/// Closures have no `Debug`: the size stands for them, so a problem can still be printed.
+impl<R, J> std::fmt::Debug for DaeClosure<R, J> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DaeClosure")
+            .field("n", &self.n)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<R> DaeClosure<R, NoJacobians>
@@ -176,7 +185,12 @@ impl<F: DaeFunction> DaeJacobian for DaeFiniteDiff<F> {
             x[j] = xj + step;
             f.residual(t, du, x, p, shifted);
             x[j] = xj;
-            for ((c, s), b) in dfdu.col_mut(j).iter_mut().zip(shifted.iter()).zip(base.iter()) {
+            for ((c, s), b) in dfdu
+                .col_mut(j)
+                .iter_mut()
+                .zip(shifted.iter())
+                .zip(base.iter())
+            {
                 *c = (s - b) / step;
             }
         }
@@ -187,7 +201,12 @@ impl<F: DaeFunction> DaeJacobian for DaeFiniteDiff<F> {
             x[j] = xj + step;
             f.residual(t, x, u, p, shifted);
             x[j] = xj;
-            for ((c, s), b) in dfddu.col_mut(j).iter_mut().zip(shifted.iter()).zip(base.iter()) {
+            for ((c, s), b) in dfddu
+                .col_mut(j)
+                .iter_mut()
+                .zip(shifted.iter())
+                .zip(base.iter())
+            {
                 *c = (s - b) / step;
             }
         }

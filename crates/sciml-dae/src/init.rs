@@ -72,8 +72,14 @@ impl<F: DaeJacobian> Residual for BrownResidual<'_, F> {
         }
         self.magnitude = x.iter().map(|v| v.abs()).fold(1.0, f64::max);
         // A full Newton iteration: a fresh matrix at every iterate.
-        self.f
-            .jacobians(self.t0, self.du, self.u, self.p, &mut self.dfdu, &mut self.dfddu);
+        self.f.jacobians(
+            self.t0,
+            self.du,
+            self.u,
+            self.p,
+            &mut self.dfdu,
+            &mut self.dfddu,
+        );
         stats.njac += 1;
         for (i, d) in self.differential.iter().enumerate() {
             let src = if *d { &self.dfddu } else { &self.dfdu };

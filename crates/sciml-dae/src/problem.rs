@@ -181,13 +181,8 @@ impl<F: DaeJacobian> DaeProblem<F> {
         if lu.factor(&w).is_err() {
             return Err(DaeError::SingularIterationMatrix { t: t0 });
         }
-        let stepper = DaeBdfStepper::new(
-            &mut self.f,
-            &self.p,
-            method,
-            &self.differential_vars,
-            &du0,
-        );
+        let stepper =
+            DaeBdfStepper::new(&mut self.f, &self.p, method, &self.differential_vars, &du0);
         let sol = StepLoop::new(stepper, &u0, self.tspan, opts, Callbacks::new())?.solve()?;
         Ok(sol)
     }

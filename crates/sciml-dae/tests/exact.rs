@@ -9,10 +9,13 @@ use sciml_ode::{SaveAt, SolveOptions};
 /// Semi-explicit index 1: `u1′ = −u1 + u2`, `0 = u2 − cos t`, `u(0) = (1, 1)`; exactly
 /// `u1 = (cos t + sin t)/2 + e^{−t}/2`, `u2 = cos t`, and `u′(0) = (0, 0)`.
 fn forced() -> impl DaeJacobian {
-    DaeClosure::new(2, |t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
-        r[0] = du[0] + u[0] - u[1];
-        r[1] = u[1] - t.cos();
-    })
+    DaeClosure::new(
+        2,
+        |t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
+            r[0] = du[0] + u[0] - u[1];
+            r[1] = u[1] - t.cos();
+        },
+    )
     .with_jacobians(
         |_t: f64,
          _du: &[f64],
@@ -98,7 +101,10 @@ fn adaptive_variable_order_meets_the_tolerance() {
         println!("rtol {rtol}: error {err:e}, {} steps", sol.stats.accepted);
         // Global error of a few tolerances (local error control, |u| ≤ 1.3).
         assert!(err < 20.0 * rtol, "rtol {rtol}: error {err:e}");
-        assert!(err < last / 100.0, "rtol {rtol}: error {err:e} after {last:e}");
+        assert!(
+            err < last / 100.0,
+            "rtol {rtol}: error {err:e} after {last:e}"
+        );
         last = err;
     }
 }
@@ -120,10 +126,13 @@ fn saveat_reads_the_dense_output() {
 
 /// Semi-explicit index 2: `y′ = z`, `0 = y − sin t`; exactly `y = sin t`, `z = cos t`.
 fn index2() -> impl DaeJacobian {
-    DaeClosure::new(2, |t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
-        r[0] = du[0] - u[1];
-        r[1] = u[0] - t.sin();
-    })
+    DaeClosure::new(
+        2,
+        |t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
+            r[0] = du[0] - u[1];
+            r[1] = u[0] - t.sin();
+        },
+    )
     .with_jacobians(
         |_t: f64,
          _du: &[f64],
@@ -165,7 +174,10 @@ fn index_two_with_suppressed_algebraic_error_test() {
         ey = ey.max((u[0] - t.sin()).abs());
         ez = ez.max((u[1] - t.cos()).abs());
     }
-    println!("index 2: y error {ey:e}, z error {ez:e}, {} steps", sol.stats.accepted);
+    println!(
+        "index 2: y error {ey:e}, z error {ez:e}, {} steps",
+        sol.stats.accepted
+    );
     // y is fixed by the linear constraint (one Newton iteration solves it exactly); z = y′ by
     // differentiation, one order less accurate than a differential variable (index 2).
     assert!(ey < 1e-12, "y error {ey:e}");
