@@ -177,6 +177,15 @@ fn wrms(e: &[f64], a: &[f64], b: &[f64], tol: &Tolerance<f64>, mask: Option<&[bo
 pub struct DaeBdfStepper<'a, F> {
     f: &'a mut F,
     p: &'a [f64],
+    /// Equations of the system; the state holds the solution and `n_params` sensitivities.
+    n: usize,
+    n_params: usize,
+    /// `∂F/∂p` (`n × n_params`), for the sensitivities.
+    dfdp: DenseMatrix<f64>,
+    /// The Newton correction of the system (length `n`).
+    corr_n: Vec<f64>,
+    /// Right-hand side of a sensitivity solve (length `n`).
+    sens_rhs: Vec<f64>,
     method: DaeBdf,
     /// Differential components (`true`), for `suppress_alg`.
     differential: Vec<bool>,
@@ -211,7 +220,9 @@ pub struct DaeBdfStepper<'a, F> {
 
 impl<'a, F: DaeJacobian> DaeBdfStepper<'a, F> {
     /// The stepper for `f` with parameters `p` from a consistent `du0`; `differential` marks
-    /// the differential components.
+    /// the differential components. `du0` is `u′(t0)` (length `n = f.len()`), or, to solve
+    /// forward sensitivities with respect to the `m` parameters as well, `u′(t0)` followed by
+    /// the `m` sensitivities' derivatives (length `n(1 + m)`, the layout of the state).
     pub fn new(
         f: &'a mut F,
         p: &'a [f64],
@@ -219,8 +230,11 @@ impl<'a, F: DaeJacobian> DaeBdfStepper<'a, F> {
         differential: &[bool],
         du0: &[f64],
     ) -> Self {
-        let n = du0.len();
+        let naug = du0.len();
+        let n = f.len().max(1).min(naug);
+        let n_params = naug / n - 1;
         let z = vec![0.0; n];
+        let zaug = vec![0.0; naug];
         let jac = HeldJacobian {
             j: DenseMatrix::zeros(n, n),
         };
@@ -228,26 +242,31 @@ impl<'a, F: DaeJacobian> DaeBdfStepper<'a, F> {
         DaeBdfStepper {
             f,
             p,
+            n,
+            n_params,
+            dfdp: DenseMatrix::zeros(n, n_params),
+            corr_n: z.clone(),
+            sens_rhs: z.clone(),
             method,
             differential: differential.to_vec(),
             lc,
             jac,
             dfddu: DenseMatrix::zeros(n, n),
             no_p: Vec::new(),
-            d: vec![z.clone(); MAX_ORDER + 3],
-            dtmp: vec![z.clone(); MAX_ORDER + 1],
+            d: vec![zaug.clone(); MAX_ORDER + 3],
+            dtmp: vec![zaug.clone(); MAX_ORDER + 1],
             h: 1.0,
             order: 1,
             n_equal: 0,
             du_start: du0.to_vec(),
-            du_new: z.clone(),
-            ypred: z.clone(),
-            psi: z.clone(),
-            corr: z.clone(),
+            du_new: zaug.clone(),
+            ypred: zaug.clone(),
+            psi: zaug.clone(),
+            corr: zaug.clone(),
             dy: z.clone(),
             y: z.clone(),
-            tmp: z.clone(),
-            iv: vec![z; MAX_ORDER],
+            tmp: z,
+            iv: vec![zaug; MAX_ORDER],
             eta: ETA_RESET,
             step_order: 1,
             next_order: 1,
@@ -275,6 +294,78 @@ impl<'a, F: DaeJacobian> DaeBdfStepper<'a, F> {
     }
 }
 
+impl<F: DaeJacobian> DaeBdfStepper<'_, F> {
+    /// The staggered direct sensitivity step (as IDAS): with the system's step converged, each
+    /// sensitivity `s_j = ∂u/∂p_j` takes the same BDF step of the linear sensitivity DAE
+    /// `∂F/∂u·s + ∂F/∂u′·s′ + ∂F/∂p_j = 0`, with `s′ = (γ_k d_s + ψ_s)/h`, solved exactly with `W`
+    /// at the converged point: `W d_s = −(∂F/∂u·s⁽⁰⁾ + ∂F/∂u′·ψ_s/h + ∂F/∂p_j)`. The result is the
+    /// derivative of the converged discrete solution on the step's mesh.
+    fn sensitivity_step(
+        &mut self,
+        t_new: f64,
+        h: f64,
+        gk: f64,
+        u1: &mut [f64],
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure> {
+        let n = self.n;
+        self.f.jacobians(
+            t_new,
+            &self.du_new[..n],
+            &u1[..n],
+            self.p,
+            &mut self.jac.j,
+            &mut self.dfddu,
+        );
+        self.f
+            .param_jacobian(t_new, &self.du_new[..n], &u1[..n], self.p, &mut self.dfdp);
+        DenseSolve.update_jacobian(
+            &mut self.lc,
+            &mut self.jac,
+            t_new,
+            &self.y,
+            &self.no_p,
+            stats,
+        );
+        let w = WSpec {
+            alpha: gk / h,
+            a: Some(&self.dfddu),
+            beta: 1.0,
+        };
+        LinearStrategy::<HeldJacobian>::factorise(&DenseSolve, &mut self.lc, w, stats)?;
+        for j in 0..self.n_params {
+            let off = n * (j + 1);
+            for (i, b) in self.sens_rhs.iter_mut().enumerate() {
+                *b = -self.dfdp[(i, j)];
+            }
+            for l in 0..n {
+                let (sp, ps) = (self.ypred[off + l], self.psi[off + l] / h);
+                for ((b, jv), av) in self
+                    .sens_rhs
+                    .iter_mut()
+                    .zip(self.jac.j.col(l))
+                    .zip(self.dfddu.col(l))
+                {
+                    *b -= jv * sp + av * ps;
+                }
+            }
+            DenseSolve.solve(
+                &mut self.lc,
+                &mut self.jac,
+                &self.no_p,
+                &mut self.sens_rhs,
+                stats,
+            )?;
+            for (i, b) in self.sens_rhs.iter().enumerate() {
+                self.corr[off + i] = *b;
+                u1[off + i] = self.ypred[off + i] + b;
+                self.du_new[off + i] = (gk * b + self.psi[off + i]) / h;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The corrector `G(d)` of the module docs as a [`Residual`] of the shared Newton iteration.
 struct Corrector<'b, F> {
     f: &'b mut F,
@@ -284,8 +375,8 @@ struct Corrector<'b, F> {
     gk: f64,
     psi: &'b [f64],
     ypred: &'b [f64],
-    y: &'b mut Vec<f64>,
-    du: &'b mut Vec<f64>,
+    y: &'b mut [f64],
+    du: &'b mut [f64],
     lc: &'b mut DenseSolveCache<f64>,
     jac: &'b mut HeldJacobian,
     no_p: &'b Vec<f64>,
@@ -387,10 +478,11 @@ impl<F: DaeJacobian> Stepper for DaeBdfStepper<'_, F> {
         for (du, q) in self.du_new.iter_mut().zip(&self.psi) {
             *du = q / h;
         }
+        let n = self.n;
         self.f.jacobians(
             t_new,
-            &self.du_new,
-            &self.ypred,
+            &self.du_new[..n],
+            &self.ypred[..n],
             self.p,
             &mut self.jac.j,
             &mut self.dfddu,
@@ -410,7 +502,7 @@ impl<F: DaeJacobian> Stepper for DaeBdfStepper<'_, F> {
         };
         LinearStrategy::<HeldJacobian>::factorise(&DenseSolve, &mut self.lc, w, step.stats)?;
         self.eta = self.eta.max(ETA_RESET);
-        self.corr.iter_mut().for_each(|x| *x = 0.0);
+        self.corr_n.iter_mut().for_each(|x| *x = 0.0);
         let mut rate = Rate {
             eta: self.eta,
             max_theta: 0.0,
@@ -425,10 +517,10 @@ impl<F: DaeJacobian> Stepper for DaeBdfStepper<'_, F> {
             t_new,
             h,
             gk,
-            psi: &self.psi,
-            ypred: &self.ypred,
+            psi: &self.psi[..n],
+            ypred: &self.ypred[..n],
             y: &mut self.y,
-            du: &mut self.du_new,
+            du: &mut self.du_new[..n],
             lc: &mut self.lc,
             jac: &mut self.jac,
             no_p: &self.no_p,
@@ -436,16 +528,20 @@ impl<F: DaeJacobian> Stepper for DaeBdfStepper<'_, F> {
         };
         let iters = iterate(
             &mut g,
-            &mut self.corr,
+            &mut self.corr_n,
             &mut self.dy,
             conv,
             &mut rate,
             step.stats,
         )?;
         self.eta = rate.eta;
-        for (m, um) in u1.iter_mut().enumerate() {
+        self.corr[..n].copy_from_slice(&self.corr_n);
+        for (m, um) in u1[..n].iter_mut().enumerate() {
             *um = self.ypred[m] + self.corr[m];
             self.du_new[m] = (gk * self.corr[m] + self.psi[m]) / h;
+        }
+        if self.n_params > 0 {
+            self.sensitivity_step(t_new, h, gk, u1, step.stats)?;
         }
         if !u1.all_finite() {
             return Err(StepFailure::NonFinite);
@@ -454,7 +550,9 @@ impl<F: DaeJacobian> Stepper for DaeBdfStepper<'_, F> {
         let maxit = self.method.max_iter;
         let safety = 0.9 * (2 * maxit + 1) as f64 / (2 * maxit + iters.max(2)) as f64;
         let mask = self.method.suppress_alg.then_some(&self.differential[..]);
-        let err = wrms(&self.corr, u0, u1, tol, mask) / (k + 1) as f64;
+        // The error test sees the solution only (IDAS's `errconS = false`).
+        let (u0n, u1n) = (&u0[..n], &u1[..n]);
+        let err = wrms(&self.corr[..n], u0n, u1n, tol, mask) / (k + 1) as f64;
         if !err.is_finite() {
             return Err(StepFailure::NonFinite);
         }
@@ -478,18 +576,18 @@ impl<F: DaeJacobian> Stepper for DaeBdfStepper<'_, F> {
         }
         // Error estimates of orders k − 1 (D_k + d) and k + 1 (d − D_{k+1}).
         let err_m = if k > 1 {
-            for m in 0..u1.len() {
+            for m in 0..n {
                 self.tmp[m] = self.d[k][m] + self.corr[m];
             }
-            wrms(&self.tmp, u0, u1, tol, mask) / k as f64
+            wrms(&self.tmp, u0n, u1n, tol, mask) / k as f64
         } else {
             f64::INFINITY
         };
         let err_p = if k < self.method.max_order {
-            for m in 0..u1.len() {
+            for m in 0..n {
                 self.tmp[m] = self.corr[m] - self.d[k + 1][m];
             }
-            wrms(&self.tmp, u0, u1, tol, mask) / (k + 2) as f64
+            wrms(&self.tmp, u0n, u1n, tol, mask) / (k + 2) as f64
         } else {
             f64::INFINITY
         };

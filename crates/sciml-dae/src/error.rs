@@ -64,6 +64,12 @@ pub enum DaeError {
         /// The residual's 2-norm at the last iterate.
         norm: f64,
     },
+    /// Forward sensitivities need `∂F/∂p`, which the system does not give.
+    #[error(
+        "forward sensitivities need ∂F/∂p: implement DaeJacobian::param_jacobian or wrap the \
+         residual in DaeFiniteDiff"
+    )]
+    NoParamJacobian,
     /// The options or the solve failed (the partial solution is inside).
     #[error(transparent)]
     Solve(#[from] SolveError<Vec<f64>>),

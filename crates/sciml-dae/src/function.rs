@@ -31,6 +31,19 @@ pub trait DaeJacobian: DaeFunction {
         dfdu: &mut DenseMatrix<f64>,
         dfddu: &mut DenseMatrix<f64>,
     );
+    /// Writes `∂F/∂p` into `dfdp` (`n × len(p)`) and returns `true`; the default has none and
+    /// returns `false` (forward sensitivities then refuse the problem). [`DaeFiniteDiff`] gives
+    /// it by differences.
+    fn param_jacobian(
+        &mut self,
+        _t: f64,
+        _du: &[f64],
+        _u: &[f64],
+        _p: &[f64],
+        _dfdp: &mut DenseMatrix<f64>,
+    ) -> bool {
+        false
+    }
 }
 
 /// No Jacobian closure was given (wrap the residual in [`DaeFiniteDiff`], or give one with
@@ -131,6 +144,8 @@ pub struct DaeFiniteDiff<F> {
     base: Vec<f64>,
     shifted: Vec<f64>,
     x: Vec<f64>,
+    /// A copy of the parameters to perturb.
+    p: Vec<f64>,
 }
 
 impl<F: DaeFunction> DaeFiniteDiff<F> {
@@ -142,6 +157,7 @@ impl<F: DaeFunction> DaeFiniteDiff<F> {
             base: vec![0.0; n],
             shifted: vec![0.0; n],
             x: vec![0.0; n],
+            p: Vec::new(),
         }
     }
 
@@ -175,6 +191,7 @@ impl<F: DaeFunction> DaeJacobian for DaeFiniteDiff<F> {
             base,
             shifted,
             x,
+            ..
         } = self;
         f.residual(t, du, u, p, base);
         // Columns of ∂F/∂u (perturbing u), then of ∂F/∂u′ (perturbing u′).
@@ -210,5 +227,40 @@ impl<F: DaeFunction> DaeJacobian for DaeFiniteDiff<F> {
                 *c = (s - b) / step;
             }
         }
+    }
+    fn param_jacobian(
+        &mut self,
+        t: f64,
+        du: &[f64],
+        u: &[f64],
+        p: &[f64],
+        dfdp: &mut DenseMatrix<f64>,
+    ) -> bool {
+        let DaeFiniteDiff {
+            f,
+            base,
+            shifted,
+            p: q,
+            ..
+        } = self;
+        f.residual(t, du, u, p, base);
+        q.clear();
+        q.extend_from_slice(p);
+        for j in 0..q.len() {
+            let pj = q[j];
+            let step = f64::EPSILON.sqrt() * pj.abs().max(1.0);
+            q[j] = pj + step;
+            f.residual(t, du, u, q, shifted);
+            q[j] = pj;
+            for ((c, s), b) in dfdp
+                .col_mut(j)
+                .iter_mut()
+                .zip(shifted.iter())
+                .zip(base.iter())
+            {
+                *c = (s - b) / step;
+            }
+        }
+        true
     }
 }

@@ -9,9 +9,12 @@
 //!   dense linear strategy (module [`bdf`]); `suppress_alg` leaves the algebraic variables out of
 //!   the error test.
 //! * [`DaeInit`]: `CheckInit` and `BrownFullBasicInit` (module [`init`]).
+//! * Forward sensitivities ([`DaeProblem::solve_forward_sensitivity`], staggered direct as
+//!   IDAS), with `∂F/∂p` from [`DaeJacobian::param_jacobian`].
 //!
-//! Not yet here: sparse and Krylov linear strategies for DAEs, events, forward sensitivities
-//! and adjoints through the DAE BDF, `ShampineCollocationInit`, the neural layers.
+//! Not yet here: sparse and Krylov linear strategies for DAEs, events, the discrete adjoint
+//! through the DAE BDF, dual numbers through the solver, `ShampineCollocationInit`, the neural
+//! layers.
 
 pub mod bdf;
 pub mod error;
@@ -23,4 +26,4 @@ pub use bdf::{DaeBdf, DaeBdfStepper};
 pub use error::DaeError;
 pub use function::{DaeClosure, DaeFiniteDiff, DaeFunction, DaeJacobian, NoJacobians};
 pub use init::DaeInit;
-pub use problem::DaeProblem;
+pub use problem::{sensitivity, DaeProblem};
