@@ -64,6 +64,18 @@ pub enum DaeError {
         /// The residual's 2-norm at the last iterate.
         norm: f64,
     },
+    /// A mass matrix that is not `n × n`.
+    #[error(
+        "the mass matrix is {rows} × {cols}; the system has {n} states, so it must be {n} × {n}"
+    )]
+    MassShape {
+        /// Its rows.
+        rows: usize,
+        /// Its columns.
+        cols: usize,
+        /// The number of states.
+        n: usize,
+    },
     /// Forward sensitivities need `∂F/∂p`, which the system does not give.
     #[error(
         "forward sensitivities need ∂F/∂p: implement DaeJacobian::param_jacobian or wrap the \

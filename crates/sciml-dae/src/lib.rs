@@ -8,6 +8,8 @@
 //!   a [`sciml_ode::Stepper`] on sciml-ode's step loop with its shared Newton iteration and
 //!   dense linear strategy (module [`bdf`]); `suppress_alg` leaves the algebraic variables out of
 //!   the error test.
+//! * [`MassMatrixDae`]: a mass-matrix DAE `M u′ = f(t, u, p)` as a residual, so one crate takes
+//!   every DAE.
 //! * [`DaeInit`]: `CheckInit` and `BrownFullBasicInit` (module [`init`]).
 //! * Forward sensitivities ([`DaeProblem::solve_forward_sensitivity`], staggered direct as
 //!   IDAS), with `∂F/∂p` from [`DaeJacobian::param_jacobian`].
@@ -20,10 +22,12 @@ pub mod bdf;
 pub mod error;
 pub mod function;
 pub mod init;
+pub mod mass;
 pub mod problem;
 
 pub use bdf::{DaeBdf, DaeBdfStepper};
 pub use error::DaeError;
 pub use function::{DaeClosure, DaeFiniteDiff, DaeFunction, DaeJacobian, NoJacobians};
 pub use init::DaeInit;
+pub use mass::MassMatrixDae;
 pub use problem::{sensitivity, DaeProblem};

@@ -176,3 +176,24 @@ fn structurally_singular_problem_is_refused() {
     assert!(matches!(e, DaeError::SingularIterationMatrix { .. }), "{e}");
     assert!(e.to_string().contains("index"), "{e}");
 }
+
+#[test]
+fn mass_matrix_of_the_wrong_shape_is_refused() {
+    use sciml_core::ForwardAd;
+    use sciml_dae::MassMatrixDae;
+    use sciml_ode::problems::RobertsonDae;
+    let e = MassMatrixDae::new(ForwardAd::new(RobertsonDae), DenseMatrix::zeros(3, 2))
+        .expect_err("3 × 2 for 3 states");
+    assert!(
+        matches!(
+            e,
+            DaeError::MassShape {
+                rows: 3,
+                cols: 2,
+                n: 3
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("3 × 3"), "{e}");
+}

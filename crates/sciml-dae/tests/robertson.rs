@@ -118,3 +118,32 @@ fn robertson_dae_agrees_with_the_ode_form() {
         }
     }
 }
+
+#[test]
+fn robertson_in_mass_matrix_form_through_the_residual_solver() {
+    use sciml_dae::MassMatrixDae;
+    use sciml_ode::problems::RobertsonDae;
+    let f = MassMatrixDae::new(ForwardAd::new(RobertsonDae), RobertsonDae::mass()).expect("3 × 3");
+    let diff = f.differential_vars();
+    assert_eq!(diff, vec![true, true, false]);
+    let mut prob = DaeProblem::new(
+        f,
+        vec![0.0; 3],
+        vec![1.0, 0.0, 0.0],
+        (0.0, Robertson::T1E11),
+        K.to_vec(),
+        Some(diff),
+    )
+    .expect("valid problem");
+    let opts = SolveOptions::default()
+        .tolerance(Tolerance::per_component(vec![1e-8], vec![1e-14, 1e-20, 1e-14]).expect("tol"))
+        .saveat(SaveAt::Times(vec![Robertson::T1E11]));
+    let sol = prob
+        .solve(DaeBdf::new(), DaeInit::BrownFullBasicInit, &opts)
+        .expect("solves");
+    let rel = rel_err(&sol.u[0], &Robertson::REF_T1E11);
+    println!("mass-matrix form at 1e11: relative errors {rel:?}");
+    for (i, e) in rel.iter().enumerate() {
+        assert!(*e < 1e-6, "component {i}: relative error {e:e}");
+    }
+}
