@@ -3,7 +3,8 @@
 //! * [`DaeProblem`]: the residual, `du0`, `u0`, the span, the parameters and
 //!   `differential_vars`, validated on construction.
 //! * [`DaeFunction`] / [`DaeJacobian`]: the residual and its Jacobians `∂F/∂u`, `∂F/∂u′`, from
-//!   closures ([`DaeClosure`]) or forward differences ([`DaeFiniteDiff`]).
+//!   closures ([`DaeClosure`]), forward differences ([`DaeFiniteDiff`]) or dual numbers over a
+//!   residual written generically ([`DaeForwardAd`] over a [`GenericResidual`]).
 //! * [`DaeBdf`]: variable-order (1–5), variable-step BDF in fixed-leading-coefficient form,
 //!   a [`sciml_ode::Stepper`] on sciml-ode's step loop with its shared Newton iteration and
 //!   dense linear strategy (module [`bdf`]); `suppress_alg` leaves the algebraic variables out of
@@ -20,6 +21,7 @@
 
 pub mod bdf;
 pub mod error;
+pub mod forward_ad;
 pub mod function;
 pub mod init;
 pub mod mass;
@@ -27,6 +29,7 @@ pub mod problem;
 
 pub use bdf::{DaeBdf, DaeBdfStepper};
 pub use error::DaeError;
+pub use forward_ad::{DaeForwardAd, GenericResidual};
 pub use function::{DaeClosure, DaeFiniteDiff, DaeFunction, DaeJacobian, NoJacobians};
 pub use init::DaeInit;
 pub use mass::MassMatrixDae;

@@ -132,3 +132,85 @@ fn sensitivities_need_the_parameter_jacobian() {
         .expect_err("no dF/dp");
     assert!(matches!(e, DaeError::NoParamJacobian), "{e}");
 }
+
+/// The same residual, written once for reals and dual numbers.
+struct Generic;
+
+impl sciml_dae::GenericResidual for Generic {
+    fn len(&self) -> usize {
+        2
+    }
+    fn eval<S: sciml_core::Scalar<Re = f64>>(
+        &self,
+        t: f64,
+        du: &[S],
+        u: &[S],
+        p: &[S],
+        r: &mut [S],
+    ) {
+        r[0] = du[0] + p[0] * u[0] - u[1];
+        r[1] = u[1] - p[1] * S::from_re(t.cos()) + p[2] * u[0] * u[0];
+    }
+}
+
+#[test]
+fn forward_ad_jacobians_are_the_analytic_ones() {
+    use sciml_core::DenseMatrix;
+    use sciml_dae::{DaeForwardAd, DaeJacobian};
+    let mut f = DaeForwardAd::new(Generic);
+    let (t, du, u) = (0.7, [0.3, -0.2], [1.3, 0.4]);
+    let (mut j, mut a, mut jp) = (
+        DenseMatrix::zeros(2, 2),
+        DenseMatrix::zeros(2, 2),
+        DenseMatrix::zeros(2, 3),
+    );
+    f.jacobians(t, &du, &u, &P, &mut j, &mut a);
+    assert!(f.param_jacobian(t, &du, &u, &P, &mut jp));
+    // ∂F/∂u = [[a, −1], [2c u1, 1]], ∂F/∂u′ = [[1, 0], [0, 0]],
+    // ∂F/∂p = [[u1, 0, 0], [0, −cos t, u1²]].
+    let want_j = [P[0], 2.0 * P[2] * u[0], -1.0, 1.0];
+    let want_a = [1.0, 0.0, 0.0, 0.0];
+    let want_p = [u[0], 0.0, 0.0, -t.cos(), 0.0, u[0] * u[0]];
+    assert_eq!(j.as_slice(), &want_j);
+    assert_eq!(a.as_slice(), &want_a);
+    assert_eq!(jp.as_slice(), &want_p);
+}
+
+#[test]
+fn forward_ad_and_finite_difference_jacobians_give_the_same_sensitivities() {
+    use sciml_dae::DaeForwardAd;
+    let opts = SolveOptions::default()
+        .tolerances(1e-12, 1e-12)
+        .fixed_step(0.05)
+        .saveat(SaveAt::Times(vec![T1]));
+    let method = DaeBdf::fixed_order(3);
+    let mut prob = DaeProblem::new(
+        DaeForwardAd::new(Generic),
+        vec![0.0, 0.0],
+        vec![1.0, P[1] - P[2]],
+        (0.0, T1),
+        P.to_vec(),
+        Some(vec![true, false]),
+    )
+    .expect("valid problem");
+    let sol = prob
+        .solve_forward_sensitivity(method, DaeInit::BrownFullBasicInit, &opts)
+        .expect("solves");
+    let end = sol.u.last().expect("end");
+    let ad: Vec<[f64; 2]> = (0..3)
+        .map(|j| {
+            let s = sensitivity(end, 2, j);
+            [s[0], s[1]]
+        })
+        .collect();
+    let cd = central(method, &opts, 1e-4);
+    let diff = max_rel_diff(&ad, &cd);
+    println!("forward AD on the fixed mesh: relative difference to central {diff:e}");
+    assert!(diff < 1e-7, "relative difference {diff:e}");
+    // Exact Jacobians against differenced ones: the sensitivities differ by the differences'
+    // error (about √ε).
+    let fd = forward(method, &opts);
+    let d2 = max_rel_diff(&ad, &fd);
+    println!("forward AD against difference Jacobians: {d2:e}");
+    assert!(d2 < 1e-6, "relative difference {d2:e}");
+}
