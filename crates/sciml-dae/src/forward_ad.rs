@@ -106,15 +106,15 @@ impl<G: GenericResidual> DaeJacobian for DaeForwardAd<G> {
         dfddu: &mut DenseMatrix<f64>,
     ) {
         self.load(du, u, p);
-        for c in 0..u.len() {
-            self.u[c] = Dual::new(u[c], 1.0);
+        for (c, x) in u.iter().enumerate() {
+            self.u[c] = Dual::new(*x, 1.0);
             self.pass_to(t, dfdu, c);
-            self.u[c] = Dual::constant(u[c]);
+            self.u[c] = Dual::constant(*x);
         }
-        for c in 0..du.len() {
-            self.du[c] = Dual::new(du[c], 1.0);
+        for (c, x) in du.iter().enumerate() {
+            self.du[c] = Dual::new(*x, 1.0);
             self.pass_to(t, dfddu, c);
-            self.du[c] = Dual::constant(du[c]);
+            self.du[c] = Dual::constant(*x);
         }
     }
     fn param_jacobian(
@@ -126,10 +126,10 @@ impl<G: GenericResidual> DaeJacobian for DaeForwardAd<G> {
         dfdp: &mut DenseMatrix<f64>,
     ) -> bool {
         self.load(du, u, p);
-        for c in 0..p.len() {
-            self.p[c] = Dual::new(p[c], 1.0);
+        for (c, x) in p.iter().enumerate() {
+            self.p[c] = Dual::new(*x, 1.0);
             self.pass_to(t, dfdp, c);
-            self.p[c] = Dual::constant(p[c]);
+            self.p[c] = Dual::constant(*x);
         }
         true
     }
