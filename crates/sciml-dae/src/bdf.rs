@@ -1,14 +1,16 @@
-//! Variable-order (1–5), variable-step BDF for `F(u′, u, p, t) = 0` in fixed-leading-coefficient
-//! form, as a [`Stepper`] of sciml-ode's step loop.
+//! Variable-order (1–5), variable-step BDF for `F(u′, u, p, t) = 0` with a fixed leading
+//! coefficient, as a [`Stepper`] of sciml-ode's step loop.
 //!
 //! The method keeps the modified backward differences `D_0 … D_{k+2}` of the solution on an
 //! equally spaced grid of spacing `h` and maps them onto a new spacing by `R(ρ)·U` when the step
 //! changes (Shampine and Reichelt, "The MATLAB ODE suite", SIAM J. Sci. Comput. 18, 1997, §2.3;
 //! sciml-ode's `Bdf` shares the coefficients). Interpolating the history onto an equally spaced
-//! grid is the fixed-leading-coefficient implementation of variable-step BDF (Brenan, Campbell
-//! and Petzold, *Numerical Solution of Initial-Value Problems in DAEs*, SIAM 1996, §3.2; IDA,
-//! Hindmarsh et al., ACM TOMS 31, 2005, uses the same idea with modified divided differences):
-//! the leading coefficient `γ_k = Σ_{j≤k} 1/j` does not depend on the step history. A step of
+//! grid is what Brenan, Campbell and Petzold (*Numerical Solution of Initial-Value Problems in
+//! DAEs*, SIAM 1996, §3.2) call the fixed-coefficient strategy: every coefficient, the leading
+//! `γ_k = Σ_{j≤k} 1/j` included, is that of the constant-step formula. DASSL and IDA (Hindmarsh
+//! et al., ACM TOMS 31, 2005) use their fixed-leading-coefficient strategy instead, which freezes
+//! only `γ_k` and builds the predictor from variable-step divided differences; both keep the
+//! iteration matrix's `α = γ_k/h` free of the step history. A step of
 //! order `k` predicts `y⁽⁰⁾ = Σ_{j≤k} D_j`, and with the correction `d = y − y⁽⁰⁾` the BDF
 //! derivative is `h·u′ = γ_k d + ψ`, `ψ = Σ_{j=1}^{k} γ_j D_j`; it solves
 //!
@@ -103,7 +105,7 @@ impl DaeBdf {
 
 impl MethodInfo for DaeBdf {
     fn name(&self) -> &'static str {
-        "DAE BDF (fixed leading coefficient)"
+        "DAE BDF (fixed coefficient, quasi-constant step)"
     }
     fn order(&self) -> u8 {
         self.max_order as u8

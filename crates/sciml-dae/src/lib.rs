@@ -5,7 +5,7 @@
 //! * [`DaeFunction`] / [`DaeJacobian`]: the residual and its Jacobians `∂F/∂u`, `∂F/∂u′`, from
 //!   closures ([`DaeClosure`]), forward differences ([`DaeFiniteDiff`]) or dual numbers over a
 //!   residual written generically ([`DaeForwardAd`] over a [`GenericResidual`]).
-//! * [`DaeBdf`]: variable-order (1–5), variable-step BDF in fixed-leading-coefficient form,
+//! * [`DaeBdf`]: variable-order (1–5), variable-step BDF with fixed (leading) coefficients,
 //!   a [`sciml_ode::Stepper`] on sciml-ode's step loop with its shared Newton iteration and
 //!   dense linear strategy (module [`bdf`]); `suppress_alg` leaves the algebraic variables out of
 //!   the error test.
