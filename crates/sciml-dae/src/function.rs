@@ -138,6 +138,20 @@ where
 
 /// Jacobians of any residual by forward differences, column by column, with the step
 /// `√ε·max(|x_j|, 1)` (about eight correct digits; give exact Jacobians when they matter).
+///
+/// ```
+/// use sciml_core::DenseMatrix;
+/// use sciml_dae::{DaeClosure, DaeFiniteDiff, DaeJacobian};
+/// // F = u′ + p·u²: ∂F/∂u = 2pu, ∂F/∂u′ = 1, ∂F/∂p = u².
+/// let mut f = DaeFiniteDiff::new(DaeClosure::new(1, |_t: f64, du: &[f64], u: &[f64], p: &[f64], r: &mut [f64]| {
+///     r[0] = du[0] + p[0] * u[0] * u[0];
+/// }));
+/// let (mut j, mut a, mut jp) = (DenseMatrix::zeros(1, 1), DenseMatrix::zeros(1, 1), DenseMatrix::zeros(1, 1));
+/// f.jacobians(0.0, &[0.0], &[3.0], &[2.0], &mut j, &mut a);
+/// assert!(f.param_jacobian(0.0, &[0.0], &[3.0], &[2.0], &mut jp));
+/// assert!((j[(0, 0)] - 12.0).abs() < 1e-6 && (a[(0, 0)] - 1.0).abs() < 1e-6);
+/// assert!((jp[(0, 0)] - 9.0).abs() < 1e-6);
+/// ```
 #[derive(Clone, Debug)]
 pub struct DaeFiniteDiff<F> {
     f: F,

@@ -19,6 +19,23 @@ use sciml_ode::stiff::{NewtonConvergence, Rate, Residual};
 use sciml_ode::StepFailure;
 
 /// How a solve makes its start consistent.
+///
+/// ```
+/// use sciml_dae::{DaeBdf, DaeClosure, DaeError, DaeFiniteDiff, DaeInit, DaeProblem};
+/// use sciml_ode::SolveOptions;
+/// // u1′ = −u1, 0 = u2 − u1²; the start (u1, u2) = (1, 3) breaks the constraint.
+/// let f = || DaeFiniteDiff::new(DaeClosure::new(2, |_t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
+///     r[0] = du[0] + u[0];
+///     r[1] = u[1] - u[0] * u[0];
+/// }));
+/// let new = |f| DaeProblem::new(f, vec![-1.0, 0.0], vec![1.0, 3.0], (0.0, 1.0), vec![], Some(vec![true, false]));
+/// let opts = SolveOptions::default().tolerances(1e-8, 1e-10);
+/// let err = new(f())?.solve(DaeBdf::new(), DaeInit::CheckInit, &opts).unwrap_err();
+/// assert!(matches!(err, DaeError::Inconsistent { .. }));
+/// let sol = new(f())?.solve(DaeBdf::new(), DaeInit::BrownFullBasicInit, &opts)?;
+/// assert!((sol.u[0][1] - 1.0).abs() < 1e-12); // u2 repaired to u1² = 1
+/// # Ok::<(), DaeError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum DaeInit {
     /// Verify `‖F(du0, u0, p, t0)‖₂ ≤ abstol`; an inconsistent start is an `Err`.
