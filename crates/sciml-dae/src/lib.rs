@@ -15,7 +15,10 @@
 //! * Forward sensitivities ([`DaeProblem::solve_forward_sensitivity`], staggered direct as
 //!   IDAS), with `∂F/∂p` from [`DaeJacobian::param_jacobian`].
 //!
-//! Not yet here: sparse and Krylov linear strategies for DAEs, events, the discrete adjoint
+//! Events: [`DaeProblem::solve_with_callbacks`] (a state-changing event must leave a consistent
+//! state; it is not checked).
+//!
+//! Not yet here: sparse and Krylov linear strategies for DAEs, the discrete adjoint
 //! through the DAE BDF, dual numbers through the solver, `ShampineCollocationInit`, the neural
 //! layers.
 

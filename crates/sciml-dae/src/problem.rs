@@ -158,6 +158,40 @@ impl<F: DaeJacobian> DaeProblem<F> {
         init: DaeInit,
         opts: &SolveOptions<f64>,
     ) -> Result<Solution<Vec<f64>>, DaeError> {
+        self.solve_with_callbacks(method, init, opts, Callbacks::new())
+    }
+
+    /// [`DaeProblem::solve`] with event handling: continuous callbacks are located on the
+    /// step's interpolating polynomial and discrete ones run after each step, as for ODEs.
+    /// An event that stops the solve or only reads the state works as for ODEs. An event that
+    /// changes the state restarts the method at order 1 from the changed state; the changed
+    /// state must be consistent (the algebraic values satisfy their equations), which is not
+    /// checked: the first step's corrector then solves for consistent values at its end.
+    ///
+    /// ```
+    /// use sciml_dae::{DaeBdf, DaeClosure, DaeFiniteDiff, DaeInit, DaeProblem};
+    /// use sciml_ode::{Callbacks, ContinuousCallback, SolveOptions};
+    /// // u1 = e^{−t}, u2 = u1²: stop where u2 = 1/4, at t = ln 2.
+    /// let f = DaeClosure::new(2, |_t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
+    ///     r[0] = du[0] + u[0];
+    ///     r[1] = u[1] - u[0] * u[0];
+    /// });
+    /// let mut prob = DaeProblem::new(DaeFiniteDiff::new(f), vec![-1.0, -2.0], vec![1.0, 1.0],
+    ///     (0.0, 5.0), vec![], Some(vec![true, false]))?;
+    /// let stop = ContinuousCallback::new(|_t, u: &Vec<f64>| u[1] - 0.25, |ctx| ctx.terminate());
+    /// let opts = SolveOptions::default().tolerances(1e-9, 1e-11);
+    /// let sol = prob.solve_with_callbacks(DaeBdf::new(), DaeInit::CheckInit, &opts,
+    ///     Callbacks::new().with_continuous(stop))?;
+    /// assert!((sol.t.last().unwrap() - 2f64.ln()).abs() < 1e-7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn solve_with_callbacks(
+        &mut self,
+        method: DaeBdf,
+        init: DaeInit,
+        opts: &SolveOptions<f64>,
+        callbacks: Callbacks<Vec<f64>>,
+    ) -> Result<Solution<Vec<f64>>, DaeError> {
         let (mut u0, mut du0) = (self.u0.clone(), self.du0.clone());
         let n = u0.len();
         let abstol = (0..n).map(|i| opts.tol.atol_at(i)).fold(0.0, f64::max);
@@ -183,7 +217,7 @@ impl<F: DaeJacobian> DaeProblem<F> {
         }
         let stepper =
             DaeBdfStepper::new(&mut self.f, &self.p, method, &self.differential_vars, &du0);
-        let sol = StepLoop::new(stepper, &u0, self.tspan, opts, Callbacks::new())?.solve()?;
+        let sol = StepLoop::new(stepper, &u0, self.tspan, opts, callbacks)?.solve()?;
         Ok(sol)
     }
 

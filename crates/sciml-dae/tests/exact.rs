@@ -183,3 +183,25 @@ fn index_two_with_suppressed_algebraic_error_test() {
     assert!(ey < 1e-12, "y error {ey:e}");
     assert!(ez < 1e-3, "z error {ez:e}");
 }
+
+#[test]
+fn a_terminating_event_is_located_on_the_interpolant() {
+    use sciml_ode::{Callbacks, ContinuousCallback};
+    // The algebraic u2 = cos t crosses zero at π/2.
+    let stop = ContinuousCallback::new(|_t, u: &Vec<f64>| u[1], |ctx| ctx.terminate());
+    let opts = SolveOptions::default().tolerances(1e-8, 1e-8);
+    let sol = forced_problem()
+        .solve_with_callbacks(
+            DaeBdf::new(),
+            DaeInit::CheckInit,
+            &opts,
+            Callbacks::new().with_continuous(stop),
+        )
+        .expect("solves");
+    let t_end = sol.t.last().copied().unwrap_or(f64::NAN);
+    let dt = (t_end - std::f64::consts::FRAC_PI_2).abs();
+    println!("event at {t_end}, error {dt:e}");
+    assert!(dt < 1e-6, "event at {t_end}");
+    let u = sol.u.last().expect("saved at the event");
+    assert!((u[0] - forced_exact(t_end)[0]).abs() < 1e-6);
+}
