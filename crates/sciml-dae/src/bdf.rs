@@ -34,6 +34,9 @@ use sciml_ode::{MethodInfo, StepFailure, StepInput, Stepper};
 
 /// After a new Jacobian the first Newton iteration assumes at least this `η` (as sciml-ode's Bdf).
 const ETA_RESET: f64 = 20.0;
+/// The Jacobians are re-evaluated after this many accepted steps with the same ones (CVODE's
+/// `MSBJ`, as sciml-ode's Bdf).
+const JAC_MAX_AGE: usize = 50;
 /// Bounds of the step-size factor after an error-test failure and after an accepted step.
 const MIN_FACTOR: f64 = 0.2;
 const MAX_FACTOR: f64 = 10.0;
@@ -213,6 +216,13 @@ pub struct DaeBdfStepper<'a, F> {
     tmp: Vec<f64>,
     iv: Vec<Vec<f64>>,
     eta: f64,
+    /// Jacobians are held (`jac_ok`), were evaluated during the current step (`jac_current`),
+    /// and have served `jac_age` accepted steps; `W` is factorised for `γ_k/h = w_for` (NaN:
+    /// none).
+    jac_ok: bool,
+    jac_current: bool,
+    jac_age: usize,
+    w_for: f64,
     step_order: usize,
     next_order: usize,
     order_chosen: bool,
@@ -270,6 +280,10 @@ impl<'a, F: DaeJacobian> DaeBdfStepper<'a, F> {
             tmp: z,
             iv: vec![zaug; MAX_ORDER],
             eta: ETA_RESET,
+            jac_ok: false,
+            jac_current: false,
+            jac_age: 0,
+            w_for: f64::NAN,
             step_order: 1,
             next_order: 1,
             order_chosen: false,
@@ -334,7 +348,13 @@ impl<F: DaeJacobian> DaeBdfStepper<'_, F> {
             a: Some(&self.dfddu),
             beta: 1.0,
         };
+        // The step's W is now this fresh one (same γ_k/h), which later steps may keep.
+        self.w_for = f64::NAN;
         LinearStrategy::<HeldJacobian>::factorise(&DenseSolve, &mut self.lc, w, stats)?;
+        self.w_for = gk / h;
+        self.jac_ok = true;
+        self.jac_current = true;
+        self.jac_age = 0;
         for j in 0..self.n_params {
             let off = n * (j + 1);
             for (i, b) in self.sens_rhs.iter_mut().enumerate() {
@@ -440,6 +460,8 @@ impl<F: DaeJacobian> Stepper for DaeBdfStepper<'_, F> {
         self.order = 1;
         self.n_equal = 0;
         self.eta = ETA_RESET;
+        self.jac_ok = false;
+        self.w_for = f64::NAN;
         self.suggest = None;
         self.interp_ready = false;
     }
@@ -475,68 +497,98 @@ impl<F: DaeJacobian> Stepper for DaeBdfStepper<'_, F> {
             self.ypred[m] = y;
             self.psi[m] = q;
         }
-        // Jacobians at the prediction (u′ = ψ/h there), then W = (γ_k/h)·∂F/∂u′ + ∂F/∂u.
+        // W = (γ_k/h)·∂F/∂u′ + ∂F/∂u with Jacobians kept from an earlier step while Newton
+        // converges with them (as sciml-ode's Bdf): evaluated at the prediction (u′ = ψ/h there)
+        // when there are none, after a convergence failure with old ones, and after
+        // JAC_MAX_AGE steps; W is refactorised whenever γ_k/h changes.
         let t_new = t + h;
-        for (du, q) in self.du_new.iter_mut().zip(&self.psi) {
-            *du = q / h;
-        }
         let n = self.n;
-        self.f.jacobians(
-            t_new,
-            &self.du_new[..n],
-            &self.ypred[..n],
-            self.p,
-            &mut self.jac.j,
-            &mut self.dfddu,
-        );
-        DenseSolve.update_jacobian(
-            &mut self.lc,
-            &mut self.jac,
-            t_new,
-            &self.ypred,
-            &self.no_p,
-            step.stats,
-        );
-        let w = WSpec {
-            alpha: gk / h,
-            a: Some(&self.dfddu),
-            beta: 1.0,
+        let cj = gk / h;
+        let iters = loop {
+            if !self.jac_ok || (self.jac_age >= JAC_MAX_AGE && !self.jac_current) {
+                for (du, q) in self.du_new.iter_mut().zip(&self.psi) {
+                    *du = q / h;
+                }
+                self.f.jacobians(
+                    t_new,
+                    &self.du_new[..n],
+                    &self.ypred[..n],
+                    self.p,
+                    &mut self.jac.j,
+                    &mut self.dfddu,
+                );
+                DenseSolve.update_jacobian(
+                    &mut self.lc,
+                    &mut self.jac,
+                    t_new,
+                    &self.ypred,
+                    &self.no_p,
+                    step.stats,
+                );
+                self.jac_ok = true;
+                self.jac_current = true;
+                self.jac_age = 0;
+                self.w_for = f64::NAN;
+            }
+            if self.w_for != cj {
+                self.w_for = f64::NAN;
+                let w = WSpec {
+                    alpha: cj,
+                    a: Some(&self.dfddu),
+                    beta: 1.0,
+                };
+                LinearStrategy::<HeldJacobian>::factorise(
+                    &DenseSolve,
+                    &mut self.lc,
+                    w,
+                    step.stats,
+                )?;
+                self.w_for = cj;
+                self.eta = self.eta.max(ETA_RESET);
+            }
+            self.corr_n.iter_mut().for_each(|x| *x = 0.0);
+            let mut rate = Rate {
+                eta: self.eta,
+                max_theta: 0.0,
+            };
+            let conv = NewtonConvergence::Corrector {
+                kappa: self.method.kappa,
+                max_iter: self.method.max_iter,
+            };
+            let mut g = Corrector {
+                f: &mut *self.f,
+                p: self.p,
+                t_new,
+                h,
+                gk,
+                psi: &self.psi[..n],
+                ypred: &self.ypred[..n],
+                y: &mut self.y,
+                du: &mut self.du_new[..n],
+                lc: &mut self.lc,
+                jac: &mut self.jac,
+                no_p: &self.no_p,
+                tol,
+            };
+            match iterate(
+                &mut g,
+                &mut self.corr_n,
+                &mut self.dy,
+                conv,
+                &mut rate,
+                step.stats,
+            ) {
+                Ok(it) => {
+                    self.eta = rate.eta;
+                    break it;
+                }
+                // Old Jacobians: refresh them at this prediction and retry the same step.
+                Err(StepFailure::NewtonFailure | StepFailure::NonFinite) if !self.jac_current => {
+                    self.jac_ok = false;
+                }
+                Err(e) => return Err(e),
+            }
         };
-        LinearStrategy::<HeldJacobian>::factorise(&DenseSolve, &mut self.lc, w, step.stats)?;
-        self.eta = self.eta.max(ETA_RESET);
-        self.corr_n.iter_mut().for_each(|x| *x = 0.0);
-        let mut rate = Rate {
-            eta: self.eta,
-            max_theta: 0.0,
-        };
-        let conv = NewtonConvergence::Corrector {
-            kappa: self.method.kappa,
-            max_iter: self.method.max_iter,
-        };
-        let mut g = Corrector {
-            f: &mut *self.f,
-            p: self.p,
-            t_new,
-            h,
-            gk,
-            psi: &self.psi[..n],
-            ypred: &self.ypred[..n],
-            y: &mut self.y,
-            du: &mut self.du_new[..n],
-            lc: &mut self.lc,
-            jac: &mut self.jac,
-            no_p: &self.no_p,
-            tol,
-        };
-        let iters = iterate(
-            &mut g,
-            &mut self.corr_n,
-            &mut self.dy,
-            conv,
-            &mut rate,
-            step.stats,
-        )?;
-        self.eta = rate.eta;
         self.corr[..n].copy_from_slice(&self.corr_n);
         for (m, um) in u1[..n].iter_mut().enumerate() {
             *um = self.ypred[m] + self.corr[m];
@@ -645,6 +697,8 @@ impl<F: DaeJacobian> Stepper for DaeBdfStepper<'_, F> {
             self.order = self.next_order;
         }
         self.du_start.copy_from_slice(&self.du_new);
+        self.jac_current = false;
+        self.jac_age += 1;
         self.interp_ready = false;
     }
     fn prepare_interp(&mut self, _step: StepInput<'_, Vec<f64>>) {
