@@ -23,6 +23,7 @@
 //! `Bdf`: after `k + 1` steps of one size, the estimates of orders `k − 1` and `k + 1` choose the
 //! next order. Dense output is the interpolating polynomial of the step's order.
 
+use crate::error::DaeError;
 use crate::function::DaeJacobian;
 use sciml_core::{DenseMatrix, DenseOutput, Jacobian, Real, State, Stats, Tolerance, VectorField};
 use sciml_ode::stiff::bdf::{gamma, interp_coefficients, rescale_matrix, MAX_ORDER};
@@ -234,16 +235,30 @@ impl<'a, F: DaeJacobian> DaeBdfStepper<'a, F> {
     /// The stepper for `f` with parameters `p` from a consistent `du0`; `differential` marks
     /// the differential components. `du0` is `u′(t0)` (length `n = f.len()`), or, to solve
     /// forward sensitivities with respect to the `m` parameters as well, `u′(t0)` followed by
-    /// the `m` sensitivities' derivatives (length `n(1 + m)`, the layout of the state).
+    /// the `m` sensitivities' derivatives (length `n(1 + m)`, the layout of the state), `m` the
+    /// number of parameters. Other lengths are an `Err`.
     pub fn new(
         f: &'a mut F,
         p: &'a [f64],
         method: DaeBdf,
         differential: &[bool],
         du0: &[f64],
-    ) -> Self {
-        let naug = du0.len();
-        let n = f.len().max(1).min(naug);
+    ) -> Result<Self, DaeError> {
+        let (naug, n) = (du0.len(), f.len());
+        if naug != n && naug != n * (1 + p.len()) || n == 0 {
+            return Err(DaeError::Length {
+                what: "du0 (u′, then the sensitivities' derivatives)",
+                got: naug,
+                expected: n,
+            });
+        }
+        if differential.len() != n {
+            return Err(DaeError::Length {
+                what: "differential_vars",
+                got: differential.len(),
+                expected: n,
+            });
+        }
         let n_params = naug / n - 1;
         let z = vec![0.0; n];
         let zaug = vec![0.0; naug];
@@ -251,7 +266,7 @@ impl<'a, F: DaeJacobian> DaeBdfStepper<'a, F> {
             j: DenseMatrix::zeros(n, n),
         };
         let lc = LinearStrategy::<HeldJacobian>::cache(&DenseSolve, &jac, &z);
-        DaeBdfStepper {
+        Ok(DaeBdfStepper {
             f,
             p,
             n,
@@ -289,7 +304,7 @@ impl<'a, F: DaeJacobian> DaeBdfStepper<'a, F> {
             order_chosen: false,
             suggest: None,
             interp_ready: false,
-        }
+        })
     }
 
     /// Maps `D_1 … D_k` onto the spacing `h_new`.

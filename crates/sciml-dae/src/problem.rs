@@ -216,7 +216,7 @@ impl<F: DaeJacobian> DaeProblem<F> {
             return Err(DaeError::SingularIterationMatrix { t: t0 });
         }
         let stepper =
-            DaeBdfStepper::new(&mut self.f, &self.p, method, &self.differential_vars, &du0);
+            DaeBdfStepper::new(&mut self.f, &self.p, method, &self.differential_vars, &du0)?;
         let sol = StepLoop::new(stepper, &u0, self.tspan, opts, callbacks)?.solve()?;
         Ok(sol)
     }
@@ -306,7 +306,7 @@ impl<F: DaeJacobian> DaeProblem<F> {
             }
         }
         let stepper =
-            DaeBdfStepper::new(&mut self.f, &self.p, method, &self.differential_vars, &dua);
+            DaeBdfStepper::new(&mut self.f, &self.p, method, &self.differential_vars, &dua)?;
         let sol = StepLoop::new(stepper, &ua, self.tspan, opts, Callbacks::new())?.solve()?;
         Ok(sol)
     }

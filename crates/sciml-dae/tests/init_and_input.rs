@@ -197,3 +197,32 @@ fn mass_matrix_of_the_wrong_shape_is_refused() {
     );
     assert!(e.to_string().contains("3 × 3"), "{e}");
 }
+
+#[test]
+fn stepper_refuses_a_state_layout_it_cannot_read() {
+    use sciml_dae::DaeBdfStepper;
+    let mut f = DaeFiniteDiff::new(DaeClosure::new(2, residual));
+    let p = [1.0];
+    // Two states and one parameter: u′ has 2 entries, or 4 with the sensitivity's derivative.
+    for len in [2, 4] {
+        let ok = DaeBdfStepper::new(&mut f, &p, DaeBdf::new(), &[true, false], &vec![0.0; len]);
+        assert!(ok.is_ok(), "length {len}");
+    }
+    let e = DaeBdfStepper::new(&mut f, &p, DaeBdf::new(), &[true, false], &[0.0; 3])
+        .err()
+        .expect("3 entries fit no layout");
+    assert!(matches!(e, DaeError::Length { got: 3, .. }), "{e}");
+    let e = DaeBdfStepper::new(&mut f, &p, DaeBdf::new(), &[true], &[0.0; 2])
+        .err()
+        .expect("differential_vars too short");
+    assert!(
+        matches!(
+            e,
+            DaeError::Length {
+                what: "differential_vars",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
