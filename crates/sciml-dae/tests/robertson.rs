@@ -6,8 +6,11 @@
 //! "Problem ROBER"; the values are `sciml_ode::problems::Robertson::REF_T1E11`) and against the
 //! ODE form solved by sciml-ode's own BDF (another code path: mass-free ODE, no residual).
 
-use sciml_core::{DenseMatrix, ForwardAd, ReturnCode};
-use sciml_dae::{DaeBdf, DaeClosure, DaeFiniteDiff, DaeFunction, DaeInit, DaeProblem};
+use sciml_core::{DenseMatrix, ForwardAd, ReturnCode, Scalar};
+use sciml_dae::{
+    DaeBdf, DaeClosure, DaeFiniteDiff, DaeForwardAd, DaeFunction, DaeInit, DaeProblem,
+    GenericResidual,
+};
 use sciml_ode::problems::Robertson;
 use sciml_ode::{Bdf, OdeProblem, SaveAt, SolveOptions, Tolerance};
 
@@ -145,5 +148,95 @@ fn robertson_in_mass_matrix_form_through_the_residual_solver() {
     println!("mass-matrix form at 1e11: relative errors {rel:?}");
     for (i, e) in rel.iter().enumerate() {
         assert!(*e < 1e-6, "component {i}: relative error {e:e}");
+    }
+}
+
+/// The residual once more, for any scalar.
+struct GenericRobertson;
+
+impl GenericResidual for GenericRobertson {
+    fn len(&self) -> usize {
+        3
+    }
+    fn eval<S: Scalar<Re = f64>>(&self, _t: f64, du: &[S], u: &[S], p: &[S], r: &mut [S]) {
+        let (k1, k2, k3) = (p[0], p[1], p[2]);
+        r[0] = du[0] + k1 * u[0] - k3 * u[1] * u[2];
+        r[1] = du[1] - k1 * u[0] + k3 * u[1] * u[2] + k2 * u[1] * u[1];
+        r[2] = u[0] + u[1] + u[2] - S::one();
+    }
+}
+
+/// Tolerances for Robertson as a DAE: `y3 = 1 − y1 − y2` carries the rounding of the
+/// conservation law (about 1e-16), so its absolute tolerance stays well above that.
+fn atol(rtol: f64) -> Tolerance<f64> {
+    Tolerance::per_component(vec![rtol], vec![1e-14, 1e-20, 1e-14]).expect("tol")
+}
+
+/// [`atol`] for the state and its three sensitivities (whose entries the error test ignores).
+fn atol_sens(rtol: f64) -> Tolerance<f64> {
+    let mut a = vec![1e-14, 1e-20, 1e-14];
+    a.extend([1.0; 9]);
+    Tolerance::per_component(vec![rtol], a).expect("tol")
+}
+
+#[test]
+fn robertson_rate_sensitivities_match_central_differences() {
+    use sciml_dae::sensitivity;
+    // Scaled sensitivities k_j ∂y/∂k_j at t = 40, forward (rtol 1e-9) against central
+    // differences (relative step 1e-4) of tight solves (rtol 1e-12).
+    let t1 = 40.0;
+    let solve_end = |k: &[f64], rtol: f64| -> Vec<f64> {
+        let f = DaeClosure::new(3, residual).with_jacobians(jacobians);
+        let mut prob = DaeProblem::new(
+            f,
+            vec![-k[0], k[0], 0.0],
+            vec![1.0, 0.0, 0.0],
+            (0.0, t1),
+            k.to_vec(),
+            Some(vec![true, true, false]),
+        )
+        .expect("valid");
+        let opts = SolveOptions::default()
+            .tolerance(atol(rtol))
+            .saveat(SaveAt::Times(vec![t1]));
+        prob.solve(DaeBdf::new(), DaeInit::CheckInit, &opts)
+            .expect("solves")
+            .u[0]
+            .clone()
+    };
+    // Exact Jacobians (dual numbers): the sensitivities use them directly, and forward
+    // differences with the step √ε·max(|y|, 1) are off by 1e-3 relative in ∂(k2 y2²)/∂y2 where
+    // y2 ≈ 1e-5.
+    let mut prob = problem(
+        DaeForwardAd::new(GenericRobertson),
+        vec![-K[0], K[0], 0.0],
+        t1,
+    );
+    let opts = SolveOptions::default()
+        .tolerance(atol_sens(1e-9))
+        .saveat(SaveAt::Times(vec![t1]));
+    let sol = prob
+        .solve_forward_sensitivity(DaeBdf::new(), DaeInit::CheckInit, &opts)
+        .expect("solves");
+    let end = &sol.u[0];
+    for j in 0..3 {
+        let d = 1e-4 * K[j];
+        let (mut kp, mut km) = (K.to_vec(), K.to_vec());
+        kp[j] += d;
+        km[j] -= d;
+        let (a, b) = (solve_end(&kp, 1e-12), solve_end(&km, 1e-12));
+        let s = sensitivity(end, 3, j);
+        for i in 0..3 {
+            let cd = K[j] * (a[i] - b[i]) / (2.0 * d);
+            let fwd = K[j] * s[i];
+            let scale = end[i].abs();
+            let rel = (fwd - cd).abs() / scale;
+            println!(
+                "k{} y{}: forward {fwd:e}, central {cd:e}, relative to y {rel:e}",
+                j + 1,
+                i + 1
+            );
+            assert!(rel < 1e-5, "k{} y{}: {rel:e}", j + 1, i + 1);
+        }
     }
 }
