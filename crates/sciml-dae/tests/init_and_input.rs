@@ -226,3 +226,38 @@ fn stepper_refuses_a_state_layout_it_cannot_read() {
         "{e}"
     );
 }
+
+#[test]
+fn a_residual_that_turns_nan_mid_solve_fails_with_the_partial_solution() {
+    // Finite until t = 0.5, NaN after: the solve stops there with an error, not garbage.
+    let f = DaeClosure::new(
+        1,
+        |t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
+            r[0] = du[0] + u[0] + if t > 0.5 { f64::NAN } else { 0.0 };
+        },
+    )
+    .with_jacobians(
+        |_t: f64,
+         _du: &[f64],
+         _u: &[f64],
+         _p: &[f64],
+         dfdu: &mut DenseMatrix<f64>,
+         dfddu: &mut DenseMatrix<f64>| {
+            dfdu[(0, 0)] = 1.0;
+            dfddu[(0, 0)] = 1.0;
+        },
+    );
+    let mut prob =
+        DaeProblem::new(f, vec![-1.0], vec![1.0], (0.0, 1.0), vec![], None).expect("valid");
+    let e = prob
+        .solve(DaeBdf::new(), DaeInit::CheckInit, &SolveOptions::default())
+        .expect_err("NaN after t = 0.5");
+    println!("{e}");
+    match e {
+        DaeError::Solve(sciml_core::SolveError::Failed { t, partial, .. }) => {
+            assert!((0.4..=0.5).contains(&t), "stopped at {t}");
+            assert!(partial.u.iter().all(|u| u[0].is_finite()));
+        }
+        other => panic!("unexpected {other}"),
+    }
+}
