@@ -38,7 +38,7 @@ use sciml_core::{One, Re, Real, Scalar, SliceState, State, Stats, VectorField, Z
 use std::sync::Arc;
 
 /// Highest order.
-pub(crate) const MAX_ORDER: usize = 5;
+pub const MAX_ORDER: usize = 5;
 /// Newton iterations per attempt before the attempt counts as not converging (the default of
 /// [`BdfNewton::max_iter`]).
 const NEWTON_MAXITER: usize = 4;
@@ -325,8 +325,9 @@ const GAMMA: [f64; MAX_ORDER + 2] = [
     49.0 / 20.0,
 ];
 
-/// `γ_j = Σ_{i=1}^{j} 1/i` (`γ_0 = 0`); for plain BDF also `α_j`.
-pub(crate) fn gamma(j: usize) -> f64 {
+/// `γ_j = Σ_{i=1}^{j} 1/i` (`γ_0 = 0`, `j ≤ MAX_ORDER + 1`); for plain BDF also `α_j`. Shared
+/// with the residual (DAE) BDF of sciml-dae.
+pub fn gamma(j: usize) -> f64 {
     GAMMA[j]
 }
 
@@ -372,7 +373,7 @@ fn r_matrix(k: usize, rho: f64) -> [[f64; MAX_ORDER + 1]; MAX_ORDER + 1] {
 /// `(R(ρ)·U)_{ij}` for `i, j = 1 … k` (row and column 0 are left zero: `D_0` maps onto itself,
 /// as row and column 0 of `R·U` are `(1, 0, …)`): the change of spacing `D_j ← Σ_i D_i (R·U)_{ij}`.
 #[allow(clippy::needless_range_loop)] // matrix indices read as in the formula
-pub(crate) fn rescale_matrix(k: usize, rho: f64) -> [[f64; MAX_ORDER + 1]; MAX_ORDER + 1] {
+pub fn rescale_matrix(k: usize, rho: f64) -> [[f64; MAX_ORDER + 1]; MAX_ORDER + 1] {
     let r = r_matrix(k, rho);
     let mut ru = [[0.0; MAX_ORDER + 1]; MAX_ORDER + 1];
     for i in 1..=k {
@@ -860,7 +861,7 @@ where
 /// The monomial coefficients of the dense output's basis polynomials for order `k`:
 /// `p_j(θ) = Π_{m<j} (θ − 1 + m)/(m + 1) = Σ_i coef[j][i] θ^i` for `j = 1 … k` (rows `0` and
 /// above `k` are zero), so that `u(θ) = D_0 + Σ_j p_j(θ) D_j` with the updated differences.
-pub(crate) fn interp_coefficients(k: usize) -> [[f64; MAX_ORDER + 1]; MAX_ORDER + 1] {
+pub fn interp_coefficients(k: usize) -> [[f64; MAX_ORDER + 1]; MAX_ORDER + 1] {
     let mut coef = [[0.0f64; MAX_ORDER + 1]; MAX_ORDER + 1];
     let mut q = [0.0f64; MAX_ORDER + 1];
     q[0] = 1.0;

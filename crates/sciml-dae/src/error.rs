@@ -1,0 +1,94 @@
+//! The crate's error type.
+
+use sciml_core::SolveError;
+
+/// Why a DAE problem, its initialisation or its solve was refused or failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DaeError {
+    /// A vector has the wrong length.
+    #[error("{what} has length {got}, expected {expected} (one entry per state)")]
+    Length {
+        /// What was given.
+        what: &'static str,
+        /// Its length.
+        got: usize,
+        /// The number of states.
+        expected: usize,
+    },
+    /// A start value is NaN or infinite.
+    #[error("{what}[{index}] is not finite; give finite start values")]
+    NotFinite {
+        /// Which vector.
+        what: &'static str,
+        /// The first bad component.
+        index: usize,
+    },
+    /// The time span is empty, reversed or not finite.
+    #[error("tspan = ({t0}, {t1}) must be finite with t0 < t1")]
+    Span {
+        /// Start.
+        t0: f64,
+        /// End.
+        t1: f64,
+    },
+    /// The residual is NaN or infinite at the start.
+    #[error("the residual F(du0, u0, p, t0) is not finite at component {index}")]
+    NonFiniteResidual {
+        /// The first bad component.
+        index: usize,
+    },
+    /// `CheckInit` found `(u0, du0)` inconsistent.
+    #[error(
+        "u0 and du0 are inconsistent: ‖F(du0, u0, p, t0)‖₂ = {norm:e} > abstol = {abstol:e}; \
+         correct them or initialise with BrownFullBasicInit"
+    )]
+    Inconsistent {
+        /// The residual's 2-norm.
+        norm: f64,
+        /// The bound (the absolute tolerance).
+        abstol: f64,
+    },
+    /// The matrix of the initialisation or of the first step is singular.
+    #[error(
+        "the iteration matrix ∂F/∂u + α·∂F/∂u′ is singular at t = {t}: the DAE is structurally \
+         singular or of index above 1 (reformulate it, or check differential_vars)"
+    )]
+    SingularIterationMatrix {
+        /// Where.
+        t: f64,
+    },
+    /// `BrownFullBasicInit`'s Newton iteration did not converge.
+    #[error("consistent initialisation did not converge: ‖F‖₂ = {norm:e} after Newton")]
+    InitNotConverged {
+        /// The residual's 2-norm at the last iterate.
+        norm: f64,
+    },
+    /// A mass matrix that is not `n × n`.
+    #[error(
+        "the mass matrix is {rows} × {cols}; the system has {n} states, so it must be {n} × {n}"
+    )]
+    MassShape {
+        /// Its rows.
+        rows: usize,
+        /// Its columns.
+        cols: usize,
+        /// The number of states.
+        n: usize,
+    },
+    /// Forward sensitivities need `∂F/∂p`, which the system does not give.
+    #[error(
+        "forward sensitivities need ∂F/∂p: implement DaeJacobian::param_jacobian or wrap the \
+         residual in DaeFiniteDiff"
+    )]
+    NoParamJacobian,
+    /// The options or the solve failed (the partial solution is inside).
+    #[error(transparent)]
+    Solve(#[from] SolveError<Vec<f64>>),
+}
+
+impl From<sciml_core::Error> for DaeError {
+    fn from(e: sciml_core::Error) -> Self {
+        DaeError::Solve(SolveError::Input(e))
+    }
+}

@@ -1,0 +1,280 @@
+//! What a DAE is to the solver: a residual `F(u′, u, p, t)` ([`DaeFunction`]) and, for the
+//! implicit steps, its two Jacobians `∂F/∂u` and `∂F/∂u′` ([`DaeJacobian`]). Providers: closures
+//! ([`DaeClosure`], with or without Jacobians) and forward differences ([`DaeFiniteDiff`]).
+//! A residual without Jacobians cannot be solved until it is wrapped (a compile error, as
+//! sciml-core's `Missing`).
+
+use sciml_core::DenseMatrix;
+
+/// A residual `F(u′, u, p, t) = 0` of `len()` equations in as many states.
+pub trait DaeFunction {
+    /// Number of equations (and of states).
+    fn len(&self) -> usize;
+    /// Whether the system is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Writes `F(du, u, p, t)` into `out`.
+    fn residual(&mut self, t: f64, du: &[f64], u: &[f64], p: &[f64], out: &mut [f64]);
+}
+
+/// The Jacobians of a [`DaeFunction`]: the iteration matrix of an implicit step is
+/// `∂F/∂u + α·∂F/∂u′`.
+pub trait DaeJacobian: DaeFunction {
+    /// Writes `∂F/∂u` into `dfdu` and `∂F/∂u′` into `dfddu` (both `n × n`, every entry).
+    fn jacobians(
+        &mut self,
+        t: f64,
+        du: &[f64],
+        u: &[f64],
+        p: &[f64],
+        dfdu: &mut DenseMatrix<f64>,
+        dfddu: &mut DenseMatrix<f64>,
+    );
+    /// Writes `∂F/∂p` into `dfdp` (`n × len(p)`) and returns `true`; the default has none and
+    /// returns `false` (forward sensitivities then refuse the problem). [`DaeFiniteDiff`] gives
+    /// it by differences.
+    fn param_jacobian(
+        &mut self,
+        _t: f64,
+        _du: &[f64],
+        _u: &[f64],
+        _p: &[f64],
+        _dfdp: &mut DenseMatrix<f64>,
+    ) -> bool {
+        false
+    }
+}
+
+/// No Jacobian closure was given (wrap the residual in [`DaeFiniteDiff`], or give one with
+/// [`DaeClosure::with_jacobians`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoJacobians;
+
+/// A residual (and optionally its Jacobians) from closures.
+///
+/// ```
+/// use sciml_dae::{DaeClosure, DaeFunction};
+/// // u1′ + u1 = 0, u2 − u1² = 0.
+/// let mut f = DaeClosure::new(2, |_t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
+///     r[0] = du[0] + u[0];
+///     r[1] = u[1] - u[0] * u[0];
+/// });
+/// let mut r = [0.0; 2];
+/// f.residual(0.0, &[-1.0, -2.0], &[1.0, 1.0], &[], &mut r);
+/// assert_eq!(r, [0.0, 0.0]);
+/// ```
+#[derive(Clone)]
+pub struct DaeClosure<R, J = NoJacobians> {
+    n: usize,
+    residual: R,
+    jacobians: J,
+}
+
+/// Closures have no `Debug`: the size stands for them, so a problem can still be printed.
+impl<R, J> std::fmt::Debug for DaeClosure<R, J> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DaeClosure")
+            .field("n", &self.n)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R> DaeClosure<R, NoJacobians>
+where
+    R: FnMut(f64, &[f64], &[f64], &[f64], &mut [f64]),
+{
+    /// `n` equations with the residual `residual(t, du, u, p, out)`.
+    pub fn new(n: usize, residual: R) -> Self {
+        DaeClosure {
+            n,
+            residual,
+            jacobians: NoJacobians,
+        }
+    }
+
+    /// Adds the Jacobians `jacobians(t, du, u, p, ∂F/∂u, ∂F/∂u′)`.
+    pub fn with_jacobians<J>(self, jacobians: J) -> DaeClosure<R, J>
+    where
+        J: FnMut(f64, &[f64], &[f64], &[f64], &mut DenseMatrix<f64>, &mut DenseMatrix<f64>),
+    {
+        DaeClosure {
+            n: self.n,
+            residual: self.residual,
+            jacobians,
+        }
+    }
+}
+
+impl<R, J> DaeFunction for DaeClosure<R, J>
+where
+    R: FnMut(f64, &[f64], &[f64], &[f64], &mut [f64]),
+{
+    fn len(&self) -> usize {
+        self.n
+    }
+    fn residual(&mut self, t: f64, du: &[f64], u: &[f64], p: &[f64], out: &mut [f64]) {
+        (self.residual)(t, du, u, p, out);
+    }
+}
+
+impl<R, J> DaeJacobian for DaeClosure<R, J>
+where
+    R: FnMut(f64, &[f64], &[f64], &[f64], &mut [f64]),
+    J: FnMut(f64, &[f64], &[f64], &[f64], &mut DenseMatrix<f64>, &mut DenseMatrix<f64>),
+{
+    fn jacobians(
+        &mut self,
+        t: f64,
+        du: &[f64],
+        u: &[f64],
+        p: &[f64],
+        dfdu: &mut DenseMatrix<f64>,
+        dfddu: &mut DenseMatrix<f64>,
+    ) {
+        (self.jacobians)(t, du, u, p, dfdu, dfddu);
+    }
+}
+
+/// Jacobians of any residual by forward differences, column by column, with the step
+/// `√ε·max(|x_j|, 1)` (about eight correct digits; give exact Jacobians when they matter).
+///
+/// ```
+/// use sciml_core::DenseMatrix;
+/// use sciml_dae::{DaeClosure, DaeFiniteDiff, DaeJacobian};
+/// // F = u′ + p·u²: ∂F/∂u = 2pu, ∂F/∂u′ = 1, ∂F/∂p = u².
+/// let mut f = DaeFiniteDiff::new(DaeClosure::new(1, |_t: f64, du: &[f64], u: &[f64], p: &[f64], r: &mut [f64]| {
+///     r[0] = du[0] + p[0] * u[0] * u[0];
+/// }));
+/// let (mut j, mut a, mut jp) = (DenseMatrix::zeros(1, 1), DenseMatrix::zeros(1, 1), DenseMatrix::zeros(1, 1));
+/// f.jacobians(0.0, &[0.0], &[3.0], &[2.0], &mut j, &mut a);
+/// assert!(f.param_jacobian(0.0, &[0.0], &[3.0], &[2.0], &mut jp));
+/// assert!((j[(0, 0)] - 12.0).abs() < 1e-6 && (a[(0, 0)] - 1.0).abs() < 1e-6);
+/// assert!((jp[(0, 0)] - 9.0).abs() < 1e-6);
+/// ```
+#[derive(Clone, Debug)]
+pub struct DaeFiniteDiff<F> {
+    f: F,
+    base: Vec<f64>,
+    shifted: Vec<f64>,
+    x: Vec<f64>,
+    /// A copy of the parameters to perturb.
+    p: Vec<f64>,
+}
+
+impl<F: DaeFunction> DaeFiniteDiff<F> {
+    /// Wraps `f`.
+    pub fn new(f: F) -> Self {
+        let n = f.len();
+        DaeFiniteDiff {
+            f,
+            base: vec![0.0; n],
+            shifted: vec![0.0; n],
+            x: vec![0.0; n],
+            p: Vec::new(),
+        }
+    }
+
+    /// The wrapped residual.
+    pub fn inner(&self) -> &F {
+        &self.f
+    }
+}
+
+impl<F: DaeFunction> DaeFunction for DaeFiniteDiff<F> {
+    fn len(&self) -> usize {
+        self.f.len()
+    }
+    fn residual(&mut self, t: f64, du: &[f64], u: &[f64], p: &[f64], out: &mut [f64]) {
+        self.f.residual(t, du, u, p, out);
+    }
+}
+
+impl<F: DaeFunction> DaeJacobian for DaeFiniteDiff<F> {
+    fn jacobians(
+        &mut self,
+        t: f64,
+        du: &[f64],
+        u: &[f64],
+        p: &[f64],
+        dfdu: &mut DenseMatrix<f64>,
+        dfddu: &mut DenseMatrix<f64>,
+    ) {
+        let DaeFiniteDiff {
+            f,
+            base,
+            shifted,
+            x,
+            ..
+        } = self;
+        f.residual(t, du, u, p, base);
+        // Columns of ∂F/∂u (perturbing u), then of ∂F/∂u′ (perturbing u′).
+        x.copy_from_slice(u);
+        for j in 0..x.len() {
+            let xj = x[j];
+            let step = f64::EPSILON.sqrt() * xj.abs().max(1.0);
+            x[j] = xj + step;
+            f.residual(t, du, x, p, shifted);
+            x[j] = xj;
+            for ((c, s), b) in dfdu
+                .col_mut(j)
+                .iter_mut()
+                .zip(shifted.iter())
+                .zip(base.iter())
+            {
+                *c = (s - b) / step;
+            }
+        }
+        x.copy_from_slice(du);
+        for j in 0..x.len() {
+            let xj = x[j];
+            let step = f64::EPSILON.sqrt() * xj.abs().max(1.0);
+            x[j] = xj + step;
+            f.residual(t, x, u, p, shifted);
+            x[j] = xj;
+            for ((c, s), b) in dfddu
+                .col_mut(j)
+                .iter_mut()
+                .zip(shifted.iter())
+                .zip(base.iter())
+            {
+                *c = (s - b) / step;
+            }
+        }
+    }
+    fn param_jacobian(
+        &mut self,
+        t: f64,
+        du: &[f64],
+        u: &[f64],
+        p: &[f64],
+        dfdp: &mut DenseMatrix<f64>,
+    ) -> bool {
+        let DaeFiniteDiff {
+            f,
+            base,
+            shifted,
+            p: q,
+            ..
+        } = self;
+        f.residual(t, du, u, p, base);
+        q.clear();
+        q.extend_from_slice(p);
+        for j in 0..q.len() {
+            let pj = q[j];
+            let step = f64::EPSILON.sqrt() * pj.abs().max(1.0);
+            q[j] = pj + step;
+            f.residual(t, du, u, q, shifted);
+            q[j] = pj;
+            for ((c, s), b) in dfdp
+                .col_mut(j)
+                .iter_mut()
+                .zip(shifted.iter())
+                .zip(base.iter())
+            {
+                *c = (s - b) / step;
+            }
+        }
+        true
+    }
+}

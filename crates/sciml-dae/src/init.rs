@@ -1,0 +1,198 @@
+//! Consistent initialisation: making `(u0, u0′)` satisfy `F(u0′, u0, p, t0) = 0` before the
+//! first step.
+//!
+//! * [`DaeInit::CheckInit`] only verifies: `‖F(du0, u0, p, t0)‖₂ ≤ abstol`, else a clear `Err`.
+//! * [`DaeInit::BrownFullBasicInit`] keeps the differential values and solves for the algebraic
+//!   values and the derivatives of the differential ones (Brown, Hindmarsh and Petzold,
+//!   "Consistent initial condition calculation for differential-algebraic systems", SIAM J. Sci.
+//!   Comput. 19, 1998, the first of their two cases, as IDA's `IDA_YA_YDP_INIT`): the unknowns
+//!   are `x_i = u′_i` (differential `i`) and `x_i = u_i` (algebraic `i`), solved by sciml-ode's
+//!   shared Newton iteration, run to rounding, with the Jacobian columns `∂F/∂u′_i` and
+//!   `∂F/∂u_i`.
+
+use crate::error::DaeError;
+use crate::function::DaeJacobian;
+use sciml_core::linalg::DenseLu;
+use sciml_core::{DenseMatrix, Stats};
+use sciml_ode::stiff::newton::iterate;
+use sciml_ode::stiff::{NewtonConvergence, Rate, Residual};
+use sciml_ode::StepFailure;
+
+/// How a solve makes its start consistent.
+///
+/// ```
+/// use sciml_dae::{DaeBdf, DaeClosure, DaeError, DaeFiniteDiff, DaeInit, DaeProblem};
+/// use sciml_ode::SolveOptions;
+/// // u1′ = −u1, 0 = u2 − u1²; the start (u1, u2) = (1, 3) breaks the constraint.
+/// let f = || DaeFiniteDiff::new(DaeClosure::new(2, |_t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
+///     r[0] = du[0] + u[0];
+///     r[1] = u[1] - u[0] * u[0];
+/// }));
+/// let new = |f| DaeProblem::new(f, vec![-1.0, 0.0], vec![1.0, 3.0], (0.0, 1.0), vec![], Some(vec![true, false]));
+/// let opts = SolveOptions::default().tolerances(1e-8, 1e-10);
+/// let err = new(f())?.solve(DaeBdf::new(), DaeInit::CheckInit, &opts).unwrap_err();
+/// assert!(matches!(err, DaeError::Inconsistent { .. }));
+/// let sol = new(f())?.solve(DaeBdf::new(), DaeInit::BrownFullBasicInit, &opts)?;
+/// assert!((sol.u[0][1] - 1.0).abs() < 1e-12); // u2 repaired to u1² = 1
+/// # Ok::<(), DaeError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DaeInit {
+    /// Verify `‖F(du0, u0, p, t0)‖₂ ≤ abstol`; an inconsistent start is an `Err`.
+    #[default]
+    CheckInit,
+    /// Solve for the algebraic values and the differential derivatives (module docs).
+    BrownFullBasicInit,
+}
+
+/// `G(x) = F(u′(x), u(x), p, t0)` with `x` mixing derivatives and algebraic values.
+struct BrownResidual<'b, F> {
+    f: &'b mut F,
+    p: &'b [f64],
+    t0: f64,
+    differential: &'b [bool],
+    u: &'b mut Vec<f64>,
+    du: &'b mut Vec<f64>,
+    dfdu: DenseMatrix<f64>,
+    dfddu: DenseMatrix<f64>,
+    g: DenseMatrix<f64>,
+    lu: DenseLu<f64>,
+    magnitude: f64,
+}
+
+impl<F: DaeJacobian> BrownResidual<'_, F> {
+    fn place(&mut self, x: &[f64]) {
+        for (i, xi) in x.iter().enumerate() {
+            if self.differential[i] {
+                self.du[i] = *xi;
+            } else {
+                self.u[i] = *xi;
+            }
+        }
+    }
+}
+
+impl<F: DaeJacobian> Residual for BrownResidual<'_, F> {
+    type V = Vec<f64>;
+    fn neg_residual(
+        &mut self,
+        x: &Vec<f64>,
+        out: &mut Vec<f64>,
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure> {
+        self.place(x);
+        self.f.residual(self.t0, self.du, self.u, self.p, out);
+        stats.nf += 1;
+        out.iter_mut().for_each(|r| *r = -*r);
+        if !out.iter().all(|r| r.is_finite()) {
+            return Err(StepFailure::NonFinite);
+        }
+        self.magnitude = x.iter().map(|v| v.abs()).fold(1.0, f64::max);
+        // A full Newton iteration: a fresh matrix at every iterate.
+        self.f.jacobians(
+            self.t0,
+            self.du,
+            self.u,
+            self.p,
+            &mut self.dfdu,
+            &mut self.dfddu,
+        );
+        stats.njac += 1;
+        for (i, d) in self.differential.iter().enumerate() {
+            let src = if *d { &self.dfddu } else { &self.dfdu };
+            self.g.col_mut(i).copy_from_slice(src.col(i));
+        }
+        stats.nfactor += 1;
+        self.lu
+            .factor(&self.g)
+            .map_err(|_| StepFailure::LinearSolve)
+    }
+    fn solve(&mut self, b: &mut Vec<f64>, stats: &mut Stats) -> Result<(), StepFailure> {
+        stats.nnewton += 1;
+        self.lu
+            .solve_in_place(b)
+            .map_err(|_| StepFailure::LinearSolve)
+    }
+    fn norm(&mut self, dz: &Vec<f64>) -> f64 {
+        dz.iter().map(|v| v.abs()).fold(0.0, f64::max)
+    }
+    fn magnitude(&self) -> f64 {
+        self.magnitude
+    }
+}
+
+fn norm2(r: &[f64]) -> f64 {
+    r.iter().map(|v| v * v).sum::<f64>().sqrt()
+}
+
+/// Makes `(u, du)` consistent at `t0` by `how` (module docs); `abstol` is the bound on
+/// `‖F‖₂` that counts as consistent.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn initialise<F: DaeJacobian>(
+    how: DaeInit,
+    f: &mut F,
+    p: &[f64],
+    t0: f64,
+    differential: &[bool],
+    u: &mut Vec<f64>,
+    du: &mut Vec<f64>,
+    abstol: f64,
+) -> Result<(), DaeError> {
+    let n = u.len();
+    let mut r = vec![0.0; n];
+    f.residual(t0, du, u, p, &mut r);
+    if let Some(index) = r.iter().position(|v| !v.is_finite()) {
+        return Err(DaeError::NonFiniteResidual { index });
+    }
+    match how {
+        DaeInit::CheckInit => {
+            let norm = norm2(&r);
+            if norm > abstol {
+                return Err(DaeError::Inconsistent { norm, abstol });
+            }
+            Ok(())
+        }
+        DaeInit::BrownFullBasicInit => {
+            let mut x: Vec<f64> = (0..n)
+                .map(|i| if differential[i] { du[i] } else { u[i] })
+                .collect();
+            let mut g = BrownResidual {
+                f,
+                p,
+                t0,
+                differential,
+                u,
+                du,
+                dfdu: DenseMatrix::zeros(n, n),
+                dfddu: DenseMatrix::zeros(n, n),
+                g: DenseMatrix::zeros(n, n),
+                lu: DenseLu::new(n),
+                magnitude: 1.0,
+            };
+            let mut dx = vec![0.0; n];
+            let mut rate = Rate {
+                eta: 1.0,
+                max_theta: 0.0,
+            };
+            let conv = NewtonConvergence::Rounding {
+                rtol: 1e-12,
+                max_iter: 30,
+            };
+            let mut stats = Stats::default();
+            match iterate(&mut g, &mut x, &mut dx, conv, &mut rate, &mut stats) {
+                Ok(_) => {}
+                Err(StepFailure::LinearSolve) => {
+                    return Err(DaeError::SingularIterationMatrix { t: t0 })
+                }
+                Err(_) => {}
+            }
+            g.place(&x);
+            f.residual(t0, du, u, p, &mut r);
+            let norm = norm2(&r);
+            if !norm.is_finite() || norm > abstol {
+                return Err(DaeError::InitNotConverged { norm });
+            }
+            Ok(())
+        }
+    }
+}

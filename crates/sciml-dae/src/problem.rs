@@ -1,0 +1,324 @@
+//! [`DaeProblem`]: a residual `F(u′, u, p, t) = 0` with its start, span, parameters and which
+//! variables are differential; validated on construction, solved by [`DaeProblem::solve`].
+
+use crate::bdf::{DaeBdf, DaeBdfStepper};
+use crate::error::DaeError;
+use crate::function::{DaeFunction, DaeJacobian};
+use crate::init::{initialise, DaeInit};
+use sciml_core::{DenseMatrix, Solution};
+use sciml_ode::{Callbacks, SolveOptions, StepLoop};
+
+/// A DAE `F(u′, u, p, t) = 0` (the argument order of DifferentialEquations.jl's `DAEProblem`:
+/// `du0` before `u0`).
+///
+/// ```
+/// use sciml_dae::{DaeBdf, DaeClosure, DaeFiniteDiff, DaeInit, DaeProblem};
+/// use sciml_ode::SolveOptions;
+/// // u1′ = −u1 and the algebraic u2 = u1²: u1 = e^{−t}, u2 = e^{−2t}.
+/// let f = DaeClosure::new(2, |_t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
+///     r[0] = du[0] + u[0];
+///     r[1] = u[1] - u[0] * u[0];
+/// });
+/// // An inconsistent start (u2 and u1′ wrong), repaired by BrownFullBasicInit.
+/// let mut prob = DaeProblem::new(DaeFiniteDiff::new(f), vec![0.0, 0.0], vec![1.0, 0.5],
+///     (0.0, 1.0), vec![], Some(vec![true, false]))?;
+/// let opts = SolveOptions::default().tolerances(1e-8, 1e-10);
+/// let sol = prob.solve(DaeBdf::new(), DaeInit::BrownFullBasicInit, &opts)?;
+/// let u = sol.u.last().unwrap();
+/// assert!((u[0] - (-1f64).exp()).abs() < 1e-6);
+/// assert!((u[1] - (-2f64).exp()).abs() < 1e-6);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct DaeProblem<F> {
+    f: F,
+    du0: Vec<f64>,
+    u0: Vec<f64>,
+    tspan: (f64, f64),
+    p: Vec<f64>,
+    differential_vars: Vec<bool>,
+}
+
+fn check(what: &'static str, v: &[f64], n: usize) -> Result<(), DaeError> {
+    if v.len() != n {
+        return Err(DaeError::Length {
+            what,
+            got: v.len(),
+            expected: n,
+        });
+    }
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(index) => Err(DaeError::NotFinite { what, index }),
+        None => Ok(()),
+    }
+}
+
+impl<F: DaeFunction> DaeProblem<F> {
+    /// The problem `f` from `(du0, u0)` over `tspan` (forward, `t0 < t1`) with parameters `p`;
+    /// `differential_vars[i]` says whether `u_i′` appears in `F` (all `true` when `None`).
+    /// `du0` may be inconsistent when the solve initialises with `BrownFullBasicInit`.
+    pub fn new(
+        f: F,
+        du0: Vec<f64>,
+        u0: Vec<f64>,
+        tspan: (f64, f64),
+        p: Vec<f64>,
+        differential_vars: Option<Vec<bool>>,
+    ) -> Result<Self, DaeError> {
+        let n = f.len();
+        check("u0", &u0, n)?;
+        check("du0", &du0, n)?;
+        check("p", &p, p.len())?;
+        let (t0, t1) = tspan;
+        if !(t0.is_finite() && t1.is_finite() && t0 < t1) {
+            return Err(DaeError::Span { t0, t1 });
+        }
+        let differential_vars = differential_vars.unwrap_or_else(|| vec![true; n]);
+        if differential_vars.len() != n {
+            return Err(DaeError::Length {
+                what: "differential_vars",
+                got: differential_vars.len(),
+                expected: n,
+            });
+        }
+        Ok(DaeProblem {
+            f,
+            du0,
+            u0,
+            tspan,
+            p,
+            differential_vars,
+        })
+    }
+
+    /// The initial state.
+    pub fn u0(&self) -> &[f64] {
+        &self.u0
+    }
+    /// The initial derivative (as given; the solve's initialisation may correct it).
+    pub fn du0(&self) -> &[f64] {
+        &self.du0
+    }
+    /// The time span.
+    pub fn tspan(&self) -> (f64, f64) {
+        self.tspan
+    }
+    /// The parameters.
+    pub fn p(&self) -> &[f64] {
+        &self.p
+    }
+    /// Which variables are differential.
+    pub fn differential_vars(&self) -> &[bool] {
+        &self.differential_vars
+    }
+    /// Replaces the parameters (same length).
+    pub fn set_p(&mut self, p: Vec<f64>) -> Result<(), DaeError> {
+        check("p", &p, self.p.len())?;
+        self.p = p;
+        Ok(())
+    }
+}
+
+impl<F: DaeJacobian> DaeProblem<F> {
+    /// The iteration matrix `W = ∂F/∂u + α·∂F/∂u′` at `(t, du, u)` with the problem's
+    /// parameters, written into `w` (`n × n`): what a BDF step of coefficient `α = γ_k/h`
+    /// factorises.
+    pub fn iteration_matrix(
+        &mut self,
+        alpha: f64,
+        t: f64,
+        du: &[f64],
+        u: &[f64],
+        w: &mut DenseMatrix<f64>,
+    ) -> Result<(), DaeError> {
+        let n = self.u0.len();
+        check("u", u, n)?;
+        check("du", du, n)?;
+        if w.nrows() != n || w.ncols() != n {
+            return Err(DaeError::Length {
+                what: "iteration matrix rows",
+                got: w.nrows().min(w.ncols()),
+                expected: n,
+            });
+        }
+        let mut a = DenseMatrix::zeros(n, n);
+        self.f.jacobians(t, du, u, &self.p, w, &mut a);
+        for (wi, ai) in w.as_mut_slice().iter_mut().zip(a.as_slice()) {
+            *wi += alpha * ai;
+        }
+        Ok(())
+    }
+
+    /// Makes the start consistent by `init` and integrates with `method` under `opts` (saves,
+    /// tstops, dense output, fixed or adaptive steps: sciml-ode's step loop). The consistency
+    /// bound of the initialisation is the absolute tolerance of `opts` (its largest entry).
+    pub fn solve(
+        &mut self,
+        method: DaeBdf,
+        init: DaeInit,
+        opts: &SolveOptions<f64>,
+    ) -> Result<Solution<Vec<f64>>, DaeError> {
+        self.solve_with_callbacks(method, init, opts, Callbacks::new())
+    }
+
+    /// [`DaeProblem::solve`] with event handling: continuous callbacks are located on the
+    /// step's interpolating polynomial and discrete ones run after each step, as for ODEs.
+    /// An event that stops the solve or only reads the state works as for ODEs. An event that
+    /// changes the state restarts the method at order 1 from the changed state; the changed
+    /// state must be consistent (the algebraic values satisfy their equations), which is not
+    /// checked: the first step's corrector then solves for consistent values at its end.
+    ///
+    /// ```
+    /// use sciml_dae::{DaeBdf, DaeClosure, DaeFiniteDiff, DaeInit, DaeProblem};
+    /// use sciml_ode::{Callbacks, ContinuousCallback, SolveOptions};
+    /// // u1 = e^{−t}, u2 = u1²: stop where u2 = 1/4, at t = ln 2.
+    /// let f = DaeClosure::new(2, |_t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
+    ///     r[0] = du[0] + u[0];
+    ///     r[1] = u[1] - u[0] * u[0];
+    /// });
+    /// let mut prob = DaeProblem::new(DaeFiniteDiff::new(f), vec![-1.0, -2.0], vec![1.0, 1.0],
+    ///     (0.0, 5.0), vec![], Some(vec![true, false]))?;
+    /// let stop = ContinuousCallback::new(|_t, u: &Vec<f64>| u[1] - 0.25, |ctx| ctx.terminate());
+    /// let opts = SolveOptions::default().tolerances(1e-9, 1e-11);
+    /// let sol = prob.solve_with_callbacks(DaeBdf::new(), DaeInit::CheckInit, &opts,
+    ///     Callbacks::new().with_continuous(stop))?;
+    /// assert!((sol.t.last().unwrap() - 2f64.ln()).abs() < 1e-7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn solve_with_callbacks(
+        &mut self,
+        method: DaeBdf,
+        init: DaeInit,
+        opts: &SolveOptions<f64>,
+        callbacks: Callbacks<Vec<f64>>,
+    ) -> Result<Solution<Vec<f64>>, DaeError> {
+        let (mut u0, mut du0) = (self.u0.clone(), self.du0.clone());
+        let n = u0.len();
+        let abstol = (0..n).map(|i| opts.tol.atol_at(i)).fold(0.0, f64::max);
+        let t0 = self.tspan.0;
+        initialise(
+            init,
+            &mut self.f,
+            &self.p,
+            t0,
+            &self.differential_vars,
+            &mut u0,
+            &mut du0,
+            abstol,
+        )?;
+        // A structurally singular (index above one) problem has a singular W for every α:
+        // say so now rather than after the step size has shrunk to nothing.
+        let mut w = DenseMatrix::zeros(n, n);
+        let alpha = 1e3 / (self.tspan.1 - t0);
+        self.iteration_matrix(alpha, t0, &du0, &u0, &mut w)?;
+        let mut lu = sciml_core::linalg::DenseLu::new(n);
+        if lu.factor(&w).is_err() {
+            return Err(DaeError::SingularIterationMatrix { t: t0 });
+        }
+        let stepper =
+            DaeBdfStepper::new(&mut self.f, &self.p, method, &self.differential_vars, &du0)?;
+        let sol = StepLoop::new(stepper, &u0, self.tspan, opts, callbacks)?.solve()?;
+        Ok(sol)
+    }
+
+    /// Solves the problem and its forward sensitivities `s_j = ∂u/∂p_j` for every parameter
+    /// (staggered direct method, as IDAS: each accepted step of the solution is followed by the
+    /// same BDF step of the sensitivity DAE `∂F/∂u·s + ∂F/∂u′·s′ + ∂F/∂p_j = 0`, solved exactly
+    /// at the converged point; see [`crate::bdf`]). The error test sees the solution only.
+    ///
+    /// Each saved state has length `n(1 + m)` for `n` states and `m` parameters: the solution,
+    /// then `s_1, …, s_m` (read them with [`sensitivity`]). `u0` is taken not to depend on `p`
+    /// (`s_j(t0) = 0` on the differential variables); the algebraic sensitivities and the
+    /// sensitivities' derivatives at `t0` are made consistent by one linear solve with the
+    /// matrix of `BrownFullBasicInit`, which must be regular (index 1). Tolerances given per
+    /// component need `n(1 + m)` entries (the sensitivities' are not used).
+    ///
+    /// ```
+    /// use sciml_dae::{sensitivity, DaeBdf, DaeClosure, DaeFiniteDiff, DaeInit, DaeProblem};
+    /// use sciml_ode::SolveOptions;
+    /// // u′ = −p u: ∂u/∂p = −t e^{−pt}.
+    /// let f = DaeClosure::new(1, |_t: f64, du: &[f64], u: &[f64], p: &[f64], r: &mut [f64]| {
+    ///     r[0] = du[0] + p[0] * u[0];
+    /// });
+    /// let mut prob = DaeProblem::new(DaeFiniteDiff::new(f), vec![-2.0], vec![1.0], (0.0, 1.0),
+    ///     vec![2.0], None)?;
+    /// let opts = SolveOptions::default().tolerances(1e-9, 1e-11);
+    /// let sol = prob.solve_forward_sensitivity(DaeBdf::new(), DaeInit::CheckInit, &opts)?;
+    /// let s = sensitivity(sol.u.last().unwrap(), 1, 0);
+    /// assert!((s[0] + (-2f64).exp()).abs() < 1e-6);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn solve_forward_sensitivity(
+        &mut self,
+        method: DaeBdf,
+        init: DaeInit,
+        opts: &SolveOptions<f64>,
+    ) -> Result<Solution<Vec<f64>>, DaeError> {
+        let (mut u0, mut du0) = (self.u0.clone(), self.du0.clone());
+        let (n, m) = (u0.len(), self.p.len());
+        let abstol = (0..n).map(|i| opts.tol.atol_at(i)).fold(0.0, f64::max);
+        let t0 = self.tspan.0;
+        initialise(
+            init,
+            &mut self.f,
+            &self.p,
+            t0,
+            &self.differential_vars,
+            &mut u0,
+            &mut du0,
+            abstol,
+        )?;
+        let mut dfdp = DenseMatrix::zeros(n, m);
+        if !self.f.param_jacobian(t0, &du0, &u0, &self.p, &mut dfdp) {
+            return Err(DaeError::NoParamJacobian);
+        }
+        // Consistent sensitivities at t0: unknowns s′_i (differential i) and s_i (algebraic i),
+        // with s_i = 0 on the differential and s′_i = 0 on the algebraic variables:
+        // [∂F/∂u′ | ∂F/∂u] columns · x = −∂F/∂p_j.
+        let (mut dfdu, mut dfddu) = (DenseMatrix::zeros(n, n), DenseMatrix::zeros(n, n));
+        self.f
+            .jacobians(t0, &du0, &u0, &self.p, &mut dfdu, &mut dfddu);
+        let mut g = DenseMatrix::zeros(n, n);
+        for (i, d) in self.differential_vars.iter().enumerate() {
+            let src = if *d { &dfddu } else { &dfdu };
+            g.col_mut(i).copy_from_slice(src.col(i));
+        }
+        let mut lu = sciml_core::linalg::DenseLu::new(n);
+        lu.factor(&g)
+            .map_err(|_| DaeError::SingularIterationMatrix { t: t0 })?;
+        let (mut ua, mut dua) = (vec![0.0; n * (1 + m)], vec![0.0; n * (1 + m)]);
+        ua[..n].copy_from_slice(&u0);
+        dua[..n].copy_from_slice(&du0);
+        let mut x = vec![0.0; n];
+        for j in 0..m {
+            for (i, xi) in x.iter_mut().enumerate() {
+                *xi = -dfdp[(i, j)];
+            }
+            lu.solve_in_place(&mut x)
+                .map_err(|_| DaeError::SingularIterationMatrix { t: t0 })?;
+            let off = n * (1 + j);
+            for (i, xi) in x.iter().enumerate() {
+                if self.differential_vars[i] {
+                    dua[off + i] = *xi;
+                } else {
+                    ua[off + i] = *xi;
+                }
+            }
+        }
+        let stepper =
+            DaeBdfStepper::new(&mut self.f, &self.p, method, &self.differential_vars, &dua)?;
+        let sol = StepLoop::new(stepper, &ua, self.tspan, opts, Callbacks::new())?.solve()?;
+        Ok(sol)
+    }
+}
+
+/// `s_j = ∂u/∂p_j` in a state of [`DaeProblem::solve_forward_sensitivity`] with `n` equations
+/// (empty when `j` is out of range).
+pub fn sensitivity(state: &[f64], n: usize, j: usize) -> &[f64] {
+    let (a, b) = (n * (1 + j), n * (2 + j));
+    if b <= state.len() {
+        &state[a..b]
+    } else {
+        &[]
+    }
+}

@@ -1,0 +1,263 @@
+//! Consistent initialisation (`CheckInit`, `BrownFullBasicInit`) and refused input.
+
+use sciml_core::DenseMatrix;
+use sciml_dae::{DaeBdf, DaeClosure, DaeError, DaeFiniteDiff, DaeInit, DaeProblem};
+use sciml_ode::SolveOptions;
+
+/// `u1′ = −u1·u2`, `0 = u2 − (1 + u1²)`: from `u1 = 2`, the consistent `u2 = 5`, `u1′ = −10`.
+fn residual(_t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]) {
+    r[0] = du[0] + u[0] * u[1];
+    r[1] = u[1] - (1.0 + u[0] * u[0]);
+}
+
+fn problem(du0: Vec<f64>, u0: Vec<f64>) -> DaeProblem<impl sciml_dae::DaeJacobian> {
+    DaeProblem::new(
+        DaeFiniteDiff::new(DaeClosure::new(2, residual)),
+        du0,
+        u0,
+        (0.0, 0.1),
+        vec![],
+        Some(vec![true, false]),
+    )
+    .expect("valid problem")
+}
+
+#[test]
+fn brown_full_basic_init_repairs_algebraic_values_and_derivatives() {
+    let mut prob = problem(vec![0.0, 0.0], vec![2.0, -3.0]);
+    let opts = SolveOptions::default()
+        .tolerances(1e-8, 1e-10)
+        .saveat(sciml_ode::SaveAt::Times(vec![0.0, 0.1]));
+    let sol = prob
+        .solve(DaeBdf::new(), DaeInit::BrownFullBasicInit, &opts)
+        .expect("solves");
+    // The differential value is kept, the algebraic one solved for.
+    assert_eq!(sol.u[0][0], 2.0);
+    assert!((sol.u[0][1] - 5.0).abs() < 1e-12, "u2(0) = {}", sol.u[0][1]);
+    // Along the solution u1′ = −u1(1 + u1²): exactly u1² = c e^{−2t}/(1 − c e^{−2t}) with
+    // c = u1(0)²/(1 + u1(0)²) = 4/5.
+    let t: f64 = 0.1;
+    let c = 0.8 * (-2.0 * t).exp();
+    let u1 = (c / (1.0 - c)).sqrt();
+    let u = &sol.u[1];
+    println!("u(0.1) = {u:?}, exact u1 = {u1}");
+    assert!((u[0] - u1).abs() < 1e-6, "u1 error {:e}", (u[0] - u1).abs());
+    assert!((u[1] - (1.0 + u[0] * u[0])).abs() < 1e-9);
+    // The problem keeps what was given.
+    assert_eq!(prob.du0(), &[0.0, 0.0]);
+}
+
+#[test]
+fn check_init_refuses_an_inconsistent_start_and_accepts_a_consistent_one() {
+    let opts = SolveOptions::default().tolerances(1e-8, 1e-10);
+    let err = problem(vec![0.0, 0.0], vec![2.0, 5.0])
+        .solve(DaeBdf::new(), DaeInit::CheckInit, &opts)
+        .expect_err("u1′ = 0 is inconsistent");
+    assert!(matches!(err, DaeError::Inconsistent { .. }), "{err}");
+    assert!(err.to_string().contains("BrownFullBasicInit"), "{err}");
+    let ok =
+        problem(vec![-10.0, 0.0], vec![2.0, 5.0]).solve(DaeBdf::new(), DaeInit::CheckInit, &opts);
+    assert!(ok.is_ok(), "{:?}", ok.err());
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let f = || DaeClosure::new(2, residual);
+    let e = DaeProblem::new(f(), vec![0.0; 2], vec![0.0; 3], (0.0, 1.0), vec![], None)
+        .expect_err("u0 too long");
+    assert!(
+        matches!(
+            e,
+            DaeError::Length {
+                what: "u0",
+                got: 3,
+                expected: 2
+            }
+        ),
+        "{e}"
+    );
+    let e = DaeProblem::new(
+        f(),
+        vec![0.0; 2],
+        vec![0.0; 2],
+        (0.0, 1.0),
+        vec![],
+        Some(vec![true]),
+    )
+    .expect_err("differential_vars too short");
+    assert!(
+        matches!(
+            e,
+            DaeError::Length {
+                what: "differential_vars",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = DaeProblem::new(
+        f(),
+        vec![0.0, f64::NAN],
+        vec![0.0; 2],
+        (0.0, 1.0),
+        vec![],
+        None,
+    )
+    .expect_err("NaN du0");
+    assert!(
+        matches!(
+            e,
+            DaeError::NotFinite {
+                what: "du0",
+                index: 1
+            }
+        ),
+        "{e}"
+    );
+    let e = DaeProblem::new(f(), vec![0.0; 2], vec![0.0; 2], (1.0, 0.0), vec![], None)
+        .expect_err("reversed span");
+    assert!(matches!(e, DaeError::Span { .. }), "{e}");
+    // A residual that is NaN at the start.
+    let nan = DaeFiniteDiff::new(DaeClosure::new(
+        1,
+        |_t: f64, _du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| r[0] = u[0].sqrt(),
+    ));
+    let mut prob = DaeProblem::new(
+        nan,
+        vec![0.0],
+        vec![-1.0],
+        (0.0, 1.0),
+        vec![],
+        Some(vec![false]),
+    )
+    .expect("valid shapes");
+    let e = prob
+        .solve(DaeBdf::new(), DaeInit::CheckInit, &SolveOptions::default())
+        .expect_err("NaN residual");
+    assert!(matches!(e, DaeError::NonFiniteResidual { index: 0 }), "{e}");
+}
+
+#[test]
+fn structurally_singular_problem_is_refused() {
+    // The second equation, 0 = t − 1, involves no unknown: every W = ∂F/∂u + α·∂F/∂u′ has a
+    // zero row, whatever the step (no index at all: the problem is ill-posed).
+    let f = DaeClosure::new(
+        2,
+        |t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
+            r[0] = du[0] + u[0];
+            r[1] = t - 1.0;
+        },
+    )
+    .with_jacobians(
+        |_t: f64,
+         _du: &[f64],
+         _u: &[f64],
+         _p: &[f64],
+         dfdu: &mut DenseMatrix<f64>,
+         dfddu: &mut DenseMatrix<f64>| {
+            dfdu.fill_zero();
+            dfddu.fill_zero();
+            dfdu[(0, 0)] = 1.0;
+            dfddu[(0, 0)] = 1.0;
+        },
+    );
+    let mut prob = DaeProblem::new(
+        f,
+        vec![-1.0, 0.0],
+        vec![1.0, 0.0],
+        (1.0, 2.0),
+        vec![],
+        Some(vec![true, false]),
+    )
+    .expect("valid shapes");
+    let e = prob
+        .solve(DaeBdf::new(), DaeInit::CheckInit, &SolveOptions::default())
+        .expect_err("singular");
+    assert!(matches!(e, DaeError::SingularIterationMatrix { .. }), "{e}");
+    assert!(e.to_string().contains("index"), "{e}");
+}
+
+#[test]
+fn mass_matrix_of_the_wrong_shape_is_refused() {
+    use sciml_core::ForwardAd;
+    use sciml_dae::MassMatrixDae;
+    use sciml_ode::problems::RobertsonDae;
+    let e = MassMatrixDae::new(ForwardAd::new(RobertsonDae), DenseMatrix::zeros(3, 2))
+        .expect_err("3 × 2 for 3 states");
+    assert!(
+        matches!(
+            e,
+            DaeError::MassShape {
+                rows: 3,
+                cols: 2,
+                n: 3
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("3 × 3"), "{e}");
+}
+
+#[test]
+fn stepper_refuses_a_state_layout_it_cannot_read() {
+    use sciml_dae::DaeBdfStepper;
+    let mut f = DaeFiniteDiff::new(DaeClosure::new(2, residual));
+    let p = [1.0];
+    // Two states and one parameter: u′ has 2 entries, or 4 with the sensitivity's derivative.
+    for len in [2, 4] {
+        let ok = DaeBdfStepper::new(&mut f, &p, DaeBdf::new(), &[true, false], &vec![0.0; len]);
+        assert!(ok.is_ok(), "length {len}");
+    }
+    let e = DaeBdfStepper::new(&mut f, &p, DaeBdf::new(), &[true, false], &[0.0; 3])
+        .err()
+        .expect("3 entries fit no layout");
+    assert!(matches!(e, DaeError::Length { got: 3, .. }), "{e}");
+    let e = DaeBdfStepper::new(&mut f, &p, DaeBdf::new(), &[true], &[0.0; 2])
+        .err()
+        .expect("differential_vars too short");
+    assert!(
+        matches!(
+            e,
+            DaeError::Length {
+                what: "differential_vars",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_residual_that_turns_nan_mid_solve_fails_with_the_partial_solution() {
+    // Finite until t = 0.5, NaN after: the solve stops there with an error, not garbage.
+    let f = DaeClosure::new(
+        1,
+        |t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
+            r[0] = du[0] + u[0] + if t > 0.5 { f64::NAN } else { 0.0 };
+        },
+    )
+    .with_jacobians(
+        |_t: f64,
+         _du: &[f64],
+         _u: &[f64],
+         _p: &[f64],
+         dfdu: &mut DenseMatrix<f64>,
+         dfddu: &mut DenseMatrix<f64>| {
+            dfdu[(0, 0)] = 1.0;
+            dfddu[(0, 0)] = 1.0;
+        },
+    );
+    let mut prob =
+        DaeProblem::new(f, vec![-1.0], vec![1.0], (0.0, 1.0), vec![], None).expect("valid");
+    let e = prob
+        .solve(DaeBdf::new(), DaeInit::CheckInit, &SolveOptions::default())
+        .expect_err("NaN after t = 0.5");
+    println!("{e}");
+    match e {
+        DaeError::Solve(sciml_core::SolveError::Failed { t, partial, .. }) => {
+            assert!((0.4..=0.5).contains(&t), "stopped at {t}");
+            assert!(partial.u.iter().all(|u| u[0].is_finite()));
+        }
+        other => panic!("unexpected {other}"),
+    }
+}
