@@ -117,7 +117,12 @@ fn by_duals<L: Layer>(layer: &L, c: &Case) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
 fn by_differences<L: Layer>(layer: &L, c: &Case, h: f64) -> (Vec<f64>, Vec<f64>) {
     let at = |s: f64| {
         let x: Vec<f64> = c.x.iter().zip(&c.xdot).map(|(a, b)| a + s * b).collect();
-        let yb: Vec<f64> = c.ybar.iter().zip(&c.ybar_dot).map(|(a, b)| a + s * b).collect();
+        let yb: Vec<f64> = c
+            .ybar
+            .iter()
+            .zip(&c.ybar_dot)
+            .map(|(a, b)| a + s * b)
+            .collect();
         let (mut xb, mut pb) = (vec![0.0; x.len()], vec![0.0; c.p.len()]);
         let mut ws = vec![0.0; layer.workspace_len(c.batch)];
         let inp = Input {
@@ -148,13 +153,19 @@ fn check<L: Layer>(layer: &L, batch: usize, seed: u64, what: &str) {
     for with_fwd in [false, true] {
         let (x, xd, pd) = plain(layer, &c, with_fwd);
         let e = err(&x, &dx).max(err(&xd, &dxd)).max(err(&pd, &dpd));
-        assert!(e < 1e-12, "{what}, batch {batch}, fwd {with_fwd}: {e:e} from dual numbers");
+        assert!(
+            e < 1e-12,
+            "{what}, batch {batch}, fwd {with_fwd}: {e:e} from dual numbers"
+        );
     }
     let (x, xd, pd) = plain(layer, &c, false);
     let _ = x;
     let (fx, fp) = by_differences(layer, &c, 1e-5);
     let e = err(&xd, &fx).max(err(&pd, &fp));
-    assert!(e < 1e-6, "{what}, batch {batch}: {e:e} from central differences");
+    assert!(
+        e < 1e-6,
+        "{what}, batch {batch}: {e:e} from central differences"
+    );
 }
 
 #[test]
@@ -166,7 +177,12 @@ fn dense_matches_dual_numbers_and_differences_for_every_activation() {
             .enumerate()
         {
             let seed = 100 * k as u64 + i as u64;
-            check(&Dense::new(nin, nout, act), batch, seed, &format!("{act:?}"));
+            check(
+                &Dense::new(nin, nout, act),
+                batch,
+                seed,
+                &format!("{act:?}"),
+            );
             let nb = Dense::new(nin, nout, act).use_bias(false);
             check(&nb, batch, seed + 50, &format!("{act:?} without bias"));
         }
@@ -204,7 +220,12 @@ fn chains_match_dual_numbers_and_differences() -> Result<(), Box<dyn std::error:
 #[test]
 fn default_pass_for_other_layers_matches_differences() {
     check(&Scale::new(4, Activation::Tanh), 3, 7, "Scale");
-    check(&ActivationLayer::new(5, Activation::Gelu), 2, 8, "ActivationLayer");
+    check(
+        &ActivationLayer::new(5, Activation::Gelu),
+        2,
+        8,
+        "ActivationLayer",
+    );
 }
 
 #[test]

@@ -181,7 +181,11 @@ impl Dense {
                 // σ' = y(1 − y), σ'' = σ'(1 − 2y).
                 Activation::Sigmoid => (y * (one - y), (one - two * y) * yd),
                 Activation::Relu => {
-                    let d = if y.re() > S::Re::zero() { one } else { S::zero() };
+                    let d = if y.re() > S::Re::zero() {
+                        one
+                    } else {
+                        S::zero()
+                    };
                     (d, S::zero())
                 }
                 act => (act.derivative(y), act.second_derivative(y) * yd),
