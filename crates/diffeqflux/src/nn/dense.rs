@@ -337,7 +337,7 @@ impl Layer for Dense {
                     if !self.act.needs_preactivation() {
                         self.act.apply_slice(v);
                         for (t, &y) in vd.iter_mut().zip(v.iter()) {
-                            *t = *t * self.act.derivative_from_output(y);
+                            *t *= self.act.derivative_from_output(y);
                         }
                     }
                     (v, vd)
