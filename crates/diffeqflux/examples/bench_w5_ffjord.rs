@@ -7,9 +7,10 @@
 //! and once through a wrapper layer that keeps the dual-number default of `vjp_tangent` (`dual`,
 //! the previous implementation: the network's VJP in dual numbers). The parameters follow the
 //! plain pass's gradient. Prints one JSON line per trace and pass: median and spread (min, max)
-//! of the seconds per iteration after one warm-up, function evaluations per iteration, the
-//! largest relative difference between the two passes' gradients, and the median time of one
-//! VJP of the augmented field at batch 512.
+//! of the seconds per iteration after one warm-up, function evaluations per iteration, the loss
+//! of the last iteration (`final_loss`, before its Adam step), the largest relative difference
+//! between the two passes' gradients, and the median time of one VJP of the augmented field at
+//! batch 512 in f64 and in f32 (`Ffjord` itself trains in f64; the field runs in either).
 //!
 //! `cargo run --release -p diffeqflux --example bench_w5_ffjord` (`W5_ITERS`, default 10).
 
@@ -118,27 +119,27 @@ fn spread(v: &[f64]) -> (f64, f64) {
         })
 }
 
-/// Median seconds of one VJP of the augmented field at batch 512.
-fn field_vjp_seconds<L: Layer>(
+/// Median seconds of one VJP of the augmented field at batch 512, in the scalar `S`.
+fn field_vjp_seconds<L: Layer, S: Scalar<Re = S>>(
     net: L,
     trace: Trace,
     p: &[f64],
 ) -> Result<f64, Box<dyn std::error::Error>> {
     let batch = 512;
-    let mut field = FfjordField::<_, Batch<f64>>::new(net, batch, trace, false)?;
+    let mut field = FfjordField::<_, Batch<S>>::new(net, batch, trace, false)?;
     field.draw_probes(&mut Xoshiro256pp::new(3));
     let mut rng = Xoshiro256pp::new(4);
     let m = field.features();
-    let mut col = |_: usize| -> Vec<f64> { (0..m * batch).map(|_| rng.normal()).collect() };
-    let (u, w) = (Batch::new(m, batch, col(0))?, Batch::new(m, batch, col(1))?);
-    let mut gu = Batch::new(m, batch, vec![0.0; m * batch])?;
-    let mut gp = vec![0.0; p.len()];
-    let p = p.to_vec();
+    let mut col = || -> Vec<S> { (0..m * batch).map(|_| S::cst(rng.normal())).collect() };
+    let (u, w) = (Batch::new(m, batch, col())?, Batch::new(m, batch, col())?);
+    let mut gu = Batch::new(m, batch, vec![S::zero(); m * batch])?;
+    let mut gp = vec![S::zero(); p.len()];
+    let p: Vec<S> = p.iter().map(|v| S::cst(*v)).collect();
     let mut samples = Vec::new();
     for _ in 0..7 {
         let t = Instant::now();
         for _ in 0..5 {
-            field.vjp(0.3, &u, &p, &w, &mut gu, &mut gp);
+            field.vjp(S::cst(0.3), &u, &p, &w, &mut gu, &mut gp);
         }
         samples.push(t.elapsed().as_secs_f64() / 5.0);
     }
@@ -172,6 +173,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (mut tp, mut td, mut nfe, mut nfe_fwd) = (vec![], vec![], vec![], vec![]);
         let mut max_rel = 0.0f64;
         let mut nfe_mismatch = 0;
+        let mut final_loss = f64::NAN;
         for it in 0..iters {
             let x = two_moons(&mut data_rng, 512)?;
             // The same probes for both passes: each starts its own copy of the probe stream.
@@ -190,6 +192,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 nfe_mismatch += 1;
             }
             adam.step(&mut p, &gp.dp)?;
+            final_loss = gp.loss;
             if it > 0 {
                 tp.push(t_plain);
                 td.push(t_dual);
@@ -197,12 +200,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 nfe_fwd.push(gp.forward.nf as f64);
             }
         }
-        let vjp_plain = field_vjp_seconds(net.clone(), trace, &p)?;
-        let vjp_dual = field_vjp_seconds(ViaDuals(net.clone()), trace, &p)?;
-        for (pass, times, vjp) in [("plain", &tp, vjp_plain), ("dual", &td, vjp_dual)] {
+        let vjp_plain = field_vjp_seconds::<_, f64>(net.clone(), trace, &p)?;
+        let vjp_dual = field_vjp_seconds::<_, f64>(ViaDuals(net.clone()), trace, &p)?;
+        let vjp_plain32 = field_vjp_seconds::<_, f32>(net.clone(), trace, &p)?;
+        let vjp_dual32 = field_vjp_seconds::<_, f32>(ViaDuals(net.clone()), trace, &p)?;
+        for (pass, times, vjp, vjp32) in [
+            ("plain", &tp, vjp_plain, vjp_plain32),
+            ("dual", &td, vjp_dual, vjp_dual32),
+        ] {
             let (lo, hi) = spread(times);
             println!(
-                "{{\"system\": \"sciml-rs Dp5 discrete adjoint, {name} trace, f64, second derivatives {pass}\", \"median_s\": {:e}, \"min_s\": {lo:e}, \"max_s\": {hi:e}, \"nfe\": {}, \"nfe_forward\": {}, \"iterations_timed\": {}, \"field_vjp_s\": {vjp:e}, \"max_rel_gradient_difference_plain_vs_dual\": {max_rel:e}, \"iterations_with_different_nfe\": {nfe_mismatch}}}",
+                "{{\"system\": \"sciml-rs Dp5 discrete adjoint, {name} trace, f64, second derivatives {pass}\", \"median_s\": {:e}, \"min_s\": {lo:e}, \"max_s\": {hi:e}, \"nfe\": {}, \"nfe_forward\": {}, \"iterations\": {iters}, \"iterations_timed\": {}, \"final_loss\": {final_loss}, \"field_vjp_s\": {vjp:e}, \"field_vjp_f32_s\": {vjp32:e}, \"max_rel_gradient_difference_plain_vs_dual\": {max_rel:e}, \"iterations_with_different_nfe\": {nfe_mismatch}}}",
                 median(times.clone()),
                 median(nfe.clone()),
                 median(nfe_fwd.clone()),
