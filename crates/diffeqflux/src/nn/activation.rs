@@ -3,7 +3,7 @@
 
 use super::{assert_x_len, Input, Layer, LayerTape};
 use sciml_core::rng::Xoshiro256pp;
-use sciml_core::{Real, Scalar, Zero};
+use sciml_core::{Dual, Real, Scalar, Zero};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
@@ -201,6 +201,32 @@ impl Activation {
             }
             Activation::LeakyRelu(a) => step(S::cst(a)),
         }
+    }
+
+    /// `σ'(z)` from the output `y = σ(z)`, for the activations that do not need the
+    /// pre-activation (see [`Activation::needs_preactivation`]; the others get `σ'(y)`, not
+    /// meaningful, and callers use [`Activation::derivative`] on `z` for them).
+    pub(crate) fn derivative_from_output<S: Scalar>(self, y: S) -> S {
+        match self {
+            Activation::Identity => S::one(),
+            Activation::Tanh => S::one() - y * y,
+            Activation::Sigmoid => y * (S::one() - y),
+            Activation::Relu => {
+                if y.re() > S::Re::zero() {
+                    S::one()
+                } else {
+                    S::zero()
+                }
+            }
+            other => other.derivative(y),
+        }
+    }
+
+    /// `σ''(x)`, the derivative of [`Activation::derivative`] taken by one dual number (the
+    /// forward-over-reverse passes need it only for activations whose derivative needs the
+    /// pre-activation; the others follow from the output).
+    pub(crate) fn second_derivative<S: Scalar>(self, x: S) -> S {
+        self.derivative(Dual::<S, S::Re>::new(x, S::one())).eps()
     }
 
     /// `x ← σ(x)` over a slice (`Tanh` through the vectorised [`Scalar::tanh_slice`]).

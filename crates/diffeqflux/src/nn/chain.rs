@@ -72,6 +72,8 @@ pub(crate) struct Info {
     pub(crate) nparams: usize,
     pub(crate) ws: usize,
     pub(crate) tape: usize,
+    /// Scratch of [`Layer::vjp_tangent`].
+    pub(crate) tws: usize,
 }
 
 pub(crate) struct InfoV(pub(crate) usize);
@@ -85,6 +87,7 @@ impl LayerVisitor for InfoV {
             nparams: l.nparams(),
             ws: l.workspace_len(self.0),
             tape: l.tape_len(self.0),
+            tws: l.tangent_workspace_len(self.0),
         }
     }
 }
@@ -163,6 +166,35 @@ impl<S: Scalar> LayerVisitor for JvpV<'_, '_, S> {
     #[inline]
     fn visit<L: Layer>(self, l: &L) {
         l.jvp(self.inp, self.xdot, self.pdot, self.y, self.ydot, self.ws);
+    }
+}
+
+pub(crate) struct VjpTangentV<'a, 'b, S> {
+    pub(crate) inp: Input<'a, S>,
+    pub(crate) xdot: &'a [S],
+    pub(crate) fwd: Option<(&'a [S], &'a [S])>,
+    pub(crate) ybar: (&'a [S], &'a [S]),
+    pub(crate) xbar: &'b mut [S],
+    pub(crate) xbar_dot: &'b mut [S],
+    pub(crate) pbar_dot: &'b mut [S],
+    pub(crate) ws: &'b mut [S],
+}
+impl<S: Scalar> LayerVisitor for VjpTangentV<'_, '_, S> {
+    type Output = ();
+    #[inline]
+    fn visit<L: Layer>(self, l: &L) {
+        let (yb, ybd) = self.ybar;
+        l.vjp_tangent(
+            self.inp,
+            self.xdot,
+            self.fwd,
+            yb,
+            ybd,
+            self.xbar,
+            self.xbar_dot,
+            self.pbar_dot,
+            self.ws,
+        );
     }
 }
 
@@ -454,6 +486,109 @@ impl<T: LayerTuple> Layer for Chain<T> {
         ws: &mut [S],
     ) {
         vjp_via_tape(self, inp, ybar, xbar, pbar, ws);
+    }
+
+    fn tangent_workspace_len(&self, batch: usize) -> usize {
+        let inner = (0..T::LEN)
+            .map(|k| {
+                let i = info(&self.layers, k, batch);
+                i.ws.max(i.tws)
+            })
+            .max()
+            .unwrap_or(0);
+        2 * (self.mid_total(batch) + self.out_dim() * batch) + 4 * self.mid_max(batch) + inner
+    }
+
+    /// Every layer's output and tangent in one forward pass (kept), then each layer's
+    /// `vjp_tangent` from the last to the first, handed its output and tangent.
+    fn vjp_tangent<S: Scalar>(
+        &self,
+        inp: Input<'_, S>,
+        xdot: &[S],
+        fwd: Option<(&[S], &[S])>,
+        ybar: &[S],
+        ybar_dot: &[S],
+        xbar: &mut [S],
+        xbar_dot: &mut [S],
+        pbar_dot: &mut [S],
+        ws: &mut [S],
+    ) {
+        let _ = fwd; // the intermediate layers' outputs are needed anyway
+        let b = inp.batch;
+        let (mid, total) = (self.mid_max(b), self.mid_total(b) + self.out_dim() * b);
+        let (hs, rest) = ws.split_at_mut(total);
+        let (hds, rest) = rest.split_at_mut(total);
+        let (mut ga, rest) = rest.split_at_mut(mid);
+        let (mut gb, rest) = rest.split_at_mut(mid);
+        let (mut gda, rest) = rest.split_at_mut(mid);
+        let (mut gdb, inner) = rest.split_at_mut(mid);
+        // Forward: h_k and hdot_k for every layer (the last one's too), one after another.
+        let (mut off, mut poff) = (0, 0);
+        for k in 0..T::LEN {
+            let li = info(&self.layers, k, b);
+            let (ni, no) = (li.in_dim * b, li.out_dim * b);
+            let (done, out) = hs.split_at_mut(off);
+            let (ddone, dout) = hds.split_at_mut(off);
+            let v = JvpV {
+                inp: Input {
+                    x: if k == 0 { inp.x } else { &done[off - ni..] },
+                    batch: b,
+                    p: &inp.p[poff..poff + li.nparams],
+                },
+                xdot: if k == 0 { xdot } else { &ddone[off - ni..] },
+                pdot: None,
+                y: &mut out[..no],
+                ydot: &mut dout[..no],
+                ws: &mut *inner,
+            };
+            self.layers.visit(k, v);
+            off += no;
+            poff += li.nparams;
+        }
+        // Reverse: layer k reads its input (the previous output) and its own output.
+        let (hs, hds) = (&*hs, &*hds);
+        let mut pend = self.nparams();
+        for k in (0..T::LEN).rev() {
+            let li = info(&self.layers, k, b);
+            let (ni, no) = (li.in_dim * b, li.out_dim * b);
+            let pr = pend - li.nparams..pend;
+            pend = pr.start;
+            let yk = off - no..off;
+            off = yk.start;
+            let (x, xd): (&[S], &[S]) = if k == 0 {
+                (inp.x, xdot)
+            } else {
+                (&hs[off - ni..off], &hds[off - ni..off])
+            };
+            let last = k + 1 == T::LEN;
+            let yb: (&[S], &[S]) = if last {
+                (ybar, ybar_dot)
+            } else {
+                (&ga[..no], &gda[..no])
+            };
+            let (xb, xbd): (&mut [S], &mut [S]) = if k == 0 {
+                (&mut *xbar, &mut *xbar_dot)
+            } else {
+                (&mut gb[..ni], &mut gdb[..ni])
+            };
+            let v = VjpTangentV {
+                inp: Input {
+                    x,
+                    batch: b,
+                    p: &inp.p[pr.clone()],
+                },
+                xdot: xd,
+                fwd: Some((&hs[yk.clone()], &hds[yk])),
+                ybar: yb,
+                xbar: xb,
+                xbar_dot: xbd,
+                pbar_dot: &mut pbar_dot[pr],
+                ws: &mut *inner,
+            };
+            self.layers.visit(k, v);
+            std::mem::swap(&mut ga, &mut gb);
+            std::mem::swap(&mut gda, &mut gdb);
+        }
     }
 
     fn jvp<S: Scalar>(

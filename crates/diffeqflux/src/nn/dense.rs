@@ -3,7 +3,7 @@
 use super::kernels::{colsum_acc, gemm_axpy, gemm_dot, ger_acc, transpose, Init};
 use super::{assert_x_len, vjp_via_tape, Activation, Input, Layer, LayerTape};
 use sciml_core::rng::Xoshiro256pp;
-use sciml_core::Scalar;
+use sciml_core::{Scalar, Zero};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
@@ -158,6 +158,43 @@ impl Dense {
         }
     }
 
+    /// The cotangent of the pre-activation and its tangent, `zbar = σ'(z) ybar` and `zbar_dot
+    /// = σ''(z) zdot ybar + σ'(z) ybar_dot`, from the output and its tangent `(y, ydot)` (for
+    /// activations whose derivatives follow from `y`: `σ''(z) zdot = (σ''/σ')(z) ydot`) or from
+    /// the pre-activation and its tangent `(z, zdot)` (the others).
+    fn cotangent_tangent<S: Scalar>(
+        &self,
+        (v, vdot): (&[S], &[S]),
+        (ybar, ybar_dot): (&[S], &[S]),
+        zbar: &mut [S],
+        zbar_dot: &mut [S],
+    ) {
+        let one = S::one();
+        let two = S::cst(2.0);
+        let it = v.iter().zip(vdot).zip(ybar.iter().zip(ybar_dot));
+        for (((&y, &yd), (&yb, &ybd)), (zb, zbd)) in it.zip(zbar.iter_mut().zip(zbar_dot)) {
+            // (σ', σ''·zdot) per activation.
+            let (d1, d2z) = match self.act {
+                Activation::Identity => (one, S::zero()),
+                // σ' = 1 − y², σ'' = −2 y σ'.
+                Activation::Tanh => (one - y * y, -(two * y * yd)),
+                // σ' = y(1 − y), σ'' = σ'(1 − 2y).
+                Activation::Sigmoid => (y * (one - y), (one - two * y) * yd),
+                Activation::Relu => {
+                    let d = if y.re() > S::Re::zero() {
+                        one
+                    } else {
+                        S::zero()
+                    };
+                    (d, S::zero())
+                }
+                act => (act.derivative(y), act.second_derivative(y) * yd),
+            };
+            *zb = d1 * yb;
+            *zbd = d2z * yb + d1 * ybd;
+        }
+    }
+
     /// Scalars of scratch the passes need besides the output and the tape.
     fn inner_len(&self, batch: usize) -> usize {
         let n = self.out_dim * batch;
@@ -261,6 +298,62 @@ impl Layer for Dense {
         ws: &mut [S],
     ) {
         vjp_via_tape(self, inp, ybar, xbar, pbar, ws);
+    }
+    fn tangent_workspace_len(&self, batch: usize) -> usize {
+        4 * self.out_dim * batch + self.in_dim * self.out_dim
+    }
+    fn vjp_tangent<S: Scalar>(
+        &self,
+        inp: Input<'_, S>,
+        xdot: &[S],
+        fwd: Option<(&[S], &[S])>,
+        ybar: &[S],
+        ybar_dot: &[S],
+        xbar: &mut [S],
+        xbar_dot: &mut [S],
+        pbar_dot: &mut [S],
+        ws: &mut [S],
+    ) {
+        let (n, nin) = (self.out_dim * inp.batch, self.in_dim * inp.batch);
+        assert_x_len(inp.x.len(), nin);
+        assert_x_len(xdot.len(), nin);
+        let (w, b) = self.split(inp.p);
+        let (zb, rest) = ws.split_at_mut(n);
+        let (zbd, rest) = rest.split_at_mut(n);
+        let (v, rest) = rest.split_at_mut(n);
+        let (vd, wt) = rest.split_at_mut(n);
+        let (ybar, ybar_dot) = (&ybar[..n], &ybar_dot[..n]);
+        let (zbar, zbar_dot): (&[S], &[S]) = if self.act == Activation::Identity {
+            (ybar, ybar_dot)
+        } else {
+            let given = fwd.filter(|_| !self.act.needs_preactivation());
+            let (v, vd): (&[S], &[S]) = match given {
+                Some((y, yd)) => (&y[..n], &yd[..n]),
+                None => {
+                    // The pre-activation and its tangent; then the output and its tangent for
+                    // the activations that work from the output.
+                    self.linear(w, inp.x, v, b.map_or(Init::Zero, Init::Bias), wt);
+                    self.linear(w, xdot, vd, Init::Zero, wt);
+                    if !self.act.needs_preactivation() {
+                        self.act.apply_slice(v);
+                        for (t, &y) in vd.iter_mut().zip(v.iter()) {
+                            *t *= self.act.derivative_from_output(y);
+                        }
+                    }
+                    (v, vd)
+                }
+            };
+            self.cotangent_tangent((v, vd), (ybar, ybar_dot), zb, zbd);
+            (zb, zbd)
+        };
+        let (pw, pb) = pbar_dot.split_at_mut(self.out_dim * self.in_dim);
+        ger_acc(zbar_dot, (self.out_dim, self.in_dim), inp.x, pw);
+        ger_acc(zbar, (self.out_dim, self.in_dim), xdot, pw);
+        if self.bias {
+            colsum_acc(zbar_dot, self.out_dim, pb);
+        }
+        self.linear_tr(w, zbar, &mut xbar[..nin], wt);
+        self.linear_tr(w, zbar_dot, &mut xbar_dot[..nin], wt);
     }
     fn jvp<S: Scalar>(
         &self,

@@ -59,6 +59,7 @@ mod parallel;
 mod scale;
 mod skip;
 mod spline;
+mod tangent;
 mod tensor;
 mod wrapped;
 
@@ -300,6 +301,55 @@ pub trait Layer: Send + Sync {
     ) {
         let _ = tape;
         self.vjp(inp, ybar, xbar, pbar, ws);
+    }
+
+    /// Scalars of scratch that [`Layer::vjp_tangent`] needs for a batch of `batch` samples
+    /// (default: [`Layer::workspace_len`]).
+    fn tangent_workspace_len(&self, batch: usize) -> usize {
+        self.workspace_len(batch)
+    }
+
+    /// Forward over reverse in plain scalars: the tangent of the VJP along a direction. With the
+    /// input moving as `x + δ·xdot` (parameters fixed) and the cotangent as `ybar + δ·ybar_dot`,
+    /// writes `xbar = Jᵀ ybar` (overwritten), its tangent `xbar_dot = Jᵀ ybar_dot + ∇_x(ybarᵀ J
+    /// xdot)` (overwritten), and accumulates the tangent of the parameter cotangent, `pbar_dot
+    /// += J_pᵀ ybar_dot + ∇_p(ybarᵀ J xdot)` (`J = ∂y/∂x`, `J_p = ∂y/∂p`). These are the
+    /// tangents of [`Layer::vjp`] run in dual numbers, computed here without them.
+    ///
+    /// `fwd` is the output and its tangent, `(y, ydot)` as [`Layer::jvp`] gives them with
+    /// `pdot = None`, when the caller has them (a layer may use them instead of recomputing).
+    ///
+    /// The default runs [`Layer::vjp`] in dual numbers and allocates its buffers per call;
+    /// [`Dense`] and [`Chain`] implement it in plain scalars without allocation, over the batch.
+    ///
+    /// ```
+    /// use diffeqflux::nn::{Activation, Dense, Input, Layer};
+    /// // y = tanh(w x) at w = 2, x = 0.5 (no bias): xbar = w σ' ybar; along xdot = 1 with
+    /// // ybar = 1, ybar_dot = 0, xbar_dot = w² σ'' where σ'' = −2 tanh(1)(1 − tanh²1).
+    /// let d = Dense::new(1, 1, Activation::Tanh).use_bias(false);
+    /// let mut ws = vec![0.0; d.tangent_workspace_len(1)];
+    /// let (mut xbar, mut xbar_dot, mut pbar_dot) = ([0.0], [0.0], [0.0]);
+    /// let inp = Input { x: &[0.5], batch: 1, p: &[2.0] };
+    /// d.vjp_tangent(inp, &[1.0], None, &[1.0], &[0.0], &mut xbar, &mut xbar_dot, &mut pbar_dot, &mut ws);
+    /// let t = 1.0_f64.tanh();
+    /// assert!((xbar[0] - 2.0 * (1.0 - t * t)).abs() < 1e-15);
+    /// assert!((xbar_dot[0] - 4.0 * (-2.0 * t * (1.0 - t * t))).abs() < 1e-14);
+    /// ```
+    #[allow(clippy::too_many_arguments)]
+    fn vjp_tangent<S: Scalar>(
+        &self,
+        inp: Input<'_, S>,
+        xdot: &[S],
+        fwd: Option<(&[S], &[S])>,
+        ybar: &[S],
+        ybar_dot: &[S],
+        xbar: &mut [S],
+        xbar_dot: &mut [S],
+        pbar_dot: &mut [S],
+        ws: &mut [S],
+    ) {
+        let _ = (fwd, ws);
+        tangent::vjp_tangent_by_duals(self, inp, xdot, (ybar, ybar_dot), xbar, xbar_dot, pbar_dot);
     }
 
     /// The range of the parameter block called `name` in [`Layer::param_names`].

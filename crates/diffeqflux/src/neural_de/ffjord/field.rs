@@ -1,12 +1,12 @@
 //! [`FfjordField`]: the augmented dynamics of a continuous normalizing flow,
 //! `d/dt [z; l; e; j] = [f(z, t); −tr(∂f/∂z); ‖f‖²; ‖(∂f/∂z) ε‖²]`, over a batch of samples
-//! solved as one system, with its exact VJP (second derivatives of the network by dual numbers
-//! through the layers' hand-written VJPs).
+//! solved as one system, with its exact VJP (second derivatives of the network by the layers'
+//! forward-over-reverse pass, `Layer::vjp_tangent`).
 
 use super::super::{ModelField, NeuralParams};
 use crate::nn::{Input, Layer};
 use sciml_core::{
-    rng::Xoshiro256pp, Dual, Dual64, Error, Re, Scalar, SliceState, State, VectorField, Vjp, Zero,
+    rng::Xoshiro256pp, Dual64, Error, Re, Scalar, SliceState, State, VectorField, Vjp, Zero,
 };
 use sciml_sensitivity::DualField;
 
@@ -39,7 +39,7 @@ pub enum ProbeKind {
     Rademacher,
 }
 
-/// Scratch of one scalar type: the network's input, tangents, output and workspace.
+/// Scratch of one scalar type: the network's input, tangents, output, cotangents and workspace.
 #[derive(Clone)]
 struct Scratch<S> {
     /// Network input, `[z; t]` or `z` per sample.
@@ -50,33 +50,40 @@ struct Scratch<S> {
     y: Vec<S>,
     /// Output tangent `J xdot`.
     ydot: Vec<S>,
-    /// Output cotangent.
+    /// Output cotangent and its tangent (the VJP's; `ybar` also holds the first-order part).
     ybar: Vec<S>,
-    /// Input cotangent, parameters and parameter cotangent (the dual pass's; empty otherwise).
+    ybar_dot: Vec<S>,
+    /// The VJP's input cotangent, its tangent and the parameter cotangent's tangent.
     xbar: Vec<S>,
-    p: Vec<S>,
-    pbar: Vec<S>,
-    /// The layers' workspace.
+    xbar_dot: Vec<S>,
+    pbar_dot: Vec<S>,
+    /// The layers' workspace (for the passes and for `vjp_tangent`).
     ws: Vec<S>,
 }
 
 impl<S: Scalar> Scratch<S> {
-    /// Scratch for `batch` samples; the input and parameter cotangents and the parameter copy
-    /// only for the dual pass (`dual`).
-    fn new<L: Layer>(model: &L, batch: usize, dual: bool) -> Self {
+    /// Scratch for `batch` samples; the VJP's buffers only with `vjp`.
+    fn new<L: Layer>(model: &L, batch: usize, vjp: bool) -> Self {
         let z = S::zero();
         let nin = model.in_dim() * batch;
         let nout = model.out_dim() * batch;
+        let if_vjp = |n: usize| vec![z; if vjp { n } else { 0 }];
+        let ws = model.workspace_len(batch).max(if vjp {
+            model.tangent_workspace_len(batch)
+        } else {
+            0
+        });
         Scratch {
             x: vec![z; nin],
             xdot: vec![z; nin],
             y: vec![z; nout],
             ydot: vec![z; nout],
             ybar: vec![z; nout],
-            xbar: vec![z; if dual { nin } else { 0 }],
-            p: vec![z; if dual { model.nparams() } else { 0 }],
-            pbar: vec![z; if dual { model.nparams() } else { 0 }],
-            ws: vec![z; model.workspace_len(batch)],
+            ybar_dot: if_vjp(nout),
+            xbar: if_vjp(nin),
+            xbar_dot: if_vjp(nin),
+            pbar_dot: if_vjp(model.nparams()),
+            ws: vec![z; ws],
         }
     }
 }
@@ -98,7 +105,8 @@ impl<S: Scalar> Scratch<S> {
 /// The state is any slice state holding the `features × batch` columns: `sciml_core::Batch`
 /// (what [`super::Ffjord`] solves) or a flat `Vec` (dual numbers pass through this one, so
 /// `ForwardDiffSensitivity` checks the adjoint). Its VJP is exact: the trace's derivatives are
-/// second derivatives of the network, taken by dual numbers through the layers' VJPs.
+/// second derivatives of the network, from the layers' forward-over-reverse pass
+/// ([`Layer::vjp_tangent`], in plain scalars).
 ///
 /// ```
 /// use diffeqflux::neural_de::{FfjordField, Trace};
@@ -122,8 +130,6 @@ pub struct FfjordField<L, V: State> {
     /// Hutchinson's probes, `dim × batch` (empty for the exact trace).
     probes: Vec<V::S>,
     s: Scratch<V::S>,
-    /// Dual-valued scratch for the second derivatives in the VJP.
-    d: Scratch<Dual<V::S, Re<V>>>,
 }
 
 impl<L: Layer + Clone, V: State> Clone for FfjordField<L, V> {
@@ -137,7 +143,6 @@ impl<L: Layer + Clone, V: State> Clone for FfjordField<L, V> {
             trace: self.trace,
             probes: self.probes.clone(),
             s: self.s.clone(),
-            d: self.d.clone(),
         }
     }
 }
@@ -172,8 +177,7 @@ impl<L: Layer, V: SliceState> FfjordField<L, V> {
             Trace::Hutchinson(_) => dim * batch,
         };
         Ok(FfjordField {
-            s: Scratch::new(&model, batch, false),
-            d: Scratch::new(&model, batch, true),
+            s: Scratch::new(&model, batch, true),
             probes: vec![V::S::zero(); nprobes],
             dim,
             time_input,
@@ -387,37 +391,23 @@ fn sum_sq<S: Scalar>(x: &[S]) -> S {
 impl<L: Layer, V: SliceState> Vjp for FfjordField<L, V> {
     const EXACT: bool = true;
     /// `gu += (∂F/∂u)ᵀ w`, `gp += (∂F/∂p)ᵀ w` for the augmented field `F`, with the cotangent
-    /// column `[w_z; w_l; w_e; w_j]`. Per trace direction `v`, one VJP of the network in dual
-    /// numbers at `x + δv` with `ybar = a_v + δ c_v`: its tangent is `Jᵀ c_v + ∇(a_vᵀ J v)`
-    /// (forward over reverse, as `nn::layer_hvp`). `a_v = −w_l v + 2 w_j (J v)` carries the
-    /// trace and the Frobenius term; `c_v = w_z + 2 w_e f` for the first direction (the
-    /// first-order part, so it costs no pass of its own) and zero after it.
+    /// column `[w_z; w_l; w_e; w_j]`. Per trace direction `v`, one forward-over-reverse pass of
+    /// the network ([`Layer::vjp_tangent`]) at `x` along `v` with cotangent `a_v` and cotangent
+    /// tangent `c_v`: its tangents are `Jᵀ c_v + ∇(a_vᵀ J v)`. `a_v = −w_l v + 2 w_j (J v)`
+    /// carries the trace and the Frobenius term; `c_v = w_z + 2 w_e f` for the first direction
+    /// (the first-order part, so it costs no pass of its own) and zero after it.
     fn vjp(&mut self, t: Re<V>, u: &V, p: &Vec<V::S>, w: &V, gu: &mut V, gp: &mut Vec<V::S>) {
         let sh = self.shape();
         let (n, m, nin, batch) = (sh.dim, sh.m, sh.nin, sh.batch);
         let (u, w, gu) = (u.as_slice(), w.as_slice(), gu.as_mut_slice());
-        let (s, d, probes, model) = (&mut self.s, &mut self.d, &self.probes, &self.model);
+        let (s, probes, model) = (&mut self.s, &self.probes, &self.model);
         let two = V::S::cst(2.0);
         sh.load_input(u, t, &mut s.x, |v| v);
         // The first-order cotangent c = w_z + 2 w_e f (f only when regularised).
         if self.regularised {
             model.forward(Input { x: &s.x, batch, p }, &mut s.y, &mut s.ws);
         }
-        for b in 0..batch {
-            for k in 0..n {
-                let mut yb = w[b * m + k];
-                if self.regularised {
-                    yb += two * w[b * m + n + 1] * s.y[b * n + k];
-                }
-                s.ybar[b * n + k] = yb;
-            }
-        }
-        let zero = Dual::constant(V::S::zero());
-        sh.load_input(u, t, &mut d.x, Dual::constant);
-        for (q, pv) in d.p.iter_mut().zip(p.iter()) {
-            *q = Dual::constant(*pv);
-        }
-        d.pbar.iter_mut().for_each(|x| *x = zero);
+        s.pbar_dot.iter_mut().for_each(|x| *x = V::S::zero());
         for v in 0..sh.ndirections() {
             sh.load_tangent(v, probes, &mut s.xdot);
             if self.regularised {
@@ -431,31 +421,35 @@ impl<L: Layer, V: SliceState> Vjp for FfjordField<L, V> {
                     if self.regularised {
                         a += two * w[b * m + n + 2] * s.ydot[b * n + k];
                     }
-                    let c = if v == 0 {
-                        s.ybar[b * n + k]
-                    } else {
+                    s.ybar[b * n + k] = a;
+                    s.ybar_dot[b * n + k] = if v > 0 {
                         V::S::zero()
+                    } else if self.regularised {
+                        w[b * m + k] + two * w[b * m + n + 1] * s.y[b * n + k]
+                    } else {
+                        w[b * m + k]
                     };
-                    d.ybar[b * n + k] = Dual::new(a, c);
                 }
             }
-            for (xd, tv) in d.x.iter_mut().zip(&s.xdot) {
-                *xd = Dual::new(xd.value(), *tv);
-            }
-            let inp = Input {
-                x: &d.x,
-                batch,
-                p: &d.p,
-            };
-            model.vjp(inp, &d.ybar, &mut d.xbar, &mut d.pbar, &mut d.ws);
+            model.vjp_tangent(
+                Input { x: &s.x, batch, p },
+                &s.xdot,
+                None,
+                &s.ybar,
+                &s.ybar_dot,
+                &mut s.xbar,
+                &mut s.xbar_dot,
+                &mut s.pbar_dot,
+                &mut s.ws,
+            );
             for b in 0..batch {
                 for k in 0..n {
-                    gu[b * m + k] += d.xbar[b * nin + k].eps();
+                    gu[b * m + k] += s.xbar_dot[b * nin + k];
                 }
             }
         }
-        for (g, x) in gp.iter_mut().zip(&d.pbar) {
-            *g += x.eps();
+        for (g, x) in gp.iter_mut().zip(&s.pbar_dot) {
+            *g += *x;
         }
     }
 }
@@ -472,8 +466,7 @@ impl<L: Layer + Clone> DualField for FfjordField<L, Vec<f64>> {
             regularised: self.regularised,
             trace: self.trace,
             probes: self.probes.iter().map(|e| Dual64::constant(*e)).collect(),
-            s: Scratch::new(&self.model, self.batch, false),
-            d: Scratch::new(&self.model, self.batch, true),
+            s: Scratch::new(&self.model, self.batch, true),
         }
     }
 }
