@@ -150,8 +150,14 @@ impl<F: DualDde, H: ScalarHistory> DdeForwardDiff<F, H> {
         u0: Vec<S>,
         p: Vec<S>,
     ) -> Result<DdeProblem<G>, DdeError<Vec<S>>> {
-        DdeProblem::new(f, u0, initial::<S, H>(&self.history), self.tspan, p)?
-            .with_lags(self.lags.clone())
+        // Perturbing `u0` alone makes `u` jump at `t0`; dual numbers see that jump only in
+        // their derivative parts, so the solve is told (`assume_jump_at_t0`), in both scalars
+        // so that they take the same steps.
+        Ok(
+            DdeProblem::new(f, u0, initial::<S, H>(&self.history), self.tspan, p)?
+                .with_lags(self.lags.clone())?
+                .assume_jump_at_t0(),
+        )
     }
 
     /// Solves in `f64`.

@@ -151,7 +151,9 @@ fn on_a_fixed_mesh_the_gradient_is_that_of_the_computed_solution() {
             TwoLags(PhantomData),
             u0.to_vec(),
             p.to_vec(),
-            ConstantHistory(vec![1.0, 0.5]),
+            // The history equals `u0` in value: perturbing `u0` makes `u` jump at 0, which dual
+            // numbers see only in their derivative parts (`assume_jump_at_t0`).
+            ConstantHistory(U0.to_vec()),
             (0.0, 3.0),
             vec![TAU1, TAU2],
         )
@@ -171,6 +173,17 @@ fn on_a_fixed_mesh_the_gradient_is_that_of_the_computed_solution() {
             (g.dp[i] - fd).abs() <= 1e-8 * fd.abs().max(1.0),
             "dp[{i}]: dual {} vs central {fd}",
             g.dp[i]
+        );
+    }
+    for i in 0..2 {
+        let (mut up, mut dn) = (U0, U0);
+        up[i] += d;
+        dn[i] -= d;
+        let fd = (coarse(&up, &P) - coarse(&dn, &P)) / (2.0 * d);
+        assert!(
+            (g.du0[i] - fd).abs() <= 1e-8 * fd.abs().max(1.0),
+            "du0[{i}]: dual {} vs central {fd}",
+            g.du0[i]
         );
     }
 }
