@@ -27,6 +27,11 @@ pub trait DualDde: DdeFunction<V = Vec<f64>, P = Vec<f64>> {
 pub trait ScalarHistory: Clone + Send + 'static {
     /// Writes `u(t)` for `t < t0` into `out`, given the parameters `p`.
     fn eval<S: Scalar<Re = f64>>(&self, p: &[S], t: f64, out: &mut [S]);
+    /// The length of the states it writes, where known without evaluating it (checked against
+    /// the state's length when the problem is built).
+    fn state_len(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// The same state at every time before `t0` (it depends on neither `u0` nor `p`).
@@ -35,9 +40,18 @@ pub struct ConstantHistory(pub Vec<f64>);
 
 impl ScalarHistory for ConstantHistory {
     fn eval<S: Scalar<Re = f64>>(&self, _p: &[S], _t: f64, out: &mut [S]) {
-        for (o, x) in out.iter_mut().zip(&self.0) {
-            *o = S::cst(*x);
+        if out.len() == self.0.len() {
+            for (o, x) in out.iter_mut().zip(&self.0) {
+                *o = S::cst(*x);
+            }
+        } else {
+            // Unreachable through `DdeForwardDiff::new`, which checks the length; a NaN ends
+            // any other solve with `DdeError::HistoryNonFinite` rather than garbage.
+            out.iter_mut().for_each(|o| *o = S::cst(f64::NAN));
         }
+    }
+    fn state_len(&self) -> Option<usize> {
+        Some(self.0.len())
     }
 }
 
@@ -117,12 +131,19 @@ impl<F: DualDde, H: ScalarHistory> DdeForwardDiff<F, H> {
             lags,
         };
         let (n, _) = out.f.dims();
+        if let Some(got) = out.history.state_len().filter(|got| *got != n) {
+            return Err(DdeError::HistoryLength { expected: n, got });
+        }
         // The history's length is checked where it is first evaluated.
         let mut h0 = vec![0.0; n];
         out.history.eval(&out.p, out.tspan.0, &mut h0);
         if !h0.iter().all(|x| x.is_finite()) {
             return Err(DdeError::HistoryNonFinite { t: out.tspan.0 });
         }
+        // Lengths of u0 and p, the span and the lags, checked where `DdeProblem` checks them.
+        let lift = |x: &[f64]| x.iter().map(|v| Dual64::constant(*v)).collect::<Vec<_>>();
+        out.problem(out.f.to_dual(), lift(&out.u0), lift(&out.p))
+            .map_err(real_error)?;
         Ok(out)
     }
 

@@ -189,6 +189,30 @@ fn on_a_fixed_mesh_the_gradient_is_that_of_the_computed_solution() {
 }
 
 #[test]
+fn a_constant_history_of_the_wrong_length_is_an_error() {
+    let e = DdeForwardDiff::new(
+        TwoLags(PhantomData),
+        U0.to_vec(),
+        P.to_vec(),
+        ConstantHistory(vec![1.0; 3]),
+        (0.0, 3.0),
+        vec![TAU1, TAU2],
+    )
+    .err()
+    .expect("history of length 3 for 2 states");
+    assert!(
+        matches!(
+            e,
+            DdeError::HistoryLength {
+                expected: 2,
+                got: 3
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
 fn wrong_cotangents_are_errors() {
     let prob = problem(&U0, &P);
     let alg = MethodOfSteps::new(Tsit5);
@@ -208,9 +232,20 @@ fn wrong_cotangents_are_errors() {
         (0.0, 3.0),
         vec![TAU1, -1.0],
     );
-    let e = match bad {
-        Ok(p) => p.solve(&alg, &opts()).expect_err("negative lag"),
-        Err(e) => e,
-    };
+    let e = bad.err().expect("negative lag");
     assert!(matches!(e, DdeError::InvalidLag { index: 1, .. }), "{e}");
+    let build = |u0: Vec<f64>, span: (f64, f64)| {
+        DdeForwardDiff::new(
+            TwoLags(PhantomData),
+            u0,
+            P.to_vec(),
+            Hist,
+            span,
+            vec![TAU1, TAU2],
+        )
+    };
+    let e = build(vec![1.0], (0.0, 3.0)).err().expect("u0 of length 1");
+    assert!(matches!(e, DdeError::Input(_)), "{e}");
+    let e = build(U0.to_vec(), (3.0, 0.0)).err().expect("reversed span");
+    assert!(matches!(e, DdeError::Input(_)), "{e}");
 }
