@@ -47,6 +47,8 @@ pub use neural_de::{
     AugmentedNde, AutoSensitivity, DiagonalNormal, Ffjord, FfjordDistribution, LossGradient,
     ModelField, NeuralDe, NeuralField, NeuralOde, NeuralParams, TrajectoryLoss,
 };
+#[cfg(feature = "dde")]
+pub use neural_de::{CddeHistory, NeuralCdde};
 #[cfg(feature = "sde")]
 pub use neural_de::{
     NeuralDsde, NeuralSde, NeuralSdeLayer, NeuralSdeSystem, SdeLossGradient, SdePullback,

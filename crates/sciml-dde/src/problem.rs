@@ -48,6 +48,7 @@ pub struct DdeProblem<F: DdeFunction> {
     dependent: Vec<LagFn<F::V, F::P>>,
     fp_stats: FixedPointStats,
     located: Vec<Re<F::V>>,
+    assume_jump: bool,
 }
 
 impl<F: DdeFunction> DdeProblem<F> {
@@ -96,6 +97,7 @@ impl<F: DdeFunction> DdeProblem<F> {
             dependent: Vec::new(),
             fp_stats: FixedPointStats::default(),
             located: Vec::new(),
+            assume_jump: false,
         })
     }
 
@@ -119,6 +121,17 @@ impl<F: DdeFunction> DdeProblem<F> {
         lag: impl Fn(&F::V, &F::P, Re<F::V>) -> Re<F::V> + Send + Sync + 'static,
     ) -> Self {
         self.dependent.push(Arc::new(lag));
+        self
+    }
+
+    /// Treats `u` as discontinuous at `t0` even where the history's value there equals `u0`:
+    /// stages later in a step that ends at `t0 + τ` read the history's left limit at `t0`, and
+    /// the tracked discontinuities start at order 0. The values do not change; what does is
+    /// the derivative parts of dual numbers seeded in `u0` (or in parameters the history uses),
+    /// which differ at `t0` even where the values agree. Forward-mode gradients set it, so that
+    /// they are the derivatives of what perturbed solves compute.
+    pub fn assume_jump_at_t0(mut self) -> Self {
+        self.assume_jump = true;
         self
     }
 
@@ -237,7 +250,8 @@ impl<F: DdeFunction> DdeProblem<F> {
         let mut diff = h0.clone();
         diff.lincomb(&h0, &[-R::<F::V>::one()], &[&self.u0]);
         let exact = Tolerance::scalar(R::<F::V>::zero(), R::<F::V>::epsilon());
-        let jump = F::V::err_norm(&diff, &self.u0, &self.u0, &exact) > R::<F::V>::zero();
+        let jump = self.assume_jump
+            || F::V::err_norm(&diff, &self.u0, &self.u0, &exact) > R::<F::V>::zero();
 
         let method = alg.method;
         let mut opts = opts.clone();

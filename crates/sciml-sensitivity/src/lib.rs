@@ -17,10 +17,15 @@
 //! [`BacksolveAdjoint`] and [`InterpolatingAdjoint`] (continuous adjoints on the forward
 //! Brownian path) and by the SDE discrete adjoint; see [`sde`].
 //!
+//! Delay-equation solutions (`sciml_dde`, with the `dde` feature) are differentiated in forward
+//! mode by [`dde::DdeForwardDiff`]; no adjoint for them yet.
+//!
 //! Gradients are of the computed solution on a frozen mesh: the step-size controller is never
 //! differentiated (DESIGN decision 7), so the discrete adjoint and dual numbers agree to rounding.
 
 mod continuous;
+#[cfg(feature = "dde")]
+pub mod dde;
 mod discrete;
 mod forward;
 mod forward_diff;

@@ -14,7 +14,9 @@
 //! - [`AugmentedNde`] (`augmented.rs`): a [`NeuralOde`] on inputs padded with zeros;
 //! - [`Ffjord`] (`ffjord/`): a continuous normalizing flow, its augmented field
 //!   ([`FfjordField`]) on a batch, and the trained flow as a distribution
-//!   ([`FfjordDistribution`]).
+//!   ([`FfjordDistribution`]);
+//! - [`NeuralCdde`] (`cdde.rs`, feature `dde`): a network reading the state at constant lags,
+//!   solved by the method of steps, differentiated in forward mode.
 //!
 //! A new layer (augmented, Hamiltonian, a DAE, ...) brings its field (a type implementing
 //! [`ModelField`]) and a constructor; solving, gradients, options and parameter initialisation
@@ -22,6 +24,8 @@
 
 mod augmented;
 mod auto;
+#[cfg(feature = "dde")]
+mod cdde;
 mod ffjord;
 mod field;
 mod ode;
@@ -32,6 +36,8 @@ mod sde_system;
 
 pub use augmented::{augment_batch, AugmentedNde};
 pub use auto::{AutoSensitivity, AutoTape};
+#[cfg(feature = "dde")]
+pub use cdde::{CddeError, CddeField, CddeHistory, CddeHistoryFn, NeuralCdde};
 pub use ffjord::{
     DiagonalNormal, Ffjord, FfjordDistribution, FfjordField, FfjordGradient, FfjordOutput,
     ProbeKind, Trace,

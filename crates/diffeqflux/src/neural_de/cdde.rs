@@ -1,0 +1,329 @@
+//! `NeuralCdde`: a neural delay differential equation, as DiffEqFlux's
+//! `NeuralCDDE(model, tspan, hist, lags, alg)`. The network sees `[u(t); u(t−τ₁); …; u(t−τₖ)]`
+//! and returns `u'(t)`; the history before `t0` is a constant or a function of time. Solved by
+//! the method of steps (`sciml_dde`); gradients in forward mode
+//! ([`sciml_sensitivity::dde::DdeForwardDiff`], one dual solve per state and parameter).
+
+use super::{LossGradient, TrajectoryLoss};
+use crate::nn::{Input, Layer};
+use sciml_core::{rng::Xoshiro256pp, Dual64, Scalar, Solution};
+use sciml_dde::{DdeError, DdeField, DdeFunction, History, MethodOfSteps};
+use sciml_ode::{OdeMethod, SaveAt, SolveOptions};
+use sciml_sensitivity::dde::{DdeForwardDiff, DualDde, ScalarHistory};
+use std::sync::Arc;
+
+/// Why a [`NeuralCdde`] could not be built or differentiated. Each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CddeError {
+    /// The network's input is not `(1 + number of lags) ×` its output.
+    #[error("the network takes {got} inputs; with {nlags} lags and {n} states it must take (1 + {nlags}) × {n} = {expected} ([u(t); u(t-τ1); ...])")]
+    InputSize {
+        /// `(1 + nlags) · n`.
+        expected: usize,
+        /// The network's input size.
+        got: usize,
+        /// The state's length (the network's output size).
+        n: usize,
+        /// The number of lags.
+        nlags: usize,
+    },
+    /// No lags were given.
+    #[error("a NeuralCdde needs at least one lag (without lags use NeuralOde)")]
+    NoLags,
+    /// A lag is not a positive finite number.
+    #[error("lag {index} is {value}; lags must be finite and positive")]
+    InvalidLag {
+        /// Position in the list.
+        index: usize,
+        /// The value given.
+        value: f64,
+    },
+    /// The history has a length other than the state's.
+    #[error("the history gives {got} values at t = {t}; it must give {expected} (the network's output size)")]
+    HistoryLength {
+        /// The state's length.
+        expected: usize,
+        /// The length given.
+        got: usize,
+        /// Where it was evaluated.
+        t: f64,
+    },
+    /// The loss is NaN or infinite.
+    #[error("the loss is {0}; a finite loss is needed for a gradient")]
+    NonFiniteLoss(f64),
+    /// The delay equation could not be set up or solved.
+    #[error(transparent)]
+    Dde(#[from] DdeError<Vec<f64>>),
+}
+
+/// A history function of time, `u(t)` for `t < t0`.
+pub type CddeHistoryFn = Arc<dyn Fn(f64) -> Vec<f64> + Send + Sync>;
+
+/// The history of a [`NeuralCdde`] before `t0`. It does not depend on the network's parameters
+/// (DiffEqFlux passes them to `hist(p, t)`, but its examples ignore them).
+#[derive(Clone)]
+pub enum CddeHistory {
+    /// The same state at every earlier time.
+    Constant(Vec<f64>),
+    /// `u(t)` as a function of `t`.
+    Function(CddeHistoryFn),
+}
+
+impl CddeHistory {
+    /// A history given by a function of time.
+    pub fn function(h: impl Fn(f64) -> Vec<f64> + Send + Sync + 'static) -> Self {
+        CddeHistory::Function(Arc::new(h))
+    }
+    fn at(&self, t: f64) -> Vec<f64> {
+        match self {
+            CddeHistory::Constant(u) => u.clone(),
+            CddeHistory::Function(h) => h(t),
+        }
+    }
+}
+
+impl ScalarHistory for CddeHistory {
+    fn eval<S: Scalar<Re = f64>>(&self, _p: &[S], t: f64, out: &mut [S]) {
+        let h = self.at(t);
+        if h.len() == out.len() {
+            for (o, x) in out.iter_mut().zip(&h) {
+                *o = S::cst(*x);
+            }
+        } else {
+            // A wrong length during the solve ends it with `DdeError::HistoryNonFinite`.
+            out.iter_mut().for_each(|o| *o = S::cst(f64::NAN));
+        }
+    }
+}
+
+/// The right-hand side of a [`NeuralCdde`]: `u' = model([u(t); u(t−τ₁); …]; p)`, over any scalar
+/// with real part `f64` (so in dual numbers too).
+pub struct CddeField<L, S> {
+    model: L,
+    n: usize,
+    lags: Vec<f64>,
+    x: Vec<S>,
+    ws: Vec<S>,
+}
+
+impl<L: Layer + Clone, S: Scalar<Re = f64>> CddeField<L, S> {
+    fn build(model: &L, lags: &[f64]) -> Self {
+        let n = model.out_dim();
+        CddeField {
+            model: model.clone(),
+            n,
+            lags: lags.to_vec(),
+            x: vec![S::cst(0.0); n * (1 + lags.len())],
+            ws: vec![S::cst(0.0); model.workspace_len(1)],
+        }
+    }
+}
+
+impl<L: Layer + Clone, S: Scalar<Re = f64>> Clone for CddeField<L, S> {
+    fn clone(&self) -> Self {
+        CddeField::build(&self.model, &self.lags)
+    }
+}
+
+impl<L: Layer, S: Scalar<Re = f64>> DdeFunction for CddeField<L, S> {
+    type V = Vec<S>;
+    type P = Vec<S>;
+    fn dims(&self) -> (usize, usize) {
+        (self.n, self.model.nparams())
+    }
+    fn rhs(
+        &mut self,
+        du: &mut Vec<S>,
+        u: &Vec<S>,
+        h: &mut History<'_, Vec<S>, Vec<S>>,
+        p: &Vec<S>,
+        t: f64,
+    ) {
+        let n = self.n;
+        self.x[..n].copy_from_slice(u);
+        for (k, lag) in self.lags.iter().enumerate() {
+            let past = h.value(t - lag);
+            self.x[(k + 1) * n..(k + 2) * n].copy_from_slice(past);
+        }
+        let inp = Input {
+            x: &self.x,
+            batch: 1,
+            p,
+        };
+        self.model.forward(inp, du, &mut self.ws);
+    }
+}
+
+impl<L: Layer + Clone> DualDde for CddeField<L, f64> {
+    type Dual = CddeField<L, Dual64>;
+    fn to_dual(&self) -> CddeField<L, Dual64> {
+        CddeField::build(&self.model, &self.lags)
+    }
+}
+
+/// A neural delay differential equation: `u'(t) = model([u(t); u(t−τ₁); …; u(t−τₖ)]; p)` on
+/// `tspan`, with a history before `t0`, saved at `saveat`, solved by the method of steps around
+/// `method`. Gradients are forward mode (exact for the computed solution; `n + np` dual
+/// solves), which suits small networks; a discrete adjoint for DDEs is not available yet.
+/// One trajectory at a time (no batches yet).
+///
+/// ```
+/// use diffeqflux::nn::{Activation, Chain, Dense};
+/// use diffeqflux::neural_de::{CddeHistory, NeuralCdde};
+/// use sciml_ode::Tsit5;
+/// // Two states, lags 0.1 and 0.2: the network sees 6 values.
+/// let model = Chain::new((Dense::new(6, 8, Activation::Tanh), Dense::new(8, 2, Activation::Identity)))?;
+/// let cdde = NeuralCdde::new(model, (0.0, 1.0), CddeHistory::Constant(vec![1.0, 0.0]),
+///     vec![0.1, 0.2], Tsit5, vec![0.5, 1.0])?;
+/// let p = cdde.init_params(0);
+/// let g = cdde.loss_and_gradient(&[1.0, 0.0], &p, |_t: &[f64], us: &[Vec<f64>]| {
+///     (us.iter().flatten().map(|x| x * x).sum(), us.iter().map(|u| u.iter().map(|x| 2.0 * x).collect()).collect())
+/// })?;
+/// assert_eq!(g.dp.len(), p.len());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct NeuralCdde<L, M> {
+    field: CddeField<L, f64>,
+    tspan: (f64, f64),
+    history: CddeHistory,
+    alg: MethodOfSteps<M>,
+    opts: SolveOptions<f64>,
+}
+
+impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
+    /// The layer `model` on `tspan` with `history` before `tspan.0`, constant `lags`, the ODE
+    /// method `method` (wrapped in the method of steps) and the save times `saveat` (empty:
+    /// every step). The network must map `(1 + lags.len()) · n` inputs to `n` outputs.
+    pub fn new(
+        model: L,
+        tspan: (f64, f64),
+        history: CddeHistory,
+        lags: Vec<f64>,
+        method: M,
+        saveat: Vec<f64>,
+    ) -> Result<Self, CddeError> {
+        if lags.is_empty() {
+            return Err(CddeError::NoLags);
+        }
+        if let Some((index, &value)) = lags
+            .iter()
+            .enumerate()
+            .find(|(_, l)| !(l.is_finite() && **l > 0.0))
+        {
+            return Err(CddeError::InvalidLag { index, value });
+        }
+        let n = model.out_dim();
+        let expected = n * (1 + lags.len());
+        if model.in_dim() != expected {
+            return Err(CddeError::InputSize {
+                expected,
+                got: model.in_dim(),
+                n,
+                nlags: lags.len(),
+            });
+        }
+        let largest = lags.iter().copied().fold(0.0, f64::max);
+        for t in [tspan.0 - largest, tspan.0] {
+            let got = history.at(t).len();
+            if got != n {
+                return Err(CddeError::HistoryLength {
+                    expected: n,
+                    got,
+                    t,
+                });
+            }
+        }
+        let mut opts = SolveOptions::default();
+        if !saveat.is_empty() {
+            opts = opts.saveat(SaveAt::Times(saveat));
+        }
+        Ok(NeuralCdde {
+            field: CddeField::build(&model, &lags),
+            tspan,
+            history,
+            alg: MethodOfSteps::new(method),
+            opts,
+        })
+    }
+
+    /// Sets the solve's tolerances.
+    pub fn tolerances(mut self, rtol: f64, atol: f64) -> Self {
+        self.opts = self.opts.tolerances(rtol, atol);
+        self
+    }
+    /// The solve's options (tolerances, saves, step limits).
+    pub fn options_mut(&mut self) -> &mut SolveOptions<f64> {
+        &mut self.opts
+    }
+    /// The model.
+    pub fn model(&self) -> &L {
+        &self.field.model
+    }
+    /// The lags.
+    pub fn lags(&self) -> &[f64] {
+        &self.field.lags
+    }
+    /// Initial parameters drawn from `seed` by the layers' initialisers.
+    pub fn init_params(&self, seed: u64) -> Vec<f64> {
+        let mut p = vec![0.0; self.field.model.nparams()];
+        self.field
+            .model
+            .init_params(&mut Xoshiro256pp::new(seed), &mut p);
+        p
+    }
+
+    fn problem(
+        &self,
+        u0: &[f64],
+        p: &[f64],
+    ) -> Result<DdeForwardDiff<CddeField<L, f64>, CddeHistory>, CddeError> {
+        Ok(DdeForwardDiff::new(
+            self.field.clone(),
+            u0.to_vec(),
+            p.to_vec(),
+            self.history.clone(),
+            self.tspan,
+            self.field.lags.clone(),
+        )?)
+    }
+
+    /// The trajectory at the save times.
+    pub fn solve<C>(&self, u0: &[f64], p: &[f64]) -> Result<Solution<Vec<f64>>, CddeError>
+    where
+        M: for<'h> OdeMethod<DdeField<'h, CddeField<L, f64>>, Cache = C>,
+        C: Clone + Send,
+    {
+        Ok(self.problem(u0, p)?.solve(&self.alg, &self.opts)?)
+    }
+
+    /// The loss on the trajectory (`loss(t, us)` returns the value and its cotangents of the
+    /// saved states) and its gradients with respect to `u0` and `p`, in forward mode.
+    pub fn loss_and_gradient<C, CD>(
+        &self,
+        u0: &[f64],
+        p: &[f64],
+        mut loss: impl TrajectoryLoss,
+    ) -> Result<LossGradient, CddeError>
+    where
+        M: for<'h> OdeMethod<DdeField<'h, CddeField<L, f64>>, Cache = C>
+            + for<'h> OdeMethod<DdeField<'h, CddeField<L, Dual64>>, Cache = CD>,
+        C: Clone + Send,
+        CD: Clone + Send,
+    {
+        let prob = self.problem(u0, p)?;
+        let sol = prob.solve(&self.alg, &self.opts)?;
+        let (value, ubar) = loss(&sol.t, &sol.u);
+        if !value.is_finite() {
+            return Err(CddeError::NonFiniteLoss(value));
+        }
+        let g = prob.gradient(&self.alg, &self.opts, &ubar)?;
+        Ok(LossGradient {
+            loss: value,
+            du0: g.du0,
+            dp: g.dp,
+            forward: sol.stats,
+            backward: g.stats,
+        })
+    }
+}

@@ -1,0 +1,178 @@
+//! NeuralCdde: DiffEqFlux's acceptance case (Dense(6,50)-Dense(50,2), lags (0.1, 0.2), tspan
+//! (0, 2)): gradients are non-zero and match central differences; and bad input is an Err.
+
+use diffeqflux::neural_de::{CddeError, CddeHistory, NeuralCdde};
+use diffeqflux::nn::{Activation, Chain, Dense};
+use sciml_ode::Tsit5;
+
+type Model = Chain<(Dense, Dense)>;
+
+fn model(inputs: usize) -> Model {
+    Chain::new((
+        Dense::new(inputs, 50, Activation::Tanh),
+        Dense::new(50, 2, Activation::Identity),
+    ))
+    .expect("valid chain")
+}
+
+fn saves() -> Vec<f64> {
+    (1..=10).map(|k| 0.2 * f64::from(k)).collect()
+}
+
+fn layer() -> NeuralCdde<Model, Tsit5> {
+    let hist = CddeHistory::function(|t: f64| vec![2.0 * t.cos(), t.sin()]);
+    NeuralCdde::new(model(6), (0.0, 2.0), hist, vec![0.1, 0.2], Tsit5, saves())
+        .expect("valid layer")
+        .tolerances(1e-10, 1e-12)
+}
+
+/// Sum of squares of the saved states.
+fn loss(_t: &[f64], us: &[Vec<f64>]) -> (f64, Vec<Vec<f64>>) {
+    let l = us.iter().flatten().map(|x| x * x).sum();
+    (
+        l,
+        us.iter()
+            .map(|u| u.iter().map(|x| 2.0 * x).collect())
+            .collect(),
+    )
+}
+
+#[test]
+fn acceptance_case_gradients_match_central_differences() {
+    let cdde = layer();
+    let u0 = [2.0, 0.0];
+    let p = cdde.init_params(1);
+    assert_eq!(p.len(), 6 * 50 + 50 + 50 * 2 + 2);
+    let g = cdde.loss_and_gradient(&u0, &p, loss).expect("gradient");
+    let at = |u0: &[f64], p: &[f64]| loss(&[], &cdde.solve(u0, p).expect("solves").u).0;
+    assert!((g.loss - at(&u0, &p)).abs() < 1e-12 * g.loss.max(1.0));
+    let nonzero = g.dp.iter().filter(|x| x.abs() > 1e-8).count();
+    assert!(
+        nonzero > p.len() / 2,
+        "only {nonzero} of {} gradients are non-zero",
+        p.len()
+    );
+    let d = 1e-6;
+    // Weights and biases of both layers, the first and the last of each block.
+    for &i in &[0, 5, 299, 300, 349, 350, 420, 449, 450, 451] {
+        let (mut up, mut dn) = (p.clone(), p.clone());
+        up[i] += d;
+        dn[i] -= d;
+        let fd = (at(&u0, &up) - at(&u0, &dn)) / (2.0 * d);
+        assert!(
+            (g.dp[i] - fd).abs() <= 1e-5 * fd.abs().max(1.0),
+            "dp[{i}]: forward mode {} vs central {fd}",
+            g.dp[i]
+        );
+    }
+    for i in 0..2 {
+        let (mut up, mut dn) = (u0, u0);
+        up[i] += d;
+        dn[i] -= d;
+        let fd = (at(&up, &p) - at(&dn, &p)) / (2.0 * d);
+        assert!(
+            (g.du0[i] - fd).abs() <= 1e-5 * fd.abs().max(1.0),
+            "du0[{i}]: {} vs {fd}",
+            g.du0[i]
+        );
+    }
+}
+
+#[test]
+fn bad_input_is_an_error() {
+    let zero = || CddeHistory::Constant(vec![0.0, 0.0]);
+    // 2 lags and 2 states need 6 inputs.
+    let e = NeuralCdde::new(model(4), (0.0, 1.0), zero(), vec![0.1, 0.2], Tsit5, vec![])
+        .err()
+        .expect("wrong input size");
+    assert!(
+        matches!(
+            e,
+            CddeError::InputSize {
+                expected: 6,
+                got: 4,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    for bad in [-0.1, 0.0, f64::NAN] {
+        let e = NeuralCdde::new(model(6), (0.0, 1.0), zero(), vec![0.1, bad], Tsit5, vec![])
+            .err()
+            .expect("bad lag");
+        assert!(matches!(e, CddeError::InvalidLag { index: 1, .. }), "{e}");
+    }
+    let e = NeuralCdde::new(model(2), (0.0, 1.0), zero(), vec![], Tsit5, vec![])
+        .err()
+        .expect("no lags");
+    assert!(matches!(e, CddeError::NoLags), "{e}");
+    let e = NeuralCdde::new(
+        model(6),
+        (0.0, 1.0),
+        CddeHistory::Constant(vec![0.0; 3]),
+        vec![0.1, 0.2],
+        Tsit5,
+        vec![],
+    )
+    .err()
+    .expect("history of length 3");
+    assert!(
+        matches!(
+            e,
+            CddeError::HistoryLength {
+                expected: 2,
+                got: 3,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let short = CddeHistory::function(|_t: f64| vec![1.0]);
+    let e = NeuralCdde::new(model(6), (0.0, 1.0), short, vec![0.1, 0.2], Tsit5, vec![])
+        .err()
+        .expect("history function of length 1");
+    assert!(
+        matches!(
+            e,
+            CddeError::HistoryLength {
+                expected: 2,
+                got: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // A history function whose length changes only later is caught by the solve.
+    let late = CddeHistory::function(|t: f64| {
+        if !(-0.15..=-0.05).contains(&t) {
+            vec![0.0; 2]
+        } else {
+            vec![0.0; 3]
+        }
+    });
+    let cdde = NeuralCdde::new(model(6), (0.0, 1.0), late, vec![0.1, 0.2], Tsit5, vec![])
+        .expect("checks pass at t0 and t0 - 0.2");
+    let p = cdde.init_params(0);
+    assert!(cdde.solve(&[1.0, 0.0], &p).is_err());
+    // Wrong u0 / p lengths, reversed span, non-finite loss.
+    let cdde = NeuralCdde::new(
+        model(6),
+        (0.0, 1.0),
+        zero(),
+        vec![0.1, 0.2],
+        Tsit5,
+        vec![1.0],
+    )
+    .expect("valid");
+    assert!(cdde.solve(&[1.0], &p).is_err());
+    assert!(cdde.solve(&[1.0, 0.0], &p[1..]).is_err());
+    let e = cdde
+        .loss_and_gradient(&[1.0, 0.0], &p, |_t: &[f64], _us: &[Vec<f64>]| {
+            (f64::NAN, vec![vec![0.0; 2]])
+        })
+        .expect_err("NaN loss");
+    assert!(matches!(e, CddeError::NonFiniteLoss(_)), "{e}");
+    let rev = NeuralCdde::new(model(6), (1.0, 0.0), zero(), vec![0.1, 0.2], Tsit5, vec![])
+        .expect("span checked at solve");
+    assert!(rev.solve(&[1.0, 0.0], &p).is_err());
+}
