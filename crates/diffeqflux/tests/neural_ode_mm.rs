@@ -2,6 +2,8 @@
 //! matrix. Forward-mode gradients against central differences, bad input, and DiffEqFlux's
 //! neural_ode_mm test (Robertson with u1 + u2 + u3 = 1) as an acceptance case.
 
+#![allow(clippy::unwrap_used)]
+
 use diffeqflux::neural_de::{Constraints, NeuralOdeMm};
 use diffeqflux::nn::{Activation, Chain, Dense};
 use diffeqflux::optim::{Bfgs, Convergence, Minimiser};
@@ -38,7 +40,12 @@ fn model(hidden: usize) -> Chain<(Dense, Dense)> {
 
 fn sum_squares(_t: &[f64], us: &[Vec<f64>]) -> (f64, Vec<Vec<f64>>) {
     let loss = us.iter().flatten().map(|x| x * x).sum();
-    (loss, us.iter().map(|u| u.iter().map(|x| 2.0 * x).collect()).collect())
+    (
+        loss,
+        us.iter()
+            .map(|u| u.iter().map(|x| 2.0 * x).collect())
+            .collect(),
+    )
 }
 
 #[test]
@@ -102,14 +109,23 @@ fn bad_input_is_a_clear_error() {
             vec![1.0],
         )
     };
-    let err = layer(DenseMatrix::zeros(2, 2), 2).err().unwrap().to_string();
+    let err = layer(DenseMatrix::zeros(2, 2), 2)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("mass_matrix") && err.contains("3×3"), "{err}");
     let err = layer(mass(), 3).err().unwrap().to_string();
-    assert!(err.contains("3 outputs") && err.contains("state size 3"), "{err}");
+    assert!(
+        err.contains("3 outputs") && err.contains("state size 3"),
+        "{err}"
+    );
     let mut m = mass();
     m[(2, 0)] = 1.0;
     let err = layer(m, 2).err().unwrap().to_string();
-    assert!(err.contains("row 2") && err.contains("must be zero"), "{err}");
+    assert!(
+        err.contains("row 2") && err.contains("must be zero"),
+        "{err}"
+    );
     assert!(layer(mass(), 2).is_ok());
 }
 
@@ -130,9 +146,10 @@ impl GenericRhs for RobertsonMm {
 
 /// DiffEqFlux's neural_ode_mm test: Robertson on (0, 1) saved every 0.1, model
 /// Dense(3,64,tanh)-Dense(64,2), constraint u1 + u2 + u3 − 1 = 0, trained by BFGS on the squared
-/// error to the data. Reduced from 100 BFGS iterations to 3 so that it runs in seconds in a debug
-/// build (each gradient is 3 + 386 dual-number solves). The loss must decrease and the constraint
-/// hold at every saved point of every solve to the solver's tolerance.
+/// error to the data, at most 100 BFGS iterations as there (each gradient is 3 + 386 dual-number
+/// solves; BFGS meets its stopping rule after about 40 iterations, some 12 s in the test profile).
+/// The loss must fall by three orders of magnitude and the constraint hold at every saved point
+/// of every solve to the solver's tolerance.
 #[test]
 fn robertson_acceptance_loss_decreases_and_constraint_holds() {
     let saveat: Vec<f64> = (0..=10).map(|i| 0.1 * i as f64).collect();
@@ -160,7 +177,7 @@ fn robertson_acceptance_loss_decreases_and_constraint_holds() {
     .tolerances(rtol, atol);
     let p0 = layer.init_params(0);
     let mut worst_violation: f64 = 0.0;
-    let bfgs = Bfgs::new().with_convergence(Convergence::default().with_max_iters(3).unwrap());
+    let bfgs = Bfgs::new().with_convergence(Convergence::default().with_max_iters(100).unwrap());
     let report = bfgs
         .minimise(&p0, |p, grad| {
             let g = layer.loss_and_gradient(&u0, p, |_t: &[f64], us: &[Vec<f64>]| {
@@ -188,8 +205,11 @@ fn robertson_acceptance_loss_decreases_and_constraint_holds() {
         "loss {first:.4e} -> {last:.4e} in {} iterations; worst constraint violation {worst_violation:.2e}",
         report.iterations
     );
-    assert!(last < 0.5 * first, "loss {first} -> {last}");
+    assert!(last < 1e-3 * first, "loss {first} -> {last}");
     // The constraint is a row of the system the method solves at every step: it holds to the
     // solver's absolute tolerance at every saved point (interpolated ones included).
-    assert!(worst_violation < atol, "constraint violation {worst_violation:.2e}");
+    assert!(
+        worst_violation < atol,
+        "constraint violation {worst_violation:.2e}"
+    );
 }
