@@ -208,7 +208,7 @@ fn continuous_adjoints_refuse_mass_matrices_and_forward_diff_takes_them() {
         .err()
         .unwrap();
     assert!(gauss.to_string().contains("mass matrix"), "{gauss}");
-    let quad = QuadratureAdjoint::default()
+    let quad = QuadratureAdjoint
         .forward(&mut problem(&P), &m, &opts)
         .err()
         .unwrap();
@@ -220,7 +220,7 @@ fn continuous_adjoints_refuse_mass_matrices_and_forward_diff_takes_them() {
     let g = s
         .backward(&mut prob, &m, tape, &[vec![0.0, 0.0, 1.0]])
         .unwrap();
-    let u3 = |p: &[f64]| problem(p).solve(m.clone(), &opts).unwrap().u[0][2];
+    let u3 = |p: &[f64]| problem(p).solve(m, &opts).unwrap().u[0][2];
     for j in 0..3 {
         let h = 1e-6 * P[j];
         let (mut pp, mut pm) = (P.to_vec(), P.to_vec());
