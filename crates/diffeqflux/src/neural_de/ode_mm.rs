@@ -103,8 +103,8 @@ impl<L: Layer + Clone, C: Constraints + Clone> ModelField for MmField<L, C> {
 /// The method must handle a singular mass matrix (an index-1 DAE): a Rosenbrock method such
 /// as `Rodas5P` or BDF; the initial state must satisfy the constraints. Gradients come from
 /// [`ForwardDiffSensitivity`] (one dual-number solve per state component and parameter): it
-/// carries the mass matrix to its dual solves, whereas the discrete adjoint refuses mass
-/// matrices and the continuous adjoints do not take them into account.
+/// carries the mass matrix to its dual solves, whereas the discrete and continuous adjoints
+/// refuse mass matrices.
 ///
 /// ```
 /// use diffeqflux::neural_de::{Constraints, NeuralOdeMm};
