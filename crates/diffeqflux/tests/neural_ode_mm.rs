@@ -78,8 +78,8 @@ fn forward_mode_gradient_matches_central_differences() {
         let err = (g.dp[i] - fd).abs() / fd.abs().max(1.0);
         worst = worst.max(err);
     }
-    // Perturbing the differential components keeps the constraint satisfiable from the start;
-    // the algebraic component u3 is then the one the constraint fixes.
+    // The differential components: a perturbed start is off the constraint by h, and the first
+    // Rodas5P step puts u3 back on it, in the dual solves as in the perturbed ones.
     for i in 0..2 {
         let (mut up, mut um) = (u0, u0);
         up[i] += h;
