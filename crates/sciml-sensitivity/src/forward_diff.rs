@@ -23,7 +23,8 @@ impl<G: GenericRhs + Clone> DualField for ForwardAd<G, f64> {
 /// Forward-mode sensitivities by solving in dual numbers, one tangent direction per state and
 /// parameter (`n + np` dual solves). The dual solve takes exactly the steps of the real one (step
 /// control sees value parts only), so this is the exact derivative of the computed solution, as
-/// the discrete adjoint is. Cheapest for small problems.
+/// the discrete adjoint is. Cheapest for small problems. A mass matrix (a DAE of index 1 for
+/// the Rosenbrock and BDF methods) carries over to the dual solves.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ForwardDiffSensitivity;
 
@@ -82,6 +83,10 @@ impl<F: DualField, M: OdeMethod<F> + OdeMethod<F::Dual>> Sensitivity<F, M>
                 .map(|(i, x)| Dual64::new(*x, seed(n + i)))
                 .collect();
             let mut dprob = OdeProblem::new(prob.f().to_dual(), u0, prob.tspan(), p)?;
+            // The mass matrix is constant, so it passes to the dual solve as it is.
+            if let Some(mass) = prob.mass() {
+                dprob = dprob.with_mass_matrix(mass.clone())?;
+            }
             let sol = match dprob.solve(method.clone(), &tape.opts) {
                 Ok(s) => s,
                 Err(SolveError::Input(e)) => return Err(SolveError::Input(e)),

@@ -175,3 +175,63 @@ fn interpolating_adjoint_with_an_implicit_backward_method() {
     let err = ck.forward(&mut prob, &m, &rober_opts()).err().unwrap();
     assert!(err.to_string().contains("checkpointing"), "{err}");
 }
+
+#[test]
+fn continuous_adjoints_refuse_mass_matrices_and_forward_diff_takes_them() {
+    // λ′ = −Jᵀλ is not the adjoint of M u′ = f: the continuous adjoints refuse a mass matrix
+    // instead of returning the gradient of another problem. ForwardDiffSensitivity solves the
+    // same mass-matrix problem in dual numbers: with M = diag(1, 1, 2) (u3′ = f3 / 2) its
+    // gradient matches central differences of that problem, not of the one without M.
+    use sciml_ode::SaveAt;
+    use sciml_sensitivity::{ForwardDiffSensitivity, GaussAdjoint, QuadratureAdjoint};
+    let mut mass = sciml_core::DenseMatrix::zeros(3, 3);
+    mass[(0, 0)] = 1.0;
+    mass[(1, 1)] = 1.0;
+    mass[(2, 2)] = 2.0;
+    let problem = |p: &[f64]| {
+        OdeProblem::new(
+            ForwardAd::new(Robertson),
+            vec![1.0, 0.0, 0.0],
+            (0.0, 1.0),
+            p.to_vec(),
+        )
+        .unwrap()
+        .with_mass_matrix(mass.clone())
+        .unwrap()
+    };
+    let opts = SolveOptions::default()
+        .tolerances(1e-10, 1e-12)
+        .saveat(SaveAt::Times(vec![1.0]));
+    let m = Rodas5P::new();
+    let gauss = GaussAdjoint
+        .forward(&mut problem(&P), &m, &opts)
+        .err()
+        .unwrap();
+    assert!(gauss.to_string().contains("mass matrix"), "{gauss}");
+    let quad = QuadratureAdjoint
+        .forward(&mut problem(&P), &m, &opts)
+        .err()
+        .unwrap();
+    assert!(quad.to_string().contains("mass matrix"), "{quad}");
+    // Loss u3(1).
+    let s = ForwardDiffSensitivity;
+    let mut prob = problem(&P);
+    let (_, tape) = s.forward(&mut prob, &m, &opts).unwrap();
+    let g = s
+        .backward(&mut prob, &m, tape, &[vec![0.0, 0.0, 1.0]])
+        .unwrap();
+    let u3 = |p: &[f64]| problem(p).solve(m, &opts).unwrap().u[0][2];
+    for j in 0..3 {
+        let h = 1e-6 * P[j];
+        let (mut pp, mut pm) = (P.to_vec(), P.to_vec());
+        pp[j] += h;
+        pm[j] -= h;
+        let fd = (u3(&pp) - u3(&pm)) / (2.0 * h);
+        let err = (g.dp[j] - fd).abs() / fd.abs();
+        assert!(
+            err < 1e-5,
+            "dp[{j}]: {} vs {fd} (relative {err:.1e})",
+            g.dp[j]
+        );
+    }
+}

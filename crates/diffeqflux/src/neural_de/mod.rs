@@ -11,6 +11,8 @@
 //! - [`NeuralDsde`] and [`NeuralSde`] (`sde.rs`): the two noise shapes of one SDE layer over the
 //!   network system of `sde_system.rs` ([`NeuralSdeSystem`]), differentiated by any
 //!   [`SdePullback`];
+//! - [`NeuralOdeMm`] (`ode_mm.rs`): a network for the differential rows and algebraic
+//!   [`Constraints`] under a singular mass matrix, differentiated in forward mode;
 //! - [`AugmentedNde`] (`augmented.rs`): a [`NeuralOde`] on inputs padded with zeros;
 //! - [`Ffjord`] (`ffjord/`): a continuous normalizing flow, its augmented field
 //!   ([`FfjordField`]) on a batch, and the trained flow as a distribution
@@ -29,6 +31,7 @@ mod cdde;
 mod ffjord;
 mod field;
 mod ode;
+mod ode_mm;
 #[cfg(feature = "sde")]
 mod sde;
 #[cfg(feature = "sde")]
@@ -44,6 +47,7 @@ pub use ffjord::{
 };
 pub use field::NeuralField;
 pub use ode::NeuralOde;
+pub use ode_mm::{Constraints, MmField, MmRhs, NeuralOdeMm};
 #[cfg(feature = "sde")]
 pub use sde::{
     DiagonalNoise, GeneralNoise, NeuralDsde, NeuralSde, NeuralSdeLayer, SdeGrid, SdeLossGradient,

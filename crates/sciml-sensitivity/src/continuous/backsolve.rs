@@ -1,5 +1,5 @@
 use super::fields::BacksolveSystem;
-use super::{add_to, backward_opts, lift_err, require_saveat, solve_segment, sweep};
+use super::{add_to, backward_opts, lift_err, refuse_mass, require_saveat, solve_segment, sweep};
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
 use sciml_core::{Error, Pair, Re, State, Stats, Vjp};
 use sciml_ode::{OdeProblem, RkMethod, SolveOptions};
@@ -35,6 +35,7 @@ impl<F: Vjp, M: RkMethod> Sensitivity<F, M> for BacksolveAdjoint {
         opts: &SolveOptions<Re<F::V>>,
     ) -> ForwardResult<F::V, BacksolveTape<F::V>> {
         require_saveat("BacksolveAdjoint", opts)?;
+        refuse_mass("BacksolveAdjoint", prob)?;
         if opts.dense == Some(true) {
             return Err(Error::Unsupported {
                 method: "BacksolveAdjoint",

@@ -3,7 +3,7 @@
 //! sparse or Krylov linear algebra on `Vec` states) can step it.
 
 use super::fields::{eval_forward, InterpolatedAdjoint};
-use super::{backward_opts, lift_err, require_saveat, sweep};
+use super::{backward_opts, lift_err, refuse_mass, require_saveat, sweep};
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
 use crate::InterpolatingTape;
 use sciml_core::{DenseMatrix, Error, Jacobian, SolveError, Stats, VectorField, Vjp};
@@ -98,6 +98,7 @@ where
         opts: &SolveOptions<f64>,
     ) -> ForwardResult<Vec<f64>, InterpolatingTape<Vec<f64>>> {
         require_saveat("InterpolatingAdjoint", opts)?;
+        refuse_mass("InterpolatingAdjoint", prob)?;
         if self.checkpointing {
             return Err(Error::Unsupported {
                 method: "InterpolatingAdjoint::with_backward",

@@ -1,5 +1,5 @@
 use super::fields::{ByRef, InterpolatedAdjoint, NoCost};
-use super::{add_to, backward_opts, lift_err, require_saveat, solve_segment, sweep};
+use super::{add_to, backward_opts, lift_err, refuse_mass, require_saveat, solve_segment, sweep};
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
 use sciml_core::{DenseOutput, Error, Pair, Re, State, Stats, Vjp};
 use sciml_ode::{OdeMethod, OdeProblem, RkMethod, SolveOptions};
@@ -111,6 +111,7 @@ impl<F: Vjp, M: RkMethod> Sensitivity<F, M> for InterpolatingAdjoint {
         opts: &SolveOptions<Re<F::V>>,
     ) -> ForwardResult<F::V, InterpolatingTape<F::V>> {
         require_saveat("InterpolatingAdjoint", opts)?;
+        refuse_mass("InterpolatingAdjoint", prob)?;
         forward_tape(self.checkpointing, prob, method, opts)
     }
 

@@ -76,6 +76,24 @@ pub(crate) fn require_saveat<R: Real>(
     Ok(())
 }
 
+/// Rejects a problem with a mass matrix: the continuous adjoints integrate `λ′ = −Jᵀλ`, which
+/// is not the adjoint of `M u′ = f` (a singular `M` needs the adjoint DAE), so their gradient
+/// would be silently wrong.
+pub(crate) fn refuse_mass<F: VectorField>(
+    method: &'static str,
+    prob: &OdeProblem<F>,
+) -> Result<(), Error> {
+    if prob.mass().is_some() {
+        return Err(Error::Unsupported {
+            method,
+            what: "differentiate a problem with a mass matrix (its adjoint is a DAE); use \
+                   ForwardDiffSensitivity"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 /// The backward sweep every continuous adjoint shares: from the end of the span, integrate the
 /// adjoint state down to each save time (last to first) with `segment(y, hi, lo, k)` (`k`: the
 /// save at the lower end, `None` for the start of the span), add that save's cotangent with

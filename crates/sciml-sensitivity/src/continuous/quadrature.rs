@@ -1,5 +1,5 @@
 use super::fields::{InterpolatedAdjoint, LambdaAdjoint};
-use super::{add_to, backward_opts, gauss_legendre, lift_err, require_saveat, sweep};
+use super::{add_to, backward_opts, gauss_legendre, lift_err, refuse_mass, require_saveat, sweep};
 use crate::gradient::{check_cotangents, BackwardResult, ForwardResult, Gradient, Sensitivity};
 use sciml_core::{DenseOutput, Error, Re, Real, Scalar, State, Stats, Vjp};
 use sciml_ode::{OdeMethod, OdeProblem, SolveOptions};
@@ -30,6 +30,7 @@ pub(crate) fn forward_dense<F: Vjp, M: OdeMethod<F>>(
     opts: &SolveOptions<Re<F::V>>,
 ) -> ForwardResult<F::V, QuadratureTape<F::V>> {
     require_saveat(name, opts)?;
+    refuse_mass(name, prob)?;
     let mut o = opts.clone();
     o.dense = Some(true);
     let mut sol = prob.solve(method.clone(), &o)?;
