@@ -477,14 +477,16 @@ impl<V: SliceState, L> BdfCache<V, L> {
             }
         }
         // D_j ← Σ_{i ≥ 1} D_i (R·U)_{ij} for j = 1 … k.
+        // Whole vectors at a time (the slices taken once), each component summed over i in
+        // the same order as the formula.
         for j in 1..=k {
             let out = self.dtmp[j].as_mut_slice();
-            for (m, o) in out.iter_mut().enumerate() {
-                let mut acc = <V::S as Zero>::zero();
-                for i in 1..=k {
-                    acc += self.d[i].as_slice()[m] * ru[i][j];
+            out.iter_mut().for_each(|o| *o = <V::S as Zero>::zero());
+            for i in 1..=k {
+                let r = ru[i][j];
+                for (o, x) in out.iter_mut().zip(self.d[i].as_slice()) {
+                    *o += *x * r;
                 }
-                *o = acc;
             }
         }
         for j in 1..=k {
@@ -617,18 +619,16 @@ where
             for (j, wj) in w.iter_mut().enumerate().take(k + 1).skip(1) {
                 *wj = R::<S>::c(gamma(j) / alpha);
             }
+            // Whole vectors at a time, each component summed over j in the formula's order.
             let d = &c.d;
             let (ypred, psi) = (c.ypred.as_mut_slice(), c.psi.as_mut_slice());
-            for (m, (yp, ps)) in ypred.iter_mut().zip(psi.iter_mut()).enumerate() {
-                let mut y = d[0].as_slice()[m];
-                let mut q = S::zero();
-                for j in 1..=k {
-                    let v = d[j].as_slice()[m];
-                    y += v;
-                    q += v * w[j];
+            ypred.copy_from_slice(d[0].as_slice());
+            psi.iter_mut().for_each(|q| *q = S::zero());
+            for (dj, &wj) in d[1..=k].iter().zip(&w[1..=k]) {
+                for ((yp, ps), v) in ypred.iter_mut().zip(psi.iter_mut()).zip(dj.as_slice()) {
+                    *yp += *v;
+                    *ps += *v * wj;
                 }
-                *yp = y;
-                *ps = q;
             }
         }
         let cgam = h / R::<S>::c(alpha(k, self.ndf));
