@@ -11,25 +11,15 @@
 //! `cargo run --release -p diffeqflux --example collocation`
 
 use diffeqflux::collocation::{collocate_data, CollocationLoss, Kernel};
-use diffeqflux::nn::{Activation, Chain, Dense, ElementwiseFn, WrappedFunction};
+use diffeqflux::nn::{Activation, Chain, Dense, WrappedFunction};
 use diffeqflux::optim::{Adam, Optimiser};
 use diffeqflux::NeuralOde;
-use sciml_ode::{FnField, OdeProblem, SaveAt, Scalar, SolveOptions, Tsit5, Vern9};
+use sciml_ode::Tsit5;
+#[path = "common/spiral.rs"]
+mod spiral;
+use spiral::{spiral_data, Cube};
 use std::time::Instant;
 
-/// `x ↦ x³`, elementwise, with its derivative.
-#[derive(Clone, Copy, Debug)]
-struct Cube;
-impl ElementwiseFn for Cube {
-    fn f<S: Scalar>(&self, x: S) -> S {
-        x * x * x
-    }
-    fn df<S: Scalar>(&self, x: S) -> S {
-        x * x * S::cst(3.0)
-    }
-}
-
-const A: [[f64; 2]; 2] = [[-0.1, 2.0], [-2.0, -0.1]];
 /// Collocation iterations: a warm start, not a fit to convergence. Tried 100, 300, 600 and
 /// 2000 (debug build): the refined loss and the speed-up over single shooting alone depend
 /// strongly on this number (6.4x, 2.2x, ~1x, 0.5x); more collocation iterations fit the
@@ -39,20 +29,7 @@ const REFINE_ITERS: usize = 100;
 const MAX_SINGLE: usize = 5000;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let ts: Vec<f64> = (0..30).map(|i| 1.5 * i as f64 / 29.0).collect();
-    let truth = FnField::new(2, 0, |_t: f64, u: &[f64], _p: &[f64], du: &mut [f64]| {
-        let (a, b) = (u[0].powi(3), u[1].powi(3));
-        du[0] = a * A[0][0] + b * A[1][0];
-        du[1] = a * A[0][1] + b * A[1][1];
-    });
-    let data = OdeProblem::new(truth, vec![2.0, 0.0], (0.0, 1.5), vec![])?
-        .solve(
-            Vern9,
-            &SolveOptions::default()
-                .tolerances(1e-12, 1e-12)
-                .saveat(SaveAt::Times(ts.clone())),
-        )?
-        .u;
+    let (ts, data) = spiral_data(1.5, 30)?;
     let model = Chain::new((
         WrappedFunction::new(2, Cube),
         Dense::new(2, 50, Activation::Tanh),

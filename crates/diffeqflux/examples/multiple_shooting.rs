@@ -10,42 +10,19 @@
 //! `cargo run --release -p diffeqflux --example multiple_shooting`
 
 use diffeqflux::multiple_shooting::{squared_error, MultipleShooting};
-use diffeqflux::nn::{Activation, Chain, Dense, ElementwiseFn, WrappedFunction};
+use diffeqflux::nn::{Activation, Chain, Dense, WrappedFunction};
 use diffeqflux::optim::{Adam, Optimiser};
 use diffeqflux::NeuralOde;
-use sciml_ode::{FnField, OdeProblem, SaveAt, Scalar, SolveOptions, Tsit5, Vern9};
+use sciml_ode::Tsit5;
+#[path = "common/spiral.rs"]
+mod spiral;
+use spiral::{spiral_data, Cube};
 use std::time::Instant;
 
-/// `x ↦ x³`, elementwise, with its derivative.
-#[derive(Clone, Copy, Debug)]
-struct Cube;
-impl ElementwiseFn for Cube {
-    fn f<S: Scalar>(&self, x: S) -> S {
-        x * x * x
-    }
-    fn df<S: Scalar>(&self, x: S) -> S {
-        x * x * S::cst(3.0)
-    }
-}
-
-const A: [[f64; 2]; 2] = [[-0.1, 2.0], [-2.0, -0.1]];
 const ITERS: usize = 500;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let ts: Vec<f64> = (0..30).map(|i| 5.0 * i as f64 / 29.0).collect();
-    let truth = FnField::new(2, 0, |_t: f64, u: &[f64], _p: &[f64], du: &mut [f64]| {
-        let (a, b) = (u[0].powi(3), u[1].powi(3));
-        du[0] = a * A[0][0] + b * A[1][0];
-        du[1] = a * A[0][1] + b * A[1][1];
-    });
-    let data = OdeProblem::new(truth, vec![2.0, 0.0], (0.0, 5.0), vec![])?
-        .solve(
-            Vern9,
-            &SolveOptions::default()
-                .tolerances(1e-12, 1e-12)
-                .saveat(SaveAt::Times(ts.clone())),
-        )?
-        .u;
+    let (ts, data) = spiral_data(5.0, 30)?;
     let model = Chain::new((
         WrappedFunction::new(2, Cube),
         Dense::new(2, 16, Activation::Tanh),

@@ -8,43 +8,19 @@
 //! then `final loss: <value>` and the wall time, and writes `neural_ode.png` (data as markers,
 //! prediction as lines; loss curve on the right).
 
-use diffeqflux::nn::{Activation, Chain, Dense, ElementwiseFn, WrappedFunction};
+use diffeqflux::nn::{Activation, Chain, Dense, WrappedFunction};
 use diffeqflux::optim::{Adam, Convergence, Lbfgs, Minimiser, Optimiser};
 use diffeqflux::{plot, NeuralOde};
-use sciml_ode::{FnField, OdeProblem, SaveAt, Scalar, SolveOptions, Tsit5, Vern9};
+use sciml_ode::Tsit5;
+#[path = "common/spiral.rs"]
+mod spiral;
+use spiral::{spiral_data, Cube};
 use std::time::Instant;
-
-/// `x ↦ x³`, elementwise, with its derivative.
-#[derive(Clone, Copy, Debug)]
-struct Cube;
-impl ElementwiseFn for Cube {
-    fn f<S: Scalar>(&self, x: S) -> S {
-        x * x * x
-    }
-    fn df<S: Scalar>(&self, x: S) -> S {
-        x * x * S::cst(3.0)
-    }
-}
-
-const A: [[f64; 2]; 2] = [[-0.1, 2.0], [-2.0, -0.1]];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
-    let ts: Vec<f64> = (0..30).map(|i| 1.5 * i as f64 / 29.0).collect();
     // The data: the true system, solved tightly.
-    let truth = FnField::new(2, 0, |_t: f64, u: &[f64], _p: &[f64], du: &mut [f64]| {
-        let (a, b) = (u[0].powi(3), u[1].powi(3));
-        du[0] = a * A[0][0] + b * A[1][0];
-        du[1] = a * A[0][1] + b * A[1][1];
-    });
-    let data = OdeProblem::new(truth, vec![2.0, 0.0], (0.0, 1.5), vec![])?
-        .solve(
-            Vern9,
-            &SolveOptions::default()
-                .tolerances(1e-12, 1e-12)
-                .saveat(SaveAt::Times(ts.clone())),
-        )?
-        .u;
+    let (ts, data) = spiral_data(1.5, 30)?;
 
     let model = Chain::new((
         WrappedFunction::new(2, Cube),
