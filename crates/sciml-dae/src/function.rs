@@ -210,37 +210,13 @@ impl<F: DaeFunction> DaeJacobian for DaeFiniteDiff<F> {
         f.residual(t, du, u, p, base);
         // Columns of ∂F/∂u (perturbing u), then of ∂F/∂u′ (perturbing u′).
         x.copy_from_slice(u);
-        for j in 0..x.len() {
-            let xj = x[j];
-            let step = f64::EPSILON.sqrt() * xj.abs().max(1.0);
-            x[j] = xj + step;
-            f.residual(t, du, x, p, shifted);
-            x[j] = xj;
-            for ((c, s), b) in dfdu
-                .col_mut(j)
-                .iter_mut()
-                .zip(shifted.iter())
-                .zip(base.iter())
-            {
-                *c = (s - b) / step;
-            }
-        }
+        difference_columns(x, base, shifted, dfdu, |x, out| {
+            f.residual(t, du, x, p, out)
+        });
         x.copy_from_slice(du);
-        for j in 0..x.len() {
-            let xj = x[j];
-            let step = f64::EPSILON.sqrt() * xj.abs().max(1.0);
-            x[j] = xj + step;
-            f.residual(t, x, u, p, shifted);
-            x[j] = xj;
-            for ((c, s), b) in dfddu
-                .col_mut(j)
-                .iter_mut()
-                .zip(shifted.iter())
-                .zip(base.iter())
-            {
-                *c = (s - b) / step;
-            }
-        }
+        difference_columns(x, base, shifted, dfddu, |x, out| {
+            f.residual(t, x, u, p, out)
+        });
     }
     fn param_jacobian(
         &mut self,
@@ -260,21 +236,31 @@ impl<F: DaeFunction> DaeJacobian for DaeFiniteDiff<F> {
         f.residual(t, du, u, p, base);
         q.clear();
         q.extend_from_slice(p);
-        for j in 0..q.len() {
-            let pj = q[j];
-            let step = f64::EPSILON.sqrt() * pj.abs().max(1.0);
-            q[j] = pj + step;
-            f.residual(t, du, u, q, shifted);
-            q[j] = pj;
-            for ((c, s), b) in dfdp
-                .col_mut(j)
-                .iter_mut()
-                .zip(shifted.iter())
-                .zip(base.iter())
-            {
-                *c = (s - b) / step;
-            }
-        }
+        difference_columns(q, base, shifted, dfdp, |q, out| {
+            f.residual(t, du, u, q, out)
+        });
         true
+    }
+}
+
+/// Forward-difference columns `jac[:, j] = (G(x + h_j e_j) − G(x)) / h_j` of a residual in one of
+/// its arguments: `x` holds that argument (restored on return), `base` is `G(x)`, and
+/// `eval(x, out)` writes `G` at a perturbed `x` into `out` (`shifted`).
+fn difference_columns(
+    x: &mut [f64],
+    base: &[f64],
+    shifted: &mut [f64],
+    jac: &mut DenseMatrix<f64>,
+    mut eval: impl FnMut(&[f64], &mut [f64]),
+) {
+    for j in 0..x.len() {
+        let xj = x[j];
+        let step = f64::EPSILON.sqrt() * xj.abs().max(1.0);
+        x[j] = xj + step;
+        eval(x, shifted);
+        x[j] = xj;
+        for ((c, s), b) in jac.col_mut(j).iter_mut().zip(shifted.iter()).zip(base) {
+            *c = (s - b) / step;
+        }
     }
 }
