@@ -2,7 +2,7 @@
 //! lent to it, so the ODE methods step it unchanged.
 
 use crate::function::DdeFunction;
-use crate::history::{History, InitialHistory, Reader};
+use crate::history::{History, InitialHistory, Reader, Source};
 use sciml_core::{DenseOutput, Re, VectorField};
 
 /// The right-hand side `f(u, h, p, t)` with its history bound for one step: what the ODE
@@ -26,10 +26,12 @@ impl<F: DdeFunction> VectorField for DdeField<'_, F> {
     #[inline]
     fn rhs(&mut self, t: Re<F::V>, u: &F::V, p: &F::P, du: &mut F::V) {
         let mut h = History {
-            reader: self.reader,
-            initial: self.initial,
-            dense: self.dense,
-            p,
+            source: Source::Solve {
+                reader: self.reader,
+                initial: self.initial,
+                dense: self.dense,
+                p,
+            },
             t,
             scratch: self.scratch,
         };

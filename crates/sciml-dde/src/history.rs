@@ -225,6 +225,26 @@ fn eval_poly<V: State>(
     out.lincomb(y0, &w[..m], &refs[..m]);
 }
 
+/// Where the reads of a replayed evaluation are answered from (see [`History::replay`]): a
+/// sensitivity method re-evaluating a recorded step, with the values it looks up itself.
+pub trait HistorySource<V: State> {
+    /// Writes `u(tq)` into `out`, read by an evaluation at time `t`.
+    fn read(&mut self, t: Re<V>, tq: Re<V>, out: &mut V);
+}
+
+/// Where a [`History`] reads from.
+pub(crate) enum Source<'a, V: State, P> {
+    /// Inside a solve: the initial history, the dense output and the current step.
+    Solve {
+        reader: &'a mut Reader<V>,
+        initial: &'a mut InitialHistory<V, P>,
+        dense: Option<&'a DenseOutput<V>>,
+        p: &'a P,
+    },
+    /// Outside a solve: every read answered by the source.
+    Replay(&'a mut dyn HistorySource<V>),
+}
+
 /// The state at earlier times, lent to the right-hand side for one evaluation.
 ///
 /// `value(t)` is `u(t)`: the history before `t0`, the solve's own dense output after it, and
@@ -232,24 +252,54 @@ fn eval_poly<V: State>(
 /// Reading a time later than the one being evaluated is an error the solve reports
 /// ([`crate::DdeError::FutureHistory`]).
 pub struct History<'a, V: State, P> {
-    pub(crate) reader: &'a mut Reader<V>,
-    pub(crate) initial: &'a mut InitialHistory<V, P>,
-    pub(crate) dense: Option<&'a DenseOutput<V>>,
-    pub(crate) p: &'a P,
+    pub(crate) source: Source<'a, V, P>,
     pub(crate) t: Re<V>,
     pub(crate) scratch: &'a mut V,
 }
 
+impl<'a, V: State, P> History<'a, V, P> {
+    /// A history whose reads `source` answers, for evaluating the right-hand side at `t`
+    /// outside a solve (an adjoint replaying a recorded step); `scratch` backs [`Self::value`].
+    ///
+    /// ```
+    /// use sciml_dde::{History, HistorySource};
+    /// struct Ramp;
+    /// impl HistorySource<Vec<f64>> for Ramp {
+    ///     fn read(&mut self, _t: f64, tq: f64, out: &mut Vec<f64>) { out[0] = tq; }
+    /// }
+    /// let (mut src, mut scratch) = (Ramp, vec![0.0]);
+    /// let mut h = History::<Vec<f64>, Vec<f64>>::replay(&mut src, 2.0, &mut scratch);
+    /// assert_eq!(h.value(1.5)[0], 1.5);
+    /// ```
+    pub fn replay(source: &'a mut dyn HistorySource<V>, t: Re<V>, scratch: &'a mut V) -> Self {
+        History {
+            source: Source::Replay(source),
+            t,
+            scratch,
+        }
+    }
+}
+
 impl<V: State, P> History<'_, V, P> {
+    #[inline]
+    fn read(source: &mut Source<'_, V, P>, t: Re<V>, tq: Re<V>, out: &mut V) {
+        match source {
+            Source::Solve {
+                reader,
+                initial,
+                dense,
+                p,
+            } => reader.read(initial, *dense, p, t, tq, out),
+            Source::Replay(src) => src.read(t, tq, out),
+        }
+    }
     /// `u(tq)` into `out`.
     pub fn value_to(&mut self, tq: Re<V>, out: &mut V) {
-        self.reader
-            .read(self.initial, self.dense, self.p, self.t, tq, out);
+        Self::read(&mut self.source, self.t, tq, out);
     }
     /// `u(tq)`, in a buffer the next read overwrites.
     pub fn value(&mut self, tq: Re<V>) -> &V {
-        self.reader
-            .read(self.initial, self.dense, self.p, self.t, tq, self.scratch);
+        Self::read(&mut self.source, self.t, tq, self.scratch);
         self.scratch
     }
     /// The time being evaluated.

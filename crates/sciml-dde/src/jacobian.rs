@@ -4,7 +4,7 @@
 
 use crate::field::DdeField;
 use crate::function::DdeFunction;
-use crate::history::History;
+use crate::history::{History, Source};
 use sciml_core::{DenseMatrix, Jacobian, Re, Real, SliceState, State};
 
 /// `∂f/∂u (u, h, p, t)` of a delay equation's right-hand side, the history held fixed.
@@ -32,10 +32,12 @@ impl<F: DdeJacobian> Jacobian for DdeField<'_, F> {
         j: &mut DenseMatrix<<F::V as State>::S>,
     ) {
         let mut h = History {
-            reader: self.reader,
-            initial: self.initial,
-            dense: self.dense,
-            p,
+            source: Source::Solve {
+                reader: self.reader,
+                initial: self.initial,
+                dense: self.dense,
+                p,
+            },
             t,
             scratch: self.scratch,
         };

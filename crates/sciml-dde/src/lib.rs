@@ -36,7 +36,7 @@ mod stepper;
 pub use error::DdeError;
 pub use field::DdeField;
 pub use function::{DdeFn, DdeFunction};
-pub use history::{History, HistoryFn, InitialHistory};
+pub use history::{History, HistoryFn, HistorySource, InitialHistory};
 pub use jacobian::{DdeJacobian, FiniteDiffJacobian};
 pub use lags::{LagFn, MAX_TRACKED_DISCONTINUITIES};
 pub use method_of_steps::{MethodOfSteps, FIXED_POINT_TOL_FACTOR};

@@ -1,13 +1,23 @@
-//! Forward-mode gradients of delay-equation solutions: dual numbers through the method of
-//! steps (`sciml_dde`), one tangent direction per state component and parameter.
+//! Gradients of delay-equation solutions: forward mode ([`DdeForwardDiff`], dual numbers through
+//! the method of steps of `sciml_dde`, one tangent direction per state component and parameter)
+//! and the discrete adjoint ([`DdeDiscreteAdjoint`]).
 //!
 //! The dual solve takes the steps of the real one (step control, tstops and the fixed-point
 //! iteration look at value parts only), and the history reads carry tangents too, so the result
 //! is the exact derivative of the computed solution on its mesh (DESIGN decision 7).
 //!
-//! The exact discrete adjoint through method-of-steps steps (cotangents flowing back through
-//! history reads into earlier steps' stages and interpolants) is not implemented yet; see
-//! `docs/src/ddes.md`.
+//! [`DdeDiscreteAdjoint`] is the reverse-mode counterpart: the exact discrete adjoint through
+//! method-of-steps steps of an explicit Runge–Kutta method, cotangents flowing back through the
+//! history reads into earlier steps' stages and interpolants. It needs the right-hand side's
+//! VJP ([`DdeVjp`]; [`dual_vjp`] gives one from the dual-valued function). Continuous adjoints
+//! are not offered for delay equations; see `docs/src/ddes.md`.
+
+mod adjoint;
+mod lookup;
+mod vjp;
+
+pub use adjoint::{DdeDiscreteAdjoint, DdeForwardResult, DdeTape};
+pub use vjp::{dual_vjp, DdeVjp, DdeVjpArgs, DdeVjpBars};
 
 use crate::gradient::Gradient;
 use sciml_core::{Dual64, Error, Scalar, Solution, Stats};
