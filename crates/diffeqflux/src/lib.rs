@@ -48,7 +48,7 @@ pub use neural_de::{
     ModelField, NeuralDe, NeuralField, NeuralOde, NeuralParams, TrajectoryLoss,
 };
 #[cfg(feature = "dde")]
-pub use neural_de::{CddeHistory, NeuralCdde};
+pub use neural_de::{CddeHistory, CddeSensitivity, NeuralCdde};
 #[cfg(feature = "sde")]
 pub use neural_de::{
     NeuralDsde, NeuralSde, NeuralSdeLayer, NeuralSdeSystem, SdeLossGradient, SdePullback,

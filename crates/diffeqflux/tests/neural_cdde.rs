@@ -1,7 +1,7 @@
 //! NeuralCdde: DiffEqFlux's acceptance case (Dense(6,50)-Dense(50,2), lags (0.1, 0.2), tspan
 //! (0, 2)): gradients are non-zero and match central differences; and bad input is an Err.
 
-use diffeqflux::neural_de::{CddeError, CddeHistory, NeuralCdde};
+use diffeqflux::neural_de::{CddeError, CddeHistory, CddeSensitivity, NeuralCdde};
 use diffeqflux::nn::{Activation, Chain, Dense};
 use sciml_ode::Tsit5;
 
@@ -76,6 +76,92 @@ fn acceptance_case_gradients_match_central_differences() {
             g.du0[i]
         );
     }
+}
+
+/// The adjoint and forward mode on the same mesh (steps capped at the smallest lag for both),
+/// agreeing to rounding; and the adjoint against central differences.
+#[test]
+fn acceptance_case_discrete_adjoint_equals_forward_mode_and_differences() {
+    let mut fwd = layer();
+    fwd.options_mut().dtmax = Some(0.1);
+    let adj = layer()
+        .with_sensitivity(CddeSensitivity::DiscreteAdjoint)
+        .tolerances(1e-10, 1e-12);
+    assert_eq!(adj.sensitivity(), CddeSensitivity::DiscreteAdjoint);
+    let u0 = [2.0, 0.0];
+    let p = fwd.init_params(1);
+    let ga = adj.loss_and_gradient(&u0, &p, loss).expect("adjoint");
+    let gf = fwd.loss_and_gradient(&u0, &p, loss).expect("forward mode");
+    assert!((ga.loss - gf.loss).abs() <= 1e-14 * gf.loss.max(1.0));
+    let nonzero = ga.dp.iter().filter(|x| x.abs() > 1e-8).count();
+    assert!(nonzero > p.len() / 2, "only {nonzero} non-zero gradients");
+    let scale = gf.dp.iter().fold(1.0_f64, |a, x| a.max(x.abs()));
+    let worst = ga
+        .dp
+        .iter()
+        .zip(&gf.dp)
+        .chain(ga.du0.iter().zip(&gf.du0))
+        .map(|(a, f)| (a - f).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        worst <= 1e-10 * scale,
+        "|adjoint - forward| = {worst:e} (scale {scale})"
+    );
+    let at = |u0: &[f64], p: &[f64]| loss(&[], &fwd.solve(u0, p).expect("solves").u).0;
+    let d = 1e-6;
+    for &i in &[0, 299, 349, 350, 449, 451] {
+        let (mut up, mut dn) = (p.clone(), p.clone());
+        up[i] += d;
+        dn[i] -= d;
+        let fd = (at(&u0, &up) - at(&u0, &dn)) / (2.0 * d);
+        assert!(
+            (ga.dp[i] - fd).abs() <= 1e-5 * fd.abs().max(1.0),
+            "dp[{i}]: adjoint {} vs central {fd}",
+            ga.dp[i]
+        );
+    }
+}
+
+/// A batch of three trajectories on fixed steps is three independent solves on the same mesh:
+/// its gradient is the sum of theirs (dp) and theirs side by side (du0), for both
+/// sensitivities.
+#[test]
+fn a_batch_gradient_is_the_sum_of_its_samples() {
+    let build = |s: CddeSensitivity| {
+        let mut l = layer().with_sensitivity(s);
+        *l.options_mut() = l.options_mut().clone().fixed_step(0.05);
+        l
+    };
+    let samples = [[2.0, 0.0], [0.5, -1.0], [-1.0, 0.3]];
+    let u0: Vec<f64> = samples.iter().flatten().copied().collect();
+    for s in [
+        CddeSensitivity::DiscreteAdjoint,
+        CddeSensitivity::ForwardDiff,
+    ] {
+        let cdde = build(s);
+        let p = cdde.init_params(2);
+        let g = cdde.loss_and_gradient(&u0, &p, loss).expect("batch");
+        let mut dp = vec![0.0; p.len()];
+        let mut du0 = Vec::new();
+        let mut total = 0.0;
+        for x in &samples {
+            let gi = cdde.loss_and_gradient(x, &p, loss).expect("sample");
+            dp.iter_mut().zip(&gi.dp).for_each(|(a, b)| *a += b);
+            du0.extend(gi.du0);
+            total += gi.loss;
+        }
+        assert!((g.loss - total).abs() <= 1e-12 * total, "{s:?}: loss");
+        for (a, b) in g.dp.iter().zip(&dp).chain(g.du0.iter().zip(&du0)) {
+            assert!(
+                (a - b).abs() <= 1e-11 * b.abs().max(1.0),
+                "{s:?}: {a} vs {b}"
+            );
+        }
+    }
+    let e = build(CddeSensitivity::DiscreteAdjoint)
+        .solve(&[1.0, 2.0, 3.0], &layer().init_params(0))
+        .expect_err("3 values are not whole states of 2");
+    assert!(matches!(e, CddeError::BatchLength { got: 3, n: 2 }), "{e}");
 }
 
 #[test]

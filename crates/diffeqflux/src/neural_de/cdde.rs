@@ -1,15 +1,21 @@
 //! `NeuralCdde`: a neural delay differential equation, as DiffEqFlux's
 //! `NeuralCDDE(model, tspan, hist, lags, alg)`. The network sees `[u(t); u(t−τ₁); …; u(t−τₖ)]`
 //! and returns `u'(t)`; the history before `t0` is a constant or a function of time. Solved by
-//! the method of steps (`sciml_dde`); gradients in forward mode
-//! ([`sciml_sensitivity::dde::DdeForwardDiff`], one dual solve per state and parameter).
+//! the method of steps (`sciml_dde`). Gradients by the sensitivity chosen with
+//! [`NeuralCdde::with_sensitivity`]: forward mode ([`sciml_sensitivity::dde::DdeForwardDiff`],
+//! one dual solve per state and parameter) or the discrete adjoint
+//! ([`sciml_sensitivity::dde::DdeDiscreteAdjoint`], one backward sweep with the network's
+//! reverse pass). A batch of `B` trajectories is one state of `B·n` values, sample after sample,
+//! stepped together with one step size (as torchdiffeq and diffrax batch).
 
 use super::{LossGradient, TrajectoryLoss};
 use crate::nn::{Input, Layer};
-use sciml_core::{rng::Xoshiro256pp, Dual64, Scalar, Solution};
+use sciml_core::{rng::Xoshiro256pp, Dual64, Error, Scalar, Solution};
 use sciml_dde::{DdeError, DdeField, DdeFunction, History, MethodOfSteps};
-use sciml_ode::{OdeMethod, SaveAt, SolveOptions};
-use sciml_sensitivity::dde::{DdeForwardDiff, DualDde, ScalarHistory};
+use sciml_ode::{OdeMethod, RkMethod, SaveAt, SolveOptions};
+use sciml_sensitivity::dde::{
+    DdeDiscreteAdjoint, DdeForwardDiff, DdeVjp, DdeVjpArgs, DdeVjpBars, DualDde, ScalarHistory,
+};
 use std::sync::Arc;
 
 /// Why a [`NeuralCdde`] could not be built or differentiated. Each message says what to fix.
@@ -48,6 +54,16 @@ pub enum CddeError {
         got: usize,
         /// Where it was evaluated.
         t: f64,
+    },
+    /// The start state's length is not a multiple of the network's output size.
+    #[error(
+        "u0 has {got} values; it must hold whole states of {n} values (B·{n} for a batch of B)"
+    )]
+    BatchLength {
+        /// The length given.
+        got: usize,
+        /// The state's length (the network's output size).
+        n: usize,
     },
     /// The loss is NaN or infinite.
     #[error("the loss is {0}; a finite loss is needed for a gradient")]
@@ -97,32 +113,89 @@ impl ScalarHistory for CddeHistory {
     }
 }
 
+/// The layer's history repeated for every sample of a batch (`out` holds whole states).
+#[derive(Clone)]
+struct TiledHistory {
+    history: CddeHistory,
+    n: usize,
+}
+
+impl ScalarHistory for TiledHistory {
+    fn eval<S: Scalar<Re = f64>>(&self, _p: &[S], t: f64, out: &mut [S]) {
+        let h = self.history.at(t);
+        if h.len() == self.n && out.len() % self.n == 0 {
+            for (o, x) in out.iter_mut().zip(h.iter().cycle()) {
+                *o = S::cst(*x);
+            }
+        } else {
+            // A wrong length during the solve ends it with `DdeError::HistoryNonFinite`.
+            out.iter_mut().for_each(|o| *o = S::cst(f64::NAN));
+        }
+    }
+}
+
+/// Which gradient [`NeuralCdde::loss_and_gradient`] computes; both are exact for the computed
+/// solution.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CddeSensitivity {
+    /// Dual numbers through the solve: one solve per state component and parameter (cheap for
+    /// few parameters; the solve's own steps).
+    #[default]
+    ForwardDiff,
+    /// The discrete adjoint: one forward solve with steps capped at the smallest lag, then one
+    /// backward sweep through the network's reverse pass (cheap for many parameters).
+    DiscreteAdjoint,
+}
+
 /// The right-hand side of a [`NeuralCdde`]: `u' = model([u(t); u(t−τ₁); …]; p)`, over any scalar
 /// with real part `f64` (so in dual numbers too).
+/// A batch of `B` samples is one state of `B·n` values, sample after sample.
 pub struct CddeField<L, S> {
     model: L,
     n: usize,
+    batch: usize,
     lags: Vec<f64>,
     x: Vec<S>,
+    xbar: Vec<S>,
     ws: Vec<S>,
 }
 
 impl<L: Layer + Clone, S: Scalar<Re = f64>> CddeField<L, S> {
-    fn build(model: &L, lags: &[f64]) -> Self {
+    fn build(model: &L, lags: &[f64], batch: usize) -> Self {
         let n = model.out_dim();
+        let inputs = n * (1 + lags.len()) * batch;
         CddeField {
             model: model.clone(),
             n,
+            batch,
             lags: lags.to_vec(),
-            x: vec![S::cst(0.0); n * (1 + lags.len())],
-            ws: vec![S::cst(0.0); model.workspace_len(1)],
+            x: vec![S::cst(0.0); inputs],
+            xbar: vec![S::cst(0.0); inputs],
+            ws: vec![S::cst(0.0); model.workspace_len(batch)],
+        }
+    }
+}
+
+impl<L, S: Scalar<Re = f64>> CddeField<L, S> {
+    /// Places the state in the network's input `[u; u(t−τ₁); …]`, per sample.
+    fn put_state(&mut self, u: &[S]) {
+        let (n, width) = (self.n, self.n * (1 + self.lags.len()));
+        for (col, ub) in self.x.chunks_exact_mut(width).zip(u.chunks_exact(n)) {
+            col[..n].copy_from_slice(ub);
+        }
+    }
+    /// Places the read at lag `k` in the network's input, per sample.
+    fn put_read(&mut self, k: usize, past: &[S]) {
+        let (n, width) = (self.n, self.n * (1 + self.lags.len()));
+        for (col, hb) in self.x.chunks_exact_mut(width).zip(past.chunks_exact(n)) {
+            col[(k + 1) * n..(k + 2) * n].copy_from_slice(hb);
         }
     }
 }
 
 impl<L: Layer + Clone, S: Scalar<Re = f64>> Clone for CddeField<L, S> {
     fn clone(&self) -> Self {
-        CddeField::build(&self.model, &self.lags)
+        CddeField::build(&self.model, &self.lags, self.batch)
     }
 }
 
@@ -130,7 +203,7 @@ impl<L: Layer, S: Scalar<Re = f64>> DdeFunction for CddeField<L, S> {
     type V = Vec<S>;
     type P = Vec<S>;
     fn dims(&self) -> (usize, usize) {
-        (self.n, self.model.nparams())
+        (self.n * self.batch, self.model.nparams())
     }
     fn rhs(
         &mut self,
@@ -140,15 +213,14 @@ impl<L: Layer, S: Scalar<Re = f64>> DdeFunction for CddeField<L, S> {
         p: &Vec<S>,
         t: f64,
     ) {
-        let n = self.n;
-        self.x[..n].copy_from_slice(u);
-        for (k, lag) in self.lags.iter().enumerate() {
-            let past = h.value(t - lag);
-            self.x[(k + 1) * n..(k + 2) * n].copy_from_slice(past);
+        self.put_state(u);
+        for k in 0..self.lags.len() {
+            let past = h.value(t - self.lags[k]);
+            self.put_read(k, past);
         }
         let inp = Input {
             x: &self.x,
-            batch: 1,
+            batch: self.batch,
             p,
         };
         self.model.forward(inp, du, &mut self.ws);
@@ -158,15 +230,57 @@ impl<L: Layer, S: Scalar<Re = f64>> DdeFunction for CddeField<L, S> {
 impl<L: Layer + Clone> DualDde for CddeField<L, f64> {
     type Dual = CddeField<L, Dual64>;
     fn to_dual(&self) -> CddeField<L, Dual64> {
-        CddeField::build(&self.model, &self.lags)
+        CddeField::build(&self.model, &self.lags, self.batch)
+    }
+}
+
+/// The network's reverse pass: one evaluation per VJP, whatever the number of parameters.
+impl<L: Layer + Clone> DdeVjp for CddeField<L, f64> {
+    fn vjp(&mut self, a: DdeVjpArgs<'_>, b: DdeVjpBars<'_>) -> Result<(), Error> {
+        if a.reads.len() != self.lags.len() {
+            return Err(Error::DimensionMismatch {
+                what: "history reads of a NeuralCdde field (one per lag)".into(),
+                expected: self.lags.len(),
+                got: a.reads.len(),
+            });
+        }
+        self.put_state(a.u);
+        for (k, r) in a.reads.iter().enumerate() {
+            self.put_read(k, r);
+        }
+        let inp = Input {
+            x: &self.x,
+            batch: self.batch,
+            p: a.p,
+        };
+        self.model
+            .vjp(inp, a.v, &mut self.xbar, b.pbar, &mut self.ws);
+        let (n, width) = (self.n, self.n * (1 + self.lags.len()));
+        for (s, col) in self.xbar.chunks_exact(width).enumerate() {
+            for (x, y) in b.ubar[s * n..(s + 1) * n].iter_mut().zip(&col[..n]) {
+                *x += y;
+            }
+            for (k, hb) in b.hbar.iter_mut().enumerate() {
+                let part = &col[(k + 1) * n..(k + 2) * n];
+                for (x, y) in hb[s * n..(s + 1) * n].iter_mut().zip(part) {
+                    *x += y;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
 /// A neural delay differential equation: `u'(t) = model([u(t); u(t−τ₁); …; u(t−τₖ)]; p)` on
 /// `tspan`, with a history before `t0`, saved at `saveat`, solved by the method of steps around
-/// `method`. Gradients are forward mode (exact for the computed solution; `n + np` dual
-/// solves), which suits small networks; a discrete adjoint for DDEs is not available yet.
-/// One trajectory at a time (no batches yet).
+/// `method`. Gradients are exact for the computed solution, by the [`CddeSensitivity`] chosen
+/// with [`NeuralCdde::with_sensitivity`]: forward mode (the default; `n + np` dual solves, for
+/// small networks) or the discrete adjoint (one backward sweep; `method` must then be an
+/// explicit Runge–Kutta method, and its steps are capped at the smallest lag).
+///
+/// A batch: `u0` of `B·n` values (sample after sample) solves `B` trajectories as one system
+/// with one step size; the saved states then hold `B·n` values too, and `du0` has one block
+/// per sample. The history is the same for every sample.
 ///
 /// ```
 /// use diffeqflux::nn::{Activation, Chain, Dense};
@@ -189,6 +303,7 @@ pub struct NeuralCdde<L, M> {
     history: CddeHistory,
     alg: MethodOfSteps<M>,
     opts: SolveOptions<f64>,
+    sensitivity: CddeSensitivity,
 }
 
 impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
@@ -239,11 +354,12 @@ impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
             opts = opts.saveat(SaveAt::Times(saveat));
         }
         Ok(NeuralCdde {
-            field: CddeField::build(&model, &lags),
+            field: CddeField::build(&model, &lags, 1),
             tspan,
             history,
             alg: MethodOfSteps::new(method),
             opts,
+            sensitivity: CddeSensitivity::default(),
         })
     }
 
@@ -251,6 +367,15 @@ impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
     pub fn tolerances(mut self, rtol: f64, atol: f64) -> Self {
         self.opts = self.opts.tolerances(rtol, atol);
         self
+    }
+    /// The same layer differentiated by `sensitivity`.
+    pub fn with_sensitivity(mut self, sensitivity: CddeSensitivity) -> Self {
+        self.sensitivity = sensitivity;
+        self
+    }
+    /// The sensitivity [`NeuralCdde::loss_and_gradient`] uses.
+    pub fn sensitivity(&self) -> CddeSensitivity {
+        self.sensitivity
     }
     /// The solve's options (tolerances, saves, step limits).
     pub fn options_mut(&mut self) -> &mut SolveOptions<f64> {
@@ -277,18 +402,26 @@ impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
         &self,
         u0: &[f64],
         p: &[f64],
-    ) -> Result<DdeForwardDiff<CddeField<L, f64>, CddeHistory>, CddeError> {
+    ) -> Result<DdeForwardDiff<CddeField<L, f64>, TiledHistory>, CddeError> {
+        let n = self.field.n;
+        if u0.is_empty() || u0.len() % n != 0 {
+            return Err(CddeError::BatchLength { got: u0.len(), n });
+        }
+        let history = TiledHistory {
+            history: self.history.clone(),
+            n,
+        };
         Ok(DdeForwardDiff::new(
-            self.field.clone(),
+            CddeField::build(&self.field.model, &self.field.lags, u0.len() / n),
             u0.to_vec(),
             p.to_vec(),
-            self.history.clone(),
+            history,
             self.tspan,
             self.field.lags.clone(),
         )?)
     }
 
-    /// The trajectory at the save times.
+    /// The trajectory at the save times (`u0` of `B·n` values: a batch of `B`).
     pub fn solve<C>(&self, u0: &[f64], p: &[f64]) -> Result<Solution<Vec<f64>>, CddeError>
     where
         M: for<'h> OdeMethod<DdeField<'h, CddeField<L, f64>>, Cache = C>,
@@ -298,7 +431,8 @@ impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
     }
 
     /// The loss on the trajectory (`loss(t, us)` returns the value and its cotangents of the
-    /// saved states) and its gradients with respect to `u0` and `p`, in forward mode.
+    /// saved states) and its gradients with respect to `u0` and `p`, by the layer's
+    /// [`CddeSensitivity`].
     pub fn loss_and_gradient<C, CD>(
         &self,
         u0: &[f64],
@@ -306,18 +440,29 @@ impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
         mut loss: impl TrajectoryLoss,
     ) -> Result<LossGradient, CddeError>
     where
-        M: for<'h> OdeMethod<DdeField<'h, CddeField<L, f64>>, Cache = C>
+        M: RkMethod
+            + for<'h> OdeMethod<DdeField<'h, CddeField<L, f64>>, Cache = C>
             + for<'h> OdeMethod<DdeField<'h, CddeField<L, Dual64>>, Cache = CD>,
         C: Clone + Send,
         CD: Clone + Send,
     {
         let prob = self.problem(u0, p)?;
-        let sol = prob.solve(&self.alg, &self.opts)?;
+        let adjoint = DdeDiscreteAdjoint;
+        let (sol, tape) = match self.sensitivity {
+            CddeSensitivity::ForwardDiff => (prob.solve(&self.alg, &self.opts)?, None),
+            CddeSensitivity::DiscreteAdjoint => {
+                let (sol, tape) = adjoint.forward(&prob, &self.alg, &self.opts)?;
+                (sol, Some(tape))
+            }
+        };
         let (value, ubar) = loss(&sol.t, &sol.u);
         if !value.is_finite() {
             return Err(CddeError::NonFiniteLoss(value));
         }
-        let g = prob.gradient(&self.alg, &self.opts, &ubar)?;
+        let g = match &tape {
+            None => prob.gradient(&self.alg, &self.opts, &ubar)?,
+            Some(tape) => adjoint.backward(&prob, &self.alg, tape, &ubar)?,
+        };
         Ok(LossGradient {
             loss: value,
             du0: g.du0,

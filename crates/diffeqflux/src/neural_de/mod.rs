@@ -18,7 +18,7 @@
 //!   ([`FfjordField`]) on a batch, and the trained flow as a distribution
 //!   ([`FfjordDistribution`]);
 //! - [`NeuralCdde`] (`cdde.rs`, feature `dde`): a network reading the state at constant lags,
-//!   solved by the method of steps, differentiated in forward mode.
+//!   solved by the method of steps, differentiated in forward mode or by the discrete adjoint.
 //!
 //! A new layer (augmented, Hamiltonian, a DAE, ...) brings its field (a type implementing
 //! [`ModelField`]) and a constructor; solving, gradients, options and parameter initialisation
@@ -40,7 +40,7 @@ mod sde_system;
 pub use augmented::{augment_batch, AugmentedNde};
 pub use auto::{AutoSensitivity, AutoTape};
 #[cfg(feature = "dde")]
-pub use cdde::{CddeError, CddeField, CddeHistory, CddeHistoryFn, NeuralCdde};
+pub use cdde::{CddeError, CddeField, CddeHistory, CddeHistoryFn, CddeSensitivity, NeuralCdde};
 pub use ffjord::{
     DiagonalNormal, Ffjord, FfjordDistribution, FfjordField, FfjordGradient, FfjordOutput,
     ProbeKind, Trace,
