@@ -18,7 +18,7 @@
 //! Brownian path) and by the SDE discrete adjoint; see [`sde`].
 //!
 //! Delay-equation solutions (`sciml_dde`, with the `dde` feature) are differentiated in forward
-//! mode by [`dde::DdeForwardDiff`]; no adjoint for them yet.
+//! mode by [`dde::DdeForwardDiff`] and by the discrete adjoint [`dde::DdeDiscreteAdjoint`].
 //!
 //! Gradients are of the computed solution on a frozen mesh: the step-size controller is never
 //! differentiated (DESIGN decision 7), so the discrete adjoint and dual numbers agree to rounding.

@@ -262,24 +262,28 @@ fn linear_delay_adjoint_matches_the_exact_derivative() {
     let opts = SolveOptions::default()
         .tolerances(1e-10, 1e-12)
         .saveat(SaveAt::Times(vec![1.5, 2.0]));
-    for (name, g, sol) in [
-        {
-            let (s, g) = DdeDiscreteAdjoint
-                .loss_and_gradient(&prob, &MethodOfSteps::new(Tsit5), &opts, |s| {
-                    (0.0, vec![vec![1.0]; s.len()])
-                })
-                .expect("tsit5");
-            ("Tsit5", g, s)
-        },
-        {
-            let (s, g) = DdeDiscreteAdjoint
-                .loss_and_gradient(&prob, &MethodOfSteps::new(Bs3), &opts, |s| {
-                    (0.0, vec![vec![1.0]; s.len()])
-                })
-                .expect("bs3");
-            ("Bs3", g, s)
-        },
-    ] {
+    let ones = |s: &sciml_core::Solution<Vec<f64>>| (0.0, vec![vec![1.0]; s.len()]);
+    let capped = opts.clone().dtmax(1.0);
+    let tsit5 = MethodOfSteps::new(Tsit5);
+    let bs3 = MethodOfSteps::new(Bs3);
+    let (st, gt) = DdeDiscreteAdjoint
+        .loss_and_gradient(&prob, &tsit5, &opts, ones)
+        .expect("tsit5");
+    let (sb, gb) = DdeDiscreteAdjoint
+        .loss_and_gradient(&prob, &bs3, &opts, ones)
+        .expect("bs3");
+    // Dual numbers on the same mesh.
+    let dt = prob
+        .gradient(&tsit5, &capped, &[vec![1.0], vec![1.0]])
+        .expect("dual");
+    let db = prob
+        .gradient(&bs3, &capped, &[vec![1.0], vec![1.0]])
+        .expect("dual");
+    for (name, g, d) in [("Tsit5", &gt, &dt), ("Bs3", &gb, &db)] {
+        assert_close(&format!("{name} dual dp"), &g.dp, &d.dp, 1e-10);
+        assert_close(&format!("{name} dual du0"), &g.du0, &d.du0, 1e-10);
+    }
+    for (name, g, sol) in [("Tsit5", gt, st), ("Bs3", gb, sb)] {
         // The solution is piecewise quadratic with its breaks on the tracked tstops: both
         // methods (orders 5 and 3) reproduce it to rounding, and so their derivatives.
         let exact = [
