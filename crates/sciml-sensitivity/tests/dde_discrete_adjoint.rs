@@ -338,6 +338,15 @@ fn bad_cotangents_and_foreign_tapes_are_errors() {
         )
         .expect_err("other method");
     assert!(matches!(e, DdeError::Input(Error::Replay { .. })), "{e}");
+    // A solve that forgets its early steps cannot be reversed.
+    let e = adj
+        .forward(
+            &prob,
+            &MethodOfSteps::new(Tsit5).history_window(1.0),
+            &saves().fixed_step(0.1),
+        )
+        .expect_err("history window");
+    assert!(e.to_string().contains("history_window"), "{e}");
     // A fixed step longer than the smallest lag.
     let e = adj
         .forward(&prob, &alg, &saves().fixed_step(0.5))

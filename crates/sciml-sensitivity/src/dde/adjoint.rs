@@ -217,6 +217,16 @@ impl DdeDiscreteAdjoint {
         let o = forward_options(alg, opts, &prob.lags)?;
         let sol = prob.solve(alg, &o)?;
         let dense = sol.dense.clone().ok_or(Error::NoDenseOutput)?;
+        if dense.range().map(|r| r.0) != Some(prob.tspan.0) {
+            // `MethodOfSteps::history_window` dropped the first steps.
+            return Err(Error::Unsupported {
+                method: NAME,
+                what: "differentiate a solve that kept only part of its history \
+                       (`history_window`): the backward pass needs every step; drop the window"
+                    .into(),
+            }
+            .into());
+        }
         let tape = DdeTape {
             dense,
             saves: sol.t.clone(),
