@@ -107,6 +107,7 @@ fn acceptance_case_discrete_adjoint_equals_forward_mode_and_differences() {
         worst <= 1e-10 * scale,
         "|adjoint - forward| = {worst:e} (scale {scale})"
     );
+    eprintln!("|adjoint - forward mode| = {worst:.1e} (largest gradient {scale:.2})");
     let at = |u0: &[f64], p: &[f64]| loss(&[], &fwd.solve(u0, p).expect("solves").u).0;
     let d = 1e-6;
     for &i in &[0, 299, 349, 350, 449, 451] {
