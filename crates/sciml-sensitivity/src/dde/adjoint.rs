@@ -156,8 +156,11 @@ struct Recorder<'a, H> {
     u0: &'a [f64],
     step: usize,
     step_start: f64,
-    served: Vec<Served>,
-    values: Vec<Vec<f64>>,
+    /// Where each read came from and what it gave (buffers kept across evaluations; the
+    /// first `count` entries are this evaluation's).
+    served: &'a mut Vec<Served>,
+    values: &'a mut Vec<Vec<f64>>,
+    count: usize,
     fault: Option<(f64, Unserved)>,
 }
 
@@ -170,8 +173,14 @@ impl<H: ScalarHistory> HistorySource<Vec<f64>> for Recorder<'_, H> {
                     Served::U0 => out.copy_from_slice(self.u0),
                     Served::Step { index, theta } => self.mesh.value(index, theta, out),
                 }
-                self.served.push(s);
-                self.values.push(out.clone());
+                if self.count < self.served.len() {
+                    self.served[self.count] = s;
+                    self.values[self.count].copy_from_slice(out);
+                } else {
+                    self.served.push(s);
+                    self.values.push(out.clone());
+                }
+                self.count += 1;
             }
             Err(e) => {
                 self.fault.get_or_insert((tq, e));
@@ -315,14 +324,16 @@ impl DdeDiscreteAdjoint {
             let s = &mesh.steps[index];
             let theta = if s.h == 0.0 { 0.0 } else { (ts - s.t0) / s.h };
             add_scaled(&mut ybar[index], 1.0, ub);
-            for (kb, w) in kbar[index].iter_mut().zip(mesh.weights(index, theta)) {
-                add_scaled(kb, w, ub);
+            let (w, m) = mesh.weights(index, theta);
+            for (kb, w) in kbar[index].iter_mut().zip(&w[..m]) {
+                add_scaled(kb, *w, ub);
             }
         }
 
         let mut f = prob.f.clone();
         let (mut state, mut du, mut scratch) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-        let mut ubar_stage = vec![0.0; n];
+        let (mut ubar_stage, mut v) = (vec![0.0; n], vec![0.0; n]);
+        let (mut served, mut values, mut hbar) = (Vec::new(), Vec::new(), Vec::new());
         for step in (0..nsteps).rev() {
             let seg = &mesh.steps[step];
             let (t, h) = (seg.t0, seg.h);
@@ -364,8 +375,9 @@ impl DdeDiscreteAdjoint {
                     u0: &prob.u0,
                     step,
                     step_start: t,
-                    served: Vec::new(),
-                    values: Vec::new(),
+                    served: &mut served,
+                    values: &mut values,
+                    count: 0,
                     fault: None,
                 };
                 {
@@ -376,24 +388,29 @@ impl DdeDiscreteAdjoint {
                 if let Some((tq, why)) = rec.fault {
                     return Err(unserved(why, ts, tq));
                 }
-                let v = &kbar[step][j];
-                if v.iter().all(|x| *x == 0.0) {
+                let reads = rec.count;
+                if kbar[step][j].iter().all(|x| *x == 0.0) {
                     continue;
                 }
-                let v = v.clone();
+                v.copy_from_slice(&kbar[step][j]);
                 ubar_stage.iter_mut().for_each(|x| *x = 0.0);
-                let mut hbar = vec![vec![0.0; n]; rec.values.len()];
+                if hbar.len() < reads {
+                    hbar.resize(reads, vec![0.0; n]);
+                }
+                hbar[..reads]
+                    .iter_mut()
+                    .for_each(|hb: &mut Vec<f64>| hb.iter_mut().for_each(|x| *x = 0.0));
                 f.vjp(
                     DdeVjpArgs {
                         t: ts,
                         u: &state,
                         p: &prob.p,
-                        reads: &rec.values,
+                        reads: &values[..reads],
                         v: &v,
                     },
                     DdeVjpBars {
                         ubar: &mut ubar_stage,
-                        hbar: &mut hbar,
+                        hbar: &mut hbar[..reads],
                         pbar: &mut dp,
                     },
                 )?;
@@ -402,14 +419,15 @@ impl DdeDiscreteAdjoint {
                 for (kb, a) in kbar[step].iter_mut().zip(row) {
                     add_scaled(kb, h * a, &ubar_stage);
                 }
-                for (served, hb) in rec.served.iter().zip(&hbar) {
-                    match *served {
+                for (from, hb) in served[..reads].iter().zip(&hbar) {
+                    match *from {
                         Served::Initial(tq) => history_vjp(&prob.history, &prob.p, tq, hb, &mut dp),
                         Served::U0 => add_scaled(&mut ybar[0], 1.0, hb),
                         Served::Step { index, theta } => {
                             add_scaled(&mut ybar[index], 1.0, hb);
-                            for (kb, w) in kbar[index].iter_mut().zip(mesh.weights(index, theta)) {
-                                add_scaled(kb, w, hb);
+                            let (w, m) = mesh.weights(index, theta);
+                            for (kb, w) in kbar[index].iter_mut().zip(&w[..m]) {
+                                add_scaled(kb, *w, hb);
                             }
                         }
                     }

@@ -80,21 +80,22 @@ impl Mesh<'_> {
         Ok(Served::Step { index, theta })
     }
 
-    /// The interpolation weights `h P_j(θ)` of step `index`, one per stored vector.
-    pub(crate) fn weights(&self, index: usize, theta: f64) -> Vec<f64> {
+    /// The interpolation weights `h P_j(θ)` of step `index`, one per stored vector (the first
+    /// `m` entries, `m` returned with them).
+    pub(crate) fn weights(&self, index: usize, theta: f64) -> ([f64; MAX_LINCOMB], usize) {
         let s = &self.steps[index];
         let m = s.ks.len().min(self.poly.len()).min(MAX_LINCOMB);
-        let mut w = vec![0.0; m];
-        interp_weights(&self.poly[..m], theta, s.h, &mut w);
-        w
+        let mut w = [0.0; MAX_LINCOMB];
+        interp_weights(&self.poly[..m], theta, s.h, &mut w[..m]);
+        (w, m)
     }
 
     /// `u` from step `index`'s interpolant at `theta`.
     pub(crate) fn value(&self, index: usize, theta: f64, out: &mut [f64]) {
         let s = &self.steps[index];
-        let w = self.weights(index, theta);
+        let (w, m) = self.weights(index, theta);
         out.copy_from_slice(s.y0);
-        for (wj, k) in w.iter().zip(s.ks) {
+        for (wj, k) in w[..m].iter().zip(s.ks) {
             for (o, x) in out.iter_mut().zip(k) {
                 *o += wj * x;
             }
