@@ -3,14 +3,16 @@
 //! Data: u1' = u2 − 0.5 u1(t − 0.3), u2' = −u1 − 0.3 u2(t − 0.6), with u = [1, 0] before 0 and at 0,
 //! on (0, 3), 31 saved points (a tight Vern9 solve). Model: Dense(6, 16, tanh) → Dense(16, 2)
 //! on [u(t); u(t − 0.3); u(t − 0.6)] (146 parameters). Loss: the sum of squared errors.
-//! Training: Adam(0.02), gradients in forward mode (one dual solve per parameter).
+//! Training: Adam(0.02), gradients by the discrete adjoint (one backward sweep through the
+//! network's reverse pass; `CddeSensitivity::ForwardDiff` gives the same gradients by one dual
+//! solve per parameter).
 //!
 //! `cargo run --release -p diffeqflux --example neural_dde` prints the loss every 25
 //! iterations, then `final loss: <value>` and the wall time, and writes `neural_dde.png` (data as
 //! markers, prediction as lines; loss curve on the right).
 #![allow(clippy::ptr_arg)]
 
-use diffeqflux::neural_de::{CddeHistory, NeuralCdde};
+use diffeqflux::neural_de::{CddeHistory, CddeSensitivity, NeuralCdde};
 use diffeqflux::nn::{Activation, Chain, Dense};
 use diffeqflux::optim::{Adam, Optimiser};
 use diffeqflux::plot;
@@ -67,7 +69,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Tsit5,
         ts.clone(),
     )?
-    .tolerances(1e-6, 1e-8);
+    .tolerances(1e-6, 1e-8)
+    .with_sensitivity(CddeSensitivity::DiscreteAdjoint);
     let mut p = cdde.init_params(0);
     println!("{} parameters", p.len());
 
