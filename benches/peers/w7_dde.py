@@ -45,6 +45,8 @@ def main(argv):
     row["problem"] = problem
     if problem == "neural":
         row["final_loss"] = row.get("loss")
+        if isinstance(row.get("nfe_forward"), int) and isinstance(row.get("nfe_backward"), int):
+            row["nfe"] = row["nfe_forward"] + row["nfe_backward"]
         row["error_vs_reference"] = row.get("grad_rel_error_vs_f64_rk4_dt0p01")
         row["error_kind"] = "gradient, relative to the shared script's float64 RK4 dt 0.01 reference"
     else:

@@ -26,6 +26,7 @@
 
 use diffeqflux::neural_de::{CddeHistory, NeuralCdde};
 use diffeqflux::nn::{Activation, Chain, Dense};
+use sciml_core::State;
 use sciml_dde::{DdeField, DdeFn, DdeFunction, DdeProblem, History, InitialHistory, MethodOfSteps};
 use sciml_ode::{Bs3, Dp5, OdeMethod, Rk4, SaveAt, SolveOptions, Tsit5, Vern6, Vern7, Vern9};
 use std::path::PathBuf;
@@ -83,7 +84,7 @@ fn linear_exact_at_10() -> (i128, i128) {
 }
 
 /// Solves a scalar DDE problem with `method`, times it and prints the row.
-fn scalar_row<F, M, C>(
+fn scalar_row<F, M, C, V>(
     problem: &str,
     name: &str,
     prob: &mut DdeProblem<F>,
@@ -92,11 +93,12 @@ fn scalar_row<F, M, C>(
     reference: f64,
 ) -> Result<()>
 where
-    F: DdeFunction<V = Vec<f64>, P = Vec<f64>>,
+    F: DdeFunction<V = V>,
+    V: State<S = f64> + std::ops::Index<usize, Output = f64>,
     M: for<'h> OdeMethod<DdeField<'h, F>, Cache = C> + Copy,
     C: Clone + Send,
 {
-    let system = format!("sciml-rs MethodOfSteps({name})");
+    let system = format!("sciml-rs MethodOfSteps({name}){}", state_note::<V>());
     if !wanted(problem, &system) {
         return Ok(());
     }
@@ -110,6 +112,54 @@ where
         s.nf, s.steps, s.accepted, s.rejected, rtol, err / reference.abs()
     );
     Ok(())
+}
+
+/// What the system name says about the state: nothing for `Vec<f64>`, the type otherwise.
+fn state_note<V: 'static>() -> &'static str {
+    if std::any::TypeId::of::<V>() == std::any::TypeId::of::<Vec<f64>>() {
+        ""
+    } else {
+        ", [f64; 1] state"
+    }
+}
+
+/// The linear problem on a `[f64; 1]` state (nothing allocated per step for the record).
+fn linear_array(t1: f64) -> Result<DdeProblem<impl DdeFunction<V = [f64; 1], P = [f64; 0]>>> {
+    let f = DdeFn::new(
+        1,
+        0,
+        |du: &mut [f64; 1],
+         _u: &[f64; 1],
+         h: &mut History<'_, [f64; 1], [f64; 0]>,
+         _p: &[f64; 0],
+         t: f64| {
+            du[0] = -h.value(t - 1.0)[0];
+        },
+    );
+    Ok(
+        DdeProblem::new(f, [1.0], InitialHistory::constant([1.0]), (0.0, t1), [])?
+            .with_lags(vec![1.0])?,
+    )
+}
+
+/// Mackey–Glass on a `[f64; 1]` state.
+fn mackey_glass_array(t1: f64) -> Result<DdeProblem<impl DdeFunction<V = [f64; 1], P = [f64; 0]>>> {
+    let f = DdeFn::new(
+        1,
+        0,
+        |du: &mut [f64; 1],
+         u: &[f64; 1],
+         h: &mut History<'_, [f64; 1], [f64; 0]>,
+         _p: &[f64; 0],
+         t: f64| {
+            let ud = h.value(t - 17.0)[0];
+            du[0] = 0.2 * ud / (1.0 + ud.powi(10)) - 0.1 * u[0];
+        },
+    );
+    Ok(
+        DdeProblem::new(f, [0.5], InitialHistory::constant([0.5]), (0.0, t1), [])?
+            .with_lags(vec![17.0])?,
+    )
 }
 
 fn linear(t1: f64) -> Result<DdeProblem<impl DdeFunction<V = Vec<f64>, P = Vec<f64>>>> {
@@ -168,6 +218,9 @@ fn linear_rows() -> Result<()> {
         .tolerances(1e-8, 1e-10)
         .saveat(SaveAt::Times(vec![10.0]));
     let p = "linear";
+    let mut array = linear_array(10.0)?;
+    scalar_row(p, "Vern7", &mut array, Vern7, (&opts, 1e-8), exact)?;
+    scalar_row(p, "Dp5", &mut array, Dp5, (&opts, 1e-8), exact)?;
     scalar_row(p, "Vern7", &mut prob, Vern7, (&opts, 1e-8), exact)?;
     scalar_row(p, "Bs3", &mut prob, Bs3, (&opts, 1e-8), exact)?;
     scalar_row(p, "Dp5", &mut prob, Dp5, (&opts, 1e-8), exact)?;
@@ -211,6 +264,9 @@ fn mackey_glass_rows() -> Result<()> {
         .tolerances(1e-6, 1e-9)
         .saveat(SaveAt::Times(vec![500.0]));
     let p = "mackey_glass";
+    let mut array = mackey_glass_array(500.0)?;
+    scalar_row(p, "Vern7", &mut array, Vern7, (&opts, 1e-6), reference)?;
+    scalar_row(p, "Dp5", &mut array, Dp5, (&opts, 1e-6), reference)?;
     scalar_row(p, "Vern7", &mut prob, Vern7, (&opts, 1e-6), reference)?;
     scalar_row(p, "Bs3", &mut prob, Bs3, (&opts, 1e-6), reference)?;
     scalar_row(p, "Dp5", &mut prob, Dp5, (&opts, 1e-6), reference)?;
