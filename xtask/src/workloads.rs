@@ -19,7 +19,7 @@ pub enum Outcome {
     FinalLoss,
     /// Either of the two: a workload with solves and training iterations side by side (W7),
     /// its rows told apart by their `problem`.
-    FinalStateOrLoss,
+    StateOrLoss,
 }
 
 /// A peer called natively from Rust: a separate Cargo project (its own `[workspace]`, so not a
@@ -201,7 +201,7 @@ pub const WORKLOADS: &[Workload] = &[
         peer_args: &[],
         native_peers: &[],
         per: "solve (neural: forward + gradient)",
-        outcome: Outcome::FinalStateOrLoss,
+        outcome: Outcome::StateOrLoss,
     },
     Workload {
         name: "W8",

@@ -215,8 +215,9 @@ impl<V: State> Reader<V> {
                 return (i > 0 || tq >= seg.t0).then_some(seg);
             }
         }
+        // `tq` is finite here (checked by `read`).
         let first = d.segment(0)?;
-        if !(tq >= first.t0) {
+        if tq < first.t0 {
             return None;
         }
         let (mut lo, mut hi) = (0, d.len() - 1);
