@@ -11,7 +11,7 @@
 //! stabilised index-2 form of Gear, Gupta and Leimkuhler (1985) with `suppress_alg`: the
 //! position and velocity constraints are equations there, so the solution cannot drift off them.
 //!
-//! Profiling mode: `W8_ONLY=<system>` runs only the rows whose system contains that text, and
+//! Profiling mode: `W8_ONLY=<text>` runs only the rows whose system or problem contains it, and
 //! `W8_FIXED=N` replaces the timing by exactly `N` solves (for `valgrind --tool=callgrind`; the
 //! row then reports the mean time of those solves).
 
@@ -180,7 +180,9 @@ fn run<F>(
 where
     F: GenericResidual,
 {
-    if std::env::var("W8_ONLY").is_ok_and(|only| !case.system.contains(&only)) {
+    if std::env::var("W8_ONLY")
+        .is_ok_and(|only| !case.system.contains(&only) && !case.problem.contains(&only))
+    {
         return Ok(());
     }
     let opts = SolveOptions::default()
