@@ -165,11 +165,18 @@ fn check_row(row: &Map<String, Value>, outcome: Outcome) -> std::result::Result<
         Some(v) if v.as_f64().is_some_and(|x| x.is_finite() && x > 0.0) => {}
         _ => return Err("its JSON has no positive number `median_s`".into()),
     }
-    match (outcome, row.get(outcome.key())) {
-        (Outcome::FinalState, Some(Value::Array(a))) if a.iter().all(Value::is_number) => Ok(()),
-        (Outcome::FinalState, _) => Err("its JSON has no numeric array `final_state`".into()),
-        (Outcome::FinalLoss, Some(v)) if v.is_number() => Ok(()),
-        (Outcome::FinalLoss, _) => Err("its JSON has no number `final_loss`".into()),
+    let state_ok =
+        matches!(row.get("final_state"), Some(Value::Array(a)) if a.iter().all(Value::is_number));
+    let loss_ok = row.get("final_loss").is_some_and(Value::is_number);
+    match outcome {
+        Outcome::FinalState if state_ok => Ok(()),
+        Outcome::FinalState => Err("its JSON has no numeric array `final_state`".into()),
+        Outcome::FinalLoss if loss_ok => Ok(()),
+        Outcome::FinalLoss => Err("its JSON has no number `final_loss`".into()),
+        Outcome::StateOrLoss if state_ok || loss_ok => Ok(()),
+        Outcome::StateOrLoss => Err(
+            "its JSON has neither a numeric array `final_state` nor a number `final_loss`".into(),
+        ),
     }
 }
 
@@ -341,6 +348,37 @@ fn max_rel_diff(a: &[f64], b: &[f64]) -> Option<f64> {
     )
 }
 
+/// Our row that `row` is compared with: the first of ours (`rows[..n_ours]`) with the same
+/// `problem` (rows without one match rows without one), else our first row.
+fn our_reference(rows: &[Map<String, Value>], n_ours: usize, row: &Map<String, Value>) -> usize {
+    let problem = row.get("problem");
+    rows[..n_ours.min(rows.len())]
+        .iter()
+        .position(|r| r.get("problem") == problem)
+        .unwrap_or(0)
+}
+
+/// Derived fields: each row's ratio to our row of the same problem, and how far its final state
+/// is from that row's.
+fn derive_ratios(rows: &mut [Map<String, Value>], n_ours: usize) {
+    for i in 0..rows.len() {
+        if rows[i].contains_key("error") {
+            continue;
+        }
+        let r = our_reference(rows, n_ours, &rows[i]);
+        let (our_median, our_state) = (f64_field(&rows[r], "median_s"), state(&rows[r]));
+        let row = &mut rows[i];
+        if let (Some(m), Some(o)) = (f64_field(row, "median_s"), our_median) {
+            row.insert("ratio_vs_ours".into(), json!(m / o));
+        }
+        if let (Some(a), Some(b)) = (state(row), our_state.as_ref()) {
+            if let Some(d) = max_rel_diff(&a, b) {
+                row.insert("final_state_rel_diff_vs_ours".into(), json!(d));
+            }
+        }
+    }
+}
+
 /// A duration in seconds, human-readable with three significant digits.
 pub fn format_seconds(s: f64) -> String {
     if !s.is_finite() || s < 0.0 {
@@ -415,11 +453,19 @@ fn markdown_table(w: &Workload, rows: &[Map<String, Value>]) -> String {
         rows.iter()
             .any(|r| !r.contains_key("error") && r.get(key).is_some_and(|v| !v.is_null()))
     };
+    let show_problem = has("problem");
     let show_state = has("final_state");
     let show_loss = has("final_loss");
     let show_iters = has("iterations");
-    let mut header = vec!["system", "median", "RHS evals"];
-    let mut align = vec!["---", "---:", "---:"];
+    let show_error = has("error_vs_reference");
+    let mut header = vec!["system"];
+    let mut align = vec!["---"];
+    if show_problem {
+        header.push("problem");
+        align.push("---");
+    }
+    header.extend(["median", "RHS evals"]);
+    align.extend(["---:", "---:"]);
     if show_state {
         header.push("final state");
         align.push("---");
@@ -430,6 +476,10 @@ fn markdown_table(w: &Workload, rows: &[Map<String, Value>]) -> String {
     }
     if show_iters {
         header.push("iterations");
+        align.push("---:");
+    }
+    if show_error {
+        header.push("error");
         align.push("---:");
     }
     header.push("ratio");
@@ -448,11 +498,17 @@ fn markdown_table(w: &Workload, rows: &[Map<String, Value>]) -> String {
             continue;
         }
         let median = f64_field(row, "median_s");
-        let mut cells = vec![
-            system.to_string(),
-            median.map_or_else(|| "?".into(), format_seconds),
-            row.get("nfe").map_or_else(|| "n/a".into(), format_count),
-        ];
+        let mut cells = vec![system.to_string()];
+        if show_problem {
+            cells.push(
+                row.get("problem")
+                    .and_then(Value::as_str)
+                    .unwrap_or("–")
+                    .to_string(),
+            );
+        }
+        cells.push(median.map_or_else(|| "?".into(), format_seconds));
+        cells.push(row.get("nfe").map_or_else(|| "n/a".into(), format_count));
         if show_state {
             cells.push(state(row).map_or_else(|| "–".into(), |v| format_state(&v)));
         }
@@ -465,16 +521,24 @@ fn markdown_table(w: &Workload, rows: &[Map<String, Value>]) -> String {
                     .map_or_else(|| "–".into(), format_count),
             );
         }
-        cells.push(match (median, ours) {
-            (Some(m), Some(o)) => three_sig(m / o),
+        if show_error {
+            cells.push(
+                f64_field(row, "error_vs_reference")
+                    .map_or_else(|| "–".into(), |e| format!("{e:.1e}")),
+            );
+        }
+        // The ratio derived per problem when the report was built; else against the first row.
+        cells.push(match (f64_field(row, "ratio_vs_ours"), median, ours) {
+            (Some(r), _, _) => three_sig(r),
+            (None, Some(m), Some(o)) => three_sig(m / o),
             _ => "?".into(),
         });
         lines.push(format!("| {} |", cells.join(" | ")));
     }
     let mut out = lines.join("\n");
     out.push_str(&format!(
-        "\n\nmedian and RHS evals are per {}; ratio = median / our (first row's) median \
-         (how many times faster we are; ours = 1.00)",
+        "\n\nmedian and RHS evals are per {}; ratio = median / our (first row's) median, \
+         per problem where rows name one (how many times faster we are; ours = 1.00)",
         w.per
     ));
     let diffs: Vec<String> = rows
@@ -507,11 +571,13 @@ fn markdown_table(w: &Workload, rows: &[Map<String, Value>]) -> String {
 /// Keys written first in each row of the report, in this order; the rest follow alphabetically.
 const ROW_KEY_ORDER: &[&str] = &[
     "system",
+    "problem",
     "error",
     "median_s",
     "nfe",
     "final_state",
     "final_loss",
+    "error_vs_reference",
     "loss_at_300",
     "iterations",
     "ratio_vs_ours",
@@ -560,6 +626,7 @@ pub fn bench(args: &[String]) -> Result {
     );
 
     let mut rows = run_ours(&opts)?;
+    let n_ours = rows.len();
 
     if opts.peers && w.peer_systems.iter().any(|s| opts.wants(s)) {
         let venv = venv_dir(opts.venv.as_deref());
@@ -601,22 +668,7 @@ pub fn bench(args: &[String]) -> Result {
         }
     }
 
-    // Derived fields: ratio to ours and agreement of the final state with ours.
-    let our_median = f64_field(&rows[0], "median_s");
-    let our_state = state(&rows[0]);
-    for row in rows.iter_mut() {
-        if row.contains_key("error") {
-            continue;
-        }
-        if let (Some(m), Some(o)) = (f64_field(row, "median_s"), our_median) {
-            row.insert("ratio_vs_ours".into(), json!(m / o));
-        }
-        if let (Some(a), Some(b)) = (state(row), our_state.as_ref()) {
-            if let Some(d) = max_rel_diff(&a, b) {
-                row.insert("final_state_rel_diff_vs_ours".into(), json!(d));
-            }
-        }
-    }
+    derive_ratios(&mut rows, n_ours);
 
     let dir = workspace_root().join("target").join("bench");
     let path = dir.join(format!("{}.json", w.name));
@@ -844,6 +896,98 @@ warning: noise
         assert_eq!(o.workload.outcome, Outcome::FinalLoss);
         assert_eq!(o.only, ["diffrax_rca", "torchdiffeq_adjoint"]);
         assert!(parse(&args(&["W3", "--peer", "scipy_RK45"])).is_err());
+    }
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn w7_and_w8_are_registered_with_problem_named_peers() {
+        let w7 = workloads::find("w7").expect("W7");
+        assert_eq!(
+            (w7.package, w7.example, w7.outcome),
+            ("diffeqflux", "bench_w7_dde", Outcome::StateOrLoss)
+        );
+        let w8 = workloads::find("W8").expect("W8");
+        assert_eq!(
+            (w8.package, w8.example, w8.outcome),
+            ("sciml-dae", "bench_w8_dae", Outcome::FinalState)
+        );
+        for (w, problems) in [
+            (w7, &["linear", "mackey_glass", "neural"][..]),
+            (w8, &["robertson_dae", "pendulum", "akzo"][..]),
+        ] {
+            assert!(workspace_root().join(w.peer_script).is_file());
+            for system in w.peer_systems {
+                let (problem, peer) = system.split_once(':').expect("PROBLEM:SYSTEM");
+                assert!(problems.contains(&problem) && !peer.is_empty(), "{system}");
+            }
+            for problem in problems {
+                assert!(
+                    w.peer_systems.iter().any(|s| s.starts_with(problem)),
+                    "{}: no peer for {problem}",
+                    w.name
+                );
+            }
+        }
+        let o = parse(&args(&["W8", "--peer", "pendulum:casadi_idas"])).expect("valid");
+        assert!(o.wants("pendulum:casadi_idas") && !o.wants("akzo:casadi_idas"));
+        assert!(parse(&args(&["W7", "--peer", "jitcdde_bs3"])).is_err());
+    }
+
+    #[test]
+    fn mixed_workloads_take_a_state_or_a_loss() {
+        let loss = obj(json!({"median_s": 0.1, "final_loss": 0.5}));
+        let state = obj(json!({"median_s": 0.1, "final_state": [1.0]}));
+        let neither = obj(json!({"median_s": 0.1, "final_state": "x"}));
+        assert!(check_row(&loss, Outcome::StateOrLoss).is_ok());
+        assert!(check_row(&state, Outcome::StateOrLoss).is_ok());
+        assert!(check_row(&neither, Outcome::StateOrLoss).is_err());
+    }
+
+    #[test]
+    fn ratios_are_against_our_row_of_the_same_problem() {
+        let mut rows = vec![
+            obj(json!({"system": "ours a", "problem": "a", "median_s": 1.0, "final_state": [1.0]})),
+            obj(
+                json!({"system": "ours a2", "problem": "a", "median_s": 2.0, "final_state": [1.0]}),
+            ),
+            obj(json!({"system": "ours b", "problem": "b", "median_s": 0.01, "final_loss": 3.0})),
+            obj(json!({"system": "peer b", "problem": "b", "median_s": 0.05, "final_loss": 3.0})),
+            obj(
+                json!({"system": "peer a", "problem": "a", "median_s": 4.0, "final_state": [1.5],
+                       "error_vs_reference": 2.5e-4}),
+            ),
+            obj(json!({"system": "peer c", "problem": "c", "median_s": 3.0})),
+            error_row("broken", "boom".into()),
+        ];
+        derive_ratios(&mut rows, 3);
+        let ratio = |i: usize| f64_field(&rows[i], "ratio_vs_ours").expect("ratio");
+        assert_eq!(ratio(1), 2.0);
+        assert!((ratio(3) - 5.0).abs() < 1e-12);
+        assert_eq!(ratio(4), 4.0);
+        // A problem we have no row for is compared with our first row.
+        assert_eq!(ratio(5), 3.0);
+        assert_eq!(
+            f64_field(&rows[4], "final_state_rel_diff_vs_ours"),
+            Some(0.5)
+        );
+        assert!(!rows[6].contains_key("ratio_vs_ours"));
+        let w = workloads::find("W7").expect("W7");
+        let table = markdown_table(w, &rows);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(
+            lines[0].starts_with("| system | problem | median | RHS evals |")
+                && lines[0].ends_with("| error | ratio |"),
+            "{table}"
+        );
+        assert!(lines[5].starts_with("| peer b | b | 50.0 ms |"), "{table}");
+        assert!(lines[5].ends_with("| – | 5.00 |"), "{table}");
+        assert!(lines[6].ends_with("| 2.5e-4 | 4.00 |"), "{table}");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! To add a workload, add an entry to [`WORKLOADS`]: an example in one of our crates that
 //! prints one JSON line per configuration it runs (`system`, `median_s`, `nfe`, and the
-//! workload's [`Outcome`] field, `final_state` or `final_loss`, ...), and a script in
+//! workload's [`Outcome`] field, `final_state` or `final_loss`, ...; rows may name their
+//! `problem` when a workload has several, and give `error_vs_reference`), and a script in
 //! `benches/peers/` that takes `--system S --threads 1|default` and prints one such line.
 //! Peers written in Rust ([`NativePeer`]) are separate Cargo projects under `benches/` that
 //! print rows the way our examples do.
@@ -16,16 +17,9 @@ pub enum Outcome {
     FinalState,
     /// `final_loss`: the training loss of the parameters after the last iteration, a number.
     FinalLoss,
-}
-
-impl Outcome {
-    /// The JSON key holding the outcome.
-    pub fn key(self) -> &'static str {
-        match self {
-            Outcome::FinalState => "final_state",
-            Outcome::FinalLoss => "final_loss",
-        }
-    }
+    /// Either of the two: a workload with solves and training iterations side by side (W7),
+    /// its rows told apart by their `problem`.
+    StateOrLoss,
 }
 
 /// A peer called natively from Rust: a separate Cargo project (its own `[workspace]`, so not a
@@ -184,6 +178,55 @@ pub const WORKLOADS: &[Workload] = &[
         native_peers: &[],
         per: "training iteration",
         outcome: Outcome::FinalLoss,
+    },
+    Workload {
+        name: "W7",
+        description: "delay equations: linear u'(t) = -u(t-1) on [0, 10] at rtol 1e-8 (exact \
+                      solution), Mackey-Glass on [0, 500] at rtol 1e-6 (tight reference), and one \
+                      forward + gradient of a neural DDE (batch 64, RK4 dt 0.1; peers f32, ours f64 \
+                      forward mode)",
+        package: "diffeqflux",
+        example: "bench_w7_dde",
+        peer_script: "benches/peers/w7_dde.py",
+        peer_systems: &[
+            "linear:jitcdde_bs3",
+            "linear:torchdde_dopri5",
+            "mackey_glass:jitcdde_bs3",
+            "mackey_glass:torchdde_dopri5",
+            "mackey_glass:torchdde_bosh3",
+            "neural:torchdde_rk4_backprop",
+            "neural:torchdde_euler_backprop",
+            "neural:torchdde_rk4_adjoint",
+        ],
+        peer_args: &[],
+        native_peers: &[],
+        per: "solve (neural: forward + gradient)",
+        outcome: Outcome::StateOrLoss,
+    },
+    Workload {
+        name: "W8",
+        description: "index-1 DAEs at rtol 1e-6, atol 1e-10: Robertson in residual form on \
+                      [0, 1e5], the pendulum (index-1 form; ours also stabilised index 2) on \
+                      [0, 10] against the exact pendulum, Chemical Akzo Nobel on [0, 180] against \
+                      the IVP test set, f64",
+        package: "sciml-dae",
+        example: "bench_w8_dae",
+        peer_script: "benches/peers/w8_dae.py",
+        peer_systems: &[
+            "robertson_dae:sksundae_ida",
+            "robertson_dae:casadi_idas",
+            "robertson_dae:pydiffsol_bdf",
+            "akzo:sksundae_ida",
+            "akzo:casadi_idas",
+            "akzo:pydiffsol_bdf",
+            "pendulum:sksundae_ida",
+            "pendulum:casadi_idas",
+            "pendulum:pydiffsol_bdf",
+        ],
+        peer_args: &[],
+        native_peers: &[],
+        per: "solve",
+        outcome: Outcome::FinalState,
     },
 ];
 

@@ -5,6 +5,7 @@
 //! extrapolated.
 
 use sciml_core::dense::PolyTable;
+use sciml_core::dense::Segment;
 use sciml_core::{DenseOutput, Re, Real, Scalar, State, Zero, MAX_LINCOMB};
 
 /// A history function `h(p, t, out)`, writing `u(t)` for `t < t0` into `out`.
@@ -70,6 +71,9 @@ pub(crate) struct Reader<V: State> {
     /// Some read fell inside the step being attempted (beyond the recorded history).
     pub(crate) read_ahead: bool,
     pub(crate) fault: Option<Fault>,
+    /// The recorded step the last read fell in: reads at a constant lag move forward through
+    /// the record, so the next one is almost always in it or the one after.
+    cursor: usize,
 }
 
 impl<V: State> Reader<V> {
@@ -89,6 +93,7 @@ impl<V: State> Reader<V> {
             current_valid: false,
             read_ahead: false,
             fault: None,
+            cursor: 0,
         }
     }
 
@@ -160,18 +165,25 @@ impl<V: State> Reader<V> {
             }
             return;
         }
-        let recorded_end = dense.and_then(DenseOutput::range).map(|r| r.1);
-        if let (Some(d), Some(end)) = (dense, recorded_end) {
-            if tq <= end + slack {
-                // Out of range only when the part it needs was dropped (`history_window`).
-                if d.evaluate_to(tq.min(end), out).is_err() {
-                    self.fault.get_or_insert(Fault::Dropped {
-                        t: ts.to_f64_lossy(),
-                        query: tq.to_f64_lossy(),
-                    });
-                    out.copy_from(&self.u0);
+        if let Some(d) = dense {
+            if let Some(last) = d.segments().next_back() {
+                if tq <= last.t_end + slack {
+                    let tq = tq.min(last.t_end);
+                    match self.locate(d, tq) {
+                        Some(seg) => {
+                            eval_poly(&self.poly, (seg.t0, seg.h, seg.y0), seg.ks, tq, out)
+                        }
+                        None => {
+                            // Only when the part it needs was dropped (`history_window`).
+                            self.fault.get_or_insert(Fault::Dropped {
+                                t: ts.to_f64_lossy(),
+                                query: tq.to_f64_lossy(),
+                            });
+                            out.copy_from(&self.u0);
+                        }
+                    }
+                    return;
                 }
-                return;
             }
         }
         // Inside the step being attempted.
@@ -185,6 +197,40 @@ impl<V: State> Reader<V> {
             // The first step, no iterate yet: the constant `u0` starts the iteration.
             out.copy_from(&self.u0);
         }
+    }
+
+    /// The recorded step that holds `tq` (`tq` at most the record's end): the first whose end
+    /// reaches `tq`, as `DenseOutput::evaluate_to` picks it, so the values are bitwise the same;
+    /// `None` when `tq` lies before the kept record. Tries the last step used and the one after
+    /// before a binary search.
+    fn locate<'d>(&mut self, d: &'d DenseOutput<V>, tq: Re<V>) -> Option<Segment<'d, V>> {
+        let holds = |i: usize| -> Option<Segment<'d, V>> {
+            let seg = d.segment(i)?;
+            let after_previous = i == 0 || d.segment(i - 1).is_some_and(|s| s.t_end < tq);
+            (seg.t_end >= tq && after_previous).then_some(seg)
+        };
+        for i in [self.cursor, self.cursor + 1] {
+            if let Some(seg) = holds(i) {
+                self.cursor = i;
+                return (i > 0 || tq >= seg.t0).then_some(seg);
+            }
+        }
+        // `tq` is finite here (checked by `read`).
+        let first = d.segment(0)?;
+        if tq < first.t0 {
+            return None;
+        }
+        let (mut lo, mut hi) = (0, d.len() - 1);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if d.segment(mid).is_some_and(|s| s.t_end < tq) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        self.cursor = lo;
+        d.segment(lo)
     }
 
     fn read_initial<P>(

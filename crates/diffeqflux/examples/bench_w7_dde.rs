@@ -1,0 +1,435 @@
+//! Workload W7: delay differential equations, as `benches/peers/w7_dde.py` defines them.
+//!
+//! - `linear`: `u'(t) = −u(t − 1)`, `u = 1` for `t ≤ 0`, on [0, 10] at rtol 1e-8, atol 1e-10;
+//!   the error against the exact `u(10) = 10493/518400` (computed below in integers).
+//! - `mackey_glass`: `u' = β u(t−τ)/(1 + u(t−τ)^n) − γ u`, β = 0.2, γ = 0.1, n = 10, τ = 17,
+//!   `u = 0.5` for `t ≤ 0`, on [0, 500] at rtol 1e-6, atol 1e-9; the error against a tight
+//!   reference computed here (Vern9 at rtol 1e-12 and 1e-13), printed beside the peer script's
+//!   1.1539058555.
+//! - `neural`: one forward + gradient of the neural DDE `x' = f_θ([x(t), x(t − 1)])`,
+//!   `f_θ` = Linear(2, 32) → tanh → Linear(32, 1), batch of 64 constant histories, saved at 51
+//!   times on [0, 5], mean squared error against the data, RK4 with fixed step 0.1; weights and
+//!   data from the peers' `w7_neural_init.json`. Ours is `NeuralCdde` with forward-mode
+//!   gradients (`DdeForwardDiff`: one dual-number solve per parameter and state), in f64 (the
+//!   layer has no f32 or batched form yet), one trajectory at a time. The gradient is checked
+//!   against central differences of the loss (untimed).
+//!
+//! One JSON row per (problem, method): median time, RHS evaluations, steps, final state (or
+//! final loss) and the error. The first row of each problem is that problem's reference for the
+//! ratios in `cargo xtask bench W7`.
+//!
+//! `W7_ONLY=<text>` runs only the rows whose system or problem contains the text; `W7_FIXED=N`
+//! replaces the timing by exactly `N` solves (for `valgrind --tool=callgrind`).
+//! `SCIML_SHARED_PEERS` names the folder with `w7_neural_init.json` (default
+//! `<workspace>/../shared/peers`).
+#![allow(clippy::ptr_arg)]
+
+use diffeqflux::neural_de::{CddeHistory, NeuralCdde};
+use diffeqflux::nn::{Activation, Chain, Dense};
+use sciml_core::State;
+use sciml_dde::{DdeField, DdeFn, DdeFunction, DdeProblem, History, InitialHistory, MethodOfSteps};
+use sciml_ode::{Bs3, Dp5, OdeMethod, Rk4, SaveAt, SolveOptions, Tsit5, Vern6, Vern7, Vern9};
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[path = "../../sciml-ode/examples/common/timing.rs"]
+mod timing;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// Whether the row `system` of `problem` is to run (`W7_ONLY`).
+fn wanted(problem: &str, system: &str) -> bool {
+    match std::env::var("W7_ONLY") {
+        Ok(only) => system.contains(&only) || problem.contains(&only),
+        Err(_) => true,
+    }
+}
+
+/// Median seconds per call of `f`, or the mean of exactly `W7_FIXED` calls.
+fn time_it<T, E>(mut f: impl FnMut() -> std::result::Result<T, E>) -> std::result::Result<f64, E> {
+    match std::env::var("W7_FIXED")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        Some(n) => {
+            let t = Instant::now();
+            for _ in 0..n {
+                std::hint::black_box(f()?);
+            }
+            Ok(t.elapsed().as_secs_f64() / f64::from(n.max(1)))
+        }
+        None => timing::median_time(f),
+    }
+}
+
+/// `u(10)` of the linear problem, exactly: `Σ_{j=0}^{11} (−1)^j (11 − j)^j / j!` (the closed
+/// form of the method of steps), as a fraction in lowest terms.
+fn linear_exact_at_10() -> (i128, i128) {
+    let fact = |j: i128| (1..=j).product::<i128>();
+    let d = fact(11);
+    let n: i128 = (0..=11)
+        .map(|j: i128| {
+            let sign = if j % 2 == 0 { 1 } else { -1 };
+            sign * (11 - j).pow(j as u32) * (d / fact(j))
+        })
+        .sum();
+    let gcd = |mut a: i128, mut b: i128| {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a.abs()
+    };
+    let g = gcd(n, d);
+    (n / g, d / g)
+}
+
+/// Solves a scalar DDE problem with `method`, times it and prints the row.
+fn scalar_row<F, M, C, V>(
+    problem: &str,
+    name: &str,
+    prob: &mut DdeProblem<F>,
+    method: M,
+    (opts, rtol): (&SolveOptions<f64>, f64),
+    reference: f64,
+) -> Result<()>
+where
+    F: DdeFunction<V = V>,
+    V: State<S = f64> + std::ops::Index<usize, Output = f64>,
+    M: for<'h> OdeMethod<DdeField<'h, F>, Cache = C> + Copy,
+    C: Clone + Send,
+{
+    let system = format!("sciml-rs MethodOfSteps({name}){}", state_note::<V>());
+    if !wanted(problem, &system) {
+        return Ok(());
+    }
+    let sol = prob.solve(MethodOfSteps::new(method), opts)?;
+    let median = time_it(|| prob.solve(MethodOfSteps::new(method), opts))?;
+    let u = sol.u.last().ok_or("empty solution")?[0];
+    let err = (u - reference).abs();
+    let s = &sol.stats;
+    println!(
+        "{{\"system\": \"{system}\", \"problem\": \"{problem}\", \"median_s\": {median:e}, \"nfe\": {}, \"steps\": {}, \"accepted_steps\": {}, \"rejected_steps\": {}, \"rtol\": {:e}, \"final_state\": [{u:.17e}], \"reference\": {reference:.17e}, \"abs_error_vs_reference\": {err:e}, \"error_vs_reference\": {err:e}, \"rel_error_vs_reference\": {:e}}}",
+        s.nf, s.steps, s.accepted, s.rejected, rtol, err / reference.abs()
+    );
+    Ok(())
+}
+
+/// What the system name says about the state: nothing for `Vec<f64>`, the type otherwise.
+fn state_note<V: 'static>() -> &'static str {
+    if std::any::TypeId::of::<V>() == std::any::TypeId::of::<Vec<f64>>() {
+        ""
+    } else {
+        ", [f64; 1] state"
+    }
+}
+
+/// The linear problem on a `[f64; 1]` state (nothing allocated per step for the record).
+fn linear_array(t1: f64) -> Result<DdeProblem<impl DdeFunction<V = [f64; 1], P = [f64; 0]>>> {
+    let f = DdeFn::new(
+        1,
+        0,
+        |du: &mut [f64; 1],
+         _u: &[f64; 1],
+         h: &mut History<'_, [f64; 1], [f64; 0]>,
+         _p: &[f64; 0],
+         t: f64| {
+            du[0] = -h.value(t - 1.0)[0];
+        },
+    );
+    Ok(
+        DdeProblem::new(f, [1.0], InitialHistory::constant([1.0]), (0.0, t1), [])?
+            .with_lags(vec![1.0])?,
+    )
+}
+
+/// Mackey–Glass on a `[f64; 1]` state.
+fn mackey_glass_array(t1: f64) -> Result<DdeProblem<impl DdeFunction<V = [f64; 1], P = [f64; 0]>>> {
+    let f = DdeFn::new(
+        1,
+        0,
+        |du: &mut [f64; 1],
+         u: &[f64; 1],
+         h: &mut History<'_, [f64; 1], [f64; 0]>,
+         _p: &[f64; 0],
+         t: f64| {
+            let ud = h.value(t - 17.0)[0];
+            du[0] = 0.2 * ud / (1.0 + ud.powi(10)) - 0.1 * u[0];
+        },
+    );
+    Ok(
+        DdeProblem::new(f, [0.5], InitialHistory::constant([0.5]), (0.0, t1), [])?
+            .with_lags(vec![17.0])?,
+    )
+}
+
+fn linear(t1: f64) -> Result<DdeProblem<impl DdeFunction<V = Vec<f64>, P = Vec<f64>>>> {
+    let f = DdeFn::new(
+        1,
+        0,
+        |du: &mut Vec<f64>,
+         _u: &Vec<f64>,
+         h: &mut History<'_, Vec<f64>, Vec<f64>>,
+         _p: &Vec<f64>,
+         t: f64| {
+            du[0] = -h.value(t - 1.0)[0];
+        },
+    );
+    Ok(DdeProblem::new(
+        f,
+        vec![1.0],
+        InitialHistory::constant(vec![1.0]),
+        (0.0, t1),
+        vec![],
+    )?
+    .with_lags(vec![1.0])?)
+}
+
+fn mackey_glass(t1: f64) -> Result<DdeProblem<impl DdeFunction<V = Vec<f64>, P = Vec<f64>>>> {
+    let f = DdeFn::new(
+        1,
+        0,
+        |du: &mut Vec<f64>,
+         u: &Vec<f64>,
+         h: &mut History<'_, Vec<f64>, Vec<f64>>,
+         _p: &Vec<f64>,
+         t: f64| {
+            let ud = h.value(t - 17.0)[0];
+            du[0] = 0.2 * ud / (1.0 + ud.powi(10)) - 0.1 * u[0];
+        },
+    );
+    Ok(DdeProblem::new(
+        f,
+        vec![0.5],
+        InitialHistory::constant(vec![0.5]),
+        (0.0, t1),
+        vec![],
+    )?
+    .with_lags(vec![17.0])?)
+}
+
+fn linear_rows() -> Result<()> {
+    let (num, den) = linear_exact_at_10();
+    if (num, den) != (10493, 518400) {
+        return Err(format!("exact u(10) = {num}/{den}, expected 10493/518400").into());
+    }
+    let exact = num as f64 / den as f64;
+    let mut prob = linear(10.0)?;
+    let opts = SolveOptions::default()
+        .tolerances(1e-8, 1e-10)
+        .saveat(SaveAt::Times(vec![10.0]));
+    let p = "linear";
+    let mut array = linear_array(10.0)?;
+    scalar_row(p, "Vern7", &mut array, Vern7, (&opts, 1e-8), exact)?;
+    scalar_row(p, "Dp5", &mut array, Dp5, (&opts, 1e-8), exact)?;
+    scalar_row(p, "Vern7", &mut prob, Vern7, (&opts, 1e-8), exact)?;
+    scalar_row(p, "Bs3", &mut prob, Bs3, (&opts, 1e-8), exact)?;
+    scalar_row(p, "Dp5", &mut prob, Dp5, (&opts, 1e-8), exact)?;
+    scalar_row(p, "Tsit5", &mut prob, Tsit5, (&opts, 1e-8), exact)?;
+    scalar_row(p, "Vern6", &mut prob, Vern6, (&opts, 1e-8), exact)?;
+    scalar_row(p, "Vern9", &mut prob, Vern9, (&opts, 1e-8), exact)?;
+    Ok(())
+}
+
+fn mackey_glass_rows() -> Result<()> {
+    if !wanted("mackey_glass", "sciml-rs") {
+        return Ok(());
+    }
+    // The reference: Vern9 at rtol 1e-12 and 1e-13 (atol 1e-2 × rtol); the two must agree.
+    let mut prob = mackey_glass(500.0)?;
+    let at = |rtol: f64| {
+        SolveOptions::default()
+            .tolerances(rtol, rtol * 1e-2)
+            .saveat(SaveAt::Times(vec![500.0]))
+    };
+    let mut refs = Vec::new();
+    for rtol in [1e-12, 1e-13] {
+        let sol = prob.solve(MethodOfSteps::new(Vern9), &at(rtol))?;
+        refs.push(sol.u.last().ok_or("empty solution")?[0]);
+    }
+    let reference = refs[1];
+    let peer_reference = 1.153_905_855_5;
+    eprintln!(
+        "Mackey-Glass reference u(500): Vern9 rtol 1e-12 {:.12}, 1e-13 {:.12} (differ by {:.1e}); peer script's {peer_reference} (differs by {:.1e})",
+        refs[0],
+        refs[1],
+        (refs[0] - refs[1]).abs(),
+        (reference - peer_reference).abs()
+    );
+    if (refs[0] - refs[1]).abs() > 1e-8 || (reference - peer_reference).abs() > 1e-8 {
+        return Err(
+            format!("Mackey-Glass references disagree: {refs:?} and {peer_reference}").into(),
+        );
+    }
+    let opts = SolveOptions::default()
+        .tolerances(1e-6, 1e-9)
+        .saveat(SaveAt::Times(vec![500.0]));
+    let p = "mackey_glass";
+    let mut array = mackey_glass_array(500.0)?;
+    scalar_row(p, "Vern7", &mut array, Vern7, (&opts, 1e-6), reference)?;
+    scalar_row(p, "Dp5", &mut array, Dp5, (&opts, 1e-6), reference)?;
+    scalar_row(p, "Vern7", &mut prob, Vern7, (&opts, 1e-6), reference)?;
+    scalar_row(p, "Bs3", &mut prob, Bs3, (&opts, 1e-6), reference)?;
+    scalar_row(p, "Dp5", &mut prob, Dp5, (&opts, 1e-6), reference)?;
+    scalar_row(p, "Tsit5", &mut prob, Tsit5, (&opts, 1e-6), reference)?;
+    scalar_row(p, "Vern6", &mut prob, Vern6, (&opts, 1e-6), reference)?;
+    scalar_row(p, "Vern9", &mut prob, Vern9, (&opts, 1e-6), reference)?;
+    Ok(())
+}
+
+/// The neural workload's initial weights, initial values, save times and data.
+struct NeuralInit {
+    params: Vec<f64>,
+    x0: Vec<f64>,
+    ts: Vec<f64>,
+    data: Vec<Vec<f64>>,
+}
+
+fn read_neural_init() -> Result<NeuralInit> {
+    let dir = std::env::var_os("SCIML_SHARED_PEERS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/peers"));
+    let path = dir.join("w7_neural_init.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "cannot read {} ({e}); set SCIML_SHARED_PEERS",
+            path.display()
+        )
+    })?;
+    let v: serde_json::Value = serde_json::from_str(&text)?;
+    let nums = |key: &str| -> Result<Vec<f64>> {
+        let mut out = Vec::new();
+        let mut stack = vec![v.get(key).ok_or_else(|| format!("{key} missing"))?];
+        // Flattens nested arrays row-major (W1 is 32 × 2, W2 1 × 32).
+        while let Some(x) = stack.pop() {
+            match x {
+                serde_json::Value::Array(a) => stack.extend(a.iter().rev()),
+                serde_json::Value::Number(n) => out.push(n.as_f64().ok_or("not a number")?),
+                _ => return Err(format!("{key}: not numbers").into()),
+            }
+        }
+        Ok(out)
+    };
+    let mut params = nums("W1")?;
+    params.extend(nums("b1")?);
+    params.extend(nums("W2")?);
+    params.extend(nums("b2")?);
+    if params.len() != 32 * 2 + 32 + 32 + 1 {
+        return Err(format!("{} weights, expected 129", params.len()).into());
+    }
+    let x0 = nums("x0")?;
+    let ts = nums("ts")?;
+    let flat = nums("data")?;
+    if flat.len() != x0.len() * ts.len() {
+        return Err("data is not batch × times".into());
+    }
+    let data = flat.chunks(ts.len()).map(<[f64]>::to_vec).collect();
+    Ok(NeuralInit {
+        params,
+        x0,
+        ts,
+        data,
+    })
+}
+
+fn neural_row() -> Result<()> {
+    let system = "sciml-rs NeuralCdde RK4 dt 0.1, forward mode (DdeForwardDiff), f64, batch looped";
+    if !wanted("neural", system) {
+        return Ok(());
+    }
+    let init = read_neural_init()?;
+    let (nb, nt) = (init.x0.len(), init.ts.len());
+    let scale = 1.0 / (nb * nt) as f64;
+    let model = Chain::new((
+        Dense::new(2, 32, Activation::Tanh),
+        Dense::new(32, 1, Activation::Identity),
+    ))?;
+    // One layer per trajectory: the history is that trajectory's constant x0.
+    let mut layers = Vec::with_capacity(nb);
+    for &x0 in &init.x0 {
+        let mut l = NeuralCdde::new(
+            model.clone(),
+            (0.0, 5.0),
+            CddeHistory::Constant(vec![x0]),
+            vec![1.0],
+            Rk4,
+            init.ts.clone(),
+        )?;
+        *l.options_mut() = l.options_mut().clone().fixed_step(0.1);
+        layers.push(l);
+    }
+    // Mean over (batch, time) of the squared error, and its gradient in the weights.
+    let iteration = |p: &[f64]| -> Result<(f64, Vec<f64>, usize)> {
+        let mut loss = 0.0;
+        let mut grad = vec![0.0; p.len()];
+        let mut nfe = 0;
+        for ((layer, &x0), data) in layers.iter().zip(&init.x0).zip(&init.data) {
+            let g = layer.loss_and_gradient(&[x0], p, |_t: &[f64], us: &[Vec<f64>]| {
+                let mut l = 0.0;
+                let mut bars = Vec::with_capacity(us.len());
+                for (u, d) in us.iter().zip(data) {
+                    let r = u[0] - d;
+                    l += scale * r * r;
+                    bars.push(vec![2.0 * scale * r]);
+                }
+                (l, bars)
+            })?;
+            loss += g.loss;
+            grad.iter_mut().zip(&g.dp).for_each(|(a, b)| *a += b);
+            nfe += g.forward.nf + g.backward.nf;
+        }
+        Ok((loss, grad, nfe))
+    };
+    let loss_only = |p: &[f64]| -> Result<f64> {
+        let mut loss = 0.0;
+        for (layer, (&x0, data)) in layers.iter().zip(init.x0.iter().zip(&init.data)) {
+            let sol = layer.solve(&[x0], p)?;
+            loss += sol
+                .u
+                .iter()
+                .zip(data)
+                .map(|(u, d)| scale * (u[0] - d) * (u[0] - d))
+                .sum::<f64>();
+        }
+        Ok(loss)
+    };
+    let (loss, grad, nfe) = iteration(&init.params)?;
+    // Untimed check: central differences of the loss in a few weights of each layer.
+    let mut worst: f64 = 0.0;
+    for &i in &[0usize, 7, 64, 80, 96, 110, 128] {
+        let h = 1e-6;
+        let mut p = init.params.clone();
+        p[i] += h;
+        let up = loss_only(&p)?;
+        p[i] -= 2.0 * h;
+        let down = loss_only(&p)?;
+        let fd = (up - down) / (2.0 * h);
+        worst = worst.max((grad[i] - fd).abs() / fd.abs().max(1e-8));
+    }
+    let norm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
+    // A few iterations are enough for a median: one takes a large fraction of a second.
+    let mut times = Vec::new();
+    let repeats = std::env::var("W7_FIXED")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(5);
+    for _ in 0..repeats {
+        let t = Instant::now();
+        std::hint::black_box(iteration(&init.params)?);
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    println!(
+        "{{\"system\": \"{system}\", \"problem\": \"neural\", \"median_s\": {median:e}, \"min_s\": {:e}, \"max_s\": {:e}, \"repeats\": {repeats}, \"nfe\": {nfe}, \"final_loss\": {loss:.10e}, \"grad_norm_weights\": {norm:e}, \"grad_max_rel_diff_vs_central_differences\": {worst:e}, \"error_vs_reference\": {worst:e}, \"error_kind\": \"gradient against central differences of the loss (7 weights)\", \"dtype\": \"float64\", \"note\": \"nfe = network evaluations, forward plus dual-number solves (one per parameter and state), summed over the 64 trajectories\"}}",
+        times[0],
+        times[times.len() - 1]
+    );
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    linear_rows()?;
+    mackey_glass_rows()?;
+    neural_row()?;
+    Ok(())
+}
