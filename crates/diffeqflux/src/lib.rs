@@ -43,6 +43,8 @@ pub mod optim;
 pub mod plot;
 pub mod train;
 
+#[cfg(feature = "dae")]
+pub use neural_de::NeuralDae;
 pub use neural_de::{
     AugmentedNde, AutoSensitivity, DiagonalNormal, Ffjord, FfjordDistribution, LossGradient,
     ModelField, NeuralDe, NeuralField, NeuralOde, NeuralParams, TrajectoryLoss,

@@ -13,14 +13,15 @@
 //!   every DAE.
 //! * [`DaeInit`]: `CheckInit` and `BrownFullBasicInit` (module [`init`]).
 //! * Forward sensitivities ([`DaeProblem::solve_forward_sensitivity`], staggered direct as
-//!   IDAS), with `∂F/∂p` from [`DaeJacobian::param_jacobian`].
+//!   IDAS), with `∂F/∂p` from [`DaeJacobian::param_jacobian`]; with respect to the differential
+//!   start values too ([`DaeProblem::solve_forward_sensitivity_u0`]).
 //!
 //! Events: [`DaeProblem::solve_with_callbacks`] (a state-changing event must leave a consistent
 //! state; it is not checked).
 //!
 //! Not yet here: sparse and Krylov linear strategies for DAEs, the discrete adjoint
-//! through the DAE BDF, dual numbers through the solver, `ShampineCollocationInit`, the neural
-//! layers.
+//! through the DAE BDF, dual numbers through the solver, `ShampineCollocationInit`. The neural
+//! layer on this crate is `diffeqflux::neural_de::NeuralDae`.
 
 pub mod bdf;
 pub mod error;

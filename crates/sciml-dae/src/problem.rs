@@ -254,6 +254,55 @@ impl<F: DaeJacobian> DaeProblem<F> {
         init: DaeInit,
         opts: &SolveOptions<f64>,
     ) -> Result<Solution<Vec<f64>>, DaeError> {
+        self.sensitivity_solve(method, init, opts, false)
+    }
+
+    /// [`DaeProblem::solve_forward_sensitivity`] with, after the `m` parameter sensitivities,
+    /// one sensitivity `∂u/∂u0_i` for each differential variable `i` (in order): each saved
+    /// state has length `n(1 + m + n_d)` for `n_d` differential variables, and the
+    /// sensitivity to the `r`-th differential start value is `sensitivity(state, n, m + r)`.
+    /// The algebraic start values are not directions: they follow from the differential ones
+    /// (`BrownFullBasicInit` recomputes them; `CheckInit` needs them consistent). Each such
+    /// sensitivity starts at the unit vector `e_i`; its algebraic part and its derivative at
+    /// `t0` are made consistent as for the parameters. Parameters are optional here (`m = 0`
+    /// needs no `∂F/∂p`).
+    ///
+    /// ```
+    /// use sciml_dae::{sensitivity, DaeBdf, DaeClosure, DaeFiniteDiff, DaeInit, DaeProblem};
+    /// use sciml_ode::SolveOptions;
+    /// // u1′ = −u1, 0 = u2 − 2 u1: ∂u1/∂u1(0) = e^{−t}, ∂u2/∂u1(0) = 2 e^{−t}.
+    /// let f = DaeClosure::new(2, |_t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
+    ///     r[0] = du[0] + u[0];
+    ///     r[1] = u[1] - 2.0 * u[0];
+    /// });
+    /// let mut prob = DaeProblem::new(DaeFiniteDiff::new(f), vec![-1.0, -2.0], vec![1.0, 2.0],
+    ///     (0.0, 1.0), vec![], Some(vec![true, false]))?;
+    /// let opts = SolveOptions::default().tolerances(1e-9, 1e-11);
+    /// let sol = prob.solve_forward_sensitivity_u0(DaeBdf::new(), DaeInit::CheckInit, &opts)?;
+    /// let s = sensitivity(sol.u.last().unwrap(), 2, 0);
+    /// let e = (-1f64).exp();
+    /// assert!((s[0] - e).abs() < 1e-7 && (s[1] - 2.0 * e).abs() < 1e-7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn solve_forward_sensitivity_u0(
+        &mut self,
+        method: DaeBdf,
+        init: DaeInit,
+        opts: &SolveOptions<f64>,
+    ) -> Result<Solution<Vec<f64>>, DaeError> {
+        self.sensitivity_solve(method, init, opts, true)
+    }
+
+    /// The forward-sensitivity solve: `m` parameter directions, then (with `with_u0`) one per
+    /// differential start value. The start-value directions ride as extra parameters on which
+    /// `F` does not depend (`∂F/∂p = 0`), with a unit start instead of a zero one.
+    fn sensitivity_solve(
+        &mut self,
+        method: DaeBdf,
+        init: DaeInit,
+        opts: &SolveOptions<f64>,
+        with_u0: bool,
+    ) -> Result<Solution<Vec<f64>>, DaeError> {
         let (mut u0, mut du0) = (self.u0.clone(), self.du0.clone());
         let (n, m) = (u0.len(), self.p.len());
         let abstol = (0..n).map(|i| opts.tol.atol_at(i)).fold(0.0, f64::max);
@@ -268,13 +317,20 @@ impl<F: DaeJacobian> DaeProblem<F> {
             &mut du0,
             abstol,
         )?;
+        let start_dirs: Vec<usize> = if with_u0 {
+            (0..n).filter(|i| self.differential_vars[*i]).collect()
+        } else {
+            Vec::new()
+        };
+        let ns = m + start_dirs.len();
         let mut dfdp = DenseMatrix::zeros(n, m);
-        if !self.f.param_jacobian(t0, &du0, &u0, &self.p, &mut dfdp) {
+        if m > 0 && !self.f.param_jacobian(t0, &du0, &u0, &self.p, &mut dfdp) {
             return Err(DaeError::NoParamJacobian);
         }
         // Consistent sensitivities at t0: unknowns s′_i (differential i) and s_i (algebraic i),
-        // with s_i = 0 on the differential and s′_i = 0 on the algebraic variables:
-        // [∂F/∂u′ | ∂F/∂u] columns · x = −∂F/∂p_j.
+        // with s_i fixed on the differential variables (0 for a parameter, e_i for a start
+        // value) and s′_i = 0 on the algebraic ones:
+        // [∂F/∂u′ | ∂F/∂u] columns · x = −∂F/∂p_j − ∂F/∂u·s_fixed.
         let (mut dfdu, mut dfddu) = (DenseMatrix::zeros(n, n), DenseMatrix::zeros(n, n));
         self.f
             .jacobians(t0, &du0, &u0, &self.p, &mut dfdu, &mut dfddu);
@@ -286,17 +342,25 @@ impl<F: DaeJacobian> DaeProblem<F> {
         let mut lu = sciml_core::linalg::DenseLu::new(n);
         lu.factor(&g)
             .map_err(|_| DaeError::SingularIterationMatrix { t: t0 })?;
-        let (mut ua, mut dua) = (vec![0.0; n * (1 + m)], vec![0.0; n * (1 + m)]);
+        let (mut ua, mut dua) = (vec![0.0; n * (1 + ns)], vec![0.0; n * (1 + ns)]);
         ua[..n].copy_from_slice(&u0);
         dua[..n].copy_from_slice(&du0);
         let mut x = vec![0.0; n];
-        for j in 0..m {
-            for (i, xi) in x.iter_mut().enumerate() {
-                *xi = -dfdp[(i, j)];
+        for j in 0..ns {
+            let off = n * (1 + j);
+            if j < m {
+                for (i, xi) in x.iter_mut().enumerate() {
+                    *xi = -dfdp[(i, j)];
+                }
+            } else {
+                let i0 = start_dirs[j - m];
+                for (xi, d) in x.iter_mut().zip(dfdu.col(i0)) {
+                    *xi = -d;
+                }
+                ua[off + i0] = 1.0;
             }
             lu.solve_in_place(&mut x)
                 .map_err(|_| DaeError::SingularIterationMatrix { t: t0 })?;
-            let off = n * (1 + j);
             for (i, xi) in x.iter().enumerate() {
                 if self.differential_vars[i] {
                     dua[off + i] = *xi;
@@ -305,10 +369,77 @@ impl<F: DaeJacobian> DaeProblem<F> {
                 }
             }
         }
-        let stepper =
-            DaeBdfStepper::new(&mut self.f, &self.p, method, &self.differential_vars, &dua)?;
-        let sol = StepLoop::new(stepper, &ua, self.tspan, opts, Callbacks::new())?.solve()?;
+        let sol = if start_dirs.is_empty() {
+            let stepper =
+                DaeBdfStepper::new(&mut self.f, &self.p, method, &self.differential_vars, &dua)?;
+            StepLoop::new(stepper, &ua, self.tspan, opts, Callbacks::new())?.solve()?
+        } else {
+            // The stepper sizes the sensitivities by the parameters: pad them with the start
+            // directions, on which F does not depend.
+            let mut padded = PaddedParams {
+                f: &mut self.f,
+                m,
+                dfdp,
+            };
+            let mut p = self.p.clone();
+            p.resize(ns, 0.0);
+            let stepper =
+                DaeBdfStepper::new(&mut padded, &p, method, &self.differential_vars, &dua)?;
+            StepLoop::new(stepper, &ua, self.tspan, opts, Callbacks::new())?.solve()?
+        };
         Ok(sol)
+    }
+}
+
+/// A residual seen with extra parameters after its own `m`, on which it does not depend: the
+/// start-value directions of [`DaeProblem::solve_forward_sensitivity_u0`] (`∂F/∂p` is zero in
+/// their columns). `dfdp` is the scratch for the residual's own `n × m` block.
+struct PaddedParams<'a, F> {
+    f: &'a mut F,
+    m: usize,
+    dfdp: DenseMatrix<f64>,
+}
+
+impl<F: DaeFunction> DaeFunction for PaddedParams<'_, F> {
+    fn len(&self) -> usize {
+        self.f.len()
+    }
+    fn residual(&mut self, t: f64, du: &[f64], u: &[f64], p: &[f64], out: &mut [f64]) {
+        self.f.residual(t, du, u, &p[..self.m], out);
+    }
+}
+
+impl<F: DaeJacobian> DaeJacobian for PaddedParams<'_, F> {
+    fn jacobians(
+        &mut self,
+        t: f64,
+        du: &[f64],
+        u: &[f64],
+        p: &[f64],
+        dfdu: &mut DenseMatrix<f64>,
+        dfddu: &mut DenseMatrix<f64>,
+    ) {
+        self.f.jacobians(t, du, u, &p[..self.m], dfdu, dfddu);
+    }
+    fn param_jacobian(
+        &mut self,
+        t: f64,
+        du: &[f64],
+        u: &[f64],
+        p: &[f64],
+        dfdp: &mut DenseMatrix<f64>,
+    ) -> bool {
+        let m = self.m;
+        // Checked at the start for m > 0; without parameters there is nothing to ask.
+        let own = m == 0 || self.f.param_jacobian(t, du, u, &p[..m], &mut self.dfdp);
+        for j in 0..dfdp.ncols() {
+            if j < m {
+                dfdp.col_mut(j).copy_from_slice(self.dfdp.col(j));
+            } else {
+                dfdp.col_mut(j).fill(0.0);
+            }
+        }
+        own
     }
 }
 

@@ -214,3 +214,62 @@ fn forward_ad_and_finite_difference_jacobians_give_the_same_sensitivities() {
     println!("forward AD against difference Jacobians: {d2:e}");
     assert!(d2 < 1e-6, "relative difference {d2:e}");
 }
+
+/// `u(T1)` from the start value `u1(0) = x` (the algebraic start repaired by
+/// BrownFullBasicInit), on the fixed mesh of `opts`.
+fn end_state_from(x: f64, opts: &SolveOptions<f64>) -> Vec<f64> {
+    let mut prob = DaeProblem::new(
+        DaeFiniteDiff::new(DaeClosure::new(2, residual)),
+        vec![0.0, 0.0],
+        vec![x, 0.0],
+        (0.0, T1),
+        P.to_vec(),
+        Some(vec![true, false]),
+    )
+    .expect("valid problem");
+    let sol = prob
+        .solve(DaeBdf::fixed_order(3), DaeInit::BrownFullBasicInit, opts)
+        .expect("solves");
+    sol.u.last().expect("saved end").clone()
+}
+
+#[test]
+fn start_value_sensitivities_match_central_differences_on_a_fixed_mesh() {
+    let opts = SolveOptions::default()
+        .tolerances(1e-12, 1e-12)
+        .fixed_step(0.05)
+        .saveat(SaveAt::Times(vec![T1]));
+    // The start of `problem`; the differences start from an inconsistent algebraic value (0),
+    // which BrownFullBasicInit makes u2 = b − c·u1².
+    let mut prob = DaeProblem::new(
+        DaeFiniteDiff::new(DaeClosure::new(2, residual)),
+        vec![0.0, 0.0],
+        vec![1.0, P[1] - P[2]],
+        (0.0, T1),
+        P.to_vec(),
+        Some(vec![true, false]),
+    )
+    .expect("valid problem");
+    let sol = prob
+        .solve_forward_sensitivity_u0(DaeBdf::fixed_order(3), DaeInit::BrownFullBasicInit, &opts)
+        .expect("solves");
+    let end = sol.u.last().expect("saved end");
+    // Three parameter sensitivities, then the one to u1(0).
+    assert_eq!(end.len(), 2 * (1 + 3 + 1));
+    let s = sensitivity(end, 2, 3);
+    let h = 1e-4;
+    let (a, b) = (
+        end_state_from(1.0 + h, &opts),
+        end_state_from(1.0 - h, &opts),
+    );
+    let cd = [(a[0] - b[0]) / (2.0 * h), (a[1] - b[1]) / (2.0 * h)];
+    let scale = cd[0].abs().max(cd[1].abs());
+    let diff = (s[0] - cd[0]).abs().max((s[1] - cd[1]).abs()) / scale;
+    println!("∂u/∂u1(0): forward {s:?}, central {cd:?}, relative difference {diff:e}");
+    assert!(diff < 1e-7, "relative difference {diff:e}");
+    // The parameter sensitivities are those of the plain call, to the last bit.
+    let plain = forward(DaeBdf::fixed_order(3), &opts);
+    for (j, pj) in plain.iter().enumerate() {
+        assert_eq!(sensitivity(end, 2, j), &pj[..]);
+    }
+}

@@ -13,6 +13,9 @@
 //!   [`SdePullback`];
 //! - [`NeuralOdeMm`] (`ode_mm.rs`): a network for the differential rows and algebraic
 //!   [`Constraints`] under a singular mass matrix, differentiated in forward mode;
+//! - [`NeuralDae`] (`dae.rs`, feature `dae`): a residual-form DAE, network rows `u′ − model(u)`
+//!   and [`DaeConstraints`] rows, solved by sciml-dae's BDF and differentiated by its forward
+//!   sensitivities;
 //! - [`AugmentedNde`] (`augmented.rs`): a [`NeuralOde`] on inputs padded with zeros;
 //! - [`Ffjord`] (`ffjord/`): a continuous normalizing flow, its augmented field
 //!   ([`FfjordField`]) on a batch, and the trained flow as a distribution
@@ -28,6 +31,8 @@ mod augmented;
 mod auto;
 #[cfg(feature = "dde")]
 mod cdde;
+#[cfg(feature = "dae")]
+mod dae;
 mod ffjord;
 mod field;
 mod ode;
@@ -41,6 +46,8 @@ pub use augmented::{augment_batch, AugmentedNde};
 pub use auto::{AutoSensitivity, AutoTape};
 #[cfg(feature = "dde")]
 pub use cdde::{CddeError, CddeField, CddeHistory, CddeHistoryFn, CddeSensitivity, NeuralCdde};
+#[cfg(feature = "dae")]
+pub use dae::{DaeConstraints, NeuralDae, NeuralDaeResidual};
 pub use ffjord::{
     DiagonalNormal, Ffjord, FfjordDistribution, FfjordField, FfjordGradient, FfjordOutput,
     ProbeKind, Trace,

@@ -1,0 +1,527 @@
+//! The NeuralDae layer: a neural DAE in residual form, `F(u′, u, p, t) = 0`, whose differential
+//! rows are `u′_i − model(u)_i` and whose algebraic rows are the user's constraints
+//! `g(u, p_g, t) = 0`; solved by sciml-dae's BDF and differentiated by its staggered forward
+//! sensitivities (the exact derivative of the computed solution on its mesh).
+
+use super::{check_loss, LossGradient, NeuralDe, NeuralParams, TrajectoryLoss};
+use crate::neural_de::Constraints;
+use crate::nn::{Input, Layer};
+use sciml_core::{rng::Xoshiro256pp, DenseMatrix, Dual64, Error, Scalar, Solution, Stats};
+use sciml_dae::{sensitivity, DaeBdf, DaeError, DaeFunction, DaeInit, DaeJacobian, DaeProblem};
+use sciml_ode::{SaveAt, SolveOptions};
+
+/// The algebraic rows of a [`NeuralDae`]: `g(u, p_g, t) = 0`, DiffEqFlux's `constraints(u, p,
+/// t)`, with its own trainable parameters `p_g` (none by default). Written once for any scalar
+/// so that the layer differentiates it with dual numbers. Every [`Constraints`] (the
+/// parameter-free constraints of `NeuralOdeMm`) is one.
+///
+/// ```
+/// use diffeqflux::neural_de::DaeConstraints;
+/// use sciml_core::Scalar;
+/// // u1 + u2 + u3 = c with a trainable total c.
+/// struct Total;
+/// impl DaeConstraints for Total {
+///     fn len(&self) -> usize { 1 }
+///     fn nparams(&self) -> usize { 1 }
+///     fn init_params(&self, p: &mut [f64]) { p[0] = 1.0; }
+///     fn residual<S: Scalar<Re = f64>>(&self, _t: f64, u: &[S], p: &[S], out: &mut [S]) {
+///         out[0] = u[0] + u[1] + u[2] - p[0];
+///     }
+/// }
+/// let mut r = [0.0];
+/// Total.residual(0.0, &[0.5, 0.25, 0.25], &[1.0], &mut r);
+/// assert_eq!(r[0], 0.0);
+/// ```
+pub trait DaeConstraints: Send + Sync {
+    /// Number of constraints (the algebraic rows, one per algebraic variable).
+    fn len(&self) -> usize;
+    /// Whether there are none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Number of trainable parameters of the constraints (after the network's in `p`).
+    fn nparams(&self) -> usize {
+        0
+    }
+    /// Writes the constraints' initial parameters (`nparams()` values; the default leaves the
+    /// zeros it is given).
+    fn init_params(&self, _p: &mut [f64]) {}
+    /// Writes `g(u, p_g, t)` (`len()` values) into `out`.
+    fn residual<S: Scalar<Re = f64>>(&self, t: f64, u: &[S], p: &[S], out: &mut [S]);
+}
+
+impl<C: Constraints> DaeConstraints for C {
+    fn len(&self) -> usize {
+        Constraints::len(self)
+    }
+    fn residual<S: Scalar<Re = f64>>(&self, _t: f64, u: &[S], _p: &[S], out: &mut [S]) {
+        Constraints::residual(self, u, out);
+    }
+}
+
+/// The residual a [`NeuralDae`] solves, with its exact Jacobians: `∂F/∂u` and `∂F/∂p` of the
+/// network rows from the layers' JVPs and VJPs, those of the constraints from dual numbers,
+/// and `∂F/∂u′` the 0/1 diagonal of `differential_vars`.
+#[derive(Clone, Debug)]
+pub struct NeuralDaeResidual<L, C> {
+    model: L,
+    constraints: C,
+    differential: Vec<bool>,
+    /// Row `i`'s index among the network's outputs (differential `i`) or the constraints.
+    slot: Vec<usize>,
+    ws: Vec<f64>,
+    /// Network outputs, their tangents and a unit cotangent (length `n_d`).
+    y: Vec<f64>,
+    ydot: Vec<f64>,
+    ybar: Vec<f64>,
+    /// Constraint values (length `n_a`).
+    g: Vec<f64>,
+    /// A unit input tangent and an input cotangent (length `n`).
+    e: Vec<f64>,
+    xbar: Vec<f64>,
+    /// A network parameter cotangent (length of the network's parameters).
+    pbar: Vec<f64>,
+    /// Dual copies of `u`, `p_g` and `g` for the constraints' derivatives.
+    u_d: Vec<Dual64>,
+    p_d: Vec<Dual64>,
+    g_d: Vec<Dual64>,
+}
+
+impl<L: Layer, C: DaeConstraints> NeuralDaeResidual<L, C> {
+    /// Checks the sizes (see [`NeuralDae::new`]) and allocates the scratch.
+    fn new(model: L, constraints: C, differential_vars: Vec<bool>) -> Result<Self, DaeError> {
+        let n = model.in_dim();
+        if differential_vars.len() != n {
+            return Err(DaeError::Length {
+                what: "differential_vars",
+                got: differential_vars.len(),
+                expected: n,
+            });
+        }
+        let nd = differential_vars.iter().filter(|d| **d).count();
+        if model.out_dim() != nd {
+            return Err(Error::InvalidOption {
+                option: "model",
+                reason: format!(
+                    "the model gives the derivatives of the differential variables, so it needs \
+                     {nd} outputs (differential_vars has {nd} true entries), got {}",
+                    model.out_dim()
+                ),
+            }
+            .into());
+        }
+        if constraints.len() != n - nd {
+            return Err(Error::InvalidOption {
+                option: "constraints",
+                reason: format!(
+                    "one constraint per algebraic variable: differential_vars has {} false \
+                     entries, the constraints give {} rows",
+                    n - nd,
+                    constraints.len()
+                ),
+            }
+            .into());
+        }
+        let (mut kd, mut ka) = (0, 0);
+        let slot = differential_vars
+            .iter()
+            .map(|d| {
+                let k = if *d { &mut kd } else { &mut ka };
+                *k += 1;
+                *k - 1
+            })
+            .collect();
+        let z = Dual64::constant(0.0);
+        Ok(NeuralDaeResidual {
+            ws: vec![0.0; model.workspace_len(1)],
+            y: vec![0.0; nd],
+            ydot: vec![0.0; nd],
+            ybar: vec![0.0; nd],
+            g: vec![0.0; n - nd],
+            e: vec![0.0; n],
+            xbar: vec![0.0; n],
+            pbar: vec![0.0; model.nparams()],
+            u_d: vec![z; n],
+            p_d: vec![z; constraints.nparams()],
+            g_d: vec![z; n - nd],
+            model,
+            constraints,
+            differential: differential_vars,
+            slot,
+        })
+    }
+
+    /// The network.
+    pub fn model(&self) -> &L {
+        &self.model
+    }
+    /// The constraints.
+    pub fn constraints(&self) -> &C {
+        &self.constraints
+    }
+    /// Which variables are differential.
+    pub fn differential_vars(&self) -> &[bool] {
+        &self.differential
+    }
+
+    /// Loads `u` and `p_g` as dual constants.
+    fn load_duals(&mut self, u: &[f64], pg: &[f64]) {
+        for (d, x) in self.u_d.iter_mut().zip(u) {
+            *d = Dual64::constant(*x);
+        }
+        for (d, x) in self.p_d.iter_mut().zip(pg) {
+            *d = Dual64::constant(*x);
+        }
+    }
+
+    /// Writes the tangents of the constraints (as loaded) into column `col` of `out`'s
+    /// algebraic rows.
+    fn constraint_column(&mut self, t: f64, out: &mut DenseMatrix<f64>, col: usize) {
+        self.constraints
+            .residual(t, &self.u_d, &self.p_d, &mut self.g_d);
+        for (i, d) in self.differential.iter().enumerate() {
+            if !*d {
+                out[(i, col)] = self.g_d[self.slot[i]].eps();
+            }
+        }
+    }
+}
+
+impl<L: Layer, C: DaeConstraints> DaeFunction for NeuralDaeResidual<L, C> {
+    fn len(&self) -> usize {
+        self.differential.len()
+    }
+    fn residual(&mut self, t: f64, du: &[f64], u: &[f64], p: &[f64], out: &mut [f64]) {
+        let (pn, pg) = p.split_at(self.model.nparams());
+        let inp = Input {
+            x: u,
+            batch: 1,
+            p: pn,
+        };
+        self.model.forward(inp, &mut self.y, &mut self.ws);
+        self.constraints.residual(t, u, pg, &mut self.g);
+        for (i, d) in self.differential.iter().enumerate() {
+            let k = self.slot[i];
+            out[i] = if *d { du[i] - self.y[k] } else { self.g[k] };
+        }
+    }
+}
+
+impl<L: Layer, C: DaeConstraints> DaeJacobian for NeuralDaeResidual<L, C> {
+    fn jacobians(
+        &mut self,
+        t: f64,
+        _du: &[f64],
+        u: &[f64],
+        p: &[f64],
+        dfdu: &mut DenseMatrix<f64>,
+        dfddu: &mut DenseMatrix<f64>,
+    ) {
+        let n = u.len();
+        let (pn, pg) = p.split_at(self.model.nparams());
+        dfddu.as_mut_slice().fill(0.0);
+        for (i, d) in self.differential.iter().enumerate() {
+            if *d {
+                dfddu[(i, i)] = 1.0;
+            }
+        }
+        self.load_duals(u, pg);
+        for c in 0..n {
+            // Network rows: −∂model/∂u · e_c, one JVP per column.
+            self.e[c] = 1.0;
+            let inp = Input {
+                x: u,
+                batch: 1,
+                p: pn,
+            };
+            self.model.jvp(
+                inp,
+                &self.e,
+                None,
+                &mut self.y,
+                &mut self.ydot,
+                &mut self.ws,
+            );
+            self.e[c] = 0.0;
+            for (i, d) in self.differential.iter().enumerate() {
+                if *d {
+                    dfdu[(i, c)] = -self.ydot[self.slot[i]];
+                }
+            }
+            // Constraint rows: one dual pass per column.
+            self.u_d[c] = Dual64::new(u[c], 1.0);
+            self.constraint_column(t, dfdu, c);
+            self.u_d[c] = Dual64::constant(u[c]);
+        }
+    }
+
+    /// `∂F/∂p`: the network rows by one VJP per network output (row `−∂model_k/∂p` against the
+    /// network's parameters, zero against the constraints'), the constraint rows by one dual
+    /// pass per constraint parameter (zero against the network's).
+    fn param_jacobian(
+        &mut self,
+        t: f64,
+        _du: &[f64],
+        u: &[f64],
+        p: &[f64],
+        dfdp: &mut DenseMatrix<f64>,
+    ) -> bool {
+        let npn = self.model.nparams();
+        let (pn, pg) = p.split_at(npn);
+        dfdp.as_mut_slice().fill(0.0);
+        for (i, d) in self.differential.iter().enumerate() {
+            if !*d {
+                continue;
+            }
+            let k = self.slot[i];
+            self.ybar[k] = 1.0;
+            self.pbar.fill(0.0);
+            let inp = Input {
+                x: u,
+                batch: 1,
+                p: pn,
+            };
+            self.model.vjp(
+                inp,
+                &self.ybar,
+                &mut self.xbar,
+                &mut self.pbar,
+                &mut self.ws,
+            );
+            self.ybar[k] = 0.0;
+            for (j, pb) in self.pbar.iter().enumerate() {
+                dfdp[(i, j)] = -pb;
+            }
+        }
+        self.load_duals(u, pg);
+        for (c, x) in pg.iter().enumerate() {
+            self.p_d[c] = Dual64::new(*x, 1.0);
+            self.constraint_column(t, dfdp, npn + c);
+            self.p_d[c] = Dual64::constant(*x);
+        }
+        true
+    }
+}
+
+impl<L: Layer, C: DaeConstraints> NeuralParams for NeuralDaeResidual<L, C> {
+    fn nparams(&self) -> usize {
+        self.model.nparams() + self.constraints.nparams()
+    }
+    fn init_params_with(&self, rng: &mut Xoshiro256pp, p: &mut [f64]) {
+        let (pn, pg) = p.split_at_mut(self.model.nparams());
+        self.model.init_params(rng, pn);
+        self.constraints.init_params(pg);
+    }
+}
+
+/// A neural DAE, DiffEqFlux's `NeuralDAE(model, constraints, tspan; differential_vars)` called
+/// with `(u0, du0)`: the residual
+///
+/// ```text
+/// F_i = u′_i − model(u; p_net)_k   (differential i, the k-th of them)
+/// F_i = g(u, p_g, t)_k             (algebraic i, the k-th of them)
+/// ```
+///
+/// with the trainable parameters `p = [p_net; p_g]`. (DiffEqFlux feeds `[u; u′]` to the network
+/// and takes its output as the residual row; here the network gives the derivatives, so the
+/// differential rows can always be solved for `u′` and the DAE has index 1 wherever
+/// `∂g/∂u_alg` is regular.) It is solved by [`DaeBdf`] after the initialisation of choice
+/// ([`DaeInit::CheckInit`] by default), and differentiated by sciml-dae's staggered forward
+/// sensitivities: `∂u/∂p` for every parameter and `∂u/∂u0_i` for every differential variable,
+/// the exact derivative of the computed solution on its mesh.
+///
+/// ```
+/// use diffeqflux::neural_de::{Constraints, NeuralDae};
+/// use diffeqflux::nn::{Activation, Dense};
+/// use sciml_core::Scalar;
+/// #[derive(Clone)]
+/// struct Sum;
+/// impl Constraints for Sum {
+///     fn len(&self) -> usize { 1 }
+///     fn residual<S: Scalar>(&self, u: &[S], out: &mut [S]) {
+///         out[0] = u[0] + u[1] - S::cst(1.0);
+///     }
+/// }
+/// // u1′ = model(u), 0 = u1 + u2 − 1.
+/// let layer = NeuralDae::new(Dense::new(2, 1, Activation::Tanh), Sum, (0.0, 1.0),
+///                            vec![true, false], vec![0.5, 1.0])?
+///     .tolerances(1e-8, 1e-10)
+///     .init(sciml_dae::DaeInit::BrownFullBasicInit);
+/// let p = layer.init_params(0);
+/// let sol = layer.solve(&[0.3, 0.7], &[0.0, 0.0], &p)?;
+/// assert!(sol.u.iter().all(|u| (u[0] + u[1] - 1.0).abs() < 1e-8));
+/// let g = layer.loss_and_gradient(&[0.3, 0.7], &[0.0, 0.0], &p, |_t: &[f64], us: &[Vec<f64>]| {
+///     (us[1][0], vec![vec![0.0; 2], vec![1.0, 0.0]])
+/// })?;
+/// assert_eq!((g.dp.len(), g.du0.len()), (p.len(), 2));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct NeuralDae<L, C> {
+    core: NeuralDe<NeuralDaeResidual<L, C>, DaeBdf, (), SolveOptions<f64>>,
+    init: DaeInit,
+}
+
+impl<L: Layer + Clone, C: DaeConstraints + Clone> NeuralDae<L, C> {
+    /// The layer over `tspan`, saved at `saveat` (interpolated). `differential_vars[i]` says
+    /// whether `u_i` is differential; it must have one entry per state (`model.in_dim()`), the
+    /// model one output per differential variable and the constraints one row per algebraic
+    /// one, or the call is an `Err` naming the mismatch. Tolerances default to SciML's
+    /// (`reltol = 1e-3`, `abstol = 1e-6`), the method to `DaeBdf::new()`.
+    pub fn new(
+        model: L,
+        constraints: C,
+        tspan: (f64, f64),
+        differential_vars: Vec<bool>,
+        saveat: Vec<f64>,
+    ) -> Result<Self, DaeError> {
+        let field = NeuralDaeResidual::new(model, constraints, differential_vars)?;
+        if saveat.is_empty() {
+            return Err(Error::InvalidOption {
+                option: "saveat",
+                reason: "give at least one save time".into(),
+            }
+            .into());
+        }
+        let opts = SolveOptions::default().saveat(SaveAt::Times(saveat));
+        Ok(NeuralDae {
+            core: NeuralDe::new(field, tspan, DaeBdf::new(), (), opts),
+            init: DaeInit::CheckInit,
+        })
+    }
+
+    /// Relative and absolute tolerances (checked when a solve starts). `CheckInit` accepts a
+    /// start whose residual norm is within `atol`.
+    pub fn tolerances(mut self, rtol: f64, atol: f64) -> Self {
+        let opts = self.core.options().clone().tolerances(rtol, atol);
+        *self.core.options_mut() = opts;
+        self
+    }
+    /// The BDF's settings (order, `suppress_alg`, ...).
+    pub fn method(mut self, method: DaeBdf) -> Self {
+        *self.core.method_mut() = method;
+        self
+    }
+    /// How a solve makes `(u0, du0)` consistent (`CheckInit` by default: an inconsistent
+    /// start is an `Err`).
+    pub fn init(mut self, init: DaeInit) -> Self {
+        self.init = init;
+        self
+    }
+    /// The options of the forward solve (for finer control: `maxiters`, `dtmax`, fixed steps).
+    /// Tolerances given per component are refused by the gradient (give scalars).
+    pub fn options_mut(&mut self) -> &mut SolveOptions<f64> {
+        self.core.options_mut()
+    }
+    /// The shared core (residual, span, method, options).
+    pub fn core(&self) -> &NeuralDe<NeuralDaeResidual<L, C>, DaeBdf, (), SolveOptions<f64>> {
+        &self.core
+    }
+    /// The model.
+    pub fn model(&self) -> &L {
+        self.core.field().model()
+    }
+    /// Number of parameters (the network's, then the constraints').
+    pub fn nparams(&self) -> usize {
+        self.core.nparams()
+    }
+    /// Initial parameters: the network's drawn from `seed`, then the constraints'.
+    pub fn init_params(&self, seed: u64) -> Vec<f64> {
+        self.core.init_params(seed)
+    }
+
+    fn problem(
+        &self,
+        u0: &[f64],
+        du0: &[f64],
+        p: &[f64],
+    ) -> Result<DaeProblem<NeuralDaeResidual<L, C>>, DaeError> {
+        if p.len() != self.nparams() {
+            return Err(DaeError::Length {
+                what: "p (the network's parameters, then the constraints')",
+                got: p.len(),
+                expected: self.nparams(),
+            });
+        }
+        let field = self.core.field();
+        DaeProblem::new(
+            field.clone(),
+            du0.to_vec(),
+            u0.to_vec(),
+            self.core.tspan(),
+            p.to_vec(),
+            Some(field.differential_vars().to_vec()),
+        )
+    }
+
+    /// The trajectory at the save times, from `(u0, du0)` made consistent by the layer's
+    /// initialisation.
+    pub fn solve(
+        &self,
+        u0: &[f64],
+        du0: &[f64],
+        p: &[f64],
+    ) -> Result<Solution<Vec<f64>>, DaeError> {
+        self.problem(u0, du0, p)?
+            .solve(*self.core.method(), self.init, self.core.options())
+    }
+
+    /// The loss on the trajectory and its gradients with respect to `p` and `u0`, by forward
+    /// sensitivities through the DAE BDF (one sensitivity per parameter and per differential
+    /// variable). `du0` of the result is `∂loss/∂u0`; its algebraic entries are zero, as the
+    /// algebraic start values follow from the differential ones.
+    pub fn loss_and_gradient(
+        &self,
+        u0: &[f64],
+        du0: &[f64],
+        p: &[f64],
+        mut loss: impl TrajectoryLoss,
+    ) -> Result<LossGradient, DaeError> {
+        if self.core.options().tol.scalars().is_none() {
+            return Err(Error::InvalidOption {
+                option: "tolerances",
+                reason: "the sensitivity solve needs scalar tolerances".into(),
+            }
+            .into());
+        }
+        let sol = self.problem(u0, du0, p)?.solve_forward_sensitivity_u0(
+            *self.core.method(),
+            self.init,
+            self.core.options(),
+        )?;
+        let n = u0.len();
+        let m = p.len();
+        let us: Vec<Vec<f64>> = sol.u.iter().map(|s| s[..n].to_vec()).collect();
+        let (value, ubar) = loss(&sol.t, &us);
+        let value = check_loss(value)?;
+        if ubar.len() != us.len() || ubar.iter().any(|b| b.len() != n) {
+            return Err(Error::InvalidOption {
+                option: "loss",
+                reason: format!(
+                    "the loss must return one cotangent of length {n} per saved state ({} saves)",
+                    us.len()
+                ),
+            }
+            .into());
+        }
+        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+        let mut dp = vec![0.0; m];
+        let mut grad_u0 = vec![0.0; n];
+        let differential = self.core.field().differential_vars();
+        for (state, b) in sol.u.iter().zip(&ubar) {
+            for (j, g) in dp.iter_mut().enumerate() {
+                *g += dot(b, sensitivity(state, n, j));
+            }
+            let diff_idx = (0..n).filter(|i| differential[*i]);
+            for (r, i) in diff_idx.enumerate() {
+                grad_u0[i] += dot(b, sensitivity(state, n, m + r));
+            }
+        }
+        Ok(LossGradient {
+            loss: value,
+            du0: grad_u0,
+            dp,
+            forward: sol.stats,
+            backward: Stats::default(),
+        })
+    }
+}
