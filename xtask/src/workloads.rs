@@ -185,6 +185,21 @@ pub const WORKLOADS: &[Workload] = &[
         per: "training iteration",
         outcome: Outcome::FinalLoss,
     },
+    Workload {
+        name: "COLLOC",
+        description:
+            "time to train the DiffEqFlux spiral neural ODE (W3's problem) to trajectory \
+                      loss 0.01: collocation then L-BFGS single-shooting refinement, against \
+                      single shooting alone (Adam 0.05); median over 5 initial seeds, f64, no peers",
+        package: "diffeqflux",
+        example: "bench_colloc_spiral",
+        peer_script: "",
+        peer_systems: &[],
+        peer_args: &[],
+        native_peers: &[],
+        per: "training run to the target loss",
+        outcome: Outcome::FinalLoss,
+    },
 ];
 
 impl Workload {
