@@ -460,7 +460,10 @@ mod tests {
             colsum_acc(&y2, m, &mut s);
             let mut d = vals(m * batch, 0.1);
             crate::nn::Activation::Tanh.mul_derivative(&[], &y2, &y, &mut d);
-            out.extend([y, y2, w, s, d]);
+            let (mut zb, mut zbd) = (vals(m * batch, 0.6), vals(m * batch, 0.8));
+            let yb = vals(m * batch, 0.45);
+            super::super::activation::tanh_cotangent_tangent(&d, &y2, &y, &yb, &mut zb, &mut zbd);
+            out.extend([y, y2, w, s, d, zb, zbd]);
         }
         out
     }
