@@ -4,8 +4,9 @@
 //!
 //! Prints one JSON line per approach, collocation first: the median over initial-parameter
 //! seeds 0..SEEDS (`COLLOC_SEEDS`, default 5) of the seconds to the target, the spread
-//! (min, max), the median number of trajectory solves (`nfe`: one forward solve and one
-//! discrete adjoint each), the median final loss and iterations, and how many runs reached the
+//! (min, max), the median number of vector-field evaluations (`nfe`: forward solves and
+//! discrete adjoints, VJPs included) and of trajectory solves (`solves`: one forward solve and
+//! one adjoint each), the median final loss and iterations, and how many runs reached the
 //! target. The collocation row also gives the collocation stage's median seconds and the
 //! per-seed wall-time and solve ratios.
 //!
@@ -37,9 +38,11 @@ fn row(system: &str, runs: &[Run], extra: &str) -> String {
     let (lo, hi) = spread(&secs);
     format!(
         "{{\"system\": \"{system}\", \"median_s\": {:e}, \"min_s\": {lo:e}, \"max_s\": {hi:e}, \
-         \"nfe\": {}, \"final_loss\": {}, \"iterations\": {}, \"target_loss\": {TARGET}, \
+         \"nfe\": {}, \"solves\": {}, \"final_loss\": {}, \"iterations\": {}, \
+         \"target_loss\": {TARGET}, \
          \"runs\": {}, \"runs_reaching_target\": {}{extra}}}",
         median(secs.clone()),
+        median(runs.iter().map(|r| r.rhs_evals as f64).collect()),
         median(runs.iter().map(|r| r.solves as f64).collect()),
         median(runs.iter().map(|r| r.loss).collect()),
         median(runs.iter().map(|r| r.iterations as f64).collect()),

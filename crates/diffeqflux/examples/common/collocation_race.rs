@@ -46,6 +46,8 @@ pub struct Run {
     pub iterations: usize,
     /// Trajectory-loss evaluations (each one a forward solve and an adjoint).
     pub solves: usize,
+    /// Vector-field evaluations of those solves, forward and backward (VJPs included).
+    pub rhs_evals: usize,
     /// The trajectory loss at the end.
     pub loss: f64,
     /// Whether the target was reached.
@@ -85,17 +87,17 @@ impl Race {
         self.node.init_params(seed)
     }
 
-    /// The trajectory loss and its gradient.
+    /// The trajectory loss, its gradient and the vector-field evaluations they took.
     pub fn trajectory(
         &self,
         p: &[f64],
-    ) -> Result<(f64, Vec<f64>), Box<dyn std::error::Error + Send + Sync>> {
+    ) -> Result<(f64, Vec<f64>, usize), Box<dyn std::error::Error + Send + Sync>> {
         let g = self
             .node
             .loss_and_gradient(&[2.0, 0.0], p, |_t: &[f64], us: &[Vec<f64>]| {
                 diffeqflux::multiple_shooting::squared_error(&self.data, us)
             })?;
-        Ok((g.loss, g.dp))
+        Ok((g.loss, g.dp, g.forward.nf + g.backward.nf))
     }
 
     /// Collocation (no solve, L-BFGS for [`COLLOCATION_ITERS`] iterations) from `p0`, then
@@ -116,7 +118,7 @@ impl Race {
                 Ok(l)
             })?;
         let t1 = start.elapsed().as_secs_f64();
-        let mut solves = 0;
+        let (mut solves, mut rhs_evals) = (0, 0);
         let mut reached = false;
         let refine = Lbfgs::new()
             .with_convergence(Convergence::default().with_max_iters(MAX_ITERS)?)
@@ -124,7 +126,8 @@ impl Race {
                 &stage1.params,
                 |x, g| {
                     solves += 1;
-                    let (l, gl) = self.trajectory(x)?;
+                    let (l, gl, nf) = self.trajectory(x)?;
+                    rhs_evals += nf;
                     g.copy_from_slice(&gl);
                     Ok(l)
                 },
@@ -139,6 +142,7 @@ impl Race {
             seconds,
             iterations: stage1.iterations + refine.iterations,
             solves,
+            rhs_evals,
             loss: refine.loss,
             reached: reached || refine.loss <= target,
             stage1: Some((t1, l1)),
@@ -156,10 +160,11 @@ impl Race {
         let mut p = p0.to_vec();
         let mut adam = Adam::new(SINGLE_LR)?;
         let mut loss = f64::INFINITY;
-        let mut iterations = 0;
+        let (mut iterations, mut rhs_evals) = (0, 0);
         while iterations < MAX_ITERS {
-            let (l, g) = self.trajectory(&p).map_err(|e| e.to_string())?;
+            let (l, g, nf) = self.trajectory(&p).map_err(|e| e.to_string())?;
             loss = l;
+            rhs_evals += nf;
             if l <= target {
                 break;
             }
@@ -170,6 +175,7 @@ impl Race {
             seconds: start.elapsed().as_secs_f64(),
             iterations,
             solves: iterations + 1,
+            rhs_evals,
             loss,
             reached: loss <= target,
             stage1: None,
