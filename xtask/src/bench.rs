@@ -836,6 +836,17 @@ mod tests {
     }
 
     #[test]
+    fn colloc_workload_races_two_trainings_without_peers() {
+        let w = workloads::find("colloc").expect("COLLOC");
+        assert_eq!(
+            (w.example, w.outcome),
+            ("bench_colloc_spiral", Outcome::FinalLoss)
+        );
+        assert!(w.peer_names().is_empty());
+        assert!(parse(&args(&["COLLOC", "--peer", "torchdiffeq_direct"])).is_err());
+    }
+
+    #[test]
     fn examples_are_named_for_what_they_run() {
         for w in workloads::WORKLOADS {
             let prefix = format!("bench_{}_", w.name.to_ascii_lowercase());

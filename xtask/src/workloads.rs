@@ -168,8 +168,8 @@ pub const WORKLOADS: &[Workload] = &[
         name: "W5",
         description: "FFJORD training on two moons (batch 512, [z, t] 3-64-64-2 tanh MLP, \
                       exact trace and Hutchinson), Dp5-class, rtol = atol = 1e-5, adjoint \
-                      gradients, Adam 1e-3; ours f64 (second derivatives in plain floats, and \
-                      the former dual-number pass beside them), peers f32",
+                      gradients, Adam 1e-3, one thread; ours in f32 (the reference row) and \
+                      f64, peers f32",
         package: "diffeqflux",
         example: "bench_w5_ffjord",
         peer_script: "benches/peers/w5_ffjord.py",
@@ -227,6 +227,21 @@ pub const WORKLOADS: &[Workload] = &[
         native_peers: &[],
         per: "solve",
         outcome: Outcome::FinalState,
+    },
+    Workload {
+        name: "COLLOC",
+        description:
+            "time to train the DiffEqFlux spiral neural ODE (W3's problem) to trajectory \
+                      loss 0.01: collocation then L-BFGS single-shooting refinement, against \
+                      single shooting alone (Adam 0.05); median over 5 initial seeds, f64, no peers",
+        package: "diffeqflux",
+        example: "bench_colloc_spiral",
+        peer_script: "",
+        peer_systems: &[],
+        peer_args: &[],
+        native_peers: &[],
+        per: "training run to the target loss",
+        outcome: Outcome::FinalLoss,
     },
 ];
 

@@ -313,6 +313,32 @@ sciml_core::simd_fn! {
     }
 }
 
+sciml_core::simd_fn! {
+    /// `tanh`'s reverse pass and its tangent from the output `y` and its tangent `yd`:
+    /// `zb = σ' yb` and `zbd = σ'' ż yb + σ' ybd`, with `σ' = 1 − y²` and `σ'' ż = −2 y yd`
+    /// (the forward-over-reverse pass of a dense layer, `Layer::vjp_tangent`). The same
+    /// arithmetic as the generic loop of `Dense`, compiled per SIMD level.
+    pub(crate) fn tanh_cotangent_tangent[S: Scalar](
+        y: &[S],
+        yd: &[S],
+        yb: &[S],
+        ybd: &[S],
+        zb: &mut [S],
+        zbd: &mut [S],
+    ) {
+        let n = zb.len().min(zbd.len());
+        let (y, yd, yb, ybd) = (&y[..n], &yd[..n], &yb[..n], &ybd[..n]);
+        let (zb, zbd) = (&mut zb[..n], &mut zbd[..n]);
+        let (one, two) = (S::one(), S::cst(2.0));
+        for i in 0..n {
+            let d1 = one - y[i] * y[i];
+            let d2z = -(two * y[i] * yd[i]);
+            zb[i] = d1 * yb[i];
+            zbd[i] = d2z * yb[i] + d1 * ybd[i];
+        }
+    }
+}
+
 /// An activation applied elementwise as a layer without parameters: `y = σ.(x)`.
 ///
 /// ```

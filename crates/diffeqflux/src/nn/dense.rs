@@ -1,5 +1,6 @@
 //! The fully connected layer `y = σ.(W x .+ b)`.
 
+use super::activation::tanh_cotangent_tangent;
 use super::kernels::{colsum_acc, gemm_axpy, gemm_dot, ger_acc, transpose, Init};
 use super::{assert_x_len, vjp_via_tape, Activation, Input, Layer, LayerTape};
 use sciml_core::rng::Xoshiro256pp;
@@ -169,6 +170,11 @@ impl Dense {
         zbar: &mut [S],
         zbar_dot: &mut [S],
     ) {
+        if self.act == Activation::Tanh {
+            // The common case in its own vectorised kernel: the `match` below, inside the loop,
+            // kept this one scalar (15% of W5's f32 training iteration).
+            return tanh_cotangent_tangent(v, vdot, ybar, ybar_dot, zbar, zbar_dot);
+        }
         let one = S::one();
         let two = S::cst(2.0);
         let it = v.iter().zip(vdot).zip(ybar.iter().zip(ybar_dot));

@@ -180,6 +180,26 @@ sciml_core::simd_fn! {
         let (bm, x, y) = (&bm[..k * m], &x[..k * batch], &mut y[..m * batch]);
         let km = (k, m);
         let mut i = 0;
+        // Main tiles: 16 rows × 4 samples in f32, 8 × 6 in f64: more independent accumulators
+        // than 8 × 2 (whose adds' latency bounded the loop). Measured on W5's field VJP (best of
+        // 30, AVX-512): 1.99 → 1.47 ms in f32, 2.77 → 2.30 ms in f64, with the `ger_acc` blocks
+        // below. Other scalars (dual numbers) keep 8 × 2. Each output's sum runs in the same
+        // order whatever the tile, so results do not depend on it.
+        match std::mem::size_of::<S>() {
+            4 => {
+                while i + 16 <= m {
+                    axpy_rows::<S, 16, 4>(bm, km, x, y, i, init);
+                    i += 16;
+                }
+            }
+            8 => {
+                while i + 8 <= m {
+                    axpy_rows::<S, 8, 6>(bm, km, x, y, i, init);
+                    i += 8;
+                }
+            }
+            _ => {}
+        }
         while i + 8 <= m {
             axpy_rows::<S, 8, 2>(bm, km, x, y, i, init);
             i += 8;
@@ -284,6 +304,23 @@ sciml_core::simd_fn! {
         }
         let w = &mut w[..m * n];
         let mut j = 0;
+        // Main blocks: 16 columns × 4 rows in f32, 8 × 6 in f64 (more independent accumulators
+        // than 8 × 2; measured with `gemm_axpy`'s tiles above). Other scalars keep 8 × 2.
+        match std::mem::size_of::<S>() {
+            4 => {
+                while j + 16 <= n {
+                    ger_cols::<S, 16, 4>(u, (m, n), v, w, j);
+                    j += 16;
+                }
+            }
+            8 => {
+                while j + 8 <= n {
+                    ger_cols::<S, 8, 6>(u, (m, n), v, w, j);
+                    j += 8;
+                }
+            }
+            _ => {}
+        }
         while j + 8 <= n {
             ger_cols::<S, 8, 2>(u, (m, n), v, w, j);
             j += 8;
@@ -402,7 +439,14 @@ mod tests {
     /// Every kernel at every SIMD level the CPU has, on the W4 shapes and awkward ones.
     fn all_kernels<S: Scalar>(vals: impl Fn(usize, f64) -> Vec<S>) -> Vec<Vec<S>> {
         let mut out = Vec::new();
-        for &(m, k, batch) in &[(50, 2, 100), (2, 50, 100), (17, 9, 5), (3, 1, 2), (8, 8, 1)] {
+        for &(m, k, batch) in &[
+            (50, 2, 100),
+            (2, 50, 100),
+            (17, 9, 5),
+            (3, 1, 2),
+            (8, 8, 1),
+            (40, 35, 13),
+        ] {
             let a = vals(m * k, 0.37);
             let x = vals(k * batch, 0.71);
             let bias = vals(m, 0.13);
@@ -416,7 +460,10 @@ mod tests {
             colsum_acc(&y2, m, &mut s);
             let mut d = vals(m * batch, 0.1);
             crate::nn::Activation::Tanh.mul_derivative(&[], &y2, &y, &mut d);
-            out.extend([y, y2, w, s, d]);
+            let (mut zb, mut zbd) = (vals(m * batch, 0.6), vals(m * batch, 0.8));
+            let yb = vals(m * batch, 0.45);
+            super::super::activation::tanh_cotangent_tangent(&d, &y2, &y, &yb, &mut zb, &mut zbd);
+            out.extend([y, y2, w, s, d, zb, zbd]);
         }
         out
     }
@@ -456,6 +503,8 @@ mod tests {
             (17, 9, 4),
             (8, 8, 1),
             (3, 1, 2),
+            (20, 24, 13),
+            (64, 64, 7),
         ] {
             let a = vals(m * k, 0.37);
             let x = vals(k * batch, 0.71);

@@ -14,10 +14,10 @@ pub use base::DiagonalNormal;
 pub use distribution::FfjordDistribution;
 pub use field::{FfjordField, ProbeKind, Trace};
 
-use super::{pullback, NeuralDe};
+use super::{check_loss, NeuralDe};
 use crate::nn::Layer;
 use field::augmented_features;
-use sciml_core::{rng::Xoshiro256pp, Batch, Error, SolveError, Stats};
+use sciml_core::{rng::Xoshiro256pp, Batch, Error, Real, SolveError, Stats};
 use sciml_ode::{MethodInfo, OdeMethod, OdeProblem, SaveAt, SolveOptions};
 use sciml_sensitivity::{DiscreteAdjoint, Sensitivity};
 
@@ -30,6 +30,9 @@ use sciml_sensitivity::{DiscreteAdjoint, Sensitivity};
 /// The network maps `z` (`n` features) or `[z; t]` (`n + 1`) to `dz/dt` (`n`); the trace is
 /// exact or Hutchinson's estimate ([`Trace`]), whose probes are drawn from the `rng` given to
 /// each call, once per forward solve, and replayed by its backward pass.
+///
+/// The state, the parameters and the network run in the scalar `R`: `f64` from
+/// [`Ffjord::new`], `f32` (or `f64`) from [`Ffjord::new_in`]. Losses are summed in `f64`.
 ///
 /// ```
 /// use diffeqflux::neural_de::{DiagonalNormal, Ffjord, ProbeKind, Trace};
@@ -49,15 +52,15 @@ use sciml_sensitivity::{DiscreteAdjoint, Sensitivity};
 /// assert_eq!(g.dp.len(), p.len());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct Ffjord<L, M, S = DiscreteAdjoint> {
-    core: NeuralDe<FfjordField<L, Batch<f64>>, M, S, SolveOptions<f64>>,
+pub struct Ffjord<L, M, S = DiscreteAdjoint, R: Real = f64> {
+    core: NeuralDe<FfjordField<L, Batch<R>>, M, S, SolveOptions<R>>,
     base: DiagonalNormal,
     /// Loss weights of the kinetic energy and the Jacobian Frobenius norm (`None`: the
     /// regularisers are not integrated).
     weights: Option<(f64, f64)>,
 }
 
-impl<L: Layer + Clone, M: Clone, S: Clone> Clone for Ffjord<L, M, S> {
+impl<L: Layer + Clone, M: Clone, S: Clone, R: Real> Clone for Ffjord<L, M, S, R> {
     fn clone(&self) -> Self {
         Ffjord {
             core: self.core.clone(),
@@ -67,25 +70,26 @@ impl<L: Layer + Clone, M: Clone, S: Clone> Clone for Ffjord<L, M, S> {
     }
 }
 
-/// What a forward solve of [`Ffjord`] gives, per sample.
+/// What a forward solve of [`Ffjord`] gives, per sample, in the flow's scalar `R`.
 #[derive(Clone, Debug)]
-pub struct FfjordOutput {
+pub struct FfjordOutput<R: Real = f64> {
     /// `log p(x)` of each sample.
-    pub logpx: Vec<f64>,
+    pub logpx: Vec<R>,
     /// The samples mapped to the base space, `z(t1)`.
-    pub z: Batch<f64>,
+    pub z: Batch<R>,
     /// `∫ ‖f‖² dt` of each sample (when regularised).
-    pub kinetic: Option<Vec<f64>>,
+    pub kinetic: Option<Vec<R>>,
     /// `∫ ‖∂f/∂z‖²_F dt` of each sample (its Hutchinson estimate with that trace), when
     /// regularised.
-    pub frobenius: Option<Vec<f64>>,
+    pub frobenius: Option<Vec<R>>,
     /// Solve statistics.
     pub stats: Stats,
 }
 
-/// The loss of [`Ffjord::loss_and_gradient`] and its gradients.
+/// The loss of [`Ffjord::loss_and_gradient`] (summed in `f64`) and its gradients (in the
+/// flow's scalar `R`).
 #[derive(Clone, Debug)]
-pub struct FfjordGradient {
+pub struct FfjordGradient<R: Real = f64> {
     /// `nll + λ₁ kinetic + λ₂ frobenius`.
     pub loss: f64,
     /// The mean negative log-likelihood, `−mean log p(x)`.
@@ -95,9 +99,9 @@ pub struct FfjordGradient {
     /// The mean Jacobian Frobenius integral (zero unless regularised).
     pub frobenius: f64,
     /// `∂loss/∂p`.
-    pub dp: Vec<f64>,
+    pub dp: Vec<R>,
     /// `∂loss/∂x` (`n × batch`).
-    pub dx: Batch<f64>,
+    pub dx: Batch<R>,
     /// Forward solve statistics.
     pub forward: Stats,
     /// Backward pass statistics.
@@ -105,10 +109,35 @@ pub struct FfjordGradient {
 }
 
 impl<L: Layer + Clone, M> Ffjord<L, M> {
-    /// A flow of `model` over `tspan` (`t0 < t1`) with `method`: exact trace, standard normal
-    /// base, no regularisers, the discrete adjoint, tolerances `rtol = 1e-3`, `atol = 1e-6`
-    /// (change them with the builder methods).
+    /// A flow of `model` over `tspan` (`t0 < t1`) with `method`, in `f64`: exact trace, standard
+    /// normal base, no regularisers, the discrete adjoint, tolerances `rtol = 1e-3`,
+    /// `atol = 1e-6` (change them with the builder methods).
     pub fn new(model: L, tspan: (f64, f64), method: M) -> Result<Self, Error> {
+        Self::new_in::<f64>(model, tspan, method)
+    }
+
+    /// [`Ffjord::new`] in the scalar `R`: `Ffjord::new_in::<f32>(...)` trains in single
+    /// precision (state, parameters, network passes and adjoint), as the W5 workload's peers do.
+    ///
+    /// ```
+    /// use diffeqflux::neural_de::Ffjord;
+    /// use diffeqflux::nn::{Activation, Chain, Dense};
+    /// use sciml_core::{rng::Xoshiro256pp, Batch};
+    /// use sciml_ode::Tsit5;
+    /// let model = Chain::new((Dense::new(2, 8, Activation::Tanh), Dense::new(8, 2, Activation::Identity)))?;
+    /// let flow = Ffjord::new_in::<f32>(model, (0.0, 1.0), Tsit5)?;
+    /// let p: Vec<f32> = flow.init_params(0).iter().map(|&v| v as f32).collect();
+    /// let x = Batch::new(2, 2, vec![0.1f32, 0.2, -0.3, 0.4])?;
+    /// let g = flow.loss_and_gradient(&x, &p, &mut Xoshiro256pp::new(1))?;
+    /// assert!(g.loss.is_finite());
+    /// assert_eq!(g.dp.len(), p.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new_in<R: Real>(
+        model: L,
+        tspan: (f64, f64),
+        method: M,
+    ) -> Result<Ffjord<L, M, DiscreteAdjoint, R>, Error> {
         if !(tspan.0.is_finite() && tspan.1.is_finite() && tspan.0 < tspan.1) {
             return Err(Error::InvalidSpan {
                 t0: tspan.0,
@@ -118,7 +147,7 @@ impl<L: Layer + Clone, M> Ffjord<L, M> {
         }
         let field = FfjordField::new(model, 1, Trace::Exact, false)?;
         let base = DiagonalNormal::standard(field.dim());
-        let opts = SolveOptions::default().saveat(SaveAt::Times(vec![tspan.1]));
+        let opts = SolveOptions::default().saveat(SaveAt::Times(vec![R::c(tspan.1)]));
         Ok(Ffjord {
             core: NeuralDe::new(field, tspan, method, DiscreteAdjoint::default(), opts),
             base,
@@ -127,7 +156,7 @@ impl<L: Layer + Clone, M> Ffjord<L, M> {
     }
 }
 
-impl<L: Layer + Clone, M, S> Ffjord<L, M, S> {
+impl<L: Layer + Clone, M, S, R: Real> Ffjord<L, M, S, R> {
     /// The base distribution (its dimension must be the data's).
     pub fn base(mut self, base: DiagonalNormal) -> Result<Self, Error> {
         if base.dim() != self.dim() {
@@ -167,15 +196,20 @@ impl<L: Layer + Clone, M, S> Ffjord<L, M, S> {
         self.rebuild_field(trace, true);
         Ok(self)
     }
-    /// Relative and absolute tolerances of the solves (checked when a solve starts).
+    /// Relative and absolute tolerances of the solves (checked when a solve starts; rounded to
+    /// `R`).
     pub fn tolerances(mut self, rtol: f64, atol: f64) -> Self {
-        let opts = self.core.options().clone().tolerances(rtol, atol);
+        let opts = self
+            .core
+            .options()
+            .clone()
+            .tolerances(R::c(rtol), R::c(atol));
         *self.core.options_mut() = opts;
         self
     }
     /// The sensitivity method of the gradients (any [`Sensitivity`] for the batched field:
     /// `DiscreteAdjoint`, `InterpolatingAdjoint`, `BacksolveAdjoint`, `GaussAdjoint`, ...).
-    pub fn sensitivity<S2>(self, sensitivity: S2) -> Ffjord<L, M, S2> {
+    pub fn sensitivity<S2>(self, sensitivity: S2) -> Ffjord<L, M, S2, R> {
         Ffjord {
             core: self.core.with_sensitivity(sensitivity),
             base: self.base,
@@ -184,11 +218,11 @@ impl<L: Layer + Clone, M, S> Ffjord<L, M, S> {
     }
     /// The solve's options (`maxiters`, `dtmax`, ...). The save times are the flow's own: every
     /// solve saves at `t1`, whatever is set here.
-    pub fn options_mut(&mut self) -> &mut SolveOptions<f64> {
+    pub fn options_mut(&mut self) -> &mut SolveOptions<R> {
         self.core.options_mut()
     }
     /// The shared core.
-    pub fn core(&self) -> &NeuralDe<FfjordField<L, Batch<f64>>, M, S, SolveOptions<f64>> {
+    pub fn core(&self) -> &NeuralDe<FfjordField<L, Batch<R>>, M, S, SolveOptions<R>> {
         &self.core
     }
     /// The network.
@@ -214,9 +248,9 @@ impl<L: Layer + Clone, M, S> Ffjord<L, M, S> {
 
     /// The layer's options, saving at `t1` whatever `options_mut` set: `log p(x)` is read off
     /// the state there.
-    fn solve_options(&self) -> SolveOptions<f64> {
+    fn solve_options(&self) -> SolveOptions<R> {
         let mut opts = self.core.options().clone();
-        opts.saveat = SaveAt::Times(vec![self.core.tspan().1]);
+        opts.saveat = SaveAt::Times(vec![R::c(self.core.tspan().1)]);
         opts
     }
 
@@ -232,10 +266,10 @@ impl<L: Layer + Clone, M, S> Ffjord<L, M, S> {
     /// the initial columns `[x; 0; (0; 0)]`.
     fn problem(
         &self,
-        x: &Batch<f64>,
-        p: &[f64],
+        x: &Batch<R>,
+        p: &[R],
         rng: &mut Xoshiro256pp,
-    ) -> Result<OdeProblem<FfjordField<L, Batch<f64>>>, Error> {
+    ) -> Result<OdeProblem<FfjordField<L, Batch<R>>>, Error> {
         let n = self.dim();
         if x.features() != n {
             return Err(Error::DimensionMismatch {
@@ -257,18 +291,19 @@ impl<L: Layer + Clone, M, S> Ffjord<L, M, S> {
         for b in 0..x.batch_size() {
             u0.column_mut(b)[..n].copy_from_slice(x.column(b));
         }
-        OdeProblem::new(field, u0, self.core.tspan(), p.to_vec())
+        let (t0, t1) = self.core.tspan();
+        OdeProblem::new(field, u0, (R::c(t0), R::c(t1)), p.to_vec())
     }
 
     /// `log p(x)` (and the regularisers' integrals) of each sample of `x` (`n × batch`).
     pub fn forward(
         &self,
-        x: &Batch<f64>,
-        p: &[f64],
+        x: &Batch<R>,
+        p: &[R],
         rng: &mut Xoshiro256pp,
-    ) -> Result<FfjordOutput, SolveError<Batch<f64>>>
+    ) -> Result<FfjordOutput<R>, SolveError<Batch<R>>>
     where
-        M: OdeMethod<FfjordField<L, Batch<f64>>>,
+        M: OdeMethod<FfjordField<L, Batch<R>>>,
     {
         let mut prob = self.problem(x, p, rng)?;
         let sol = prob.solve(self.core.method().clone(), &self.solve_options())?;
@@ -280,16 +315,18 @@ impl<L: Layer + Clone, M, S> Ffjord<L, M, S> {
     }
 
     /// Splits final columns `[z; l; e; j]` into `log p(x)`, `z` and the regularisers.
-    fn read_end(&self, end: &Batch<f64>, stats: Stats) -> FfjordOutput {
+    fn read_end(&self, end: &Batch<R>, stats: Stats) -> FfjordOutput<R> {
         let (n, nb) = (self.dim(), end.batch_size());
         let mut z = Batch::zeros(n, nb);
         let mut logpx = Vec::with_capacity(nb);
         let reg = self.weights.is_some();
         let (mut ke, mut fro) = (Vec::new(), Vec::new());
+        let mut z64 = vec![0.0; n];
         for b in 0..nb {
             let col = end.column(b);
             z.column_mut(b).copy_from_slice(&col[..n]);
-            logpx.push(self.base.log_pdf_unchecked(&col[..n]) - col[n]);
+            to_f64(&col[..n], &mut z64);
+            logpx.push(R::c(self.base.log_pdf_unchecked(&z64)) - col[n]);
             if reg {
                 ke.push(col[n + 1]);
                 fro.push(col[n + 2]);
@@ -308,13 +345,13 @@ impl<L: Layer + Clone, M, S> Ffjord<L, M, S> {
     /// its gradients with respect to the parameters and the samples, by the layer's sensitivity.
     pub fn loss_and_gradient(
         &self,
-        x: &Batch<f64>,
-        p: &[f64],
+        x: &Batch<R>,
+        p: &[R],
         rng: &mut Xoshiro256pp,
-    ) -> Result<FfjordGradient, SolveError<Batch<f64>>>
+    ) -> Result<FfjordGradient<R>, SolveError<Batch<R>>>
     where
         M: MethodInfo,
-        S: Sensitivity<FfjordField<L, Batch<f64>>, M>,
+        S: Sensitivity<FfjordField<L, Batch<R>>, M>,
     {
         self.loss_and_gradient_with(self.core.sensitivity(), x, p, rng)
     }
@@ -323,13 +360,13 @@ impl<L: Layer + Clone, M, S> Ffjord<L, M, S> {
     pub fn loss_and_gradient_with<S2>(
         &self,
         sens: &S2,
-        x: &Batch<f64>,
-        p: &[f64],
+        x: &Batch<R>,
+        p: &[R],
         rng: &mut Xoshiro256pp,
-    ) -> Result<FfjordGradient, SolveError<Batch<f64>>>
+    ) -> Result<FfjordGradient<R>, SolveError<Batch<R>>>
     where
         M: MethodInfo,
-        S2: Sensitivity<FfjordField<L, Batch<f64>>, M>,
+        S2: Sensitivity<FfjordField<L, Batch<R>>, M>,
     {
         let mut prob = self.problem(x, p, rng)?;
         let (n, nb) = (self.dim(), x.batch_size());
@@ -337,47 +374,62 @@ impl<L: Layer + Clone, M, S> Ffjord<L, M, S> {
         let (wk, wf) = self.weights.unwrap_or((0.0, 0.0));
         let inv = 1.0 / nb as f64;
         let (mut nll, mut ke, mut fro) = (0.0, 0.0, 0.0);
-        let g = pullback(
-            sens,
-            &mut prob,
-            self.core.method(),
-            &self.solve_options(),
-            |_t: &[f64], us: &[Batch<f64>]| {
-                let mut ubar: Vec<Batch<f64>> =
-                    us.iter().map(|u| Batch::zeros(m, u.batch_size())).collect();
-                let (Some(end), Some(bar)) = (us.last(), ubar.last_mut()) else {
-                    return (f64::NAN, ubar);
-                };
-                for b in 0..nb {
-                    let col = end.column(b);
-                    nll -= inv * (self.base.log_pdf_unchecked(&col[..n]) - col[n]);
-                    let gb = bar.column_mut(b);
-                    self.base.grad_log_pdf_to(&col[..n], &mut gb[..n]);
-                    gb[..n].iter_mut().for_each(|v| *v *= -inv);
-                    gb[n] = inv;
-                    if m > n + 1 {
-                        ke += inv * col[n + 1];
-                        fro += inv * col[n + 2];
-                        gb[n + 1] = wk * inv;
-                        gb[n + 2] = wf * inv;
-                    }
-                }
-                (nll + wk * ke + wf * fro, ubar)
-            },
-        )?;
+        let method = self.core.method();
+        let (sol, tape) = sens.forward(&mut prob, method, &self.solve_options())?;
+        // Cotangents: zero at every saved state but the last (the flow saves only at t1).
+        let mut ubar: Vec<Batch<R>> = sol
+            .u
+            .iter()
+            .map(|u| Batch::zeros(m, u.batch_size()))
+            .collect();
+        let (Some(end), Some(bar)) = (sol.u.last(), ubar.last_mut()) else {
+            return Err(Error::InvalidOption {
+                option: "saveat",
+                reason: "the solve saved no state".into(),
+            }
+            .into());
+        };
+        let (mut z64, mut g64) = (vec![0.0; n], vec![0.0; n]);
+        for b in 0..nb {
+            let col = end.column(b);
+            to_f64(&col[..n], &mut z64);
+            nll -= inv * (self.base.log_pdf_unchecked(&z64) - col[n].to_f64_lossy());
+            self.base.grad_log_pdf_to(&z64, &mut g64);
+            let gb = bar.column_mut(b);
+            for (g, v) in gb[..n].iter_mut().zip(&g64) {
+                *g = R::c(-inv * v);
+            }
+            gb[n] = R::c(inv);
+            if m > n + 1 {
+                ke += inv * col[n + 1].to_f64_lossy();
+                fro += inv * col[n + 2].to_f64_lossy();
+                gb[n + 1] = R::c(wk * inv);
+                gb[n + 2] = R::c(wf * inv);
+            }
+        }
+        let loss = check_loss(nll + wk * ke + wf * fro)?;
+        let forward = sol.stats;
+        let g = sens.backward(&mut prob, method, tape, &ubar)?;
         let mut dx = Batch::zeros(n, nb);
         for b in 0..nb {
             dx.column_mut(b).copy_from_slice(&g.du0.column(b)[..n]);
         }
         Ok(FfjordGradient {
-            loss: g.loss,
+            loss,
             nll,
             kinetic: ke,
             frobenius: fro,
             dp: g.dp,
             dx,
-            forward: g.forward,
-            backward: g.backward,
+            forward,
+            backward: g.stats,
         })
+    }
+}
+
+/// Copies values of the flow's scalar into `f64` (the base distribution works in `f64`).
+fn to_f64<R: Real>(src: &[R], dst: &mut [f64]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = s.to_f64_lossy();
     }
 }
