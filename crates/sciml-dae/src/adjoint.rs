@@ -209,6 +209,11 @@ impl<F: DaeJacobian> DaeProblem<F> {
     ) -> Result<DaeGradient, DaeError> {
         let n = self.u0.len();
         let m = tape.p.len();
+        if tape.u0.len() != n || m != self.p.len() {
+            return Err(DaeError::TapeMismatch {
+                why: "the tape was recorded for a problem of another size",
+            });
+        }
         if cotangents.len() != tape.saves.len() {
             return Err(DaeError::CotangentCount {
                 got: cotangents.len(),
@@ -240,6 +245,7 @@ impl<F: DaeJacobian> DaeProblem<F> {
         let mut tmp = vec![vec![0.0; n]; MAX_ORDER + 1];
         let mut gp = vec![0.0; m];
         let (mut ub, mut lam, mut v) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        let mut dbar = vec![0.0; n];
         // Save cotangents grouped by the op they belong to.
         let mut at_op: Vec<Vec<usize>> = vec![Vec::new(); tape.ops.len()];
         let mut start_bar = vec![0.0; n];
@@ -291,10 +297,13 @@ impl<F: DaeJacobian> DaeProblem<F> {
                         let (lo, hi) = db.split_at_mut(a + 1);
                         add(&mut hi[0], &lo[a], 1.0);
                     }
-                    let mut dbar = std::mem::replace(&mut db[k + 1], vec![0.0; n]);
-                    let top = std::mem::replace(&mut db[k + 2], vec![0.0; n]);
-                    add(&mut dbar, &top, 1.0);
-                    add(&mut db[k + 1], &top, -1.0);
+                    // D_{k+1} ← d, then D_{k+2} ← d − D_{k+1} (old), reversed.
+                    let (lo, hi) = db.split_at_mut(k + 2);
+                    for ((b, d1), d2) in dbar.iter_mut().zip(&mut lo[k + 1]).zip(&mut hi[0]) {
+                        *b = *d1 + *d2;
+                        *d1 = -*d2;
+                        *d2 = 0.0;
+                    }
                     add(&mut db[0], &ub, 1.0);
                     // 3a. The converged corrector: λ = W⁻ᵀ d̄ at the converged point.
                     self.f.jacobians(*t_f, du, u, p, &mut dfdu, &mut dfddu);

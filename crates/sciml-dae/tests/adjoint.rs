@@ -223,6 +223,21 @@ fn adjoint_equals_forward_sensitivities_on_the_same_fixed_mesh() {
 }
 
 #[test]
+fn adjoint_with_every_step_saved_equals_forward_sensitivities() {
+    // Saves at t0 and at every step's end (no interpolation).
+    let case = nonlinear();
+    let opts = SolveOptions::default()
+        .tolerances(1e-12, 1e-12)
+        .fixed_step(0.05);
+    let method = DaeBdf::fixed_order(3);
+    let adj = case.adjoint(method, &opts);
+    let fwd = case.forward(method, &opts);
+    let diff = rel_diff(&adj, &fwd);
+    println!("every step saved: relative difference {diff:e}");
+    assert!(diff < 1e-10, "relative difference {diff:e}");
+}
+
+#[test]
 fn adjoint_equals_forward_sensitivities_on_robertson() {
     // Fixed steps small enough for the fast transient's Newton iteration.
     let case = Case {
@@ -352,4 +367,18 @@ fn cotangents_of_the_wrong_shape_are_refused() {
         .discrete_adjoint(&tape, &[vec![1.0, 0.0], vec![f64::NAN, 0.0]])
         .expect_err("NaN cotangent");
     assert!(matches!(e, DaeError::NotFinite { index: 0, .. }), "{e}");
+    // A tape of another problem (three parameters here, two there).
+    let mut other = DaeProblem::new(
+        DaeForwardAd::new(Exact),
+        vec![0.0, 0.0],
+        vec![1.0, 1.0],
+        (0.0, 1.0),
+        vec![1.0, 1.0],
+        Some(vec![true, false]),
+    )
+    .expect("valid problem");
+    let e = other
+        .discrete_adjoint(&tape, &[vec![1.0, 0.0], vec![1.0, 0.0]])
+        .expect_err("foreign tape");
+    assert!(matches!(e, DaeError::TapeMismatch { .. }), "{e}");
 }
