@@ -229,6 +229,36 @@ pub struct DaeBdfStepper<'a, F> {
     order_chosen: bool,
     suggest: Option<f64>,
     interp_ready: bool,
+    /// `t + h` of the last attempt: where its corrector evaluated `F`.
+    t_new_last: f64,
+    /// Where the discrete adjoint's record goes (`None`: nothing is recorded).
+    record: Option<&'a mut Vec<StepOp>>,
+}
+
+/// One operation on the history `D_0 … D_{k+2}` of a recorded solve, in the order the forward
+/// solve performed it (the discrete adjoint, [`crate::adjoint`], reverses them).
+#[derive(Clone, Debug)]
+pub(crate) enum StepOp {
+    /// `initialize`: `D_0 = u0`, `D_1 = u′(t0)` at spacing 1, the rest zero.
+    Start,
+    /// A change of spacing `D_j ← Σ_{i=1}^{k} D_i (R(ρ)U)_{ij}`, `j = 1 … k` (rejected attempts
+    /// change the spacing too).
+    Rescale {
+        /// The order.
+        k: usize,
+        /// `h_new / h_old`.
+        rho: f64,
+    },
+    /// An accepted step of order `k` and size `h`, converged to `(u, u′)` at `t_f = t + h`,
+    /// ending (for the step loop's saves) at `t_end`.
+    Step {
+        k: usize,
+        h: f64,
+        t_f: f64,
+        t_end: f64,
+        u: Vec<f64>,
+        du: Vec<f64>,
+    },
 }
 
 impl<'a, F: DaeJacobian> DaeBdfStepper<'a, F> {
@@ -304,14 +334,27 @@ impl<'a, F: DaeJacobian> DaeBdfStepper<'a, F> {
             order_chosen: false,
             suggest: None,
             interp_ready: false,
+            t_new_last: f64::NAN,
+            record: None,
         })
+    }
+
+    /// Records what the discrete adjoint needs into `record` (solution only; for a stepper
+    /// without sensitivities).
+    pub(crate) fn with_record(mut self, record: &'a mut Vec<StepOp>) -> Self {
+        self.record = Some(record);
+        self
     }
 
     /// Maps `D_1 … D_k` onto the spacing `h_new`.
     #[allow(clippy::needless_range_loop)] // matrix indices read as in the formula
     fn rescale(&mut self, h_new: f64) {
         let k = self.order;
-        let ru = rescale_matrix(k, h_new / self.h);
+        let rho = h_new / self.h;
+        if let Some(rec) = self.record.as_mut() {
+            rec.push(StepOp::Rescale { k, rho });
+        }
+        let ru = rescale_matrix(k, rho);
         for j in 1..=k {
             for m in 0..self.dtmp[j].len() {
                 self.dtmp[j][m] = (1..=k).map(|i| self.d[i][m] * ru[i][j]).sum();
@@ -479,6 +522,9 @@ impl<F: DaeJacobian> Stepper for DaeBdfStepper<'_, F> {
         self.w_for = f64::NAN;
         self.suggest = None;
         self.interp_ready = false;
+        if let Some(rec) = self.record.as_mut() {
+            rec.push(StepOp::Start);
+        }
     }
     fn f_start(&self) -> &Vec<f64> {
         &self.du_start
@@ -517,6 +563,7 @@ impl<F: DaeJacobian> Stepper for DaeBdfStepper<'_, F> {
         // when there are none, after a convergence failure with old ones, and after
         // JAC_MAX_AGE steps; W is refactorised whenever γ_k/h changes.
         let t_new = t + h;
+        self.t_new_last = t_new;
         let n = self.n;
         let cj = gk / h;
         let iters = loop {
@@ -687,11 +734,22 @@ impl<F: DaeJacobian> Stepper for DaeBdfStepper<'_, F> {
     }
     fn finish_step(
         &mut self,
-        _t1: f64,
-        _u1: &Vec<f64>,
+        t1: f64,
+        u1: &Vec<f64>,
         _history: Option<&DenseOutput<Vec<f64>>>,
         _stats: &mut Stats,
     ) {
+        if let Some(rec) = self.record.as_mut() {
+            let n = self.n;
+            rec.push(StepOp::Step {
+                k: self.step_order,
+                h: self.h,
+                t_f: self.t_new_last,
+                t_end: t1,
+                u: u1[..n].to_vec(),
+                du: self.du_new[..n].to_vec(),
+            });
+        }
         // D_{k+2} = d − D_{k+1}, D_{k+1} = d, D_i += D_{i+1} for i = k … 0.
         let k = self.step_order;
         for m in 0..self.corr.len() {

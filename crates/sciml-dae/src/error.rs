@@ -82,6 +82,23 @@ pub enum DaeError {
          residual in DaeFiniteDiff"
     )]
     NoParamJacobian,
+    /// The discrete adjoint was given a different number of cotangents than the solve saved.
+    #[error(
+        "got {got} cotangents, but the recorded solve saved {expected} states: give one \
+         cotangent ∂L/∂u(t_i) per saved state"
+    )]
+    CotangentCount {
+        /// Cotangents given.
+        got: usize,
+        /// States saved.
+        expected: usize,
+    },
+    /// The recorded solve cannot be reversed.
+    #[error("the recorded solve cannot be reversed: {why}")]
+    TapeMismatch {
+        /// Why.
+        why: &'static str,
+    },
     /// The options or the solve failed (the partial solution is inside).
     #[error(transparent)]
     Solve(#[from] SolveError<Vec<f64>>),

@@ -15,14 +15,17 @@
 //! * Forward sensitivities ([`DaeProblem::solve_forward_sensitivity`], staggered direct as
 //!   IDAS), with `∂F/∂p` from [`DaeJacobian::param_jacobian`]; with respect to the differential
 //!   start values too ([`DaeProblem::solve_forward_sensitivity_u0`]).
+//! * The discrete adjoint through the BDF steps ([`DaeProblem::solve_with_tape`], then
+//!   [`DaeProblem::discrete_adjoint`]; module [`adjoint`]): exact on the computed mesh.
 //!
 //! Events: [`DaeProblem::solve_with_callbacks`] (a state-changing event must leave a consistent
 //! state; it is not checked).
 //!
-//! Not yet here: sparse and Krylov linear strategies for DAEs, the discrete adjoint
-//! through the DAE BDF, dual numbers through the solver, `ShampineCollocationInit`. The neural
-//! layer on this crate is `diffeqflux::neural_de::NeuralDae`.
+//! Not yet here: sparse and Krylov linear strategies for DAEs, dual numbers through the
+//! solver, `ShampineCollocationInit`, the adjoint with events. The neural layer on this crate
+//! is `diffeqflux::neural_de::NeuralDae`.
 
+pub mod adjoint;
 pub mod bdf;
 pub mod error;
 pub mod forward_ad;
@@ -31,6 +34,7 @@ pub mod init;
 pub mod mass;
 pub mod problem;
 
+pub use adjoint::{DaeGradient, DaeTape};
 pub use bdf::{DaeBdf, DaeBdfStepper};
 pub use error::DaeError;
 pub use forward_ad::{DaeForwardAd, GenericResidual};

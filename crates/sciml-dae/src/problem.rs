@@ -1,7 +1,7 @@
 //! [`DaeProblem`]: a residual `F(u′, u, p, t) = 0` with its start, span, parameters and which
 //! variables are differential; validated on construction, solved by [`DaeProblem::solve`].
 
-use crate::bdf::{DaeBdf, DaeBdfStepper};
+use crate::bdf::{DaeBdf, DaeBdfStepper, StepOp};
 use crate::error::DaeError;
 use crate::function::{DaeFunction, DaeJacobian};
 use crate::init::{initialise, DaeInit};
@@ -31,12 +31,12 @@ use sciml_ode::{Callbacks, SolveOptions, StepLoop};
 /// ```
 #[derive(Clone, Debug)]
 pub struct DaeProblem<F> {
-    f: F,
-    du0: Vec<f64>,
-    u0: Vec<f64>,
-    tspan: (f64, f64),
-    p: Vec<f64>,
-    differential_vars: Vec<bool>,
+    pub(crate) f: F,
+    pub(crate) du0: Vec<f64>,
+    pub(crate) u0: Vec<f64>,
+    pub(crate) tspan: (f64, f64),
+    pub(crate) p: Vec<f64>,
+    pub(crate) differential_vars: Vec<bool>,
 }
 
 fn check(what: &'static str, v: &[f64], n: usize) -> Result<(), DaeError> {
@@ -254,7 +254,7 @@ impl<F: DaeJacobian> DaeProblem<F> {
         init: DaeInit,
         opts: &SolveOptions<f64>,
     ) -> Result<Solution<Vec<f64>>, DaeError> {
-        self.sensitivity_solve(method, init, opts, false)
+        Ok(self.sensitivity_solve(method, init, opts, false, None)?.0)
     }
 
     /// [`DaeProblem::solve_forward_sensitivity`] with, after the `m` parameter sensitivities,
@@ -290,19 +290,23 @@ impl<F: DaeJacobian> DaeProblem<F> {
         init: DaeInit,
         opts: &SolveOptions<f64>,
     ) -> Result<Solution<Vec<f64>>, DaeError> {
-        self.sensitivity_solve(method, init, opts, true)
+        Ok(self.sensitivity_solve(method, init, opts, true, None)?.0)
     }
 
     /// The forward-sensitivity solve: `m` parameter directions, then (with `with_u0`) one per
     /// differential start value. The start-value directions ride as extra parameters on which
-    /// `F` does not depend (`∂F/∂p = 0`), with a unit start instead of a zero one.
-    fn sensitivity_solve(
+    /// `F` does not depend (`∂F/∂p = 0`), with a unit start instead of a zero one. With
+    /// `record`, the solution's part of the steps is recorded for the discrete adjoint (which
+    /// then reverses exactly the steps the sensitivities took). Returns the solution and the
+    /// consistent `(u0, u′(t0))` of the system.
+    pub(crate) fn sensitivity_solve(
         &mut self,
         method: DaeBdf,
         init: DaeInit,
         opts: &SolveOptions<f64>,
         with_u0: bool,
-    ) -> Result<Solution<Vec<f64>>, DaeError> {
+        record: Option<&mut Vec<StepOp>>,
+    ) -> Result<SensitivitySolve, DaeError> {
         let (mut u0, mut du0) = (self.u0.clone(), self.du0.clone());
         let (n, m) = (u0.len(), self.p.len());
         let abstol = (0..n).map(|i| opts.tol.atol_at(i)).fold(0.0, f64::max);
@@ -370,8 +374,11 @@ impl<F: DaeJacobian> DaeProblem<F> {
             }
         }
         let sol = if start_dirs.is_empty() {
-            let stepper =
+            let mut stepper =
                 DaeBdfStepper::new(&mut self.f, &self.p, method, &self.differential_vars, &dua)?;
+            if let Some(rec) = record {
+                stepper = stepper.with_record(rec);
+            }
             StepLoop::new(stepper, &ua, self.tspan, opts, Callbacks::new())?.solve()?
         } else {
             // The stepper sizes the sensitivities by the parameters: pad them with the start
@@ -383,13 +390,19 @@ impl<F: DaeJacobian> DaeProblem<F> {
             };
             let mut p = self.p.clone();
             p.resize(ns, 0.0);
-            let stepper =
+            let mut stepper =
                 DaeBdfStepper::new(&mut padded, &p, method, &self.differential_vars, &dua)?;
+            if let Some(rec) = record {
+                stepper = stepper.with_record(rec);
+            }
             StepLoop::new(stepper, &ua, self.tspan, opts, Callbacks::new())?.solve()?
         };
-        Ok(sol)
+        Ok((sol, u0, du0))
     }
 }
+
+/// A forward-sensitivity solve and the system's consistent `(u0, u′(t0))`.
+pub(crate) type SensitivitySolve = (Solution<Vec<f64>>, Vec<f64>, Vec<f64>);
 
 /// A residual seen with extra parameters after its own `m`, on which it does not depend: the
 /// start-value directions of [`DaeProblem::solve_forward_sensitivity_u0`] (`∂F/∂p` is zero in

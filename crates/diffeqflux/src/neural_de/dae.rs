@@ -1,7 +1,8 @@
 //! The NeuralDae layer: a neural DAE in residual form, `F(u′, u, p, t) = 0`, whose differential
 //! rows are `u′_i − model(u)_i` and whose algebraic rows are the user's constraints
 //! `g(u, p_g, t) = 0`; solved by sciml-dae's BDF and differentiated by its staggered forward
-//! sensitivities (the exact derivative of the computed solution on its mesh).
+//! sensitivities or its discrete adjoint ([`DaeSensitivity`]; both the exact derivative of the
+//! computed solution on its mesh).
 
 use super::{check_loss, LossGradient, NeuralDe, NeuralParams, TrajectoryLoss};
 use crate::neural_de::Constraints;
@@ -314,6 +315,20 @@ impl<L: Layer, C: DaeConstraints> NeuralParams for NeuralDaeResidual<L, C> {
     }
 }
 
+/// Which gradient [`NeuralDae::loss_and_gradient`] computes; both are the exact derivative of the
+/// computed solution on its mesh.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DaeSensitivity {
+    /// Staggered forward sensitivities: one sensitivity DAE per parameter and per differential
+    /// start value, stepped with the solution (cheap for few parameters).
+    #[default]
+    Forward,
+    /// The discrete adjoint through the BDF steps: the solve records its steps, then one
+    /// reverse sweep of transposed solves with each step's converged iteration matrix (cheap
+    /// for many parameters: its cost does not grow with their number).
+    DiscreteAdjoint,
+}
+
 /// A neural DAE, DiffEqFlux's `NeuralDAE(model, constraints, tspan; differential_vars)` called
 /// with `(u0, du0)`: the residual
 ///
@@ -327,8 +342,9 @@ impl<L: Layer, C: DaeConstraints> NeuralParams for NeuralDaeResidual<L, C> {
 /// differential rows can always be solved for `u′` and the DAE has index 1 wherever
 /// `∂g/∂u_alg` is regular.) It is solved by [`DaeBdf`] after the initialisation of choice
 /// ([`DaeInit::CheckInit`] by default), and differentiated by sciml-dae's staggered forward
-/// sensitivities: `∂u/∂p` for every parameter and `∂u/∂u0_i` for every differential variable,
-/// the exact derivative of the computed solution on its mesh.
+/// sensitivities (`∂u/∂p` for every parameter and `∂u/∂u0_i` for every differential variable)
+/// or by its discrete adjoint ([`NeuralDae::sensitivity`]): the exact derivative of the
+/// computed solution on its mesh either way.
 ///
 /// ```
 /// use diffeqflux::neural_de::{Constraints, NeuralDae};
@@ -357,7 +373,7 @@ impl<L: Layer, C: DaeConstraints> NeuralParams for NeuralDaeResidual<L, C> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct NeuralDae<L, C> {
-    core: NeuralDe<NeuralDaeResidual<L, C>, DaeBdf, (), SolveOptions<f64>>,
+    core: NeuralDe<NeuralDaeResidual<L, C>, DaeBdf, DaeSensitivity, SolveOptions<f64>>,
     init: DaeInit,
 }
 
@@ -384,7 +400,7 @@ impl<L: Layer + Clone, C: DaeConstraints + Clone> NeuralDae<L, C> {
         }
         let opts = SolveOptions::default().saveat(SaveAt::Times(saveat));
         Ok(NeuralDae {
-            core: NeuralDe::new(field, tspan, DaeBdf::new(), (), opts),
+            core: NeuralDe::new(field, tspan, DaeBdf::new(), DaeSensitivity::default(), opts),
             init: DaeInit::CheckInit,
         })
     }
@@ -401,6 +417,13 @@ impl<L: Layer + Clone, C: DaeConstraints + Clone> NeuralDae<L, C> {
         *self.core.method_mut() = method;
         self
     }
+    /// How [`NeuralDae::loss_and_gradient`] differentiates (forward sensitivities by default).
+    pub fn sensitivity(self, sensitivity: DaeSensitivity) -> Self {
+        NeuralDae {
+            core: self.core.with_sensitivity(sensitivity),
+            init: self.init,
+        }
+    }
     /// How a solve makes `(u0, du0)` consistent (`CheckInit` by default: an inconsistent
     /// start is an `Err`).
     pub fn init(mut self, init: DaeInit) -> Self {
@@ -413,7 +436,9 @@ impl<L: Layer + Clone, C: DaeConstraints + Clone> NeuralDae<L, C> {
         self.core.options_mut()
     }
     /// The shared core (residual, span, method, options).
-    pub fn core(&self) -> &NeuralDe<NeuralDaeResidual<L, C>, DaeBdf, (), SolveOptions<f64>> {
+    pub fn core(
+        &self,
+    ) -> &NeuralDe<NeuralDaeResidual<L, C>, DaeBdf, DaeSensitivity, SolveOptions<f64>> {
         &self.core
     }
     /// The model.
@@ -465,10 +490,11 @@ impl<L: Layer + Clone, C: DaeConstraints + Clone> NeuralDae<L, C> {
             .solve(*self.core.method(), self.init, self.core.options())
     }
 
-    /// The loss on the trajectory and its gradients with respect to `p` and `u0`, by forward
-    /// sensitivities through the DAE BDF (one sensitivity per parameter and per differential
-    /// variable). `du0` of the result is `∂loss/∂u0`; its algebraic entries are zero, as the
-    /// algebraic start values follow from the differential ones.
+    /// The loss on the trajectory and its gradients with respect to `p` and `u0`, by the
+    /// layer's [`DaeSensitivity`]: forward sensitivities through the DAE BDF (one sensitivity per
+    /// parameter and per differential variable) or the discrete adjoint (one reverse sweep).
+    /// `du0` of the result is `∂loss/∂u0`; its algebraic entries are zero, as the algebraic
+    /// start values follow from the differential ones.
     pub fn loss_and_gradient(
         &self,
         u0: &[f64],
@@ -483,26 +509,25 @@ impl<L: Layer + Clone, C: DaeConstraints + Clone> NeuralDae<L, C> {
             }
             .into());
         }
-        let sol = self.problem(u0, du0, p)?.solve_forward_sensitivity_u0(
-            *self.core.method(),
-            self.init,
-            self.core.options(),
-        )?;
+        let (method, opts) = (*self.core.method(), self.core.options());
+        let mut prob = self.problem(u0, du0, p)?;
+        if *self.core.sensitivity() == DaeSensitivity::DiscreteAdjoint {
+            let (sol, tape) = prob.solve_with_tape(method, self.init, opts)?;
+            let (value, ubar) = checked_loss(&mut loss, &sol.t, &sol.u, u0.len())?;
+            let g = prob.discrete_adjoint(&tape, &ubar)?;
+            return Ok(LossGradient {
+                loss: value,
+                du0: g.u0,
+                dp: g.p,
+                forward: sol.stats,
+                backward: Stats::default(),
+            });
+        }
+        let sol = prob.solve_forward_sensitivity_u0(method, self.init, opts)?;
         let n = u0.len();
         let m = p.len();
         let us: Vec<Vec<f64>> = sol.u.iter().map(|s| s[..n].to_vec()).collect();
-        let (value, ubar) = loss(&sol.t, &us);
-        let value = check_loss(value)?;
-        if ubar.len() != us.len() || ubar.iter().any(|b| b.len() != n) {
-            return Err(Error::InvalidOption {
-                option: "loss",
-                reason: format!(
-                    "the loss must return one cotangent of length {n} per saved state ({} saves)",
-                    us.len()
-                ),
-            }
-            .into());
-        }
+        let (value, ubar) = checked_loss(&mut loss, &sol.t, &us, n)?;
         let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
         let mut dp = vec![0.0; m];
         let mut grad_u0 = vec![0.0; n];
@@ -524,4 +549,27 @@ impl<L: Layer + Clone, C: DaeConstraints + Clone> NeuralDae<L, C> {
             backward: Stats::default(),
         })
     }
+}
+
+/// The loss and its cotangents on the saved states `us` (each of length `n`), checked: a finite
+/// value and one cotangent of length `n` per saved state.
+fn checked_loss(
+    loss: &mut impl TrajectoryLoss,
+    t: &[f64],
+    us: &[Vec<f64>],
+    n: usize,
+) -> Result<(f64, Vec<Vec<f64>>), DaeError> {
+    let (value, ubar) = loss(t, us);
+    let value = check_loss(value)?;
+    if ubar.len() != us.len() || ubar.iter().any(|b| b.len() != n) {
+        return Err(Error::InvalidOption {
+            option: "loss",
+            reason: format!(
+                "the loss must return one cotangent of length {n} per saved state ({} saves)",
+                us.len()
+            ),
+        }
+        .into());
+    }
+    Ok((value, ubar))
 }

@@ -47,7 +47,7 @@ pub use auto::{AutoSensitivity, AutoTape};
 #[cfg(feature = "dde")]
 pub use cdde::{CddeError, CddeField, CddeHistory, CddeHistoryFn, CddeSensitivity, NeuralCdde};
 #[cfg(feature = "dae")]
-pub use dae::{DaeConstraints, NeuralDae, NeuralDaeResidual};
+pub use dae::{DaeConstraints, DaeSensitivity, NeuralDae, NeuralDaeResidual};
 pub use ffjord::{
     DiagonalNormal, Ffjord, FfjordDistribution, FfjordField, FfjordGradient, FfjordOutput,
     ProbeKind, Trace,
