@@ -13,7 +13,8 @@
 //!
 //! Profiling mode: `W8_ONLY=<text>` runs only the rows whose system or problem contains it, and
 //! `W8_FIXED=N` replaces the timing by exactly `N` solves (for `valgrind --tool=callgrind`; the
-//! row then reports the mean time of those solves).
+//! row then reports the mean time of those solves). `W8_RTOL=<rtol>` replaces the relative
+//! tolerance (for error-against-time comparisons with the peers; the workload is rtol 1e-6).
 
 use sciml_core::{FnField, Scalar};
 use sciml_dae::{DaeBdf, DaeForwardAd, DaeInit, DaeProblem, GenericResidual};
@@ -185,8 +186,14 @@ where
     {
         return Ok(());
     }
+    let rtol = match std::env::var("W8_RTOL") {
+        Ok(v) => v
+            .parse::<f64>()
+            .map_err(|e| format!("W8_RTOL={v} is not a number: {e}"))?,
+        Err(_) => RTOL,
+    };
     let opts = SolveOptions::default()
-        .tolerances(RTOL, ATOL)
+        .tolerances(rtol, ATOL)
         .saveat(SaveAt::Times(vec![t1]));
     let mut solve = || prob.solve(method, DaeInit::CheckInit, &opts);
     let sol = solve()?;
@@ -235,7 +242,7 @@ where
     }
     let s = &sol.stats;
     println!(
-        "{{\"system\": \"{}\", \"problem\": \"{}\", \"median_s\": {median:e}, \"nfe\": {}, \"njac\": {}, \"nfactor\": {}, \"nnewton\": {}, \"steps\": {}, \"accepted_steps\": {}, \"rejected_steps\": {}, \"jacobian\": \"forward-mode AD, dense LU\", \"final_state\": [{}], \"reference\": [{}], \"abs_error_vs_reference\": [{}], \"max_abs_error\": {max_abs:e}, \"max_rel_error\": {max_rel:e}, \"error_vs_reference\": {max_abs:e}{extra}}}",
+        "{{\"system\": \"{}\", \"problem\": \"{}\", \"median_s\": {median:e}, \"nfe\": {}, \"njac\": {}, \"nfactor\": {}, \"nnewton\": {}, \"steps\": {}, \"accepted_steps\": {}, \"rejected_steps\": {}, \"jacobian\": \"forward-mode AD, dense LU\", \"final_state\": [{}], \"reference\": [{}], \"abs_error_vs_reference\": [{}], \"max_abs_error\": {max_abs:e}, \"max_rel_error\": {max_rel:e}, \"rtol\": {rtol:e}, \"error_vs_reference\": {max_abs:e}{extra}}}",
         case.system, case.problem, s.nf, s.njac, s.nfactor, s.nnewton, s.steps, s.accepted, s.rejected,
         list(y), list(case.reference), list(&abs)
     );

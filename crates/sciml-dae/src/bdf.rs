@@ -162,6 +162,17 @@ impl Jacobian for HeldJacobian {
 
 /// The weighted RMS norm `sqrt(Σ_{i∈mask} (e_i/(atol_i + rtol_i·max(|a_i|, |b_i|)))² / m)`.
 fn wrms(e: &[f64], a: &[f64], b: &[f64], tol: &Tolerance<f64>, mask: Option<&[bool]>) -> f64 {
+    // Scalar tolerances without a mask (the common case): the same arithmetic, in the same
+    // order, without the per-component tolerance and mask look-ups.
+    if let (Some((rtol, atol)), None) = (tol.scalars(), mask) {
+        let n = e.len().min(a.len()).min(b.len());
+        let mut s = 0.0;
+        for ((ei, ai), bi) in e[..n].iter().zip(&a[..n]).zip(&b[..n]) {
+            let r = ei / (atol + rtol * ai.abs().max(bi.abs()));
+            s += r * r;
+        }
+        return if n == 0 { 0.0 } else { (s / n as f64).sqrt() };
+    }
     let (mut s, mut m) = (0.0, 0usize);
     for i in 0..e.len() {
         if mask.is_some_and(|mk| !mk[i]) {

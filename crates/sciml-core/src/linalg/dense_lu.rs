@@ -241,6 +241,10 @@ impl<R: LinalgReal> DenseLu<R> {
             2 => return self.solve_small::<2>(b),
             3 => return self.solve_small::<3>(b),
             4 => return self.solve_small::<4>(b),
+            5 => return self.solve_small::<5>(b),
+            6 => return self.solve_small::<6>(b),
+            7 => return self.solve_small::<7>(b),
+            8 => return self.solve_small::<8>(b),
             _ => {}
         }
         self.solve_general(b)
@@ -456,7 +460,7 @@ mod tests {
             seed ^= seed << 17;
             (seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5
         };
-        for n in 1..=4 {
+        for n in 1..=8 {
             for trial in 0..50 {
                 let entries: Vec<f64> = (0..n * n).map(|_| next()).collect();
                 let a = mat(n, |i, j| entries[j * n + i]);
