@@ -126,6 +126,9 @@ impl ScalarHistory for CddeHistory {
             out.iter_mut().for_each(|o| *o = S::cst(f64::NAN));
         }
     }
+    fn depends_on_params(&self) -> bool {
+        false
+    }
 }
 
 /// The layer's history for a whole batch (`out` holds whole states): one state repeated for
@@ -136,9 +139,8 @@ struct TiledHistory {
     n: usize,
 }
 
-impl ScalarHistory for TiledHistory {
-    fn eval<S: Scalar<Re = f64>>(&self, _p: &[S], t: f64, out: &mut [S]) {
-        let h = self.history.at(t);
+impl TiledHistory {
+    fn fill<S: Scalar<Re = f64>>(&self, h: &[f64], out: &mut [S]) {
         if (h.len() == self.n && out.len() % self.n == 0) || h.len() == out.len() {
             for (o, x) in out.iter_mut().zip(h.iter().cycle()) {
                 *o = S::cst(*x);
@@ -147,6 +149,19 @@ impl ScalarHistory for TiledHistory {
             // A wrong length during the solve ends it with `DdeError::HistoryNonFinite`.
             out.iter_mut().for_each(|o| *o = S::cst(f64::NAN));
         }
+    }
+}
+
+impl ScalarHistory for TiledHistory {
+    fn eval<S: Scalar<Re = f64>>(&self, _p: &[S], t: f64, out: &mut [S]) {
+        match &self.history {
+            // Read in place: the adjoint reads the history once per stage before t0 + lag.
+            CddeHistory::Constant(u) => self.fill(u, out),
+            CddeHistory::Function(h) => self.fill(&h(t), out),
+        }
+    }
+    fn depends_on_params(&self) -> bool {
+        false
     }
 }
 
@@ -196,15 +211,18 @@ impl<L, S: Scalar<Re = f64>> CddeField<L, S> {
     /// Places the state in the network's input `[u; u(t−τ₁); …]`, per sample.
     fn put_state(&mut self, u: &[S]) {
         let (n, width) = (self.n, self.n * (1 + self.lags.len()));
+        // Element loops, not `copy_from_slice`: a state of one or two values per sample would
+        // otherwise be a `memcpy` call per sample.
         for (col, ub) in self.x.chunks_exact_mut(width).zip(u.chunks_exact(n)) {
-            col[..n].copy_from_slice(ub);
+            col[..n].iter_mut().zip(ub).for_each(|(c, x)| *c = *x);
         }
     }
     /// Places the read at lag `k` in the network's input, per sample.
     fn put_read(&mut self, k: usize, past: &[S]) {
         let (n, width) = (self.n, self.n * (1 + self.lags.len()));
         for (col, hb) in self.x.chunks_exact_mut(width).zip(past.chunks_exact(n)) {
-            col[(k + 1) * n..(k + 2) * n].copy_from_slice(hb);
+            let part = &mut col[(k + 1) * n..(k + 2) * n];
+            part.iter_mut().zip(hb).for_each(|(c, x)| *c = *x);
         }
     }
 }
@@ -240,6 +258,15 @@ impl<L: Layer, S: Scalar<Re = f64>> DdeFunction for CddeField<L, S> {
             p,
         };
         self.model.forward(inp, du, &mut self.ws);
+    }
+}
+
+impl<L, S: Scalar<Re = f64>> CddeField<L, S> {
+    /// The reads `rhs` makes, in its order: one per lag, at times that do not depend on `u`.
+    fn read_lags(&self, h: &mut History<'_, Vec<S>, Vec<S>>, t: f64) {
+        for lag in &self.lags {
+            h.value(t - lag);
+        }
     }
 }
 
@@ -284,6 +311,19 @@ impl<L: Layer + Clone> DdeVjp for CddeField<L, f64> {
             }
         }
         Ok(())
+    }
+
+    /// The lags are constant: the reads need no network evaluation.
+    fn replay_reads(
+        &mut self,
+        _du: &mut Vec<f64>,
+        _u: &Vec<f64>,
+        h: &mut History<'_, Vec<f64>, Vec<f64>>,
+        _p: &Vec<f64>,
+        t: f64,
+    ) -> bool {
+        self.read_lags(h, t);
+        false
     }
 }
 
