@@ -211,18 +211,15 @@ impl<L, S: Scalar<Re = f64>> CddeField<L, S> {
     /// Places the state in the network's input `[u; u(t−τ₁); …]`, per sample.
     fn put_state(&mut self, u: &[S]) {
         let (n, width) = (self.n, self.n * (1 + self.lags.len()));
-        // Element loops, not `copy_from_slice`: a state of one or two values per sample would
-        // otherwise be a `memcpy` call per sample.
         for (col, ub) in self.x.chunks_exact_mut(width).zip(u.chunks_exact(n)) {
-            col[..n].iter_mut().zip(ub).for_each(|(c, x)| *c = *x);
+            col[..n].copy_from_slice(ub);
         }
     }
     /// Places the read at lag `k` in the network's input, per sample.
     fn put_read(&mut self, k: usize, past: &[S]) {
         let (n, width) = (self.n, self.n * (1 + self.lags.len()));
         for (col, hb) in self.x.chunks_exact_mut(width).zip(past.chunks_exact(n)) {
-            let part = &mut col[(k + 1) * n..(k + 2) * n];
-            part.iter_mut().zip(hb).for_each(|(c, x)| *c = *x);
+            col[(k + 1) * n..(k + 2) * n].copy_from_slice(hb);
         }
     }
 }
