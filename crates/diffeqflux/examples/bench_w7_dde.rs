@@ -102,11 +102,30 @@ where
     C: Clone + Send,
 {
     let system = format!("sciml-rs MethodOfSteps({name}){}", state_note::<V>());
-    if !wanted(problem, &system) {
+    let alg = MethodOfSteps::new(method);
+    alg_row(problem, &system, prob, alg, (opts, rtol), reference)
+}
+
+/// Solves a scalar DDE problem with `alg`, times it and prints the row named `system`.
+fn alg_row<F, M, C, V>(
+    problem: &str,
+    system: &str,
+    prob: &mut DdeProblem<F>,
+    alg: MethodOfSteps<M>,
+    (opts, rtol): (&SolveOptions<f64>, f64),
+    reference: f64,
+) -> Result<()>
+where
+    F: DdeFunction<V = V>,
+    V: State<S = f64> + std::ops::Index<usize, Output = f64>,
+    M: for<'h> OdeMethod<DdeField<'h, F>, Cache = C> + Clone,
+    C: Clone + Send,
+{
+    if !wanted(problem, system) {
         return Ok(());
     }
-    let sol = prob.solve(MethodOfSteps::new(method), opts)?;
-    let median = time_it(|| prob.solve(MethodOfSteps::new(method), opts))?;
+    let sol = prob.solve(alg.clone(), opts)?;
+    let median = time_it(|| prob.solve(alg.clone(), opts))?;
     let u = sol.u.last().ok_or("empty solution")?[0];
     let err = (u - reference).abs();
     let s = &sol.stats;
@@ -273,6 +292,11 @@ fn mackey_glass_rows() -> Result<()> {
     scalar_row(p, "Vern7", &mut prob, Vern7, (&opts, 1e-6), reference)?;
     scalar_row(p, "Bs3", &mut prob, Bs3, (&opts, 1e-6), reference)?;
     scalar_row(p, "Dp5", &mut prob, Dp5, (&opts, 1e-6), reference)?;
+    // The same with only the last 17 time units (the lag) of history kept: the store reuses
+    // the dropped steps' vectors instead of allocating new ones.
+    let windowed = MethodOfSteps::new(Dp5).history_window(17.0);
+    let system = "sciml-rs MethodOfSteps(Dp5).history_window(17)";
+    alg_row(p, system, &mut prob, windowed, (&opts, 1e-6), reference)?;
     scalar_row(p, "Tsit5", &mut prob, Tsit5, (&opts, 1e-6), reference)?;
     scalar_row(p, "Vern6", &mut prob, Vern6, (&opts, 1e-6), reference)?;
     scalar_row(p, "Vern9", &mut prob, Vern9, (&opts, 1e-6), reference)?;
