@@ -5,7 +5,7 @@
 //! - `mackey_glass`: `u' = β u(t−τ)/(1 + u(t−τ)^n) − γ u`, β = 0.2, γ = 0.1, n = 10, τ = 17,
 //!   `u = 0.5` for `t ≤ 0`, on [0, 500] at rtol 1e-6, atol 1e-9; the error against a tight
 //!   reference computed here (Vern9 at rtol 1e-12 and 1e-13), printed beside the peer script's
-//!   1.1539058555.
+//!   1.1539058555. One row keeps only the last 17 time units of history (`history_window`).
 //! - `neural`: one forward + gradient of the neural DDE `x' = f_θ([x(t), x(t − 1)])`,
 //!   `f_θ` = Linear(2, 32) → tanh → Linear(32, 1), batch of 64 constant histories, saved at 51
 //!   times on [0, 5], mean squared error against the data, RK4 with fixed step 0.1; weights and
