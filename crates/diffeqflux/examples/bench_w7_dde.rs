@@ -5,26 +5,29 @@
 //! - `mackey_glass`: `u' = β u(t−τ)/(1 + u(t−τ)^n) − γ u`, β = 0.2, γ = 0.1, n = 10, τ = 17,
 //!   `u = 0.5` for `t ≤ 0`, on [0, 500] at rtol 1e-6, atol 1e-9; the error against a tight
 //!   reference computed here (Vern9 at rtol 1e-12 and 1e-13), printed beside the peer script's
-//!   1.1539058555.
+//!   1.1539058555. One row keeps only the last 17 time units of history (`history_window`).
 //! - `neural`: one forward + gradient of the neural DDE `x' = f_θ([x(t), x(t − 1)])`,
 //!   `f_θ` = Linear(2, 32) → tanh → Linear(32, 1), batch of 64 constant histories, saved at 51
 //!   times on [0, 5], mean squared error against the data, RK4 with fixed step 0.1; weights and
-//!   data from the peers' `w7_neural_init.json`. Ours is `NeuralCdde` with forward-mode
-//!   gradients (`DdeForwardDiff`: one dual-number solve per parameter and state), in f64 (the
-//!   layer has no f32 or batched form yet), one trajectory at a time. The gradient is checked
-//!   against central differences of the loss (untimed).
+//!   data from the peers' `w7_neural_init.json`. Ours is `NeuralCdde` with the discrete
+//!   adjoint (`DdeDiscreteAdjoint`), the batch of 64 as one state (sample i's history its own
+//!   x0_i), in f64 (the layer has no f32 form). Untimed, the gradient is checked against central
+//!   differences of the loss (7 weights) and against forward mode (dual numbers through the
+//!   same steps, all 129 weights); forward mode is not timed as a row (it takes seconds: one
+//!   dual solve per weight and per sample).
 //!
 //! One JSON row per (problem, method): median time, RHS evaluations, steps, final state (or
 //! final loss) and the error. The first row of each problem is that problem's reference for the
 //! ratios in `cargo xtask bench W7`.
 //!
 //! `W7_ONLY=<text>` runs only the rows whose system or problem contains the text; `W7_FIXED=N`
-//! replaces the timing by exactly `N` solves (for `valgrind --tool=callgrind`).
+//! replaces the timing by exactly `N` solves (for `valgrind --tool=callgrind`) and skips the
+//! neural row's forward-mode check.
 //! `SCIML_SHARED_PEERS` names the folder with `w7_neural_init.json` (default
 //! `<workspace>/../shared/peers`).
 #![allow(clippy::ptr_arg)]
 
-use diffeqflux::neural_de::{CddeHistory, NeuralCdde};
+use diffeqflux::neural_de::{CddeHistory, CddeSensitivity, NeuralCdde};
 use diffeqflux::nn::{Activation, Chain, Dense};
 use sciml_core::State;
 use sciml_dde::{DdeField, DdeFn, DdeFunction, DdeProblem, History, InitialHistory, MethodOfSteps};
@@ -99,11 +102,30 @@ where
     C: Clone + Send,
 {
     let system = format!("sciml-rs MethodOfSteps({name}){}", state_note::<V>());
-    if !wanted(problem, &system) {
+    let alg = MethodOfSteps::new(method);
+    alg_row(problem, &system, prob, alg, (opts, rtol), reference)
+}
+
+/// Solves a scalar DDE problem with `alg`, times it and prints the row named `system`.
+fn alg_row<F, M, C, V>(
+    problem: &str,
+    system: &str,
+    prob: &mut DdeProblem<F>,
+    alg: MethodOfSteps<M>,
+    (opts, rtol): (&SolveOptions<f64>, f64),
+    reference: f64,
+) -> Result<()>
+where
+    F: DdeFunction<V = V>,
+    V: State<S = f64> + std::ops::Index<usize, Output = f64>,
+    M: for<'h> OdeMethod<DdeField<'h, F>, Cache = C> + Clone,
+    C: Clone + Send,
+{
+    if !wanted(problem, system) {
         return Ok(());
     }
-    let sol = prob.solve(MethodOfSteps::new(method), opts)?;
-    let median = time_it(|| prob.solve(MethodOfSteps::new(method), opts))?;
+    let sol = prob.solve(alg.clone(), opts)?;
+    let median = time_it(|| prob.solve(alg.clone(), opts))?;
     let u = sol.u.last().ok_or("empty solution")?[0];
     let err = (u - reference).abs();
     let s = &sol.stats;
@@ -270,6 +292,11 @@ fn mackey_glass_rows() -> Result<()> {
     scalar_row(p, "Vern7", &mut prob, Vern7, (&opts, 1e-6), reference)?;
     scalar_row(p, "Bs3", &mut prob, Bs3, (&opts, 1e-6), reference)?;
     scalar_row(p, "Dp5", &mut prob, Dp5, (&opts, 1e-6), reference)?;
+    // The same with only the last 17 time units (the lag) of history kept: the store reuses
+    // the dropped steps' vectors instead of allocating new ones.
+    let windowed = MethodOfSteps::new(Dp5).history_window(17.0);
+    let system = "sciml-rs MethodOfSteps(Dp5).history_window(17)";
+    alg_row(p, system, &mut prob, windowed, (&opts, 1e-6), reference)?;
     scalar_row(p, "Tsit5", &mut prob, Tsit5, (&opts, 1e-6), reference)?;
     scalar_row(p, "Vern6", &mut prob, Vern6, (&opts, 1e-6), reference)?;
     scalar_row(p, "Vern9", &mut prob, Vern9, (&opts, 1e-6), reference)?;
@@ -331,8 +358,13 @@ fn read_neural_init() -> Result<NeuralInit> {
     })
 }
 
+/// Relative difference of `a` from `b`, against `b`'s size (at least 1e-8).
+fn rel_diff(a: f64, b: f64) -> f64 {
+    (a - b).abs() / b.abs().max(1e-8)
+}
+
 fn neural_row() -> Result<()> {
-    let system = "sciml-rs NeuralCdde RK4 dt 0.1, forward mode (DdeForwardDiff), f64, batch looped";
+    let system = "sciml-rs NeuralCdde RK4 dt 0.1, discrete adjoint, f64, batch of 64 in one solve";
     if !wanted("neural", system) {
         return Ok(());
     }
@@ -343,58 +375,48 @@ fn neural_row() -> Result<()> {
         Dense::new(2, 32, Activation::Tanh),
         Dense::new(32, 1, Activation::Identity),
     ))?;
-    // One layer per trajectory: the history is that trajectory's constant x0.
-    let mut layers = Vec::with_capacity(nb);
-    for &x0 in &init.x0 {
+    // One layer for the whole batch: sample i's history is its own constant x0_i.
+    let build = |sensitivity: CddeSensitivity| -> Result<_> {
         let mut l = NeuralCdde::new(
             model.clone(),
             (0.0, 5.0),
-            CddeHistory::Constant(vec![x0]),
+            CddeHistory::Constant(init.x0.clone()),
             vec![1.0],
             Rk4,
             init.ts.clone(),
-        )?;
+        )?
+        .with_sensitivity(sensitivity);
         *l.options_mut() = l.options_mut().clone().fixed_step(0.1);
-        layers.push(l);
-    }
-    // Mean over (batch, time) of the squared error, and its gradient in the weights.
-    let iteration = |p: &[f64]| -> Result<(f64, Vec<f64>, usize)> {
-        let mut loss = 0.0;
-        let mut grad = vec![0.0; p.len()];
-        let mut nfe = 0;
-        for ((layer, &x0), data) in layers.iter().zip(&init.x0).zip(&init.data) {
-            let g = layer.loss_and_gradient(&[x0], p, |_t: &[f64], us: &[Vec<f64>]| {
-                let mut l = 0.0;
-                let mut bars = Vec::with_capacity(us.len());
-                for (u, d) in us.iter().zip(data) {
-                    let r = u[0] - d;
-                    l += scale * r * r;
-                    bars.push(vec![2.0 * scale * r]);
-                }
-                (l, bars)
-            })?;
-            loss += g.loss;
-            grad.iter_mut().zip(&g.dp).for_each(|(a, b)| *a += b);
-            nfe += g.forward.nf + g.backward.nf;
+        Ok(l)
+    };
+    let adjoint = build(CddeSensitivity::DiscreteAdjoint)?;
+    // Mean over (batch, time) of the squared error; its cotangents of the saved states.
+    let mse = |_t: &[f64], us: &[Vec<f64>]| {
+        let mut l = 0.0;
+        let mut bars = Vec::with_capacity(us.len());
+        for (k, u) in us.iter().enumerate() {
+            let mut bar = vec![0.0; u.len()];
+            for ((b, x), d) in bar.iter_mut().zip(u).zip(&init.data) {
+                let r = x - d[k];
+                l += scale * r * r;
+                *b = 2.0 * scale * r;
+            }
+            bars.push(bar);
         }
-        Ok((loss, grad, nfe))
+        (l, bars)
+    };
+    let iteration = |layer: &NeuralCdde<_, Rk4>, p: &[f64]| -> Result<(f64, Vec<f64>, usize)> {
+        let g = layer.loss_and_gradient(&init.x0, p, mse)?;
+        Ok((g.loss, g.dp, g.forward.nf + g.backward.nf))
     };
     let loss_only = |p: &[f64]| -> Result<f64> {
-        let mut loss = 0.0;
-        for (layer, (&x0, data)) in layers.iter().zip(init.x0.iter().zip(&init.data)) {
-            let sol = layer.solve(&[x0], p)?;
-            loss += sol
-                .u
-                .iter()
-                .zip(data)
-                .map(|(u, d)| scale * (u[0] - d) * (u[0] - d))
-                .sum::<f64>();
-        }
-        Ok(loss)
+        let sol = adjoint.solve(&init.x0, p)?;
+        Ok(mse(&sol.t, &sol.u).0)
     };
-    let (loss, grad, nfe) = iteration(&init.params)?;
-    // Untimed check: central differences of the loss in a few weights of each layer.
-    let mut worst: f64 = 0.0;
+    let (loss, grad, nfe) = iteration(&adjoint, &init.params)?;
+    // Untimed checks: central differences of the loss in a few weights of each layer, and
+    // forward mode (dual numbers through the same fixed-step solve) once, every weight.
+    let mut worst_fd: f64 = 0.0;
     for &i in &[0usize, 7, 64, 80, 96, 110, 128] {
         let h = 1e-6;
         let mut p = init.params.clone();
@@ -402,25 +424,45 @@ fn neural_row() -> Result<()> {
         let up = loss_only(&p)?;
         p[i] -= 2.0 * h;
         let down = loss_only(&p)?;
-        let fd = (up - down) / (2.0 * h);
-        worst = worst.max((grad[i] - fd).abs() / fd.abs().max(1e-8));
+        worst_fd = worst_fd.max(rel_diff(grad[i], (up - down) / (2.0 * h)));
     }
+    // `W7_FIXED` (profiling) skips the forward-mode check: it costs seconds.
+    let profiling = std::env::var_os("W7_FIXED").is_some();
+    let forward = build(CddeSensitivity::ForwardDiff)?;
+    let t = Instant::now();
+    let (fwd_loss, fwd_grad, _) = if profiling {
+        (loss, grad.clone(), 0)
+    } else {
+        iteration(&forward, &init.params)?
+    };
+    let forward_s = t.elapsed().as_secs_f64();
+    let gmax = fwd_grad.iter().fold(0.0_f64, |a, g| a.max(g.abs()));
+    let worst_fwd = grad
+        .iter()
+        .zip(&fwd_grad)
+        .fold(0.0_f64, |a, (x, y)| a.max((x - y).abs()))
+        / gmax.max(1e-300);
+    eprintln!(
+        "W7 neural: adjoint loss {loss:.15e}, forward-mode loss {fwd_loss:.15e}; \
+         max |adjoint - forward mode| / max |gradient| = {worst_fwd:.1e} over 129 weights; \
+         max relative difference from central differences (7 weights) {worst_fd:.1e}; \
+         one forward-mode iteration took {forward_s:.2} s (untimed, not a row)"
+    );
     let norm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
-    // A few iterations are enough for a median: one takes a large fraction of a second.
     let mut times = Vec::new();
     let repeats = std::env::var("W7_FIXED")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(5);
+        .unwrap_or(21);
     for _ in 0..repeats {
         let t = Instant::now();
-        std::hint::black_box(iteration(&init.params)?);
+        std::hint::black_box(iteration(&adjoint, &init.params)?);
         times.push(t.elapsed().as_secs_f64());
     }
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
     println!(
-        "{{\"system\": \"{system}\", \"problem\": \"neural\", \"median_s\": {median:e}, \"min_s\": {:e}, \"max_s\": {:e}, \"repeats\": {repeats}, \"nfe\": {nfe}, \"final_loss\": {loss:.10e}, \"grad_norm_weights\": {norm:e}, \"grad_max_rel_diff_vs_central_differences\": {worst:e}, \"error_vs_reference\": {worst:e}, \"error_kind\": \"gradient against central differences of the loss (7 weights)\", \"dtype\": \"float64\", \"note\": \"nfe = network evaluations, forward plus dual-number solves (one per parameter and state), summed over the 64 trajectories\"}}",
+        "{{\"system\": \"{system}\", \"problem\": \"neural\", \"median_s\": {median:e}, \"min_s\": {:e}, \"max_s\": {:e}, \"repeats\": {repeats}, \"nfe\": {nfe}, \"final_loss\": {loss:.10e}, \"grad_norm_weights\": {norm:e}, \"grad_max_rel_diff_vs_central_differences\": {worst_fd:e}, \"grad_max_diff_vs_forward_mode\": {worst_fwd:e}, \"forward_mode_iteration_s\": {forward_s:e}, \"error_vs_reference\": {worst_fd:e}, \"error_kind\": \"gradient against central differences of the loss (7 weights)\", \"dtype\": \"float64\", \"note\": \"nfe = batched network evaluations, forward solve plus the adjoint's replay and reverse passes; grad_max_diff_vs_forward_mode is max|adjoint - dual numbers| / max|gradient| over all 129 weights\"}}",
         times[0],
         times[times.len() - 1]
     );

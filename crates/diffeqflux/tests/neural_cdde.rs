@@ -165,6 +165,65 @@ fn a_batch_gradient_is_the_sum_of_its_samples() {
     assert!(matches!(e, CddeError::BatchLength { got: 3, n: 2 }), "{e}");
 }
 
+/// A batch whose samples each have their own constant history (one state per sample) is the
+/// samples solved one at a time with their own histories: same loss, dp summed, du0 side by
+/// side (adjoint, fixed steps so both take the same mesh).
+#[test]
+fn a_batch_with_one_history_per_sample_is_its_samples_solved_alone() {
+    let samples = [[2.0, 0.0], [0.5, -1.0], [-1.0, 0.3]];
+    let u0: Vec<f64> = samples.iter().flatten().copied().collect();
+    let build = |history: Vec<f64>| {
+        let mut l = NeuralCdde::new(
+            model(6),
+            (0.0, 1.0),
+            CddeHistory::Constant(history),
+            vec![0.1, 0.2],
+            Tsit5,
+            saves().into_iter().filter(|t| *t <= 1.0).collect(),
+        )
+        .expect("valid layer")
+        .with_sensitivity(CddeSensitivity::DiscreteAdjoint);
+        *l.options_mut() = l.options_mut().clone().fixed_step(0.05);
+        l
+    };
+    let batch = build(u0.clone());
+    let p = batch.init_params(3);
+    let g = batch.loss_and_gradient(&u0, &p, loss).expect("batch");
+    let (mut dp, mut du0, mut total) = (vec![0.0; p.len()], Vec::new(), 0.0);
+    for x in &samples {
+        let gi = build(x.to_vec())
+            .loss_and_gradient(x, &p, loss)
+            .expect("sample");
+        dp.iter_mut().zip(&gi.dp).for_each(|(a, b)| *a += b);
+        du0.extend(gi.du0);
+        total += gi.loss;
+    }
+    assert!((g.loss - total).abs() <= 1e-12 * total, "loss");
+    // The histories differ, so a history shared by all samples would give another loss.
+    let shared = build(samples[0].to_vec());
+    let other = shared.loss_and_gradient(&u0, &p, loss).expect("shared");
+    assert!((other.loss - total).abs() > 1e-6 * total);
+    for (a, b) in g.dp.iter().zip(&dp).chain(g.du0.iter().zip(&du0)) {
+        assert!((a - b).abs() <= 1e-11 * b.abs().max(1.0), "{a} vs {b}");
+    }
+    // Histories for two samples with a u0 of three.
+    let e = build(u0[..4].to_vec())
+        .solve(&u0, &p)
+        .expect_err("two histories, three samples");
+    assert!(
+        matches!(
+            e,
+            CddeError::BatchHistoryLength {
+                expected: 6,
+                got: 4,
+                n: 2,
+                batch: 3
+            }
+        ),
+        "{e}"
+    );
+}
+
 #[test]
 fn bad_input_is_an_error() {
     let zero = || CddeHistory::Constant(vec![0.0, 0.0]);

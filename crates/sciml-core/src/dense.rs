@@ -186,6 +186,11 @@ pub struct DenseOutput<V: State> {
     vectors: Vec<V>,
     #[serde(default)]
     first: usize,
+    /// Vectors of compacted-away steps, reused by later pushes (`clone_from` keeps a heap
+    /// state's allocation), so a solve that drops its old history allocates nothing per step
+    /// once the store has reached its size.
+    #[serde(skip)]
+    spare: Vec<V>,
 }
 
 impl<V: State> DenseOutput<V> {
@@ -197,6 +202,7 @@ impl<V: State> DenseOutput<V> {
             heads: Vec::new(),
             vectors: Vec::new(),
             first: 0,
+            spare: Vec::new(),
         }
     }
     /// Order of the interpolant.
@@ -213,8 +219,21 @@ impl<V: State> DenseOutput<V> {
             start: self.vectors.len(),
             len: ks.len(),
         });
-        self.vectors.push(y0.clone());
-        self.vectors.extend(ks.iter().cloned());
+        self.stash(y0);
+        for k in ks {
+            self.stash(k);
+        }
+    }
+    /// Appends a copy of `v`, in a spare vector's storage when there is one.
+    fn stash(&mut self, v: &V) {
+        let copy = match self.spare.pop() {
+            Some(mut s) => {
+                s.clone_from(v);
+                s
+            }
+            None => v.clone(),
+        };
+        self.vectors.push(copy);
     }
     /// The steps kept.
     fn kept(&self) -> &[StepHead<Re<V>>] {
@@ -302,7 +321,8 @@ impl<V: State> DenseOutput<V> {
                 .get(self.first)
                 .map_or(self.vectors.len(), |h| h.start);
             self.heads.drain(..self.first);
-            self.vectors.drain(..start);
+            // No more than the store held before compaction, so memory stays bounded.
+            self.spare.extend(self.vectors.drain(..start));
             for h in self.heads.iter_mut() {
                 h.start -= start;
             }
@@ -390,6 +410,33 @@ mod tests {
         }
         // Compaction keeps the store near the kept size.
         assert!(d.vectors.len() <= 2 * 2 * d.len(), "{}", d.vectors.len());
+    }
+
+    /// Steps pushed after a compaction reuse the dropped steps' allocations, and the store
+    /// then holds bitwise the same steps as one that never dropped anything.
+    #[test]
+    fn pushes_after_compaction_reuse_dropped_vectors() {
+        let mut d = parabola_pieces(8);
+        d.drop_before(6.5);
+        let spare: Vec<*const f64> = d.spare.iter().map(|v| v.as_ptr()).collect();
+        assert_eq!(
+            spare.len(),
+            2 * 6,
+            "six steps of two vectors were compacted away"
+        );
+        let full = parabola_pieces(12);
+        for k in 8..12 {
+            let s = full.segment(k).expect("pushed");
+            d.push_step(s.t0, s.h, s.t_end, s.y0, s.ks);
+        }
+        assert_eq!(d.spare.len(), 2 * 6 - 2 * 4);
+        for (k, seg) in d.segments().enumerate() {
+            let want = full.segment(6 + k).expect("same step");
+            assert_eq!((seg.t0, seg.y0, seg.ks), (want.t0, want.y0, want.ks));
+            if k >= 2 {
+                assert!(spare.contains(&seg.y0.as_ptr()), "step {k} allocated anew");
+            }
+        }
     }
 
     #[test]

@@ -45,8 +45,9 @@ pub enum CddeError {
         /// The value given.
         value: f64,
     },
-    /// The history has a length other than the state's.
-    #[error("the history gives {got} values at t = {t}; it must give {expected} (the network's output size)")]
+    /// The history has a length other than the state's (or, for a batch, a whole number of
+    /// states).
+    #[error("the history gives {got} values at t = {t}; it must give {expected} (the network's output size), or one state per sample of a batch")]
     HistoryLength {
         /// The state's length.
         expected: usize,
@@ -65,6 +66,18 @@ pub enum CddeError {
         /// The state's length (the network's output size).
         n: usize,
     },
+    /// The history gives states for a batch of another size than `u0`'s.
+    #[error("the history gives {got} values: one state of {n} values for every sample, or one per sample ({expected} for the {batch} samples of u0)")]
+    BatchHistoryLength {
+        /// `B·n`, for the batch `u0` holds.
+        expected: usize,
+        /// The history's length.
+        got: usize,
+        /// The state's length (the network's output size).
+        n: usize,
+        /// The number of samples in `u0`.
+        batch: usize,
+    },
     /// The loss is NaN or infinite.
     #[error("the loss is {0}; a finite loss is needed for a gradient")]
     NonFiniteLoss(f64),
@@ -77,7 +90,9 @@ pub enum CddeError {
 pub type CddeHistoryFn = Arc<dyn Fn(f64) -> Vec<f64> + Send + Sync>;
 
 /// The history of a [`NeuralCdde`] before `t0`. It does not depend on the network's parameters
-/// (DiffEqFlux passes them to `hist(p, t)`, but its examples ignore them).
+/// (DiffEqFlux passes them to `hist(p, t)`, but its examples ignore them). It gives one state
+/// (`n` values), the same for every sample of a batch, or one state per sample (`B·n` values,
+/// sample after sample, for a `u0` of `B` samples).
 #[derive(Clone)]
 pub enum CddeHistory {
     /// The same state at every earlier time.
@@ -111,19 +126,22 @@ impl ScalarHistory for CddeHistory {
             out.iter_mut().for_each(|o| *o = S::cst(f64::NAN));
         }
     }
+    fn depends_on_params(&self) -> bool {
+        false
+    }
 }
 
-/// The layer's history repeated for every sample of a batch (`out` holds whole states).
+/// The layer's history for a whole batch (`out` holds whole states): one state repeated for
+/// every sample, or one state per sample as given.
 #[derive(Clone)]
 struct TiledHistory {
     history: CddeHistory,
     n: usize,
 }
 
-impl ScalarHistory for TiledHistory {
-    fn eval<S: Scalar<Re = f64>>(&self, _p: &[S], t: f64, out: &mut [S]) {
-        let h = self.history.at(t);
-        if h.len() == self.n && out.len() % self.n == 0 {
+impl TiledHistory {
+    fn fill<S: Scalar<Re = f64>>(&self, h: &[f64], out: &mut [S]) {
+        if (h.len() == self.n && out.len() % self.n == 0) || h.len() == out.len() {
             for (o, x) in out.iter_mut().zip(h.iter().cycle()) {
                 *o = S::cst(*x);
             }
@@ -131,6 +149,19 @@ impl ScalarHistory for TiledHistory {
             // A wrong length during the solve ends it with `DdeError::HistoryNonFinite`.
             out.iter_mut().for_each(|o| *o = S::cst(f64::NAN));
         }
+    }
+}
+
+impl ScalarHistory for TiledHistory {
+    fn eval<S: Scalar<Re = f64>>(&self, _p: &[S], t: f64, out: &mut [S]) {
+        match &self.history {
+            // Read in place: the adjoint reads the history once per stage before t0 + lag.
+            CddeHistory::Constant(u) => self.fill(u, out),
+            CddeHistory::Function(h) => self.fill(&h(t), out),
+        }
+    }
+    fn depends_on_params(&self) -> bool {
+        false
     }
 }
 
@@ -227,6 +258,15 @@ impl<L: Layer, S: Scalar<Re = f64>> DdeFunction for CddeField<L, S> {
     }
 }
 
+impl<L, S: Scalar<Re = f64>> CddeField<L, S> {
+    /// The reads `rhs` makes, in its order: one per lag, at times that do not depend on `u`.
+    fn read_lags(&self, h: &mut History<'_, Vec<S>, Vec<S>>, t: f64) {
+        for lag in &self.lags {
+            h.value(t - lag);
+        }
+    }
+}
+
 impl<L: Layer + Clone> DualDde for CddeField<L, f64> {
     type Dual = CddeField<L, Dual64>;
     fn to_dual(&self) -> CddeField<L, Dual64> {
@@ -269,6 +309,19 @@ impl<L: Layer + Clone> DdeVjp for CddeField<L, f64> {
         }
         Ok(())
     }
+
+    /// The lags are constant: the reads need no network evaluation.
+    fn replay_reads(
+        &mut self,
+        _du: &mut Vec<f64>,
+        _u: &Vec<f64>,
+        h: &mut History<'_, Vec<f64>, Vec<f64>>,
+        _p: &Vec<f64>,
+        t: f64,
+    ) -> bool {
+        self.read_lags(h, t);
+        false
+    }
 }
 
 /// A neural delay differential equation: `u'(t) = model([u(t); u(t−τ₁); …; u(t−τₖ)]; p)` on
@@ -280,7 +333,8 @@ impl<L: Layer + Clone> DdeVjp for CddeField<L, f64> {
 ///
 /// A batch: `u0` of `B·n` values (sample after sample) solves `B` trajectories as one system
 /// with one step size; the saved states then hold `B·n` values too, and `du0` has one block
-/// per sample. The history is the same for every sample.
+/// per sample. The history is the same for every sample, or one per sample
+/// ([`CddeHistory`] of `B·n` values).
 ///
 /// ```
 /// use diffeqflux::nn::{Activation, Chain, Dense};
@@ -341,7 +395,8 @@ impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
         let largest = lags.iter().copied().fold(0.0, f64::max);
         for t in [tspan.0 - largest, tspan.0] {
             let got = history.at(t).len();
-            if got != n {
+            // One state, or whole states for a batch (its size is checked against `u0`'s).
+            if got == 0 || got.checked_rem(n) != Some(0) {
                 return Err(CddeError::HistoryLength {
                     expected: n,
                     got,
@@ -406,6 +461,15 @@ impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
         let n = self.field.n;
         if u0.is_empty() || u0.len() % n != 0 {
             return Err(CddeError::BatchLength { got: u0.len(), n });
+        }
+        let got = self.history.at(self.tspan.0).len();
+        if got != n && got != u0.len() {
+            return Err(CddeError::BatchHistoryLength {
+                expected: u0.len(),
+                got,
+                n,
+                batch: u0.len() / n,
+            });
         }
         let history = TiledHistory {
             history: self.history.clone(),

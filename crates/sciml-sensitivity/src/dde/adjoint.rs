@@ -330,6 +330,7 @@ impl DdeDiscreteAdjoint {
             }
         }
 
+        let history_depends_on_p = prob.history.depends_on_params();
         let mut f = prob.f.clone();
         let (mut state, mut du, mut scratch) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
         let (mut ubar_stage, mut v) = (vec![0.0; n], vec![0.0; n]);
@@ -380,11 +381,11 @@ impl DdeDiscreteAdjoint {
                     count: 0,
                     fault: None,
                 };
-                {
+                let evaluated = {
                     let mut hist = History::replay(&mut rec, ts, &mut scratch);
-                    f.rhs(&mut du, &state, &mut hist, &prob.p, ts);
-                }
-                stats.nf += 1;
+                    f.replay_reads(&mut du, &state, &mut hist, &prob.p, ts)
+                };
+                stats.nf += usize::from(evaluated);
                 if let Some((tq, why)) = rec.fault {
                     return Err(unserved(why, ts, tq));
                 }
@@ -421,7 +422,11 @@ impl DdeDiscreteAdjoint {
                 }
                 for (from, hb) in served[..reads].iter().zip(&hbar) {
                     match *from {
-                        Served::Initial(tq) => history_vjp(&prob.history, &prob.p, tq, hb, &mut dp),
+                        Served::Initial(tq) => {
+                            if history_depends_on_p {
+                                history_vjp(&prob.history, &prob.p, tq, hb, &mut dp);
+                            }
+                        }
                         Served::U0 => add_scaled(&mut ybar[0], 1.0, hb),
                         Served::Step { index, theta } => {
                             add_scaled(&mut ybar[index], 1.0, hb);

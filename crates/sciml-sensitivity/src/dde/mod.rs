@@ -42,6 +42,12 @@ pub trait ScalarHistory: Clone + Send + 'static {
     fn state_len(&self) -> Option<usize> {
         None
     }
+    /// Whether the history depends on the parameters. `false` lets the discrete adjoint skip
+    /// its derivative (one dual evaluation per parameter and read); the default `true` is
+    /// always correct.
+    fn depends_on_params(&self) -> bool {
+        true
+    }
 }
 
 /// The same state at every time before `t0` (it depends on neither `u0` nor `p`).
@@ -62,6 +68,9 @@ impl ScalarHistory for ConstantHistory {
     }
     fn state_len(&self) -> Option<usize> {
         Some(self.0.len())
+    }
+    fn depends_on_params(&self) -> bool {
+        false
     }
 }
 

@@ -71,6 +71,23 @@ pub trait DdeVjp: DdeFunction<V = Vec<f64>, P = Vec<f64>> {
     /// Adds `vᵀ ∂f/∂u`, `vᵀ ∂f/∂h_r` and `vᵀ ∂f/∂p` at `args` into `bars`. An `Err` when the
     /// right-hand side, replayed with the recorded reads, read a different number of times.
     fn vjp(&mut self, args: DdeVjpArgs<'_>, bars: DdeVjpBars<'_>) -> Result<(), Error>;
+
+    /// Makes the history reads `rhs` makes at `(u, p, t)`, in the same order; the adjoint
+    /// calls it to learn where each read comes from before the VJP. Returns whether it
+    /// evaluated the right-hand side (counted in the statistics). The default evaluates `rhs`
+    /// (into `du`); a field whose reads do not depend on the rest of its evaluation (constant
+    /// lags) can make the reads alone and return `false`.
+    fn replay_reads(
+        &mut self,
+        du: &mut Vec<f64>,
+        u: &Vec<f64>,
+        h: &mut History<'_, Vec<f64>, Vec<f64>>,
+        p: &Vec<f64>,
+        t: f64,
+    ) -> bool {
+        self.rhs(du, u, h, p, t);
+        true
+    }
 }
 
 /// Serves recorded history values in order, one of their components carrying the tangent.
