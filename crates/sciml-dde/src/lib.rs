@@ -23,6 +23,8 @@
 //! Neutral equations (the right-hand side reading `u'` at earlier times) are out of scope.
 
 mod dependent;
+#[cfg(feature = "ensemble")]
+mod ensemble;
 mod error;
 mod field;
 mod function;
@@ -33,6 +35,8 @@ mod method_of_steps;
 mod problem;
 mod stepper;
 
+#[cfg(feature = "ensemble")]
+pub use ensemble::{solve_ensemble, DdeEnsembleResult};
 pub use error::DdeError;
 pub use field::DdeField;
 pub use function::{DdeFn, DdeFunction};
