@@ -174,6 +174,7 @@ impl<F: DaeJacobian> DaeProblem<F> {
         init: DaeInit,
         opts: &SolveOptions<f64>,
     ) -> Result<(Solution<Vec<f64>>, DaeTape), DaeError> {
+        crate::init::refuse_for_sensitivities(init)?;
         let (mut u0, mut du0) = (self.u0.clone(), self.du0.clone());
         let n = u0.len();
         let abstol = (0..n).map(|i| opts.tol.atol_at(i)).fold(0.0, f64::max);

@@ -99,6 +99,12 @@ pub enum DaeError {
         /// Why.
         why: &'static str,
     },
+    /// The consistent-initialisation choice cannot be used here, or its option is invalid.
+    #[error("consistent initialisation: {why}")]
+    InvalidInit {
+        /// Why, and what to use instead.
+        why: &'static str,
+    },
     /// The options or the solve failed (the partial solution is inside).
     #[error(transparent)]
     Solve(#[from] SolveError<Vec<f64>>),

@@ -9,6 +9,14 @@
 //!   are `x_i = u′_i` (differential `i`) and `x_i = u_i` (algebraic `i`), solved by sciml-ode's
 //!   shared Newton iteration, run to rounding, with the Jacobian columns `∂F/∂u′_i` and
 //!   `∂F/∂u_i`.
+//! * [`DaeInit::ShampineCollocationInit`] moves every component: one implicit Euler step of
+//!   length `dt` taken *at* `t0` from `u0`, solving `F((u − u0)/dt, u, p, t0) = 0` for `u`, then
+//!   `u0 ← u` and `u0′ ← (u − u0)/dt` (the collocation idea of Shampine, "Solving
+//!   0 = F(t, y(t), y′(t)) in Matlab", J. Numer. Math. 10, 2002, as OrdinaryDiffEq's
+//!   `ShampineCollocationInit`). The result satisfies `F(u0′, u0, p, t0) = 0` to rounding; the
+//!   differential values move by about `dt·u′`, so it needs no knowledge of which components
+//!   are differential and works when both `u0` and `u0′` are rough guesses. The iteration
+//!   matrix is the BDF's `∂F/∂u + (1/dt)·∂F/∂u′`.
 
 use crate::error::DaeError;
 use crate::function::DaeJacobian;
@@ -36,14 +44,24 @@ use sciml_ode::StepFailure;
 /// assert!((sol.u[0][1] - 1.0).abs() < 1e-12); // u2 repaired to u1² = 1
 /// # Ok::<(), DaeError>(())
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub enum DaeInit {
     /// Verify `‖F(du0, u0, p, t0)‖₂ ≤ abstol`; an inconsistent start is an `Err`.
     #[default]
     CheckInit,
     /// Solve for the algebraic values and the differential derivatives (module docs).
     BrownFullBasicInit,
+    /// One implicit Euler step of length `dt` at `t0` moves every component onto the
+    /// constraint (module docs). `dt: None` takes [`SHAMPINE_DEFAULT_DT`] × max(1, |t0|).
+    ShampineCollocationInit {
+        /// The step; finite and positive.
+        dt: Option<f64>,
+    },
 }
+
+/// The default relative step of [`DaeInit::ShampineCollocationInit`]: small enough that the
+/// differential values move little, large enough that `(u − u0)/dt` is not all rounding.
+pub const SHAMPINE_DEFAULT_DT: f64 = 1e-6;
 
 /// `G(x) = F(u′(x), u(x), p, t0)` with `x` mixing derivatives and algebraic values.
 struct BrownResidual<'b, F> {
@@ -105,6 +123,81 @@ impl<F: DaeJacobian> Residual for BrownResidual<'_, F> {
         stats.nfactor += 1;
         self.lu
             .factor(&self.g)
+            .map_err(|_| StepFailure::LinearSolve)
+    }
+    fn solve(&mut self, b: &mut Vec<f64>, stats: &mut Stats) -> Result<(), StepFailure> {
+        stats.nnewton += 1;
+        self.lu
+            .solve_in_place(b)
+            .map_err(|_| StepFailure::LinearSolve)
+    }
+    fn norm(&mut self, dz: &Vec<f64>) -> f64 {
+        dz.iter().map(|v| v.abs()).fold(0.0, f64::max)
+    }
+    fn magnitude(&self) -> f64 {
+        self.magnitude
+    }
+}
+
+/// `G(u) = F((u − start)/dt, u, p, t0)`: Shampine's implicit Euler step taken at `t0`.
+struct ShampineResidual<'b, F> {
+    f: &'b mut F,
+    p: &'b [f64],
+    t0: f64,
+    dt: f64,
+    start: &'b [f64],
+    du: Vec<f64>,
+    dfdu: DenseMatrix<f64>,
+    dfddu: DenseMatrix<f64>,
+    w: DenseMatrix<f64>,
+    lu: DenseLu<f64>,
+    magnitude: f64,
+}
+
+impl<F: DaeJacobian> ShampineResidual<'_, F> {
+    fn place(&mut self, u: &[f64]) {
+        for ((d, ui), si) in self.du.iter_mut().zip(u).zip(self.start) {
+            *d = (ui - si) / self.dt;
+        }
+    }
+}
+
+impl<F: DaeJacobian> Residual for ShampineResidual<'_, F> {
+    type V = Vec<f64>;
+    fn neg_residual(
+        &mut self,
+        u: &Vec<f64>,
+        out: &mut Vec<f64>,
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure> {
+        self.place(u);
+        self.f.residual(self.t0, &self.du, u, self.p, out);
+        stats.nf += 1;
+        out.iter_mut().for_each(|r| *r = -*r);
+        if !out.iter().all(|r| r.is_finite()) {
+            return Err(StepFailure::NonFinite);
+        }
+        self.magnitude = u.iter().map(|v| v.abs()).fold(1.0, f64::max);
+        self.f.jacobians(
+            self.t0,
+            &self.du,
+            u,
+            self.p,
+            &mut self.dfdu,
+            &mut self.dfddu,
+        );
+        stats.njac += 1;
+        let inv_dt = 1.0 / self.dt;
+        let n = u.len();
+        for j in 0..n {
+            let (a, b) = (self.dfdu.col(j), self.dfddu.col(j));
+            for ((w, a), b) in self.w.col_mut(j).iter_mut().zip(a).zip(b) {
+                *w = a + inv_dt * b;
+            }
+        }
+        stats.nfactor += 1;
+        self.lu
+            .factor(&self.w)
             .map_err(|_| StepFailure::LinearSolve)
     }
     fn solve(&mut self, b: &mut Vec<f64>, stats: &mut Stats) -> Result<(), StepFailure> {
@@ -194,5 +287,73 @@ pub(crate) fn initialise<F: DaeJacobian>(
             }
             Ok(())
         }
+        DaeInit::ShampineCollocationInit { dt } => {
+            let dt = match dt {
+                None => SHAMPINE_DEFAULT_DT * t0.abs().max(1.0),
+                Some(dt) if dt.is_finite() && dt > 0.0 => dt,
+                Some(_) => {
+                    return Err(DaeError::InvalidInit {
+                        why: "ShampineCollocationInit needs a finite dt > 0 (or None for the \
+                              default)",
+                    })
+                }
+            };
+            let start = u.clone();
+            let mut g = ShampineResidual {
+                f,
+                p,
+                t0,
+                dt,
+                start: &start,
+                du: vec![0.0; n],
+                dfdu: DenseMatrix::zeros(n, n),
+                dfddu: DenseMatrix::zeros(n, n),
+                w: DenseMatrix::zeros(n, n),
+                lu: DenseLu::new(n),
+                magnitude: 1.0,
+            };
+            let mut dx = vec![0.0; n];
+            let mut rate = Rate {
+                eta: 1.0,
+                max_theta: 0.0,
+            };
+            let conv = NewtonConvergence::Rounding {
+                rtol: 1e-12,
+                max_iter: 30,
+            };
+            let mut stats = Stats::default();
+            let mut x = u.clone();
+            match iterate(&mut g, &mut x, &mut dx, conv, &mut rate, &mut stats) {
+                Ok(_) => {}
+                Err(StepFailure::LinearSolve) => {
+                    return Err(DaeError::SingularIterationMatrix { t: t0 })
+                }
+                Err(_) => {}
+            }
+            g.place(&x);
+            du.copy_from_slice(&g.du);
+            u.copy_from_slice(&x);
+            f.residual(t0, du, u, p, &mut r);
+            let norm = norm2(&r);
+            if !norm.is_finite() || norm > abstol {
+                return Err(DaeError::InitNotConverged { norm });
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Sensitivities and the discrete adjoint differentiate the consistent start through the
+/// linearised Brown map (the differential values held); Shampine's step moves them too, so
+/// those solves refuse it rather than return a gradient of a different map.
+pub(crate) fn refuse_for_sensitivities(how: DaeInit) -> Result<(), DaeError> {
+    match how {
+        DaeInit::ShampineCollocationInit { .. } => Err(DaeError::InvalidInit {
+            why: "sensitivities and the discrete adjoint take CheckInit or BrownFullBasicInit \
+                  (ShampineCollocationInit moves the differential start values); initialise \
+                  once with ShampineCollocationInit, then differentiate from the consistent \
+                  start under CheckInit",
+        }),
+        _ => Ok(()),
     }
 }

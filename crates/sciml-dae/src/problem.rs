@@ -307,6 +307,7 @@ impl<F: DaeJacobian> DaeProblem<F> {
         with_u0: bool,
         record: Option<&mut Vec<StepOp>>,
     ) -> Result<SensitivitySolve, DaeError> {
+        crate::init::refuse_for_sensitivities(init)?;
         let (mut u0, mut du0) = (self.u0.clone(), self.du0.clone());
         let (n, m) = (u0.len(), self.p.len());
         let abstol = (0..n).map(|i| opts.tol.atol_at(i)).fold(0.0, f64::max);

@@ -1,4 +1,5 @@
-//! Consistent initialisation (`CheckInit`, `BrownFullBasicInit`) and refused input.
+//! Consistent initialisation (`CheckInit`, `BrownFullBasicInit`, `ShampineCollocationInit`) and
+//! refused input.
 
 use sciml_core::DenseMatrix;
 use sciml_dae::{DaeBdf, DaeClosure, DaeError, DaeFiniteDiff, DaeInit, DaeProblem};
@@ -45,6 +46,73 @@ fn brown_full_basic_init_repairs_algebraic_values_and_derivatives() {
     assert!((u[1] - (1.0 + u[0] * u[0])).abs() < 1e-9);
     // The problem keeps what was given.
     assert_eq!(prob.du0(), &[0.0, 0.0]);
+}
+
+#[test]
+fn shampine_collocation_init_moves_a_rough_start_onto_the_constraint() {
+    // Both u1′ and u2 are wrong; Shampine's step moves every component by about dt·u′.
+    let dt = 1e-6;
+    let mut prob = problem(vec![0.0, 0.0], vec![2.0, -3.0]);
+    let opts = SolveOptions::default()
+        .tolerances(1e-8, 1e-10)
+        .saveat(sciml_ode::SaveAt::Times(vec![0.0, 0.1]));
+    let sol = prob
+        .solve(
+            DaeBdf::new(),
+            DaeInit::ShampineCollocationInit { dt: Some(dt) },
+            &opts,
+        )
+        .expect("solves");
+    let (u1, u2) = (sol.u[0][0], sol.u[0][1]);
+    // On the constraint, and u1 moved by one implicit Euler step of length dt at the
+    // consistent slope −u1(1 + u1²) ≈ −10 (so by about 1e-5).
+    assert!((u2 - (1.0 + u1 * u1)).abs() < 1e-12, "u2(0) = {u2}");
+    let moved = 2.0 - u1;
+    assert!(
+        moved > 0.5 * 10.0 * dt && moved < 2.0 * 10.0 * dt,
+        "u1 moved by {moved:e}"
+    );
+    // From the moved start the exact solution is u1² = c e^{−2t}/(1 − c e^{−2t}) with
+    // c = u1(0)²/(1 + u1(0)²) (the same closed form as the Brown test above).
+    let c0 = u1 * u1 / (1.0 + u1 * u1);
+    let c = c0 * (-0.2f64).exp();
+    let exact = (c / (1.0 - c)).sqrt();
+    assert!(
+        (sol.u[1][0] - exact).abs() < 1e-6,
+        "u1(0.1) error {:e}",
+        (sol.u[1][0] - exact).abs()
+    );
+}
+
+#[test]
+fn shampine_collocation_init_refuses_a_bad_step_and_sensitivity_solves() {
+    let opts = SolveOptions::default().tolerances(1e-8, 1e-10);
+    for dt in [0.0, -1e-3, f64::NAN, f64::INFINITY] {
+        let err = problem(vec![0.0, 0.0], vec![2.0, -3.0])
+            .solve(
+                DaeBdf::new(),
+                DaeInit::ShampineCollocationInit { dt: Some(dt) },
+                &opts,
+            )
+            .expect_err("a bad dt is refused");
+        assert!(matches!(err, DaeError::InvalidInit { .. }), "{err}");
+    }
+    // The default step works from the rough start.
+    let ok = problem(vec![0.0, 0.0], vec![2.0, -3.0]).solve(
+        DaeBdf::new(),
+        DaeInit::ShampineCollocationInit { dt: None },
+        &opts,
+    );
+    assert!(ok.is_ok(), "{:?}", ok.err());
+    // Sensitivities differentiate through the Brown map, which Shampine's step is not.
+    let err = problem(vec![0.0, 0.0], vec![2.0, -3.0])
+        .solve_with_tape(
+            DaeBdf::new(),
+            DaeInit::ShampineCollocationInit { dt: None },
+            &opts,
+        )
+        .expect_err("refused");
+    assert!(err.to_string().contains("BrownFullBasicInit"), "{err}");
 }
 
 #[test]
