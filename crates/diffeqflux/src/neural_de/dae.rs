@@ -1,5 +1,6 @@
 //! The NeuralDae layer: a neural DAE in residual form, `F(u′, u, p, t) = 0`, whose differential
-//! rows are `u′_i − model(u)_i` and whose algebraic rows are the user's constraints
+//! rows are `u′_i − model(u)_i` ([`DaeModelForm::Explicit`]) or DiffEqFlux's `model([u; u′])_i`
+//! ([`DaeModelForm::Implicit`]) and whose algebraic rows are the user's constraints
 //! `g(u, p_g, t) = 0`; solved by sciml-dae's BDF and differentiated by its staggered forward
 //! sensitivities or its discrete adjoint ([`DaeSensitivity`]; both the exact derivative of the
 //! computed solution on its mesh).
@@ -60,13 +61,26 @@ impl<C: Constraints> DaeConstraints for C {
     }
 }
 
-/// The residual a [`NeuralDae`] solves, with its exact Jacobians: `∂F/∂u` and `∂F/∂p` of the
-/// network rows from the layers' JVPs and VJPs, those of the constraints from dual numbers,
-/// and `∂F/∂u′` the 0/1 diagonal of `differential_vars`.
+/// How a [`NeuralDae`]'s network makes the differential rows of the residual.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DaeModelForm {
+    /// The network gives the derivatives: row `u′_i − model(u)_k` (network input `n`). The
+    /// differential rows can always be solved for `u′`.
+    #[default]
+    Explicit,
+    /// DiffEqFlux's `NeuralDAE`: the network sees `[u; u′]` and its output is the row itself,
+    /// `model([u; u′])_k` (network input `2n`).
+    Implicit,
+}
+
+/// The residual a [`NeuralDae`] solves, with its exact Jacobians: `∂F/∂u`, `∂F/∂u′` and `∂F/∂p`
+/// of the network rows from the layers' JVPs and VJPs (in the explicit form `∂F/∂u′` is the
+/// 0/1 diagonal of `differential_vars`), those of the constraints from dual numbers.
 #[derive(Clone, Debug)]
 pub struct NeuralDaeResidual<L, C> {
     model: L,
     constraints: C,
+    form: DaeModelForm,
     differential: Vec<bool>,
     /// Row `i`'s index among the network's outputs (differential `i`) or the constraints.
     slot: Vec<usize>,
@@ -77,7 +91,9 @@ pub struct NeuralDaeResidual<L, C> {
     ybar: Vec<f64>,
     /// Constraint values (length `n_a`).
     g: Vec<f64>,
-    /// A unit input tangent and an input cotangent (length `n`).
+    /// The network input (`u`, or `[u; u′]` in the implicit form), a unit input tangent and an
+    /// input cotangent (length of the network's input).
+    x: Vec<f64>,
     e: Vec<f64>,
     xbar: Vec<f64>,
     /// A network parameter cotangent (length of the network's parameters).
@@ -89,9 +105,30 @@ pub struct NeuralDaeResidual<L, C> {
 }
 
 impl<L: Layer, C: DaeConstraints> NeuralDaeResidual<L, C> {
-    /// Checks the sizes (see [`NeuralDae::new`]) and allocates the scratch.
-    fn new(model: L, constraints: C, differential_vars: Vec<bool>) -> Result<Self, DaeError> {
-        let n = model.in_dim();
+    /// Checks the sizes (see [`NeuralDae::new`] and [`NeuralDae::implicit`]) and allocates the
+    /// scratch.
+    fn new(
+        model: L,
+        constraints: C,
+        differential_vars: Vec<bool>,
+        form: DaeModelForm,
+    ) -> Result<Self, DaeError> {
+        let n = match form {
+            DaeModelForm::Explicit => model.in_dim(),
+            DaeModelForm::Implicit => differential_vars.len(),
+        };
+        if form == DaeModelForm::Implicit && model.in_dim() != 2 * n {
+            return Err(Error::InvalidOption {
+                option: "model",
+                reason: format!(
+                    "the implicit form feeds [u; u′] to the model, so it needs 2n = {} inputs \
+                     (differential_vars has {n} entries), got {}",
+                    2 * n,
+                    model.in_dim()
+                ),
+            }
+            .into());
+        }
         if differential_vars.len() != n {
             return Err(DaeError::Length {
                 what: "differential_vars",
@@ -104,7 +141,7 @@ impl<L: Layer, C: DaeConstraints> NeuralDaeResidual<L, C> {
             return Err(Error::InvalidOption {
                 option: "model",
                 reason: format!(
-                    "the model gives the derivatives of the differential variables, so it needs \
+                    "the model gives one row per differential variable, so it needs \
                      {nd} outputs (differential_vars has {nd} true entries), got {}",
                     model.out_dim()
                 ),
@@ -139,14 +176,16 @@ impl<L: Layer, C: DaeConstraints> NeuralDaeResidual<L, C> {
             ydot: vec![0.0; nd],
             ybar: vec![0.0; nd],
             g: vec![0.0; n - nd],
-            e: vec![0.0; n],
-            xbar: vec![0.0; n],
+            x: vec![0.0; model.in_dim()],
+            e: vec![0.0; model.in_dim()],
+            xbar: vec![0.0; model.in_dim()],
             pbar: vec![0.0; model.nparams()],
             u_d: vec![z; n],
             p_d: vec![z; constraints.nparams()],
             g_d: vec![z; n - nd],
             model,
             constraints,
+            form,
             differential: differential_vars,
             slot,
         })
@@ -164,6 +203,27 @@ impl<L: Layer, C: DaeConstraints> NeuralDaeResidual<L, C> {
     pub fn differential_vars(&self) -> &[bool] {
         &self.differential
     }
+    /// How the network makes the differential rows.
+    pub fn form(&self) -> DaeModelForm {
+        self.form
+    }
+
+    /// Loads the network input: `u`, or `[u; u′]` in the implicit form.
+    fn load_input(&mut self, du: &[f64], u: &[f64]) {
+        let n = u.len();
+        self.x[..n].copy_from_slice(u);
+        if self.form == DaeModelForm::Implicit {
+            self.x[n..].copy_from_slice(du);
+        }
+    }
+
+    /// The sign of the network's output in its rows: `−model(u)` or `+model([u; u′])`.
+    fn sign(&self) -> f64 {
+        match self.form {
+            DaeModelForm::Explicit => -1.0,
+            DaeModelForm::Implicit => 1.0,
+        }
+    }
 
     /// Loads `u` and `p_g` as dual constants.
     fn load_duals(&mut self, u: &[f64], pg: &[f64]) {
@@ -172,6 +232,38 @@ impl<L: Layer, C: DaeConstraints> NeuralDaeResidual<L, C> {
         }
         for (d, x) in self.p_d.iter_mut().zip(pg) {
             *d = Dual64::constant(*x);
+        }
+    }
+
+    /// Writes `sign · ∂model/∂x_input` (the network at its loaded input, one JVP) into column
+    /// `col` of `out`'s differential rows.
+    fn network_column(
+        &mut self,
+        pn: &[f64],
+        input: usize,
+        sign: f64,
+        out: &mut DenseMatrix<f64>,
+        col: usize,
+    ) {
+        self.e[input] = 1.0;
+        let inp = Input {
+            x: &self.x,
+            batch: 1,
+            p: pn,
+        };
+        self.model.jvp(
+            inp,
+            &self.e,
+            None,
+            &mut self.y,
+            &mut self.ydot,
+            &mut self.ws,
+        );
+        self.e[input] = 0.0;
+        for (i, d) in self.differential.iter().enumerate() {
+            if *d {
+                out[(i, col)] = sign * self.ydot[self.slot[i]];
+            }
         }
     }
 
@@ -194,16 +286,22 @@ impl<L: Layer, C: DaeConstraints> DaeFunction for NeuralDaeResidual<L, C> {
     }
     fn residual(&mut self, t: f64, du: &[f64], u: &[f64], p: &[f64], out: &mut [f64]) {
         let (pn, pg) = p.split_at(self.model.nparams());
+        self.load_input(du, u);
         let inp = Input {
-            x: u,
+            x: &self.x,
             batch: 1,
             p: pn,
         };
         self.model.forward(inp, &mut self.y, &mut self.ws);
         self.constraints.residual(t, u, pg, &mut self.g);
+        let implicit = self.form == DaeModelForm::Implicit;
         for (i, d) in self.differential.iter().enumerate() {
             let k = self.slot[i];
-            out[i] = if *d { du[i] - self.y[k] } else { self.g[k] };
+            out[i] = match (*d, implicit) {
+                (true, true) => self.y[k],
+                (true, false) => du[i] - self.y[k],
+                (false, _) => self.g[k],
+            };
         }
     }
 }
@@ -212,7 +310,7 @@ impl<L: Layer, C: DaeConstraints> DaeJacobian for NeuralDaeResidual<L, C> {
     fn jacobians(
         &mut self,
         t: f64,
-        _du: &[f64],
+        du: &[f64],
         u: &[f64],
         p: &[f64],
         dfdu: &mut DenseMatrix<f64>,
@@ -220,56 +318,51 @@ impl<L: Layer, C: DaeConstraints> DaeJacobian for NeuralDaeResidual<L, C> {
     ) {
         let n = u.len();
         let (pn, pg) = p.split_at(self.model.nparams());
+        let sign = self.sign();
         dfddu.as_mut_slice().fill(0.0);
-        for (i, d) in self.differential.iter().enumerate() {
-            if *d {
-                dfddu[(i, i)] = 1.0;
+        self.load_input(du, u);
+        match self.form {
+            DaeModelForm::Explicit => {
+                for (i, d) in self.differential.iter().enumerate() {
+                    if *d {
+                        dfddu[(i, i)] = 1.0;
+                    }
+                }
+            }
+            // Network rows against u′: ∂model/∂u′ · e_c, one JVP per column.
+            DaeModelForm::Implicit => {
+                for c in 0..n {
+                    self.network_column(pn, n + c, sign, dfddu, c);
+                }
             }
         }
         self.load_duals(u, pg);
-        for c in 0..n {
-            // Network rows: −∂model/∂u · e_c, one JVP per column.
-            self.e[c] = 1.0;
-            let inp = Input {
-                x: u,
-                batch: 1,
-                p: pn,
-            };
-            self.model.jvp(
-                inp,
-                &self.e,
-                None,
-                &mut self.y,
-                &mut self.ydot,
-                &mut self.ws,
-            );
-            self.e[c] = 0.0;
-            for (i, d) in self.differential.iter().enumerate() {
-                if *d {
-                    dfdu[(i, c)] = -self.ydot[self.slot[i]];
-                }
-            }
+        for (c, uc) in u.iter().enumerate() {
+            // Network rows against u: ∓∂model/∂u · e_c, one JVP per column.
+            self.network_column(pn, c, sign, dfdu, c);
             // Constraint rows: one dual pass per column.
-            self.u_d[c] = Dual64::new(u[c], 1.0);
+            self.u_d[c] = Dual64::new(*uc, 1.0);
             self.constraint_column(t, dfdu, c);
-            self.u_d[c] = Dual64::constant(u[c]);
+            self.u_d[c] = Dual64::constant(*uc);
         }
     }
 
-    /// `∂F/∂p`: the network rows by one VJP per network output (row `−∂model_k/∂p` against the
+    /// `∂F/∂p`: the network rows by one VJP per network output (row `∓∂model_k/∂p` against the
     /// network's parameters, zero against the constraints'), the constraint rows by one dual
     /// pass per constraint parameter (zero against the network's).
     fn param_jacobian(
         &mut self,
         t: f64,
-        _du: &[f64],
+        du: &[f64],
         u: &[f64],
         p: &[f64],
         dfdp: &mut DenseMatrix<f64>,
     ) -> bool {
         let npn = self.model.nparams();
         let (pn, pg) = p.split_at(npn);
+        let sign = self.sign();
         dfdp.as_mut_slice().fill(0.0);
+        self.load_input(du, u);
         for (i, d) in self.differential.iter().enumerate() {
             if !*d {
                 continue;
@@ -278,7 +371,7 @@ impl<L: Layer, C: DaeConstraints> DaeJacobian for NeuralDaeResidual<L, C> {
             self.ybar[k] = 1.0;
             self.pbar.fill(0.0);
             let inp = Input {
-                x: u,
+                x: &self.x,
                 batch: 1,
                 p: pn,
             };
@@ -291,7 +384,7 @@ impl<L: Layer, C: DaeConstraints> DaeJacobian for NeuralDaeResidual<L, C> {
             );
             self.ybar[k] = 0.0;
             for (j, pb) in self.pbar.iter().enumerate() {
-                dfdp[(i, j)] = -pb;
+                dfdp[(i, j)] = sign * pb;
             }
         }
         self.load_duals(u, pg);
@@ -337,10 +430,10 @@ pub enum DaeSensitivity {
 /// F_i = g(u, p_g, t)_k             (algebraic i, the k-th of them)
 /// ```
 ///
-/// with the trainable parameters `p = [p_net; p_g]`. (DiffEqFlux feeds `[u; u′]` to the network
-/// and takes its output as the residual row; here the network gives the derivatives, so the
-/// differential rows can always be solved for `u′` and the DAE has index 1 wherever
-/// `∂g/∂u_alg` is regular.) It is solved by [`DaeBdf`] after the initialisation of choice
+/// with the trainable parameters `p = [p_net; p_g]` ([`NeuralDae::new`]: the differential rows
+/// can always be solved for `u′` and the DAE has index 1 wherever `∂g/∂u_alg` is regular), or
+/// DiffEqFlux's own form, where the network sees `[u; u′]` and its output is the row,
+/// `F_i = model([u; u′]; p_net)_k` ([`NeuralDae::implicit`]). It is solved by [`DaeBdf`] after the initialisation of choice
 /// ([`DaeInit::CheckInit`] by default), and differentiated by sciml-dae's staggered forward
 /// sensitivities (`∂u/∂p` for every parameter and `∂u/∂u0_i` for every differential variable)
 /// or by its discrete adjoint ([`NeuralDae::sensitivity`]): the exact derivative of the
@@ -390,7 +483,70 @@ impl<L: Layer + Clone, C: DaeConstraints + Clone> NeuralDae<L, C> {
         differential_vars: Vec<bool>,
         saveat: Vec<f64>,
     ) -> Result<Self, DaeError> {
-        let field = NeuralDaeResidual::new(model, constraints, differential_vars)?;
+        Self::with_form(
+            model,
+            constraints,
+            tspan,
+            differential_vars,
+            saveat,
+            DaeModelForm::Explicit,
+        )
+    }
+
+    /// DiffEqFlux's form of the layer: the differential rows are `model([u; u′])_k`, so the
+    /// model takes `2n` inputs (`n = differential_vars.len()`) and gives one output per
+    /// differential variable; the other checks and defaults are those of [`NeuralDae::new`].
+    /// Whether the rows can be solved for `u′` (`∂model/∂u′` regular on the differential
+    /// variables) depends on the trained network; a singular iteration matrix is a Newton
+    /// failure (`Err`).
+    ///
+    /// ```
+    /// use diffeqflux::neural_de::{Constraints, DaeModelForm, NeuralDae};
+    /// use diffeqflux::nn::{Activation, Dense};
+    /// use sciml_core::Scalar;
+    /// #[derive(Clone)]
+    /// struct Sum;
+    /// impl Constraints for Sum {
+    ///     fn len(&self) -> usize { 1 }
+    ///     fn residual<S: Scalar>(&self, u: &[S], out: &mut [S]) {
+    ///         out[0] = u[0] + u[1] - S::cst(1.0);
+    ///     }
+    /// }
+    /// // 0 = model([u1, u2, u1′, u2′]), 0 = u1 + u2 − 1.
+    /// let layer = NeuralDae::implicit(Dense::new(4, 1, Activation::Identity), Sum, (0.0, 1.0),
+    ///                                 vec![true, false], vec![1.0])?;
+    /// assert_eq!(layer.core().field().form(), DaeModelForm::Implicit);
+    /// // A network with n (not 2n) inputs is refused.
+    /// assert!(NeuralDae::implicit(Dense::new(2, 1, Activation::Identity), Sum, (0.0, 1.0),
+    ///                             vec![true, false], vec![1.0]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn implicit(
+        model: L,
+        constraints: C,
+        tspan: (f64, f64),
+        differential_vars: Vec<bool>,
+        saveat: Vec<f64>,
+    ) -> Result<Self, DaeError> {
+        Self::with_form(
+            model,
+            constraints,
+            tspan,
+            differential_vars,
+            saveat,
+            DaeModelForm::Implicit,
+        )
+    }
+
+    fn with_form(
+        model: L,
+        constraints: C,
+        tspan: (f64, f64),
+        differential_vars: Vec<bool>,
+        saveat: Vec<f64>,
+        form: DaeModelForm,
+    ) -> Result<Self, DaeError> {
+        let field = NeuralDaeResidual::new(model, constraints, differential_vars, form)?;
         if saveat.is_empty() {
             return Err(Error::InvalidOption {
                 option: "saveat",

@@ -14,6 +14,7 @@
 //! - [`NeuralOdeMm`] (`ode_mm.rs`): a network for the differential rows and algebraic
 //!   [`Constraints`] under a singular mass matrix, differentiated in forward mode;
 //! - [`NeuralDae`] (`dae.rs`, feature `dae`): a residual-form DAE, network rows `u′ − model(u)`
+//!   or DiffEqFlux's `model([u; u′])`
 //!   and [`DaeConstraints`] rows, solved by sciml-dae's BDF and differentiated by its forward
 //!   sensitivities;
 //! - [`AugmentedNde`] (`augmented.rs`): a [`NeuralOde`] on inputs padded with zeros;
@@ -47,7 +48,7 @@ pub use auto::{AutoSensitivity, AutoTape};
 #[cfg(feature = "dde")]
 pub use cdde::{CddeError, CddeField, CddeHistory, CddeHistoryFn, CddeSensitivity, NeuralCdde};
 #[cfg(feature = "dae")]
-pub use dae::{DaeConstraints, DaeSensitivity, NeuralDae, NeuralDaeResidual};
+pub use dae::{DaeConstraints, DaeModelForm, DaeSensitivity, NeuralDae, NeuralDaeResidual};
 pub use ffjord::{
     DiagonalNormal, Ffjord, FfjordDistribution, FfjordField, FfjordGradient, FfjordOutput,
     ProbeKind, Trace,
