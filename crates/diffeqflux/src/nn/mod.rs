@@ -352,6 +352,84 @@ pub trait Layer: Send + Sync {
         tangent::vjp_tangent_by_duals(self, inp, xdot, (ybar, ybar_dot), xbar, xbar_dot, pbar_dot);
     }
 
+    /// Scalars of scratch that [`Layer::jvp_dirs`] and [`Layer::vjp_tangent_dirs`] need for
+    /// `ndir` directions over a batch of `batch` samples (default: what the per-direction
+    /// passes need, which the defaults call).
+    fn dirs_workspace_len(&self, batch: usize, ndir: usize) -> usize {
+        let _ = ndir;
+        self.workspace_len(batch)
+            .max(self.tangent_workspace_len(batch))
+    }
+
+    /// [`Layer::jvp`] (with `pdot = None`) along `ndir` input directions at once: `xdot` holds
+    /// `ndir` blocks of `in_dim × batch` (direction `d` at `d·in_dim·batch`), a matrix of
+    /// `ndir·batch` columns; `y` gets the output (`out_dim × batch`, computed once) and `ydot`
+    /// the `ndir` output tangents, blocked the same way. [`Dense`] and [`Chain`] push all the
+    /// directions through one product per layer; the default calls `jvp` once per direction.
+    ///
+    /// ```
+    /// use diffeqflux::nn::{Activation, Dense, Input, Layer};
+    /// // y = tanh(w x) at w = 2, x = 0.5 along xdot = 1 and xdot = 3: ydot = w σ' xdot.
+    /// let d = Dense::new(1, 1, Activation::Tanh).use_bias(false);
+    /// let mut ws = vec![0.0; d.dirs_workspace_len(1, 2)];
+    /// let (mut y, mut ydot) = ([0.0], [0.0; 2]);
+    /// d.jvp_dirs(Input { x: &[0.5], batch: 1, p: &[2.0] }, 2, &[1.0, 3.0], &mut y, &mut ydot, &mut ws);
+    /// let s = 1.0 - 1.0_f64.tanh().powi(2);
+    /// assert!((ydot[0] - 2.0 * s).abs() < 1e-15 && (ydot[1] - 6.0 * s).abs() < 1e-15);
+    /// ```
+    fn jvp_dirs<S: Scalar>(
+        &self,
+        inp: Input<'_, S>,
+        ndir: usize,
+        xdot: &[S],
+        y: &mut [S],
+        ydot: &mut [S],
+        ws: &mut [S],
+    ) {
+        let (ni, no) = (self.in_dim() * inp.batch, self.out_dim() * inp.batch);
+        for d in 0..ndir {
+            let yd = &mut ydot[d * no..(d + 1) * no];
+            self.jvp(inp, &xdot[d * ni..(d + 1) * ni], None, y, yd, ws);
+        }
+    }
+
+    /// [`Layer::vjp_tangent`] along `ndir` directions at once, each with its own cotangent and
+    /// cotangent tangent: `xdot`, `ybar`, `ybar_dot`, `xbar` and `xbar_dot` hold `ndir` blocks
+    /// of one sample batch each (as in [`Layer::jvp_dirs`]); `pbar_dot` accumulates the sum over
+    /// the directions, direction 0 first. `fwd` is `(y, ydot)` as [`Layer::jvp_dirs`] gives
+    /// them. Bitwise the same as one `vjp_tangent` call per direction in order for [`Dense`]
+    /// and [`Chain`] at batches of 4 or more (smaller batches may pick another product and
+    /// round differently); the default is those calls.
+    #[allow(clippy::too_many_arguments)]
+    fn vjp_tangent_dirs<S: Scalar>(
+        &self,
+        inp: Input<'_, S>,
+        ndir: usize,
+        xdot: &[S],
+        fwd: Option<(&[S], &[S])>,
+        (ybar, ybar_dot): (&[S], &[S]),
+        xbar: &mut [S],
+        xbar_dot: &mut [S],
+        pbar_dot: &mut [S],
+        ws: &mut [S],
+    ) {
+        let (ni, no) = (self.in_dim() * inp.batch, self.out_dim() * inp.batch);
+        for d in 0..ndir {
+            let (i, o) = (d * ni..(d + 1) * ni, d * no..(d + 1) * no);
+            self.vjp_tangent(
+                inp,
+                &xdot[i.clone()],
+                fwd.map(|(y, yd)| (y, &yd[o.clone()])),
+                &ybar[o.clone()],
+                &ybar_dot[o],
+                &mut xbar[i.clone()],
+                &mut xbar_dot[i],
+                pbar_dot,
+                ws,
+            );
+        }
+    }
+
     /// The range of the parameter block called `name` in [`Layer::param_names`].
     ///
     /// ```

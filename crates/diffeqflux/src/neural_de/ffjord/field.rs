@@ -44,45 +44,43 @@ pub enum ProbeKind {
 struct Scratch<S> {
     /// Network input, `[z; t]` or `z` per sample.
     x: Vec<S>,
-    /// Input tangent (zero on the time row).
+    /// Input tangents, one batch per trace direction (zero on the time row).
     xdot: Vec<S>,
     /// Network output `f`.
     y: Vec<S>,
-    /// Output tangent `J xdot`.
+    /// Output tangents `J xdot`, one batch per direction.
     ydot: Vec<S>,
-    /// Output cotangent and its tangent (the VJP's; `ybar` also holds the first-order part).
+    /// Output cotangents and their tangents, one batch per direction (the VJP's).
     ybar: Vec<S>,
     ybar_dot: Vec<S>,
-    /// The VJP's input cotangent, its tangent and the parameter cotangent's tangent.
+    /// The VJP's input cotangents and their tangents (one batch per direction) and the
+    /// parameter cotangent's tangent.
     xbar: Vec<S>,
     xbar_dot: Vec<S>,
     pbar_dot: Vec<S>,
-    /// The layers' workspace (for the passes and for `vjp_tangent`).
+    /// The layers' workspace (for the passes and for the multi-direction passes).
     ws: Vec<S>,
 }
 
 impl<S: Scalar> Scratch<S> {
-    /// Scratch for `batch` samples; the VJP's buffers only with `vjp`.
-    fn new<L: Layer>(model: &L, batch: usize, vjp: bool) -> Self {
+    /// Scratch for `batch` samples and `ndir` trace directions.
+    fn new<L: Layer>(model: &L, batch: usize, ndir: usize) -> Self {
         let z = S::zero();
         let nin = model.in_dim() * batch;
         let nout = model.out_dim() * batch;
-        let if_vjp = |n: usize| vec![z; if vjp { n } else { 0 }];
-        let ws = model.workspace_len(batch).max(if vjp {
-            model.tangent_workspace_len(batch)
-        } else {
-            0
-        });
+        let ws = model
+            .workspace_len(batch)
+            .max(model.dirs_workspace_len(batch, ndir));
         Scratch {
             x: vec![z; nin],
-            xdot: vec![z; nin],
+            xdot: vec![z; nin * ndir],
             y: vec![z; nout],
-            ydot: vec![z; nout],
-            ybar: vec![z; nout],
-            ybar_dot: if_vjp(nout),
-            xbar: if_vjp(nin),
-            xbar_dot: if_vjp(nin),
-            pbar_dot: if_vjp(model.nparams()),
+            ydot: vec![z; nout * ndir],
+            ybar: vec![z; nout * ndir],
+            ybar_dot: vec![z; nout * ndir],
+            xbar: vec![z; nin * ndir],
+            xbar_dot: vec![z; nin * ndir],
+            pbar_dot: vec![z; model.nparams()],
             ws: vec![z; ws],
         }
     }
@@ -172,12 +170,12 @@ impl<L: Layer, V: SliceState> FfjordField<L, V> {
                 reason: "must be at least 1".into(),
             });
         }
-        let nprobes = match trace {
-            Trace::Exact => 0,
-            Trace::Hutchinson(_) => dim * batch,
+        let (nprobes, ndir) = match trace {
+            Trace::Exact => (0, dim),
+            Trace::Hutchinson(_) => (dim * batch, 1),
         };
         Ok(FfjordField {
-            s: Scratch::new(&model, batch, true),
+            s: Scratch::new(&model, batch, ndir),
             probes: vec![V::S::zero(); nprobes],
             dim,
             time_input,
@@ -314,6 +312,15 @@ impl<S: Scalar> Shape<S> {
         }
     }
 
+    /// Writes every direction into `xdot`, one batch after another (what
+    /// [`Layer::jvp_dirs`] takes).
+    fn load_tangents(&self, probes: &[S], xdot: &mut [S]) {
+        let nb = self.nin * self.batch;
+        for (v, block) in xdot.chunks_exact_mut(nb).enumerate() {
+            self.load_tangent(v, probes, block);
+        }
+    }
+
     /// How many directions the trace needs.
     fn ndirections(&self) -> usize {
         match self.trace {
@@ -358,12 +365,16 @@ impl<L: Layer, V: SliceState> VectorField for FfjordField<L, V> {
                 .iter_mut()
                 .for_each(|d| *d = V::S::zero());
         }
-        for v in 0..sh.ndirections() {
-            sh.load_tangent(v, probes, &mut s.xdot);
-            let inp = Input { x: &s.x, batch, p };
-            model.jvp(inp, &s.xdot, None, &mut s.y, &mut s.ydot, &mut s.ws);
+        // Every direction's JVP in one pass: the network's values once, the tangents of all
+        // the directions through one product per layer.
+        let nd = sh.ndirections();
+        sh.load_tangents(probes, &mut s.xdot);
+        let inp = Input { x: &s.x, batch, p };
+        model.jvp_dirs(inp, nd, &s.xdot, &mut s.y, &mut s.ydot, &mut s.ws);
+        for v in 0..nd {
+            let ydot = &s.ydot[v * n * batch..(v + 1) * n * batch];
             for b in 0..batch {
-                let jv = &s.ydot[b * n..(b + 1) * n];
+                let jv = &ydot[b * n..(b + 1) * n];
                 let mut vjv = V::S::zero();
                 for (k, x) in jv.iter().enumerate() {
                     vjv += sh.direction(v, b, k, probes) * *x;
@@ -391,8 +402,8 @@ fn sum_sq<S: Scalar>(x: &[S]) -> S {
 impl<L: Layer, V: SliceState> Vjp for FfjordField<L, V> {
     const EXACT: bool = true;
     /// `gu += (∂F/∂u)ᵀ w`, `gp += (∂F/∂p)ᵀ w` for the augmented field `F`, with the cotangent
-    /// column `[w_z; w_l; w_e; w_j]`. Per trace direction `v`, one forward-over-reverse pass of
-    /// the network ([`Layer::vjp_tangent`]) at `x` along `v` with cotangent `a_v` and cotangent
+    /// column `[w_z; w_l; w_e; w_j]`. Per trace direction `v`, a forward-over-reverse pass of
+    /// the network ([`Layer::vjp_tangent_dirs`], all directions in one call) at `x` along `v` with cotangent `a_v` and cotangent
     /// tangent `c_v`: its tangents are `Jᵀ c_v + ∇(a_vᵀ J v)`. `a_v = −w_l v + 2 w_j (J v)`
     /// carries the trace and the Frobenius term; `c_v = w_z + 2 w_e f` for the first direction
     /// (the first-order part, so it costs no pass of its own) and zero after it.
@@ -403,26 +414,27 @@ impl<L: Layer, V: SliceState> Vjp for FfjordField<L, V> {
         let (s, probes, model) = (&mut self.s, &self.probes, &self.model);
         let two = V::S::cst(2.0);
         sh.load_input(u, t, &mut s.x, |v| v);
-        // The first-order cotangent c = w_z + 2 w_e f (f only when regularised).
+        let nd = sh.ndirections();
+        let (nb, nib) = (n * batch, nin * batch);
+        sh.load_tangents(probes, &mut s.xdot);
+        // f and every J v for the regularisers' terms (c = w_z + 2 w_e f, a_v's 2 w_j J v).
         if self.regularised {
-            model.forward(Input { x: &s.x, batch, p }, &mut s.y, &mut s.ws);
+            let inp = Input { x: &s.x, batch, p };
+            model.jvp_dirs(inp, nd, &s.xdot, &mut s.y, &mut s.ydot, &mut s.ws);
         }
         s.pbar_dot.iter_mut().for_each(|x| *x = V::S::zero());
-        for v in 0..sh.ndirections() {
-            sh.load_tangent(v, probes, &mut s.xdot);
-            if self.regularised {
-                let inp = Input { x: &s.x, batch, p };
-                model.jvp(inp, &s.xdot, None, &mut s.y, &mut s.ydot, &mut s.ws);
-            }
+        for v in 0..nd {
+            let (ybar, ybar_dot) = (&mut s.ybar[v * nb..], &mut s.ybar_dot[v * nb..]);
+            let ydot = &s.ydot[v * nb..];
             for b in 0..batch {
                 let wl = w[b * m + n];
                 for k in 0..n {
                     let mut a = -(wl * sh.direction(v, b, k, probes));
                     if self.regularised {
-                        a += two * w[b * m + n + 2] * s.ydot[b * n + k];
+                        a += two * w[b * m + n + 2] * ydot[b * n + k];
                     }
-                    s.ybar[b * n + k] = a;
-                    s.ybar_dot[b * n + k] = if v > 0 {
+                    ybar[b * n + k] = a;
+                    ybar_dot[b * n + k] = if v > 0 {
                         V::S::zero()
                     } else if self.regularised {
                         w[b * m + k] + two * w[b * m + n + 1] * s.y[b * n + k]
@@ -431,20 +443,24 @@ impl<L: Layer, V: SliceState> Vjp for FfjordField<L, V> {
                     };
                 }
             }
-            model.vjp_tangent(
-                Input { x: &s.x, batch, p },
-                &s.xdot,
-                None,
-                &s.ybar,
-                &s.ybar_dot,
-                &mut s.xbar,
-                &mut s.xbar_dot,
-                &mut s.pbar_dot,
-                &mut s.ws,
-            );
+        }
+        // Every direction's forward-over-reverse pass at once (the network's values once).
+        model.vjp_tangent_dirs(
+            Input { x: &s.x, batch, p },
+            nd,
+            &s.xdot,
+            None,
+            (&s.ybar, &s.ybar_dot),
+            &mut s.xbar,
+            &mut s.xbar_dot,
+            &mut s.pbar_dot,
+            &mut s.ws,
+        );
+        for v in 0..nd {
+            let xbar_dot = &s.xbar_dot[v * nib..(v + 1) * nib];
             for b in 0..batch {
                 for k in 0..n {
-                    gu[b * m + k] += s.xbar_dot[b * nin + k];
+                    gu[b * m + k] += xbar_dot[b * nin + k];
                 }
             }
         }
@@ -466,7 +482,7 @@ impl<L: Layer + Clone> DualField for FfjordField<L, Vec<f64>> {
             regularised: self.regularised,
             trace: self.trace,
             probes: self.probes.iter().map(|e| Dual64::constant(*e)).collect(),
-            s: Scratch::new(&self.model, self.batch, true),
+            s: Scratch::new(&self.model, self.batch, self.shape().ndirections()),
         }
     }
 }
