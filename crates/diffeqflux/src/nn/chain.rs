@@ -655,8 +655,8 @@ impl<T: LayerTuple> Layer for Chain<T> {
             .unwrap_or(0);
         let total = self.mid_total(batch) + self.out_dim() * batch;
         // Outputs (one batch each) and tangents (`ndir` batches) of every layer, then the
-        // cotangent buffers of the widest intermediate layer.
-        total * (1 + ndir) + 4 * self.mid_max(batch) * ndir + inner
+        // cotangents (`ndir` batches) and summed tangents (one) of the widest intermediate layer.
+        total * (1 + ndir) + 2 * self.mid_max(batch) * (ndir + 1) + inner
     }
 
     fn jvp_dirs<S: Scalar>(
@@ -720,16 +720,17 @@ impl<T: LayerTuple> Layer for Chain<T> {
         pbar_dot: &mut [S],
         ws: &mut [S],
     ) {
+        if ndir == 1 {
+            // One direction is the plain pass (its own scratch fits in this one).
+            return self.vjp_tangent(inp, xdot, fwd, ybar, ybar_dot, xbar, xbar_dot, pbar_dot, ws);
+        }
         let _ = fwd; // the intermediate layers' outputs are needed anyway
         let b = inp.batch;
-        let (mid, total) = (
-            self.mid_max(b) * ndir,
-            self.mid_total(b) + self.out_dim() * b,
-        );
+        let (mid, total) = (self.mid_max(b), self.mid_total(b) + self.out_dim() * b);
         let (hs, rest) = ws.split_at_mut(total);
         let (hds, rest) = rest.split_at_mut(total * ndir);
-        let (mut ga, rest) = rest.split_at_mut(mid);
-        let (mut gb, rest) = rest.split_at_mut(mid);
+        let (mut ga, rest) = rest.split_at_mut(mid * ndir);
+        let (mut gb, rest) = rest.split_at_mut(mid * ndir);
         let (mut gda, rest) = rest.split_at_mut(mid);
         let (mut gdb, inner) = rest.split_at_mut(mid);
         // Forward: h_k (one batch) and the directions' hdot_k (`ndir` batches) for every layer,
@@ -760,7 +761,8 @@ impl<T: LayerTuple> Layer for Chain<T> {
             off += no;
             poff += li.nparams;
         }
-        // Reverse, every direction through each layer in one call.
+        // Reverse, every direction's cotangent and the summed tangent through each layer in one
+        // call.
         let (hs, hds) = (&*hs, &*hds);
         let mut pend = self.nparams();
         for k in (0..T::LEN).rev() {
@@ -778,12 +780,12 @@ impl<T: LayerTuple> Layer for Chain<T> {
             let yb: (&[S], &[S]) = if k + 1 == T::LEN {
                 (ybar, ybar_dot)
             } else {
-                (&ga[..no * ndir], &gda[..no * ndir])
+                (&ga[..no * ndir], &gda[..no])
             };
             let (xb, xbd): (&mut [S], &mut [S]) = if k == 0 {
                 (&mut *xbar, &mut *xbar_dot)
             } else {
-                (&mut gb[..ni * ndir], &mut gdb[..ni * ndir])
+                (&mut gb[..ni * ndir], &mut gdb[..ni])
             };
             let v = VjpTangentDirsV {
                 inp: Input {

@@ -394,7 +394,7 @@ impl Layer for Dense {
     fn dirs_workspace_len(&self, batch: usize, ndir: usize) -> usize {
         let (n, nw) = (self.out_dim * batch, self.out_dim * batch * ndir);
         self.workspace_len(batch)
-            .max(3 * nw + n + self.in_dim * self.out_dim)
+            .max(2 * nw + 4 * n + self.in_dim * self.out_dim)
     }
     fn jvp_dirs<S: Scalar>(
         &self,
@@ -439,6 +439,10 @@ impl Layer for Dense {
         pbar_dot: &mut [S],
         ws: &mut [S],
     ) {
+        if ndir == 1 {
+            // One direction is the plain pass (its own scratch fits in this one).
+            return self.vjp_tangent(inp, xdot, fwd, ybar, ybar_dot, xbar, xbar_dot, pbar_dot, ws);
+        }
         let b = inp.batch;
         let (n, nin) = (self.out_dim * b, self.in_dim * b);
         let (nw, niw) = (n * ndir, nin * ndir);
@@ -446,10 +450,12 @@ impl Layer for Dense {
         assert_x_len(xdot.len(), niw);
         let (w, bias) = self.split(inp.p);
         let (zb, rest) = ws.split_at_mut(nw);
-        let (zbd, rest) = rest.split_at_mut(nw);
+        let (zbd, rest) = rest.split_at_mut(n);
+        let (tmp, rest) = rest.split_at_mut(n);
+        let (zeros, rest) = rest.split_at_mut(n);
         let (v, rest) = rest.split_at_mut(n);
         let (vd, wt) = rest.split_at_mut(nw);
-        let (ybar, ybar_dot) = (&ybar[..nw], &ybar_dot[..nw]);
+        let (ybar, ybar_dot) = (&ybar[..nw], &ybar_dot[..n]);
         let (zbar, zbar_dot): (&[S], &[S]) = if self.act == Activation::Identity {
             (ybar, ybar_dot)
         } else {
@@ -471,29 +477,35 @@ impl Layer for Dense {
                     (v, vd)
                 }
             };
+            // zbar_d = σ' ybar_d; zbar_dot = σ' ybar_dot + Σ_d σ'' zdot_d ybar_d, the later
+            // directions' terms with a zero cotangent tangent.
+            zeros.iter_mut().for_each(|z| *z = S::zero());
             for d in 0..ndir {
                 let o = d * n..(d + 1) * n;
-                self.cotangent_tangent(
-                    (v, &vd[o.clone()]),
-                    (&ybar[o.clone()], &ybar_dot[o.clone()]),
-                    &mut zb[o.clone()],
-                    &mut zbd[o],
-                );
+                let (ybd, zbd_d): (&[S], &mut [S]) = if d == 0 {
+                    (ybar_dot, &mut *zbd)
+                } else {
+                    (&*zeros, &mut *tmp)
+                };
+                let vd = &vd[o.clone()];
+                self.cotangent_tangent((v, vd), (&ybar[o.clone()], ybd), &mut zb[o], zbd_d);
+                if d > 0 {
+                    for (s, t) in zbd.iter_mut().zip(tmp.iter()) {
+                        *s += *t;
+                    }
+                }
             }
             (zb, zbd)
         };
-        // The parameter terms direction by direction, in the order of separate calls.
+        // J_pᵀ ybar_dot's and the second-order terms of every direction: two products.
         let (pw, pb) = pbar_dot.split_at_mut(self.out_dim * self.in_dim);
-        for d in 0..ndir {
-            let (o, i) = (d * n..(d + 1) * n, d * nin..(d + 1) * nin);
-            ger_acc(&zbar_dot[o.clone()], (self.out_dim, self.in_dim), inp.x, pw);
-            ger_acc(&zbar[o.clone()], (self.out_dim, self.in_dim), &xdot[i], pw);
-            if self.bias {
-                colsum_acc(&zbar_dot[o], self.out_dim, pb);
-            }
+        ger_acc(zbar_dot, (self.out_dim, self.in_dim), inp.x, pw);
+        ger_acc(zbar, (self.out_dim, self.in_dim), xdot, pw);
+        if self.bias {
+            colsum_acc(zbar_dot, self.out_dim, pb);
         }
         self.linear_tr_as(b, w, zbar, &mut xbar[..niw], wt);
-        self.linear_tr_as(b, w, zbar_dot, &mut xbar_dot[..niw], wt);
+        self.linear_tr_as(b, w, zbar_dot, &mut xbar_dot[..nin], wt);
     }
     fn jvp<S: Scalar>(
         &self,

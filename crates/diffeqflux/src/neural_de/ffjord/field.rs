@@ -50,11 +50,11 @@ struct Scratch<S> {
     y: Vec<S>,
     /// Output tangents `J xdot`, one batch per direction.
     ydot: Vec<S>,
-    /// Output cotangents and their tangents, one batch per direction (the VJP's).
+    /// Output cotangents, one batch per direction, and the cotangent tangent (the VJP's).
     ybar: Vec<S>,
     ybar_dot: Vec<S>,
-    /// The VJP's input cotangents and their tangents (one batch per direction) and the
-    /// parameter cotangent's tangent.
+    /// The VJP's input cotangents (one batch per direction), the tangent summed over the
+    /// directions and the parameter cotangent's tangent.
     xbar: Vec<S>,
     xbar_dot: Vec<S>,
     pbar_dot: Vec<S>,
@@ -77,9 +77,9 @@ impl<S: Scalar> Scratch<S> {
             y: vec![z; nout],
             ydot: vec![z; nout * ndir],
             ybar: vec![z; nout * ndir],
-            ybar_dot: vec![z; nout * ndir],
+            ybar_dot: vec![z; nout],
             xbar: vec![z; nin * ndir],
-            xbar_dot: vec![z; nin * ndir],
+            xbar_dot: vec![z; nin],
             pbar_dot: vec![z; model.nparams()],
             ws: vec![z; ws],
         }
@@ -402,11 +402,11 @@ fn sum_sq<S: Scalar>(x: &[S]) -> S {
 impl<L: Layer, V: SliceState> Vjp for FfjordField<L, V> {
     const EXACT: bool = true;
     /// `gu += (∂F/∂u)ᵀ w`, `gp += (∂F/∂p)ᵀ w` for the augmented field `F`, with the cotangent
-    /// column `[w_z; w_l; w_e; w_j]`. Per trace direction `v`, a forward-over-reverse pass of
-    /// the network ([`Layer::vjp_tangent_dirs`], all directions in one call) at `x` along `v` with cotangent `a_v` and cotangent
-    /// tangent `c_v`: its tangents are `Jᵀ c_v + ∇(a_vᵀ J v)`. `a_v = −w_l v + 2 w_j (J v)`
-    /// carries the trace and the Frobenius term; `c_v = w_z + 2 w_e f` for the first direction
-    /// (the first-order part, so it costs no pass of its own) and zero after it.
+    /// column `[w_z; w_l; w_e; w_j]`: one forward-over-reverse pass of the network over every
+    /// trace direction `v` at once ([`Layer::vjp_tangent_dirs`]), with cotangent `a_v` per
+    /// direction and one cotangent tangent `c`; its summed tangent is `Jᵀ c + Σ_v ∇(a_vᵀ J v)`.
+    /// `a_v = −w_l v + 2 w_j (J v)` carries the trace and the Frobenius term; `c = w_z + 2 w_e
+    /// f` is the first-order part (so it costs no pass of its own).
     fn vjp(&mut self, t: Re<V>, u: &V, p: &Vec<V::S>, w: &V, gu: &mut V, gp: &mut Vec<V::S>) {
         let sh = self.shape();
         let (n, m, nin, batch) = (sh.dim, sh.m, sh.nin, sh.batch);
@@ -415,7 +415,7 @@ impl<L: Layer, V: SliceState> Vjp for FfjordField<L, V> {
         let two = V::S::cst(2.0);
         sh.load_input(u, t, &mut s.x, |v| v);
         let nd = sh.ndirections();
-        let (nb, nib) = (n * batch, nin * batch);
+        let nb = n * batch;
         sh.load_tangents(probes, &mut s.xdot);
         // f and every J v for the regularisers' terms (c = w_z + 2 w_e f, a_v's 2 w_j J v).
         if self.regularised {
@@ -424,7 +424,7 @@ impl<L: Layer, V: SliceState> Vjp for FfjordField<L, V> {
         }
         s.pbar_dot.iter_mut().for_each(|x| *x = V::S::zero());
         for v in 0..nd {
-            let (ybar, ybar_dot) = (&mut s.ybar[v * nb..], &mut s.ybar_dot[v * nb..]);
+            let ybar = &mut s.ybar[v * nb..];
             let ydot = &s.ydot[v * nb..];
             for b in 0..batch {
                 let wl = w[b * m + n];
@@ -434,17 +434,20 @@ impl<L: Layer, V: SliceState> Vjp for FfjordField<L, V> {
                         a += two * w[b * m + n + 2] * ydot[b * n + k];
                     }
                     ybar[b * n + k] = a;
-                    ybar_dot[b * n + k] = if v > 0 {
-                        V::S::zero()
-                    } else if self.regularised {
-                        w[b * m + k] + two * w[b * m + n + 1] * s.y[b * n + k]
-                    } else {
-                        w[b * m + k]
-                    };
                 }
             }
         }
-        // Every direction's forward-over-reverse pass at once (the network's values once).
+        for b in 0..batch {
+            for k in 0..n {
+                s.ybar_dot[b * n + k] = if self.regularised {
+                    w[b * m + k] + two * w[b * m + n + 1] * s.y[b * n + k]
+                } else {
+                    w[b * m + k]
+                };
+            }
+        }
+        // Every direction's forward-over-reverse pass at once (the network's values once), the
+        // tangents summed over the directions as the trace sums them.
         model.vjp_tangent_dirs(
             Input { x: &s.x, batch, p },
             nd,
@@ -456,12 +459,9 @@ impl<L: Layer, V: SliceState> Vjp for FfjordField<L, V> {
             &mut s.pbar_dot,
             &mut s.ws,
         );
-        for v in 0..nd {
-            let xbar_dot = &s.xbar_dot[v * nib..(v + 1) * nib];
-            for b in 0..batch {
-                for k in 0..n {
-                    gu[b * m + k] += xbar_dot[b * nin + k];
-                }
+        for b in 0..batch {
+            for k in 0..n {
+                gu[b * m + k] += s.xbar_dot[b * nin + k];
             }
         }
         for (g, x) in gp.iter_mut().zip(&s.pbar_dot) {
