@@ -68,9 +68,13 @@ impl<S: Scalar> Scratch<S> {
         let z = S::zero();
         let nin = model.in_dim() * batch;
         let nout = model.out_dim() * batch;
-        let ws = model
-            .workspace_len(batch)
-            .max(model.dirs_workspace_len(batch, ndir));
+        // One direction (Hutchinson) runs the plain passes, which need less.
+        let tangent_ws = if ndir == 1 {
+            model.tangent_workspace_len(batch)
+        } else {
+            model.dirs_workspace_len(batch, ndir)
+        };
+        let ws = model.workspace_len(batch).max(tangent_ws);
         Scratch {
             x: vec![z; nin],
             xdot: vec![z; nin * ndir],
@@ -369,8 +373,7 @@ impl<L: Layer, V: SliceState> VectorField for FfjordField<L, V> {
         // the directions through one product per layer.
         let nd = sh.ndirections();
         sh.load_tangents(probes, &mut s.xdot);
-        let inp = Input { x: &s.x, batch, p };
-        model.jvp_dirs(inp, nd, &s.xdot, &mut s.y, &mut s.ydot, &mut s.ws);
+        jvp_all(model, (batch, p), nd, s);
         for v in 0..nd {
             let ydot = &s.ydot[v * n * batch..(v + 1) * n * batch];
             for b in 0..batch {
@@ -392,6 +395,22 @@ impl<L: Layer, V: SliceState> VectorField for FfjordField<L, V> {
                 du[b * m + n + 1] = sum_sq(f);
             }
         }
+    }
+}
+
+/// `f` and its `nd` directional derivatives at the scratch's input: [`Layer::jvp_dirs`], or the
+/// plain [`Layer::jvp`] for one direction (whose scratch is what `Scratch::new` sized).
+fn jvp_all<L: Layer, S: Scalar>(
+    model: &L,
+    (batch, p): (usize, &[S]),
+    nd: usize,
+    s: &mut Scratch<S>,
+) {
+    let inp = Input { x: &s.x, batch, p };
+    if nd == 1 {
+        model.jvp(inp, &s.xdot, None, &mut s.y, &mut s.ydot, &mut s.ws);
+    } else {
+        model.jvp_dirs(inp, nd, &s.xdot, &mut s.y, &mut s.ydot, &mut s.ws);
     }
 }
 
@@ -419,8 +438,7 @@ impl<L: Layer, V: SliceState> Vjp for FfjordField<L, V> {
         sh.load_tangents(probes, &mut s.xdot);
         // f and every J v for the regularisers' terms (c = w_z + 2 w_e f, a_v's 2 w_j J v).
         if self.regularised {
-            let inp = Input { x: &s.x, batch, p };
-            model.jvp_dirs(inp, nd, &s.xdot, &mut s.y, &mut s.ydot, &mut s.ws);
+            jvp_all(model, (batch, p), nd, s);
         }
         s.pbar_dot.iter_mut().for_each(|x| *x = V::S::zero());
         for v in 0..nd {
@@ -447,18 +465,16 @@ impl<L: Layer, V: SliceState> Vjp for FfjordField<L, V> {
             }
         }
         // Every direction's forward-over-reverse pass at once (the network's values once), the
-        // tangents summed over the directions as the trace sums them.
-        model.vjp_tangent_dirs(
-            Input { x: &s.x, batch, p },
-            nd,
-            &s.xdot,
-            None,
-            (&s.ybar, &s.ybar_dot),
-            &mut s.xbar,
-            &mut s.xbar_dot,
-            &mut s.pbar_dot,
-            &mut s.ws,
-        );
+        // tangents summed over the directions as the trace sums them; one direction
+        // (Hutchinson) is the plain pass.
+        let inp = Input { x: &s.x, batch, p };
+        let yb = (&s.ybar[..], &s.ybar_dot[..]);
+        let (xb, xbd, pbd) = (&mut s.xbar, &mut s.xbar_dot, &mut s.pbar_dot);
+        if nd == 1 {
+            model.vjp_tangent(inp, &s.xdot, None, yb.0, yb.1, xb, xbd, pbd, &mut s.ws);
+        } else {
+            model.vjp_tangent_dirs(inp, nd, &s.xdot, None, yb, xb, xbd, pbd, &mut s.ws);
+        }
         for b in 0..batch {
             for k in 0..n {
                 gu[b * m + k] += s.xbar_dot[b * nin + k];
