@@ -9,7 +9,9 @@
 //! after one warm-up iteration, function evaluations per iteration (`nfe`: forward RHS
 //! evaluations plus the backward pass's VJPs and replayed stages; `nfe_forward` alone), the loss
 //! of the last iteration (`final_loss`, before its Adam step) and the time of one VJP of the
-//! augmented field at batch 512 (best of 30). One thread: the network's passes do not use threads.
+//! augmented field at batch 512 (best of 30). One thread; built with the `rayon` feature
+//! (`--features rayon`) and more than one rayon thread, two more f32 rows split the batch over
+//! every thread (`Ffjord::batch_parts`).
 //!
 //! `cargo run --release -p diffeqflux --example bench_w5_ffjord` (`W5_ITERS`, default 10).
 
@@ -56,9 +58,11 @@ fn field_vjp_seconds<L: Layer, R: Real>(
     net: L,
     trace: Trace,
     p: &[R],
+    threads: usize,
 ) -> Result<f64, Box<dyn std::error::Error>> {
     let batch = 512;
-    let mut field = FfjordField::<_, Batch<R>>::new(net, batch, trace, false)?;
+    let mut field =
+        FfjordField::<_, Batch<R>>::new(net, batch, trace, false)?.split_batch(threads)?;
     field.draw_probes(&mut Xoshiro256pp::new(3));
     let mut rng = Xoshiro256pp::new(4);
     let m = field.features();
@@ -79,16 +83,19 @@ fn field_vjp_seconds<L: Layer, R: Real>(
     Ok(spread(&samples).0)
 }
 
-/// Trains `iters` iterations in `R` and prints the configuration's JSON line.
+/// Trains `iters` iterations in `R` with the batch in `threads` parts (one per thread) and
+/// prints the configuration's JSON line.
 fn run<R: Real>(
     net: &Mlp,
     name: &str,
     trace: Trace,
     iters: usize,
+    threads: usize,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let flow = Ffjord::new_in::<R>(net.clone(), (0.0, 1.0), Dp5)?
         .trace(trace)
-        .tolerances(1e-5, 1e-5);
+        .tolerances(1e-5, 1e-5)
+        .batch_parts(threads)?;
     // Adam works on f64 copies of the parameters; the flow gets them rounded to `R`.
     let mut p = flow.init_params(0);
     let mut adam = Adam::new(1e-3)?;
@@ -111,11 +118,12 @@ fn run<R: Real>(
             nfe_fwd.push(g.forward.nf as f64);
         }
     }
-    let vjp = field_vjp_seconds::<_, R>(net.clone(), trace, &pr)?;
+    let vjp = field_vjp_seconds::<_, R>(net.clone(), trace, &pr, threads)?;
     let (lo, hi) = spread(&times);
     println!(
-        "{{\"system\": \"sciml-rs Dp5 discrete adjoint, {name} trace, {}, 1 thread\", \"median_s\": {:e}, \"min_s\": {lo:e}, \"max_s\": {hi:e}, \"nfe\": {}, \"nfe_forward\": {}, \"iterations\": {iters}, \"iterations_timed\": {}, \"final_loss\": {final_loss}, \"field_vjp_s\": {vjp:e}}}",
+        "{{\"system\": \"sciml-rs Dp5 discrete adjoint, {name} trace, {}, {}\", \"median_s\": {:e}, \"min_s\": {lo:e}, \"max_s\": {hi:e}, \"nfe\": {}, \"nfe_forward\": {}, \"iterations\": {iters}, \"iterations_timed\": {}, \"final_loss\": {final_loss}, \"field_vjp_s\": {vjp:e}}}",
         std::any::type_name::<R>(),
+        if threads == 1 { "1 thread".to_string() } else { format!("{threads} threads (batch in {threads} parts)") },
         median(times.clone()),
         median(nfe),
         median(nfe_fwd),
@@ -140,10 +148,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("hutchinson", Trace::Hutchinson(ProbeKind::Gaussian)),
     ];
     for (name, trace) in traces {
-        run::<f32>(&net, name, trace, iters)?;
+        run::<f32>(&net, name, trace, iters, 1)?;
     }
     for (name, trace) in traces {
-        run::<f64>(&net, name, trace, iters)?;
+        run::<f64>(&net, name, trace, iters, 1)?;
+    }
+    // With the `rayon` feature: the same in f32 with the batch split over every thread.
+    #[cfg(feature = "rayon")]
+    if rayon::current_num_threads() > 1 {
+        for (name, trace) in traces {
+            run::<f32>(&net, name, trace, iters, rayon::current_num_threads())?;
+        }
     }
     Ok(())
 }

@@ -804,3 +804,83 @@ fn flow_trains_in_f32_as_in_f64() -> Result<(), Box<dyn std::error::Error>> {
     }
     Ok(())
 }
+
+/// The field's evaluations and VJP with the batch in parts against the whole batch: each
+/// sample's values and derivatives are computed by the same arithmetic (parts of at least 4
+/// samples keep the dense products' form), so they agree bitwise; the parameter cotangent adds
+/// the parts' sums, so it agrees to rounding.
+#[test]
+fn batch_in_parts_equals_the_whole_batch() -> Result<(), Box<dyn std::error::Error>> {
+    use sciml_core::{VectorField, Vjp};
+    let net = Chain::new((
+        Dense::new(3, 9, Activation::Tanh),
+        Dense::new(9, 2, Activation::Tanh),
+    ))?;
+    let p = net.initial_params(&mut Xoshiro256pp::new(5));
+    let traces = [Trace::Exact, Trace::Hutchinson(ProbeKind::Gaussian)];
+    for (trace, reg) in traces.into_iter().flat_map(|t| [(t, false), (t, true)]) {
+        // 12 samples in parts of 4 (bitwise); 13 in parts of 5, 5, 3 (to rounding).
+        for (batch, parts, bitwise) in [(12, 3, true), (13, 3, false)] {
+            let whole = FfjordField::<_, Vec<f64>>::new(net.clone(), batch, trace, reg)?;
+            let mut whole = whole;
+            whole.draw_probes(&mut Xoshiro256pp::new(8));
+            let mut split = whole.clone().split_batch(parts)?;
+            assert_eq!(split.parts(), parts);
+            let mut rng = Xoshiro256pp::new(9);
+            let len = whole.features() * batch;
+            let u: Vec<f64> = (0..len).map(|_| rng.normal()).collect();
+            let w: Vec<f64> = (0..len).map(|_| rng.normal()).collect();
+            let (mut du1, mut du2) = (vec![0.0; len], vec![0.0; len]);
+            whole.rhs(0.4, &u, &p, &mut du1);
+            split.rhs(0.4, &u, &p, &mut du2);
+            let (mut gu1, mut gu2) = (vec![0.5; len], vec![0.5; len]);
+            let (mut gp1, mut gp2) = (vec![0.25; p.len()], vec![0.25; p.len()]);
+            whole.vjp(0.4, &u, &p, &w, &mut gu1, &mut gp1);
+            split.vjp(0.4, &u, &p, &w, &mut gu2, &mut gp2);
+            let what = format!("{trace:?} regularised {reg} batch {batch}");
+            let max_err = |a: &[f64], b: &[f64]| {
+                let scale = a.iter().fold(1e-300f64, |m, v| m.max(v.abs()));
+                let err = a
+                    .iter()
+                    .zip(b)
+                    .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+                err / scale
+            };
+            if bitwise {
+                assert_eq!(du1, du2, "{what}: rhs");
+                assert_eq!(gu1, gu2, "{what}: gu");
+            } else {
+                assert!(max_err(&du1, &du2) < 1e-14, "{what}: rhs");
+                assert!(max_err(&gu1, &gu2) < 1e-14, "{what}: gu");
+            }
+            let e = max_err(&gp1, &gp2);
+            assert!(e < 1e-14, "{what}: gp off by {e:e} (relative)");
+        }
+    }
+    // More parts than samples, or none: an error.
+    let f = FfjordField::<_, Vec<f64>>::new(net.clone(), 2, Trace::Exact, false)?;
+    assert!(f.clone().split_batch(3).is_err());
+    assert!(f.split_batch(0).is_err());
+    Ok(())
+}
+
+/// A training gradient with the batch in parts equals the whole batch's to rounding.
+#[test]
+fn flow_gradient_with_batch_parts() -> Result<(), Box<dyn std::error::Error>> {
+    let flow = Ffjord::new(small_net()?, (0.0, 1.0), Tsit5)?.tolerances(1e-6, 1e-6);
+    let p: Vec<f64> = flow.init_params(3).iter().map(|v| v + 0.1).collect();
+    let mut rng = Xoshiro256pp::new(21);
+    let x = Batch::new(2, 10, (0..20).map(|_| rng.normal()).collect())?;
+    let g1 = flow.loss_and_gradient(&x, &p, &mut Xoshiro256pp::new(2))?;
+    let g2 = flow
+        .clone()
+        .batch_parts(3)?
+        .loss_and_gradient(&x, &p, &mut Xoshiro256pp::new(2))?;
+    assert!((g1.loss - g2.loss).abs() < 1e-12 * g1.loss.abs());
+    let scale = g1.dp.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    for (a, b) in g1.dp.iter().zip(&g2.dp) {
+        assert!((a - b).abs() < 1e-10 * scale, "{a} vs {b}");
+    }
+    assert!(flow.batch_parts(0).is_err());
+    Ok(())
+}

@@ -199,6 +199,63 @@ impl<S: Scalar> LayerVisitor for VjpTangentV<'_, '_, S> {
 }
 
 /// Helpers shared by the tuple containers.
+/// [`Layer::dirs_workspace_len`] of one layer.
+pub(crate) struct DirsWsV(pub(crate) usize, pub(crate) usize);
+impl LayerVisitor for DirsWsV {
+    type Output = usize;
+    #[inline]
+    fn visit<L: Layer>(self, l: &L) -> usize {
+        l.dirs_workspace_len(self.0, self.1)
+    }
+}
+
+/// [`Layer::jvp_dirs`] of one layer.
+pub(crate) struct JvpDirsV<'a, 'b, S> {
+    pub(crate) inp: Input<'a, S>,
+    pub(crate) ndir: usize,
+    pub(crate) xdot: &'a [S],
+    pub(crate) y: &'b mut [S],
+    pub(crate) ydot: &'b mut [S],
+    pub(crate) ws: &'b mut [S],
+}
+impl<S: Scalar> LayerVisitor for JvpDirsV<'_, '_, S> {
+    type Output = ();
+    #[inline]
+    fn visit<L: Layer>(self, l: &L) {
+        l.jvp_dirs(self.inp, self.ndir, self.xdot, self.y, self.ydot, self.ws);
+    }
+}
+
+/// [`Layer::vjp_tangent_dirs`] of one layer.
+pub(crate) struct VjpTangentDirsV<'a, 'b, S> {
+    pub(crate) inp: Input<'a, S>,
+    pub(crate) ndir: usize,
+    pub(crate) xdot: &'a [S],
+    pub(crate) fwd: Option<(&'a [S], &'a [S])>,
+    pub(crate) ybar: (&'a [S], &'a [S]),
+    pub(crate) xbar: &'b mut [S],
+    pub(crate) xbar_dot: &'b mut [S],
+    pub(crate) pbar_dot: &'b mut [S],
+    pub(crate) ws: &'b mut [S],
+}
+impl<S: Scalar> LayerVisitor for VjpTangentDirsV<'_, '_, S> {
+    type Output = ();
+    #[inline]
+    fn visit<L: Layer>(self, l: &L) {
+        l.vjp_tangent_dirs(
+            self.inp,
+            self.ndir,
+            self.xdot,
+            self.fwd,
+            self.ybar,
+            self.xbar,
+            self.xbar_dot,
+            self.pbar_dot,
+            self.ws,
+        );
+    }
+}
+
 pub(crate) fn info<T: LayerTuple>(t: &T, k: usize, batch: usize) -> Info {
     t.visit(k, InfoV(batch))
 }
@@ -579,6 +636,166 @@ impl<T: LayerTuple> Layer for Chain<T> {
                 },
                 xdot: xd,
                 fwd: Some((&hs[yk.clone()], &hds[yk])),
+                ybar: yb,
+                xbar: xb,
+                xbar_dot: xbd,
+                pbar_dot: &mut pbar_dot[pr],
+                ws: &mut *inner,
+            };
+            self.layers.visit(k, v);
+            std::mem::swap(&mut ga, &mut gb);
+            std::mem::swap(&mut gda, &mut gdb);
+        }
+    }
+
+    fn dirs_workspace_len(&self, batch: usize, ndir: usize) -> usize {
+        let inner = (0..T::LEN)
+            .map(|k| self.layers.visit(k, DirsWsV(batch, ndir)))
+            .max()
+            .unwrap_or(0);
+        let total = self.mid_total(batch) + self.out_dim() * batch;
+        // Outputs (one batch each) and tangents (`ndir` batches) of every layer, then the
+        // cotangents (`ndir` batches) and summed tangents (one) of the widest intermediate layer.
+        total * (1 + ndir) + 2 * self.mid_max(batch) * (ndir + 1) + inner
+    }
+
+    fn jvp_dirs<S: Scalar>(
+        &self,
+        inp: Input<'_, S>,
+        ndir: usize,
+        xdot: &[S],
+        y: &mut [S],
+        ydot: &mut [S],
+        ws: &mut [S],
+    ) {
+        let b = inp.batch;
+        let mid = self.mid_max(b);
+        let (mut ha, rest) = ws.split_at_mut(mid);
+        let (mut hb, rest) = rest.split_at_mut(mid);
+        let (mut da, rest) = rest.split_at_mut(mid * ndir);
+        let (mut db, inner) = rest.split_at_mut(mid * ndir);
+        let mut poff = 0;
+        for k in 0..T::LEN {
+            let li = info(&self.layers, k, b);
+            let pr = poff..poff + li.nparams;
+            poff = pr.end;
+            let (ni, no) = (li.in_dim * b, li.out_dim * b);
+            let sub = Input {
+                x: if k == 0 { inp.x } else { &ha[..ni] },
+                batch: b,
+                p: &inp.p[pr],
+            };
+            let xd: &[S] = if k == 0 { xdot } else { &da[..ni * ndir] };
+            let last = k + 1 == T::LEN;
+            let (yk, ydk): (&mut [S], &mut [S]) = if last {
+                (&mut *y, &mut *ydot)
+            } else {
+                (&mut hb[..no], &mut db[..no * ndir])
+            };
+            let v = JvpDirsV {
+                inp: sub,
+                ndir,
+                xdot: xd,
+                y: yk,
+                ydot: ydk,
+                ws: &mut *inner,
+            };
+            self.layers.visit(k, v);
+            if !last {
+                std::mem::swap(&mut ha, &mut hb);
+                std::mem::swap(&mut da, &mut db);
+            }
+        }
+    }
+
+    fn vjp_tangent_dirs<S: Scalar>(
+        &self,
+        inp: Input<'_, S>,
+        ndir: usize,
+        xdot: &[S],
+        fwd: Option<(&[S], &[S])>,
+        (ybar, ybar_dot): (&[S], &[S]),
+        xbar: &mut [S],
+        xbar_dot: &mut [S],
+        pbar_dot: &mut [S],
+        ws: &mut [S],
+    ) {
+        if ndir == 1 {
+            // One direction is the plain pass (its own scratch fits in this one).
+            return self.vjp_tangent(inp, xdot, fwd, ybar, ybar_dot, xbar, xbar_dot, pbar_dot, ws);
+        }
+        let _ = fwd; // the intermediate layers' outputs are needed anyway
+        let b = inp.batch;
+        let (mid, total) = (self.mid_max(b), self.mid_total(b) + self.out_dim() * b);
+        let (hs, rest) = ws.split_at_mut(total);
+        let (hds, rest) = rest.split_at_mut(total * ndir);
+        let (mut ga, rest) = rest.split_at_mut(mid * ndir);
+        let (mut gb, rest) = rest.split_at_mut(mid * ndir);
+        let (mut gda, rest) = rest.split_at_mut(mid);
+        let (mut gdb, inner) = rest.split_at_mut(mid);
+        // Forward: h_k (one batch) and the directions' hdot_k (`ndir` batches) for every layer,
+        // computed once for all the directions.
+        let (mut off, mut poff) = (0, 0);
+        for k in 0..T::LEN {
+            let li = info(&self.layers, k, b);
+            let (ni, no) = (li.in_dim * b, li.out_dim * b);
+            let (done, out) = hs.split_at_mut(off);
+            let (ddone, dout) = hds.split_at_mut(off * ndir);
+            let v = JvpDirsV {
+                inp: Input {
+                    x: if k == 0 { inp.x } else { &done[off - ni..] },
+                    batch: b,
+                    p: &inp.p[poff..poff + li.nparams],
+                },
+                ndir,
+                xdot: if k == 0 {
+                    xdot
+                } else {
+                    &ddone[(off - ni) * ndir..]
+                },
+                y: &mut out[..no],
+                ydot: &mut dout[..no * ndir],
+                ws: &mut *inner,
+            };
+            self.layers.visit(k, v);
+            off += no;
+            poff += li.nparams;
+        }
+        // Reverse, every direction's cotangent and the summed tangent through each layer in one
+        // call.
+        let (hs, hds) = (&*hs, &*hds);
+        let mut pend = self.nparams();
+        for k in (0..T::LEN).rev() {
+            let li = info(&self.layers, k, b);
+            let (ni, no) = (li.in_dim * b, li.out_dim * b);
+            let pr = pend - li.nparams..pend;
+            pend = pr.start;
+            let yk = off - no..off;
+            off = yk.start;
+            let (x, xd): (&[S], &[S]) = if k == 0 {
+                (inp.x, xdot)
+            } else {
+                (&hs[off - ni..off], &hds[(off - ni) * ndir..off * ndir])
+            };
+            let yb: (&[S], &[S]) = if k + 1 == T::LEN {
+                (ybar, ybar_dot)
+            } else {
+                (&ga[..no * ndir], &gda[..no])
+            };
+            let (xb, xbd): (&mut [S], &mut [S]) = if k == 0 {
+                (&mut *xbar, &mut *xbar_dot)
+            } else {
+                (&mut gb[..ni * ndir], &mut gdb[..ni])
+            };
+            let v = VjpTangentDirsV {
+                inp: Input {
+                    x,
+                    batch: b,
+                    p: &inp.p[pr.clone()],
+                },
+                ndir,
+                xdot: xd,
+                fwd: Some((&hs[yk.clone()], &hds[yk.start * ndir..yk.end * ndir])),
                 ybar: yb,
                 xbar: xb,
                 xbar_dot: xbd,

@@ -116,8 +116,24 @@ impl Dense {
     /// `z (init)= W x` for a batch; `wt` is scratch of `in·out` scalars.
     #[inline]
     fn linear<S: Scalar>(&self, w: &[S], x: &[S], z: &mut [S], init: Init<'_, S>, wt: &mut [S]) {
+        let batch = z.len() / self.out_dim.max(1);
+        self.linear_as(batch, w, x, z, init, wt);
+    }
+
+    /// [`Dense::linear`] over any number of columns, choosing the product as for `batch`
+    /// samples: the multi-direction passes choose per sample batch, so that each direction's
+    /// columns are computed (and rounded) exactly as in a call of its own.
+    #[inline]
+    fn linear_as<S: Scalar>(
+        &self,
+        batch: usize,
+        w: &[S],
+        x: &[S],
+        z: &mut [S],
+        init: Init<'_, S>,
+        wt: &mut [S],
+    ) {
         let (m, k) = (self.out_dim, self.in_dim);
-        let batch = z.len() / m.max(1);
         if batch >= BLOCKED_FROM_BATCH && m >= 8 {
             transpose(w, (m, k), wt);
             gemm_axpy(wt, (k, m), x, z, init);
@@ -149,8 +165,22 @@ impl Dense {
     /// `xbar = Wᵀ zbar` for a batch; `wt` is scratch of `in·out` scalars.
     #[inline]
     fn linear_tr<S: Scalar>(&self, w: &[S], zbar: &[S], xbar: &mut [S], wt: &mut [S]) {
+        let batch = xbar.len() / self.in_dim.max(1);
+        self.linear_tr_as(batch, w, zbar, xbar, wt);
+    }
+
+    /// [`Dense::linear_tr`] over any number of columns, choosing the product as for `batch`
+    /// samples (see [`Dense::linear_as`]).
+    #[inline]
+    fn linear_tr_as<S: Scalar>(
+        &self,
+        batch: usize,
+        w: &[S],
+        zbar: &[S],
+        xbar: &mut [S],
+        wt: &mut [S],
+    ) {
         let (m, k) = (self.in_dim, self.out_dim);
-        let batch = xbar.len() / m.max(1);
         if m >= 8 || batch < BLOCKED_FROM_BATCH {
             gemm_axpy(w, (k, m), zbar, xbar, Init::Zero);
         } else {
@@ -360,6 +390,122 @@ impl Layer for Dense {
         }
         self.linear_tr(w, zbar, &mut xbar[..nin], wt);
         self.linear_tr(w, zbar_dot, &mut xbar_dot[..nin], wt);
+    }
+    fn dirs_workspace_len(&self, batch: usize, ndir: usize) -> usize {
+        let (n, nw) = (self.out_dim * batch, self.out_dim * batch * ndir);
+        self.workspace_len(batch)
+            .max(2 * nw + 4 * n + self.in_dim * self.out_dim)
+    }
+    fn jvp_dirs<S: Scalar>(
+        &self,
+        inp: Input<'_, S>,
+        ndir: usize,
+        xdot: &[S],
+        y: &mut [S],
+        ydot: &mut [S],
+        ws: &mut [S],
+    ) {
+        let b = inp.batch;
+        let (n, nw) = (self.out_dim * b, self.out_dim * b * ndir);
+        assert_x_len(inp.x.len(), self.in_dim * b);
+        assert_x_len(xdot.len(), self.in_dim * b * ndir);
+        let (w, bias) = self.split(inp.p);
+        let (y, ydot) = (&mut y[..n], &mut ydot[..nw]);
+        let (zdot, rest) = ws.split_at_mut(nw);
+        let nz = if self.act.needs_preactivation() { n } else { 0 };
+        let (z, wt) = rest.split_at_mut(nz);
+        self.linear_as(b, w, inp.x, y, bias.map_or(Init::Zero, Init::Bias), wt);
+        if self.act == Activation::Identity {
+            self.linear_as(b, w, xdot, ydot, Init::Zero, wt);
+            return;
+        }
+        // All the directions' tangents in one product; the activation once.
+        self.linear_as(b, w, xdot, zdot, Init::Zero, wt);
+        z.copy_from_slice(&y[..nz]);
+        self.act.apply_slice(y);
+        for (zd, yd) in zdot.chunks_exact(n).zip(ydot.chunks_exact_mut(n)) {
+            self.act.mul_derivative(z, y, zd, yd);
+        }
+    }
+    fn vjp_tangent_dirs<S: Scalar>(
+        &self,
+        inp: Input<'_, S>,
+        ndir: usize,
+        xdot: &[S],
+        fwd: Option<(&[S], &[S])>,
+        (ybar, ybar_dot): (&[S], &[S]),
+        xbar: &mut [S],
+        xbar_dot: &mut [S],
+        pbar_dot: &mut [S],
+        ws: &mut [S],
+    ) {
+        if ndir == 1 {
+            // One direction is the plain pass (its own scratch fits in this one).
+            return self.vjp_tangent(inp, xdot, fwd, ybar, ybar_dot, xbar, xbar_dot, pbar_dot, ws);
+        }
+        let b = inp.batch;
+        let (n, nin) = (self.out_dim * b, self.in_dim * b);
+        let (nw, niw) = (n * ndir, nin * ndir);
+        assert_x_len(inp.x.len(), nin);
+        assert_x_len(xdot.len(), niw);
+        let (w, bias) = self.split(inp.p);
+        let (zb, rest) = ws.split_at_mut(nw);
+        let (zbd, rest) = rest.split_at_mut(n);
+        let (tmp, rest) = rest.split_at_mut(n);
+        let (zeros, rest) = rest.split_at_mut(n);
+        let (v, rest) = rest.split_at_mut(n);
+        let (vd, wt) = rest.split_at_mut(nw);
+        let (ybar, ybar_dot) = (&ybar[..nw], &ybar_dot[..n]);
+        let (zbar, zbar_dot): (&[S], &[S]) = if self.act == Activation::Identity {
+            (ybar, ybar_dot)
+        } else {
+            let given = fwd.filter(|_| !self.act.needs_preactivation());
+            let (v, vd): (&[S], &[S]) = match given {
+                Some((y, yd)) => (&y[..n], &yd[..nw]),
+                None => {
+                    // As in `vjp_tangent`, with every direction's tangent in one product.
+                    self.linear_as(b, w, inp.x, v, bias.map_or(Init::Zero, Init::Bias), wt);
+                    self.linear_as(b, w, xdot, vd, Init::Zero, wt);
+                    if !self.act.needs_preactivation() {
+                        self.act.apply_slice(v);
+                        for vdd in vd.chunks_exact_mut(n) {
+                            for (t, &y) in vdd.iter_mut().zip(v.iter()) {
+                                *t *= self.act.derivative_from_output(y);
+                            }
+                        }
+                    }
+                    (v, vd)
+                }
+            };
+            // zbar_d = σ' ybar_d; zbar_dot = σ' ybar_dot + Σ_d σ'' zdot_d ybar_d, the later
+            // directions' terms with a zero cotangent tangent.
+            zeros.iter_mut().for_each(|z| *z = S::zero());
+            for d in 0..ndir {
+                let o = d * n..(d + 1) * n;
+                let (ybd, zbd_d): (&[S], &mut [S]) = if d == 0 {
+                    (ybar_dot, &mut *zbd)
+                } else {
+                    (&*zeros, &mut *tmp)
+                };
+                let vd = &vd[o.clone()];
+                self.cotangent_tangent((v, vd), (&ybar[o.clone()], ybd), &mut zb[o], zbd_d);
+                if d > 0 {
+                    for (s, t) in zbd.iter_mut().zip(tmp.iter()) {
+                        *s += *t;
+                    }
+                }
+            }
+            (zb, zbd)
+        };
+        // J_pᵀ ybar_dot's and the second-order terms of every direction: two products.
+        let (pw, pb) = pbar_dot.split_at_mut(self.out_dim * self.in_dim);
+        ger_acc(zbar_dot, (self.out_dim, self.in_dim), inp.x, pw);
+        ger_acc(zbar, (self.out_dim, self.in_dim), xdot, pw);
+        if self.bias {
+            colsum_acc(zbar_dot, self.out_dim, pb);
+        }
+        self.linear_tr_as(b, w, zbar, &mut xbar[..niw], wt);
+        self.linear_tr_as(b, w, zbar_dot, &mut xbar_dot[..nin], wt);
     }
     fn jvp<S: Scalar>(
         &self,

@@ -44,45 +44,47 @@ pub enum ProbeKind {
 struct Scratch<S> {
     /// Network input, `[z; t]` or `z` per sample.
     x: Vec<S>,
-    /// Input tangent (zero on the time row).
+    /// Input tangents, one batch per trace direction (zero on the time row).
     xdot: Vec<S>,
     /// Network output `f`.
     y: Vec<S>,
-    /// Output tangent `J xdot`.
+    /// Output tangents `J xdot`, one batch per direction.
     ydot: Vec<S>,
-    /// Output cotangent and its tangent (the VJP's; `ybar` also holds the first-order part).
+    /// Output cotangents, one batch per direction, and the cotangent tangent (the VJP's).
     ybar: Vec<S>,
     ybar_dot: Vec<S>,
-    /// The VJP's input cotangent, its tangent and the parameter cotangent's tangent.
+    /// The VJP's input cotangents (one batch per direction), the tangent summed over the
+    /// directions and the parameter cotangent's tangent.
     xbar: Vec<S>,
     xbar_dot: Vec<S>,
     pbar_dot: Vec<S>,
-    /// The layers' workspace (for the passes and for `vjp_tangent`).
+    /// The layers' workspace (for the passes and for the multi-direction passes).
     ws: Vec<S>,
 }
 
 impl<S: Scalar> Scratch<S> {
-    /// Scratch for `batch` samples; the VJP's buffers only with `vjp`.
-    fn new<L: Layer>(model: &L, batch: usize, vjp: bool) -> Self {
+    /// Scratch for `batch` samples and `ndir` trace directions.
+    fn new<L: Layer>(model: &L, batch: usize, ndir: usize) -> Self {
         let z = S::zero();
         let nin = model.in_dim() * batch;
         let nout = model.out_dim() * batch;
-        let if_vjp = |n: usize| vec![z; if vjp { n } else { 0 }];
-        let ws = model.workspace_len(batch).max(if vjp {
+        // One direction (Hutchinson) runs the plain passes, which need less.
+        let tangent_ws = if ndir == 1 {
             model.tangent_workspace_len(batch)
         } else {
-            0
-        });
+            model.dirs_workspace_len(batch, ndir)
+        };
+        let ws = model.workspace_len(batch).max(tangent_ws);
         Scratch {
             x: vec![z; nin],
-            xdot: vec![z; nin],
+            xdot: vec![z; nin * ndir],
             y: vec![z; nout],
-            ydot: vec![z; nout],
-            ybar: vec![z; nout],
-            ybar_dot: if_vjp(nout),
-            xbar: if_vjp(nin),
-            xbar_dot: if_vjp(nin),
-            pbar_dot: if_vjp(model.nparams()),
+            ydot: vec![z; nout * ndir],
+            ybar: vec![z; nout * ndir],
+            ybar_dot: vec![z; nout],
+            xbar: vec![z; nin * ndir],
+            xbar_dot: vec![z; nin],
+            pbar_dot: vec![z; model.nparams()],
             ws: vec![z; ws],
         }
     }
@@ -129,7 +131,10 @@ pub struct FfjordField<L, V: State> {
     trace: Trace,
     /// Hutchinson's probes, `dim × batch` (empty for the exact trace).
     probes: Vec<V::S>,
-    s: Scratch<V::S>,
+    /// Samples per part of the batch (the last part may have fewer).
+    part_len: usize,
+    /// Scratch per part of the batch (one part unless split by [`FfjordField::split_batch`]).
+    parts: Vec<Scratch<V::S>>,
 }
 
 impl<L: Layer + Clone, V: State> Clone for FfjordField<L, V> {
@@ -142,7 +147,8 @@ impl<L: Layer + Clone, V: State> Clone for FfjordField<L, V> {
             regularised: self.regularised,
             trace: self.trace,
             probes: self.probes.clone(),
-            s: self.s.clone(),
+            part_len: self.part_len,
+            parts: self.parts.clone(),
         }
     }
 }
@@ -172,12 +178,13 @@ impl<L: Layer, V: SliceState> FfjordField<L, V> {
                 reason: "must be at least 1".into(),
             });
         }
-        let nprobes = match trace {
-            Trace::Exact => 0,
-            Trace::Hutchinson(_) => dim * batch,
+        let (nprobes, ndir) = match trace {
+            Trace::Exact => (0, dim),
+            Trace::Hutchinson(_) => (dim * batch, 1),
         };
         Ok(FfjordField {
-            s: Scratch::new(&model, batch, true),
+            part_len: batch,
+            parts: vec![Scratch::new(&model, batch, ndir)],
             probes: vec![V::S::zero(); nprobes],
             dim,
             time_input,
@@ -186,6 +193,45 @@ impl<L: Layer, V: SliceState> FfjordField<L, V> {
             trace,
             model,
         })
+    }
+
+    /// Splits the batch into at most `parts` parts of equal size (the last may be smaller), each with its own scratch; with
+    /// the crate's `rayon` feature the parts are evaluated on rayon's pool (all cores), without
+    /// it one after another. Each sample's derivatives are computed as before (bitwise, while
+    /// every part has at least 4 samples, from where the dense products keep one form); the
+    /// parameter cotangent adds the parts' sums in order, which rounds differently.
+    ///
+    /// ```
+    /// use diffeqflux::neural_de::{FfjordField, Trace};
+    /// use diffeqflux::nn::{Activation, Dense};
+    /// let f = FfjordField::<_, Vec<f64>>::new(Dense::new(2, 2, Activation::Tanh), 10, Trace::Exact, false)?;
+    /// assert_eq!(f.split_batch(3)?.parts(), 3);
+    /// let f = FfjordField::<_, Vec<f64>>::new(Dense::new(2, 2, Activation::Tanh), 2, Trace::Exact, false)?;
+    /// assert!(f.split_batch(3).is_err()); // more parts than samples
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn split_batch(mut self, parts: usize) -> Result<Self, Error> {
+        if parts == 0 || parts > self.batch {
+            return Err(Error::InvalidOption {
+                option: "parts",
+                reason: format!(
+                    "the batch of {} samples splits into 1 to {} parts, not {parts}",
+                    self.batch, self.batch
+                ),
+            });
+        }
+        let part_len = self.batch.div_ceil(parts);
+        let nd = self.shape().ndirections();
+        self.parts = part_sizes(self.batch, part_len)
+            .map(|b| Scratch::new(&self.model, b, nd))
+            .collect();
+        self.part_len = part_len;
+        Ok(self)
+    }
+
+    /// How many parts the batch is evaluated in (see [`FfjordField::split_batch`]).
+    pub fn parts(&self) -> usize {
+        self.parts.len()
     }
 
     /// The network.
@@ -314,6 +360,15 @@ impl<S: Scalar> Shape<S> {
         }
     }
 
+    /// Writes every direction into `xdot`, one batch after another (what
+    /// [`Layer::jvp_dirs`] takes).
+    fn load_tangents(&self, probes: &[S], xdot: &mut [S]) {
+        let nb = self.nin * self.batch;
+        for (v, block) in xdot.chunks_exact_mut(nb).enumerate() {
+            self.load_tangent(v, probes, block);
+        }
+    }
+
     /// How many directions the trace needs.
     fn ndirections(&self) -> usize {
         match self.trace {
@@ -349,38 +404,118 @@ impl<L: Layer, V: SliceState> VectorField for FfjordField<L, V> {
     }
     fn rhs(&mut self, t: Re<V>, u: &V, p: &Vec<V::S>, du: &mut V) {
         let sh = self.shape();
-        let (n, m, batch) = (sh.dim, sh.m, sh.batch);
-        let (s, probes, model) = (&mut self.s, &self.probes, &self.model);
-        sh.load_input(u.as_slice(), t, &mut s.x, |v| v);
-        let du = du.as_mut_slice();
+        let (m, pl) = (sh.m, self.part_len);
+        let (model, reg) = (&self.model, self.regularised);
+        let parts = u
+            .as_slice()
+            .chunks(pl * m)
+            .zip(du.as_mut_slice().chunks_mut(pl * m));
+        let items: Vec<_> = parts
+            .enumerate()
+            .map(|(k, (u, du))| (part_probes(&self.probes, k, pl, sh.dim), u, du))
+            .collect();
+        for_each_part(&mut self.parts, items, |s, (probes, u, du)| {
+            let sh = Shape {
+                batch: u.len() / m,
+                ..sh
+            };
+            rhs_part(&sh, model, reg, s, (t, u, p, probes), du);
+        });
+    }
+}
+
+/// The field's equations for one part of the batch: `u`, `du` and `probes` are its columns.
+fn rhs_part<L: Layer, S: Scalar>(
+    sh: &Shape<S>,
+    model: &L,
+    regularised: bool,
+    s: &mut Scratch<S>,
+    (t, u, p, probes): (S::Re, &[S], &[S], &[S]),
+    du: &mut [S],
+) {
+    let (n, m, batch) = (sh.dim, sh.m, sh.batch);
+    sh.load_input(u, t, &mut s.x, |v| v);
+    for b in 0..batch {
+        du[b * m + n..(b + 1) * m]
+            .iter_mut()
+            .for_each(|d| *d = S::zero());
+    }
+    // Every direction's JVP in one pass: the network's values once, the tangents of all the
+    // directions through one product per layer.
+    let nd = sh.ndirections();
+    sh.load_tangents(probes, &mut s.xdot);
+    jvp_all(model, (batch, p), nd, s);
+    for v in 0..nd {
+        let ydot = &s.ydot[v * n * batch..(v + 1) * n * batch];
         for b in 0..batch {
-            du[b * m + n..(b + 1) * m]
-                .iter_mut()
-                .for_each(|d| *d = V::S::zero());
-        }
-        for v in 0..sh.ndirections() {
-            sh.load_tangent(v, probes, &mut s.xdot);
-            let inp = Input { x: &s.x, batch, p };
-            model.jvp(inp, &s.xdot, None, &mut s.y, &mut s.ydot, &mut s.ws);
-            for b in 0..batch {
-                let jv = &s.ydot[b * n..(b + 1) * n];
-                let mut vjv = V::S::zero();
-                for (k, x) in jv.iter().enumerate() {
-                    vjv += sh.direction(v, b, k, probes) * *x;
-                }
-                du[b * m + n] -= vjv;
-                if self.regularised {
-                    du[b * m + n + 2] += sum_sq(jv);
-                }
+            let jv = &ydot[b * n..(b + 1) * n];
+            let mut vjv = S::zero();
+            for (k, x) in jv.iter().enumerate() {
+                vjv += sh.direction(v, b, k, probes) * *x;
+            }
+            du[b * m + n] -= vjv;
+            if regularised {
+                du[b * m + n + 2] += sum_sq(jv);
             }
         }
-        for b in 0..batch {
-            let f = &s.y[b * n..(b + 1) * n];
-            du[b * m..b * m + n].copy_from_slice(f);
-            if self.regularised {
-                du[b * m + n + 1] = sum_sq(f);
-            }
+    }
+    for b in 0..batch {
+        let f = &s.y[b * n..(b + 1) * n];
+        du[b * m..b * m + n].copy_from_slice(f);
+        if regularised {
+            du[b * m + n + 1] = sum_sq(f);
         }
+    }
+}
+
+/// Sample counts of the parts of a batch of `batch` samples cut every `part_len`.
+fn part_sizes(batch: usize, part_len: usize) -> impl Iterator<Item = usize> {
+    (0..batch.div_ceil(part_len)).map(move |k| part_len.min(batch - k * part_len))
+}
+
+/// Part `k`'s probes (none for the exact trace).
+fn part_probes<S>(probes: &[S], k: usize, part_len: usize, n: usize) -> &[S] {
+    if probes.is_empty() {
+        return probes;
+    }
+    let start = k * part_len * n;
+    &probes[start..(start + part_len * n).min(probes.len())]
+}
+
+/// Runs `f` on each part with its scratch: on rayon's pool with the `rayon` feature and more
+/// than one part, else in order.
+fn for_each_part<S: Scalar, T: Send>(
+    scratch: &mut [Scratch<S>],
+    items: Vec<T>,
+    f: impl Fn(&mut Scratch<S>, T) + Sync,
+) {
+    #[cfg(feature = "rayon")]
+    if scratch.len() > 1 {
+        use rayon::prelude::*;
+        scratch
+            .par_iter_mut()
+            .zip(items.into_par_iter())
+            .for_each(|(s, it)| f(s, it));
+        return;
+    }
+    for (s, it) in scratch.iter_mut().zip(items) {
+        f(s, it);
+    }
+}
+
+/// `f` and its `nd` directional derivatives at the scratch's input: [`Layer::jvp_dirs`], or the
+/// plain [`Layer::jvp`] for one direction (whose scratch is what `Scratch::new` sized).
+fn jvp_all<L: Layer, S: Scalar>(
+    model: &L,
+    (batch, p): (usize, &[S]),
+    nd: usize,
+    s: &mut Scratch<S>,
+) {
+    let inp = Input { x: &s.x, batch, p };
+    if nd == 1 {
+        model.jvp(inp, &s.xdot, None, &mut s.y, &mut s.ydot, &mut s.ws);
+    } else {
+        model.jvp_dirs(inp, nd, &s.xdot, &mut s.y, &mut s.ydot, &mut s.ws);
     }
 }
 
@@ -391,65 +526,96 @@ fn sum_sq<S: Scalar>(x: &[S]) -> S {
 impl<L: Layer, V: SliceState> Vjp for FfjordField<L, V> {
     const EXACT: bool = true;
     /// `gu += (∂F/∂u)ᵀ w`, `gp += (∂F/∂p)ᵀ w` for the augmented field `F`, with the cotangent
-    /// column `[w_z; w_l; w_e; w_j]`. Per trace direction `v`, one forward-over-reverse pass of
-    /// the network ([`Layer::vjp_tangent`]) at `x` along `v` with cotangent `a_v` and cotangent
-    /// tangent `c_v`: its tangents are `Jᵀ c_v + ∇(a_vᵀ J v)`. `a_v = −w_l v + 2 w_j (J v)`
-    /// carries the trace and the Frobenius term; `c_v = w_z + 2 w_e f` for the first direction
-    /// (the first-order part, so it costs no pass of its own) and zero after it.
+    /// column `[w_z; w_l; w_e; w_j]`: one forward-over-reverse pass of the network over every
+    /// trace direction `v` at once ([`Layer::vjp_tangent_dirs`]), with cotangent `a_v` per
+    /// direction and one cotangent tangent `c`; its summed tangent is `Jᵀ c + Σ_v ∇(a_vᵀ J v)`.
+    /// `a_v = −w_l v + 2 w_j (J v)` carries the trace and the Frobenius term; `c = w_z + 2 w_e
+    /// f` is the first-order part (so it costs no pass of its own).
     fn vjp(&mut self, t: Re<V>, u: &V, p: &Vec<V::S>, w: &V, gu: &mut V, gp: &mut Vec<V::S>) {
         let sh = self.shape();
-        let (n, m, nin, batch) = (sh.dim, sh.m, sh.nin, sh.batch);
-        let (u, w, gu) = (u.as_slice(), w.as_slice(), gu.as_mut_slice());
-        let (s, probes, model) = (&mut self.s, &self.probes, &self.model);
-        let two = V::S::cst(2.0);
-        sh.load_input(u, t, &mut s.x, |v| v);
-        // The first-order cotangent c = w_z + 2 w_e f (f only when regularised).
-        if self.regularised {
-            model.forward(Input { x: &s.x, batch, p }, &mut s.y, &mut s.ws);
-        }
-        s.pbar_dot.iter_mut().for_each(|x| *x = V::S::zero());
-        for v in 0..sh.ndirections() {
-            sh.load_tangent(v, probes, &mut s.xdot);
-            if self.regularised {
-                let inp = Input { x: &s.x, batch, p };
-                model.jvp(inp, &s.xdot, None, &mut s.y, &mut s.ydot, &mut s.ws);
-            }
-            for b in 0..batch {
-                let wl = w[b * m + n];
-                for k in 0..n {
-                    let mut a = -(wl * sh.direction(v, b, k, probes));
-                    if self.regularised {
-                        a += two * w[b * m + n + 2] * s.ydot[b * n + k];
-                    }
-                    s.ybar[b * n + k] = a;
-                    s.ybar_dot[b * n + k] = if v > 0 {
-                        V::S::zero()
-                    } else if self.regularised {
-                        w[b * m + k] + two * w[b * m + n + 1] * s.y[b * n + k]
-                    } else {
-                        w[b * m + k]
-                    };
-                }
-            }
-            model.vjp_tangent(
-                Input { x: &s.x, batch, p },
-                &s.xdot,
-                None,
-                &s.ybar,
-                &s.ybar_dot,
-                &mut s.xbar,
-                &mut s.xbar_dot,
-                &mut s.pbar_dot,
-                &mut s.ws,
-            );
-            for b in 0..batch {
-                for k in 0..n {
-                    gu[b * m + k] += s.xbar_dot[b * nin + k];
-                }
+        let (m, pl) = (sh.m, self.part_len);
+        let (model, reg) = (&self.model, self.regularised);
+        let cols = u.as_slice().chunks(pl * m).zip(w.as_slice().chunks(pl * m));
+        let items: Vec<_> = cols
+            .zip(gu.as_mut_slice().chunks_mut(pl * m))
+            .enumerate()
+            .map(|(k, ((u, w), gu))| (part_probes(&self.probes, k, pl, sh.dim), u, w, gu))
+            .collect();
+        for_each_part(&mut self.parts, items, |s, (probes, u, w, gu)| {
+            let sh = Shape {
+                batch: u.len() / m,
+                ..sh
+            };
+            vjp_part(&sh, model, reg, s, (t, u, p, probes), w, gu);
+        });
+        // The parts' parameter cotangents, in order.
+        for s in &self.parts {
+            for (g, x) in gp.iter_mut().zip(&s.pbar_dot) {
+                *g += *x;
             }
         }
-        for (g, x) in gp.iter_mut().zip(&s.pbar_dot) {
-            *g += *x;
+    }
+}
+
+/// The field's VJP for one part of the batch (`u`, `w`, `gu` and `probes` are its columns): `gu`
+/// accumulated, the parameter cotangent left in the scratch's `pbar_dot`.
+fn vjp_part<L: Layer, S: Scalar>(
+    sh: &Shape<S>,
+    model: &L,
+    regularised: bool,
+    s: &mut Scratch<S>,
+    (t, u, p, probes): (S::Re, &[S], &[S], &[S]),
+    w: &[S],
+    gu: &mut [S],
+) {
+    let (n, m, nin, batch) = (sh.dim, sh.m, sh.nin, sh.batch);
+    let two = S::cst(2.0);
+    sh.load_input(u, t, &mut s.x, |v| v);
+    let nd = sh.ndirections();
+    let nb = n * batch;
+    sh.load_tangents(probes, &mut s.xdot);
+    // f and every J v for the regularisers' terms (c = w_z + 2 w_e f, a_v's 2 w_j J v).
+    if regularised {
+        jvp_all(model, (batch, p), nd, s);
+    }
+    s.pbar_dot.iter_mut().for_each(|x| *x = S::zero());
+    for v in 0..nd {
+        let ybar = &mut s.ybar[v * nb..];
+        let ydot = &s.ydot[v * nb..];
+        for b in 0..batch {
+            let wl = w[b * m + n];
+            for k in 0..n {
+                let mut a = -(wl * sh.direction(v, b, k, probes));
+                if regularised {
+                    a += two * w[b * m + n + 2] * ydot[b * n + k];
+                }
+                ybar[b * n + k] = a;
+            }
+        }
+    }
+    for b in 0..batch {
+        for k in 0..n {
+            s.ybar_dot[b * n + k] = if regularised {
+                w[b * m + k] + two * w[b * m + n + 1] * s.y[b * n + k]
+            } else {
+                w[b * m + k]
+            };
+        }
+    }
+    // Every direction's forward-over-reverse pass at once (the network's values once), the
+    // tangents summed over the directions as the trace sums them; one direction (Hutchinson)
+    // is the plain pass.
+    let inp = Input { x: &s.x, batch, p };
+    let yb = (&s.ybar[..], &s.ybar_dot[..]);
+    let (xb, xbd, pbd) = (&mut s.xbar, &mut s.xbar_dot, &mut s.pbar_dot);
+    if nd == 1 {
+        model.vjp_tangent(inp, &s.xdot, None, yb.0, yb.1, xb, xbd, pbd, &mut s.ws);
+    } else {
+        model.vjp_tangent_dirs(inp, nd, &s.xdot, None, yb, xb, xbd, pbd, &mut s.ws);
+    }
+    for b in 0..batch {
+        for k in 0..n {
+            gu[b * m + k] += s.xbar_dot[b * nin + k];
         }
     }
 }
@@ -466,7 +632,10 @@ impl<L: Layer + Clone> DualField for FfjordField<L, Vec<f64>> {
             regularised: self.regularised,
             trace: self.trace,
             probes: self.probes.iter().map(|e| Dual64::constant(*e)).collect(),
-            s: Scratch::new(&self.model, self.batch, true),
+            part_len: self.part_len,
+            parts: part_sizes(self.batch, self.part_len)
+                .map(|b| Scratch::new(&self.model, b, self.shape().ndirections()))
+                .collect(),
         }
     }
 }

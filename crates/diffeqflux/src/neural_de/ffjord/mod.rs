@@ -58,6 +58,8 @@ pub struct Ffjord<L, M, S = DiscreteAdjoint, R: Real = f64> {
     /// Loss weights of the kinetic energy and the Jacobian Frobenius norm (`None`: the
     /// regularisers are not integrated).
     weights: Option<(f64, f64)>,
+    /// Parts the batch is split into for the field's evaluations (see [`Ffjord::batch_parts`]).
+    parts: usize,
 }
 
 impl<L: Layer + Clone, M: Clone, S: Clone, R: Real> Clone for Ffjord<L, M, S, R> {
@@ -66,6 +68,7 @@ impl<L: Layer + Clone, M: Clone, S: Clone, R: Real> Clone for Ffjord<L, M, S, R>
             core: self.core.clone(),
             base: self.base.clone(),
             weights: self.weights,
+            parts: self.parts,
         }
     }
 }
@@ -152,6 +155,7 @@ impl<L: Layer + Clone, M> Ffjord<L, M> {
             core: NeuralDe::new(field, tspan, method, DiscreteAdjoint::default(), opts),
             base,
             weights: None,
+            parts: 1,
         })
     }
 }
@@ -167,6 +171,29 @@ impl<L: Layer + Clone, M, S, R: Real> Ffjord<L, M, S, R> {
             });
         }
         self.base = base;
+        Ok(self)
+    }
+    /// Evaluates the field in `parts` parts of the batch (at most one per sample), each with
+    /// its own scratch: with the crate's `rayon` feature they run on rayon's pool, so one
+    /// training iteration uses all cores ([`FfjordField::split_batch`]). Default 1.
+    ///
+    /// ```
+    /// use diffeqflux::neural_de::Ffjord;
+    /// use diffeqflux::nn::{Activation, Dense};
+    /// use sciml_ode::Tsit5;
+    /// let flow = Ffjord::new(Dense::new(2, 2, Activation::Tanh), (0.0, 1.0), Tsit5)?;
+    /// assert!(flow.clone().batch_parts(0).is_err());
+    /// let flow = flow.batch_parts(4)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn batch_parts(mut self, parts: usize) -> Result<Self, Error> {
+        if parts == 0 {
+            return Err(Error::InvalidOption {
+                option: "batch_parts",
+                reason: "the batch splits into at least 1 part".into(),
+            });
+        }
+        self.parts = parts;
         Ok(self)
     }
     /// The trace computation.
@@ -214,6 +241,7 @@ impl<L: Layer + Clone, M, S, R: Real> Ffjord<L, M, S, R> {
             core: self.core.with_sensitivity(sensitivity),
             base: self.base,
             weights: self.weights,
+            parts: self.parts,
         }
     }
     /// The solve's options (`maxiters`, `dtmax`, ...). The save times are the flow's own: every
@@ -284,7 +312,8 @@ impl<L: Layer + Clone, M, S, R: Real> Ffjord<L, M, S, R> {
             x.batch_size(),
             tmpl.trace(),
             tmpl.regularised(),
-        )?;
+        )?
+        .split_batch(self.parts.min(x.batch_size()))?;
         field.draw_probes(rng);
         let m = field.features();
         let mut u0 = Batch::zeros(m, x.batch_size());
