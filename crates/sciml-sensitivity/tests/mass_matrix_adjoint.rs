@@ -6,7 +6,9 @@
 
 use sciml_core::{DenseMatrix, ForwardAd, GenericRhs, Scalar};
 use sciml_ode::problems::RobertsonDae;
-use sciml_ode::{OdeMethod, OdeProblem, Rodas4, Rodas5P, SaveAt, SolveOptions, StepVjp};
+use sciml_ode::{
+    OdeMethod, OdeProblem, Rodas4, Rodas5P, Rosenbrock23, SaveAt, SolveOptions, StepVjp,
+};
 use sciml_sensitivity::{Checkpointing, DiscreteAdjoint, ForwardDiffSensitivity, Sensitivity};
 
 /// One mass-matrix problem: field, `M`, span, saves, loss weights per component and the
@@ -253,6 +255,7 @@ fn singular_non_diagonal_mass_adjoint_equals_dual_numbers_and_differences() {
 #[test]
 fn invertible_non_symmetric_mass_adjoint_equals_dual_numbers_and_differences() {
     implicit_vdp().check("implicit Van der Pol, Rodas5P", Rodas5P::new());
+    implicit_vdp().check("implicit Van der Pol, Rosenbrock23", Rosenbrock23::new());
 }
 
 #[test]
