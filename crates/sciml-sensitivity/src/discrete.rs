@@ -25,8 +25,8 @@ pub enum Checkpointing {
 /// recomputed from the step's starting state, saved points inside a step seeding the stage
 /// cotangents through the interpolant). Agrees with [`crate::ForwardDiffSensitivity`] to rounding.
 /// A constant mass matrix (`M u' = f`, index-1 DAEs in mass-matrix form included) is reversed
-/// by the Rosenbrock methods (transposed solves with `Mᵀ − hγJᵀ`); `forward` refuses it for the
-/// other methods ([`sciml_ode::StepVjp::reverses_mass_matrix`]).
+/// by the Rosenbrock methods (transposed solves with `Mᵀ − hγJᵀ`) and BDF (`Mᵀ − (h/α)Jᵀ`);
+/// `forward` refuses it for the other methods ([`sciml_ode::StepVjp::reverses_mass_matrix`]).
 ///
 /// ```
 /// use sciml_ode::{ForwardAd, GenericRhs, OdeProblem, SaveAt, Scalar, SolveOptions, Tsit5};
@@ -76,9 +76,8 @@ impl<F: Vjp, M: StepVjp<F> + OdeMethod<F>> Sensitivity<F, M> for DiscreteAdjoint
             return Err(sciml_core::Error::Unsupported {
                 method: "DiscreteAdjoint",
                 what: format!(
-                    "reverse {} steps with a mass matrix (only the Rosenbrock methods, e.g. \
-                     Rodas5P, do); use a Rosenbrock method, ForwardDiffSensitivity or finite \
-                     differences",
+                    "reverse {} steps with a mass matrix (the Rosenbrock methods and BDF \
+                     do); use one of those, ForwardDiffSensitivity or finite differences",
                     method.name()
                 ),
             }

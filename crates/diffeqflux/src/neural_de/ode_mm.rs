@@ -1,7 +1,7 @@
 //! The NeuralOdeMm layer: a neural ODE with algebraic constraints and a singular mass matrix,
 //! `M u' = [model(u; p); g(u)]`, a DAE of index 1 solved by the Rosenbrock and BDF methods and
 //! differentiated in forward mode (dual numbers through the solver) or, with a Rosenbrock
-//! method, by the discrete adjoint.
+//! method or BDF, by the discrete adjoint.
 
 use super::{pullback, LossGradient, ModelField, NeuralDe, NeuralParams, TrajectoryLoss};
 use crate::nn::{Input, Layer};
@@ -105,8 +105,9 @@ impl<L: Layer + Clone, C: Constraints + Clone> ModelField for MmField<L, C> {
 /// as `Rodas5P` or BDF; the initial state must satisfy the constraints. Gradients come from
 /// the sensitivity `S`: by default [`ForwardDiffSensitivity`] (one dual-number solve per state
 /// component and parameter, any method), or `sciml_sensitivity::DiscreteAdjoint` with a
-/// Rosenbrock method (one reverse sweep, the same derivative to rounding; it refuses the mass
-/// matrix with BDF). The continuous adjoints refuse mass matrices.
+/// Rosenbrock method or BDF (one reverse sweep, the same derivative to rounding; with BDF, to
+/// the corrector's convergence; it refuses the ESDIRK methods here). The continuous adjoints
+/// refuse mass matrices.
 ///
 /// ```
 /// use diffeqflux::neural_de::{Constraints, NeuralOdeMm};
@@ -203,7 +204,8 @@ impl<L: Layer + Clone, C: Constraints + Clone, M> NeuralOdeMm<L, C, M> {
 
 impl<L: Layer + Clone, C: Constraints + Clone, M, S> NeuralOdeMm<L, C, M, S> {
     /// The sensitivity method for gradients, DiffEqFlux's `sensealg`:
-    /// [`ForwardDiffSensitivity`] (the default) or `DiscreteAdjoint` with a Rosenbrock method.
+    /// [`ForwardDiffSensitivity`] (the default) or `DiscreteAdjoint` with a Rosenbrock method
+    /// or BDF.
     /// Its type becomes the layer's `S`.
     ///
     /// ```
