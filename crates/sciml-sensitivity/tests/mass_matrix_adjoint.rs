@@ -1,7 +1,8 @@
-//! The discrete adjoint through Rosenbrock steps of `M u' = f` (constant mass matrix `M`):
-//! against dual numbers through the same solver (the same derivative of the same computed
-//! solution, so agreement to rounding) and against central differences of the same mesh
-//! replayed with fixed steps (an independent check of that derivative).
+//! The discrete adjoint through Rosenbrock and BDF steps of `M u' = f` (constant mass matrix
+//! `M`, singular for the DAEs): against dual numbers through the same solver (the same
+//! derivative of the same computed solution, so agreement to rounding) and against central
+//! differences of the same mesh replayed with fixed steps (an independent check of that
+//! derivative). Non-symmetric `M` catch a missing transpose.
 #![allow(clippy::unwrap_used)]
 
 use sciml_core::{DenseMatrix, ForwardAd, GenericRhs, Scalar};
