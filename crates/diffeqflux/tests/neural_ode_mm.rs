@@ -1,5 +1,6 @@
 //! NeuralOdeMm: a network for the differential rows, algebraic constraints under a singular mass
-//! matrix. Forward-mode gradients against central differences, bad input, and DiffEqFlux's
+//! matrix. Forward-mode gradients against central differences, the discrete adjoint against
+//! forward mode, bad input, and DiffEqFlux's
 //! neural_ode_mm test (Robertson with u1 + u2 + u3 = 1) as an acceptance case.
 
 #![allow(clippy::unwrap_used)]
@@ -91,6 +92,64 @@ fn forward_mode_gradient_matches_central_differences() {
     eprintln!("worst relative gradient error vs central differences: {worst:.2e}");
     assert!(worst < 1e-5, "worst relative error {worst:.2e}");
     assert!(g.dp.iter().any(|x| x.abs() > 1e-3));
+}
+
+#[test]
+fn discrete_adjoint_equals_forward_mode_on_the_layer() {
+    // The same derivative of the same computed solution (same mesh, saves inside steps), once
+    // by one reverse sweep through the Rodas5P steps with M = diag(1, 1, 0) and once by dual
+    // numbers: agreement to rounding, relative to the gradient's size.
+    use sciml_sensitivity::DiscreteAdjoint;
+    let layer = NeuralOdeMm::new(
+        model(4),
+        Conservation,
+        (0.0, 1.0),
+        mass(),
+        Rodas5P::new(),
+        vec![0.25, 0.5, 1.0],
+    )
+    .unwrap()
+    .tolerances(1e-8, 1e-10);
+    let p = layer.init_params(5);
+    let u0 = [0.6, 0.3, 0.1];
+    let fwd = layer.loss_and_gradient(&u0, &p, sum_squares).unwrap();
+    let adjoint = layer.sensitivity(DiscreteAdjoint::default());
+    let adj = adjoint.loss_and_gradient(&u0, &p, sum_squares).unwrap();
+    let (a, f): (Vec<f64>, Vec<f64>) = (
+        adj.du0.iter().chain(&adj.dp).copied().collect(),
+        fwd.du0.iter().chain(&fwd.dp).copied().collect(),
+    );
+    assert!(a.iter().all(|x| x.is_finite()), "{a:?}");
+    let scale = f.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+    let diff = a
+        .iter()
+        .zip(&f)
+        .fold(0.0_f64, |m, (x, y)| m.max((x - y).abs()));
+    eprintln!(
+        "adjoint vs forward mode: max |difference| / max |gradient| = {:.2e} ({} steps)",
+        diff / scale,
+        fwd.forward.accepted
+    );
+    assert!(scale > 1e-3);
+    assert!(diff / scale < 1e-10, "{:e}", diff / scale);
+    assert_eq!(adj.loss, fwd.loss);
+    // The ESDIRK methods have no mass-matrix reverse step: a clear error, not a wrong gradient.
+    let esdirk = NeuralOdeMm::new(
+        model(4),
+        Conservation,
+        (0.0, 1.0),
+        mass(),
+        sciml_ode::KenCarp4::new(),
+        vec![1.0],
+    )
+    .unwrap()
+    .sensitivity(DiscreteAdjoint::default());
+    let err = esdirk
+        .loss_and_gradient(&u0, &p, sum_squares)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("mass matrix"), "{err}");
 }
 
 #[test]

@@ -33,6 +33,9 @@ pub struct StepVjpContext<'a, F: sciml_core::VectorField> {
     /// What a multistep method recorded of the step ([`crate::StepMemory`]); `None` for one-step
     /// methods.
     pub memory: Option<&'a crate::StepMemory<F::V>>,
+    /// The problem's constant mass matrix `M` (of `M u' = f`), if any; only methods whose
+    /// [`StepVjp::reverses_mass_matrix`] is true are given one.
+    pub mass: Option<&'a sciml_core::DenseMatrix<Re<F::V>>>,
     /// Work counters (RHS evaluations and VJPs of the replay).
     pub stats: &'a mut Stats,
 }
@@ -51,6 +54,11 @@ pub trait StepVjp<F: Vjp>: MethodInfo {
     /// record carries what it needs) saves the tape their memory.
     fn uses_stages(&self) -> bool {
         true
+    }
+    /// Whether the reverse step handles a constant mass matrix ([`StepVjpContext::mass`]);
+    /// the discrete adjoint refuses mass-matrix problems for methods where this is false.
+    fn reverses_mass_matrix(&self) -> bool {
+        false
     }
     /// Builds the buffers for states shaped like `u0`.
     fn vjp_cache(&self, u0: &F::V) -> Self::VjpCache;

@@ -24,6 +24,9 @@ pub enum Checkpointing {
 /// The exact gradient of the computed solution, by reversing each accepted step (stages
 /// recomputed from the step's starting state, saved points inside a step seeding the stage
 /// cotangents through the interpolant). Agrees with [`crate::ForwardDiffSensitivity`] to rounding.
+/// A constant mass matrix (`M u' = f`, index-1 DAEs in mass-matrix form included) is reversed
+/// by the Rosenbrock methods (transposed solves with `Mᵀ − hγJᵀ`) and BDF (`Mᵀ − (h/α)Jᵀ`);
+/// `forward` refuses it for the other methods ([`sciml_ode::StepVjp::reverses_mass_matrix`]).
 ///
 /// ```
 /// use sciml_ode::{ForwardAd, GenericRhs, OdeProblem, SaveAt, Scalar, SolveOptions, Tsit5};
@@ -69,12 +72,14 @@ impl<F: Vjp, M: StepVjp<F> + OdeMethod<F>> Sensitivity<F, M> for DiscreteAdjoint
             Checkpointing::StoreAll => 1,
             Checkpointing::Every(k) => k,
         };
-        if prob.mass().is_some() {
+        if prob.mass().is_some() && !method.reverses_mass_matrix() {
             return Err(sciml_core::Error::Unsupported {
                 method: "DiscreteAdjoint",
-                what: "differentiate a problem with a mass matrix yet; use \
-                       ForwardDiffSensitivity or finite differences"
-                    .into(),
+                what: format!(
+                    "reverse {} steps with a mass matrix (the Rosenbrock methods and BDF \
+                     do); use one of those, ForwardDiffSensitivity or finite differences",
+                    method.name()
+                ),
             }
             .into());
         }
@@ -123,7 +128,7 @@ impl<F: Vjp, M: StepVjp<F> + OdeMethod<F>> Sensitivity<F, M> for DiscreteAdjoint
         let mut vjp_cache = method.vjp_cache(prob.u0());
         let mut fwd_cache = method.cache(prob.f(), prob.u0());
         let parts = prob.parts_mut();
-        let (f, p) = (parts.f, parts.p);
+        let (f, p, mass) = (parts.f, parts.p, parts.mass);
         // Walk the checkpoint segments backwards; inside one, recompute the states forward.
         let stride = tape.stride.max(1);
         let mut seg_end = nsteps;
@@ -161,7 +166,7 @@ impl<F: Vjp, M: StepVjp<F> + OdeMethod<F>> Sensitivity<F, M> for DiscreteAdjoint
                     h: rec.h,
                     u0: &states[i - seg_start],
                     tol: &opts.tol,
-                    mass: None,
+                    mass,
                     stats: &mut stats,
                 };
                 // The error estimate is not needed (the step is replayed with its recorded
@@ -193,6 +198,7 @@ impl<F: Vjp, M: StepVjp<F> + OdeMethod<F>> Sensitivity<F, M> for DiscreteAdjoint
                     saves: &saves,
                     stages: rec.stages.as_deref(),
                     memory: rec.memory.as_ref(),
+                    mass,
                     stats: &mut stats,
                 };
                 method.step_vjp(&mut vjp_cache, f, ctx, &mut lam, &mut gp);

@@ -78,28 +78,6 @@ fn rosenbrock_discrete_adjoint_is_exact_on_a_fixed_mesh() {
 }
 
 #[test]
-fn discrete_adjoint_refuses_mass_matrices() {
-    let mut mass = sciml_core::DenseMatrix::zeros(3, 3);
-    mass[(0, 0)] = 1.0;
-    mass[(1, 1)] = 1.0;
-    mass[(2, 2)] = 1.0;
-    let mut prob = OdeProblem::new(
-        ForwardAd::new(Robertson),
-        vec![1.0, 0.0, 0.0],
-        (0.0, 1.0),
-        P.to_vec(),
-    )
-    .unwrap()
-    .with_mass_matrix(mass)
-    .unwrap();
-    let err = DiscreteAdjoint::default()
-        .forward(&mut prob, &Rodas5P::new(), &SolveOptions::default())
-        .err()
-        .unwrap();
-    assert!(err.to_string().contains("mass matrix"), "{err}");
-}
-
-#[test]
 fn gauss_and_quadrature_adjoints_solve_the_stiff_adjoint_implicitly() {
     // The adjoint λ' = −Jᵀλ of a stiff problem is stiff; with Rodas5P forward and backward
     // (the adjoint field's Jacobian is −J(u(t))ᵀ) the continuous adjoints agree with the exact

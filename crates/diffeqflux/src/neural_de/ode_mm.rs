@@ -1,6 +1,7 @@
 //! The NeuralOdeMm layer: a neural ODE with algebraic constraints and a singular mass matrix,
 //! `M u' = [model(u; p); g(u)]`, a DAE of index 1 solved by the Rosenbrock and BDF methods and
-//! differentiated in forward mode (dual numbers through the solver).
+//! differentiated in forward mode (dual numbers through the solver) or, with a Rosenbrock
+//! method or BDF, by the discrete adjoint.
 
 use super::{pullback, LossGradient, ModelField, NeuralDe, NeuralParams, TrajectoryLoss};
 use crate::nn::{Input, Layer};
@@ -8,7 +9,7 @@ use sciml_core::{
     rng::Xoshiro256pp, DenseMatrix, Error, ForwardAd, GenericRhs, Scalar, Solution, SolveError,
 };
 use sciml_ode::{OdeMethod, OdeProblem, SaveAt, SolveOptions};
-use sciml_sensitivity::{DualField, ForwardDiffSensitivity};
+use sciml_sensitivity::{ForwardDiffSensitivity, Sensitivity};
 
 /// Algebraic constraints `g(u) = 0` of a [`NeuralOdeMm`], DiffEqFlux's `constraints` argument.
 /// Written once for any scalar type so that the layer can differentiate them with dual numbers
@@ -102,8 +103,10 @@ impl<L: Layer + Clone, C: Constraints + Clone> ModelField for MmField<L, C> {
 ///
 /// The method must handle a singular mass matrix (an index-1 DAE): a Rosenbrock method such
 /// as `Rodas5P` or BDF; the initial state must satisfy the constraints. Gradients come from
-/// [`ForwardDiffSensitivity`] (one dual-number solve per state component and parameter): it
-/// carries the mass matrix to its dual solves, whereas the discrete and continuous adjoints
+/// the sensitivity `S`: by default [`ForwardDiffSensitivity`] (one dual-number solve per state
+/// component and parameter, any method), or `sciml_sensitivity::DiscreteAdjoint` with a
+/// Rosenbrock method or BDF (one reverse sweep, the same derivative to rounding; with BDF, to
+/// the corrector's convergence; it refuses the ESDIRK methods here). The continuous adjoints
 /// refuse mass matrices.
 ///
 /// ```
@@ -133,8 +136,8 @@ impl<L: Layer + Clone, C: Constraints + Clone> ModelField for MmField<L, C> {
 /// assert_eq!(g.dp.len(), p.len());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct NeuralOdeMm<L, C, M> {
-    core: NeuralDe<MmField<L, C>, M, ForwardDiffSensitivity, SolveOptions<f64>>,
+pub struct NeuralOdeMm<L, C, M, S = ForwardDiffSensitivity> {
+    core: NeuralDe<MmField<L, C>, M, S, SolveOptions<f64>>,
     mass: DenseMatrix<f64>,
 }
 
@@ -197,6 +200,46 @@ impl<L: Layer + Clone, C: Constraints + Clone, M> NeuralOdeMm<L, C, M> {
             mass: mass_matrix,
         })
     }
+}
+
+impl<L: Layer + Clone, C: Constraints + Clone, M, S> NeuralOdeMm<L, C, M, S> {
+    /// The sensitivity method for gradients, DiffEqFlux's `sensealg`:
+    /// [`ForwardDiffSensitivity`] (the default) or `DiscreteAdjoint` with a Rosenbrock method
+    /// or BDF.
+    /// Its type becomes the layer's `S`.
+    ///
+    /// ```
+    /// use diffeqflux::neural_de::{Constraints, NeuralOdeMm};
+    /// use diffeqflux::nn::{Activation, Dense};
+    /// use sciml_core::{DenseMatrix, Scalar};
+    /// use sciml_ode::Rodas5P;
+    /// use sciml_sensitivity::DiscreteAdjoint;
+    /// #[derive(Clone)]
+    /// struct Sum;
+    /// impl Constraints for Sum {
+    ///     fn len(&self) -> usize { 1 }
+    ///     fn residual<S: Scalar>(&self, u: &[S], out: &mut [S]) {
+    ///         out[0] = u[0] + u[1] - S::cst(1.0);
+    ///     }
+    /// }
+    /// let mut m = DenseMatrix::zeros(2, 2);
+    /// m[(0, 0)] = 1.0;
+    /// let layer = NeuralOdeMm::new(Dense::new(2, 1, Activation::Tanh), Sum, (0.0, 1.0), m,
+    ///                              Rodas5P::new(), vec![1.0])?
+    ///     .sensitivity(DiscreteAdjoint::default());
+    /// let p = layer.init_params(0);
+    /// let g = layer.loss_and_gradient(&[0.3, 0.7], &p, |_t: &[f64], us: &[Vec<f64>]| {
+    ///     (us[0][0], vec![vec![1.0, 0.0]])
+    /// })?;
+    /// assert_eq!(g.dp.len(), p.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn sensitivity<S2>(self, sensitivity: S2) -> NeuralOdeMm<L, C, M, S2> {
+        NeuralOdeMm {
+            core: self.core.with_sensitivity(sensitivity),
+            mass: self.mass,
+        }
+    }
 
     /// Relative and absolute tolerances (checked when a solve starts).
     pub fn tolerances(mut self, rtol: f64, atol: f64) -> Self {
@@ -209,7 +252,7 @@ impl<L: Layer + Clone, C: Constraints + Clone, M> NeuralOdeMm<L, C, M> {
         self.core.options_mut()
     }
     /// The shared core (field, span, method, sensitivity, options).
-    pub fn core(&self) -> &NeuralDe<MmField<L, C>, M, ForwardDiffSensitivity, SolveOptions<f64>> {
+    pub fn core(&self) -> &NeuralDe<MmField<L, C>, M, S, SolveOptions<f64>> {
         &self.core
     }
     /// The mass matrix.
@@ -244,9 +287,9 @@ impl<L: Layer + Clone, C: Constraints + Clone, M> NeuralOdeMm<L, C, M> {
             .solve(self.core.method().clone(), self.core.options())
     }
 
-    /// The loss on the trajectory and its gradients with respect to `u0` and `p`, by dual
-    /// numbers through the solver ([`ForwardDiffSensitivity`]): the exact derivative of the
-    /// computed solution.
+    /// The loss on the trajectory and its gradients with respect to `u0` and `p`, through the
+    /// layer's sensitivity method (both choices give the exact derivative of the computed
+    /// solution).
     pub fn loss_and_gradient(
         &self,
         u0: &[f64],
@@ -254,11 +297,28 @@ impl<L: Layer + Clone, C: Constraints + Clone, M> NeuralOdeMm<L, C, M> {
         loss: impl TrajectoryLoss,
     ) -> Result<LossGradient, SolveError<Vec<f64>>>
     where
-        M: OdeMethod<MmField<L, C>> + OdeMethod<<MmField<L, C> as DualField>::Dual>,
+        M: OdeMethod<MmField<L, C>>,
+        S: Sensitivity<MmField<L, C>, M>,
+    {
+        self.loss_and_gradient_with(self.core.sensitivity(), u0, p, loss)
+    }
+
+    /// The loss and its gradients through another sensitivity method `sens`, without changing
+    /// the layer's (e.g. to compare the discrete adjoint with forward mode).
+    pub fn loss_and_gradient_with<S2>(
+        &self,
+        sens: &S2,
+        u0: &[f64],
+        p: &[f64],
+        loss: impl TrajectoryLoss,
+    ) -> Result<LossGradient, SolveError<Vec<f64>>>
+    where
+        M: OdeMethod<MmField<L, C>>,
+        S2: Sensitivity<MmField<L, C>, M>,
     {
         let mut prob = self.problem(u0, p)?;
         pullback(
-            self.core.sensitivity(),
+            sens,
             &mut prob,
             self.core.method(),
             self.core.options(),

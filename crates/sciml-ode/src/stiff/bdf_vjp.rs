@@ -1,5 +1,5 @@
 //! The exact discrete adjoint of variable-order BDF (module docs of `bdf`) for the dense linear
-//! strategy, without a mass matrix.
+//! strategy, with or without a constant mass matrix `M` (`I` when the problem has none).
 //!
 //! # What is differentiated
 //!
@@ -10,15 +10,16 @@
 //!
 //! 1. change of spacing `D_j ← Σ_{i=1}^{k} D_i (R(ρ)·U)_{ij}` for `j = 1 … k`, `ρ = h / h_prev`
 //!    (the spacing the history was written for; [`StepMemory::rescale`]);
-//! 2. the converged corrector `G(y) = y − c f(t + h, y) − b = 0`, `c = h/α_k`, with
+//! 2. the converged corrector `G(y) = M y − c f(t + h, y) − M b = 0`, `c = h/α_k`, with
 //!    `b = y⁽⁰⁾ − ψ = Σ_{j=0}^{k} β_j D_j`, `β_0 = 1`, `β_j = 1 − γ_j/α_k` (the corrector
-//!    `d + ψ − c f(t + h, y⁽⁰⁾ + d) = 0` of the module docs written in `y = y⁽⁰⁾ + d`);
+//!    `M (d + ψ) − c f(t + h, y⁽⁰⁾ + d) = 0` of the module docs written in `y = y⁽⁰⁾ + d`);
 //! 3. the difference update `D_m ← y − Σ_{l<m} D_l` for `m = 0 … k + 1` (`D_0 ← y = u_{n+1}`,
 //!    `D_{k+1} ← d`); the update's `D_{k+2}` only feeds the error estimate of order `k + 1`;
 //! 4. saves inside the step, `u(θ) = u_n + Σ_{j=1}^{k} (p_j(θ) − p_j(0)) D_j` with the updated
 //!    differences (the dense output).
 //!
-//! The first step starts from `D_0 = u0`, `D_1 = f(t0, u0)` at spacing 1. The forward solve
+//! The first step starts from `D_0 = u0`, `D_1 = f(t0, u0)` at spacing 1 (with a mass matrix
+//! `D_1 = 0`: `u′(t0)` is not `f(t0, u0)` then). The forward solve
 //! reaches `y` by a simplified Newton iteration stopped at a tolerance; the adjoint is the
 //! derivative of the converged equation at the forward's `y` ([`StepMemory::end`]), never of the
 //! iterations (as for ESDIRK, `sdirk_vjp`): it agrees with dual numbers through the solver and
@@ -29,10 +30,11 @@
 //! The adjoint of a multistep method is itself multistep: the cotangents of the whole history
 //! travel from one reversed step to the one before it — `D̄_0 = ū_{n+1}` in `λ`, `D̄_1 … D̄_k`
 //! in [`BdfVjpCache`]. Reversing step `n`: seed `D̄'_j` from the saves; `ȳ = Σ_{m=0}^{k+1} D̄'_m`
-//! and `D̄_l = −Σ_{m>l} D̄'_m` (the update, 3); `μ = W⁻ᵀ ȳ` with `W = I − c J(t + h, y)` (the
-//! Jacobian exactly at `y`), `p̄ += c f_pᵀ μ` (one VJP) and `D̄_l += β_l μ` (the corrector, 2,
-//! by the implicit function theorem); `D̄_i ← Σ_j (R(ρ)·U)_{ij} D̄_j` (the change of spacing,
-//! 1). On the first step, `D̄_1` reaches `u0` and `p` through one VJP of `f(t0, u0)`. Cost per
+//! and `D̄_l = −Σ_{m>l} D̄'_m` (the update, 3); `μ = W⁻ᵀ ȳ` with `W = M − c J(t + h, y)` (the
+//! Jacobian exactly at `y`), `p̄ += c f_pᵀ μ` (one VJP) and `D̄_l += β_l Mᵀ μ` (the corrector,
+//! 2, by the implicit function theorem); `D̄_i ← Σ_j (R(ρ)·U)_{ij} D̄_j` (the change of spacing,
+//! 1). On the first step without a mass matrix, `D̄_1` reaches `u0` and `p` through one VJP of
+//! `f(t0, u0)`. Cost per
 //! step: one Jacobian, one LU factorisation and transposed solve, and one VJP.
 
 use super::bdf::{alpha, gamma, interp_coefficients, rescale_matrix, Bdf, MAX_ORDER};
@@ -71,7 +73,7 @@ use sciml_core::{DenseMatrix, Jacobian, Vjp};
 ///     let u0 = rec.u0.clone().unwrap();
 ///     let ctx = StepVjpContext {
 ///         p: &vec![3.0], t: rec.t0, h: rec.h, u0: &u0, saves: &[], stages: None,
-///         memory: rec.memory.as_ref(), stats: &mut stats,
+///         memory: rec.memory.as_ref(), mass: None, stats: &mut stats,
 ///     };
 ///     m.step_vjp(&mut cache, &mut f, ctx, &mut lam, &mut gp);
 /// }
@@ -89,6 +91,8 @@ pub struct BdfVjpCache {
     w: DenseMatrix<f64>,
     lu: DenseLu<f64>,
     mu: Vec<f64>,
+    /// `Mᵀ μ` when the problem has a mass matrix.
+    mtmu: Vec<f64>,
     scratch: Vec<f64>,
 }
 
@@ -104,6 +108,10 @@ where
         false
     }
 
+    fn reverses_mass_matrix(&self) -> bool {
+        true
+    }
+
     fn vjp_cache(&self, u0: &Vec<f64>) -> BdfVjpCache {
         let n = u0.len();
         let z = vec![0.0; n];
@@ -114,6 +122,7 @@ where
             w: DenseMatrix::zeros(n, n),
             lu: DenseLu::new(n),
             mu: z.clone(),
+            mtmu: z.clone(),
             scratch: z,
         }
     }
@@ -150,7 +159,7 @@ where
     if !(1..=MAX_ORDER).contains(&k) || mem.end.len() != lam.len() {
         return None;
     }
-    let (t, h, u0, p) = (ctx.t, ctx.h, ctx.u0, ctx.p);
+    let (t, h, u0, p, mass) = (ctx.t, ctx.h, ctx.u0, ctx.p, ctx.mass);
     let (t_new, y) = (t + h, &mem.end);
     let alpha_k = alpha(k, ndf);
     let cgam = h / alpha_k;
@@ -193,27 +202,40 @@ where
             }
         }
     }
-    // The corrector: μ = W⁻ᵀ ȳ, W = I − c J(t + h, y); p̄ += c f_pᵀ μ; D̄_l += β_l μ.
+    // The corrector: μ = W⁻ᵀ ȳ, W = M − c J(t + h, y); p̄ += c f_pᵀ μ; D̄_l += β_l Mᵀ μ.
     f.jacobian(t_new, y, p, &mut c.j);
     ctx.stats.njac += 1;
     let n = c.w.nrows();
     for col in 0..n {
         for row in 0..n {
-            let id = if row == col { 1.0 } else { 0.0 };
-            c.w[(row, col)] = id - cgam * c.j[(row, col)];
+            let m = match mass {
+                Some(m) => m[(row, col)],
+                None if row == col => 1.0,
+                None => 0.0,
+            };
+            c.w[(row, col)] = m - cgam * c.j[(row, col)];
         }
     }
     ctx.stats.nfactor += 1;
     c.lu.factor(&c.w).ok()?;
     c.lu.solve_transpose_in_place(&mut c.mu).ok()?;
     ctx.stats.nlinsolve += 1;
+    let bbar = match mass {
+        None => &c.mu,
+        Some(m) => {
+            for (j, o) in c.mtmu.iter_mut().enumerate() {
+                *o = m.col(j).iter().zip(&c.mu).map(|(a, x)| a * x).sum();
+            }
+            &c.mtmu
+        }
+    };
     for (l, dl) in c.dold.iter_mut().enumerate().take(k + 1) {
         let beta = if l == 0 {
             1.0
         } else {
             1.0 - gamma(l) / alpha_k
         };
-        super::axpy(dl, beta, &c.mu);
+        super::axpy(dl, beta, bbar);
     }
     c.mu.iter_mut().for_each(|x| *x *= cgam);
     c.scratch.iter_mut().for_each(|x| *x = 0.0);
@@ -241,8 +263,9 @@ where
         }
     }
     lam.copy_from_slice(&c.dold[0]);
-    if mem.restart {
-        // D_0 = u0, D_1 = f(t0, u0) at spacing 1 (higher differences are zero).
+    if mem.restart && mass.is_none() {
+        // D_0 = u0, D_1 = f(t0, u0) at spacing 1 (higher differences are zero; with a mass
+        // matrix D_1 = 0, a constant).
         let d1 = std::mem::take(&mut c.dbar[1]);
         f.vjp(t, u0, p, &d1, lam, gp);
         ctx.stats.nf += 1;

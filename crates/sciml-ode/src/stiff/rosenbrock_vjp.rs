@@ -1,26 +1,35 @@
 //! The exact discrete adjoint of a Rosenbrock step (DESIGN decisions 7 and 8), for the dense
 //! linear strategy.
 //!
-//! Forward (module docs of `rosenbrock`): `W = I − hγ J(t, u0)`, `f_t = (f(t + δ, u0) − f(t, u0))/δ`,
-//! `r_i = hγ (f(t + c_i h, u0 + Σ a_ij U_j) + h d_i f_t) + Σ γ C_ij U_j`, `U_i = W⁻¹ r_i`,
+//! Forward (module docs of `rosenbrock`), with the constant mass matrix `M` (`I` when the problem
+//! has none): `W = M − hγ J(t, u0)`, `f_t = (f(t + δ, u0) − f(t, u0))/δ`,
+//! `r_i = hγ (f(t + c_i h, u0 + Σ a_ij U_j) + h d_i f_t) + M Σ γ C_ij U_j`, `U_i = W⁻¹ r_i`,
 //! `u1 = u0 + Σ b_i U_i`, saves inside the step `u0 + Σ P_j(θ) U_j`.
 //!
 //! Reverse, stage by stage from the last: `r̄_i = W⁻ᵀ Ū_i` (a transposed solve with the same
-//! factorisation), then the cotangents flow into `f_i` (one VJP of the field), into the earlier
-//! `U_j` through `a` and `C`, and into `J` — `J̄ = hγ Σ_i r̄_i U_iᵀ`, which reaches `u0` and `p`
+//! factorisation, so `Wᵀ = Mᵀ − hγ Jᵀ`), then the cotangents flow into `f_i` (one VJP of the
+//! field), into the earlier `U_j` through `a` and through `C` (as `γ C_ij Mᵀ r̄_i`: the forward
+//! multiplies those terms by `M`), and into `J` — `J̄ = hγ Σ_i r̄_i U_iᵀ`, which reaches `u0` and `p`
 //! through Hessian-vector products `∇ (r̄_iᵀ J U_i)` (the [`Hvp`] capability). The forward
 //! difference for `f_t` is differentiated as computed (two VJPs), so the result is the derivative
 //! of the computed step to rounding.
 
-use super::axpy;
 use super::linear::DenseSolve;
 use super::rosenbrock::Rosenbrock;
+use super::{axpy, mass_mul};
 use crate::method::MethodInfo;
 use crate::step_vjp::{StepVjp, StepVjpContext};
 use crate::tableaus::{RosenbrockCoefficients, RosenbrockTableau};
 use sciml_core::dense::interp_weights;
 use sciml_core::linalg::DenseLu;
 use sciml_core::{DenseMatrix, Hvp, Jacobian, State, Vjp};
+
+/// `out = Mᵀ v`: the transpose of the forward's `M·(Σ γ C_ij U_j)`.
+fn mass_tmul(m: &DenseMatrix<f64>, v: &[f64], out: &mut [f64]) {
+    for (j, o) in out.iter_mut().enumerate() {
+        *o = m.col(j).iter().zip(v).map(|(a, x)| a * x).sum();
+    }
+}
 
 /// Buffers of a Rosenbrock reverse step.
 pub struct RosenbrockVjpCache {
@@ -36,6 +45,8 @@ pub struct RosenbrockVjpCache {
     dt: Vec<f64>,
     dtbar: Vec<f64>,
     rbar: Vec<f64>,
+    /// `Σ γ C_ij U_j` before, and `Mᵀ r̄_i` after, the product with the mass matrix.
+    msum: Vec<f64>,
     tmp: Vec<f64>,
     argbar: Vec<f64>,
 }
@@ -46,6 +57,10 @@ where
     F: Vjp<V = Vec<f64>, P = Vec<f64>> + Hvp + Jacobian,
 {
     type VjpCache = RosenbrockVjpCache;
+
+    fn reverses_mass_matrix(&self) -> bool {
+        true
+    }
 
     fn vjp_cache(&self, u0: &Vec<f64>) -> RosenbrockVjpCache {
         let n = u0.len();
@@ -63,6 +78,7 @@ where
             dt: vec![0.0; n],
             dtbar: vec![0.0; n],
             rbar: vec![0.0; n],
+            msum: vec![0.0; n],
             tmp: vec![0.0; n],
             argbar: vec![0.0; n],
         }
@@ -100,7 +116,7 @@ fn reverse_step<F>(
     F: Vjp<V = Vec<f64>, P = Vec<f64>> + Hvp + Jacobian,
 {
     let s = tab.c.len();
-    let (t, h, u0, p) = (ctx.t, ctx.h, ctx.u0, ctx.p);
+    let (t, h, u0, p, mass) = (ctx.t, ctx.h, ctx.u0, ctx.p, ctx.mass);
     let n = u0.len();
     let gamma = tab.gamma;
     let hg = h * gamma;
@@ -116,8 +132,12 @@ fn reverse_step<F>(
     }
     for col in 0..n {
         for row in 0..n {
-            let id = if row == col { 1.0 } else { 0.0 };
-            c.w[(row, col)] = id - hg * c.j[(row, col)];
+            let m = match mass {
+                Some(m) => m[(row, col)],
+                None if row == col => 1.0,
+                None => 0.0,
+            };
+            c.w[(row, col)] = m - hg * c.j[(row, col)];
         }
     }
     ctx.stats.nfactor += 1;
@@ -143,8 +163,20 @@ fn reverse_step<F>(
         for ((x, fk), dk) in ui.iter_mut().zip(&c.fi).zip(&c.dt) {
             *x = hg * (fk + h * tab.d[i] * dk);
         }
-        for (cij, uj) in tab.cm[i].iter().zip(done.iter()) {
-            axpy(ui, gamma * cij, uj);
+        match mass {
+            None => {
+                for (cij, uj) in tab.cm[i].iter().zip(done.iter()) {
+                    axpy(ui, gamma * cij, uj);
+                }
+            }
+            Some(m) => {
+                c.msum.iter_mut().for_each(|x| *x = 0.0);
+                for (cij, uj) in tab.cm[i].iter().zip(done.iter()) {
+                    axpy(&mut c.msum, gamma * cij, uj);
+                }
+                mass_mul::<f64>(m, &c.msum, &mut c.tmp);
+                axpy(ui, 1.0, &c.tmp);
+            }
         }
         let _ = c.lu.solve_in_place(ui);
         ctx.stats.nlinsolve += 1;
@@ -175,13 +207,20 @@ fn reverse_step<F>(
             c.tmp[k] = hg * c.rbar[k];
         }
         f.hvp(t, u0, p, &c.tmp, &c.us[i], &mut u0bar, gp);
-        // r_i = hγ f_i + hγ h d_i f_t + Σ γ C_ij U_j.
+        // r_i = hγ f_i + hγ h d_i f_t + M Σ γ C_ij U_j.
         if tab.d[i] != 0.0 {
             axpy(&mut c.dtbar, hg * h * tab.d[i], &c.rbar);
         }
+        let cbar = match mass {
+            None => &c.rbar,
+            Some(m) => {
+                mass_tmul(m, &c.rbar, &mut c.msum);
+                &c.msum
+            }
+        };
         for (j, cij) in tab.cm[i].iter().enumerate() {
             if *cij != 0.0 {
-                axpy(&mut c.ubar[j], gamma * cij, &c.rbar);
+                axpy(&mut c.ubar[j], gamma * cij, cbar);
             }
         }
         // f_i = f(t + c_i h, arg_i): f̄_i = hγ r̄_i = tmp.

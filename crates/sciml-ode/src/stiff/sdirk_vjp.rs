@@ -78,7 +78,7 @@ const REPLAY_MAX_ITER: usize = 30;
 /// let mut stats = Stats::default();
 /// let (mut lam, mut gp) = (vec![1.0], vec![0.0]); // L = u1
 /// let ctx = StepVjpContext {
-///     p: &vec![50.0], t: 0.0, h, u0: &u0, saves: &[], stages: None, memory: None,
+///     p: &vec![50.0], t: 0.0, h, u0: &u0, saves: &[], stages: None, memory: None, mass: None,
 ///     stats: &mut stats,
 /// };
 /// m.step_vjp(&mut cache, &mut f, ctx, &mut lam, &mut gp);

@@ -87,6 +87,7 @@ pub(crate) fn refuse_mass<F: VectorField>(
         return Err(Error::Unsupported {
             method,
             what: "differentiate a problem with a mass matrix (its adjoint is a DAE); use \
+                   DiscreteAdjoint with a Rosenbrock method or \
                    ForwardDiffSensitivity"
                 .into(),
         });
