@@ -21,6 +21,7 @@ use sciml_dde::{
 };
 use sciml_ode::tableaus::{Interp, Tableau};
 use sciml_ode::{MethodInfo, OdeMethod, RkMethod, SolveOptions};
+use std::any::Any;
 
 const NAME: &str = "DdeDiscreteAdjoint";
 
@@ -241,6 +242,21 @@ where
     }
 }
 
+/// The history at `t`: in f64 by `eval` itself (in place, as `DdeForwardDiff` solves), in any
+/// other scalar by `eval_real`.
+// `Vec`, not slices: only sized types can be downcast.
+#[allow(clippy::ptr_arg)]
+fn eval_history<H: ScalarHistory, R: Real>(h: &H, p: &Vec<R>, t: R, out: &mut Vec<R>) {
+    let (p_any, out_any): (&dyn Any, &mut dyn Any) = (p, out);
+    match (
+        p_any.downcast_ref::<Vec<f64>>(),
+        out_any.downcast_mut::<Vec<f64>>(),
+    ) {
+        (Some(p64), Some(out64)) => h.eval(p64, t.to_f64_lossy(), out64),
+        _ => h.eval_real(p, t, out),
+    }
+}
+
 /// The `sciml_dde` problem in `R`, as [`DdeForwardDiff`] builds it (`assume_jump_at_t0`, so
 /// that the mesh is the one the backward pass assumes).
 fn real_problem<R: Real, F, H>(q: &DdeParts<'_, F, H, R>) -> Result<DdeProblem<F>, DdeError<Vec<R>>>
@@ -249,8 +265,9 @@ where
     H: ScalarHistory,
 {
     let h = q.history.clone();
-    let initial =
-        InitialHistory::function(move |p: &Vec<R>, t: R, out: &mut Vec<R>| h.eval_real(p, t, out));
+    let initial = InitialHistory::function(move |p: &Vec<R>, t: R, out: &mut Vec<R>| {
+        eval_history(&h, p, t, out)
+    });
     Ok(
         DdeProblem::new(q.f.clone(), q.u0.to_vec(), initial, q.tspan, q.p.to_vec())?
             .with_lags(q.lags.to_vec())?
@@ -326,7 +343,7 @@ fn vector_row(tab: &'static Tableau, j: usize) -> Option<(f64, &'static [f64])> 
 struct Recorder<'a, H, R: Real> {
     mesh: &'a Mesh<'a, R>,
     history: &'a H,
-    p: &'a [R],
+    p: &'a Vec<R>,
     u0: &'a [R],
     step: usize,
     step_start: R,
@@ -343,7 +360,7 @@ impl<H: ScalarHistory, R: Real> HistorySource<Vec<R>> for Recorder<'_, H, R> {
         match self.mesh.serve(self.step, self.step_start, t, tq) {
             Ok(s) => {
                 match s {
-                    Served::Initial(tq) => self.history.eval_real(self.p, tq, out),
+                    Served::Initial(tq) => eval_history(self.history, self.p, tq, out),
                     Served::U0 => out.copy_from_slice(self.u0),
                     Served::Step { index, theta } => self.mesh.value(index, theta, out),
                 }
@@ -565,7 +582,7 @@ impl DdeDiscreteAdjoint {
                 let mut rec = Recorder {
                     mesh: &mesh,
                     history: prob.history,
-                    p: prob.p,
+                    p: &p_vec,
                     u0: prob.u0,
                     step,
                     step_start: t,
