@@ -183,8 +183,8 @@ pub const WORKLOADS: &[Workload] = &[
         name: "W7",
         description: "delay equations: linear u'(t) = -u(t-1) on [0, 10] at rtol 1e-8 (exact \
                       solution), Mackey-Glass on [0, 500] at rtol 1e-6 (tight reference), and one \
-                      forward + gradient of a neural DDE (batch 64, RK4 dt 0.1; peers f32, ours f64 \
-                      discrete adjoint)",
+                      forward + gradient of a neural DDE (batch 64, RK4 dt 0.1; peers f32, ours \
+                      discrete adjoint in f64 and f32)",
         package: "diffeqflux",
         example: "bench_w7_dde",
         peer_script: "benches/peers/w7_dde.py",

@@ -11,10 +11,11 @@
 //!   times on [0, 5], mean squared error against the data, RK4 with fixed step 0.1; weights and
 //!   data from the peers' `w7_neural_init.json`. Ours is `NeuralCdde` with the discrete
 //!   adjoint (`DdeDiscreteAdjoint`), the batch of 64 as one state (sample i's history its own
-//!   x0_i), in f64 (the layer has no f32 form). Untimed, the gradient is checked against central
+//!   x0_i), in f64 (first row, the reference). Untimed, the gradient is checked against central
 //!   differences of the loss (7 weights) and against forward mode (dual numbers through the
 //!   same steps, all 129 weights); forward mode is not timed as a row (it takes seconds: one
-//!   dual solve per weight and per sample).
+//!   dual solve per weight and per sample). A second row runs the same iteration in f32
+//!   (`NeuralCdde::new_in::<f32>`, as the f32 peers), its gradient checked against the f64 one.
 //!
 //! One JSON row per (problem, method): median time, RHS evaluations, steps, final state (or
 //! final loss) and the error. The first row of each problem is that problem's reference for the
@@ -463,6 +464,91 @@ fn neural_row() -> Result<()> {
     let median = times[times.len() / 2];
     println!(
         "{{\"system\": \"{system}\", \"problem\": \"neural\", \"median_s\": {median:e}, \"min_s\": {:e}, \"max_s\": {:e}, \"repeats\": {repeats}, \"nfe\": {nfe}, \"final_loss\": {loss:.10e}, \"grad_norm_weights\": {norm:e}, \"grad_max_rel_diff_vs_central_differences\": {worst_fd:e}, \"grad_max_diff_vs_forward_mode\": {worst_fwd:e}, \"forward_mode_iteration_s\": {forward_s:e}, \"error_vs_reference\": {worst_fd:e}, \"error_kind\": \"gradient against central differences of the loss (7 weights)\", \"dtype\": \"float64\", \"note\": \"nfe = batched network evaluations, forward solve plus the adjoint's replay and reverse passes; grad_max_diff_vs_forward_mode is max|adjoint - dual numbers| / max|gradient| over all 129 weights\"}}",
+        times[0],
+        times[times.len() - 1]
+    );
+    // Untimed: the f64 forward solve's steps, compared with the f32 row's.
+    let g = adjoint.loss_and_gradient(&init.x0, &init.params, mse)?;
+    let steps = (g.forward.accepted, g.forward.nf, g.backward.nf);
+    neural_row_f32(&init, &model, (loss, &grad, steps), repeats)
+}
+
+/// The same iteration in single precision (`NeuralCdde::new_in::<f32>`: state, weights, time,
+/// network passes and adjoint in f32, as the torchdde peer), same RK4 steps. Its loss and
+/// gradient are checked against the f64 row's (the reference).
+fn neural_row_f32(
+    init: &NeuralInit,
+    model: &Chain<(Dense, Dense)>,
+    (loss64, grad64, steps64): (f64, &[f64], (usize, usize, usize)),
+    repeats: usize,
+) -> Result<()> {
+    let system = "sciml-rs NeuralCdde RK4 dt 0.1, discrete adjoint, f32, batch of 64 in one solve";
+    if !wanted("neural", system) {
+        return Ok(());
+    }
+    let (nb, nt) = (init.x0.len(), init.ts.len());
+    let scale = 1.0 / (nb * nt) as f64;
+    let mut layer = NeuralCdde::new_in::<f32>(
+        model.clone(),
+        (0.0, 5.0),
+        CddeHistory::Constant(init.x0.clone()),
+        vec![1.0],
+        Rk4,
+        init.ts.clone(),
+    )?;
+    *layer.options_mut() = layer.options_mut().clone().fixed_step(0.1);
+    let x0: Vec<f32> = init.x0.iter().map(|x| *x as f32).collect();
+    let params: Vec<f32> = init.params.iter().map(|x| *x as f32).collect();
+    // The f64 row's loss; residuals in f32, the sum in f64 (as the f32 peer's mean is cheap
+    // either way).
+    let mse = |_t: &[f32], us: &[Vec<f32>]| {
+        let mut l = 0.0;
+        let mut bars = Vec::with_capacity(us.len());
+        for (k, u) in us.iter().enumerate() {
+            let mut bar = vec![0.0f32; u.len()];
+            for ((b, x), d) in bar.iter_mut().zip(u).zip(&init.data) {
+                let r = *x - d[k] as f32;
+                l += scale * f64::from(r * r);
+                *b = (2.0 * scale) as f32 * r;
+            }
+            bars.push(bar);
+        }
+        (l, bars)
+    };
+    let iteration = || -> Result<(f64, Vec<f32>, usize)> {
+        let g = layer.adjoint_loss_and_gradient(&x0, &params, mse)?;
+        Ok((g.loss, g.dp, g.forward.nf + g.backward.nf))
+    };
+    let (loss, grad, nfe) = iteration()?;
+    let g = layer.adjoint_loss_and_gradient(&x0, &params, mse)?;
+    let steps = (g.forward.accepted, g.forward.nf, g.backward.nf);
+    let gmax = grad64.iter().fold(0.0_f64, |a, g| a.max(g.abs()));
+    let worst = grad
+        .iter()
+        .zip(grad64)
+        .fold(0.0_f64, |a, (x, y)| a.max((f64::from(*x) - y).abs()))
+        / gmax.max(1e-300);
+    let loss_diff = rel_diff(loss, loss64);
+    eprintln!(
+        "W7 neural f32: loss {loss:.8e} (f64 {loss64:.8e}, rel diff {loss_diff:.1e}); \
+         max |grad f32 - grad f64| / max |grad f64| = {worst:.1e} over 129 weights; \
+         (steps, forward nfe, backward nfe): f32 {steps:?}, f64 {steps64:?}"
+    );
+    let norm = grad
+        .iter()
+        .map(|g| f64::from(*g).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let mut times = Vec::new();
+    for _ in 0..repeats {
+        let t = Instant::now();
+        std::hint::black_box(iteration()?);
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    println!(
+        "{{\"system\": \"{system}\", \"problem\": \"neural\", \"median_s\": {median:e}, \"min_s\": {:e}, \"max_s\": {:e}, \"repeats\": {repeats}, \"nfe\": {nfe}, \"final_loss\": {loss:.10e}, \"grad_norm_weights\": {norm:e}, \"loss_rel_diff_vs_f64\": {loss_diff:e}, \"grad_max_diff_vs_f64\": {worst:e}, \"error_vs_reference\": {worst:e}, \"error_kind\": \"max|gradient f32 - gradient f64 (first row)| / max|gradient f64| over all 129 weights\", \"dtype\": \"float32\", \"note\": \"same RK4 steps as the f64 row; nfe = batched network evaluations, forward solve plus the adjoint's replay and reverse passes\"}}",
         times[0],
         times[times.len() - 1]
     );

@@ -10,11 +10,12 @@
 
 use super::{LossGradient, TrajectoryLoss};
 use crate::nn::{Input, Layer};
-use sciml_core::{rng::Xoshiro256pp, Dual64, Error, Scalar, Solution};
+use sciml_core::{rng::Xoshiro256pp, Dual64, Error, Real, Scalar, Solution, Stats};
 use sciml_dde::{DdeError, DdeField, DdeFunction, History, MethodOfSteps};
 use sciml_ode::{OdeMethod, RkMethod, SaveAt, SolveOptions};
 use sciml_sensitivity::dde::{
-    DdeDiscreteAdjoint, DdeForwardDiff, DdeVjp, DdeVjpArgs, DdeVjpBars, DualDde, ScalarHistory,
+    DdeDiscreteAdjoint, DdeForwardDiff, DdeRealProblem, DdeVjp, DdeVjpArgs, DdeVjpBars, DualDde,
+    ScalarHistory,
 };
 use std::sync::Arc;
 
@@ -84,6 +85,10 @@ pub enum CddeError {
     /// The delay equation could not be set up or solved.
     #[error(transparent)]
     Dde(#[from] DdeError<Vec<f64>>),
+    /// The delay equation in a scalar other than `f64` (from [`NeuralCdde::new_in`]) could not be
+    /// set up or solved; the message is `sciml_dde`'s.
+    #[error("{0}")]
+    DdeInScalar(String),
 }
 
 /// A history function of time, `u(t)` for `t < t0`.
@@ -140,7 +145,7 @@ struct TiledHistory {
 }
 
 impl TiledHistory {
-    fn fill<S: Scalar<Re = f64>>(&self, h: &[f64], out: &mut [S]) {
+    fn fill<S: Scalar>(&self, h: &[f64], out: &mut [S]) {
         if (h.len() == self.n && out.len() % self.n == 0) || h.len() == out.len() {
             for (o, x) in out.iter_mut().zip(h.iter().cycle()) {
                 *o = S::cst(*x);
@@ -158,6 +163,12 @@ impl ScalarHistory for TiledHistory {
             // Read in place: the adjoint reads the history once per stage before t0 + lag.
             CddeHistory::Constant(u) => self.fill(u, out),
             CddeHistory::Function(h) => self.fill(&h(t), out),
+        }
+    }
+    fn eval_real<R: Real>(&self, _p: &[R], t: R, out: &mut [R]) {
+        match &self.history {
+            CddeHistory::Constant(u) => self.fill(u, out),
+            CddeHistory::Function(h) => self.fill(&h(t.to_f64_lossy()), out),
         }
     }
     fn depends_on_params(&self) -> bool {
@@ -179,19 +190,21 @@ pub enum CddeSensitivity {
 }
 
 /// The right-hand side of a [`NeuralCdde`]: `u' = model([u(t); u(t−τ₁); …]; p)`, over any scalar
-/// with real part `f64` (so in dual numbers too).
+/// (`f32`, `f64`, dual numbers).
 /// A batch of `B` samples is one state of `B·n` values, sample after sample.
-pub struct CddeField<L, S> {
+pub struct CddeField<L, S: Scalar> {
     model: L,
     n: usize,
     batch: usize,
     lags: Vec<f64>,
+    /// The lags in the scalar's real type (time's type).
+    lags_re: Vec<S::Re>,
     x: Vec<S>,
     xbar: Vec<S>,
     ws: Vec<S>,
 }
 
-impl<L: Layer + Clone, S: Scalar<Re = f64>> CddeField<L, S> {
+impl<L: Layer + Clone, S: Scalar> CddeField<L, S> {
     fn build(model: &L, lags: &[f64], batch: usize) -> Self {
         let n = model.out_dim();
         let inputs = n * (1 + lags.len()) * batch;
@@ -200,6 +213,7 @@ impl<L: Layer + Clone, S: Scalar<Re = f64>> CddeField<L, S> {
             n,
             batch,
             lags: lags.to_vec(),
+            lags_re: lags.iter().map(|l| <S::Re as Real>::c(*l)).collect(),
             x: vec![S::cst(0.0); inputs],
             xbar: vec![S::cst(0.0); inputs],
             ws: vec![S::cst(0.0); model.workspace_len(batch)],
@@ -207,7 +221,7 @@ impl<L: Layer + Clone, S: Scalar<Re = f64>> CddeField<L, S> {
     }
 }
 
-impl<L, S: Scalar<Re = f64>> CddeField<L, S> {
+impl<L, S: Scalar> CddeField<L, S> {
     /// Places the state in the network's input `[u; u(t−τ₁); …]`, per sample.
     fn put_state(&mut self, u: &[S]) {
         let (n, width) = (self.n, self.n * (1 + self.lags.len()));
@@ -224,13 +238,13 @@ impl<L, S: Scalar<Re = f64>> CddeField<L, S> {
     }
 }
 
-impl<L: Layer + Clone, S: Scalar<Re = f64>> Clone for CddeField<L, S> {
+impl<L: Layer + Clone, S: Scalar> Clone for CddeField<L, S> {
     fn clone(&self) -> Self {
         CddeField::build(&self.model, &self.lags, self.batch)
     }
 }
 
-impl<L: Layer, S: Scalar<Re = f64>> DdeFunction for CddeField<L, S> {
+impl<L: Layer, S: Scalar> DdeFunction for CddeField<L, S> {
     type V = Vec<S>;
     type P = Vec<S>;
     fn dims(&self) -> (usize, usize) {
@@ -242,11 +256,11 @@ impl<L: Layer, S: Scalar<Re = f64>> DdeFunction for CddeField<L, S> {
         u: &Vec<S>,
         h: &mut History<'_, Vec<S>, Vec<S>>,
         p: &Vec<S>,
-        t: f64,
+        t: S::Re,
     ) {
         self.put_state(u);
-        for k in 0..self.lags.len() {
-            let past = h.value(t - self.lags[k]);
+        for k in 0..self.lags_re.len() {
+            let past = h.value(t - self.lags_re[k]);
             self.put_read(k, past);
         }
         let inp = Input {
@@ -258,11 +272,11 @@ impl<L: Layer, S: Scalar<Re = f64>> DdeFunction for CddeField<L, S> {
     }
 }
 
-impl<L, S: Scalar<Re = f64>> CddeField<L, S> {
+impl<L, S: Scalar> CddeField<L, S> {
     /// The reads `rhs` makes, in its order: one per lag, at times that do not depend on `u`.
-    fn read_lags(&self, h: &mut History<'_, Vec<S>, Vec<S>>, t: f64) {
-        for lag in &self.lags {
-            h.value(t - lag);
+    fn read_lags(&self, h: &mut History<'_, Vec<S>, Vec<S>>, t: S::Re) {
+        for lag in &self.lags_re {
+            h.value(t - *lag);
         }
     }
 }
@@ -275,8 +289,8 @@ impl<L: Layer + Clone> DualDde for CddeField<L, f64> {
 }
 
 /// The network's reverse pass: one evaluation per VJP, whatever the number of parameters.
-impl<L: Layer + Clone> DdeVjp for CddeField<L, f64> {
-    fn vjp(&mut self, a: DdeVjpArgs<'_>, b: DdeVjpBars<'_>) -> Result<(), Error> {
+impl<L: Layer + Clone, R: Real> DdeVjp<R> for CddeField<L, R> {
+    fn vjp(&mut self, a: DdeVjpArgs<'_, R>, b: DdeVjpBars<'_, R>) -> Result<(), Error> {
         if a.reads.len() != self.lags.len() {
             return Err(Error::DimensionMismatch {
                 what: "history reads of a NeuralCdde field (one per lag)".into(),
@@ -298,12 +312,12 @@ impl<L: Layer + Clone> DdeVjp for CddeField<L, f64> {
         let (n, width) = (self.n, self.n * (1 + self.lags.len()));
         for (s, col) in self.xbar.chunks_exact(width).enumerate() {
             for (x, y) in b.ubar[s * n..(s + 1) * n].iter_mut().zip(&col[..n]) {
-                *x += y;
+                *x += *y;
             }
             for (k, hb) in b.hbar.iter_mut().enumerate() {
                 let part = &col[(k + 1) * n..(k + 2) * n];
                 for (x, y) in hb[s * n..(s + 1) * n].iter_mut().zip(part) {
-                    *x += y;
+                    *x += *y;
                 }
             }
         }
@@ -313,11 +327,11 @@ impl<L: Layer + Clone> DdeVjp for CddeField<L, f64> {
     /// The lags are constant: the reads need no network evaluation.
     fn replay_reads(
         &mut self,
-        _du: &mut Vec<f64>,
-        _u: &Vec<f64>,
-        h: &mut History<'_, Vec<f64>, Vec<f64>>,
-        _p: &Vec<f64>,
-        t: f64,
+        _du: &mut Vec<R>,
+        _u: &Vec<R>,
+        h: &mut History<'_, Vec<R>, Vec<R>>,
+        _p: &Vec<R>,
+        t: R,
     ) -> bool {
         self.read_lags(h, t);
         false
@@ -351,13 +365,28 @@ impl<L: Layer + Clone> DdeVjp for CddeField<L, f64> {
 /// assert_eq!(g.dp.len(), p.len());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct NeuralCdde<L, M> {
-    field: CddeField<L, f64>,
+pub struct NeuralCdde<L, M, R: Real = f64> {
+    field: CddeField<L, R>,
     tspan: (f64, f64),
     history: CddeHistory,
     alg: MethodOfSteps<M>,
-    opts: SolveOptions<f64>,
+    opts: SolveOptions<R>,
     sensitivity: CddeSensitivity,
+}
+
+/// What [`NeuralCdde::adjoint_loss_and_gradient`] returns, in the layer's scalar `R`.
+#[derive(Clone, Debug)]
+pub struct CddeLossGradient<R> {
+    /// The loss.
+    pub loss: f64,
+    /// `∂loss/∂u0`.
+    pub du0: Vec<R>,
+    /// `∂loss/∂p`.
+    pub dp: Vec<R>,
+    /// Forward solve statistics.
+    pub forward: Stats,
+    /// Backward pass statistics.
+    pub backward: Stats,
 }
 
 impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
@@ -372,6 +401,39 @@ impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
         method: M,
         saveat: Vec<f64>,
     ) -> Result<Self, CddeError> {
+        Self::new_in::<f64>(model, tspan, history, lags, method, saveat)
+    }
+
+    /// [`NeuralCdde::new`] in the real scalar `R`: `NeuralCdde::new_in::<f32>(...)` solves and
+    /// differentiates in single precision (state, parameters, time, network passes and the
+    /// discrete adjoint), as PyTorch peers do; train it with
+    /// [`NeuralCdde::adjoint_loss_and_gradient`]. The span, lags, history and save times are
+    /// given in `f64` and rounded to `R`.
+    ///
+    /// ```
+    /// use diffeqflux::nn::{Activation, Chain, Dense};
+    /// use diffeqflux::neural_de::{CddeHistory, NeuralCdde};
+    /// use sciml_ode::Rk4;
+    /// let model = Chain::new((Dense::new(4, 8, Activation::Tanh), Dense::new(8, 2, Activation::Identity)))?;
+    /// let mut cdde = NeuralCdde::new_in::<f32>(model, (0.0, 1.0), CddeHistory::Constant(vec![1.0, 0.0]),
+    ///     vec![0.5], Rk4, vec![1.0])?;
+    /// cdde.options_mut().dt = Some(0.1);
+    /// let p: Vec<f32> = cdde.init_params(0).iter().map(|x| *x as f32).collect();
+    /// let g = cdde.adjoint_loss_and_gradient(&[1.0, 0.0], &p, |_t: &[f32], us: &[Vec<f32>]| {
+    ///     let loss = us.iter().flatten().map(|x| f64::from(x * x)).sum();
+    ///     (loss, us.iter().map(|u| u.iter().map(|x| 2.0 * x).collect()).collect())
+    /// })?;
+    /// assert_eq!(g.dp.len(), p.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new_in<R: Real>(
+        model: L,
+        tspan: (f64, f64),
+        history: CddeHistory,
+        lags: Vec<f64>,
+        method: M,
+        saveat: Vec<f64>,
+    ) -> Result<NeuralCdde<L, M, R>, CddeError> {
         if lags.is_empty() {
             return Err(CddeError::NoLags);
         }
@@ -404,9 +466,9 @@ impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
                 });
             }
         }
-        let mut opts = SolveOptions::default();
+        let mut opts = SolveOptions::<R>::default();
         if !saveat.is_empty() {
-            opts = opts.saveat(SaveAt::Times(saveat));
+            opts = opts.saveat(SaveAt::Times(saveat.iter().map(|t| R::c(*t)).collect()));
         }
         Ok(NeuralCdde {
             field: CddeField::build(&model, &lags, 1),
@@ -417,9 +479,11 @@ impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
             sensitivity: CddeSensitivity::default(),
         })
     }
+}
 
+impl<L: Layer + Clone, M: Clone, R: Real> NeuralCdde<L, M, R> {
     /// Sets the solve's tolerances.
-    pub fn tolerances(mut self, rtol: f64, atol: f64) -> Self {
+    pub fn tolerances(mut self, rtol: R, atol: R) -> Self {
         self.opts = self.opts.tolerances(rtol, atol);
         self
     }
@@ -433,7 +497,7 @@ impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
         self.sensitivity
     }
     /// The solve's options (tolerances, saves, step limits).
-    pub fn options_mut(&mut self) -> &mut SolveOptions<f64> {
+    pub fn options_mut(&mut self) -> &mut SolveOptions<R> {
         &mut self.opts
     }
     /// The model.
@@ -453,24 +517,83 @@ impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
         p
     }
 
+    /// Checks `u0` against the network's output size and the history's batch.
+    fn check_batch(&self, u0_len: usize) -> Result<(), CddeError> {
+        let n = self.field.n;
+        if u0_len == 0 || u0_len % n != 0 {
+            return Err(CddeError::BatchLength { got: u0_len, n });
+        }
+        let got = self.history.at(self.tspan.0).len();
+        if got != n && got != u0_len {
+            return Err(CddeError::BatchHistoryLength {
+                expected: u0_len,
+                got,
+                n,
+                batch: u0_len / n,
+            });
+        }
+        Ok(())
+    }
+
+    /// The loss and its gradients by the discrete adjoint, in the layer's scalar `R` whatever
+    /// [`NeuralCdde::sensitivity`] says (forward mode is `f64` only): `loss(t, us)` returns the
+    /// value (in `f64`) and its cotangents of the saved states. `method` must be an explicit
+    /// Runge–Kutta method; its steps are capped at the smallest lag.
+    pub fn adjoint_loss_and_gradient<C>(
+        &self,
+        u0: &[R],
+        p: &[R],
+        mut loss: impl FnMut(&[R], &[Vec<R>]) -> (f64, Vec<Vec<R>>),
+    ) -> Result<CddeLossGradient<R>, CddeError>
+    where
+        M: RkMethod + for<'h> OdeMethod<DdeField<'h, CddeField<L, R>>, Cache = C>,
+        C: Clone + Send,
+    {
+        self.check_batch(u0.len())?;
+        let n = self.field.n;
+        let history = TiledHistory {
+            history: self.history.clone(),
+            n,
+        };
+        let fail = |e: DdeError<Vec<R>>| CddeError::DdeInScalar(e.to_string());
+        let prob = DdeRealProblem::new(
+            CddeField::<L, R>::build(&self.field.model, &self.field.lags, u0.len() / n),
+            u0.to_vec(),
+            p.to_vec(),
+            history,
+            (R::c(self.tspan.0), R::c(self.tspan.1)),
+            self.field.lags_re.clone(),
+        )
+        .map_err(fail)?;
+        let adjoint = DdeDiscreteAdjoint;
+        let (sol, tape) = adjoint
+            .forward(&prob, &self.alg, &self.opts)
+            .map_err(fail)?;
+        let (value, ubar) = loss(&sol.t, &sol.u);
+        if !value.is_finite() {
+            return Err(CddeError::NonFiniteLoss(value));
+        }
+        let g = adjoint
+            .backward(&prob, &self.alg, &tape, &ubar)
+            .map_err(fail)?;
+        Ok(CddeLossGradient {
+            loss: value,
+            du0: g.du0,
+            dp: g.dp,
+            forward: sol.stats,
+            backward: g.stats,
+        })
+    }
+}
+
+impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
     fn problem(
         &self,
         u0: &[f64],
         p: &[f64],
     ) -> Result<DdeForwardDiff<CddeField<L, f64>, TiledHistory>, CddeError> {
         let n = self.field.n;
-        if u0.is_empty() || u0.len() % n != 0 {
-            return Err(CddeError::BatchLength { got: u0.len(), n });
-        }
-        let got = self.history.at(self.tspan.0).len();
-        if got != n && got != u0.len() {
-            return Err(CddeError::BatchHistoryLength {
-                expected: u0.len(),
-                got,
-                n,
-                batch: u0.len() / n,
-            });
-        }
+        self.check_batch(u0.len())?;
         let history = TiledHistory {
             history: self.history.clone(),
             n,

@@ -46,7 +46,9 @@ mod sde_system;
 pub use augmented::{augment_batch, AugmentedNde};
 pub use auto::{AutoSensitivity, AutoTape};
 #[cfg(feature = "dde")]
-pub use cdde::{CddeError, CddeField, CddeHistory, CddeHistoryFn, CddeSensitivity, NeuralCdde};
+pub use cdde::{
+    CddeError, CddeField, CddeHistory, CddeHistoryFn, CddeLossGradient, CddeSensitivity, NeuralCdde,
+};
 #[cfg(feature = "dae")]
 pub use dae::{DaeConstraints, DaeModelForm, DaeSensitivity, NeuralDae, NeuralDaeResidual};
 pub use ffjord::{

@@ -12,12 +12,16 @@
 
 use super::lookup::{Mesh, Served, Unserved};
 use super::vjp::{DdeVjp, DdeVjpArgs, DdeVjpBars};
-use super::{DdeForwardDiff, DdeGradient, DdeLossGradient, DualDde, ScalarHistory};
+use super::{DdeForwardDiff, DualDde, ScalarHistory};
 use crate::gradient::Gradient;
-use sciml_core::{DenseOutput, Dual64, Error, Solution, Stats};
-use sciml_dde::{DdeError, DdeField, History, HistorySource, MethodOfSteps};
+use sciml_core::{DenseOutput, Dual64, Error, Real, Solution, Stats};
+use sciml_dde::{
+    DdeError, DdeField, DdeFunction, DdeProblem, History, HistorySource, InitialHistory,
+    MethodOfSteps,
+};
 use sciml_ode::tableaus::{Interp, Tableau};
 use sciml_ode::{MethodInfo, OdeMethod, RkMethod, SolveOptions};
+use std::any::Any;
 
 const NAME: &str = "DdeDiscreteAdjoint";
 
@@ -73,20 +77,205 @@ pub struct DdeDiscreteAdjoint;
 /// What [`DdeDiscreteAdjoint::forward`] keeps: the solve's dense output (every step's start
 /// state and interpolation vectors), the save times, and what identifies the problem and method.
 #[derive(Clone, Debug)]
-pub struct DdeTape {
-    dense: DenseOutput<Vec<f64>>,
-    saves: Vec<f64>,
+pub struct DdeTape<R: Real = f64> {
+    dense: DenseOutput<Vec<R>>,
+    saves: Vec<R>,
     method: &'static str,
-    u0: Vec<f64>,
-    p: Vec<f64>,
-    tspan: (f64, f64),
-    lags: Vec<f64>,
+    u0: Vec<R>,
+    p: Vec<R>,
+    tspan: (R, R),
+    lags: Vec<R>,
 }
 
 /// What [`DdeDiscreteAdjoint::forward`] returns: the solution and its tape.
-pub type DdeForwardResult = Result<(Solution<Vec<f64>>, DdeTape), DdeError<Vec<f64>>>;
+pub type DdeForwardResult<R = f64> = Result<(Solution<Vec<R>>, DdeTape<R>), DdeError<Vec<R>>>;
 
-impl DdeTape {
+/// The gradient in the problem's scalar `R`.
+pub type DdeAdjointGradient<R = f64> = Gradient<Vec<R>, Vec<R>>;
+
+/// A delay problem the discrete adjoint differentiates, in the real scalar [`Self::R`]:
+/// [`DdeForwardDiff`] (in `f64`) and [`DdeRealProblem`] (in `f32` or `f64`).
+pub trait DdeAdjointInput {
+    /// The real scalar of the state, the parameters and time.
+    type R: Real;
+    /// The right-hand side.
+    type F: DdeFunction<V = Vec<Self::R>, P = Vec<Self::R>> + Clone;
+    /// The history before `t0`.
+    type H: ScalarHistory;
+    /// The right-hand side, start, parameters, history, span and constant lags.
+    fn parts(&self) -> DdeParts<'_, Self::F, Self::H, Self::R>;
+}
+
+/// The pieces of a delay problem, borrowed (see [`DdeAdjointInput`]).
+#[derive(Debug)]
+pub struct DdeParts<'a, F, H, R> {
+    /// The right-hand side.
+    pub f: &'a F,
+    /// The start state.
+    pub u0: &'a [R],
+    /// The parameters.
+    pub p: &'a [R],
+    /// The history before `t0`.
+    pub history: &'a H,
+    /// The span.
+    pub tspan: (R, R),
+    /// The constant lags.
+    pub lags: &'a [R],
+}
+
+impl<F: DualDde + Clone, H: ScalarHistory> DdeAdjointInput for DdeForwardDiff<F, H> {
+    type R = f64;
+    type F = F;
+    type H = H;
+    fn parts(&self) -> DdeParts<'_, F, H, f64> {
+        DdeParts {
+            f: &self.f,
+            u0: &self.u0,
+            p: &self.p,
+            history: &self.history,
+            tspan: self.tspan,
+            lags: &self.lags,
+        }
+    }
+}
+
+/// A delay problem over `Vec<R>` (`f32` or `f64`) for [`DdeDiscreteAdjoint`] alone: the same
+/// pieces as [`DdeForwardDiff`], without the dual-number right-hand side forward mode needs.
+///
+/// ```
+/// use sciml_dde::{DdeFunction, History, MethodOfSteps};
+/// use sciml_ode::{SaveAt, SolveOptions, Tsit5};
+/// use sciml_sensitivity::dde::*;
+/// // u'(t) = -λ u(t - 1) in f32, u = 1 before 0: u(1) = 1 - λ, ∂u(1)/∂λ = -1.
+/// #[derive(Clone)]
+/// struct Lin;
+/// impl DdeFunction for Lin {
+///     type V = Vec<f32>;
+///     type P = Vec<f32>;
+///     fn dims(&self) -> (usize, usize) { (1, 1) }
+///     fn rhs(&mut self, du: &mut Vec<f32>, _u: &Vec<f32>, h: &mut History<'_, Vec<f32>, Vec<f32>>, p: &Vec<f32>, t: f32) {
+///         du[0] = -(p[0] * h.value(t - 1.0)[0]);
+///     }
+/// }
+/// impl DdeVjp<f32> for Lin {
+///     fn vjp(&mut self, a: DdeVjpArgs<'_, f32>, b: DdeVjpBars<'_, f32>) -> Result<(), sciml_core::Error> {
+///         b.hbar[0][0] -= a.p[0] * a.v[0];
+///         b.pbar[0] -= a.reads[0][0] * a.v[0];
+///         Ok(())
+///     }
+/// }
+/// let prob = DdeRealProblem::new(Lin, vec![1.0f32], vec![0.5], ConstantHistory(vec![1.0]),
+///     (0.0, 1.0), vec![1.0])?;
+/// let opts = SolveOptions::<f32>::default().saveat(SaveAt::Times(vec![1.0]));
+/// let alg = MethodOfSteps::new(Tsit5);
+/// let (sol, tape) = DdeDiscreteAdjoint.forward(&prob, &alg, &opts)?;
+/// let g = DdeDiscreteAdjoint.backward(&prob, &alg, &tape, &[vec![1.0]])?;
+/// assert!((sol.u[0][0] - 0.5).abs() < 1e-6 && (g.dp[0] + 1.0).abs() < 1e-6);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct DdeRealProblem<F, H, R> {
+    f: F,
+    u0: Vec<R>,
+    p: Vec<R>,
+    history: H,
+    tspan: (R, R),
+    lags: Vec<R>,
+}
+
+impl<R: Real, F, H> DdeRealProblem<F, H, R>
+where
+    F: DdeFunction<V = Vec<R>, P = Vec<R>> + Clone,
+    H: ScalarHistory,
+{
+    /// The problem `f` from `u0` at `tspan.0` with parameters `p`, history `history` and
+    /// constant lags `lags`; checked as `DdeProblem` checks them (by building it once).
+    pub fn new(
+        f: F,
+        u0: Vec<R>,
+        p: Vec<R>,
+        history: H,
+        tspan: (R, R),
+        lags: Vec<R>,
+    ) -> Result<Self, DdeError<Vec<R>>> {
+        let out = DdeRealProblem {
+            f,
+            u0,
+            p,
+            history,
+            tspan,
+            lags,
+        };
+        let (n, _) = out.f.dims();
+        if let Some(got) = out.history.state_len().filter(|got| *got != n) {
+            return Err(DdeError::HistoryLength { expected: n, got });
+        }
+        let mut h0 = vec![R::c(0.0); n];
+        out.history.eval_real(&out.p, out.tspan.0, &mut h0);
+        if !h0.iter().all(|x| x.is_finite()) {
+            return Err(DdeError::HistoryNonFinite {
+                t: out.tspan.0.to_f64_lossy(),
+            });
+        }
+        real_problem(&out.parts())?;
+        Ok(out)
+    }
+}
+
+impl<R: Real, F, H> DdeAdjointInput for DdeRealProblem<F, H, R>
+where
+    F: DdeFunction<V = Vec<R>, P = Vec<R>> + Clone,
+    H: ScalarHistory,
+{
+    type R = R;
+    type F = F;
+    type H = H;
+    fn parts(&self) -> DdeParts<'_, F, H, R> {
+        DdeParts {
+            f: &self.f,
+            u0: &self.u0,
+            p: &self.p,
+            history: &self.history,
+            tspan: self.tspan,
+            lags: &self.lags,
+        }
+    }
+}
+
+/// The history at `t`: in f64 by `eval` itself (in place, as `DdeForwardDiff` solves), in any
+/// other scalar by `eval_real`.
+// `Vec`, not slices: only sized types can be downcast.
+#[allow(clippy::ptr_arg)]
+fn eval_history<H: ScalarHistory, R: Real>(h: &H, p: &Vec<R>, t: R, out: &mut Vec<R>) {
+    let (p_any, out_any): (&dyn Any, &mut dyn Any) = (p, out);
+    match (
+        p_any.downcast_ref::<Vec<f64>>(),
+        out_any.downcast_mut::<Vec<f64>>(),
+    ) {
+        (Some(p64), Some(out64)) => h.eval(p64, t.to_f64_lossy(), out64),
+        _ => h.eval_real(p, t, out),
+    }
+}
+
+/// The `sciml_dde` problem in `R`, as [`DdeForwardDiff`] builds it (`assume_jump_at_t0`, so
+/// that the mesh is the one the backward pass assumes).
+fn real_problem<R: Real, F, H>(q: &DdeParts<'_, F, H, R>) -> Result<DdeProblem<F>, DdeError<Vec<R>>>
+where
+    F: DdeFunction<V = Vec<R>, P = Vec<R>> + Clone,
+    H: ScalarHistory,
+{
+    let h = q.history.clone();
+    let initial = InitialHistory::function(move |p: &Vec<R>, t: R, out: &mut Vec<R>| {
+        eval_history(&h, p, t, out)
+    });
+    Ok(
+        DdeProblem::new(q.f.clone(), q.u0.to_vec(), initial, q.tspan, q.p.to_vec())?
+            .with_lags(q.lags.to_vec())?
+            .assume_jump_at_t0(),
+    )
+}
+
+impl<R: Real> DdeTape<R> {
     /// The number of recorded steps.
     pub fn steps(&self) -> usize {
         self.dense.len()
@@ -94,19 +283,21 @@ impl DdeTape {
 }
 
 /// The forward options: dense output on, steps no longer than the smallest lag.
-fn forward_options<M: MethodInfo>(
+fn forward_options<M: MethodInfo, R: Real>(
     alg: &MethodOfSteps<M>,
-    opts: &SolveOptions<f64>,
-    lags: &[f64],
-) -> Result<SolveOptions<f64>, Error> {
+    opts: &SolveOptions<R>,
+    lags: &[R],
+) -> Result<SolveOptions<R>, Error> {
     let mut o = opts.clone();
     o.dense = Some(true);
-    let Some(min_lag) = lags.iter().copied().reduce(f64::min) else {
+    let Some(min_lag) = lags.iter().copied().reduce(R::min) else {
         return Ok(o);
     };
     let fixed = o.adaptive == Some(false) || !alg.method().is_adaptive();
     if fixed {
-        if let Some(dt) = o.dt.filter(|dt| *dt > min_lag * (1.0 + 1e-12)) {
+        if let Some(dt) =
+            o.dt.filter(|dt| *dt > min_lag * (R::c(1.0) + R::epsilon() * R::c(16.0)))
+        {
             return Err(Error::InvalidOption {
                 option: "dt",
                 reason: format!(
@@ -149,27 +340,27 @@ fn vector_row(tab: &'static Tableau, j: usize) -> Option<(f64, &'static [f64])> 
 
 /// Answers the history reads of one replayed evaluation from the recorded solution, and
 /// remembers where each came from.
-struct Recorder<'a, H> {
-    mesh: &'a Mesh<'a>,
+struct Recorder<'a, H, R: Real> {
+    mesh: &'a Mesh<'a, R>,
     history: &'a H,
-    p: &'a [f64],
-    u0: &'a [f64],
+    p: &'a Vec<R>,
+    u0: &'a [R],
     step: usize,
-    step_start: f64,
+    step_start: R,
     /// Where each read came from and what it gave (buffers kept across evaluations; the
     /// first `count` entries are this evaluation's).
-    served: &'a mut Vec<Served>,
-    values: &'a mut Vec<Vec<f64>>,
+    served: &'a mut Vec<Served<R>>,
+    values: &'a mut Vec<Vec<R>>,
     count: usize,
-    fault: Option<(f64, Unserved)>,
+    fault: Option<(R, Unserved)>,
 }
 
-impl<H: ScalarHistory> HistorySource<Vec<f64>> for Recorder<'_, H> {
-    fn read(&mut self, t: f64, tq: f64, out: &mut Vec<f64>) {
+impl<H: ScalarHistory, R: Real> HistorySource<Vec<R>> for Recorder<'_, H, R> {
+    fn read(&mut self, t: R, tq: R, out: &mut Vec<R>) {
         match self.mesh.serve(self.step, self.step_start, t, tq) {
             Ok(s) => {
                 match s {
-                    Served::Initial(tq) => self.history.eval(self.p, tq, out),
+                    Served::Initial(tq) => eval_history(self.history, self.p, tq, out),
                     Served::U0 => out.copy_from_slice(self.u0),
                     Served::Step { index, theta } => self.mesh.value(index, theta, out),
                 }
@@ -191,40 +382,47 @@ impl<H: ScalarHistory> HistorySource<Vec<f64>> for Recorder<'_, H> {
 }
 
 /// `out += (∂h(p, t)/∂p)ᵀ hbar` for the history before `t0`, by forward columns.
-fn history_vjp<H: ScalarHistory>(history: &H, p: &[f64], t: f64, hbar: &[f64], out: &mut [f64]) {
-    let mut pd: Vec<Dual64> = p.iter().map(|x| Dual64::constant(*x)).collect();
+/// The history is evaluated in `f64` dual numbers whatever `R` (it is an `f64` function).
+fn history_vjp<H: ScalarHistory, R: Real>(history: &H, p: &[R], t: R, hbar: &[R], out: &mut [R]) {
+    let p64: Vec<f64> = p.iter().map(|x| x.to_f64_lossy()).collect();
+    let mut pd: Vec<Dual64> = p64.iter().map(|x| Dual64::constant(*x)).collect();
     let mut h = vec![Dual64::constant(0.0); hbar.len()];
     for k in 0..p.len() {
-        pd[k] = Dual64::new(p[k], 1.0);
-        history.eval(&pd, t, &mut h);
-        out[k] += h.iter().zip(hbar).map(|(x, b)| x.eps() * b).sum::<f64>();
-        pd[k] = Dual64::constant(p[k]);
+        pd[k] = Dual64::new(p64[k], 1.0);
+        history.eval(&pd, t.to_f64_lossy(), &mut h);
+        let dot: f64 = h
+            .iter()
+            .zip(hbar)
+            .map(|(x, b)| x.eps() * b.to_f64_lossy())
+            .sum();
+        out[k] += R::c(dot);
+        pd[k] = Dual64::constant(p64[k]);
     }
 }
 
-fn add_scaled(y: &mut [f64], a: f64, x: &[f64]) {
+fn add_scaled<R: Real>(y: &mut [R], a: R, x: &[R]) {
     for (yi, xi) in y.iter_mut().zip(x) {
-        *yi += a * xi;
+        *yi += a * *xi;
     }
 }
 
 impl DdeDiscreteAdjoint {
-    /// Solves `prob` in `f64` with `alg`, steps capped at the smallest lag, and keeps the tape.
-    /// A fixed step longer than the smallest lag is an `Err`.
-    pub fn forward<F, H, M, C>(
+    /// Solves `prob` in its scalar with `alg`, steps capped at the smallest lag, and keeps the
+    /// tape. A fixed step longer than the smallest lag is an `Err`.
+    pub fn forward<Q, M, C>(
         &self,
-        prob: &DdeForwardDiff<F, H>,
+        prob: &Q,
         alg: &MethodOfSteps<M>,
-        opts: &SolveOptions<f64>,
-    ) -> DdeForwardResult
+        opts: &SolveOptions<Q::R>,
+    ) -> DdeForwardResult<Q::R>
     where
-        F: DualDde + Clone,
-        H: ScalarHistory,
-        M: RkMethod + for<'h> OdeMethod<DdeField<'h, F>, Cache = C>,
+        Q: DdeAdjointInput,
+        M: RkMethod + Clone + for<'h> OdeMethod<DdeField<'h, Q::F>, Cache = C>,
         C: Clone + Send,
     {
-        let o = forward_options(alg, opts, &prob.lags)?;
-        let sol = prob.solve(alg, &o)?;
+        let prob = prob.parts();
+        let o = forward_options(alg, opts, prob.lags)?;
+        let sol = real_problem(&prob)?.solve(alg.clone(), &o)?;
         let dense = sol.dense.clone().ok_or(Error::NoDenseOutput)?;
         if dense.range().map(|r| r.0) != Some(prob.tspan.0) {
             // `MethodOfSteps::history_window` dropped the first steps.
@@ -240,28 +438,31 @@ impl DdeDiscreteAdjoint {
             dense,
             saves: sol.t.clone(),
             method: alg.method().tableau().name,
-            u0: prob.u0.clone(),
-            p: prob.p.clone(),
+            u0: prob.u0.to_vec(),
+            p: prob.p.to_vec(),
             tspan: prob.tspan,
-            lags: prob.lags.clone(),
+            lags: prob.lags.to_vec(),
         };
         Ok((sol, tape))
     }
 
     /// Given `ubar[k] = ∂L/∂u(t_k)` for every saved state of the forward solution, returns
     /// `∂L/∂u0` and `∂L/∂p`. `prob` and `alg` must be those of the forward pass.
-    pub fn backward<F, H, M>(
+    pub fn backward<Q, M>(
         &self,
-        prob: &DdeForwardDiff<F, H>,
+        prob: &Q,
         alg: &MethodOfSteps<M>,
-        tape: &DdeTape,
-        ubar: &[Vec<f64>],
-    ) -> Result<DdeGradient, DdeError<Vec<f64>>>
+        tape: &DdeTape<Q::R>,
+        ubar: &[Vec<Q::R>],
+    ) -> Result<DdeAdjointGradient<Q::R>, DdeError<Vec<Q::R>>>
     where
-        F: DualDde + DdeVjp + Clone,
-        H: ScalarHistory,
+        Q: DdeAdjointInput,
+        Q::F: DdeVjp<Q::R>,
         M: RkMethod,
     {
+        let prob = prob.parts();
+        let zero = <Q::R as Real>::c(0.0);
+        let one = <Q::R as Real>::c(1.0);
         let tab = alg.method().tableau();
         let (n, np) = (prob.u0.len(), prob.p.len());
         let (t0, _) = prob.tspan;
@@ -273,7 +474,7 @@ impl DdeDiscreteAdjoint {
         {
             return Err(Error::Replay {
                 step: 0,
-                t: t0,
+                t: t0.to_f64_lossy(),
                 reason: format!(
                     "the tape was recorded with {} for another problem (u0, p, span or lags \
                      differ) or method ({}); run `forward` again",
@@ -303,16 +504,16 @@ impl DdeDiscreteAdjoint {
             // `DdeForwardDiff` always solves with `assume_jump_at_t0`.
             jump: true,
             steps: tape.dense.segments().collect(),
-            poly: alg.method().interp_poly::<f64>(),
+            poly: alg.method().interp_poly::<Q::R>(),
         };
         let nsteps = mesh.steps.len();
         if nsteps == 0 {
             return Err(Error::NoDenseOutput.into());
         }
         let nvec = mesh.steps[0].ks.len();
-        let mut ybar = vec![vec![0.0; n]; nsteps];
-        let mut kbar = vec![vec![vec![0.0; n]; nvec]; nsteps];
-        let mut dp = vec![0.0; np];
+        let mut ybar = vec![vec![zero; n]; nsteps];
+        let mut kbar = vec![vec![vec![zero; n]; nvec]; nsteps];
+        let mut dp = vec![zero; np];
         let mut stats = Stats::default();
 
         // Saves: interpolated from the step whose end first reaches them.
@@ -322,8 +523,12 @@ impl DdeDiscreteAdjoint {
                 .partition_point(|s| s.t_end < *ts)
                 .min(nsteps - 1);
             let s = &mesh.steps[index];
-            let theta = if s.h == 0.0 { 0.0 } else { (ts - s.t0) / s.h };
-            add_scaled(&mut ybar[index], 1.0, ub);
+            let theta = if s.h == zero {
+                zero
+            } else {
+                (*ts - s.t0) / s.h
+            };
+            add_scaled(&mut ybar[index], one, ub);
             let (w, m) = mesh.weights(index, theta);
             for (kb, w) in kbar[index].iter_mut().zip(&w[..m]) {
                 add_scaled(kb, *w, ub);
@@ -332,8 +537,9 @@ impl DdeDiscreteAdjoint {
 
         let history_depends_on_p = prob.history.depends_on_params();
         let mut f = prob.f.clone();
-        let (mut state, mut du, mut scratch) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-        let (mut ubar_stage, mut v) = (vec![0.0; n], vec![0.0; n]);
+        let p_vec = prob.p.to_vec();
+        let (mut state, mut du, mut scratch) = (vec![zero; n], vec![zero; n], vec![zero; n]);
+        let (mut ubar_stage, mut v) = (vec![zero; n], vec![zero; n]);
         let (mut served, mut values, mut hbar) = (Vec::new(), Vec::new(), Vec::new());
         for step in (0..nsteps).rev() {
             let seg = &mesh.steps[step];
@@ -341,7 +547,7 @@ impl DdeDiscreteAdjoint {
             if seg.ks.len() != nvec {
                 return Err(Error::Replay {
                     step,
-                    t,
+                    t: t.to_f64_lossy(),
                     reason: "steps store different numbers of vectors".into(),
                 }
                 .into());
@@ -349,31 +555,35 @@ impl DdeDiscreteAdjoint {
             if step + 1 < nsteps {
                 // y1 = y0 + h Σ b_j k_j is the next step's start.
                 let (head, tail) = ybar.split_at_mut(step + 1);
-                add_scaled(&mut head[step], 1.0, &tail[0]);
+                add_scaled(&mut head[step], one, &tail[0]);
                 for (kb, b) in kbar[step].iter_mut().zip(tab.b) {
-                    add_scaled(kb, h * b, &tail[0]);
+                    add_scaled(kb, h * <Q::R as Real>::c(*b), &tail[0]);
                 }
             }
             for j in (0..nvec).rev() {
                 let Some((c, row)) = vector_row(tab, j) else {
                     return Err(Error::Replay {
                         step,
-                        t,
+                        t: t.to_f64_lossy(),
                         reason: format!("{} has no stored vector {j}", tab.name),
                     }
                     .into());
                 };
                 state.copy_from_slice(seg.y0);
                 for (a, k) in row.iter().zip(seg.ks) {
-                    add_scaled(&mut state, h * a, k);
+                    add_scaled(&mut state, h * <Q::R as Real>::c(*a), k);
                 }
-                let ts = if j == 0 { t } else { t + h * c };
+                let ts = if j == 0 {
+                    t
+                } else {
+                    t + h * <Q::R as Real>::c(c)
+                };
                 // Probe: which history values this evaluation reads, and from where.
                 let mut rec = Recorder {
                     mesh: &mesh,
-                    history: &prob.history,
-                    p: &prob.p,
-                    u0: &prob.u0,
+                    history: prob.history,
+                    p: &p_vec,
+                    u0: prob.u0,
                     step,
                     step_start: t,
                     served: &mut served,
@@ -383,29 +593,29 @@ impl DdeDiscreteAdjoint {
                 };
                 let evaluated = {
                     let mut hist = History::replay(&mut rec, ts, &mut scratch);
-                    f.replay_reads(&mut du, &state, &mut hist, &prob.p, ts)
+                    f.replay_reads(&mut du, &state, &mut hist, &p_vec, ts)
                 };
                 stats.nf += usize::from(evaluated);
                 if let Some((tq, why)) = rec.fault {
                     return Err(unserved(why, ts, tq));
                 }
                 let reads = rec.count;
-                if kbar[step][j].iter().all(|x| *x == 0.0) {
+                if kbar[step][j].iter().all(|x| *x == zero) {
                     continue;
                 }
                 v.copy_from_slice(&kbar[step][j]);
-                ubar_stage.iter_mut().for_each(|x| *x = 0.0);
+                ubar_stage.iter_mut().for_each(|x| *x = zero);
                 if hbar.len() < reads {
-                    hbar.resize(reads, vec![0.0; n]);
+                    hbar.resize(reads, vec![zero; n]);
                 }
                 hbar[..reads]
                     .iter_mut()
-                    .for_each(|hb: &mut Vec<f64>| hb.iter_mut().for_each(|x| *x = 0.0));
+                    .for_each(|hb: &mut Vec<Q::R>| hb.iter_mut().for_each(|x| *x = zero));
                 f.vjp(
                     DdeVjpArgs {
                         t: ts,
                         u: &state,
-                        p: &prob.p,
+                        p: prob.p,
                         reads: &values[..reads],
                         v: &v,
                     },
@@ -416,20 +626,20 @@ impl DdeDiscreteAdjoint {
                     },
                 )?;
                 stats.nf += 1;
-                add_scaled(&mut ybar[step], 1.0, &ubar_stage);
+                add_scaled(&mut ybar[step], one, &ubar_stage);
                 for (kb, a) in kbar[step].iter_mut().zip(row) {
-                    add_scaled(kb, h * a, &ubar_stage);
+                    add_scaled(kb, h * <Q::R as Real>::c(*a), &ubar_stage);
                 }
                 for (from, hb) in served[..reads].iter().zip(&hbar) {
                     match *from {
                         Served::Initial(tq) => {
                             if history_depends_on_p {
-                                history_vjp(&prob.history, &prob.p, tq, hb, &mut dp);
+                                history_vjp(prob.history, prob.p, tq, hb, &mut dp);
                             }
                         }
-                        Served::U0 => add_scaled(&mut ybar[0], 1.0, hb),
+                        Served::U0 => add_scaled(&mut ybar[0], one, hb),
                         Served::Step { index, theta } => {
-                            add_scaled(&mut ybar[index], 1.0, hb);
+                            add_scaled(&mut ybar[index], one, hb);
                             let (w, m) = mesh.weights(index, theta);
                             for (kb, w) in kbar[index].iter_mut().zip(&w[..m]) {
                                 add_scaled(kb, *w, hb);
@@ -445,17 +655,18 @@ impl DdeDiscreteAdjoint {
 
     /// Solves, evaluates `loss` on the solution (it returns the loss's cotangents of the saved
     /// states, one per save) and returns the solution with the loss's gradient.
-    pub fn loss_and_gradient<F, H, M, C>(
+    #[allow(clippy::type_complexity)]
+    pub fn loss_and_gradient<Q, M, C>(
         &self,
-        prob: &DdeForwardDiff<F, H>,
+        prob: &Q,
         alg: &MethodOfSteps<M>,
-        opts: &SolveOptions<f64>,
-        loss: impl FnOnce(&Solution<Vec<f64>>) -> (f64, Vec<Vec<f64>>),
-    ) -> Result<DdeLossGradient, DdeError<Vec<f64>>>
+        opts: &SolveOptions<Q::R>,
+        loss: impl FnOnce(&Solution<Vec<Q::R>>) -> (Q::R, Vec<Vec<Q::R>>),
+    ) -> Result<(Solution<Vec<Q::R>>, DdeAdjointGradient<Q::R>), DdeError<Vec<Q::R>>>
     where
-        F: DualDde + DdeVjp + Clone,
-        H: ScalarHistory,
-        M: RkMethod + for<'h> OdeMethod<DdeField<'h, F>, Cache = C>,
+        Q: DdeAdjointInput,
+        Q::F: DdeVjp<Q::R>,
+        M: RkMethod + Clone + for<'h> OdeMethod<DdeField<'h, Q::F>, Cache = C>,
         C: Clone + Send,
     {
         let (sol, tape) = self.forward(prob, alg, opts)?;
@@ -466,7 +677,7 @@ impl DdeDiscreteAdjoint {
 }
 
 /// The error for a read the adjoint cannot send a cotangent through.
-fn unserved(why: Unserved, t: f64, tq: f64) -> DdeError<Vec<f64>> {
+fn unserved<R: Real>(why: Unserved, t: R, tq: R) -> DdeError<Vec<R>> {
     let what = match why {
         Unserved::Future => format!(
             "differentiate a read of u({tq}) while evaluating t = {t}: only earlier times can \

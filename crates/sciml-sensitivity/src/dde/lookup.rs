@@ -3,17 +3,17 @@
 //! before `t0`, `u0` (or the history's left limit at a jump), or an earlier step's interpolant.
 
 use sciml_core::dense::{interp_weights, Segment};
-use sciml_core::MAX_LINCOMB;
+use sciml_core::{Real, MAX_LINCOMB};
 
 /// The source of one history read.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Served {
+pub(crate) enum Served<R> {
     /// The history before `t0`, at this time.
-    Initial(f64),
+    Initial(R),
     /// The start state `u0`.
     U0,
     /// The interpolant of step `index` at `theta`.
-    Step { index: usize, theta: f64 },
+    Step { index: usize, theta: R },
 }
 
 /// Why a read has no source the adjoint can differentiate.
@@ -26,17 +26,17 @@ pub(crate) enum Unserved {
 }
 
 /// The recorded steps, for looking up where reads came from.
-pub(crate) struct Mesh<'a> {
-    pub(crate) t0: f64,
+pub(crate) struct Mesh<'a, R: Real> {
+    pub(crate) t0: R,
     pub(crate) jump: bool,
-    pub(crate) steps: Vec<Segment<'a, Vec<f64>>>,
-    pub(crate) poly: Vec<Vec<f64>>,
+    pub(crate) steps: Vec<Segment<'a, Vec<R>>>,
+    pub(crate) poly: Vec<Vec<R>>,
 }
 
-impl Mesh<'_> {
+impl<R: Real> Mesh<'_, R> {
     /// The reader's slack around `t0` and the recorded end (a few ulps of the times involved).
-    fn slack(&self, t: f64) -> f64 {
-        100.0 * f64::EPSILON * t.abs().max(self.t0.abs()).max(1.0)
+    fn slack(&self, t: R) -> R {
+        R::c(100.0) * R::epsilon() * t.abs().max(self.t0.abs()).max(R::c(1.0))
     }
 
     /// Where a read of `u(tq)` by an evaluation at `ts` inside step `step` (starting at
@@ -44,10 +44,10 @@ impl Mesh<'_> {
     pub(crate) fn serve(
         &self,
         step: usize,
-        step_start: f64,
-        ts: f64,
-        tq: f64,
-    ) -> Result<Served, Unserved> {
+        step_start: R,
+        ts: R,
+        tq: R,
+    ) -> Result<Served<R>, Unserved> {
         let slack = self.slack(ts);
         if !(tq.is_finite() && tq <= ts + slack) {
             return Err(Unserved::Future);
@@ -76,28 +76,32 @@ impl Mesh<'_> {
             .partition_point(|s| s.t_end < tq)
             .min(recorded.len() - 1);
         let s = &recorded[index];
-        let theta = if s.h == 0.0 { 0.0 } else { (tq - s.t0) / s.h };
+        let theta = if s.h == R::c(0.0) {
+            R::c(0.0)
+        } else {
+            (tq - s.t0) / s.h
+        };
         Ok(Served::Step { index, theta })
     }
 
     /// The interpolation weights `h P_j(θ)` of step `index`, one per stored vector (the first
     /// `m` entries, `m` returned with them).
-    pub(crate) fn weights(&self, index: usize, theta: f64) -> ([f64; MAX_LINCOMB], usize) {
+    pub(crate) fn weights(&self, index: usize, theta: R) -> ([R; MAX_LINCOMB], usize) {
         let s = &self.steps[index];
         let m = s.ks.len().min(self.poly.len()).min(MAX_LINCOMB);
-        let mut w = [0.0; MAX_LINCOMB];
+        let mut w = [R::c(0.0); MAX_LINCOMB];
         interp_weights(&self.poly[..m], theta, s.h, &mut w[..m]);
         (w, m)
     }
 
     /// `u` from step `index`'s interpolant at `theta`.
-    pub(crate) fn value(&self, index: usize, theta: f64, out: &mut [f64]) {
+    pub(crate) fn value(&self, index: usize, theta: R, out: &mut [R]) {
         let s = &self.steps[index];
         let (w, m) = self.weights(index, theta);
         out.copy_from_slice(s.y0);
         for (wj, k) in w[..m].iter().zip(s.ks) {
             for (o, x) in out.iter_mut().zip(k) {
-                *o += wj * x;
+                *o += *wj * *x;
             }
         }
     }

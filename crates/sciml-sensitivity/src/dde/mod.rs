@@ -16,11 +16,14 @@ mod adjoint;
 mod lookup;
 mod vjp;
 
-pub use adjoint::{DdeDiscreteAdjoint, DdeForwardResult, DdeTape};
+pub use adjoint::{
+    DdeAdjointGradient, DdeAdjointInput, DdeDiscreteAdjoint, DdeForwardResult, DdeParts,
+    DdeRealProblem, DdeTape,
+};
 pub use vjp::{dual_vjp, DdeVjp, DdeVjpArgs, DdeVjpBars};
 
 use crate::gradient::Gradient;
-use sciml_core::{Dual64, Error, Scalar, Solution, Stats};
+use sciml_core::{Dual64, Error, Real, Scalar, Solution, Stats};
 use sciml_dde::{DdeError, DdeField, DdeFunction, DdeProblem, InitialHistory, MethodOfSteps};
 use sciml_ode::{OdeMethod, SolveOptions};
 
@@ -37,6 +40,16 @@ pub trait DualDde: DdeFunction<V = Vec<f64>, P = Vec<f64>> {
 pub trait ScalarHistory: Clone + Send + 'static {
     /// Writes `u(t)` for `t < t0` into `out`, given the parameters `p`.
     fn eval<S: Scalar<Re = f64>>(&self, p: &[S], t: f64, out: &mut [S]);
+    /// [`ScalarHistory::eval`] in a real scalar `R` (`f32` or `f64`): by default evaluated in
+    /// `f64` and rounded (one allocation per call; override it to write in place).
+    fn eval_real<R: Real>(&self, p: &[R], t: R, out: &mut [R]) {
+        let p64: Vec<f64> = p.iter().map(|x| x.to_f64_lossy()).collect();
+        let mut h = vec![0.0; out.len()];
+        self.eval(&p64, t.to_f64_lossy(), &mut h);
+        for (o, x) in out.iter_mut().zip(&h) {
+            *o = R::c(*x);
+        }
+    }
     /// The length of the states it writes, where known without evaluating it (checked against
     /// the state's length when the problem is built).
     fn state_len(&self) -> Option<usize> {
@@ -64,6 +77,15 @@ impl ScalarHistory for ConstantHistory {
             // Unreachable through `DdeForwardDiff::new`, which checks the length; a NaN ends
             // any other solve with `DdeError::HistoryNonFinite` rather than garbage.
             out.iter_mut().for_each(|o| *o = S::cst(f64::NAN));
+        }
+    }
+    fn eval_real<R: Real>(&self, _p: &[R], _t: R, out: &mut [R]) {
+        if out.len() == self.0.len() {
+            for (o, x) in out.iter_mut().zip(&self.0) {
+                *o = R::c(*x);
+            }
+        } else {
+            out.iter_mut().for_each(|o| *o = R::c(f64::NAN));
         }
     }
     fn state_len(&self) -> Option<usize> {

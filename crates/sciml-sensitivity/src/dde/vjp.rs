@@ -2,34 +2,34 @@
 //! state, every history value it read, and the parameters: what the discrete adjoint pulls a
 //! stage's cotangent through.
 
-use sciml_core::{Dual64, Error};
+use sciml_core::{Dual64, Error, Real};
 use sciml_dde::{DdeFunction, History, HistorySource};
 
 /// Where a right-hand side is evaluated, and the cotangent `v` of its output.
 #[derive(Clone, Copy, Debug)]
-pub struct DdeVjpArgs<'a> {
+pub struct DdeVjpArgs<'a, R = f64> {
     /// The time.
-    pub t: f64,
+    pub t: R,
     /// The state.
-    pub u: &'a [f64],
+    pub u: &'a [R],
     /// The parameters.
-    pub p: &'a [f64],
+    pub p: &'a [R],
     /// The values the right-hand side read from its history at `(u, p, t)`, in the order it
     /// read them (one state-length vector per read).
-    pub reads: &'a [Vec<f64>],
+    pub reads: &'a [Vec<R>],
     /// The cotangent of `du`.
-    pub v: &'a [f64],
+    pub v: &'a [R],
 }
 
 /// Where a VJP adds its results.
 #[derive(Debug)]
-pub struct DdeVjpBars<'a> {
+pub struct DdeVjpBars<'a, R = f64> {
     /// `+= vᵀ ∂f/∂u`.
-    pub ubar: &'a mut [f64],
+    pub ubar: &'a mut [R],
     /// `hbar[r] += vᵀ ∂f/∂h_r` for the `r`-th history read.
-    pub hbar: &'a mut [Vec<f64>],
+    pub hbar: &'a mut [Vec<R>],
     /// `+= vᵀ ∂f/∂p`.
-    pub pbar: &'a mut [f64],
+    pub pbar: &'a mut [R],
 }
 
 /// A delay right-hand side over `Vec<f64>` with a vector-Jacobian product: what
@@ -67,10 +67,11 @@ pub struct DdeVjpBars<'a> {
 /// assert_eq!((ub[0], hb[0][0], pb[0]), (0.0, -0.5, -4.0));
 /// # Ok::<(), sciml_core::Error>(())
 /// ```
-pub trait DdeVjp: DdeFunction<V = Vec<f64>, P = Vec<f64>> {
+/// `R` is the real scalar of the state (`f64` by default; `f32` for single-precision training).
+pub trait DdeVjp<R: Real = f64>: DdeFunction<V = Vec<R>, P = Vec<R>> {
     /// Adds `vᵀ ∂f/∂u`, `vᵀ ∂f/∂h_r` and `vᵀ ∂f/∂p` at `args` into `bars`. An `Err` when the
     /// right-hand side, replayed with the recorded reads, read a different number of times.
-    fn vjp(&mut self, args: DdeVjpArgs<'_>, bars: DdeVjpBars<'_>) -> Result<(), Error>;
+    fn vjp(&mut self, args: DdeVjpArgs<'_, R>, bars: DdeVjpBars<'_, R>) -> Result<(), Error>;
 
     /// Makes the history reads `rhs` makes at `(u, p, t)`, in the same order; the adjoint
     /// calls it to learn where each read comes from before the VJP. Returns whether it
@@ -79,11 +80,11 @@ pub trait DdeVjp: DdeFunction<V = Vec<f64>, P = Vec<f64>> {
     /// lags) can make the reads alone and return `false`.
     fn replay_reads(
         &mut self,
-        du: &mut Vec<f64>,
-        u: &Vec<f64>,
-        h: &mut History<'_, Vec<f64>, Vec<f64>>,
-        p: &Vec<f64>,
-        t: f64,
+        du: &mut Vec<R>,
+        u: &Vec<R>,
+        h: &mut History<'_, Vec<R>, Vec<R>>,
+        p: &Vec<R>,
+        t: R,
     ) -> bool {
         self.rhs(du, u, h, p, t);
         true
