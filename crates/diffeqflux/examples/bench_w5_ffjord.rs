@@ -13,7 +13,10 @@
 //! (`--features rayon`) and more than one rayon thread, two more f32 rows split the batch over
 //! every thread (`Ffjord::batch_parts`).
 //!
-//! `cargo run --release -p diffeqflux --example bench_w5_ffjord` (`W5_ITERS`, default 10).
+//! `cargo run --release -p diffeqflux --example bench_w5_ffjord` (`W5_ITERS`, default 10;
+//! `W5_ONLY=f32` or `W5_ONLY=f64` runs the rows of one scalar type; `W5_MEM=bytes` sets
+//! `Ffjord::forward_memory`, default 64 MiB, `W5_MEM=0` repeats the forward passes in the reverse
+//! sweep as before it existed).
 
 use diffeqflux::neural_de::{Ffjord, FfjordField, ProbeKind, Trace};
 use diffeqflux::nn::{Activation, Chain, Dense, Layer};
@@ -95,6 +98,12 @@ fn run<R: Real>(
     let flow = Ffjord::new_in::<R>(net.clone(), (0.0, 1.0), Dp5)?
         .trace(trace)
         .tolerances(1e-5, 1e-5)
+        .forward_memory(
+            std::env::var("W5_MEM")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(64 << 20),
+        )
         .batch_parts(threads)?;
     // Adam works on f64 copies of the parameters; the flow gets them rounded to `R`.
     let mut p = flow.init_params(0);
@@ -147,11 +156,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("exact", Trace::Exact),
         ("hutchinson", Trace::Hutchinson(ProbeKind::Gaussian)),
     ];
-    for (name, trace) in traces {
-        run::<f32>(&net, name, trace, iters, 1)?;
+    let only = std::env::var("W5_ONLY").unwrap_or_default();
+    if only != "f64" {
+        for (name, trace) in traces {
+            run::<f32>(&net, name, trace, iters, 1)?;
+        }
     }
-    for (name, trace) in traces {
-        run::<f64>(&net, name, trace, iters, 1)?;
+    if only != "f32" {
+        for (name, trace) in traces {
+            run::<f64>(&net, name, trace, iters, 1)?;
+        }
     }
     // With the `rayon` feature: the same in f32 with the batch split over every thread.
     #[cfg(feature = "rayon")]

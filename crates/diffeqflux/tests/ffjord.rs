@@ -884,3 +884,70 @@ fn flow_gradient_with_batch_parts() -> Result<(), Box<dyn std::error::Error>> {
     assert!(flow.batch_parts(0).is_err());
     Ok(())
 }
+
+/// Keeping the forward passes for the reverse sweep (`Ffjord`'s default,
+/// `FfjordField::forward_memory`) changes nothing, bitwise: the same loss and gradients as a flow
+/// that repeats them, for both traces, whole batch and in parts, f64 and f32, over two iterations
+/// (the second reuses the first's buffers with other parameters); and at the field, every VJP of
+/// the discrete adjoint's reverse sweep reads a kept pass.
+#[test]
+fn kept_forward_passes_change_nothing() -> Result<(), Box<dyn std::error::Error>> {
+    fn check<R: sciml_core::Real>(
+        trace: Trace,
+        parts: usize,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let kept = Ffjord::new_in::<R>(small_net()?, (0.0, 1.0), Tsit5)?
+            .trace(trace)
+            .tolerances(1e-5, 1e-5)
+            .batch_parts(parts)?;
+        let repeated = kept.clone().forward_memory(0);
+        let mut rng = Xoshiro256pp::new(8);
+        let x = Batch::new(2, 7, (0..14).map(|_| R::c(rng.normal())).collect())?;
+        for it in 0..2 {
+            let p: Vec<R> = kept
+                .init_params(3)
+                .iter()
+                .map(|v| R::c(v + 0.1 * it as f64))
+                .collect();
+            let a = kept.loss_and_gradient(&x, &p, &mut Xoshiro256pp::new(2 + it))?;
+            let b = repeated.loss_and_gradient(&x, &p, &mut Xoshiro256pp::new(2 + it))?;
+            assert_eq!(a.loss, b.loss, "{trace:?}, {parts} parts");
+            assert_eq!(a.dp, b.dp, "{trace:?}, {parts} parts");
+            assert_eq!(a.dx.as_ref(), b.dx.as_ref(), "{trace:?}, {parts} parts");
+            assert!(a.dp.iter().any(|v| v.to_f64_lossy().abs() > 1e-3));
+        }
+        Ok(())
+    }
+    for trace in [Trace::Exact, Trace::Hutchinson(ProbeKind::Gaussian)] {
+        for parts in [1, 3] {
+            check::<f64>(trace, parts)?;
+            check::<f32>(trace, parts)?;
+        }
+        // At the field: the reverse sweep reads a kept pass at each of its VJPs.
+        let batch = 4;
+        let field = FfjordField::<_, Batch<f64>>::new(small_net()?, batch, trace, false)?
+            .forward_memory(1 << 24);
+        let m = field.features();
+        let mut rng = Xoshiro256pp::new(5);
+        let mut u0 = Batch::zeros(m, batch);
+        for b in 0..batch {
+            u0.column_mut(b)[..2].copy_from_slice(&[rng.normal(), rng.normal()]);
+        }
+        let p = small_net()?.initial_params(&mut Xoshiro256pp::new(2));
+        let mut prob = OdeProblem::new(field, u0, (0.0, 1.0), p)?;
+        let opts = SolveOptions::default()
+            .tolerances(1e-6, 1e-6)
+            .saveat(SaveAt::Times(vec![1.0]));
+        let (sol, tape) = DiscreteAdjoint::default().forward(&mut prob, &Tsit5, &opts)?;
+        let ubar = vec![Batch::new(m, batch, vec![1.0; m * batch])?];
+        let g = DiscreteAdjoint::default().backward(&mut prob, &Tsit5, tape, &ubar)?;
+        let reuses = prob.f().forward_reuses();
+        eprintln!(
+            "{trace:?}: {reuses} VJPs read a kept pass; {} steps, {} RHS evaluations forward, {} backward",
+            sol.stats.accepted, sol.stats.nf, g.stats.nf
+        );
+        // Tsit5 has 6 evaluated stages per step (FSAL): one VJP each.
+        assert_eq!(reuses, 6 * sol.stats.accepted, "{trace:?}");
+    }
+    Ok(())
+}

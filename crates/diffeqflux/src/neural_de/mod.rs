@@ -53,7 +53,7 @@ pub use cdde::{
 pub use dae::{DaeConstraints, DaeModelForm, DaeSensitivity, NeuralDae, NeuralDaeResidual};
 pub use ffjord::{
     DiagonalNormal, Ffjord, FfjordDistribution, FfjordField, FfjordGradient, FfjordOutput,
-    ProbeKind, Trace,
+    ProbeKind, Trace, DEFAULT_FORWARD_MEMORY,
 };
 pub use field::NeuralField;
 pub use ode::NeuralOde;

@@ -370,6 +370,111 @@ impl<T: LayerTuple> Chain<T> {
             .map(|k| info(&self.layers, k, batch).out_dim * batch)
             .sum()
     }
+    /// The forward pass of the multi-direction passes: every layer's output `h_k` (one batch,
+    /// into `hs`) and its `ndir` tangents (into `hds`), the last layer's too; `inner` is the
+    /// layers' scratch.
+    fn forward_dirs<S: Scalar>(
+        &self,
+        inp: Input<'_, S>,
+        ndir: usize,
+        xdot: &[S],
+        hs: &mut [S],
+        hds: &mut [S],
+        inner: &mut [S],
+    ) {
+        let b = inp.batch;
+        let (mut off, mut poff) = (0, 0);
+        for k in 0..T::LEN {
+            let li = info(&self.layers, k, b);
+            let (ni, no) = (li.in_dim * b, li.out_dim * b);
+            let (done, out) = hs.split_at_mut(off);
+            let (ddone, dout) = hds.split_at_mut(off * ndir);
+            let v = JvpDirsV {
+                inp: Input {
+                    x: if k == 0 { inp.x } else { &done[off - ni..] },
+                    batch: b,
+                    p: &inp.p[poff..poff + li.nparams],
+                },
+                ndir,
+                xdot: if k == 0 {
+                    xdot
+                } else {
+                    &ddone[(off - ni) * ndir..]
+                },
+                y: &mut out[..no],
+                ydot: &mut dout[..no * ndir],
+                ws: &mut *inner,
+            };
+            self.layers.visit(k, v);
+            off += no;
+            poff += li.nparams;
+        }
+    }
+
+    /// The reverse pass of [`Layer::vjp_tangent_dirs`] from the forward pass's `(hs, hds)`
+    /// ([`Chain::forward_dirs`]): every direction's cotangent and the summed tangent through
+    /// each layer in one call; `ws` holds the cotangents and the layers' scratch.
+    #[allow(clippy::too_many_arguments)]
+    fn reverse_dirs<S: Scalar>(
+        &self,
+        inp: Input<'_, S>,
+        ndir: usize,
+        xdot: &[S],
+        (hs, hds): (&[S], &[S]),
+        (ybar, ybar_dot): (&[S], &[S]),
+        (xbar, xbar_dot, pbar_dot): (&mut [S], &mut [S], &mut [S]),
+        ws: &mut [S],
+    ) {
+        let b = inp.batch;
+        let mid = self.mid_max(b);
+        let (mut ga, rest) = ws.split_at_mut(mid * ndir);
+        let (mut gb, rest) = rest.split_at_mut(mid * ndir);
+        let (mut gda, rest) = rest.split_at_mut(mid);
+        let (mut gdb, inner) = rest.split_at_mut(mid);
+        let mut off = self.mid_total(b) + self.out_dim() * b;
+        let mut pend = self.nparams();
+        for k in (0..T::LEN).rev() {
+            let li = info(&self.layers, k, b);
+            let (ni, no) = (li.in_dim * b, li.out_dim * b);
+            let pr = pend - li.nparams..pend;
+            pend = pr.start;
+            let yk = off - no..off;
+            off = yk.start;
+            let (x, xd): (&[S], &[S]) = if k == 0 {
+                (inp.x, xdot)
+            } else {
+                (&hs[off - ni..off], &hds[(off - ni) * ndir..off * ndir])
+            };
+            let yb: (&[S], &[S]) = if k + 1 == T::LEN {
+                (ybar, ybar_dot)
+            } else {
+                (&ga[..no * ndir], &gda[..no])
+            };
+            let (xb, xbd): (&mut [S], &mut [S]) = if k == 0 {
+                (&mut *xbar, &mut *xbar_dot)
+            } else {
+                (&mut gb[..ni * ndir], &mut gdb[..ni])
+            };
+            let v = VjpTangentDirsV {
+                inp: Input {
+                    x,
+                    batch: b,
+                    p: &inp.p[pr.clone()],
+                },
+                ndir,
+                xdot: xd,
+                fwd: Some((&hs[yk.clone()], &hds[yk.start * ndir..yk.end * ndir])),
+                ybar: yb,
+                xbar: xb,
+                xbar_dot: xbd,
+                pbar_dot: &mut pbar_dot[pr],
+                ws: &mut *inner,
+            };
+            self.layers.visit(k, v);
+            std::mem::swap(&mut ga, &mut gb);
+            std::mem::swap(&mut gda, &mut gdb);
+        }
+    }
 }
 
 impl<T: LayerTuple> Layer for Chain<T> {
@@ -714,7 +819,7 @@ impl<T: LayerTuple> Layer for Chain<T> {
         ndir: usize,
         xdot: &[S],
         fwd: Option<(&[S], &[S])>,
-        (ybar, ybar_dot): (&[S], &[S]),
+        ybar: (&[S], &[S]),
         xbar: &mut [S],
         xbar_dot: &mut [S],
         pbar_dot: &mut [S],
@@ -722,90 +827,56 @@ impl<T: LayerTuple> Layer for Chain<T> {
     ) {
         if ndir == 1 {
             // One direction is the plain pass (its own scratch fits in this one).
-            return self.vjp_tangent(inp, xdot, fwd, ybar, ybar_dot, xbar, xbar_dot, pbar_dot, ws);
+            let (yb, ybd) = ybar;
+            return self.vjp_tangent(inp, xdot, fwd, yb, ybd, xbar, xbar_dot, pbar_dot, ws);
         }
         let _ = fwd; // the intermediate layers' outputs are needed anyway
-        let b = inp.batch;
-        let (mid, total) = (self.mid_max(b), self.mid_total(b) + self.out_dim() * b);
+        let total = self.mid_total(inp.batch) + self.out_dim() * inp.batch;
         let (hs, rest) = ws.split_at_mut(total);
         let (hds, rest) = rest.split_at_mut(total * ndir);
-        let (mut ga, rest) = rest.split_at_mut(mid * ndir);
-        let (mut gb, rest) = rest.split_at_mut(mid * ndir);
-        let (mut gda, rest) = rest.split_at_mut(mid);
-        let (mut gdb, inner) = rest.split_at_mut(mid);
-        // Forward: h_k (one batch) and the directions' hdot_k (`ndir` batches) for every layer,
-        // computed once for all the directions.
-        let (mut off, mut poff) = (0, 0);
-        for k in 0..T::LEN {
-            let li = info(&self.layers, k, b);
-            let (ni, no) = (li.in_dim * b, li.out_dim * b);
-            let (done, out) = hs.split_at_mut(off);
-            let (ddone, dout) = hds.split_at_mut(off * ndir);
-            let v = JvpDirsV {
-                inp: Input {
-                    x: if k == 0 { inp.x } else { &done[off - ni..] },
-                    batch: b,
-                    p: &inp.p[poff..poff + li.nparams],
-                },
-                ndir,
-                xdot: if k == 0 {
-                    xdot
-                } else {
-                    &ddone[(off - ni) * ndir..]
-                },
-                y: &mut out[..no],
-                ydot: &mut dout[..no * ndir],
-                ws: &mut *inner,
-            };
-            self.layers.visit(k, v);
-            off += no;
-            poff += li.nparams;
-        }
-        // Reverse, every direction's cotangent and the summed tangent through each layer in one
-        // call.
-        let (hs, hds) = (&*hs, &*hds);
-        let mut pend = self.nparams();
-        for k in (0..T::LEN).rev() {
-            let li = info(&self.layers, k, b);
-            let (ni, no) = (li.in_dim * b, li.out_dim * b);
-            let pr = pend - li.nparams..pend;
-            pend = pr.start;
-            let yk = off - no..off;
-            off = yk.start;
-            let (x, xd): (&[S], &[S]) = if k == 0 {
-                (inp.x, xdot)
-            } else {
-                (&hs[off - ni..off], &hds[(off - ni) * ndir..off * ndir])
-            };
-            let yb: (&[S], &[S]) = if k + 1 == T::LEN {
-                (ybar, ybar_dot)
-            } else {
-                (&ga[..no * ndir], &gda[..no])
-            };
-            let (xb, xbd): (&mut [S], &mut [S]) = if k == 0 {
-                (&mut *xbar, &mut *xbar_dot)
-            } else {
-                (&mut gb[..ni * ndir], &mut gdb[..ni])
-            };
-            let v = VjpTangentDirsV {
-                inp: Input {
-                    x,
-                    batch: b,
-                    p: &inp.p[pr.clone()],
-                },
-                ndir,
-                xdot: xd,
-                fwd: Some((&hs[yk.clone()], &hds[yk.start * ndir..yk.end * ndir])),
-                ybar: yb,
-                xbar: xb,
-                xbar_dot: xbd,
-                pbar_dot: &mut pbar_dot[pr],
-                ws: &mut *inner,
-            };
-            self.layers.visit(k, v);
-            std::mem::swap(&mut ga, &mut gb);
-            std::mem::swap(&mut gda, &mut gdb);
-        }
+        self.forward_dirs(inp, ndir, xdot, hs, hds, rest);
+        let grads = (xbar, xbar_dot, pbar_dot);
+        self.reverse_dirs(inp, ndir, xdot, (hs, hds), ybar, grads, rest);
+    }
+
+    fn dirs_tape_len(&self, batch: usize, ndir: usize) -> usize {
+        (self.mid_total(batch) + self.out_dim() * batch) * (1 + ndir)
+    }
+
+    fn jvp_dirs_tape<S: Scalar>(
+        &self,
+        inp: Input<'_, S>,
+        ndir: usize,
+        xdot: &[S],
+        y: &mut [S],
+        ydot: &mut [S],
+        tape: &mut [S],
+        ws: &mut [S],
+    ) {
+        let b = inp.batch;
+        let (total, no) = (self.dirs_tape_len(b, 0), self.out_dim() * b);
+        let (hs, hds) = tape[..total * (1 + ndir)].split_at_mut(total);
+        self.forward_dirs(inp, ndir, xdot, hs, hds, ws);
+        y[..no].copy_from_slice(&hs[total - no..]);
+        ydot[..no * ndir].copy_from_slice(&hds[(total - no) * ndir..]);
+    }
+
+    fn vjp_tangent_dirs_from_tape<S: Scalar>(
+        &self,
+        inp: Input<'_, S>,
+        ndir: usize,
+        xdot: &[S],
+        tape: &[S],
+        ybar: (&[S], &[S]),
+        xbar: &mut [S],
+        xbar_dot: &mut [S],
+        pbar_dot: &mut [S],
+        ws: &mut [S],
+    ) {
+        let total = self.dirs_tape_len(inp.batch, 0);
+        let (hs, hds) = tape[..total * (1 + ndir)].split_at(total);
+        let grads = (xbar, xbar_dot, pbar_dot);
+        self.reverse_dirs(inp, ndir, xdot, (hs, hds), ybar, grads, ws);
     }
 
     fn jvp<S: Scalar>(

@@ -469,6 +469,86 @@ pub trait Layer: Send + Sync {
         }
     }
 
+    /// Scalars of the record that [`Layer::jvp_dirs_tape`] writes for `ndir` directions over a
+    /// batch of `batch` samples, so that [`Layer::vjp_tangent_dirs_from_tape`] need not repeat
+    /// the forward pass; 0 (the default) when the layer keeps none and the taped passes are the
+    /// plain ones. [`Chain`] keeps every layer's output and tangents.
+    ///
+    /// ```
+    /// use diffeqflux::nn::{Activation, Chain, Dense, Layer};
+    /// let c = Chain::new((Dense::new(2, 4, Activation::Tanh), Dense::new(4, 2, Activation::Identity)))?;
+    /// // (4 + 2) outputs per sample, each with 2 tangents: 3 batches of 6 per sample.
+    /// assert_eq!(c.dirs_tape_len(5, 2), 3 * 6 * 5);
+    /// assert_eq!(Dense::new(2, 2, Activation::Tanh).dirs_tape_len(5, 2), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn dirs_tape_len(&self, batch: usize, ndir: usize) -> usize {
+        let _ = (batch, ndir);
+        0
+    }
+
+    /// [`Layer::jvp_dirs`], keeping in `tape` (of [`Layer::dirs_tape_len`] scalars) what
+    /// [`Layer::vjp_tangent_dirs_from_tape`] reads back; `y` and `ydot` are as `jvp_dirs`
+    /// writes them, bitwise. The default keeps nothing and calls `jvp_dirs`.
+    #[allow(clippy::too_many_arguments)]
+    fn jvp_dirs_tape<S: Scalar>(
+        &self,
+        inp: Input<'_, S>,
+        ndir: usize,
+        xdot: &[S],
+        y: &mut [S],
+        ydot: &mut [S],
+        tape: &mut [S],
+        ws: &mut [S],
+    ) {
+        let _ = tape;
+        self.jvp_dirs(inp, ndir, xdot, y, ydot, ws);
+    }
+
+    /// [`Layer::vjp_tangent_dirs`] at the input, directions and parameters whose forward pass
+    /// [`Layer::jvp_dirs_tape`] recorded in `tape`: the same results, bitwise, without
+    /// repeating that pass. The default ignores the tape and calls `vjp_tangent_dirs`.
+    ///
+    /// ```
+    /// use diffeqflux::nn::{Activation, Chain, Dense, Input, Layer};
+    /// let c = Chain::new((Dense::new(2, 3, Activation::Tanh), Dense::new(3, 2, Activation::Identity)))?;
+    /// let p: Vec<f64> = (0..c.nparams()).map(|i| 0.1 * i as f64 - 0.5).collect();
+    /// let inp = Input { x: &[0.3, -0.2], batch: 1, p: &p };
+    /// let (xdot, ybar, ybd) = ([1.0, 0.0, 0.0, 1.0], [0.5, -1.0, 2.0, 0.25], [1.0, -0.5]);
+    /// let mut ws = vec![0.0; c.dirs_workspace_len(1, 2)];
+    /// let mut tape = vec![0.0; c.dirs_tape_len(1, 2)];
+    /// let (mut y, mut ydot) = ([0.0; 2], [0.0; 4]);
+    /// c.jvp_dirs_tape(inp, 2, &xdot, &mut y, &mut ydot, &mut tape, &mut ws);
+    /// let run = |taped: bool, ws: &mut [f64]| {
+    ///     let (mut xb, mut xbd, mut pbd) = ([0.0; 4], [0.0; 2], vec![0.0; p.len()]);
+    ///     let yb = (&ybar[..], &ybd[..]);
+    ///     if taped {
+    ///         c.vjp_tangent_dirs_from_tape(inp, 2, &xdot, &tape, yb, &mut xb, &mut xbd, &mut pbd, ws);
+    ///     } else {
+    ///         c.vjp_tangent_dirs(inp, 2, &xdot, None, yb, &mut xb, &mut xbd, &mut pbd, ws);
+    ///     }
+    ///     (xb, xbd, pbd)
+    /// };
+    /// assert_eq!(run(true, &mut ws), run(false, &mut ws));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[allow(clippy::too_many_arguments)]
+    fn vjp_tangent_dirs_from_tape<S: Scalar>(
+        &self,
+        inp: Input<'_, S>,
+        ndir: usize,
+        xdot: &[S],
+        tape: &[S],
+        ybar: (&[S], &[S]),
+        xbar: &mut [S],
+        xbar_dot: &mut [S],
+        pbar_dot: &mut [S],
+        ws: &mut [S],
+    ) {
+        let _ = tape;
+        self.vjp_tangent_dirs(inp, ndir, xdot, None, ybar, xbar, xbar_dot, pbar_dot, ws);
+    }
+
     /// The range of the parameter block called `name` in [`Layer::param_names`].
     ///
     /// ```
