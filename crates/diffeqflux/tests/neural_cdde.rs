@@ -384,3 +384,71 @@ fn f32_layer_matches_the_f64_layer_on_the_same_mesh() {
     // Measured ~1e-7 (a few f32 ulps); 2e-6 is ~16 ulps of f32.
     assert!(e_loss < 2e-6 && e_dp < 2e-6 && e_du0 < 2e-6);
 }
+
+/// Keeping the forward passes for the discrete adjoint's reverse sweep (the default,
+/// `NeuralCdde::forward_memory`) changes nothing, bitwise, in f64 and f32, over two gradients with
+/// different parameters (the second reuses the first's buffers), for a batch of 3; and every VJP
+/// of the sweep but at most one reads a kept pass.
+#[test]
+fn kept_forward_passes_change_nothing() -> Result<(), Box<dyn std::error::Error>> {
+    fn check<R: sciml_core::Real>() -> Result<(), Box<dyn std::error::Error>> {
+        let make = || {
+            let hist = CddeHistory::function(|t: f64| vec![2.0 * t.cos(), t.sin()]);
+            NeuralCdde::new_in::<R>(model(6), (0.0, 2.0), hist, vec![0.1, 0.2], Tsit5, saves())
+                .map(|l| l.tolerances(R::c(1e-6), R::c(1e-8)))
+        };
+        let (kept, repeated) = (make()?, make()?.forward_memory(0));
+        let u0: Vec<R> = [1.0, 0.5, -0.3, 0.8, 0.2, -1.0]
+            .iter()
+            .map(|v| R::c(*v))
+            .collect();
+        let sq = |_t: &[R], us: &[Vec<R>]| {
+            let l = us.iter().flatten().map(|x| x.to_f64_lossy().powi(2)).sum();
+            (
+                l,
+                us.iter()
+                    .map(|u| u.iter().map(|x| *x + *x).collect())
+                    .collect(),
+            )
+        };
+        for it in 0..2 {
+            let p: Vec<R> = kept
+                .init_params(1)
+                .iter()
+                .map(|v| R::c(v * (1.0 + 0.1 * it as f64)))
+                .collect();
+            let a = kept.adjoint_loss_and_gradient(&u0, &p, sq)?;
+            let b = repeated.adjoint_loss_and_gradient(&u0, &p, sq)?;
+            assert_eq!(a.loss, b.loss);
+            assert_eq!(a.dp, b.dp);
+            assert_eq!(a.du0, b.du0);
+            assert!(a.dp.iter().any(|v| v.to_f64_lossy().abs() > 1e-6));
+            // Tsit5: 6 evaluated stages per accepted step (FSAL), one VJP each.
+            // Tsit5: 6 evaluated stages per accepted step (FSAL), each with its VJP; the sweep's
+            // VJPs are counted in its `nf`.
+            let reads = kept.forward_reuses();
+            assert!(
+                reads >= 6 * a.forward.accepted && reads <= a.backward.nf,
+                "iteration {it}: {reads} reads, {} steps, {} backward evaluations",
+                a.forward.accepted,
+                a.backward.nf
+            );
+            assert_eq!(repeated.forward_reuses(), 0);
+        }
+        Ok(())
+    }
+    check::<f64>()?;
+    check::<f32>()?;
+    // The f64 layer's `loss_and_gradient` with the discrete adjoint keeps them too.
+    let kept = layer().with_sensitivity(CddeSensitivity::DiscreteAdjoint);
+    let repeated = layer()
+        .with_sensitivity(CddeSensitivity::DiscreteAdjoint)
+        .forward_memory(0);
+    let p = kept.init_params(2);
+    let u0 = [1.0, 0.5];
+    let a = kept.loss_and_gradient(&u0, &p, loss)?;
+    let b = repeated.loss_and_gradient(&u0, &p, loss)?;
+    assert_eq!((a.loss, &a.dp, &a.du0), (b.loss, &b.dp, &b.du0));
+    assert!(kept.forward_reuses() >= 6 * a.forward.accepted);
+    Ok(())
+}

@@ -8,8 +8,9 @@
 //! reverse pass). A batch of `B` trajectories is one state of `B·n` values, sample after sample,
 //! stepped together with one step size (as torchdiffeq and diffrax batch).
 
+use super::memo::{PassMemo, DEFAULT_FORWARD_MEMORY};
 use super::{LossGradient, TrajectoryLoss};
-use crate::nn::{Input, Layer};
+use crate::nn::{Input, Layer, LayerTape};
 use sciml_core::{rng::Xoshiro256pp, Dual64, Error, Real, Scalar, Solution, Stats};
 use sciml_dde::{DdeError, DdeField, DdeFunction, History, MethodOfSteps};
 use sciml_ode::{OdeMethod, RkMethod, SaveAt, SolveOptions};
@@ -17,7 +18,7 @@ use sciml_sensitivity::dde::{
     DdeDiscreteAdjoint, DdeForwardDiff, DdeRealProblem, DdeVjp, DdeVjpArgs, DdeVjpBars, DualDde,
     ScalarHistory,
 };
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Why a [`NeuralCdde`] could not be built or differentiated. Each message says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -202,6 +203,10 @@ pub struct CddeField<L, S: Scalar> {
     x: Vec<S>,
     xbar: Vec<S>,
     ws: Vec<S>,
+    /// The network's forward passes, shared by the clones a discrete adjoint makes (its forward
+    /// solve's and its reverse sweep's): the output and the layers' tape per evaluation, keyed by
+    /// the network's input ([`NeuralCdde::forward_memory`]).
+    passes: Option<Arc<Mutex<PassMemo<S>>>>,
 }
 
 impl<L: Layer + Clone, S: Scalar> CddeField<L, S> {
@@ -217,7 +222,13 @@ impl<L: Layer + Clone, S: Scalar> CddeField<L, S> {
             x: vec![S::cst(0.0); inputs],
             xbar: vec![S::cst(0.0); inputs],
             ws: vec![S::cst(0.0); model.workspace_len(batch)],
+            passes: None,
         }
+    }
+
+    /// Scalars of one kept pass: the output and the layers' tape.
+    fn record_len(model: &L, batch: usize) -> usize {
+        model.out_dim() * batch + model.tape_len(batch)
     }
 }
 
@@ -239,8 +250,12 @@ impl<L, S: Scalar> CddeField<L, S> {
 }
 
 impl<L: Layer + Clone, S: Scalar> Clone for CddeField<L, S> {
+    /// Fresh scratch; the kept forward passes are shared.
     fn clone(&self) -> Self {
-        CddeField::build(&self.model, &self.lags, self.batch)
+        CddeField {
+            passes: self.passes.clone(),
+            ..CddeField::build(&self.model, &self.lags, self.batch)
+        }
     }
 }
 
@@ -268,6 +283,18 @@ impl<L: Layer, S: Scalar> DdeFunction for CddeField<L, S> {
             batch: self.batch,
             p,
         };
+        if let Some(Ok(mut memo)) = self.passes.as_ref().map(|m| m.lock()) {
+            if memo.enabled() {
+                // The same pass, recorded for a VJP at this point.
+                memo.check_params(p);
+                let mut e = memo.take(t, &self.x);
+                let (y, tape) = e.record.split_at_mut(du.len());
+                self.model.forward_tape(inp, y, tape, &mut self.ws);
+                du.copy_from_slice(y);
+                memo.keep(e);
+                return;
+            }
+        }
         self.model.forward(inp, du, &mut self.ws);
     }
 }
@@ -307,8 +334,21 @@ impl<L: Layer + Clone, R: Real> DdeVjp<R> for CddeField<L, R> {
             batch: self.batch,
             p: a.p,
         };
-        self.model
-            .vjp(inp, a.v, &mut self.xbar, b.pbar, &mut self.ws);
+        let mut kept = false;
+        if let Some(Ok(mut memo)) = self.passes.as_ref().map(|m| m.lock()) {
+            if let Some(rec) = memo.find(a.t, &self.x, a.p) {
+                let (y, saved) = rec.split_at(a.v.len());
+                let tape = LayerTape { y, saved };
+                let (xbar, ws) = (&mut self.xbar, &mut self.ws);
+                self.model.backward(inp, tape, a.v, xbar, b.pbar, ws);
+                kept = true;
+            }
+            memo.hits += usize::from(kept);
+        }
+        if !kept {
+            self.model
+                .vjp(inp, a.v, &mut self.xbar, b.pbar, &mut self.ws);
+        }
         let (n, width) = (self.n, self.n * (1 + self.lags.len()));
         for (s, col) in self.xbar.chunks_exact(width).enumerate() {
             for (x, y) in b.ubar[s * n..(s + 1) * n].iter_mut().zip(&col[..n]) {
@@ -372,6 +412,10 @@ pub struct NeuralCdde<L, M, R: Real = f64> {
     alg: MethodOfSteps<M>,
     opts: SolveOptions<R>,
     sensitivity: CddeSensitivity,
+    /// Bytes of forward passes the discrete adjoint keeps ([`NeuralCdde::forward_memory`]).
+    memory: usize,
+    /// The passes, kept from one gradient to the next for their buffers.
+    passes: Arc<Mutex<PassMemo<R>>>,
 }
 
 /// What [`NeuralCdde::adjoint_loss_and_gradient`] returns, in the layer's scalar `R`.
@@ -477,6 +521,8 @@ impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
             alg: MethodOfSteps::new(method),
             opts,
             sensitivity: CddeSensitivity::default(),
+            memory: DEFAULT_FORWARD_MEMORY,
+            passes: Arc::new(Mutex::new(PassMemo::new(0, 0, 0))),
         })
     }
 }
@@ -491,6 +537,49 @@ impl<L: Layer + Clone, M: Clone, R: Real> NeuralCdde<L, M, R> {
     pub fn with_sensitivity(mut self, sensitivity: CddeSensitivity) -> Self {
         self.sensitivity = sensitivity;
         self
+    }
+    /// Bytes of the network's forward passes that the discrete adjoint
+    /// ([`NeuralCdde::adjoint_loss_and_gradient`], and [`NeuralCdde::loss_and_gradient`] with
+    /// [`CddeSensitivity::DiscreteAdjoint`]) keeps from its forward solve for its reverse
+    /// sweep (default [`DEFAULT_FORWARD_MEMORY`], 0 keeps none): every VJP of the sweep is at a
+    /// stage of the forward solve, and with the pass kept it runs only the network's reverse
+    /// pass. A pass is read only where time, the network's input and the parameters equal the
+    /// evaluation's, so the gradients are bitwise the same; when the passes need more memory,
+    /// the oldest are dropped and repeated.
+    ///
+    /// ```
+    /// use diffeqflux::neural_de::{CddeHistory, NeuralCdde};
+    /// use diffeqflux::nn::{Activation, Dense};
+    /// use sciml_ode::Tsit5;
+    /// let net = Dense::new(2, 1, Activation::Tanh);
+    /// let layer = NeuralCdde::new(net, (0.0, 1.0), CddeHistory::Constant(vec![1.0]), vec![0.5], Tsit5, &[1.0])?
+    ///     .forward_memory(0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn forward_memory(mut self, bytes: usize) -> Self {
+        self.memory = bytes;
+        self
+    }
+    /// The memo of forward passes for a discrete adjoint over `batch` samples, emptied (none
+    /// when [`NeuralCdde::forward_memory`] is 0).
+    fn kept_passes(&self, batch: usize) -> Option<Arc<Mutex<PassMemo<R>>>> {
+        if self.memory == 0 {
+            return None;
+        }
+        let mut memo = self.passes.lock().ok()?;
+        let len = CddeField::<L, R>::record_len(&self.field.model, batch);
+        let key_len = self.field.x.len() / self.field.batch * batch;
+        if memo.fits(self.memory, len, key_len) {
+            memo.forget();
+        } else {
+            *memo = PassMemo::new(self.memory, len, key_len);
+        }
+        Some(self.passes.clone())
+    }
+    /// How many VJPs of the latest discrete-adjoint gradient read a kept
+    /// forward pass ([`NeuralCdde::forward_memory`]).
+    pub fn forward_reuses(&self) -> usize {
+        self.passes.lock().map_or(0, |m| m.hits)
     }
     /// The sensitivity [`NeuralCdde::loss_and_gradient`] uses.
     pub fn sensitivity(&self) -> CddeSensitivity {
@@ -556,8 +645,11 @@ impl<L: Layer + Clone, M: Clone, R: Real> NeuralCdde<L, M, R> {
             n,
         };
         let fail = |e: DdeError<Vec<R>>| CddeError::DdeInScalar(e.to_string());
+        let batch = u0.len() / n;
+        let mut field = CddeField::<L, R>::build(&self.field.model, &self.field.lags, batch);
+        field.passes = self.kept_passes(batch);
         let prob = DdeRealProblem::new(
-            CddeField::<L, R>::build(&self.field.model, &self.field.lags, u0.len() / n),
+            field,
             u0.to_vec(),
             p.to_vec(),
             history,
@@ -591,6 +683,7 @@ impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
         &self,
         u0: &[f64],
         p: &[f64],
+        keep_passes: bool,
     ) -> Result<DdeForwardDiff<CddeField<L, f64>, TiledHistory>, CddeError> {
         let n = self.field.n;
         self.check_batch(u0.len())?;
@@ -598,8 +691,13 @@ impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
             history: self.history.clone(),
             n,
         };
+        let batch = u0.len() / n;
+        let mut field = CddeField::build(&self.field.model, &self.field.lags, batch);
+        if keep_passes {
+            field.passes = self.kept_passes(batch);
+        }
         Ok(DdeForwardDiff::new(
-            CddeField::build(&self.field.model, &self.field.lags, u0.len() / n),
+            field,
             u0.to_vec(),
             p.to_vec(),
             history,
@@ -614,7 +712,7 @@ impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
         M: for<'h> OdeMethod<DdeField<'h, CddeField<L, f64>>, Cache = C>,
         C: Clone + Send,
     {
-        Ok(self.problem(u0, p)?.solve(&self.alg, &self.opts)?)
+        Ok(self.problem(u0, p, false)?.solve(&self.alg, &self.opts)?)
     }
 
     /// The loss on the trajectory (`loss(t, us)` returns the value and its cotangents of the
@@ -633,7 +731,8 @@ impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
         C: Clone + Send,
         CD: Clone + Send,
     {
-        let prob = self.problem(u0, p)?;
+        let keep = self.sensitivity == CddeSensitivity::DiscreteAdjoint;
+        let prob = self.problem(u0, p, keep)?;
         let adjoint = DdeDiscreteAdjoint;
         let (sol, tape) = match self.sensitivity {
             CddeSensitivity::ForwardDiff => (prob.solve(&self.alg, &self.opts)?, None),

@@ -36,6 +36,7 @@ mod cdde;
 mod dae;
 mod ffjord;
 mod field;
+mod memo;
 mod ode;
 mod ode_mm;
 #[cfg(feature = "sde")]
@@ -53,9 +54,10 @@ pub use cdde::{
 pub use dae::{DaeConstraints, DaeModelForm, DaeSensitivity, NeuralDae, NeuralDaeResidual};
 pub use ffjord::{
     DiagonalNormal, Ffjord, FfjordDistribution, FfjordField, FfjordGradient, FfjordOutput,
-    ProbeKind, Trace, DEFAULT_FORWARD_MEMORY,
+    ProbeKind, Trace,
 };
 pub use field::NeuralField;
+pub use memo::DEFAULT_FORWARD_MEMORY;
 pub use ode::NeuralOde;
 pub use ode_mm::{Constraints, MmField, MmRhs, NeuralOdeMm};
 #[cfg(feature = "sde")]

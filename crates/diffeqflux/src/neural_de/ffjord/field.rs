@@ -3,13 +3,13 @@
 //! solved as one system, with its exact VJP (second derivatives of the network by the layers'
 //! forward-over-reverse pass, `Layer::vjp_tangent`).
 
+use super::super::memo::PassMemo;
 use super::super::{ModelField, NeuralParams};
 use crate::nn::{Input, Layer};
 use sciml_core::{
     rng::Xoshiro256pp, Dual64, Error, Re, Scalar, SliceState, State, VectorField, Vjp, Zero,
 };
 use sciml_sensitivity::DualField;
-use std::collections::VecDeque;
 
 /// How the trace `tr(∂f/∂z)` in the log-density's equation is computed.
 ///
@@ -61,109 +61,22 @@ struct Scratch<S: Scalar> {
     pbar_dot: Vec<S>,
     /// The layers' workspace (for the passes and for the multi-direction passes).
     ws: Vec<S>,
-    /// The forward passes kept for the reverse pass.
-    memo: Memo<S>,
-}
-
-/// The network's forward passes (outputs and tangents of every layer, [`Layer::jvp_dirs_tape`])
-/// at the latest right-hand side evaluations, so that a VJP at one of those points (what the
-/// discrete adjoint's reverse sweep asks for, at every stage of every accepted step) reads them
-/// back instead of repeating the pass. A point matches when its time, its state and the
-/// parameters are equal to the evaluation's; the oldest entries make way for new ones.
-struct Memo<S: Scalar> {
-    /// Most entries kept (0: none).
-    cap: usize,
-    /// Scalars of one entry's tape.
-    tape_len: usize,
-    /// The parameters of every entry.
-    p: Vec<S>,
-    /// Oldest first.
-    entries: VecDeque<Entry<S>>,
-    /// Buffers of dropped entries, for reuse.
-    spare: Vec<Entry<S>>,
-    /// VJPs that read an entry.
-    hits: usize,
-}
-
-/// One kept forward pass.
-struct Entry<S: Scalar> {
-    t: S::Re,
-    u: Vec<S>,
-    tape: Vec<S>,
-}
-
-impl<S: Scalar> Memo<S> {
-    fn new(cap: usize, tape_len: usize) -> Self {
-        Memo {
-            cap: if tape_len == 0 { 0 } else { cap },
-            tape_len,
-            p: Vec::new(),
-            entries: VecDeque::new(),
-            spare: Vec::new(),
-            hits: 0,
-        }
-    }
-
-    /// Drops every entry (keeping the buffers) unless they were computed with `p`.
-    fn check_params(&mut self, p: &[S]) {
-        if self.p.as_slice() != p {
-            self.spare.extend(self.entries.drain(..));
-            self.p.clear();
-            self.p.extend_from_slice(p);
-        }
-    }
-
-    /// A buffer for a new entry at `(t, u)`: a spare one, the oldest, or a new one.
-    fn take(&mut self, t: S::Re, u: &[S]) -> Entry<S> {
-        let mut e = match self.spare.pop() {
-            Some(e) => e,
-            None if self.entries.len() >= self.cap => match self.entries.pop_front() {
-                Some(e) => e,
-                None => Entry {
-                    t,
-                    u: Vec::new(),
-                    tape: vec![S::zero(); self.tape_len],
-                },
-            },
-            None => Entry {
-                t,
-                u: Vec::new(),
-                tape: vec![S::zero(); self.tape_len],
-            },
-        };
-        e.t = t;
-        e.u.clear();
-        e.u.extend_from_slice(u);
-        e
-    }
-
-    /// The tape of the pass at `(t, u, p)`, if kept (the newest first).
-    fn find(&self, t: S::Re, u: &[S], p: &[S]) -> Option<&[S]> {
-        if self.cap == 0 || self.p.as_slice() != p {
-            return None;
-        }
-        let e = self.entries.iter().rev().find(|e| e.t == t && e.u == u)?;
-        Some(&e.tape)
-    }
-}
-
-impl<S: Scalar> Clone for Memo<S> {
-    /// The same capacity, no entries.
-    fn clone(&self) -> Self {
-        Memo::new(self.cap, self.tape_len)
-    }
+    /// The forward passes kept for the reverse pass (outputs and tangents of every layer,
+    /// [`Layer::jvp_dirs_tape`]), keyed by the part's state.
+    memo: PassMemo<S>,
 }
 
 impl<S: Scalar> Scratch<S> {
-    /// Scratch for `batch` samples and `ndir` trace directions, keeping at most `memo_cap`
-    /// forward passes.
-    fn new<L: Layer>(model: &L, batch: usize, ndir: usize, memo_cap: usize) -> Self {
+    /// Scratch for `batch` samples (states of `m` features each) and `ndir` trace directions,
+    /// keeping forward passes in up to `memory` bytes.
+    fn new<L: Layer>(model: &L, (batch, m): (usize, usize), ndir: usize, memory: usize) -> Self {
         let z = S::zero();
         let nin = model.in_dim() * batch;
         let nout = model.out_dim() * batch;
         // One direction (Hutchinson) runs the plain passes, which need less, unless it keeps
         // its forward passes (the multi-direction ones).
-        let tangent_ws = if ndir == 1 && memo_cap == 0 {
+        let memo = PassMemo::new(memory, model.dirs_tape_len(batch, ndir), m * batch);
+        let tangent_ws = if ndir == 1 && !memo.enabled() {
             model.tangent_workspace_len(batch)
         } else {
             model.dirs_workspace_len(batch, ndir)
@@ -180,7 +93,7 @@ impl<S: Scalar> Scratch<S> {
             xbar_dot: vec![z; nin],
             pbar_dot: vec![z; model.nparams()],
             ws: vec![z; ws],
-            memo: Memo::new(memo_cap, model.dirs_tape_len(batch, ndir)),
+            memo,
         }
     }
 }
@@ -282,7 +195,12 @@ impl<L: Layer, V: SliceState> FfjordField<L, V> {
         };
         Ok(FfjordField {
             part_len: batch,
-            parts: vec![Scratch::new(&model, batch, ndir, 0)],
+            parts: vec![Scratch::new(
+                &model,
+                (batch, augmented_features(dim, regularised)),
+                ndir,
+                0,
+            )],
             memory: 0,
             probes: vec![V::S::zero(); nprobes],
             dim,
@@ -368,8 +286,7 @@ impl<L: Layer, V: SliceState> FfjordField<L, V> {
     /// Forgets the kept forward passes (keeping their buffers).
     pub(crate) fn forget_passes(&mut self) {
         for s in &mut self.parts {
-            let m = &mut s.memo;
-            m.spare.extend(m.entries.drain(..));
+            s.memo.forget();
         }
     }
 
@@ -382,14 +299,9 @@ impl<L: Layer, V: SliceState> FfjordField<L, V> {
     fn rebuild_parts(&mut self) {
         let nd = self.shape().ndirections();
         let nparts = self.batch.div_ceil(self.part_len);
-        let size = std::mem::size_of::<V::S>();
         let m = self.features();
         self.parts = part_sizes(self.batch, self.part_len)
-            .map(|b| {
-                let entry = (self.model.dirs_tape_len(b, nd) + m * b).max(1) * size;
-                let cap = self.memory / nparts / entry;
-                Scratch::new(&self.model, b, nd, cap)
-            })
+            .map(|b| Scratch::new(&self.model, (b, m), nd, self.memory / nparts))
             .collect();
     }
 
@@ -608,7 +520,7 @@ fn rhs_part<L: Layer, S: Scalar>(
     // directions through one product per layer.
     let nd = sh.ndirections();
     sh.load_tangents(probes, &mut s.xdot);
-    if s.memo.cap > 0 {
+    if s.memo.enabled() {
         // The same pass, recorded for a VJP at this point.
         s.memo.check_params(p);
         let mut e = s.memo.take(t, u);
@@ -619,10 +531,10 @@ fn rhs_part<L: Layer, S: Scalar>(
             &s.xdot,
             &mut s.y,
             &mut s.ydot,
-            &mut e.tape,
+            &mut e.record,
             &mut s.ws,
         );
-        s.memo.entries.push_back(e);
+        s.memo.keep(e);
     } else {
         jvp_all(model, (batch, p), nd, s);
     }
@@ -820,7 +732,14 @@ impl<L: Layer + Clone> DualField for FfjordField<L, Vec<f64>> {
             probes: self.probes.iter().map(|e| Dual64::constant(*e)).collect(),
             part_len: self.part_len,
             parts: part_sizes(self.batch, self.part_len)
-                .map(|b| Scratch::new(&self.model, b, self.shape().ndirections(), 0))
+                .map(|b| {
+                    Scratch::new(
+                        &self.model,
+                        (b, self.features()),
+                        self.shape().ndirections(),
+                        0,
+                    )
+                })
                 .collect(),
             memory: 0,
         }

@@ -14,7 +14,7 @@ pub use base::DiagonalNormal;
 pub use distribution::FfjordDistribution;
 pub use field::{FfjordField, ProbeKind, Trace};
 
-use super::{check_loss, NeuralDe};
+use super::{check_loss, NeuralDe, DEFAULT_FORWARD_MEMORY};
 use crate::nn::Layer;
 use field::augmented_features;
 use sciml_core::{rng::Xoshiro256pp, Batch, Error, Real, SolveError, Stats};
@@ -68,9 +68,6 @@ pub struct Ffjord<L, M, S = DiscreteAdjoint, R: Real = f64> {
     /// buffers of that size would cost a page fault per page on every iteration).
     spare: Mutex<Option<FfjordField<L, Batch<R>>>>,
 }
-
-/// What [`Ffjord::forward_memory`] is by default: 64 MiB.
-pub const DEFAULT_FORWARD_MEMORY: usize = 64 << 20;
 
 impl<L: Layer + Clone, M: Clone, S: Clone, R: Real> Clone for Ffjord<L, M, S, R> {
     fn clone(&self) -> Self {
