@@ -552,8 +552,16 @@ impl<L: Layer + Clone, M: Clone, R: Real> NeuralCdde<L, M, R> {
     /// use diffeqflux::nn::{Activation, Dense};
     /// use sciml_ode::Tsit5;
     /// let net = Dense::new(2, 1, Activation::Tanh);
-    /// let layer = NeuralCdde::new(net, (0.0, 1.0), CddeHistory::Constant(vec![1.0]), vec![0.5], Tsit5, &[1.0])?
-    ///     .forward_memory(0);
+    /// let hist = CddeHistory::Constant(vec![1.0]);
+    /// let layer = NeuralCdde::new(net, (0.0, 1.0), hist, vec![0.5], Tsit5, vec![1.0])?;
+    /// let sq = |_t: &[f64], us: &[Vec<f64>]| (us[0][0] * us[0][0], vec![vec![2.0 * us[0][0]]]);
+    /// let p = layer.init_params(0);
+    /// let g = layer.adjoint_loss_and_gradient(&[1.0], &p, sq)?;
+    /// // Dense is one layer, whose pass `NeuralCdde` keeps: every VJP but at most one read one.
+    /// assert!(layer.forward_reuses() + 1 >= g.backward.nf);
+    /// let repeated = layer.forward_memory(0);
+    /// assert_eq!(repeated.adjoint_loss_and_gradient(&[1.0], &p, sq)?.dp, g.dp);
+    /// assert_eq!(repeated.forward_reuses(), 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn forward_memory(mut self, bytes: usize) -> Self {
@@ -563,10 +571,11 @@ impl<L: Layer + Clone, M: Clone, R: Real> NeuralCdde<L, M, R> {
     /// The memo of forward passes for a discrete adjoint over `batch` samples, emptied (none
     /// when [`NeuralCdde::forward_memory`] is 0).
     fn kept_passes(&self, batch: usize) -> Option<Arc<Mutex<PassMemo<R>>>> {
+        let mut memo = self.passes.lock().ok()?;
         if self.memory == 0 {
+            memo.forget();
             return None;
         }
-        let mut memo = self.passes.lock().ok()?;
         let len = CddeField::<L, R>::record_len(&self.field.model, batch);
         let key_len = self.field.x.len() / self.field.batch * batch;
         if memo.fits(self.memory, len, key_len) {
