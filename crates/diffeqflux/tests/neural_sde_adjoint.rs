@@ -211,3 +211,25 @@ fn continuous_adjoints_of_neural_sdes_converge_to_the_discrete_gradient() {
         }
     }
 }
+
+/// `sciml_sensitivity::DiscreteAdjoint`, the ODE layers' type, differentiates neural SDEs too:
+/// bitwise the gradient of `SdeSensitivity::Discrete`; its checkpointed form is refused.
+#[test]
+fn the_ode_discrete_adjoint_type_differentiates_neural_sdes() {
+    use sciml_sensitivity::{Checkpointing, DiscreteAdjoint};
+    let core = diagonal(1.0 / 64.0);
+    let p = params(&core);
+    let a = core
+        .loss_and_gradient_batch_with(SdeSensitivity::Discrete, &u0(), BATCH, &p, 7, sum_sq)
+        .unwrap();
+    let b = core
+        .loss_and_gradient_batch_with(DiscreteAdjoint::default(), &u0(), BATCH, &p, 7, sum_sq)
+        .unwrap();
+    assert_eq!((a.loss, &a.dp, &a.du0), (b.loss, &b.dp, &b.du0));
+    let every = DiscreteAdjoint {
+        checkpointing: Checkpointing::Every(4),
+    };
+    assert!(core
+        .loss_and_gradient_batch_with(every, &u0(), BATCH, &p, 7, sum_sq)
+        .is_err());
+}

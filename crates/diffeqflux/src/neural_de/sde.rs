@@ -19,12 +19,14 @@ use crate::nn::Layer;
 use sciml_core::{Error, Real, Solution};
 use sciml_sde::{solve, ItoCorrection, Method, SdeError, SdeOptions, SdeProblem};
 use sciml_sensitivity::sde::{discrete_adjoint, ContinuousSdeAdjoint, SdeAdjoint};
-use sciml_sensitivity::{BacksolveAdjoint, InterpolatingAdjoint};
+use sciml_sensitivity::{BacksolveAdjoint, DiscreteAdjoint, InterpolatingAdjoint};
 use std::marker::PhantomData;
 
 /// How a neural SDE layer differentiates a loss of its trajectory: solve, loss, pullback in one
-/// call. Implemented by the continuous adjoints of `sciml_sensitivity` ([`BacksolveAdjoint`],
-/// [`InterpolatingAdjoint`], through [`ContinuousSdeAdjoint`]) and by [`SdeSensitivity`], the choice made at run time.
+/// call. Implemented by the sensitivity types of `sciml_sensitivity` that ODE layers use too:
+/// [`DiscreteAdjoint`] (through `DiscreteAdjoint::sde_gradient`), [`BacksolveAdjoint`] and
+/// [`InterpolatingAdjoint`] (through [`ContinuousSdeAdjoint`]); and by [`SdeSensitivity`], the
+/// choice made at run time.
 pub trait SdePullback {
     /// Solves `prob` with `method` (Euler–Maruyama: Itô; Euler–Heun: Stratonovich) and `opts`,
     /// calls `loss` on the saved states and pulls its cotangents back to `u0` and `p`.
@@ -83,6 +85,26 @@ macro_rules! continuous_pullback {
 }
 continuous_pullback!(BacksolveAdjoint);
 continuous_pullback!(InterpolatingAdjoint);
+
+/// The discrete adjoint through the Euler–Maruyama or Euler–Heun steps (the same as
+/// [`SdeSensitivity::Discrete`]).
+impl SdePullback for DiscreteAdjoint {
+    fn pullback<R, F, L>(
+        &self,
+        prob: &SdeProblem<R, F>,
+        method: Method,
+        opts: &SdeOptions<R>,
+        loss: L,
+    ) -> Result<SdeAdjoint<R>, SdeError>
+    where
+        R: Real,
+        F: ItoCorrection<R> + Clone,
+        L: FnOnce(&[R], &[Vec<R>]) -> (R, Vec<Vec<R>>),
+    {
+        is_ito(method)?;
+        self.sde_gradient(prob, method, opts, loss)
+    }
+}
 
 /// The sensitivity of a neural SDE layer chosen at run time (the default is
 /// [`SdeSensitivity::Discrete`]).

@@ -196,3 +196,56 @@ where
         dp: mu,
     })
 }
+
+impl crate::DiscreteAdjoint {
+    /// [`discrete_adjoint`] through the type the ODE gradients use, so that one
+    /// `DiscreteAdjoint` value serves ODE and SDE layers alike. The states of every step are
+    /// stored: [`crate::Checkpointing::Every`] is not offered for SDEs yet (an `Err`).
+    ///
+    /// ```
+    /// use sciml_sde::{FnSde, Method, Noise, SdeOptions, SdeProblem};
+    /// use sciml_sensitivity::{Checkpointing, DiscreteAdjoint};
+    /// // du = p0 u dt + p1 u dW, L = u(1): dL/du0 = u(1)/u0.
+    /// let f = FnSde::new(1, 2, Noise::Diagonal,
+    ///     |_t: f64, u: &[f64], p: &[f64], du: &mut [f64]| du[0] = p[0] * u[0],
+    ///     |_t: f64, u: &[f64], p: &[f64], g: &mut [f64]| g[0] = p[1] * u[0])
+    ///     .with_vjp(
+    ///         |_t: f64, u: &[f64], p: &[f64], w: &[f64], gu: &mut [f64], gp: &mut [f64]| {
+    ///             gu[0] += p[0] * w[0];
+    ///             gp[0] += u[0] * w[0];
+    ///         },
+    ///         |_t: f64, u: &[f64], p: &[f64], w: &[f64], gu: &mut [f64], gp: &mut [f64]| {
+    ///             gu[0] += p[1] * w[0];
+    ///             gp[1] += u[0] * w[0];
+    ///         });
+    /// let prob = SdeProblem::new(f, vec![1.0], (0.0, 1.0), vec![0.5, 0.2]).unwrap();
+    /// let opts = SdeOptions::fixed(0.01).saveat(vec![1.0]).seed(1);
+    /// let loss = |_ts: &[f64], us: &[Vec<f64>]| (us[0][0], vec![vec![1.0]]);
+    /// let r = DiscreteAdjoint::default().sde_gradient(&prob, Method::EulerMaruyama, &opts, loss).unwrap();
+    /// assert!((r.du0[0] - r.sol.u[0][0]).abs() < 1e-12);
+    /// let every = DiscreteAdjoint { checkpointing: Checkpointing::Every(4) };
+    /// assert!(every.sde_gradient(&prob, Method::EulerMaruyama, &opts, loss).is_err());
+    /// ```
+    pub fn sde_gradient<R, F, L>(
+        &self,
+        prob: &SdeProblem<R, F>,
+        method: Method,
+        opts: &SdeOptions<R>,
+        loss: L,
+    ) -> Result<SdeAdjoint<R>, SdeError>
+    where
+        R: Real,
+        F: SdeVjp<R> + Clone,
+        L: FnOnce(&[R], &[Vec<R>]) -> (R, Vec<Vec<R>>),
+    {
+        if self.checkpointing != crate::Checkpointing::StoreAll {
+            return Err(Error::Unsupported {
+                method: "DiscreteAdjoint",
+                what: "checkpoint an SDE solve (it stores every step's state; use Checkpointing::StoreAll)"
+                    .into(),
+            }
+            .into());
+        }
+        discrete_adjoint(prob, method, opts, loss)
+    }
+}
