@@ -545,7 +545,8 @@ impl<L: Layer + Clone, M: Clone, R: Real> NeuralCdde<L, M, R> {
     /// stage of the forward solve, and with the pass kept it runs only the network's reverse
     /// pass. A pass is read only where time, the network's input and the parameters equal the
     /// evaluation's, so the gradients are bitwise the same; when the passes need more memory,
-    /// the oldest are dropped and repeated.
+    /// the oldest are dropped and repeated. The buffers stay with the layer for the next
+    /// gradient.
     ///
     /// ```
     /// use diffeqflux::neural_de::{CddeHistory, NeuralCdde};

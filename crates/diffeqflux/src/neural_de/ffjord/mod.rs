@@ -211,9 +211,10 @@ impl<L: Layer + Clone, M, S, R: Real> Ffjord<L, M, S, R> {
     /// its reverse pass ([`FfjordField::forward_memory`]; default
     /// [`DEFAULT_FORWARD_MEMORY`], 0 keeps none). With the discrete adjoint every VJP of the
     /// reverse sweep is at a point of the forward solve, and reading the kept pass saves about
-    /// a third of its cost; the gradients are bitwise the same. The memory is held only
-    /// during [`Ffjord::loss_and_gradient`]; when the passes need more, the reverse sweep
-    /// repeats the oldest ones.
+    /// a third of its cost; the gradients are bitwise the same. Only the gradients
+    /// ([`Ffjord::loss_and_gradient`]) keep passes; their buffers stay with the flow for the
+    /// next gradient (fresh ones would cost a page fault per page every iteration) and go with
+    /// it. When the passes need more than `bytes`, the reverse sweep repeats the oldest ones.
     ///
     /// ```
     /// use diffeqflux::neural_de::Ffjord;
