@@ -24,7 +24,7 @@ pub type DdeEnsembleResult<V> = Result<Solution<V>, DdeError<V>>;
 /// `Err` in its slot.
 ///
 /// ```
-/// use sciml_dde::{solve_ensemble, DdeFn, DdeProblem, History, InitialHistory, MethodOfSteps};
+/// use sciml_dde::{solve_dde_ensemble, DdeFn, DdeProblem, History, InitialHistory, MethodOfSteps};
 /// use sciml_ode::{SaveAt, SolveOptions, Tsit5};
 /// // u'(t) = -p u(t - 1), u = 1 before 0: on [0, 1] the solution is 1 - p t.
 /// let build = |i: usize| {
@@ -35,13 +35,13 @@ pub type DdeEnsembleResult<V> = Result<Solution<V>, DdeError<V>>;
 ///         .with_lags(vec![1.0])
 /// };
 /// let opts = SolveOptions::default().tolerances(1e-10, 1e-12).saveat(SaveAt::Times(vec![1.0]));
-/// let sols = solve_ensemble(4, build, MethodOfSteps::new(Tsit5), &opts);
+/// let sols = solve_dde_ensemble(4, build, MethodOfSteps::new(Tsit5), &opts);
 /// for (i, sol) in sols.iter().enumerate() {
 ///     let u1 = sol.as_ref().unwrap().u[0][0];
 ///     assert!((u1 - (1.0 - 0.1 * i as f64)).abs() < 1e-10);
 /// }
 /// ```
-pub fn solve_ensemble<F, M, C, B>(
+pub fn solve_dde_ensemble<F, M, C, B>(
     count: usize,
     build: B,
     alg: MethodOfSteps<M>,

@@ -36,7 +36,7 @@ mod problem;
 mod stepper;
 
 #[cfg(feature = "ensemble")]
-pub use ensemble::{solve_ensemble, DdeEnsembleResult};
+pub use ensemble::{solve_dde_ensemble, DdeEnsembleResult};
 pub use error::DdeError;
 pub use field::DdeField;
 pub use function::{DdeFn, DdeFunction};

@@ -4,7 +4,7 @@
 #![allow(clippy::ptr_arg)]
 
 use sciml_dde::{
-    solve_ensemble, DdeError, DdeFn, DdeProblem, History, InitialHistory, MethodOfSteps,
+    solve_dde_ensemble, DdeError, DdeFn, DdeProblem, History, InitialHistory, MethodOfSteps,
 };
 use sciml_ode::{EnsembleSummary, SaveAt, SolveOptions, Tsit5};
 
@@ -46,7 +46,7 @@ fn opts() -> SolveOptions<f64> {
 
 #[test]
 fn members_match_the_exact_solution_and_their_single_solves_bitwise() {
-    let sols = solve_ensemble(
+    let sols = solve_dde_ensemble(
         6,
         |i| problem(p_of(i), 1.0),
         MethodOfSteps::new(Tsit5),
@@ -74,7 +74,7 @@ fn members_match_the_exact_solution_and_their_single_solves_bitwise() {
 
 #[test]
 fn an_invalid_member_fails_alone() {
-    let sols = solve_ensemble(
+    let sols = solve_dde_ensemble(
         4,
         |i| problem(p_of(i), if i == 2 { -1.0 } else { 1.0 }),
         MethodOfSteps::new(Tsit5),
@@ -92,7 +92,7 @@ fn an_invalid_member_fails_alone() {
 
 #[test]
 fn the_summary_mean_is_the_mean_of_the_exact_solutions() {
-    let sols: Vec<_> = solve_ensemble(
+    let sols: Vec<_> = solve_dde_ensemble(
         5,
         |i| problem(p_of(i), 1.0),
         MethodOfSteps::new(Tsit5),
