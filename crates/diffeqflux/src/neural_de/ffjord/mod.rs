@@ -215,6 +215,8 @@ impl<L: Layer + Clone, M, S, R: Real> Ffjord<L, M, S, R> {
     /// ([`Ffjord::loss_and_gradient`]) keep passes; their buffers stay with the flow for the
     /// next gradient (fresh ones would cost a page fault per page every iteration) and go with
     /// it. When the passes need more than `bytes`, the reverse sweep repeats the oldest ones.
+    /// A continuous adjoint evaluates its VJPs at other points and reads none: with one, set
+    /// `forward_memory(0)` to save the recording.
     ///
     /// ```
     /// use diffeqflux::neural_de::Ffjord;
