@@ -175,8 +175,10 @@ impl<F: DaeJacobian> DaeProblem<F> {
         opts: &SolveOptions<f64>,
     ) -> Result<(Solution<Vec<f64>>, DaeTape), DaeError> {
         crate::init::refuse_for_sensitivities(init)?;
+        method.validate()?;
         let (mut u0, mut du0) = (self.u0.clone(), self.du0.clone());
         let n = u0.len();
+        opts.tol.validate_len(n)?;
         let abstol = (0..n).map(|i| opts.tol.atol_at(i)).fold(0.0, f64::max);
         let t0 = self.tspan.0;
         initialise(

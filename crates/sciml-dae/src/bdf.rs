@@ -107,6 +107,34 @@ impl DaeBdf {
     }
 }
 
+impl DaeBdf {
+    /// Checks the public fields: `max_order` in 1–5, `max_iter` at least 1, `kappa` finite and
+    /// positive (the builders keep them so; a struct literal may not).
+    pub fn validate(&self) -> Result<(), DaeError> {
+        let bad = |option: &'static str, reason: String| -> Result<(), DaeError> {
+            Err(sciml_core::Error::InvalidOption { option, reason }.into())
+        };
+        if !(1..=MAX_ORDER).contains(&self.max_order) {
+            let k = self.max_order;
+            return bad(
+                "max_order",
+                format!("is {k}; give an order from 1 to {MAX_ORDER}"),
+            );
+        }
+        if self.max_iter == 0 {
+            return bad(
+                "max_iter",
+                "is 0; allow at least one Newton iteration".into(),
+            );
+        }
+        if !(self.kappa.is_finite() && self.kappa > 0.0) {
+            let k = self.kappa;
+            return bad("kappa", format!("is {k}; give a finite positive value"));
+        }
+        Ok(())
+    }
+}
+
 impl MethodInfo for DaeBdf {
     fn name(&self) -> &'static str {
         "DAE BDF (fixed coefficient, quasi-constant step)"
@@ -285,6 +313,7 @@ impl<'a, F: DaeJacobian> DaeBdfStepper<'a, F> {
         differential: &[bool],
         du0: &[f64],
     ) -> Result<Self, DaeError> {
+        method.validate()?;
         let (naug, n) = (du0.len(), f.len());
         if naug != n && naug != n * (1 + p.len()) || n == 0 {
             return Err(DaeError::Length {

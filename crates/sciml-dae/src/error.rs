@@ -7,7 +7,7 @@ use sciml_core::SolveError;
 #[non_exhaustive]
 pub enum DaeError {
     /// A vector has the wrong length.
-    #[error("{what} has length {got}, expected {expected} (one entry per state)")]
+    #[error("{what} has length {got}, expected {expected}")]
     Length {
         /// What was given.
         what: &'static str,
@@ -16,6 +16,9 @@ pub enum DaeError {
         /// The number of states.
         expected: usize,
     },
+    /// The system has no equations (`f.len()` is 0).
+    #[error("the residual has no equations (f.len() = 0); a DAE needs at least one state")]
+    NoStates,
     /// A start value is NaN or infinite.
     #[error("{what}[{index}] is not finite; give finite start values")]
     NotFinite {

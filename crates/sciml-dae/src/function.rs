@@ -16,6 +16,12 @@ pub trait DaeFunction {
     }
     /// Writes `F(du, u, p, t)` into `out`.
     fn residual(&mut self, t: f64, du: &[f64], u: &[f64], p: &[f64], out: &mut [f64]);
+    /// The number of parameters the residual reads, where it declares one (as a wrapped
+    /// vector field does): [`crate::DaeProblem`] then refuses parameter vectors of another
+    /// length. `None` (the default) takes any length.
+    fn n_params(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// The Jacobians of a [`DaeFunction`]: the iteration matrix of an implicit step is
@@ -187,6 +193,9 @@ impl<F: DaeFunction> DaeFunction for DaeFiniteDiff<F> {
     }
     fn residual(&mut self, t: f64, du: &[f64], u: &[f64], p: &[f64], out: &mut [f64]) {
         self.f.residual(t, du, u, p, out);
+    }
+    fn n_params(&self) -> Option<usize> {
+        self.f.n_params()
     }
 }
 

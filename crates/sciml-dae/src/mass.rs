@@ -91,6 +91,9 @@ where
     fn len(&self) -> usize {
         self.u.len()
     }
+    fn n_params(&self) -> Option<usize> {
+        Some(self.f.dims().1)
+    }
     fn residual(&mut self, t: f64, du: &[f64], u: &[f64], p: &[f64], out: &mut [f64]) {
         self.load(u, p);
         self.f.rhs(t, &self.u, &self.p, &mut self.out);

@@ -66,9 +66,12 @@ impl<F: DaeFunction> DaeProblem<F> {
         differential_vars: Option<Vec<bool>>,
     ) -> Result<Self, DaeError> {
         let n = f.len();
+        if n == 0 {
+            return Err(DaeError::NoStates);
+        }
         check("u0", &u0, n)?;
         check("du0", &du0, n)?;
-        check("p", &p, p.len())?;
+        check("p", &p, f.n_params().unwrap_or(p.len()))?;
         let (t0, t1) = tspan;
         if !(t0.is_finite() && t1.is_finite() && t0 < t1) {
             return Err(DaeError::Span { t0, t1 });
@@ -134,6 +137,13 @@ impl<F: DaeJacobian> DaeProblem<F> {
         let n = self.u0.len();
         check("u", u, n)?;
         check("du", du, n)?;
+        if !(alpha.is_finite() && t.is_finite()) {
+            return Err(sciml_core::Error::InvalidOption {
+                option: "iteration_matrix",
+                reason: format!("alpha = {alpha} and t = {t} must be finite"),
+            }
+            .into());
+        }
         if w.nrows() != n || w.ncols() != n {
             return Err(DaeError::Length {
                 what: "iteration matrix rows",
@@ -194,6 +204,8 @@ impl<F: DaeJacobian> DaeProblem<F> {
     ) -> Result<Solution<Vec<f64>>, DaeError> {
         let (mut u0, mut du0) = (self.u0.clone(), self.du0.clone());
         let n = u0.len();
+        method.validate()?;
+        opts.tol.validate_len(n)?;
         let abstol = (0..n).map(|i| opts.tol.atol_at(i)).fold(0.0, f64::max);
         let t0 = self.tspan.0;
         initialise(
@@ -308,8 +320,16 @@ impl<F: DaeJacobian> DaeProblem<F> {
         record: Option<&mut Vec<StepOp>>,
     ) -> Result<SensitivitySolve, DaeError> {
         crate::init::refuse_for_sensitivities(init)?;
+        method.validate()?;
         let (mut u0, mut du0) = (self.u0.clone(), self.du0.clone());
         let (n, m) = (u0.len(), self.p.len());
+        let n_dirs = if with_u0 {
+            self.differential_vars.iter().filter(|d| **d).count()
+        } else {
+            0
+        };
+        // Per-component tolerances cover the solution and every sensitivity.
+        opts.tol.validate_len(n * (1 + m + n_dirs))?;
         let abstol = (0..n).map(|i| opts.tol.atol_at(i)).fold(0.0, f64::max);
         let t0 = self.tspan.0;
         initialise(

@@ -44,6 +44,8 @@ pub(crate) enum Fault {
     Future { t: f64, query: f64 },
     /// The history function wrote a NaN or infinite value.
     HistoryNonFinite { t: f64 },
+    /// The history function wrote a state of another length than `u0`.
+    HistoryLength { expected: usize, got: usize },
     /// A read older than the kept window of the solution (`history_window`).
     Dropped { t: f64, query: f64 },
 }
@@ -241,6 +243,16 @@ impl<V: State> Reader<V> {
         out: &mut V,
     ) {
         initial.eval(p, t, out);
+        if out.len() != self.u0.len() {
+            // Reported once the step returns; the right-hand side meanwhile reads `u0`, so
+            // that neither it nor the interpolation indexes a state of the wrong length.
+            self.fault.get_or_insert(Fault::HistoryLength {
+                expected: self.u0.len(),
+                got: out.len(),
+            });
+            *out = self.u0.clone();
+            return;
+        }
         if !out.all_finite() {
             self.fault.get_or_insert(Fault::HistoryNonFinite {
                 t: t.to_f64_lossy(),

@@ -257,6 +257,8 @@ impl<F: DdeFunction> DdeProblem<F> {
         let mut opts = opts.clone();
         opts.tol.validate_len(n)?;
         opts.dense = Some(true);
+        // Checked here, since the tracking below keeps only the tstops inside the span.
+        check_tstops(&opts.tstops, t0, t1)?;
         if alg.track {
             // A jump at t0 is a discontinuity of order 0, otherwise of order 1.
             let depth = usize::from(method.order()) + usize::from(jump);
@@ -363,6 +365,20 @@ fn drop_event_duplicates<V: State>(sol: &mut Solution<V>, located: &[Re<V>]) {
     }
 }
 
+/// Every tstop finite and in `[t0, t1]` (as the ODE solvers check them).
+fn check_tstops<R: Real>(ts: &[R], t0: R, t1: R) -> Result<(), Error> {
+    for (i, x) in ts.iter().enumerate() {
+        if !(x.is_finite() && *x >= t0 && *x <= t1) {
+            let (x, a, b) = (x.to_f64_lossy(), t0.to_f64_lossy(), t1.to_f64_lossy());
+            return Err(Error::InvalidOption {
+                option: "tstops",
+                reason: format!("time {x} (index {i}) is not a finite time in the span ({a}, {b})"),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// `tol` scaled by `factor` (the fixed-point iteration's default).
 fn scaled<R: Real>(tol: &Tolerance<R>, factor: R) -> Result<Tolerance<R>, Error> {
     let rtol = (0..tol.rtol_len())
@@ -406,6 +422,9 @@ where
     Some(match (read, lag) {
         (Some(Fault::Future { t, query }), _) => DdeError::FutureHistory { t, query, partial },
         (Some(Fault::HistoryNonFinite { t }), _) => DdeError::HistoryNonFinite { t },
+        (Some(Fault::HistoryLength { expected, got }), _) => {
+            DdeError::HistoryLength { expected, got }
+        }
         (Some(Fault::Dropped { t, query }), _) => DdeError::HistoryDropped { t, query, partial },
         (None, Some(StepperFault::Lag { index, t, value })) => DdeError::LagNotPositive {
             index,

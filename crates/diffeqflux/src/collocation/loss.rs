@@ -57,6 +57,13 @@ impl CollocationLoss {
             });
         }
         let dim = u[0].len();
+        if dim == 0 {
+            return Err(CollocationError::Length {
+                what: "state 0 of u",
+                expected: 1,
+                found: 0,
+            });
+        }
         for (i, (a, b)) in u.iter().zip(du).enumerate() {
             for len in [a.len(), b.len()] {
                 if len != dim {

@@ -254,6 +254,13 @@ impl<L, M, S, F: ModelField<Model = L>> MultipleShooting<L, M, S, F> {
                 found: d.len(),
             });
         }
+        if let Some(i) = data.iter().position(|d| d.iter().any(|x| !x.is_finite())) {
+            return Err(Error::NonFinite {
+                what: format!("data[{i}]"),
+                index: i,
+            }
+            .into());
+        }
         Ok(MultipleShooting {
             node,
             t,
@@ -325,6 +332,7 @@ impl<L, M, S, F: ModelField<Model = L>> MultipleShooting<L, M, S, F> {
         L: MaybeSync,
     {
         self.check_starts(starts)?;
+        self.check_params(p)?;
         let results = self.run_windows(p, starts);
         let dim = self.node.core().field().dims().0;
         let mut g = ShootingGradient {
@@ -381,6 +389,34 @@ impl<L, M, S, F: ModelField<Model = L>> MultipleShooting<L, M, S, F> {
                 expected: dim,
                 found: s.len(),
             });
+        }
+        if let Some(k) = starts.iter().position(|s| s.iter().any(|x| !x.is_finite())) {
+            return Err(Error::NonFinite {
+                what: format!("starts[{k}]"),
+                index: k,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Parameters of the network's length, all finite: a wrong `p` is the caller's error, not a
+    /// failure of every window.
+    fn check_params(&self, p: &[f64]) -> Result<(), ShootingError> {
+        let np = self.node.core().field().dims().1;
+        if p.len() != np {
+            return Err(ShootingError::Length {
+                what: "p (the network's parameters)".into(),
+                expected: np,
+                found: p.len(),
+            });
+        }
+        if let Some(i) = p.iter().position(|x| !x.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "p".into(),
+                index: i,
+            }
+            .into());
         }
         Ok(())
     }

@@ -83,6 +83,14 @@ pub enum CddeError {
     /// The loss is NaN or infinite.
     #[error("the loss is {0}; a finite loss is needed for a gradient")]
     NonFiniteLoss(f64),
+    /// The loss returned a NaN or infinite cotangent.
+    #[error("the loss's cotangent of saved state {save} is not finite at component {index}; a finite gradient of the loss is needed")]
+    NonFiniteCotangent {
+        /// Which saved state.
+        save: usize,
+        /// The first bad component.
+        index: usize,
+    },
     /// The delay equation could not be set up or solved.
     #[error(transparent)]
     Dde(#[from] DdeError<Vec<f64>>),
@@ -675,6 +683,7 @@ impl<L: Layer + Clone, M: Clone, R: Real> NeuralCdde<L, M, R> {
         if !value.is_finite() {
             return Err(CddeError::NonFiniteLoss(value));
         }
+        check_cotangents(&ubar)?;
         let g = adjoint
             .backward(&prob, &self.alg, &tape, &ubar)
             .map_err(fail)?;
@@ -755,6 +764,7 @@ impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
         if !value.is_finite() {
             return Err(CddeError::NonFiniteLoss(value));
         }
+        check_cotangents(&ubar)?;
         let g = match &tape {
             None => prob.gradient(&self.alg, &self.opts, &ubar)?,
             Some(tape) => adjoint.backward(&prob, &self.alg, tape, &ubar)?,
@@ -767,4 +777,15 @@ impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
             backward: g.stats,
         })
     }
+}
+
+/// Every cotangent the loss returned is finite (their count and lengths are checked by the
+/// solvers' pullbacks).
+fn check_cotangents<R: Real>(ubar: &[Vec<R>]) -> Result<(), CddeError> {
+    for (save, b) in ubar.iter().enumerate() {
+        if let Some(index) = b.iter().position(|x| !x.is_finite()) {
+            return Err(CddeError::NonFiniteCotangent { save, index });
+        }
+    }
+    Ok(())
 }

@@ -727,5 +727,14 @@ fn checked_loss(
         }
         .into());
     }
+    for (k, b) in ubar.iter().enumerate() {
+        if let Some(index) = b.iter().position(|x| !x.is_finite()) {
+            return Err(Error::NonFinite {
+                what: format!("the loss's cotangent of saved state {k}"),
+                index,
+            }
+            .into());
+        }
+    }
     Ok((value, ubar))
 }

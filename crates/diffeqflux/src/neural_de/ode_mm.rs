@@ -165,6 +165,12 @@ impl<L: Layer + Clone, C: Constraints + Clone, M> NeuralOdeMm<L, C, M> {
                 ),
             });
         }
+        if let Some(i) = mass_matrix.as_slice().iter().position(|x| !x.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "mass_matrix (column-major)".into(),
+                index: i,
+            });
+        }
         let nd = model.out_dim();
         if nd + constraints.len() != n {
             return Err(Error::InvalidOption {

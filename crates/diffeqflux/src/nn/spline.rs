@@ -74,6 +74,13 @@ impl SplineLayer {
                  grid with min < max (got dim {dim}, {len} points on ({lo}, {hi}))"
             )));
         }
+        let step = (hi - lo) / (len - 1) as f64;
+        if !(step.is_finite() && step > 0.0 && (1.0 / step).is_finite()) {
+            return Err(LayerError::Invalid(format!(
+                "the grid ({lo}, {hi}) with {len} points has spacing {step}; give a grid whose \
+                 spacing and its reciprocal are finite and positive"
+            )));
+        }
         let coef = match kind {
             SplineKind::Linear => Vec::new(),
             SplineKind::Quadratic => quadratic_slopes(len),
@@ -82,7 +89,7 @@ impl SplineLayer {
         Ok(SplineLayer {
             dim,
             grid_min: lo,
-            step: (hi - lo) / (len - 1) as f64,
+            step,
             len,
             kind,
             coef,

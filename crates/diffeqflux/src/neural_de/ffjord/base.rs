@@ -82,6 +82,12 @@ impl DiagonalNormal {
                 got: z.len(),
             });
         }
+        if let Some(index) = z.iter().position(|x| !x.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "point of the base distribution".into(),
+                index,
+            });
+        }
         Ok(self.log_pdf_unchecked(z))
     }
 
