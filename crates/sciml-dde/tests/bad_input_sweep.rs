@@ -3,7 +3,7 @@
 #![allow(clippy::ptr_arg)]
 
 use sciml_dde::{
-    solve_ensemble, DdeError, DdeFn, DdeProblem, History, InitialHistory, MethodOfSteps,
+    solve_dde_ensemble, DdeError, DdeFn, DdeProblem, History, InitialHistory, MethodOfSteps,
 };
 use sciml_ode::{SaveAt, SolveOptions, Tsit5};
 
@@ -150,7 +150,7 @@ fn bad_step_options_are_refused() {
 
 #[test]
 fn an_empty_ensemble_is_empty() {
-    let sols = solve_ensemble(
+    let sols = solve_dde_ensemble(
         0,
         |_i| Ok(prob(one())),
         MethodOfSteps::new(Tsit5),
