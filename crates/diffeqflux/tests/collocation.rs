@@ -94,7 +94,10 @@ fn smoothing_reproduces_slow_decay_data_with_every_kernel() {
             c.du.iter()
                 .zip(&t)
                 .map(|(d, &s)| (d[0] + 0.001 * exact(s)).abs())
-                .fold(0.0, f64::max);
+                .fold(
+                    0.0,
+                    |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+                );
         assert!(derr < 1e-6, "{k:?}: max |u' error| = {derr:e}");
     }
 }
@@ -123,7 +126,10 @@ fn max_derivative_error(t: &[f64], kernel: Kernel, bandwidth: Option<f64>) -> f6
     c.du.iter()
         .zip(t)
         .map(|(d, &s)| (d[0] - s.cos()).abs().max((d[1] - 2.0).abs()))
-        .fold(0.0, f64::max)
+        .fold(
+            0.0,
+            |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+        )
 }
 
 /// With the default bandwidth h ∝ n^(−2/7) (up to a log), the local quadratic's derivative
@@ -262,6 +268,9 @@ fn collocation_training_recovers_a_linear_vector_field() {
         .iter()
         .zip(a)
         .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max);
+        .fold(
+            0.0,
+            |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+        );
     assert!(err < 0.02, "learned {p:?}, error {err}");
 }

@@ -261,13 +261,19 @@ fn discrete_adjoint_matches_central_differences() -> Result<(), Box<dyn std::err
             g.dp.iter()
                 .zip(&fd_p)
                 .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
+                .fold(
+                    0.0,
+                    |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+                );
         let err_x =
             g.dx.as_ref()
                 .iter()
                 .zip(&fd_x)
                 .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
+                .fold(
+                    0.0,
+                    |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+                );
         eprintln!("{trace:?}, {weights:?}: |dp − FD| = {err_p:.1e}, |dx − FD| = {err_x:.1e}");
         assert!(
             err_p < 1e-5 && err_x < 1e-5,
@@ -330,7 +336,10 @@ fn discrete_adjoint_equals_dual_numbers_through_the_solver(
             .zip(&gf.dp)
             .chain(ga.du0.iter().zip(&gf.du0))
             .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f64::max);
+            .fold(
+                0.0,
+                |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+            );
         eprintln!("{trace:?}: |adjoint − dual| = {worst:.1e} (scale {scale:.2})");
         for (a, b) in ga.dp.iter().zip(&gf.dp).chain(ga.du0.iter().zip(&gf.du0)) {
             assert!(
@@ -363,7 +372,10 @@ fn interpolating_adjoint_agrees_with_the_discrete_adjoint() -> Result<(), Box<dy
         .zip(&gi.dp)
         .chain(gd.dx.as_ref().iter().zip(gi.dx.as_ref()))
         .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max);
+        .fold(
+            0.0,
+            |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+        );
     eprintln!("|discrete − interpolating| = {worst:.1e}");
     for (a, b) in gd
         .dp
@@ -762,13 +774,19 @@ fn flow_trains_in_f32_as_in_f64() -> Result<(), Box<dyn std::error::Error>> {
             g.dp.iter()
                 .zip(&g32.dp)
                 .map(|(a, b)| (a - *b as f64).abs())
-                .fold(0.0, f64::max);
+                .fold(
+                    0.0,
+                    |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+                );
         let err_x =
             g.dx.as_ref()
                 .iter()
                 .zip(g32.dx.as_ref())
                 .map(|(a, b)| (a - *b as f64).abs())
-                .fold(0.0, f64::max);
+                .fold(
+                    0.0,
+                    |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+                );
         let err_l = (g.loss - g32.loss).abs() / g.loss.abs();
         eprintln!(
             "{trace:?}, {weights:?}: loss rel {err_l:.1e}, |dp| rel {:.1e}, |dx| {err_x:.1e}",

@@ -144,7 +144,10 @@ fn err(a: &[f64], b: &[f64]) -> f64 {
     a.iter()
         .zip(b)
         .map(|(u, v)| (u - v).abs() / v.abs().max(1.0))
-        .fold(0.0, f64::max)
+        .fold(
+            0.0,
+            |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+        )
 }
 
 /// Checks one layer against dual numbers and differences and prints the largest errors.

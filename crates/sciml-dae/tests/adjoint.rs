@@ -165,11 +165,17 @@ fn dot(w: &[Vec<f64>], u: &[Vec<f64>]) -> f64 {
 
 /// `max_i |a_i − b_i| / max_i |b_i|`.
 fn rel_diff(a: &[f64], b: &[f64]) -> f64 {
-    let scale = b.iter().map(|x| x.abs()).fold(0.0, f64::max);
+    let scale = b.iter().map(|x| x.abs()).fold(
+        0.0,
+        |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+    );
     a.iter()
         .zip(b)
         .map(|(x, y)| (x - y).abs() / scale)
-        .fold(0.0, f64::max)
+        .fold(
+            0.0,
+            |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+        )
 }
 
 fn nonlinear() -> Case<Nonlinear> {

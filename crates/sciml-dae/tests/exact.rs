@@ -56,7 +56,10 @@ fn max_error(sol: &sciml_core::Solution<Vec<f64>>, exact: impl Fn(f64) -> [f64; 
             let ex = exact(t);
             (u[0] - ex[0]).abs().max((u[1] - ex[1]).abs())
         })
-        .fold(0.0, f64::max)
+        .fold(
+            0.0,
+            |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+        )
 }
 
 #[test]

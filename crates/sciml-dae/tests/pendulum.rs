@@ -46,7 +46,10 @@ fn drift(tol: f64) -> (f64, [f64; 2]) {
         .u
         .iter()
         .map(|w| (w[0] * w[0] + w[1] * w[1] - 1.0).abs())
-        .fold(0.0, f64::max);
+        .fold(
+            0.0,
+            |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+        );
     let end = sol.u.last().expect("end");
     println!(
         "tol {tol:e}: drift {drift:e}, end ({}, {}), {} steps",

@@ -66,12 +66,19 @@ fn forward(method: DaeBdf, opts: &SolveOptions<f64>) -> Vec<[f64; 2]> {
 }
 
 fn max_rel_diff(a: &[[f64; 2]], b: &[[f64; 2]]) -> f64 {
-    let scale = b.iter().flatten().map(|x| x.abs()).fold(0.0, f64::max);
+    let scale =
+        b.iter().flatten().map(|x| x.abs()).fold(
+            0.0,
+            |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+        );
     a.iter()
         .flatten()
         .zip(b.iter().flatten())
         .map(|(x, y)| (x - y).abs() / scale)
-        .fold(0.0, f64::max)
+        .fold(
+            0.0,
+            |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+        )
 }
 
 #[test]

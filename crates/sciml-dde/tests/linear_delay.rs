@@ -28,7 +28,10 @@ where
     let err = sol
         .iter()
         .map(|(t, u)| ((u[0] - exact.at(t)) / exact.at(t)).abs())
-        .fold(0.0, f64::max);
+        .fold(
+            0.0,
+            |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+        );
     (err, sol.stats.accepted)
 }
 

@@ -51,11 +51,18 @@ where
     let sol = prob
         .solve(MethodOfSteps::new(method), &opts)
         .expect("solves");
-    let longest = sol.t.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    let longest =
+        sol.t.windows(2).map(|w| w[1] - w[0]).fold(
+            0.0,
+            |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+        );
     let err = sol
         .iter()
         .map(|(t, u)| ((u[0] - (-t).exp()) / (-t).exp()).abs())
-        .fold(0.0, f64::max);
+        .fold(
+            0.0,
+            |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+        );
     let fp = prob.fixed_point_stats();
     eprintln!(
         "{name}: {} steps, longest {longest:.3}, max rel error {err:.2e}, {fp:?}",
@@ -157,11 +164,18 @@ fn rodas5p_steps_longer_than_the_lag_converge_too() {
     let sol = prob
         .solve(MethodOfSteps::new(<Rodas5P>::new()), &opts)
         .expect("solves");
-    let longest = sol.t.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    let longest =
+        sol.t.windows(2).map(|w| w[1] - w[0]).fold(
+            0.0,
+            |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+        );
     let err = sol
         .iter()
         .map(|(t, u)| ((u[0] - (-t).exp()) / (-t).exp()).abs())
-        .fold(0.0, f64::max);
+        .fold(
+            0.0,
+            |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+        );
     assert!(longest > 2.0 * TAU, "the steps stayed short ({longest})");
     assert!(prob.fixed_point_stats().iterated_steps > 0);
     assert!(err < 1e-6, "max relative error {err:e}");

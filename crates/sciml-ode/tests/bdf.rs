@@ -11,7 +11,10 @@ fn max_rel(u: &[f64], r: &[f64]) -> f64 {
     u.iter()
         .zip(r)
         .map(|(a, b)| (a - b).abs() / b.abs())
-        .fold(0.0, f64::max)
+        .fold(
+            0.0,
+            |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+        )
 }
 
 fn robertson_at<M: OdeMethod<ForwardAd<Robertson>>>(
@@ -172,7 +175,10 @@ fn dense_output_between_steps() {
         .iter()
         .zip(&sol.u)
         .map(|(t, u)| (u[0] - exact(*t)[0]).abs().max((u[1] - exact(*t)[1]).abs()))
-        .fold(0.0, f64::max);
+        .fold(
+            0.0,
+            |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+        );
     let mut dense_err: f64 = 0.0;
     for w in sol.t.windows(2).skip(20) {
         for frac in [0.13, 0.5, 0.77] {

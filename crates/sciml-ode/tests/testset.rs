@@ -14,7 +14,10 @@ fn rel_err(got: &[f64], want: &[f64]) -> f64 {
     got.iter()
         .zip(want)
         .map(|(g, w)| (g - w).abs() / w.abs())
-        .fold(0.0, f64::max)
+        .fold(
+            0.0,
+            |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+        )
 }
 
 /// Solves `prob` on `[t0, t1]` with `m` at `(rtol, atol)`; returns the end state and the stats.

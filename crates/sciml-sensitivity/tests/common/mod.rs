@@ -12,7 +12,10 @@ pub fn max_rel(a: &[f64], b: &[f64]) -> f64 {
     a.iter()
         .zip(b)
         .map(|(x, y)| (x - y).abs() / y.abs().max(1e-8))
-        .fold(0.0, f64::max)
+        .fold(
+            0.0,
+            |m: f64, v: f64| if v > m || v.is_nan() { v } else { m },
+        )
 }
 
 /// `(∂L/∂u0, ∂L/∂p)` concatenated, and the backward statistics, for sensitivity method `s` and
