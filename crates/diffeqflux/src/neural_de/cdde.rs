@@ -291,19 +291,18 @@ impl<L: Layer, S: Scalar> DdeFunction for CddeField<L, S> {
             batch: self.batch,
             p,
         };
-        if let Some(Ok(mut memo)) = self.passes.as_ref().map(|m| m.lock()) {
-            if memo.enabled() {
+        match self.passes.as_ref().map(|m| m.lock()) {
+            Some(Ok(mut memo)) if memo.enabled() => {
                 // The same pass, recorded for a VJP at this point.
-                memo.check_params(p);
-                let mut e = memo.take(t, &self.x);
-                let (y, tape) = e.record.split_at_mut(du.len());
-                self.model.forward_tape(inp, y, tape, &mut self.ws);
-                du.copy_from_slice(y);
-                memo.keep(e);
-                return;
+                let (model, ws) = (&self.model, &mut self.ws);
+                memo.record(t, &self.x, p, |rec| {
+                    let (y, tape) = rec.split_at_mut(du.len());
+                    model.forward_tape(inp, y, tape, ws);
+                    du.copy_from_slice(y);
+                });
             }
+            _ => self.model.forward(inp, du, &mut self.ws),
         }
-        self.model.forward(inp, du, &mut self.ws);
     }
 }
 
@@ -342,21 +341,19 @@ impl<L: Layer + Clone, R: Real> DdeVjp<R> for CddeField<L, R> {
             batch: self.batch,
             p: a.p,
         };
-        let mut kept = false;
-        if let Some(Ok(mut memo)) = self.passes.as_ref().map(|m| m.lock()) {
-            if let Some(rec) = memo.find(a.t, &self.x, a.p) {
+        let mut memo = self.passes.as_ref().and_then(|m| m.lock().ok());
+        match memo.as_mut().and_then(|m| m.find(a.t, &self.x, a.p)) {
+            Some(rec) => {
                 let (y, saved) = rec.split_at(a.v.len());
                 let tape = LayerTape { y, saved };
                 let (xbar, ws) = (&mut self.xbar, &mut self.ws);
                 self.model.backward(inp, tape, a.v, xbar, b.pbar, ws);
-                kept = true;
             }
-            memo.hits += usize::from(kept);
+            None => self
+                .model
+                .vjp(inp, a.v, &mut self.xbar, b.pbar, &mut self.ws),
         }
-        if !kept {
-            self.model
-                .vjp(inp, a.v, &mut self.xbar, b.pbar, &mut self.ws);
-        }
+        drop(memo);
         let (n, width) = (self.n, self.n * (1 + self.lags.len()));
         for (s, col) in self.xbar.chunks_exact(width).enumerate() {
             for (x, y) in b.ubar[s * n..(s + 1) * n].iter_mut().zip(&col[..n]) {
@@ -577,6 +574,15 @@ impl<L: Layer + Clone, M: Clone, R: Real> NeuralCdde<L, M, R> {
         self.memory = bytes;
         self
     }
+    /// The field for `batch` samples, keeping its forward passes for a discrete adjoint when
+    /// `keep_passes`.
+    fn field_for(&self, batch: usize, keep_passes: bool) -> CddeField<L, R> {
+        let mut field = CddeField::build(&self.field.model, &self.field.lags, batch);
+        if keep_passes {
+            field.passes = self.kept_passes(batch);
+        }
+        field
+    }
     /// The memo of forward passes for a discrete adjoint over `batch` samples, emptied (none
     /// when [`NeuralCdde::forward_memory`] is 0).
     fn kept_passes(&self, batch: usize) -> Option<Arc<Mutex<PassMemo<R>>>> {
@@ -597,7 +603,7 @@ impl<L: Layer + Clone, M: Clone, R: Real> NeuralCdde<L, M, R> {
     /// How many VJPs of the latest discrete-adjoint gradient read a kept
     /// forward pass ([`NeuralCdde::forward_memory`]).
     pub fn forward_reuses(&self) -> usize {
-        self.passes.lock().map_or(0, |m| m.hits)
+        self.passes.lock().map_or(0, |m| m.hits())
     }
     /// The sensitivity [`NeuralCdde::loss_and_gradient`] uses.
     pub fn sensitivity(&self) -> CddeSensitivity {
@@ -663,11 +669,8 @@ impl<L: Layer + Clone, M: Clone, R: Real> NeuralCdde<L, M, R> {
             n,
         };
         let fail = |e: DdeError<Vec<R>>| CddeError::DdeInScalar(e.to_string());
-        let batch = u0.len() / n;
-        let mut field = CddeField::<L, R>::build(&self.field.model, &self.field.lags, batch);
-        field.passes = self.kept_passes(batch);
         let prob = DdeRealProblem::new(
-            field,
+            self.field_for(u0.len() / n, true),
             u0.to_vec(),
             p.to_vec(),
             history,
@@ -710,13 +713,8 @@ impl<L: Layer + Clone, M: Clone> NeuralCdde<L, M> {
             history: self.history.clone(),
             n,
         };
-        let batch = u0.len() / n;
-        let mut field = CddeField::build(&self.field.model, &self.field.lags, batch);
-        if keep_passes {
-            field.passes = self.kept_passes(batch);
-        }
         Ok(DdeForwardDiff::new(
-            field,
+            self.field_for(u0.len() / n, keep_passes),
             u0.to_vec(),
             p.to_vec(),
             history,

@@ -27,16 +27,16 @@ pub(crate) struct PassMemo<S: Scalar> {
     entries: VecDeque<Entry<S>>,
     /// Buffers of dropped entries, for reuse.
     spare: Vec<Entry<S>>,
-    /// Lookups that found a pass.
-    pub(crate) hits: usize,
+    /// Lookups that found a pass since the last [`PassMemo::forget`].
+    hits: usize,
 }
 
 /// One kept forward pass.
-pub(crate) struct Entry<S: Scalar> {
+struct Entry<S: Scalar> {
     t: S::Re,
     key: Vec<S>,
     /// What the pass recorded ([`PassMemo::new`]'s `len` scalars).
-    pub(crate) record: Vec<S>,
+    record: Vec<S>,
 }
 
 impl<S: Scalar> PassMemo<S> {
@@ -61,6 +61,11 @@ impl<S: Scalar> PassMemo<S> {
         (self.cap, self.len, self.key_len) == (cap, len, key_len)
     }
 
+    /// Lookups that found a pass since the last [`PassMemo::forget`].
+    pub(crate) fn hits(&self) -> usize {
+        self.hits
+    }
+
     /// Whether it keeps any pass.
     pub(crate) fn enabled(&self) -> bool {
         self.cap > 0
@@ -81,9 +86,18 @@ impl<S: Scalar> PassMemo<S> {
         }
     }
 
-    /// A buffer for a new pass at `(t, key)`: a spare one, the oldest, or a new one. Hand it
-    /// back with [`PassMemo::keep`] once its record is written.
-    pub(crate) fn take(&mut self, t: S::Re, key: &[S]) -> Entry<S> {
+    /// Runs `pass` on the record of a new entry at `(t, key)` under `p` and keeps it (forgetting
+    /// every pass of other parameters first). The record's buffer is a spare one, the oldest
+    /// entry's, or a new one.
+    pub(crate) fn record(&mut self, t: S::Re, key: &[S], p: &[S], pass: impl FnOnce(&mut [S])) {
+        self.check_params(p);
+        let mut e = self.take(t, key);
+        pass(&mut e.record);
+        self.entries.push_back(e);
+    }
+
+    /// A buffer for a new entry at `(t, key)`.
+    fn take(&mut self, t: S::Re, key: &[S]) -> Entry<S> {
         let reused = match self.spare.pop() {
             Some(e) => Some(e),
             None if self.entries.len() >= self.cap => self.entries.pop_front(),
@@ -100,13 +114,9 @@ impl<S: Scalar> PassMemo<S> {
         e
     }
 
-    /// Keeps a pass taken with [`PassMemo::take`].
-    pub(crate) fn keep(&mut self, e: Entry<S>) {
-        self.entries.push_back(e);
-    }
-
-    /// The record of the pass at `(t, key, p)`, if kept (the newest first).
-    pub(crate) fn find(&self, t: S::Re, key: &[S], p: &[S]) -> Option<&[S]> {
+    /// The record of the pass at `(t, key, p)`, if kept (the newest first), counted in
+    /// [`PassMemo::hits`].
+    pub(crate) fn find(&mut self, t: S::Re, key: &[S], p: &[S]) -> Option<&[S]> {
         if self.cap == 0 || self.p.as_slice() != p {
             return None;
         }
@@ -115,6 +125,7 @@ impl<S: Scalar> PassMemo<S> {
             .iter()
             .rev()
             .find(|e| e.t == t && e.key == key)?;
+        self.hits += 1;
         Some(&e.record)
     }
 }
@@ -145,13 +156,14 @@ mod tests {
         assert!(m.enabled());
         m.check_params(&[1.0]);
         for k in 0..4 {
-            let mut e = m.take(k as f64, &[10.0 * k as f64]);
-            e.record.copy_from_slice(&[k as f64, -(k as f64)]);
-            m.keep(e);
+            m.record(k as f64, &[10.0 * k as f64], &[1.0], |r| {
+                r.copy_from_slice(&[k as f64, -(k as f64)])
+            });
         }
         // The oldest (k = 0) made way.
         assert!(m.find(0.0, &[0.0], &[1.0]).is_none());
         assert_eq!(m.find(3.0, &[30.0], &[1.0]), Some(&[3.0, -3.0][..]));
+        assert_eq!(m.hits(), 1);
         assert!(m.find(3.0, &[31.0], &[1.0]).is_none());
         assert!(m.find(2.5, &[20.0], &[1.0]).is_none());
         assert!(m.find(2.0, &[20.0], &[2.0]).is_none());

@@ -18,7 +18,7 @@ use super::{NeuralDe, NeuralSdeSystem};
 use crate::nn::Layer;
 use sciml_core::{Error, Real, Solution};
 use sciml_sde::{solve, ItoCorrection, Method, SdeError, SdeOptions, SdeProblem};
-use sciml_sensitivity::sde::{discrete_adjoint, ContinuousSdeAdjoint, SdeAdjoint};
+use sciml_sensitivity::sde::{ContinuousSdeAdjoint, SdeAdjoint};
 use sciml_sensitivity::{BacksolveAdjoint, DiscreteAdjoint, InterpolatingAdjoint};
 use std::marker::PhantomData;
 
@@ -101,7 +101,6 @@ impl SdePullback for DiscreteAdjoint {
         F: ItoCorrection<R> + Clone,
         L: FnOnce(&[R], &[Vec<R>]) -> (R, Vec<Vec<R>>),
     {
-        is_ito(method)?;
         self.sde_gradient(prob, method, opts, loss)
     }
 }
@@ -137,7 +136,9 @@ impl SdePullback for SdeSensitivity {
     {
         is_ito(method)?;
         match self {
-            SdeSensitivity::Discrete => discrete_adjoint(prob, method, opts, loss),
+            SdeSensitivity::Discrete => {
+                DiscreteAdjoint::default().pullback(prob, method, opts, loss)
+            }
             SdeSensitivity::Backsolve => BacksolveAdjoint.pullback(prob, method, opts, loss),
             SdeSensitivity::Interpolating(a) => a.pullback(prob, method, opts, loss),
         }

@@ -275,7 +275,7 @@ impl<L: Layer, V: SliceState> FfjordField<L, V> {
 
     /// How many VJPs read a kept forward pass ([`FfjordField::forward_memory`]).
     pub fn forward_reuses(&self) -> usize {
-        self.parts.iter().map(|s| s.memo.hits).sum()
+        self.parts.iter().map(|s| s.memo.hits()).sum()
     }
 
     /// The bytes the kept forward passes may take ([`FfjordField::forward_memory`]).
@@ -522,19 +522,11 @@ fn rhs_part<L: Layer, S: Scalar>(
     sh.load_tangents(probes, &mut s.xdot);
     if s.memo.enabled() {
         // The same pass, recorded for a VJP at this point.
-        s.memo.check_params(p);
-        let mut e = s.memo.take(t, u);
         let inp = Input { x: &s.x, batch, p };
-        model.jvp_dirs_tape(
-            inp,
-            nd,
-            &s.xdot,
-            &mut s.y,
-            &mut s.ydot,
-            &mut e.record,
-            &mut s.ws,
-        );
-        s.memo.keep(e);
+        let (y, ydot, ws) = (&mut s.y, &mut s.ydot, &mut s.ws);
+        s.memo.record(t, u, p, |tape| {
+            model.jvp_dirs_tape(inp, nd, &s.xdot, y, ydot, tape, ws)
+        });
     } else {
         jvp_all(model, (batch, p), nd, s);
     }
@@ -701,16 +693,13 @@ fn vjp_part<L: Layer, S: Scalar>(
     let inp = Input { x: &s.x, batch, p };
     let yb = (&s.ybar[..], &s.ybar_dot[..]);
     let (xb, xbd, pbd) = (&mut s.xbar, &mut s.xbar_dot, &mut s.pbar_dot);
-    let kept = s.memo.find(t, u, p);
-    let hit = kept.is_some();
-    if let Some(tape) = kept {
+    if let Some(tape) = s.memo.find(t, u, p) {
         model.vjp_tangent_dirs_from_tape(inp, nd, &s.xdot, tape, yb, xb, xbd, pbd, &mut s.ws);
     } else if nd == 1 {
         model.vjp_tangent(inp, &s.xdot, None, yb.0, yb.1, xb, xbd, pbd, &mut s.ws);
     } else {
         model.vjp_tangent_dirs(inp, nd, &s.xdot, None, yb, xb, xbd, pbd, &mut s.ws);
     }
-    s.memo.hits += usize::from(hit);
     for b in 0..batch {
         for k in 0..n {
             gu[b * m + k] += s.xbar_dot[b * nin + k];
