@@ -85,7 +85,7 @@ pub fn squared_error(data: &[Vec<f64>], pred: &[Vec<f64>]) -> (f64, Vec<Vec<f64>
 #[non_exhaustive]
 pub enum ShootingError {
     /// A group size out of `2..=n`.
-    #[error("group size {group_size} does not fit {n} samples: a group holds 2 to n samples (so n must be at least 2)")]
+    #[error("group size {group_size} does not fit {n} samples: choose one between 2 and {n}")]
     GroupSize {
         /// The group size given.
         group_size: usize,
