@@ -14,7 +14,8 @@
 //! every thread (`Ffjord::batch_parts`).
 //!
 //! `cargo run --release -p diffeqflux --example bench_w5_ffjord` (`W5_ITERS`, default 10;
-//! `W5_ONLY=f32` or `W5_ONLY=f64` runs the rows of one scalar type; `W5_MEM=bytes` sets
+//! `W5_ONLY=f32` or `W5_ONLY=f64` runs the rows of one scalar type, `W5_TRACE=exact` or
+//! `W5_TRACE=hutchinson` those of one trace; `W5_MEM=bytes` sets
 //! `Ffjord::forward_memory`, default 64 MiB, `W5_MEM=0` repeats the forward passes in the reverse
 //! sweep as before it existed).
 
@@ -157,20 +158,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("hutchinson", Trace::Hutchinson(ProbeKind::Gaussian)),
     ];
     let only = std::env::var("W5_ONLY").unwrap_or_default();
+    let trace_only = std::env::var("W5_TRACE").unwrap_or_default();
+    let traces: Vec<_> = traces
+        .into_iter()
+        .filter(|(name, _)| trace_only.is_empty() || *name == trace_only)
+        .collect();
     if only != "f64" {
-        for (name, trace) in traces {
+        for &(name, trace) in &traces {
             run::<f32>(&net, name, trace, iters, 1)?;
         }
     }
     if only != "f32" {
-        for (name, trace) in traces {
+        for &(name, trace) in &traces {
             run::<f64>(&net, name, trace, iters, 1)?;
         }
     }
     // With the `rayon` feature: the same in f32 with the batch split over every thread.
     #[cfg(feature = "rayon")]
     if rayon::current_num_threads() > 1 {
-        for (name, trace) in traces {
+        for &(name, trace) in &traces {
             run::<f32>(&net, name, trace, iters, rayon::current_num_threads())?;
         }
     }

@@ -193,3 +193,76 @@ fn chains_directions_at_once_equal_one_call_each() -> Result<(), Box<dyn std::er
     check(&mixed, "Scale-Dense-Activation-Dense");
     Ok(())
 }
+
+/// `vjp_tangent_dirs_from_tape` with an empty `xbar` (the caller needs no input cotangents):
+/// `xbar_dot` and `pbar_dot` bitwise those of the call that fills `xbar`, whether the first
+/// layer skips them (`Dense`), computes them into scratch (`Scale`), or the layer keeps no tape
+/// (a bare `ActivationLayer` on the trait's default).
+fn check_empty_xbar<L: Layer>(layer: &L, what: &str) {
+    for (batch, ndir, seed) in [(1, 2, 5), (9, 2, 6), (4, 1, 7)] {
+        let mut rng = Xoshiro256pp::new(seed);
+        let (ni, no) = (layer.in_dim() * batch, layer.out_dim() * batch);
+        let p: Vec<f64> = layer
+            .initial_params(&mut rng)
+            .iter()
+            .map(|v| v + 0.3 * rng.normal())
+            .collect();
+        let x = normals::<f64>(&mut rng, ni);
+        let xdot = normals::<f64>(&mut rng, ni * ndir);
+        let ybar = normals::<f64>(&mut rng, no * ndir);
+        let ybar_dot = normals::<f64>(&mut rng, no);
+        let inp = Input {
+            x: &x,
+            batch,
+            p: &p,
+        };
+        let mut ws = vec![f64::NAN; layer.dirs_workspace_len(batch, ndir)];
+        let mut tape = vec![f64::NAN; layer.dirs_tape_len(batch, ndir)];
+        let (mut y, mut yd) = (vec![0.0; no], vec![0.0; no * ndir]);
+        layer.jvp_dirs_tape(inp, ndir, &xdot, &mut y, &mut yd, &mut tape, &mut ws);
+        let mut grads = |want_xbar: bool| {
+            let mut xb = vec![f64::NAN; if want_xbar { ni * ndir } else { 0 }];
+            let (mut xbd, mut pbd) = (vec![f64::NAN; ni], vec![0.5; layer.nparams()]);
+            let yb = (&ybar[..], &ybar_dot[..]);
+            layer.vjp_tangent_dirs_from_tape(
+                inp, ndir, &xdot, &tape, yb, &mut xb, &mut xbd, &mut pbd, &mut ws,
+            );
+            (xbd, pbd)
+        };
+        let (full, skipped) = (grads(true), grads(false));
+        assert!(full.0.iter().all(|v| v.is_finite()), "{what}: NaN");
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(&full.0),
+            bits(&skipped.0),
+            "{what}: xbar_dot ({batch}, {ndir})"
+        );
+        assert_eq!(
+            bits(&full.1),
+            bits(&skipped.1),
+            "{what}: pbar_dot ({batch}, {ndir})"
+        );
+    }
+}
+
+#[test]
+fn an_empty_xbar_skips_the_input_cotangents_and_changes_nothing_else(
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mlp = Chain::new((
+        Dense::new(3, 16, Activation::Tanh),
+        Dense::new(16, 16, Activation::Tanh),
+        Dense::new(16, 2, Activation::Identity),
+    ))?;
+    check_empty_xbar(&mlp, "MLP 3-16-16-2");
+    let scaled = Chain::new((
+        Scale::new(3, Activation::Identity),
+        Dense::new(3, 8, Activation::Tanh),
+    ))?;
+    check_empty_xbar(&scaled, "Scale-Dense");
+    check_empty_xbar(
+        &ActivationLayer::new(3, Activation::Swish),
+        "ActivationLayer",
+    );
+    check_empty_xbar(&Dense::new(3, 9, Activation::Tanh), "Dense");
+    Ok(())
+}

@@ -256,8 +256,14 @@ fn tanh_lanes_f32(x: [f32; TANH_LANES_F32]) -> [f32; TANH_LANES_F32] {
         // an ulp of the rounded value; the quotient form above is kept near 0.
         let p = (1.0 + eb) + od;
         let q = (1.0 + eb) - od;
-        let near_one = 1.0 - (2.0 * s * p) / (q + s * p);
-        let v = if kf <= -2.0 { near_one } else { num / den };
+        // One division for both forms: the operands are chosen first, then divided (a divide
+        // per form cost two thirds of the loop). The bit select keeps the compiler from turning
+        // it back into a select of two quotients.
+        let near = kf <= -2.0;
+        let mask = 0_u32.wrapping_sub(u32::from(near));
+        let pick = |a: f32, b: f32| f32::from_bits((a.to_bits() & mask) | (b.to_bits() & !mask));
+        let quot = pick(2.0 * s * p, num) / pick(q + s * p, den);
+        let v = if near { 1.0 - quot } else { quot };
         *o = f32::from_bits(v.to_bits() | (xi.to_bits() & (1_u32 << 31)));
     }
     out

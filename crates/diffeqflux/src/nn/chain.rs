@@ -74,6 +74,8 @@ pub(crate) struct Info {
     pub(crate) tape: usize,
     /// Scratch of [`Layer::vjp_tangent`].
     pub(crate) tws: usize,
+    /// [`Layer::accepts_empty_xbar`].
+    pub(crate) empty_xbar: bool,
 }
 
 pub(crate) struct InfoV(pub(crate) usize);
@@ -88,6 +90,7 @@ impl LayerVisitor for InfoV {
             ws: l.workspace_len(self.0),
             tape: l.tape_len(self.0),
             tws: l.tangent_workspace_len(self.0),
+            empty_xbar: l.accepts_empty_xbar(),
         }
     }
 }
@@ -433,6 +436,7 @@ impl<T: LayerTuple> Chain<T> {
         let (mut gdb, inner) = rest.split_at_mut(mid);
         let mut off = self.mid_total(b) + self.out_dim() * b;
         let mut pend = self.nparams();
+        let mut scratch = Vec::new();
         for k in (0..T::LEN).rev() {
             let li = info(&self.layers, k, b);
             let (ni, no) = (li.in_dim * b, li.out_dim * b);
@@ -451,7 +455,13 @@ impl<T: LayerTuple> Chain<T> {
                 (&ga[..no * ndir], &gda[..no])
             };
             let (xb, xbd): (&mut [S], &mut [S]) = if k == 0 {
-                (&mut *xbar, &mut *xbar_dot)
+                if xbar.is_empty() && !li.empty_xbar {
+                    // The first layer cannot skip the input cotangents: into scratch.
+                    scratch.resize(ni * ndir, S::zero());
+                    (&mut scratch[..], &mut *xbar_dot)
+                } else {
+                    (&mut *xbar, &mut *xbar_dot)
+                }
             } else {
                 (&mut gb[..ni * ndir], &mut gdb[..ni])
             };

@@ -388,8 +388,13 @@ impl Layer for Dense {
         if self.bias {
             colsum_acc(zbar_dot, self.out_dim, pb);
         }
-        self.linear_tr(w, zbar, &mut xbar[..nin], wt);
+        if !xbar.is_empty() {
+            self.linear_tr(w, zbar, &mut xbar[..nin], wt);
+        }
         self.linear_tr(w, zbar_dot, &mut xbar_dot[..nin], wt);
+    }
+    fn accepts_empty_xbar(&self) -> bool {
+        true
     }
     fn dirs_workspace_len(&self, batch: usize, ndir: usize) -> usize {
         let (n, nw) = (self.out_dim * batch, self.out_dim * batch * ndir);
@@ -504,7 +509,9 @@ impl Layer for Dense {
         if self.bias {
             colsum_acc(zbar_dot, self.out_dim, pb);
         }
-        self.linear_tr_as(b, w, zbar, &mut xbar[..niw], wt);
+        if !xbar.is_empty() {
+            self.linear_tr_as(b, w, zbar, &mut xbar[..niw], wt);
+        }
         self.linear_tr_as(b, w, zbar_dot, &mut xbar_dot[..nin], wt);
     }
     fn jvp<S: Scalar>(

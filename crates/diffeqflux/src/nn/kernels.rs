@@ -280,7 +280,20 @@ fn ger_cols<S: Scalar, const NJ: usize, const MI: usize>(
     w: &mut [S],
     j0: usize,
 ) {
-    let mut i = 0;
+    ger_cols_from::<S, NJ, MI>(u, (m, n), v, w, j0, 0);
+}
+
+/// [`ger_cols`] from row `i0` on.
+#[inline(always)]
+fn ger_cols_from<S: Scalar, const NJ: usize, const MI: usize>(
+    u: &[S],
+    (m, n): (usize, usize),
+    v: &[S],
+    w: &mut [S],
+    j0: usize,
+    i0: usize,
+) {
+    let mut i = i0;
     while i + MI <= m {
         ger_block::<S, MI, NJ>(u, m, v, n, w, i, j0);
         i += MI;
@@ -318,14 +331,25 @@ sciml_core::simd_fn! {
             // Main blocks: 16 columns × 4 rows in f32, 8 × 6 in f64 (more independent
             // accumulators than 8 × 2; measured with `gemm_axpy`'s tiles above). Other scalars
             // keep 8 × 2. These blocks, and the 8 × 2 and 4 × 4 ones, start from `W`.
+            // With fewer rows than a main block (W5's last layer: 2 × 64), rows of 64 (32)
+            // columns at a time: blocks of 16 (8) columns held two vectors, bound by the adds'
+            // latency. Either way every entry starts from `W` and sums in sample order.
             match std::mem::size_of::<S>() {
                 4 => {
+                    while m < 4 && j + 64 <= n {
+                        ger_cols::<S, 64, 4>(uc, (m, n), vc, w, j);
+                        j += 64;
+                    }
                     while j + 16 <= n {
                         ger_cols::<S, 16, 4>(uc, (m, n), vc, w, j);
                         j += 16;
                     }
                 }
                 8 => {
+                    while m < 6 && j + 32 <= n {
+                        ger_cols::<S, 32, 6>(uc, (m, n), vc, w, j);
+                        j += 32;
+                    }
                     while j + 8 <= n {
                         ger_cols::<S, 8, 6>(uc, (m, n), vc, w, j);
                         j += 8;
@@ -344,13 +368,47 @@ sciml_core::simd_fn! {
             b0 = b1;
         }
         // The last one to three columns in blocks that sum from zero and add to `W` at the end:
-        // the whole batch at once, as their rounding depends on it.
+        // the whole batch at once, as their rounding depends on it. Four vectors of rows at a
+        // time first (as many rows as the blocks of 8 below would take, and each sum the same):
+        // one vector per column was bound by the adds' latency (a 64 × 3 weight, W5's first
+        // layer, took a third of that layer's reverse pass).
+        let rows = match std::mem::size_of::<S>() {
+            4 => m / 64 * 64,
+            8 => m / 32 * 32,
+            _ => 0,
+        };
         if j + 2 <= n {
-            ger_cols::<S, 2, 8>(u, (m, n), v, w, j);
+            tall_tail::<S, 2>(u, (m, n), v, w, j, rows);
+            ger_cols_from::<S, 2, 8>(u, (m, n), v, w, j, rows);
             j += 2;
         }
         if j < n {
-            ger_cols::<S, 1, 8>(u, (m, n), v, w, j);
+            tall_tail::<S, 1>(u, (m, n), v, w, j, rows);
+            ger_cols_from::<S, 1, 8>(u, (m, n), v, w, j, rows);
+        }
+    }
+}
+
+/// Rows `0..rows` of the `NJ` tail columns `j..j+NJ` of `W += U Vᵀ` in blocks of four
+/// AVX-512 vectors of rows (64 in `f32`, 32 in `f64`; `rows` a multiple of that), each entry
+/// summed from zero over the whole batch, as the blocks of 8 rows do.
+#[inline(always)]
+fn tall_tail<S: Scalar, const NJ: usize>(
+    u: &[S],
+    (m, n): (usize, usize),
+    v: &[S],
+    w: &mut [S],
+    j: usize,
+    rows: usize,
+) {
+    let mut i = 0;
+    while i < rows {
+        if std::mem::size_of::<S>() == 4 {
+            ger_block::<S, 64, NJ>(u, m, v, n, w, i, j);
+            i += 64;
+        } else {
+            ger_block::<S, 32, NJ>(u, m, v, n, w, i, j);
+            i += 32;
         }
     }
 }
@@ -558,7 +616,15 @@ mod tests {
     #[test]
     fn ger_acc_sums_in_sample_order_across_chunks() {
         fn check<S: Scalar + PartialEq>(lift: impl Fn(f64) -> S) {
-            for &(m, n, batch) in &[(64, 64, 1000), (7, 20, 257), (2, 64, 300), (3, 8, 99)] {
+            for &(m, n, batch) in &[
+                (64, 64, 1000),
+                (7, 20, 257),
+                (2, 64, 300),
+                (3, 8, 99),
+                (3, 136, 77),
+                (1, 96, 41),
+                (5, 104, 60),
+            ] {
                 let u: Vec<S> = vals(m * batch, 0.37).into_iter().map(&lift).collect();
                 let v: Vec<S> = vals(n * batch, 0.71).into_iter().map(&lift).collect();
                 let mut w: Vec<S> = vals(m * n, 0.9).into_iter().map(&lift).collect();
@@ -572,6 +638,51 @@ mod tests {
                 }
                 ger_acc(&u, (m, n), &v, &mut w);
                 assert!(w == want, "({m}, {n}, {batch})");
+            }
+        }
+        check::<f64>(|x| x);
+        check::<f32>(|x| x as f32);
+    }
+
+    /// The last `n mod 4` columns: the rows that blocks of 8 (or 2 for a single column) cover
+    /// are summed from zero over the whole batch in sample order and then added to `W`; the
+    /// remaining rows sum in sample order started from `W`. Bitwise, whatever block computes
+    /// them.
+    #[test]
+    fn ger_acc_tail_columns_sum_from_zero() {
+        fn check<S: Scalar + PartialEq>(lift: impl Fn(f64) -> S) {
+            for &(m, n, batch) in &[(64, 3, 300), (70, 7, 129), (130, 2, 50), (97, 65, 40)] {
+                let u: Vec<S> = vals(m * batch, 0.37).into_iter().map(&lift).collect();
+                let v: Vec<S> = vals(n * batch, 0.71).into_iter().map(&lift).collect();
+                let mut w: Vec<S> = vals(m * n, 0.9).into_iter().map(&lift).collect();
+                let tail = n % 4;
+                let mut want = w.clone();
+                for i in 0..m {
+                    for j in n - tail..n {
+                        // Two tail columns go in pairs first, then a single one.
+                        let single = tail % 2 == 1 && j == n - 1;
+                        let from_zero = if single { i < m / 2 * 2 } else { i < m / 8 * 8 };
+                        let mut acc = if from_zero {
+                            S::zero()
+                        } else {
+                            want[i * n + j]
+                        };
+                        for b in 0..batch {
+                            acc += u[b * m + i] * v[b * n + j];
+                        }
+                        want[i * n + j] = if from_zero {
+                            want[i * n + j] + acc
+                        } else {
+                            acc
+                        };
+                    }
+                }
+                ger_acc(&u, (m, n), &v, &mut w);
+                for i in 0..m {
+                    for j in n - tail..n {
+                        assert!(w[i * n + j] == want[i * n + j], "({m}, {n}): ({i}, {j})");
+                    }
+                }
             }
         }
         check::<f64>(|x| x);

@@ -303,6 +303,20 @@ pub trait Layer: Send + Sync {
         self.vjp(inp, ybar, xbar, pbar, ws);
     }
 
+    /// Whether [`Layer::vjp_tangent`] and [`Layer::vjp_tangent_dirs`] accept an empty `xbar`
+    /// and then skip the input cotangents `Jᵀ ybar` (a caller that needs only the tangents,
+    /// such as an exact trace's gradient, saves a product per direction). Default `false`;
+    /// [`Dense`] accepts it. [`Layer::vjp_tangent_dirs_from_tape`] takes an empty `xbar` from
+    /// every layer.
+    ///
+    /// ```
+    /// use diffeqflux::nn::{Activation, Dense, Layer};
+    /// assert!(Dense::new(2, 2, Activation::Tanh).accepts_empty_xbar());
+    /// ```
+    fn accepts_empty_xbar(&self) -> bool {
+        false
+    }
+
     /// Scalars of scratch that [`Layer::vjp_tangent`] needs for a batch of `batch` samples
     /// (default: [`Layer::workspace_len`]).
     fn tangent_workspace_len(&self, batch: usize) -> usize {
@@ -507,7 +521,9 @@ pub trait Layer: Send + Sync {
 
     /// [`Layer::vjp_tangent_dirs`] at the input, directions and parameters whose forward pass
     /// [`Layer::jvp_dirs_tape`] recorded in `tape`: the same results, bitwise, without
-    /// repeating that pass. The default ignores the tape and calls `vjp_tangent_dirs`.
+    /// repeating that pass. `xbar` may be empty when the caller needs no input cotangents (then
+    /// a layer that [accepts it](Layer::accepts_empty_xbar) skips them; others compute them
+    /// into scratch). The default ignores the tape and calls `vjp_tangent_dirs`.
     ///
     /// ```
     /// use diffeqflux::nn::{Activation, Chain, Dense, Input, Layer};
@@ -546,6 +562,11 @@ pub trait Layer: Send + Sync {
         ws: &mut [S],
     ) {
         let _ = tape;
+        if xbar.is_empty() && !self.accepts_empty_xbar() {
+            let mut scratch = vec![S::zero(); self.in_dim() * inp.batch * ndir];
+            let xb = &mut scratch;
+            return self.vjp_tangent_dirs(inp, ndir, xdot, None, ybar, xb, xbar_dot, pbar_dot, ws);
+        }
         self.vjp_tangent_dirs(inp, ndir, xdot, None, ybar, xbar, xbar_dot, pbar_dot, ws);
     }
 

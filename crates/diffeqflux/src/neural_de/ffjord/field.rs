@@ -694,6 +694,8 @@ fn vjp_part<L: Layer, S: Scalar>(
     let yb = (&s.ybar[..], &s.ybar_dot[..]);
     let (xb, xbd, pbd) = (&mut s.xbar, &mut s.xbar_dot, &mut s.pbar_dot);
     if let Some(tape) = s.memo.find(t, u, p) {
+        // Only the tangents' cotangent (`xbar_dot`) is read below: no per-direction `xbar`.
+        let xb = &mut [];
         model.vjp_tangent_dirs_from_tape(inp, nd, &s.xdot, tape, yb, xb, xbd, pbd, &mut s.ws);
     } else if nd == 1 {
         model.vjp_tangent(inp, &s.xdot, None, yb.0, yb.1, xb, xbd, pbd, &mut s.ws);
