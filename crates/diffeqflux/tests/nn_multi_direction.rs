@@ -137,8 +137,16 @@ fn assert_same<S: Scalar + std::fmt::Debug>(a: &Outputs<S>, b: &Outputs<S>, tol:
 }
 
 fn check<L: Layer>(layer: &L, what: &str) {
-    // Batches below and above the size where the dense products change form.
-    for (batch, ndir, seed) in [(1, 2, 1), (3, 3, 2), (5, 2, 3), (9, 1, 4)] {
+    // Batches below and above the size where the dense products change form, and two with
+    // several register tiles of samples (one with a short last tile).
+    for (batch, ndir, seed) in [
+        (1, 2, 1),
+        (3, 3, 2),
+        (5, 2, 3),
+        (9, 1, 4),
+        (64, 2, 8),
+        (75, 3, 9),
+    ] {
         let (a, b) = run::<L, f64>(layer, batch, ndir, seed);
         assert_same(
             &a,
