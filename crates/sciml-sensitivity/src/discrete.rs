@@ -62,6 +62,12 @@ pub struct DiscreteTape<V: State> {
 impl<F: Vjp, M: StepVjp<F> + OdeMethod<F>> Sensitivity<F, M> for DiscreteAdjoint {
     type Tape = DiscreteTape<F::V>;
 
+    /// The reverse sweep replays the accepted steps' stages: every VJP is at a point of the
+    /// forward solve.
+    fn reads_forward_evaluations(&self) -> bool {
+        true
+    }
+
     fn forward(
         &self,
         prob: &mut OdeProblem<F>,

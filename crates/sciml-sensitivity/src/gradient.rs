@@ -39,6 +39,33 @@ pub trait Sensitivity<F: VectorField, M: MethodInfo> {
         ubar: &[F::V],
     ) -> BackwardResult<F::V, F::P>;
 
+    /// Whether the backward pass evaluates the field's VJPs exactly where the forward solve
+    /// evaluated the field (same time, state and parameters), as the discrete adjoint's replay
+    /// of the accepted steps does; a field may then keep its forward passes for them (the neural
+    /// layers' `forward_memory`). `false` by default: a continuous adjoint evaluates its VJPs
+    /// at other points.
+    ///
+    /// ```
+    /// use sciml_core::{ForwardAd, GenericRhs, Scalar};
+    /// use sciml_ode::Tsit5;
+    /// use sciml_sensitivity::{DiscreteAdjoint, InterpolatingAdjoint, Sensitivity};
+    /// struct Decay;
+    /// impl GenericRhs for Decay {
+    ///     fn dims(&self) -> (usize, usize) { (1, 1) }
+    ///     fn eval<S: Scalar>(&self, _t: S::Re, u: &[S], p: &[S], du: &mut [S], _ws: &mut [S]) {
+    ///         du[0] = -p[0] * u[0];
+    ///     }
+    /// }
+    /// fn replays<S: Sensitivity<ForwardAd<Decay>, Tsit5>>(s: &S) -> bool {
+    ///     s.reads_forward_evaluations()
+    /// }
+    /// assert!(replays(&DiscreteAdjoint::default()));
+    /// assert!(!replays(&InterpolatingAdjoint::default()));
+    /// ```
+    fn reads_forward_evaluations(&self) -> bool {
+        false
+    }
+
     /// The loss of a solve and its gradient in one call, as `jax.value_and_grad` or Zygote
     /// give it: solves, calls `loss(t, u)` on the saved points, which returns the loss and its
     /// cotangents `∂L/∂u_k` (one per saved state), and pulls them back.

@@ -89,6 +89,10 @@ where
 {
     type Tape = DiscreteTape<Batch<f64>>;
 
+    fn reads_forward_evaluations(&self) -> bool {
+        true
+    }
+
     fn forward(
         &self,
         prob: &mut OdeProblem<NeuralField<L, Batch<f64>>>,

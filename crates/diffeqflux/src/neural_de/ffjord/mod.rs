@@ -215,8 +215,8 @@ impl<L: Layer + Clone, M, S, R: Real> Ffjord<L, M, S, R> {
     /// ([`Ffjord::loss_and_gradient`]) keep passes; their buffers stay with the flow for the
     /// next gradient (fresh ones would cost a page fault per page every iteration) and go with
     /// it. When the passes need more than `bytes`, the reverse sweep repeats the oldest ones.
-    /// A continuous adjoint evaluates its VJPs at other points and reads none: with one, set
-    /// `forward_memory(0)` to save the recording.
+    /// A continuous adjoint evaluates its VJPs at other points: with one
+    /// ([`Sensitivity::reads_forward_evaluations`] false) no pass is kept.
     ///
     /// ```
     /// use diffeqflux::neural_de::Ffjord;
@@ -344,22 +344,25 @@ impl<L: Layer + Clone, M, S, R: Real> Ffjord<L, M, S, R> {
         }
         let tmpl = self.core.field();
         let parts = self.parts.min(x.batch_size());
+        // The field of the last gradient, when it fits (taken only then: a loss-only call
+        // leaves a gradient's field to the next gradient).
+        let fits = |f: &FfjordField<L, Batch<R>>| {
+            f.batch() == x.batch_size()
+                && f.part_len() == x.batch_size().div_ceil(parts)
+                && f.trace() == tmpl.trace()
+                && f.regularised() == tmpl.regularised()
+                && f.memory() == memory
+        };
         let spare = match self.spare.lock() {
-            Ok(mut s) if memory > 0 => s.take(),
+            Ok(mut s) if s.as_ref().is_some_and(fits) => s.take(),
             _ => None,
         };
         let mut field = match spare {
-            Some(mut f)
-                if f.batch() == x.batch_size()
-                    && f.part_len() == x.batch_size().div_ceil(parts)
-                    && f.trace() == tmpl.trace()
-                    && f.regularised() == tmpl.regularised()
-                    && f.memory() == memory =>
-            {
+            Some(mut f) => {
                 f.forget_passes();
                 f
             }
-            _ => FfjordField::new(
+            None => FfjordField::new(
                 self.model().clone(),
                 x.batch_size(),
                 tmpl.trace(),
@@ -390,6 +393,12 @@ impl<L: Layer + Clone, M, S, R: Real> Ffjord<L, M, S, R> {
     {
         let mut prob = self.problem(x, p, rng, 0)?;
         let sol = prob.solve(self.core.method().clone(), &self.solve_options())?;
+        // The field's buffers for the next call, unless a gradient's are kept.
+        if let Ok(mut spare) = self.spare.lock() {
+            if spare.is_none() {
+                *spare = Some(prob.into_parts().0);
+            }
+        }
         let end = sol.u.last().ok_or_else(|| Error::InvalidOption {
             option: "saveat",
             reason: "the solve saved no state".into(),
@@ -451,7 +460,13 @@ impl<L: Layer + Clone, M, S, R: Real> Ffjord<L, M, S, R> {
         M: MethodInfo,
         S2: Sensitivity<FfjordField<L, Batch<R>>, M>,
     {
-        let mut prob = self.problem(x, p, rng, self.memory)?;
+        // Kept forward passes serve only a backward pass that replays the forward evaluations.
+        let memory = if sens.reads_forward_evaluations() {
+            self.memory
+        } else {
+            0
+        };
+        let mut prob = self.problem(x, p, rng, memory)?;
         let (n, nb) = (self.dim(), x.batch_size());
         let m = augmented_features(n, self.weights.is_some());
         let (wk, wf) = self.weights.unwrap_or((0.0, 0.0));
@@ -517,5 +532,40 @@ impl<L: Layer + Clone, M, S, R: Real> Ffjord<L, M, S, R> {
 fn to_f64<R: Real>(src: &[R], dst: &mut [f64]) {
     for (d, s) in dst.iter_mut().zip(src) {
         *d = s.to_f64_lossy();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::{Activation, Dense};
+    use sciml_sensitivity::InterpolatingAdjoint;
+
+    /// The memory of the field kept for the next call (`None`: no field kept).
+    fn kept<L: Layer + Clone, M: Clone, S, R: Real>(f: &Ffjord<L, M, S, R>) -> Option<usize> {
+        f.spare.lock().ok()?.as_ref().map(|f| f.memory())
+    }
+
+    /// A discrete adjoint's gradient keeps forward passes; a continuous adjoint's keeps none
+    /// (it would read none); a loss-only call leaves a gradient's field to the next gradient.
+    #[test]
+    fn passes_are_kept_only_for_a_backward_pass_that_reads_them(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let x = Batch::new(2, 3, vec![0.1, -0.2, 0.5, 0.3, -0.4, 0.8])?;
+        let flow = Ffjord::new(
+            Dense::new(2, 2, Activation::Tanh),
+            (0.0, 1.0),
+            sciml_ode::Tsit5,
+        )?;
+        let p = flow.init_params(1);
+        let mut rng = Xoshiro256pp::new(2);
+        flow.loss_and_gradient(&x, &p, &mut rng)?;
+        assert_eq!(kept(&flow), Some(DEFAULT_FORWARD_MEMORY));
+        flow.forward(&x, &p, &mut rng)?;
+        assert_eq!(kept(&flow), Some(DEFAULT_FORWARD_MEMORY));
+        let flow = flow.sensitivity(InterpolatingAdjoint::default());
+        flow.loss_and_gradient(&x, &p, &mut rng)?;
+        assert_eq!(kept(&flow), Some(0));
+        Ok(())
     }
 }
