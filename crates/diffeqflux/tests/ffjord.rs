@@ -410,6 +410,12 @@ fn bad_input_is_an_error() -> Result<(), Box<dyn std::error::Error>> {
         .err()
         .ok_or("NaN sample")?;
     assert!(e.to_string().contains("NaN"), "{e}");
+    assert!(e.to_string().contains("sample batch x"), "{e}");
+    let e = flow
+        .loss_and_gradient(&nan, &p, &mut Xoshiro256pp::new(0))
+        .err()
+        .ok_or("NaN sample in a gradient")?;
+    assert!(e.to_string().contains("sample batch x"), "{e}");
     let x2 = Batch::new(2, 2, vec![0.0; 4])?;
     assert!(flow
         .forward(&x2, &p[1..], &mut Xoshiro256pp::new(0))

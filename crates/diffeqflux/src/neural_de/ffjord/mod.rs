@@ -342,6 +342,12 @@ impl<L: Layer + Clone, M, S, R: Real> Ffjord<L, M, S, R> {
                 got: x.features(),
             });
         }
+        if let Some(index) = x.as_ref().iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "the sample batch x".into(),
+                index,
+            });
+        }
         let tmpl = self.core.field();
         let parts = self.parts.min(x.batch_size());
         // The field of the last gradient, when it fits (taken only then: a loss-only call
