@@ -783,44 +783,11 @@ impl<T: LayerTuple> Layer for Chain<T> {
         ydot: &mut [S],
         ws: &mut [S],
     ) {
-        let b = inp.batch;
-        let mid = self.mid_max(b);
-        let (mut ha, rest) = ws.split_at_mut(mid);
-        let (mut hb, rest) = rest.split_at_mut(mid);
-        let (mut da, rest) = rest.split_at_mut(mid * ndir);
-        let (mut db, inner) = rest.split_at_mut(mid * ndir);
-        let mut poff = 0;
-        for k in 0..T::LEN {
-            let li = info(&self.layers, k, b);
-            let pr = poff..poff + li.nparams;
-            poff = pr.end;
-            let (ni, no) = (li.in_dim * b, li.out_dim * b);
-            let sub = Input {
-                x: if k == 0 { inp.x } else { &ha[..ni] },
-                batch: b,
-                p: &inp.p[pr],
-            };
-            let xd: &[S] = if k == 0 { xdot } else { &da[..ni * ndir] };
-            let last = k + 1 == T::LEN;
-            let (yk, ydk): (&mut [S], &mut [S]) = if last {
-                (&mut *y, &mut *ydot)
-            } else {
-                (&mut hb[..no], &mut db[..no * ndir])
-            };
-            let v = JvpDirsV {
-                inp: sub,
-                ndir,
-                xdot: xd,
-                y: yk,
-                ydot: ydk,
-                ws: &mut *inner,
-            };
-            self.layers.visit(k, v);
-            if !last {
-                std::mem::swap(&mut ha, &mut hb);
-                std::mem::swap(&mut da, &mut db);
-            }
-        }
+        // The taped pass with the record in scratch (`dirs_workspace_len` holds every layer's
+        // outputs and tangents, as `vjp_tangent_dirs` needs them).
+        let total = self.dirs_tape_len(inp.batch, ndir);
+        let (tape, inner) = ws.split_at_mut(total);
+        self.jvp_dirs_tape(inp, ndir, xdot, y, ydot, tape, inner);
     }
 
     fn vjp_tangent_dirs<S: Scalar>(
