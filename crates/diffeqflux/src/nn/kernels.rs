@@ -372,26 +372,21 @@ sciml_core::simd_fn! {
         // time first (as many rows as the blocks of 8 below would take, and each sum the same):
         // one vector per column was bound by the adds' latency (a 64 × 3 weight, W5's first
         // layer, took a third of that layer's reverse pass).
-        let rows = match std::mem::size_of::<S>() {
-            4 => m / 64 * 64,
-            8 => m / 32 * 32,
-            _ => 0,
-        };
         if j + 2 <= n {
-            tall_tail::<S, 2>(u, (m, n), v, w, j, rows);
+            let rows = tall_tail::<S, 2>(u, (m, n), v, w, j);
             ger_cols_from::<S, 2, 8>(u, (m, n), v, w, j, rows);
             j += 2;
         }
         if j < n {
-            tall_tail::<S, 1>(u, (m, n), v, w, j, rows);
+            let rows = tall_tail::<S, 1>(u, (m, n), v, w, j);
             ger_cols_from::<S, 1, 8>(u, (m, n), v, w, j, rows);
         }
     }
 }
 
-/// Rows `0..rows` of the `NJ` tail columns `j..j+NJ` of `W += U Vᵀ` in blocks of four
-/// AVX-512 vectors of rows (64 in `f32`, 32 in `f64`; `rows` a multiple of that), each entry
-/// summed from zero over the whole batch, as the blocks of 8 rows do.
+/// The `NJ` tail columns `j..j+NJ` of `W += U Vᵀ` over whole blocks of four AVX-512 vectors
+/// of rows (64 in `f32`, 32 in `f64`, none for other scalars), each entry summed from zero over
+/// the whole batch, as the blocks of 8 rows do. Returns the rows it covered.
 #[inline(always)]
 fn tall_tail<S: Scalar, const NJ: usize>(
     u: &[S],
@@ -399,18 +394,24 @@ fn tall_tail<S: Scalar, const NJ: usize>(
     v: &[S],
     w: &mut [S],
     j: usize,
-    rows: usize,
-) {
+) -> usize {
     let mut i = 0;
-    while i < rows {
-        if std::mem::size_of::<S>() == 4 {
-            ger_block::<S, 64, NJ>(u, m, v, n, w, i, j);
-            i += 64;
-        } else {
-            ger_block::<S, 32, NJ>(u, m, v, n, w, i, j);
-            i += 32;
+    match std::mem::size_of::<S>() {
+        4 => {
+            while i + 64 <= m {
+                ger_block::<S, 64, NJ>(u, m, v, n, w, i, j);
+                i += 64;
+            }
         }
+        8 => {
+            while i + 32 <= m {
+                ger_block::<S, 32, NJ>(u, m, v, n, w, i, j);
+                i += 32;
+            }
+        }
+        _ => {}
     }
+    i
 }
 
 sciml_core::simd_fn! {
