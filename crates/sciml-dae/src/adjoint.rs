@@ -183,6 +183,7 @@ impl<F: DaeJacobian> DaeProblem<F> {
         let t0 = self.tspan.0;
         initialise(
             init,
+            &method.linear,
             &mut self.f,
             &self.p,
             t0,

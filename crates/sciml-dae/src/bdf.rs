@@ -17,20 +17,20 @@
 //! `G(d) = F((γ_k d + ψ)/h, y⁽⁰⁾ + d, p, t + h) = 0`
 //!
 //! by sciml-ode's simplified Newton iteration (`NewtonConvergence::Corrector`) with
-//! `W = (γ_k/h)·∂F/∂u′ + ∂F/∂u` (a `WSpec` for the dense strategy), evaluated at the prediction.
+//! `W = (γ_k/h)·∂F/∂u′ + ∂F/∂u`, evaluated at the prediction and solved by the method's linear
+//! strategy ([`crate::linear`]: dense, or Jacobian-free GMRES).
 //! The local error estimate is `d/(k + 1)`; with `suppress_alg` its norm leaves out the
 //! algebraic components (IDA's `suppressalg`). Order and step selection follow sciml-ode's
 //! `Bdf`: after `k + 1` steps of one size, the estimates of orders `k − 1` and `k + 1` choose the
 //! next order. Dense output is the interpolating polynomial of the step's order.
 
 use crate::error::DaeError;
-use crate::function::DaeJacobian;
-use sciml_core::{DenseMatrix, DenseOutput, Jacobian, Real, State, Stats, Tolerance, VectorField};
+use crate::function::{DaeFunction, DaeJacobian};
+use crate::linear::{DaeLinearSolver, DaeW};
+use sciml_core::{DenseMatrix, DenseOutput, Real, State, Stats, Tolerance};
 use sciml_ode::stiff::bdf::{gamma, interp_coefficients, rescale_matrix, MAX_ORDER};
 use sciml_ode::stiff::newton::iterate;
-use sciml_ode::stiff::{
-    DenseSolve, DenseSolveCache, LinearStrategy, NewtonConvergence, Rate, Residual, WSpec,
-};
+use sciml_ode::stiff::{DenseSolve, NewtonConvergence, Rate, Residual};
 use sciml_ode::{MethodInfo, StepFailure, StepInput, Stepper};
 
 /// After a new Jacobian the first Newton iteration assumes at least this `η` (as sciml-ode's Bdf).
@@ -42,16 +42,21 @@ const JAC_MAX_AGE: usize = 50;
 const MIN_FACTOR: f64 = 0.2;
 const MAX_FACTOR: f64 = 10.0;
 
-/// The DAE BDF's settings (module docs of [`crate::bdf`]).
+/// The DAE BDF's settings (module docs of [`crate::bdf`]), with its linear strategy `L`
+/// ([`crate::linear`]): sciml-ode's `DenseSolve` by default, or `KrylovSolve` (Jacobian-free
+/// GMRES) through [`DaeBdf::linear_solver`].
 ///
 /// ```
 /// use sciml_dae::DaeBdf;
+/// use sciml_ode::stiff::KrylovSolve;
 /// let m = DaeBdf::new().suppress_alg(true).max_order(3);
 /// assert_eq!(m.max_order, 3);
 /// assert!(m.suppress_alg);
+/// let k = m.linear_solver(KrylovSolve::default());
+/// assert_eq!((k.max_order, k.linear.restart), (3, 30));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct DaeBdf {
+pub struct DaeBdf<L = DenseSolve> {
     /// Highest order (1 to 5).
     pub max_order: usize,
     /// Leave the algebraic variables out of the local error test (IDA's `suppressalg`).
@@ -64,6 +69,8 @@ pub struct DaeBdf {
     pub kappa: f64,
     /// Most Newton iterations per attempt (IDA's `maxcor` is 4).
     pub max_iter: usize,
+    /// How the iteration matrix is solved with.
+    pub linear: L,
 }
 
 impl Default for DaeBdf {
@@ -74,14 +81,39 @@ impl Default for DaeBdf {
             fixed_order: false,
             kappa: 0.2,
             max_iter: 4,
+            linear: DenseSolve,
         }
     }
 }
 
 impl DaeBdf {
-    /// Orders 1–5 chosen by the error estimates, all variables in the error test.
+    /// Orders 1–5 chosen by the error estimates, all variables in the error test, the dense
+    /// linear strategy.
     pub fn new() -> Self {
         DaeBdf::default()
+    }
+    /// Order `k` once the start has built up the history (orders 1, 2, … on the first steps).
+    pub fn fixed_order(k: usize) -> Self {
+        DaeBdf {
+            max_order: k.clamp(1, MAX_ORDER),
+            fixed_order: true,
+            ..DaeBdf::default()
+        }
+    }
+}
+
+impl<L> DaeBdf<L> {
+    /// The same settings with the linear strategy `linear` (for example sciml-ode's
+    /// `KrylovSolve`, for residuals with [`crate::DaeJvp`]).
+    pub fn linear_solver<M>(self, linear: M) -> DaeBdf<M> {
+        DaeBdf {
+            max_order: self.max_order,
+            suppress_alg: self.suppress_alg,
+            fixed_order: self.fixed_order,
+            kappa: self.kappa,
+            max_iter: self.max_iter,
+            linear,
+        }
     }
     /// With the highest order `k` (clamped to 1–5).
     pub fn max_order(self, k: usize) -> Self {
@@ -97,17 +129,9 @@ impl DaeBdf {
             ..self
         }
     }
-    /// Order `k` once the start has built up the history (orders 1, 2, … on the first steps).
-    pub fn fixed_order(k: usize) -> Self {
-        DaeBdf {
-            max_order: k.clamp(1, MAX_ORDER),
-            fixed_order: true,
-            ..DaeBdf::default()
-        }
-    }
 }
 
-impl DaeBdf {
+impl<L> DaeBdf<L> {
     /// Checks the public fields: `max_order` in 1–5, `max_iter` at least 1, `kappa` finite and
     /// positive (the builders keep them so; a struct literal may not).
     pub fn validate(&self) -> Result<(), DaeError> {
@@ -135,7 +159,7 @@ impl DaeBdf {
     }
 }
 
-impl MethodInfo for DaeBdf {
+impl<L: Clone + Send + Sync> MethodInfo for DaeBdf<L> {
     fn name(&self) -> &'static str {
         "DAE BDF (fixed coefficient, quasi-constant step)"
     }
@@ -160,31 +184,6 @@ impl MethodInfo for DaeBdf {
                 v
             })
             .collect()
-    }
-}
-
-/// `∂F/∂u` evaluated by the stepper, lent to the dense strategy as the `J` of a field.
-#[derive(Clone, Debug)]
-pub(crate) struct HeldJacobian {
-    pub(crate) j: DenseMatrix<f64>,
-}
-
-impl VectorField for HeldJacobian {
-    type V = Vec<f64>;
-    type P = Vec<f64>;
-    fn dims(&self) -> (usize, usize) {
-        (self.j.nrows(), 0)
-    }
-    /// Not a vector field: only its Jacobian is read (by the linear strategy).
-    fn rhs(&mut self, _t: f64, _u: &Vec<f64>, _p: &Vec<f64>, du: &mut Vec<f64>) {
-        du.iter_mut().for_each(|x| *x = f64::NAN);
-    }
-}
-
-impl Jacobian for HeldJacobian {
-    const EXACT: bool = true;
-    fn jacobian(&mut self, _t: f64, _u: &Vec<f64>, _p: &Vec<f64>, j: &mut DenseMatrix<f64>) {
-        j.as_mut_slice().copy_from_slice(self.j.as_slice());
     }
 }
 
@@ -218,8 +217,18 @@ fn wrms(e: &[f64], a: &[f64], b: &[f64], tol: &Tolerance<f64>, mask: Option<&[bo
     }
 }
 
+/// The staggered sensitivity step, where the stepper solves sensitivities (dense strategy).
+type SensitivityStep<'a, F, L> = fn(
+    &mut DaeBdfStepper<'a, F, L>,
+    f64,
+    f64,
+    f64,
+    &mut [f64],
+    &mut Stats,
+) -> Result<(), StepFailure>;
+
 /// A DAE with the BDF, as the step loop drives it.
-pub struct DaeBdfStepper<'a, F> {
+pub struct DaeBdfStepper<'a, F: DaeFunction, L: DaeLinearSolver<F> = DenseSolve> {
     f: &'a mut F,
     p: &'a [f64],
     /// Equations of the system; the state holds the solution and `n_params` sensitivities.
@@ -231,13 +240,12 @@ pub struct DaeBdfStepper<'a, F> {
     corr_n: Vec<f64>,
     /// Right-hand side of a sensitivity solve (length `n`).
     sens_rhs: Vec<f64>,
-    method: DaeBdf,
+    method: DaeBdf<L>,
     /// Differential components (`true`), for `suppress_alg`.
     differential: Vec<bool>,
-    lc: DenseSolveCache<f64>,
-    jac: HeldJacobian,
-    dfddu: DenseMatrix<f64>,
-    no_p: Vec<f64>,
+    lc: L::Cache,
+    /// How sensitivities are stepped (`Some` exactly when `n_params > 0`).
+    sens: Option<SensitivityStep<'a, F, L>>,
     /// Modified differences `D_0 … D_{MAX_ORDER+2}` at spacing `h`.
     d: Vec<Vec<f64>>,
     dtmp: Vec<Vec<f64>>,
@@ -300,7 +308,7 @@ pub(crate) enum StepOp {
     },
 }
 
-impl<'a, F: DaeJacobian> DaeBdfStepper<'a, F> {
+impl<'a, F: DaeJacobian> DaeBdfStepper<'a, F, DenseSolve> {
     /// The stepper for `f` with parameters `p` from a consistent `du0`; `differential` marks
     /// the differential components. `du0` is `u′(t0)` (length `n = f.len()`), or, to solve
     /// forward sensitivities with respect to the `m` parameters as well, `u′(t0)` followed by
@@ -313,9 +321,38 @@ impl<'a, F: DaeJacobian> DaeBdfStepper<'a, F> {
         differential: &[bool],
         du0: &[f64],
     ) -> Result<Self, DaeError> {
+        let sens: SensitivityStep<'a, F, DenseSolve> = Self::sensitivity_step;
+        Self::build(f, p, method, differential, du0, Some(sens))
+    }
+}
+
+impl<'a, F: DaeFunction, L: DaeLinearSolver<F>> DaeBdfStepper<'a, F, L> {
+    /// The stepper for `f` with parameters `p` from a consistent `du0` (`u′(t0)`, length
+    /// `n = f.len()`) with the linear strategy of `method`; `differential` marks the
+    /// differential components. (Forward sensitivities take [`DaeBdfStepper::new`], with the
+    /// dense strategy.)
+    pub fn with_linear_solver(
+        f: &'a mut F,
+        p: &'a [f64],
+        method: DaeBdf<L>,
+        differential: &[bool],
+        du0: &[f64],
+    ) -> Result<Self, DaeError> {
+        Self::build(f, p, method, differential, du0, None)
+    }
+
+    fn build(
+        f: &'a mut F,
+        p: &'a [f64],
+        method: DaeBdf<L>,
+        differential: &[bool],
+        du0: &[f64],
+        sens: Option<SensitivityStep<'a, F, L>>,
+    ) -> Result<Self, DaeError> {
         method.validate()?;
         let (naug, n) = (du0.len(), f.len());
-        if naug != n && naug != n * (1 + p.len()) || n == 0 {
+        let sens_len = if sens.is_some() { n * (1 + p.len()) } else { n };
+        if naug != n && naug != sens_len || n == 0 {
             return Err(DaeError::Length {
                 what: "du0 (u′, then the sensitivities' derivatives)",
                 got: naug,
@@ -332,10 +369,7 @@ impl<'a, F: DaeJacobian> DaeBdfStepper<'a, F> {
         let n_params = naug / n - 1;
         let z = vec![0.0; n];
         let zaug = vec![0.0; naug];
-        let jac = HeldJacobian {
-            j: DenseMatrix::zeros(n, n),
-        };
-        let lc = LinearStrategy::<HeldJacobian>::cache(&DenseSolve, &jac, &z);
+        let lc = method.linear.dae_cache(n);
         Ok(DaeBdfStepper {
             f,
             p,
@@ -347,9 +381,7 @@ impl<'a, F: DaeJacobian> DaeBdfStepper<'a, F> {
             method,
             differential: differential.to_vec(),
             lc,
-            jac,
-            dfddu: DenseMatrix::zeros(n, n),
-            no_p: Vec::new(),
+            sens: sens.filter(|_| n_params > 0),
             d: vec![zaug.clone(); MAX_ORDER + 3],
             dtmp: vec![zaug.clone(); MAX_ORDER + 1],
             h: 1.0,
@@ -408,7 +440,7 @@ impl<'a, F: DaeJacobian> DaeBdfStepper<'a, F> {
     }
 }
 
-impl<F: DaeJacobian> DaeBdfStepper<'_, F> {
+impl<F: DaeJacobian> DaeBdfStepper<'_, F, DenseSolve> {
     /// The staggered direct sensitivity step (as IDAS): with the system's step converged, each
     /// sensitivity `s_j = ∂u/∂p_j` takes the same BDF step of the linear sensitivity DAE
     /// `∂F/∂u·s + ∂F/∂u′·s′ + ∂F/∂p_j = 0`, with `s′ = (γ_k d_s + ψ_s)/h`, solved exactly with `W`
@@ -423,32 +455,14 @@ impl<F: DaeJacobian> DaeBdfStepper<'_, F> {
         stats: &mut Stats,
     ) -> Result<(), StepFailure> {
         let n = self.n;
-        self.f.jacobians(
-            t_new,
-            &self.du_new[..n],
-            &u1[..n],
-            self.p,
-            &mut self.jac.j,
-            &mut self.dfddu,
-        );
+        let linear = self.method.linear;
+        let (du_n, u_n) = (&self.du_new[..n], &u1[..n]);
+        linear.linearise(&mut self.lc, self.f, t_new, du_n, u_n, self.p, stats);
         self.f
-            .param_jacobian(t_new, &self.du_new[..n], &u1[..n], self.p, &mut self.dfdp);
-        DenseSolve.update_jacobian(
-            &mut self.lc,
-            &mut self.jac,
-            t_new,
-            &self.y,
-            &self.no_p,
-            stats,
-        );
-        let w = WSpec {
-            alpha: gk / h,
-            a: Some(&self.dfddu),
-            beta: 1.0,
-        };
+            .param_jacobian(t_new, du_n, u_n, self.p, &mut self.dfdp);
         // The step's W is now this fresh one (same γ_k/h), which later steps may keep.
         self.w_for = f64::NAN;
-        LinearStrategy::<HeldJacobian>::factorise(&DenseSolve, &mut self.lc, w, stats)?;
+        DaeLinearSolver::<F>::factorise(&linear, &mut self.lc, DaeW::bdf(gk / h), stats)?;
         self.w_for = gk / h;
         self.jac_ok = true;
         self.jac_current = true;
@@ -458,24 +472,17 @@ impl<F: DaeJacobian> DaeBdfStepper<'_, F> {
             for (i, b) in self.sens_rhs.iter_mut().enumerate() {
                 *b = -self.dfdp[(i, j)];
             }
+            let Some((dfdu, dfddu)) = <DenseSolve as DaeLinearSolver<F>>::jacobians(&self.lc)
+            else {
+                return Err(StepFailure::LinearSolve);
+            };
             for l in 0..n {
                 let (sp, ps) = (self.ypred[off + l], self.psi[off + l] / h);
-                for ((b, jv), av) in self
-                    .sens_rhs
-                    .iter_mut()
-                    .zip(self.jac.j.col(l))
-                    .zip(self.dfddu.col(l))
-                {
+                for ((b, jv), av) in self.sens_rhs.iter_mut().zip(dfdu.col(l)).zip(dfddu.col(l)) {
                     *b -= jv * sp + av * ps;
                 }
             }
-            DenseSolve.solve(
-                &mut self.lc,
-                &mut self.jac,
-                &self.no_p,
-                &mut self.sens_rhs,
-                stats,
-            )?;
+            linear.solve(&mut self.lc, self.f, self.p, &mut self.sens_rhs, stats)?;
             for (i, b) in self.sens_rhs.iter().enumerate() {
                 self.corr[off + i] = *b;
                 u1[off + i] = self.ypred[off + i] + b;
@@ -487,7 +494,10 @@ impl<F: DaeJacobian> DaeBdfStepper<'_, F> {
 }
 
 /// The corrector `G(d)` of the module docs as a [`Residual`] of the shared Newton iteration.
-struct Corrector<'b, F> {
+struct Corrector<'b, F, L: DaeLinearSolver<F>>
+where
+    F: DaeFunction,
+{
     f: &'b mut F,
     p: &'b [f64],
     t_new: f64,
@@ -497,13 +507,12 @@ struct Corrector<'b, F> {
     ypred: &'b [f64],
     y: &'b mut [f64],
     du: &'b mut [f64],
-    lc: &'b mut DenseSolveCache<f64>,
-    jac: &'b mut HeldJacobian,
-    no_p: &'b Vec<f64>,
+    linear: &'b L,
+    lc: &'b mut L::Cache,
     tol: &'b Tolerance<f64>,
 }
 
-impl<F: DaeJacobian> Residual for Corrector<'_, F> {
+impl<F: DaeFunction, L: DaeLinearSolver<F>> Residual for Corrector<'_, F, L> {
     type V = Vec<f64>;
     fn neg_residual(
         &mut self,
@@ -525,7 +534,7 @@ impl<F: DaeJacobian> Residual for Corrector<'_, F> {
         }
     }
     fn solve(&mut self, b: &mut Vec<f64>, stats: &mut Stats) -> Result<(), StepFailure> {
-        DenseSolve.solve(self.lc, self.jac, self.no_p, b, stats)?;
+        self.linear.solve(self.lc, self.f, self.p, b, stats)?;
         stats.nnewton += 1;
         Ok(())
     }
@@ -534,10 +543,10 @@ impl<F: DaeJacobian> Residual for Corrector<'_, F> {
     }
 }
 
-impl<F: DaeJacobian> Stepper for DaeBdfStepper<'_, F> {
+impl<F: DaeFunction, L: DaeLinearSolver<F>> Stepper for DaeBdfStepper<'_, F, L> {
     type V = Vec<f64>;
-    type Method = DaeBdf;
-    fn method(&self) -> &DaeBdf {
+    type Method = DaeBdf<L>;
+    fn method(&self) -> &DaeBdf<L> {
         &self.method
     }
     fn initialize(
@@ -611,20 +620,13 @@ impl<F: DaeJacobian> Stepper for DaeBdfStepper<'_, F> {
                 for (du, q) in self.du_new.iter_mut().zip(&self.psi) {
                     *du = q / h;
                 }
-                self.f.jacobians(
+                self.method.linear.linearise(
+                    &mut self.lc,
+                    self.f,
                     t_new,
                     &self.du_new[..n],
                     &self.ypred[..n],
                     self.p,
-                    &mut self.jac.j,
-                    &mut self.dfddu,
-                );
-                DenseSolve.update_jacobian(
-                    &mut self.lc,
-                    &mut self.jac,
-                    t_new,
-                    &self.ypred,
-                    &self.no_p,
                     step.stats,
                 );
                 self.jac_ok = true;
@@ -634,17 +636,9 @@ impl<F: DaeJacobian> Stepper for DaeBdfStepper<'_, F> {
             }
             if self.w_for != cj {
                 self.w_for = f64::NAN;
-                let w = WSpec {
-                    alpha: cj,
-                    a: Some(&self.dfddu),
-                    beta: 1.0,
-                };
-                LinearStrategy::<HeldJacobian>::factorise(
-                    &DenseSolve,
-                    &mut self.lc,
-                    w,
-                    step.stats,
-                )?;
+                self.method
+                    .linear
+                    .factorise(&mut self.lc, DaeW::bdf(cj), step.stats)?;
                 self.w_for = cj;
                 self.eta = self.eta.max(ETA_RESET);
             }
@@ -667,9 +661,8 @@ impl<F: DaeJacobian> Stepper for DaeBdfStepper<'_, F> {
                 ypred: &self.ypred[..n],
                 y: &mut self.y,
                 du: &mut self.du_new[..n],
+                linear: &self.method.linear,
                 lc: &mut self.lc,
-                jac: &mut self.jac,
-                no_p: &self.no_p,
                 tol,
             };
             match iterate(
@@ -696,8 +689,8 @@ impl<F: DaeJacobian> Stepper for DaeBdfStepper<'_, F> {
             *um = self.ypred[m] + self.corr[m];
             self.du_new[m] = (gk * self.corr[m] + self.psi[m]) / h;
         }
-        if self.n_params > 0 {
-            self.sensitivity_step(t_new, h, gk, u1, step.stats)?;
+        if let Some(sens) = self.sens {
+            sens(self, t_new, h, gk, u1, step.stats)?;
         }
         if !u1.all_finite() {
             return Err(StepFailure::NonFinite);

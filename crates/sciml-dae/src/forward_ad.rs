@@ -2,7 +2,7 @@
 //! evaluated in sciml-core's dual numbers by [`DaeForwardAd`], one pass per column of `∂F/∂u`,
 //! `∂F/∂u′` and `∂F/∂p`.
 
-use crate::function::{DaeFunction, DaeJacobian};
+use crate::function::{DaeFunction, DaeJacobian, DaeJvp};
 use sciml_core::{DenseMatrix, Dual, Dual64, Scalar};
 
 /// A residual `F(u′, u, p, t)` generic over the scalar (reals and dual numbers), as sciml-core's
@@ -132,5 +132,30 @@ impl<G: GenericResidual> DaeJacobian for DaeForwardAd<G> {
             self.p[c] = Dual::constant(*x);
         }
         true
+    }
+}
+
+impl<G: GenericResidual> DaeJvp for DaeForwardAd<G> {
+    /// One pass in dual numbers, the tangents of `u′` and `u` set to the direction: exact.
+    fn jvp(
+        &mut self,
+        t: f64,
+        du: &[f64],
+        u: &[f64],
+        p: &[f64],
+        dir: (&[f64], &[f64]),
+        out: &mut [f64],
+    ) {
+        self.load(du, u, p);
+        for ((d, x), v) in self.du.iter_mut().zip(du).zip(dir.0) {
+            *d = Dual::new(*x, *v);
+        }
+        for ((d, x), v) in self.u.iter_mut().zip(u).zip(dir.1) {
+            *d = Dual::new(*x, *v);
+        }
+        self.g.eval(t, &self.du, &self.u, &self.p, &mut self.r);
+        for (o, r) in out.iter_mut().zip(&self.r) {
+            *o = r.eps();
+        }
     }
 }

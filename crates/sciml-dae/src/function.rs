@@ -52,6 +52,37 @@ pub trait DaeJacobian: DaeFunction {
     }
 }
 
+/// Directional derivatives of a residual, `out = ∂F/∂u′·v′ + ∂F/∂u·v` at `(t, u′, u)` for the
+/// direction `dir = (v′, v)`: what the Jacobian-free linear strategy
+/// ([`sciml_ode::stiff::KrylovSolve`], see [`crate::linear`]) needs instead of the matrices.
+/// Providers: [`crate::DaeForwardAd`] (exact, one pass in dual numbers) and [`DaeFiniteDiff`]
+/// (one forward difference).
+///
+/// ```
+/// use sciml_dae::{DaeClosure, DaeFiniteDiff, DaeJvp};
+/// // F = (u1′ + u1·u2, u2 − u1²): ∂F/∂u′ = [[1, 0], [0, 0]], ∂F/∂u = [[u2, u1], [−2u1, 1]].
+/// let mut f = DaeFiniteDiff::new(DaeClosure::new(2, |_t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
+///     r[0] = du[0] + u[0] * u[1];
+///     r[1] = u[1] - u[0] * u[0];
+/// }));
+/// let mut out = [0.0; 2];
+/// f.jvp(0.0, &[0.0, 0.0], &[2.0, 3.0], &[], (&[1.0, 0.0], &[1.0, 1.0]), &mut out);
+/// // (1 + 3 + 2, −4 + 1)
+/// assert!((out[0] - 6.0).abs() < 1e-6 && (out[1] + 3.0).abs() < 1e-6);
+/// ```
+pub trait DaeJvp: DaeFunction {
+    /// Writes `∂F/∂u′·dir.0 + ∂F/∂u·dir.1` at `(t, du, u, p)` into `out`.
+    fn jvp(
+        &mut self,
+        t: f64,
+        du: &[f64],
+        u: &[f64],
+        p: &[f64],
+        dir: (&[f64], &[f64]),
+        out: &mut [f64],
+    );
+}
+
 /// No Jacobian closure was given (wrap the residual in [`DaeFiniteDiff`], or give one with
 /// [`DaeClosure::with_jacobians`]).
 #[derive(Clone, Copy, Debug, Default)]
@@ -164,8 +195,10 @@ pub struct DaeFiniteDiff<F> {
     base: Vec<f64>,
     shifted: Vec<f64>,
     x: Vec<f64>,
-    /// A copy of the parameters to perturb.
+    /// A copy of the parameters to perturb (and, for [`DaeJvp`], those of `base`).
     p: Vec<f64>,
+    /// `(t, u′, u)` at which `base` holds the residual for [`DaeJvp`] (empty: none).
+    jvp_at: Vec<f64>,
 }
 
 impl<F: DaeFunction> DaeFiniteDiff<F> {
@@ -178,6 +211,7 @@ impl<F: DaeFunction> DaeFiniteDiff<F> {
             shifted: vec![0.0; n],
             x: vec![0.0; n],
             p: Vec::new(),
+            jvp_at: Vec::new(),
         }
     }
 
@@ -214,8 +248,10 @@ impl<F: DaeFunction> DaeJacobian for DaeFiniteDiff<F> {
             base,
             shifted,
             x,
+            jvp_at,
             ..
         } = self;
+        jvp_at.clear();
         f.residual(t, du, u, p, base);
         // Columns of ∂F/∂u (perturbing u), then of ∂F/∂u′ (perturbing u′).
         x.copy_from_slice(u);
@@ -240,8 +276,10 @@ impl<F: DaeFunction> DaeJacobian for DaeFiniteDiff<F> {
             base,
             shifted,
             p: q,
+            jvp_at,
             ..
         } = self;
+        jvp_at.clear();
         f.residual(t, du, u, p, base);
         q.clear();
         q.extend_from_slice(p);
@@ -249,6 +287,65 @@ impl<F: DaeFunction> DaeJacobian for DaeFiniteDiff<F> {
             f.residual(t, du, u, q, out)
         });
         true
+    }
+}
+
+impl<F: DaeFunction> DaeJvp for DaeFiniteDiff<F> {
+    /// One forward difference along the direction, with the step `√ε·max(1, ‖(u′, u)‖₂)/‖dir‖₂`
+    /// (the usual Jacobian-free Newton–Krylov choice; Knoll and Keyes, J. Comput. Phys. 193,
+    /// 2004, §2.2); the residual at the point is re-evaluated only when the point changes.
+    fn jvp(
+        &mut self,
+        t: f64,
+        du: &[f64],
+        u: &[f64],
+        p: &[f64],
+        dir: (&[f64], &[f64]),
+        out: &mut [f64],
+    ) {
+        let n = self.f.len();
+        let sq = |x: &[f64]| x.iter().map(|v| v * v).sum::<f64>();
+        let dnorm = (sq(dir.0) + sq(dir.1)).sqrt();
+        if dnorm == 0.0 {
+            out.iter_mut().for_each(|o| *o = 0.0);
+            return;
+        }
+        let xnorm = (sq(du) + sq(u)).sqrt();
+        let step = f64::EPSILON.sqrt() * xnorm.max(1.0) / dnorm;
+        let DaeFiniteDiff {
+            f,
+            base,
+            shifted,
+            x,
+            p: q,
+            jvp_at,
+            ..
+        } = self;
+        // The base residual is kept with the point it was evaluated at (t, u′, u, p).
+        let same = jvp_at.len() == 2 * n + 1
+            && jvp_at[0].to_bits() == t.to_bits()
+            && jvp_at[1..=n] == *du
+            && jvp_at[n + 1..] == *u
+            && q[..] == *p;
+        if !same {
+            f.residual(t, du, u, p, base);
+            jvp_at.clear();
+            jvp_at.push(t);
+            jvp_at.extend_from_slice(du);
+            jvp_at.extend_from_slice(u);
+            q.clear();
+            q.extend_from_slice(p);
+        }
+        for ((xi, d), v) in x.iter_mut().zip(du).zip(dir.0) {
+            *xi = d + step * v;
+        }
+        for ((s, ui), v) in shifted.iter_mut().zip(u).zip(dir.1) {
+            *s = ui + step * v;
+        }
+        f.residual(t, x, shifted, p, out);
+        for (o, b) in out.iter_mut().zip(base.iter()) {
+            *o = (*o - b) / step;
+        }
     }
 }
 

@@ -8,7 +8,7 @@
 //!   Comput. 19, 1998, the first of their two cases, as IDA's `IDA_YA_YDP_INIT`): the unknowns
 //!   are `x_i = u′_i` (differential `i`) and `x_i = u_i` (algebraic `i`), solved by sciml-ode's
 //!   shared Newton iteration, run to rounding, with the Jacobian columns `∂F/∂u′_i` and
-//!   `∂F/∂u_i`.
+//!   `∂F/∂u_i` (`DaeW::mixed`, solved by the solve's linear strategy).
 //! * [`DaeInit::ShampineCollocationInit`] moves every component: one implicit Euler step of
 //!   length `dt` taken *at* `t0` from `u0`, solving `F((u − u0)/dt, u, p, t0) = 0` for `u`, then
 //!   `u0 ← u` and `u0′ ← (u − u0)/dt` (the collocation idea of Shampine, "Solving
@@ -19,9 +19,9 @@
 //!   matrix is the BDF's `∂F/∂u + (1/dt)·∂F/∂u′`.
 
 use crate::error::DaeError;
-use crate::function::DaeJacobian;
-use sciml_core::linalg::DenseLu;
-use sciml_core::{DenseMatrix, Stats};
+use crate::function::DaeFunction;
+use crate::linear::{DaeLinearSolver, DaeW};
+use sciml_core::Stats;
 use sciml_ode::stiff::newton::iterate;
 use sciml_ode::stiff::{NewtonConvergence, Rate, Residual};
 use sciml_ode::StepFailure;
@@ -64,21 +64,19 @@ pub enum DaeInit {
 pub const SHAMPINE_DEFAULT_DT: f64 = 1e-6;
 
 /// `G(x) = F(u′(x), u(x), p, t0)` with `x` mixing derivatives and algebraic values.
-struct BrownResidual<'b, F> {
+struct BrownResidual<'b, F: DaeFunction, L: DaeLinearSolver<F>> {
     f: &'b mut F,
     p: &'b [f64],
     t0: f64,
     differential: &'b [bool],
     u: &'b mut Vec<f64>,
     du: &'b mut Vec<f64>,
-    dfdu: DenseMatrix<f64>,
-    dfddu: DenseMatrix<f64>,
-    g: DenseMatrix<f64>,
-    lu: DenseLu<f64>,
+    linear: &'b L,
+    lc: L::Cache,
     magnitude: f64,
 }
 
-impl<F: DaeJacobian> BrownResidual<'_, F> {
+impl<F: DaeFunction, L: DaeLinearSolver<F>> BrownResidual<'_, F, L> {
     fn place(&mut self, x: &[f64]) {
         for (i, xi) in x.iter().enumerate() {
             if self.differential[i] {
@@ -90,7 +88,7 @@ impl<F: DaeJacobian> BrownResidual<'_, F> {
     }
 }
 
-impl<F: DaeJacobian> Residual for BrownResidual<'_, F> {
+impl<F: DaeFunction, L: DaeLinearSolver<F>> Residual for BrownResidual<'_, F, L> {
     type V = Vec<f64>;
     fn neg_residual(
         &mut self,
@@ -107,29 +105,16 @@ impl<F: DaeJacobian> Residual for BrownResidual<'_, F> {
         }
         self.magnitude = x.iter().map(|v| v.abs()).fold(1.0, f64::max);
         // A full Newton iteration: a fresh matrix at every iterate.
-        self.f.jacobians(
-            self.t0,
-            self.du,
-            self.u,
-            self.p,
-            &mut self.dfdu,
-            &mut self.dfddu,
-        );
-        stats.njac += 1;
-        for (i, d) in self.differential.iter().enumerate() {
-            let src = if *d { &self.dfddu } else { &self.dfdu };
-            self.g.col_mut(i).copy_from_slice(src.col(i));
-        }
-        stats.nfactor += 1;
-        self.lu
-            .factor(&self.g)
-            .map_err(|_| StepFailure::LinearSolve)
+        let (t0, p) = (self.t0, self.p);
+        let lc = &mut self.lc;
+        self.linear
+            .linearise(lc, self.f, t0, self.du, self.u, p, stats);
+        self.linear
+            .factorise(lc, DaeW::mixed(self.differential), stats)
     }
     fn solve(&mut self, b: &mut Vec<f64>, stats: &mut Stats) -> Result<(), StepFailure> {
         stats.nnewton += 1;
-        self.lu
-            .solve_in_place(b)
-            .map_err(|_| StepFailure::LinearSolve)
+        self.linear.solve(&mut self.lc, self.f, self.p, b, stats)
     }
     fn norm(&mut self, dz: &Vec<f64>) -> f64 {
         dz.iter().map(|v| v.abs()).fold(0.0, f64::max)
@@ -140,21 +125,19 @@ impl<F: DaeJacobian> Residual for BrownResidual<'_, F> {
 }
 
 /// `G(u) = F((u − start)/dt, u, p, t0)`: Shampine's implicit Euler step taken at `t0`.
-struct ShampineResidual<'b, F> {
+struct ShampineResidual<'b, F: DaeFunction, L: DaeLinearSolver<F>> {
     f: &'b mut F,
     p: &'b [f64],
     t0: f64,
     dt: f64,
     start: &'b [f64],
     du: Vec<f64>,
-    dfdu: DenseMatrix<f64>,
-    dfddu: DenseMatrix<f64>,
-    w: DenseMatrix<f64>,
-    lu: DenseLu<f64>,
+    linear: &'b L,
+    lc: L::Cache,
     magnitude: f64,
 }
 
-impl<F: DaeJacobian> ShampineResidual<'_, F> {
+impl<F: DaeFunction, L: DaeLinearSolver<F>> ShampineResidual<'_, F, L> {
     fn place(&mut self, u: &[f64]) {
         for ((d, ui), si) in self.du.iter_mut().zip(u).zip(self.start) {
             *d = (ui - si) / self.dt;
@@ -162,7 +145,7 @@ impl<F: DaeJacobian> ShampineResidual<'_, F> {
     }
 }
 
-impl<F: DaeJacobian> Residual for ShampineResidual<'_, F> {
+impl<F: DaeFunction, L: DaeLinearSolver<F>> Residual for ShampineResidual<'_, F, L> {
     type V = Vec<f64>;
     fn neg_residual(
         &mut self,
@@ -178,33 +161,16 @@ impl<F: DaeJacobian> Residual for ShampineResidual<'_, F> {
             return Err(StepFailure::NonFinite);
         }
         self.magnitude = u.iter().map(|v| v.abs()).fold(1.0, f64::max);
-        self.f.jacobians(
-            self.t0,
-            &self.du,
-            u,
-            self.p,
-            &mut self.dfdu,
-            &mut self.dfddu,
-        );
-        stats.njac += 1;
+        let (t0, p) = (self.t0, self.p);
+        self.linear
+            .linearise(&mut self.lc, self.f, t0, &self.du, u, p, stats);
         let inv_dt = 1.0 / self.dt;
-        let n = u.len();
-        for j in 0..n {
-            let (a, b) = (self.dfdu.col(j), self.dfddu.col(j));
-            for ((w, a), b) in self.w.col_mut(j).iter_mut().zip(a).zip(b) {
-                *w = a + inv_dt * b;
-            }
-        }
-        stats.nfactor += 1;
-        self.lu
-            .factor(&self.w)
-            .map_err(|_| StepFailure::LinearSolve)
+        self.linear
+            .factorise(&mut self.lc, DaeW::bdf(inv_dt), stats)
     }
     fn solve(&mut self, b: &mut Vec<f64>, stats: &mut Stats) -> Result<(), StepFailure> {
         stats.nnewton += 1;
-        self.lu
-            .solve_in_place(b)
-            .map_err(|_| StepFailure::LinearSolve)
+        self.linear.solve(&mut self.lc, self.f, self.p, b, stats)
     }
     fn norm(&mut self, dz: &Vec<f64>) -> f64 {
         dz.iter().map(|v| v.abs()).fold(0.0, f64::max)
@@ -218,11 +184,12 @@ fn norm2(r: &[f64]) -> f64 {
     r.iter().map(|v| v * v).sum::<f64>().sqrt()
 }
 
-/// Makes `(u, du)` consistent at `t0` by `how` (module docs); `abstol` is the bound on
-/// `‖F‖₂` that counts as consistent.
+/// Makes `(u, du)` consistent at `t0` by `how` (module docs), solving with `linear`; `abstol`
+/// is the bound on `‖F‖₂` that counts as consistent.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn initialise<F: DaeJacobian>(
+pub(crate) fn initialise<F: DaeFunction, L: DaeLinearSolver<F>>(
     how: DaeInit,
+    linear: &L,
     f: &mut F,
     p: &[f64],
     t0: f64,
@@ -256,10 +223,8 @@ pub(crate) fn initialise<F: DaeJacobian>(
                 differential,
                 u,
                 du,
-                dfdu: DenseMatrix::zeros(n, n),
-                dfddu: DenseMatrix::zeros(n, n),
-                g: DenseMatrix::zeros(n, n),
-                lu: DenseLu::new(n),
+                linear,
+                lc: linear.dae_cache(n),
                 magnitude: 1.0,
             };
             let mut dx = vec![0.0; n];
@@ -306,10 +271,8 @@ pub(crate) fn initialise<F: DaeJacobian>(
                 dt,
                 start: &start,
                 du: vec![0.0; n],
-                dfdu: DenseMatrix::zeros(n, n),
-                dfddu: DenseMatrix::zeros(n, n),
-                w: DenseMatrix::zeros(n, n),
-                lu: DenseLu::new(n),
+                linear,
+                lc: linear.dae_cache(n),
                 magnitude: 1.0,
             };
             let mut dx = vec![0.0; n];

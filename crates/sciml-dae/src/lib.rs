@@ -4,14 +4,19 @@
 //!   `differential_vars`, validated on construction.
 //! * [`DaeFunction`] / [`DaeJacobian`]: the residual and its Jacobians `∂F/∂u`, `∂F/∂u′`, from
 //!   closures ([`DaeClosure`]), forward differences ([`DaeFiniteDiff`]) or dual numbers over a
-//!   residual written generically ([`DaeForwardAd`] over a [`GenericResidual`]).
+//!   residual written generically ([`DaeForwardAd`] over a [`GenericResidual`]); [`DaeJvp`]:
+//!   its directional derivatives, for the Jacobian-free strategy (dual numbers or differences).
 //! * [`DaeBdf`]: variable-order (1–5), variable-step BDF with fixed (leading) coefficients,
 //!   a [`sciml_ode::Stepper`] on sciml-ode's step loop with its shared Newton iteration and
-//!   dense linear strategy (module [`bdf`]); `suppress_alg` leaves the algebraic variables out of
+//!   linear strategies (module [`bdf`]); `suppress_alg` leaves the algebraic variables out of
 //!   the error test.
+//! * Linear strategies ([`DaeLinearSolver`], module [`linear`]): sciml-ode's `DenseSolve` (the
+//!   default) and `KrylovSolve` (Jacobian-free GMRES, optionally with a
+//!   [`DaePreconditioner`]), chosen by [`DaeBdf::linear_solver`].
 //! * [`MassMatrixDae`]: a mass-matrix DAE `M u′ = f(t, u, p)` as a residual, so one crate takes
 //!   every DAE.
-//! * [`DaeInit`]: `CheckInit` and `BrownFullBasicInit` (module [`init`]).
+//! * [`DaeInit`]: `CheckInit`, `BrownFullBasicInit` and `ShampineCollocationInit` (module
+//!   [`init`]), with the solve's linear strategy.
 //! * Forward sensitivities ([`DaeProblem::solve_forward_sensitivity`], staggered direct as
 //!   IDAS), with `∂F/∂p` from [`DaeJacobian::param_jacobian`]; with respect to the differential
 //!   start values too ([`DaeProblem::solve_forward_sensitivity_u0`]).
@@ -21,8 +26,8 @@
 //! Events: [`DaeProblem::solve_with_callbacks`] (a state-changing event must leave a consistent
 //! state; it is not checked).
 //!
-//! Not yet here: sparse and Krylov linear strategies for DAEs, dual numbers through the
-//! solver, `ShampineCollocationInit`, the adjoint with events. The neural layer on this crate
+//! Not yet here: a sparse linear strategy for DAEs, dual numbers through the solver, the
+//! adjoint with events; forward sensitivities and the discrete adjoint take the dense strategy. The neural layer on this crate
 //! is `diffeqflux::neural_de::NeuralDae`.
 
 pub mod adjoint;
@@ -31,6 +36,7 @@ pub mod error;
 pub mod forward_ad;
 pub mod function;
 pub mod init;
+pub mod linear;
 pub mod mass;
 pub mod problem;
 
@@ -38,7 +44,8 @@ pub use adjoint::{DaeGradient, DaeTape};
 pub use bdf::{DaeBdf, DaeBdfStepper};
 pub use error::DaeError;
 pub use forward_ad::{DaeForwardAd, GenericResidual};
-pub use function::{DaeClosure, DaeFiniteDiff, DaeFunction, DaeJacobian, NoJacobians};
+pub use function::{DaeClosure, DaeFiniteDiff, DaeFunction, DaeJacobian, DaeJvp, NoJacobians};
 pub use init::DaeInit;
+pub use linear::{DaeLinearSolver, DaePreconditioner, DaeW};
 pub use mass::MassMatrixDae;
 pub use problem::{sensitivity, DaeProblem};

@@ -3,8 +3,8 @@
 //! Jacobian. (sciml-ode's Rosenbrock and BDF methods solve these directly as well.)
 
 use crate::error::DaeError;
-use crate::function::{DaeFunction, DaeJacobian};
-use sciml_core::{DenseMatrix, Jacobian, VectorField};
+use crate::function::{DaeFunction, DaeJacobian, DaeJvp};
+use sciml_core::{DenseMatrix, Jacobian, Jvp, VectorField};
 
 /// The residual `F(u′, u, p, t) = M u′ − f(t, u, p)`, with `∂F/∂u′ = M` and `∂F/∂u = −∂f/∂u`.
 ///
@@ -35,6 +35,8 @@ pub struct MassMatrixDae<F> {
     u: Vec<f64>,
     p: Vec<f64>,
     out: Vec<f64>,
+    /// The direction of a [`DaeJvp`] product, as the field's state type.
+    dir: Vec<f64>,
 }
 
 /// The field need not be `Debug`: the mass matrix stands for the system.
@@ -66,6 +68,7 @@ where
             u: vec![0.0; n],
             p: Vec::new(),
             out: vec![0.0; n],
+            dir: vec![0.0; n],
         })
     }
 
@@ -121,5 +124,30 @@ where
         self.f.jacobian(t, &self.u, &self.p, dfdu);
         dfdu.as_mut_slice().iter_mut().for_each(|x| *x = -*x);
         dfddu.as_mut_slice().copy_from_slice(self.mass.as_slice());
+    }
+}
+
+impl<F> DaeJvp for MassMatrixDae<F>
+where
+    F: VectorField<V = Vec<f64>, P = Vec<f64>> + Jacobian + Jvp,
+{
+    /// `M·v′ − (∂f/∂u)·v`, the product by the field's own JVP.
+    fn jvp(
+        &mut self,
+        t: f64,
+        _du: &[f64],
+        u: &[f64],
+        p: &[f64],
+        dir: (&[f64], &[f64]),
+        out: &mut [f64],
+    ) {
+        self.load(u, p);
+        self.dir.clear();
+        self.dir.extend_from_slice(dir.1);
+        self.f.jvp_u(t, &self.u, &self.p, &self.dir, &mut self.out);
+        self.mass.mul_vec_to(dir.0, out);
+        for (o, jv) in out.iter_mut().zip(&self.out) {
+            *o -= jv;
+        }
     }
 }

@@ -5,6 +5,7 @@ use crate::bdf::{DaeBdf, DaeBdfStepper, StepOp};
 use crate::error::DaeError;
 use crate::function::{DaeFunction, DaeJacobian};
 use crate::init::{initialise, DaeInit};
+use crate::linear::{DaeLinearSolver, DaeW};
 use sciml_core::{DenseMatrix, Solution};
 use sciml_ode::{Callbacks, SolveOptions, StepLoop};
 
@@ -122,6 +123,93 @@ impl<F: DaeFunction> DaeProblem<F> {
     }
 }
 
+impl<F: DaeFunction> DaeProblem<F> {
+    /// Makes the start consistent by `init` and integrates with `method` under `opts` (saves,
+    /// tstops, dense output, fixed or adaptive steps: sciml-ode's step loop). The consistency
+    /// bound of the initialisation is the absolute tolerance of `opts` (its largest entry).
+    pub fn solve<L: DaeLinearSolver<F>>(
+        &mut self,
+        method: DaeBdf<L>,
+        init: DaeInit,
+        opts: &SolveOptions<f64>,
+    ) -> Result<Solution<Vec<f64>>, DaeError> {
+        self.solve_with_callbacks(method, init, opts, Callbacks::new())
+    }
+
+    /// [`DaeProblem::solve`] with event handling: continuous callbacks are located on the
+    /// step's interpolating polynomial and discrete ones run after each step, as for ODEs.
+    /// An event that stops the solve or only reads the state works as for ODEs. An event that
+    /// changes the state restarts the method at order 1 from the changed state; the changed
+    /// state must be consistent (the algebraic values satisfy their equations), which is not
+    /// checked: the first step's corrector then solves for consistent values at its end.
+    ///
+    /// ```
+    /// use sciml_dae::{DaeBdf, DaeClosure, DaeFiniteDiff, DaeInit, DaeProblem};
+    /// use sciml_ode::{Callbacks, ContinuousCallback, SolveOptions};
+    /// // u1 = e^{−t}, u2 = u1²: stop where u2 = 1/4, at t = ln 2.
+    /// let f = DaeClosure::new(2, |_t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
+    ///     r[0] = du[0] + u[0];
+    ///     r[1] = u[1] - u[0] * u[0];
+    /// });
+    /// let mut prob = DaeProblem::new(DaeFiniteDiff::new(f), vec![-1.0, -2.0], vec![1.0, 1.0],
+    ///     (0.0, 5.0), vec![], Some(vec![true, false]))?;
+    /// let stop = ContinuousCallback::new(|_t, u: &Vec<f64>| u[1] - 0.25, |ctx| ctx.terminate());
+    /// let opts = SolveOptions::default().tolerances(1e-9, 1e-11);
+    /// let sol = prob.solve_with_callbacks(DaeBdf::new(), DaeInit::CheckInit, &opts,
+    ///     Callbacks::new().with_continuous(stop))?;
+    /// assert!((sol.t.last().unwrap() - 2f64.ln()).abs() < 1e-7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn solve_with_callbacks<L: DaeLinearSolver<F>>(
+        &mut self,
+        method: DaeBdf<L>,
+        init: DaeInit,
+        opts: &SolveOptions<f64>,
+        callbacks: Callbacks<Vec<f64>>,
+    ) -> Result<Solution<Vec<f64>>, DaeError> {
+        let (mut u0, mut du0) = (self.u0.clone(), self.du0.clone());
+        let n = u0.len();
+        method.validate()?;
+        opts.tol.validate_len(n)?;
+        let abstol = (0..n).map(|i| opts.tol.atol_at(i)).fold(0.0, f64::max);
+        let t0 = self.tspan.0;
+        initialise(
+            init,
+            &method.linear,
+            &mut self.f,
+            &self.p,
+            t0,
+            &self.differential_vars,
+            &mut u0,
+            &mut du0,
+            abstol,
+        )?;
+        // A structurally singular (index above one) problem has a singular W for every α:
+        // say so now rather than after the step size has shrunk to nothing (a strategy that
+        // forms W; a Jacobian-free one meets it as failed linear solves).
+        let alpha = 1e3 / (self.tspan.1 - t0);
+        let (linear, mut stats) = (&method.linear, sciml_core::Stats::default());
+        let mut lc = linear.dae_cache(n);
+        linear.linearise(&mut lc, &mut self.f, t0, &du0, &u0, &self.p, &mut stats);
+        if linear
+            .factorise(&mut lc, DaeW::bdf(alpha), &mut stats)
+            .is_err()
+        {
+            return Err(DaeError::SingularIterationMatrix { t: t0 });
+        }
+        drop(lc);
+        let stepper = DaeBdfStepper::with_linear_solver(
+            &mut self.f,
+            &self.p,
+            method,
+            &self.differential_vars,
+            &du0,
+        )?;
+        let sol = StepLoop::new(stepper, &u0, self.tspan, opts, callbacks)?.solve()?;
+        Ok(sol)
+    }
+}
+
 impl<F: DaeJacobian> DaeProblem<F> {
     /// The iteration matrix `W = ∂F/∂u + α·∂F/∂u′` at `(t, du, u)` with the problem's
     /// parameters, written into `w` (`n × n`): what a BDF step of coefficient `α = γ_k/h`
@@ -157,80 +245,6 @@ impl<F: DaeJacobian> DaeProblem<F> {
             *wi += alpha * ai;
         }
         Ok(())
-    }
-
-    /// Makes the start consistent by `init` and integrates with `method` under `opts` (saves,
-    /// tstops, dense output, fixed or adaptive steps: sciml-ode's step loop). The consistency
-    /// bound of the initialisation is the absolute tolerance of `opts` (its largest entry).
-    pub fn solve(
-        &mut self,
-        method: DaeBdf,
-        init: DaeInit,
-        opts: &SolveOptions<f64>,
-    ) -> Result<Solution<Vec<f64>>, DaeError> {
-        self.solve_with_callbacks(method, init, opts, Callbacks::new())
-    }
-
-    /// [`DaeProblem::solve`] with event handling: continuous callbacks are located on the
-    /// step's interpolating polynomial and discrete ones run after each step, as for ODEs.
-    /// An event that stops the solve or only reads the state works as for ODEs. An event that
-    /// changes the state restarts the method at order 1 from the changed state; the changed
-    /// state must be consistent (the algebraic values satisfy their equations), which is not
-    /// checked: the first step's corrector then solves for consistent values at its end.
-    ///
-    /// ```
-    /// use sciml_dae::{DaeBdf, DaeClosure, DaeFiniteDiff, DaeInit, DaeProblem};
-    /// use sciml_ode::{Callbacks, ContinuousCallback, SolveOptions};
-    /// // u1 = e^{−t}, u2 = u1²: stop where u2 = 1/4, at t = ln 2.
-    /// let f = DaeClosure::new(2, |_t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
-    ///     r[0] = du[0] + u[0];
-    ///     r[1] = u[1] - u[0] * u[0];
-    /// });
-    /// let mut prob = DaeProblem::new(DaeFiniteDiff::new(f), vec![-1.0, -2.0], vec![1.0, 1.0],
-    ///     (0.0, 5.0), vec![], Some(vec![true, false]))?;
-    /// let stop = ContinuousCallback::new(|_t, u: &Vec<f64>| u[1] - 0.25, |ctx| ctx.terminate());
-    /// let opts = SolveOptions::default().tolerances(1e-9, 1e-11);
-    /// let sol = prob.solve_with_callbacks(DaeBdf::new(), DaeInit::CheckInit, &opts,
-    ///     Callbacks::new().with_continuous(stop))?;
-    /// assert!((sol.t.last().unwrap() - 2f64.ln()).abs() < 1e-7);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn solve_with_callbacks(
-        &mut self,
-        method: DaeBdf,
-        init: DaeInit,
-        opts: &SolveOptions<f64>,
-        callbacks: Callbacks<Vec<f64>>,
-    ) -> Result<Solution<Vec<f64>>, DaeError> {
-        let (mut u0, mut du0) = (self.u0.clone(), self.du0.clone());
-        let n = u0.len();
-        method.validate()?;
-        opts.tol.validate_len(n)?;
-        let abstol = (0..n).map(|i| opts.tol.atol_at(i)).fold(0.0, f64::max);
-        let t0 = self.tspan.0;
-        initialise(
-            init,
-            &mut self.f,
-            &self.p,
-            t0,
-            &self.differential_vars,
-            &mut u0,
-            &mut du0,
-            abstol,
-        )?;
-        // A structurally singular (index above one) problem has a singular W for every α:
-        // say so now rather than after the step size has shrunk to nothing.
-        let mut w = DenseMatrix::zeros(n, n);
-        let alpha = 1e3 / (self.tspan.1 - t0);
-        self.iteration_matrix(alpha, t0, &du0, &u0, &mut w)?;
-        let mut lu = sciml_core::linalg::DenseLu::new(n);
-        if lu.factor(&w).is_err() {
-            return Err(DaeError::SingularIterationMatrix { t: t0 });
-        }
-        let stepper =
-            DaeBdfStepper::new(&mut self.f, &self.p, method, &self.differential_vars, &du0)?;
-        let sol = StepLoop::new(stepper, &u0, self.tspan, opts, callbacks)?.solve()?;
-        Ok(sol)
     }
 
     /// Solves the problem and its forward sensitivities `s_j = ∂u/∂p_j` for every parameter
@@ -334,6 +348,7 @@ impl<F: DaeJacobian> DaeProblem<F> {
         let t0 = self.tspan.0;
         initialise(
             init,
+            &method.linear,
             &mut self.f,
             &self.p,
             t0,

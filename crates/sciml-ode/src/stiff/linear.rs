@@ -220,7 +220,7 @@ impl<T: Scalar<Re = R>, R: sciml_core::Real> LuScalar for Dual<T, R> {
 /// A dense Jacobian from the field (`sciml_core::Jacobian`) and a dense LU of `W`
 /// (`sciml_core::linalg::DenseLu` for reals: a small in-crate kernel for small systems, faer's
 /// blocked factorisation for large ones; a generic LU for dual numbers).
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DenseSolve;
 
 /// Buffers of [`DenseSolve`].

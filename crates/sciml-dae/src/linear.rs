@@ -1,0 +1,459 @@
+//! How the DAE solver solves with its iteration matrices: sciml-ode's linear strategies, seen
+//! through a residual's two Jacobians.
+//!
+//! Every matrix the crate solves with is `W = ∂F/∂u·D_u + ∂F/∂u′·D_u′` at a linearisation point
+//! `(t, u′, u)`, with diagonal column weights given by a [`DaeW`]:
+//!
+//! * a BDF step, and Shampine's initialisation step, `W = ∂F/∂u + α·∂F/∂u′` ([`DaeW::bdf`]);
+//! * Brown's initialisation, column `i` of `∂F/∂u′` for a differential variable and of `∂F/∂u`
+//!   for an algebraic one ([`DaeW::mixed`]).
+//!
+//! Strategies ([`DaeLinearSolver`]):
+//!
+//! * [`DenseSolve`]: both Jacobians as dense matrices ([`DaeJacobian`]) and sciml-ode's dense
+//!   strategy, which forms `W` through its `WSpec` and factorises it. Forward sensitivities and
+//!   the discrete adjoint read the matrices, so they take this strategy.
+//! * [`KrylovSolve`]: Jacobian-free. `W v` is one directional derivative of the residual
+//!   ([`DaeJvp`]: `∂F/∂u′·(D_u′ v) + ∂F/∂u·(D_u v)`, dual numbers through [`crate::DaeForwardAd`]
+//!   or differences through [`crate::DaeFiniteDiff`]) and `W x = b` is solved by sciml-core's
+//!   restarted GMRES, right-preconditioned by a [`DaePreconditioner`] if one is given (as IDA's
+//!   SPGMR). No `n × n` matrix is formed, so memory stays linear in the size of the system.
+
+use crate::function::{DaeFunction, DaeJacobian, DaeJvp};
+use sciml_core::linalg::{Gmres, Preconditioner};
+use sciml_core::{DenseMatrix, Jacobian, Stats, VectorField};
+use sciml_ode::stiff::{
+    DenseSolve, DenseSolveCache, KrylovSolve, LinearStrategy, NoPreconditioner, WSpec,
+};
+use sciml_ode::StepFailure;
+
+/// The column weights of an iteration matrix `W = ∂F/∂u·D_u + ∂F/∂u′·D_u′` (module docs).
+///
+/// ```
+/// use sciml_dae::linear::DaeW;
+/// let w = DaeW::bdf(250.0);
+/// assert_eq!((w.alpha, w.differential), (250.0, None));
+/// let mask = [true, false];
+/// assert!(DaeW::mixed(&mask).differential.is_some());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DaeW<'a> {
+    /// The weight of `∂F/∂u′` (`D_u′ = α·I` when `differential` is `None`).
+    pub alpha: f64,
+    /// `Some(mask)`: column `i` is `∂F/∂u′·e_i` where `mask[i]`, else `∂F/∂u·e_i` (Brown's
+    /// matrix; `alpha` is then not read).
+    pub differential: Option<&'a [bool]>,
+}
+
+impl<'a> DaeW<'a> {
+    /// `W = ∂F/∂u + α·∂F/∂u′`: a BDF step of coefficient `α = γ_k/h`.
+    pub fn bdf(alpha: f64) -> Self {
+        DaeW {
+            alpha,
+            differential: None,
+        }
+    }
+    /// Brown's initialisation matrix: `∂F/∂u′` columns for the differential variables, `∂F/∂u`
+    /// columns for the algebraic ones.
+    pub fn mixed(differential: &'a [bool]) -> Self {
+        DaeW {
+            alpha: 1.0,
+            differential: Some(differential),
+        }
+    }
+}
+
+/// A way of forming and solving the DAE's iteration matrices ([`DaeW`]) for residuals `F`.
+///
+/// Implemented by sciml-ode's [`DenseSolve`] (for residuals with [`DaeJacobian`]) and
+/// [`KrylovSolve`] (for residuals with [`DaeJvp`]); chosen with
+/// [`crate::DaeBdf::linear_solver`].
+pub trait DaeLinearSolver<F: DaeFunction>: Clone + Send + Sync + std::fmt::Debug {
+    /// Matrices, factorisations and scratch.
+    type Cache: Send;
+    /// Whether the strategy forms `∂F/∂u` and `∂F/∂u′` as matrices ([`Self::jacobians`]), which
+    /// forward sensitivities and the discrete adjoint read.
+    const FORMS_MATRICES: bool;
+    /// Buffers for a system of `n` equations.
+    fn dae_cache(&self, n: usize) -> Self::Cache;
+    /// Evaluates the Jacobians at `(t, du, u)` (matrix-free: records the point).
+    #[allow(clippy::too_many_arguments)] // the residual's own arguments, plus the cache
+    fn linearise(
+        &self,
+        c: &mut Self::Cache,
+        f: &mut F,
+        t: f64,
+        du: &[f64],
+        u: &[f64],
+        p: &[f64],
+        stats: &mut Stats,
+    );
+    /// Forms `W` from the current Jacobians and factorises it (matrix-free: records `w`).
+    fn factorise(
+        &self,
+        c: &mut Self::Cache,
+        w: DaeW<'_>,
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure>;
+    /// Solves `W x = b` in place.
+    fn solve(
+        &self,
+        c: &mut Self::Cache,
+        f: &mut F,
+        p: &[f64],
+        b: &mut Vec<f64>,
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure>;
+    /// `(∂F/∂u, ∂F/∂u′)` at the last linearisation point, where the strategy forms them.
+    fn jacobians(c: &Self::Cache) -> Option<(&DenseMatrix<f64>, &DenseMatrix<f64>)>;
+}
+
+/// `∂F/∂u` evaluated by the DAE code, lent to sciml-ode's dense strategy as the `J` of a field.
+#[derive(Clone, Debug)]
+pub(crate) struct HeldJacobian {
+    pub(crate) j: DenseMatrix<f64>,
+}
+
+impl VectorField for HeldJacobian {
+    type V = Vec<f64>;
+    type P = Vec<f64>;
+    fn dims(&self) -> (usize, usize) {
+        (self.j.nrows(), 0)
+    }
+    /// Not a vector field: only its Jacobian is read (by the linear strategy).
+    fn rhs(&mut self, _t: f64, _u: &Vec<f64>, _p: &Vec<f64>, du: &mut Vec<f64>) {
+        du.iter_mut().for_each(|x| *x = f64::NAN);
+    }
+}
+
+impl Jacobian for HeldJacobian {
+    const EXACT: bool = true;
+    fn jacobian(&mut self, _t: f64, _u: &Vec<f64>, _p: &Vec<f64>, j: &mut DenseMatrix<f64>) {
+        j.as_mut_slice().copy_from_slice(self.j.as_slice());
+    }
+}
+
+/// Buffers of [`DenseSolve`] for a DAE: both Jacobians and the dense strategy's factorisation.
+#[derive(Clone, Debug)]
+pub struct DaeDenseCache {
+    lc: DenseSolveCache<f64>,
+    /// `∂F/∂u` (the `J` the dense strategy reads).
+    jac: HeldJacobian,
+    /// `∂F/∂u′`.
+    dfddu: DenseMatrix<f64>,
+    /// Brown's mixed matrix, when one is asked for.
+    mixed: DenseMatrix<f64>,
+    no_p: Vec<f64>,
+}
+
+impl<F: DaeJacobian> DaeLinearSolver<F> for DenseSolve {
+    type Cache = DaeDenseCache;
+    const FORMS_MATRICES: bool = true;
+
+    fn dae_cache(&self, n: usize) -> DaeDenseCache {
+        let jac = HeldJacobian {
+            j: DenseMatrix::zeros(n, n),
+        };
+        let lc = LinearStrategy::<HeldJacobian>::cache(&DenseSolve, &jac, &vec![0.0; n]);
+        DaeDenseCache {
+            lc,
+            jac,
+            dfddu: DenseMatrix::zeros(n, n),
+            mixed: DenseMatrix::zeros(0, 0),
+            no_p: Vec::new(),
+        }
+    }
+
+    fn linearise(
+        &self,
+        c: &mut DaeDenseCache,
+        f: &mut F,
+        t: f64,
+        du: &[f64],
+        u: &[f64],
+        p: &[f64],
+        stats: &mut Stats,
+    ) {
+        f.jacobians(t, du, u, p, &mut c.jac.j, &mut c.dfddu);
+        // The held point is not read: `HeldJacobian` hands over the matrix just evaluated.
+        LinearStrategy::<HeldJacobian>::update_jacobian(
+            &DenseSolve,
+            &mut c.lc,
+            &mut c.jac,
+            t,
+            &c.no_p,
+            &c.no_p,
+            stats,
+        );
+    }
+
+    fn factorise(
+        &self,
+        c: &mut DaeDenseCache,
+        w: DaeW<'_>,
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure> {
+        match w.differential {
+            None => {
+                let spec = WSpec {
+                    alpha: w.alpha,
+                    a: Some(&c.dfddu),
+                    beta: 1.0,
+                };
+                LinearStrategy::<HeldJacobian>::factorise(&DenseSolve, &mut c.lc, spec, stats)
+            }
+            Some(mask) => {
+                // The mixed matrix goes in as `J` of `W = 0·I + 1·J` (exact: `J·1 + 0`).
+                let n = c.dfddu.nrows();
+                if mask.len() != n {
+                    return Err(StepFailure::LinearSolve);
+                }
+                if c.mixed.nrows() != n {
+                    c.mixed = DenseMatrix::zeros(n, n);
+                }
+                for (i, d) in mask.iter().enumerate() {
+                    let src = if *d { &c.dfddu } else { &c.jac.j };
+                    c.mixed.col_mut(i).copy_from_slice(src.col(i));
+                }
+                let mut held = HeldJacobian {
+                    j: std::mem::replace(&mut c.mixed, DenseMatrix::zeros(0, 0)),
+                };
+                let (t, no_p) = (0.0, &c.no_p);
+                LinearStrategy::<HeldJacobian>::update_jacobian(
+                    &DenseSolve,
+                    &mut c.lc,
+                    &mut held,
+                    t,
+                    no_p,
+                    no_p,
+                    stats,
+                );
+                c.mixed = held.j;
+                let spec = WSpec {
+                    alpha: 0.0,
+                    a: None,
+                    beta: 1.0,
+                };
+                let res =
+                    LinearStrategy::<HeldJacobian>::factorise(&DenseSolve, &mut c.lc, spec, stats);
+                // The strategy's `J` is `∂F/∂u` again for whatever comes next.
+                LinearStrategy::<HeldJacobian>::update_jacobian(
+                    &DenseSolve,
+                    &mut c.lc,
+                    &mut c.jac,
+                    t,
+                    no_p,
+                    no_p,
+                    stats,
+                );
+                res
+            }
+        }
+    }
+
+    fn solve(
+        &self,
+        c: &mut DaeDenseCache,
+        _f: &mut F,
+        _p: &[f64],
+        b: &mut Vec<f64>,
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure> {
+        LinearStrategy::<HeldJacobian>::solve(&DenseSolve, &mut c.lc, &mut c.jac, &c.no_p, b, stats)
+    }
+
+    fn jacobians(c: &DaeDenseCache) -> Option<(&DenseMatrix<f64>, &DenseMatrix<f64>)> {
+        Some((&c.jac.j, &c.dfddu))
+    }
+}
+
+/// A preconditioner for [`KrylovSolve`] on a DAE: an approximation of `W⁻¹` for the BDF's
+/// `W = ∂F/∂u + α·∂F/∂u′` (IDA's `psetup`/`psolve` pair).
+///
+/// `setup` is called whenever the iteration matrix changes (a new linearisation point or a new
+/// `α`); `apply` then replaces `v` by `P⁻¹ v` (right preconditioning) inside every GMRES solve.
+/// The consistent initialisation's matrices are solved unpreconditioned.
+///
+/// ```
+/// use sciml_dae::linear::DaePreconditioner;
+/// /// Jacobi for u′ = −k·u written as u′ + k·u = 0: W = (k + α)·I.
+/// #[derive(Clone, Debug)]
+/// struct Jacobi { k: f64, d: f64 }
+/// impl DaePreconditioner for Jacobi {
+///     fn setup(&mut self, _t: f64, _du: &[f64], _u: &[f64], alpha: f64) { self.d = self.k + alpha; }
+///     fn apply(&mut self, v: &mut [f64]) { v.iter_mut().for_each(|x| *x /= self.d); }
+/// }
+/// let mut pc = Jacobi { k: 2.0, d: 1.0 };
+/// pc.setup(0.0, &[0.0], &[1.0], 3.0);
+/// let mut v = [10.0];
+/// pc.apply(&mut v);
+/// assert_eq!(v, [2.0]);
+/// ```
+pub trait DaePreconditioner: Clone + Send + Sync + std::fmt::Debug {
+    /// Prepares `P ≈ ∂F/∂u + α·∂F/∂u′` at `(t, du, u)`.
+    fn setup(&mut self, t: f64, du: &[f64], u: &[f64], alpha: f64);
+    /// `v ← P⁻¹ v`.
+    fn apply(&mut self, v: &mut [f64]);
+}
+
+impl DaePreconditioner for NoPreconditioner {
+    fn setup(&mut self, _t: f64, _du: &[f64], _u: &[f64], _alpha: f64) {}
+    fn apply(&mut self, _v: &mut [f64]) {}
+}
+
+/// Buffers of [`KrylovSolve`] for a DAE.
+#[derive(Clone, Debug)]
+pub struct DaeKrylovCache<P> {
+    t: f64,
+    du: Vec<f64>,
+    u: Vec<f64>,
+    alpha: f64,
+    /// Brown's column mask, when the current matrix is the mixed one.
+    mask: Option<Vec<bool>>,
+    gmres: Gmres<f64>,
+    x: Vec<f64>,
+    /// The directions `(D_u′ v, D_u v)` of one product.
+    ddu: Vec<f64>,
+    dv: Vec<f64>,
+    precond: Option<P>,
+    /// Whether `precond` was set up for the current `(t, u′, u, α)`.
+    fresh: bool,
+}
+
+impl<F: DaeJvp, P: DaePreconditioner> DaeLinearSolver<F> for KrylovSolve<P> {
+    type Cache = DaeKrylovCache<P>;
+    const FORMS_MATRICES: bool = false;
+
+    fn dae_cache(&self, n: usize) -> DaeKrylovCache<P> {
+        let mut gmres = Gmres::new(n, self.restart.max(1));
+        gmres.max_iters = self.max_iters;
+        gmres.rtol = self.rtol;
+        gmres.atol = 0.0;
+        DaeKrylovCache {
+            t: 0.0,
+            du: vec![0.0; n],
+            u: vec![0.0; n],
+            alpha: f64::NAN,
+            mask: None,
+            gmres,
+            x: vec![0.0; n],
+            ddu: vec![0.0; n],
+            dv: vec![0.0; n],
+            precond: self.preconditioner.clone(),
+            fresh: false,
+        }
+    }
+
+    fn linearise(
+        &self,
+        c: &mut DaeKrylovCache<P>,
+        _f: &mut F,
+        t: f64,
+        du: &[f64],
+        u: &[f64],
+        _p: &[f64],
+        stats: &mut Stats,
+    ) {
+        c.t = t;
+        c.du.copy_from_slice(du);
+        c.u.copy_from_slice(u);
+        c.fresh = false;
+        stats.njac += 1;
+    }
+
+    fn factorise(
+        &self,
+        c: &mut DaeKrylovCache<P>,
+        w: DaeW<'_>,
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure> {
+        match w.differential {
+            Some(mask) => {
+                if mask.len() != c.u.len() {
+                    return Err(StepFailure::LinearSolve);
+                }
+                c.mask = Some(mask.to_vec());
+            }
+            None => {
+                if c.mask.take().is_some() || w.alpha != c.alpha {
+                    c.fresh = false;
+                }
+                c.alpha = w.alpha;
+                if !c.fresh {
+                    if let Some(pc) = c.precond.as_mut() {
+                        pc.setup(c.t, &c.du, &c.u, w.alpha);
+                    }
+                    c.fresh = true;
+                }
+            }
+        }
+        stats.nfactor += 1;
+        Ok(())
+    }
+
+    fn solve(
+        &self,
+        c: &mut DaeKrylovCache<P>,
+        f: &mut F,
+        p: &[f64],
+        b: &mut Vec<f64>,
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure> {
+        let DaeKrylovCache {
+            t,
+            du,
+            u,
+            alpha,
+            mask,
+            gmres,
+            x,
+            ddu,
+            dv,
+            precond,
+            ..
+        } = c;
+        x.iter_mut().for_each(|v| *v = 0.0);
+        let mut njvp = 0usize;
+        let mut matvec = |v: &[f64], out: &mut [f64]| {
+            match mask.as_deref() {
+                Some(m) => {
+                    for (((a, b), vi), d) in ddu.iter_mut().zip(dv.iter_mut()).zip(v).zip(m) {
+                        (*a, *b) = if *d { (*vi, 0.0) } else { (0.0, *vi) };
+                    }
+                }
+                None => {
+                    for ((a, b), vi) in ddu.iter_mut().zip(dv.iter_mut()).zip(v) {
+                        (*a, *b) = (*alpha * vi, *vi);
+                    }
+                }
+            }
+            f.jvp(*t, du, u, p, (ddu, dv), out);
+            njvp += 1;
+        };
+        let preconditioned = mask.is_none() && precond.is_some();
+        let mut apply = |v: &mut [f64]| {
+            if let Some(pc) = precond.as_mut() {
+                pc.apply(v);
+            }
+        };
+        let pc: Option<Preconditioner<'_, f64>> = if preconditioned {
+            Some(&mut apply)
+        } else {
+            None
+        };
+        let res = gmres.solve(&mut matvec, pc, b, x);
+        stats.nlinsolve += 1;
+        stats.nf += njvp;
+        match res {
+            Ok(_) => {
+                b.copy_from_slice(x);
+                Ok(())
+            }
+            Err(_) => Err(StepFailure::LinearSolve),
+        }
+    }
+
+    fn jacobians(_c: &DaeKrylovCache<P>) -> Option<(&DenseMatrix<f64>, &DenseMatrix<f64>)> {
+        None
+    }
+}

@@ -1,0 +1,428 @@
+//! The Jacobian-free linear strategy (sciml-ode's `KrylovSolve`) in the DAE BDF and the
+//! consistent initialisations, against independent references: the IVP test set's Robertson
+//! value at `t = 1e5` (`sciml_ode::problems::Robertson::REF_T1E5`), the exact solution of a
+//! semi-discrete heat equation with algebraic boundary values, and the dense strategy.
+
+use sciml_core::{ReturnCode, Scalar};
+use sciml_dae::{
+    DaeBdf, DaeClosure, DaeError, DaeFiniteDiff, DaeForwardAd, DaeFunction, DaeInit, DaeJacobian,
+    DaeJvp, DaePreconditioner, DaeProblem, GenericResidual,
+};
+use sciml_ode::problems::Robertson;
+use sciml_ode::stiff::KrylovSolve;
+use sciml_ode::{SaveAt, SolveOptions};
+
+/// Robertson's kinetics with the conservation law as the third equation.
+#[derive(Clone, Debug)]
+struct Rober;
+
+impl GenericResidual for Rober {
+    fn len(&self) -> usize {
+        3
+    }
+    fn eval<S: Scalar<Re = f64>>(&self, _t: f64, du: &[S], u: &[S], p: &[S], r: &mut [S]) {
+        let (k1, k2, k3) = (p[0], p[1], p[2]);
+        r[0] = du[0] + k1 * u[0] - k3 * u[1] * u[2];
+        r[1] = du[1] - k1 * u[0] + k3 * u[1] * u[2] + k2 * u[1] * u[1];
+        r[2] = u[0] + u[1] + u[2] - S::cst(1.0);
+    }
+}
+
+fn rober<F: DaeFunction>(f: F) -> DaeProblem<F> {
+    let k = Robertson::P;
+    DaeProblem::new(
+        f,
+        vec![-k[0], k[0], 0.0],
+        vec![1.0, 0.0, 0.0],
+        (0.0, Robertson::T1E5),
+        k.to_vec(),
+        Some(vec![true, true, false]),
+    )
+    .expect("valid problem")
+}
+
+fn max_rel(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| ((x - y) / y).abs())
+        .fold(0.0, f64::max)
+}
+
+fn krylov(rtol: f64) -> KrylovSolve {
+    KrylovSolve {
+        rtol,
+        ..KrylovSolve::default()
+    }
+}
+
+#[test]
+fn robertson_with_gmres_matches_the_reference_and_the_dense_strategy() {
+    let opts = SolveOptions::default()
+        .tolerances(1e-8, 1e-14)
+        .saveat(SaveAt::Times(vec![Robertson::T1E5]));
+    let dense = rober(DaeForwardAd::new(Rober))
+        .solve(DaeBdf::new(), DaeInit::CheckInit, &opts)
+        .expect("dense solve");
+    let method = DaeBdf::new().linear_solver(krylov(1e-10));
+    let sol = rober(DaeForwardAd::new(Rober))
+        .solve(method, DaeInit::CheckInit, &opts)
+        .expect("GMRES solve");
+    assert_eq!(sol.retcode, ReturnCode::Success);
+    let (e_dense, e_krylov) = (
+        max_rel(&dense.u[0], &Robertson::REF_T1E5),
+        max_rel(&sol.u[0], &Robertson::REF_T1E5),
+    );
+    println!(
+        "dense: {e_dense:.2e} ({} steps), GMRES: {e_krylov:.2e} ({} steps, {} linear solves, \
+         {} residual evaluations and products)",
+        dense.stats.accepted, sol.stats.accepted, sol.stats.nlinsolve, sol.stats.nf
+    );
+    // rtol 1e-8 leaves the dense solve at 1e-6 or better; GMRES solved to 1e-10 keeps it there.
+    assert!(e_dense < 1e-6, "{e_dense:e}");
+    assert!(e_krylov < 1e-6, "{e_krylov:e}");
+    assert!(max_rel(&sol.u[0], &dense.u[0]) < 1e-6);
+    // No matrix: the Jacobian evaluations are linearisation points, every product a JVP.
+    assert!(sol.stats.nf > dense.stats.nf);
+}
+
+#[test]
+fn a_looser_gmres_tolerance_still_solves_robertson_to_the_step_tolerance() {
+    let opts = SolveOptions::default()
+        .tolerances(1e-6, 1e-10)
+        .saveat(SaveAt::Times(vec![Robertson::T1E5]));
+    let method = DaeBdf::new().linear_solver(KrylovSolve::default());
+    let sol = rober(DaeForwardAd::new(Rober))
+        .solve(method, DaeInit::CheckInit, &opts)
+        .expect("GMRES solve");
+    let e = max_rel(&sol.u[0], &Robertson::REF_T1E5);
+    println!("GMRES rtol 1e-6: {e:.2e}, {} steps", sol.stats.accepted);
+    // The W8 setting: the dense strategy reaches 5e-6 here (bench_w8_dae).
+    assert!(e < 5e-5, "{e:e}");
+    let u = &sol.u[0];
+    assert!((u[0] + u[1] + u[2] - 1.0).abs() < 1e-12);
+}
+
+/// The heat equation `u_t = u_xx` on `[0, 1]` with `n` interior points and the boundary values
+/// as algebraic unknowns (`u_0 = u_{n+1} = 0`), as IDA's `idaHeat1D`-style examples pose it.
+#[derive(Clone, Debug)]
+struct Heat {
+    n: usize,
+}
+
+impl Heat {
+    fn dx(&self) -> f64 {
+        1.0 / (self.n + 1) as f64
+    }
+    /// `sin(πx_i)` is an eigenvector of the second-difference matrix with eigenvalue
+    /// `λ = −(4/Δx²)·sin²(πΔx/2)`, so the semi-discrete solution from it is `sin(πx_i)·e^{λt}`
+    /// exactly (the reference these tests use; it has no spatial error to hide behind).
+    fn lambda(&self) -> f64 {
+        let dx = self.dx();
+        -4.0 / (dx * dx) * (std::f64::consts::PI * dx / 2.0).sin().powi(2)
+    }
+    fn exact(&self, t: f64) -> Vec<f64> {
+        let dx = self.dx();
+        (0..self.n + 2)
+            .map(|i| (std::f64::consts::PI * i as f64 * dx).sin() * (self.lambda() * t).exp())
+            .collect()
+    }
+}
+
+impl GenericResidual for Heat {
+    fn len(&self) -> usize {
+        self.n + 2
+    }
+    fn eval<S: Scalar<Re = f64>>(&self, _t: f64, du: &[S], u: &[S], _p: &[S], r: &mut [S]) {
+        let m = self.n + 1;
+        let c = S::cst(1.0 / (self.dx() * self.dx()));
+        r[0] = u[0];
+        r[m] = u[m];
+        for i in 1..m {
+            r[i] = du[i] - (u[i - 1] - S::cst(2.0) * u[i] + u[i + 1]) * c;
+        }
+    }
+}
+
+fn heat_problem<F: DaeFunction>(heat: &Heat, f: F) -> DaeProblem<F> {
+    let u0 = heat.exact(0.0);
+    let du0: Vec<f64> = u0.iter().map(|u| heat.lambda() * u).collect();
+    let mut diff = vec![true; heat.n + 2];
+    diff[0] = false;
+    diff[heat.n + 1] = false;
+    DaeProblem::new(f, du0, u0, (0.0, 0.1), vec![], Some(diff)).expect("valid problem")
+}
+
+/// Jacobi preconditioning of `W = ∂F/∂u + α·∂F/∂u′`: its diagonal is `2/Δx² + α` on the
+/// interior rows and 1 on the boundary rows.
+#[derive(Clone, Debug)]
+struct Jacobi {
+    n: usize,
+    inv_dx2: f64,
+    d: f64,
+    setups: usize,
+}
+
+impl DaePreconditioner for Jacobi {
+    fn setup(&mut self, _t: f64, _du: &[f64], _u: &[f64], alpha: f64) {
+        self.d = 2.0 * self.inv_dx2 + alpha;
+        self.setups += 1;
+    }
+    fn apply(&mut self, v: &mut [f64]) {
+        let m = self.n + 1;
+        for x in &mut v[1..m] {
+            *x /= self.d;
+        }
+    }
+}
+
+fn heat_error(heat: &Heat, u: &[f64]) -> f64 {
+    let exact = heat.exact(0.1);
+    let scale = exact.iter().fold(0.0, |m: f64, x| m.max(x.abs()));
+    u.iter()
+        .zip(&exact)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max)
+        / scale
+}
+
+#[test]
+fn heat_equation_with_algebraic_boundaries_matches_its_exact_solution() {
+    let heat = Heat { n: 60 };
+    let opts = SolveOptions::default()
+        .tolerances(1e-7, 1e-9)
+        .saveat(SaveAt::Times(vec![0.1]));
+    let dense = heat_problem(&heat, DaeForwardAd::new(heat.clone()))
+        .solve(DaeBdf::new(), DaeInit::CheckInit, &opts)
+        .expect("dense solve");
+    let plain = heat_problem(&heat, DaeForwardAd::new(heat.clone()))
+        .solve(
+            DaeBdf::new().linear_solver(krylov(1e-8)),
+            DaeInit::CheckInit,
+            &opts,
+        )
+        .expect("GMRES solve");
+    let inv_dx2 = 1.0 / (heat.dx() * heat.dx());
+    let pc = Jacobi {
+        n: heat.n,
+        inv_dx2,
+        d: 1.0,
+        setups: 0,
+    };
+    let method = DaeBdf::new().linear_solver(krylov(1e-8).with_preconditioner(pc));
+    let pre = heat_problem(&heat, DaeForwardAd::new(heat.clone()))
+        .solve(method, DaeInit::CheckInit, &opts)
+        .expect("preconditioned GMRES solve");
+    let errs = [&dense, &plain, &pre].map(|s| heat_error(&heat, &s.u[0]));
+    println!(
+        "errors dense {:.2e}, GMRES {:.2e}, Jacobi-GMRES {:.2e}; products: GMRES {}, \
+         Jacobi-GMRES {} (linear solves {} / {})",
+        errs[0],
+        errs[1],
+        errs[2],
+        plain.stats.nf,
+        pre.stats.nf,
+        plain.stats.nlinsolve,
+        pre.stats.nlinsolve
+    );
+    for e in errs {
+        assert!(e < 2e-5, "{e:e}");
+    }
+    // The boundary values stay on their constraint.
+    for s in [&plain, &pre] {
+        let u = &s.u[0];
+        assert!(u[0].abs() < 1e-12 && u[heat.n + 1].abs() < 1e-12);
+    }
+    // The preconditioner does its job: fewer products per linear solve.
+    let per = |s: &sciml_core::Solution<Vec<f64>>| s.stats.nf as f64 / s.stats.nlinsolve as f64;
+    assert!(per(&pre) < per(&plain), "{} vs {}", per(&pre), per(&plain));
+}
+
+#[test]
+fn finite_difference_products_solve_the_heat_equation() {
+    let heat = Heat { n: 30 };
+    let opts = SolveOptions::default()
+        .tolerances(1e-6, 1e-8)
+        .saveat(SaveAt::Times(vec![0.1]));
+    let f = {
+        let h = heat.clone();
+        DaeFiniteDiff::new(DaeClosure::new(
+            heat.n + 2,
+            move |t: f64, du: &[f64], u: &[f64], p: &[f64], r: &mut [f64]| h.eval(t, du, u, p, r),
+        ))
+    };
+    let sol = heat_problem(&heat, f)
+        .solve(
+            DaeBdf::new().linear_solver(KrylovSolve::default()),
+            DaeInit::CheckInit,
+            &opts,
+        )
+        .expect("GMRES solve with differences");
+    let e = heat_error(&heat, &sol.u[0]);
+    println!("differences + GMRES: {e:.2e}, {} steps", sol.stats.accepted);
+    assert!(e < 1e-4, "{e:e}");
+}
+
+#[test]
+fn consistent_initialisation_through_gmres_matches_the_dense_one() {
+    // Inconsistent algebraic value and derivatives: Brown's initialisation repairs y3 and
+    // (y1′, y2′) from (y1, y2); Shampine's moves every component.
+    let k = Robertson::P;
+    let start = |f| {
+        DaeProblem::new(
+            f,
+            vec![0.0, 0.0, 0.0],
+            vec![1.0, 0.0, 0.3],
+            (0.0, 1.0),
+            k.to_vec(),
+            Some(vec![true, true, false]),
+        )
+        .expect("valid problem")
+    };
+    // atol 1e-10: Shampine's step leaves a residual of about ε·|u|/dt ≈ 1e-10 in u′ (dt = 1e-6),
+    // which the consistency check compares with atol.
+    let opts = SolveOptions::default()
+        .tolerances(1e-8, 1e-10)
+        .saveat(SaveAt::Times(vec![0.0, 1.0]));
+    for init in [
+        DaeInit::BrownFullBasicInit,
+        DaeInit::ShampineCollocationInit { dt: None },
+    ] {
+        let dense = start(DaeForwardAd::new(Rober))
+            .solve(DaeBdf::new(), init, &opts)
+            .expect("dense");
+        let kry = start(DaeForwardAd::new(Rober))
+            .solve(DaeBdf::new().linear_solver(krylov(1e-12)), init, &opts)
+            .expect("GMRES");
+        let (d0, k0) = (&dense.u[0], &kry.u[0]);
+        println!("{init:?}: dense start {d0:?}, GMRES start {k0:?}");
+        for (a, b) in d0.iter().zip(k0) {
+            assert!((a - b).abs() < 1e-10, "{d0:?} vs {k0:?}");
+        }
+        // On the constraint.
+        assert!((k0[0] + k0[1] + k0[2] - 1.0).abs() < 1e-10);
+        assert!(max_rel(&kry.u[1], &dense.u[1]) < 1e-6);
+    }
+}
+
+#[test]
+fn the_products_agree_with_the_jacobians() {
+    // ∂F/∂u′·a + ∂F/∂u·b from dual numbers, from differences and from the dense Jacobians.
+    let (du, u, p) = ([0.3, -0.2, 0.1], [0.9, 2e-5, 0.1], Robertson::P.to_vec());
+    let (a, b) = ([1.0, -2.0, 0.5], [0.25, 1.0, -3.0]);
+    let mut ad = DaeForwardAd::new(Rober);
+    let (mut jd, mut jdd) = (
+        sciml_core::DenseMatrix::zeros(3, 3),
+        sciml_core::DenseMatrix::zeros(3, 3),
+    );
+    ad.jacobians(0.0, &du, &u, &p, &mut jd, &mut jdd);
+    let mut want = [0.0; 3];
+    for i in 0..3 {
+        for j in 0..3 {
+            want[i] += jdd[(i, j)] * a[j] + jd[(i, j)] * b[j];
+        }
+    }
+    let mut got = [0.0; 3];
+    ad.jvp(0.0, &du, &u, &p, (&a, &b), &mut got);
+    for (g, w) in got.iter().zip(&want) {
+        assert!(
+            (g - w).abs() <= 1e-12 * w.abs().max(1.0),
+            "{got:?} vs {want:?}"
+        );
+    }
+    // F is quadratic in u, so one forward difference of step σ is off by exactly σ/2 times the
+    // second derivative along b: (−2k3·b2·b3, 2k3·b2·b3 + 2k2·b2², 0) (in 1-based components).
+    // σ = √ε·max(1, ‖(u′, u)‖)/‖(a, b)‖ (DaeFiniteDiff's JVP docs); the bound adds rounding.
+    let (k2, k3) = (p[1], p[2]);
+    let curv = [
+        -2.0 * k3 * b[1] * b[2],
+        2.0 * k3 * b[1] * b[2] + 2.0 * k2 * b[1] * b[1],
+        0.0,
+    ];
+    let norm = |x: &[f64], y: &[f64]| x.iter().chain(y).map(|v| v * v).sum::<f64>().sqrt();
+    let sigma = f64::EPSILON.sqrt() * norm(&du, &u).max(1.0) / norm(&a, &b);
+    let fd_ok = |got: &[f64; 3]| {
+        for ((g, w), c) in got.iter().zip(&want).zip(&curv) {
+            let bound = 0.5 * sigma * c.abs() * 1.01 + 1e-6 * w.abs().max(1.0);
+            assert!(
+                (g - w).abs() <= bound,
+                "{got:?} vs {want:?} (bound {bound:e})"
+            );
+        }
+    };
+    let mut fd = DaeFiniteDiff::new(DaeForwardAd::new(Rober));
+    fd.jvp(0.0, &du, &u, &p, (&a, &b), &mut got);
+    fd_ok(&got);
+    // A Jacobian evaluation elsewhere overwrites the differences' base residual: the next
+    // product at the first point must not reuse it.
+    let (du2, u2) = ([1.0, 1.0, 1.0], [0.5, 0.5, 0.5]);
+    fd.jacobians(0.0, &du2, &u2, &p, &mut jd, &mut jdd);
+    fd.jvp(0.0, &du, &u, &p, (&a, &b), &mut got);
+    fd_ok(&got);
+    // The zero direction.
+    fd.jvp(0.0, &du, &u, &p, (&[0.0; 3], &[0.0; 3]), &mut got);
+    assert_eq!(got, [0.0; 3]);
+}
+
+#[test]
+fn gmres_on_bad_problems_ends_with_an_error_not_a_panic() {
+    // y1′ = −y1, 0 = y1² − y1: y2 appears nowhere, so W is singular for every α; the dense
+    // strategy says so at the start, GMRES fails to converge and the solve ends with an Err.
+    let f = || DaeForwardAd::new(Singular {});
+    let prob = |f| {
+        DaeProblem::new(
+            f,
+            vec![-1.0, 0.0],
+            vec![1.0, 0.0],
+            (0.0, 1.0),
+            vec![],
+            Some(vec![true, false]),
+        )
+        .expect("valid problem")
+    };
+    let opts = SolveOptions::default().tolerances(1e-6, 1e-8);
+    let dense = prob(f()).solve(DaeBdf::new(), DaeInit::CheckInit, &opts);
+    assert!(matches!(
+        dense,
+        Err(DaeError::SingularIterationMatrix { .. })
+    ));
+    let kry = prob(f()).solve(
+        DaeBdf::new().linear_solver(KrylovSolve::default()),
+        DaeInit::CheckInit,
+        &opts,
+    );
+    match kry {
+        Err(e) => println!("GMRES: {e}"),
+        Ok(sol) => assert_ne!(sol.retcode, ReturnCode::Success, "{:?}", sol.retcode),
+    }
+    // A residual that turns NaN mid-solve.
+    let nan = DaeFiniteDiff::new(DaeClosure::new(
+        1,
+        |t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
+            r[0] = du[0] + u[0] + if t > 0.5 { f64::NAN } else { 0.0 };
+        },
+    ));
+    let mut p =
+        DaeProblem::new(nan, vec![-1.0], vec![1.0], (0.0, 1.0), vec![], None).expect("valid");
+    let r = p.solve(
+        DaeBdf::new().linear_solver(KrylovSolve::default()),
+        DaeInit::CheckInit,
+        &opts,
+    );
+    match r {
+        Err(e) => println!("NaN residual: {e}"),
+        Ok(sol) => assert_ne!(sol.retcode, ReturnCode::Success),
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Singular {}
+
+impl GenericResidual for Singular {
+    fn len(&self) -> usize {
+        2
+    }
+    fn eval<S: Scalar<Re = f64>>(&self, _t: f64, du: &[S], u: &[S], _p: &[S], r: &mut [S]) {
+        r[0] = du[0] + u[0];
+        r[1] = u[0] * u[0] - u[0];
+    }
+}
