@@ -269,6 +269,8 @@ pub struct DaeBdfStepper<'a, F: DaeFunction, L: DaeLinearSolver<F> = DenseSolve>
     /// none).
     jac_ok: bool,
     jac_current: bool,
+    /// Where the held Jacobians were evaluated (`t + h` of that attempt).
+    jac_t: f64,
     jac_age: usize,
     w_for: f64,
     step_order: usize,
@@ -369,7 +371,7 @@ impl<'a, F: DaeFunction, L: DaeLinearSolver<F>> DaeBdfStepper<'a, F, L> {
         let n_params = naug / n - 1;
         let z = vec![0.0; n];
         let zaug = vec![0.0; naug];
-        let lc = method.linear.dae_cache(n);
+        let lc = method.linear.dae_cache(f, n);
         Ok(DaeBdfStepper {
             f,
             p,
@@ -399,6 +401,7 @@ impl<'a, F: DaeFunction, L: DaeLinearSolver<F>> DaeBdfStepper<'a, F, L> {
             eta: ETA_RESET,
             jac_ok: false,
             jac_current: false,
+            jac_t: f64::NAN,
             jac_age: 0,
             w_for: f64::NAN,
             step_order: 1,
@@ -457,7 +460,8 @@ impl<F: DaeJacobian> DaeBdfStepper<'_, F, DenseSolve> {
         let n = self.n;
         let linear = self.method.linear;
         let (du_n, u_n) = (&self.du_new[..n], &u1[..n]);
-        linear.linearise(&mut self.lc, self.f, t_new, du_n, u_n, self.p, stats);
+        self.jac_ok = false;
+        linear.linearise(&mut self.lc, self.f, t_new, du_n, u_n, self.p, stats)?;
         self.f
             .param_jacobian(t_new, du_n, u_n, self.p, &mut self.dfdp);
         // The step's W is now this fresh one (same γ_k/h), which later steps may keep.
@@ -466,6 +470,7 @@ impl<F: DaeJacobian> DaeBdfStepper<'_, F, DenseSolve> {
         self.w_for = gk / h;
         self.jac_ok = true;
         self.jac_current = true;
+        self.jac_t = t_new;
         self.jac_age = 0;
         for j in 0..self.n_params {
             let off = n * (j + 1);
@@ -620,6 +625,9 @@ impl<F: DaeFunction, L: DaeLinearSolver<F>> Stepper for DaeBdfStepper<'_, F, L> 
                 for (du, q) in self.du_new.iter_mut().zip(&self.psi) {
                     *du = q / h;
                 }
+                // Non-finite Jacobians (an attempt past where the residual is defined) are
+                // not kept: the next attempt evaluates them again.
+                self.jac_ok = false;
                 self.method.linear.linearise(
                     &mut self.lc,
                     self.f,
@@ -628,17 +636,28 @@ impl<F: DaeFunction, L: DaeLinearSolver<F>> Stepper for DaeBdfStepper<'_, F, L> 
                     &self.ypred[..n],
                     self.p,
                     step.stats,
-                );
+                )?;
                 self.jac_ok = true;
                 self.jac_current = true;
+                self.jac_t = t_new;
                 self.jac_age = 0;
                 self.w_for = f64::NAN;
             }
             if self.w_for != cj {
                 self.w_for = f64::NAN;
-                self.method
+                let f = self
+                    .method
                     .linear
-                    .factorise(&mut self.lc, DaeW::bdf(cj), step.stats)?;
+                    .factorise(&mut self.lc, DaeW::bdf(cj), step.stats);
+                if let Err(e) = f {
+                    // Jacobians from another attempt's point (one that went where the residual
+                    // is not finite, say) are refreshed here before the step is given up.
+                    if self.jac_t != t_new {
+                        self.jac_ok = false;
+                        continue;
+                    }
+                    return Err(e);
+                }
                 self.w_for = cj;
                 self.eta = self.eta.max(ETA_RESET);
             }
@@ -679,6 +698,10 @@ impl<F: DaeFunction, L: DaeLinearSolver<F>> Stepper for DaeBdfStepper<'_, F, L> 
                 }
                 // Old Jacobians: refresh them at this prediction and retry the same step.
                 Err(StepFailure::NewtonFailure | StepFailure::NonFinite) if !self.jac_current => {
+                    self.jac_ok = false;
+                }
+                // A failed linear solve with Jacobians of another attempt's point: refresh.
+                Err(StepFailure::LinearSolve) if self.jac_t != t_new => {
                     self.jac_ok = false;
                 }
                 Err(e) => return Err(e),

@@ -61,6 +61,15 @@ pub enum DaeError {
         /// Where.
         t: f64,
     },
+    /// The Jacobians at the start hold a NaN or an infinity.
+    #[error(
+        "the Jacobians ∂F/∂u and ∂F/∂u′ at t = {t} are not finite (the residual's derivatives \
+         are NaN or overflow at the consistent start)"
+    )]
+    NonFiniteJacobian {
+        /// Where.
+        t: f64,
+    },
     /// `BrownFullBasicInit`'s Newton iteration did not converge.
     #[error("consistent initialisation did not converge: ‖F‖₂ = {norm:e} after Newton")]
     InitNotConverged {

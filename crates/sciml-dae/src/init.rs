@@ -108,7 +108,7 @@ impl<F: DaeFunction, L: DaeLinearSolver<F>> Residual for BrownResidual<'_, F, L>
         let (t0, p) = (self.t0, self.p);
         let lc = &mut self.lc;
         self.linear
-            .linearise(lc, self.f, t0, self.du, self.u, p, stats);
+            .linearise(lc, self.f, t0, self.du, self.u, p, stats)?;
         self.linear
             .factorise(lc, DaeW::mixed(self.differential), stats)
     }
@@ -163,7 +163,7 @@ impl<F: DaeFunction, L: DaeLinearSolver<F>> Residual for ShampineResidual<'_, F,
         self.magnitude = u.iter().map(|v| v.abs()).fold(1.0, f64::max);
         let (t0, p) = (self.t0, self.p);
         self.linear
-            .linearise(&mut self.lc, self.f, t0, &self.du, u, p, stats);
+            .linearise(&mut self.lc, self.f, t0, &self.du, u, p, stats)?;
         let inv_dt = 1.0 / self.dt;
         self.linear
             .factorise(&mut self.lc, DaeW::bdf(inv_dt), stats)
@@ -216,6 +216,7 @@ pub(crate) fn initialise<F: DaeFunction, L: DaeLinearSolver<F>>(
             let mut x: Vec<f64> = (0..n)
                 .map(|i| if differential[i] { du[i] } else { u[i] })
                 .collect();
+            let lc = linear.dae_cache(f, n);
             let mut g = BrownResidual {
                 f,
                 p,
@@ -224,7 +225,7 @@ pub(crate) fn initialise<F: DaeFunction, L: DaeLinearSolver<F>>(
                 u,
                 du,
                 linear,
-                lc: linear.dae_cache(n),
+                lc,
                 magnitude: 1.0,
             };
             let mut dx = vec![0.0; n];
@@ -264,6 +265,7 @@ pub(crate) fn initialise<F: DaeFunction, L: DaeLinearSolver<F>>(
                 }
             };
             let start = u.clone();
+            let lc = linear.dae_cache(f, n);
             let mut g = ShampineResidual {
                 f,
                 p,
@@ -272,7 +274,7 @@ pub(crate) fn initialise<F: DaeFunction, L: DaeLinearSolver<F>>(
                 start: &start,
                 du: vec![0.0; n],
                 linear,
-                lc: linear.dae_cache(n),
+                lc,
                 magnitude: 1.0,
             };
             let mut dx = vec![0.0; n];

@@ -11,8 +11,9 @@
 //!   linear strategies (module [`bdf`]); `suppress_alg` leaves the algebraic variables out of
 //!   the error test.
 //! * Linear strategies ([`DaeLinearSolver`], module [`linear`]): sciml-ode's `DenseSolve` (the
-//!   default) and `KrylovSolve` (Jacobian-free GMRES, optionally with a
-//!   [`DaePreconditioner`]), chosen by [`DaeBdf::linear_solver`].
+//!   default), `SparseSolve` (sparse LU; Jacobians on a pattern by coloured products,
+//!   [`DaeColoured`], module [`sparse`]) and `KrylovSolve` (Jacobian-free GMRES, optionally with
+//!   a [`DaePreconditioner`]), chosen by [`DaeBdf::linear_solver`].
 //! * [`MassMatrixDae`]: a mass-matrix DAE `M u′ = f(t, u, p)` as a residual, so one crate takes
 //!   every DAE.
 //! * [`DaeInit`]: `CheckInit`, `BrownFullBasicInit` and `ShampineCollocationInit` (module
@@ -26,8 +27,8 @@
 //! Events: [`DaeProblem::solve_with_callbacks`] (a state-changing event must leave a consistent
 //! state; it is not checked).
 //!
-//! Not yet here: a sparse linear strategy for DAEs, dual numbers through the solver, the
-//! adjoint with events; forward sensitivities and the discrete adjoint take the dense strategy. The neural layer on this crate
+//! Not yet here: dual numbers through the solver, the adjoint with events; forward
+//! sensitivities and the discrete adjoint take the dense strategy. The neural layer on this crate
 //! is `diffeqflux::neural_de::NeuralDae`.
 
 pub mod adjoint;
@@ -39,6 +40,7 @@ pub mod init;
 pub mod linear;
 pub mod mass;
 pub mod problem;
+pub mod sparse;
 
 pub use adjoint::{DaeGradient, DaeTape};
 pub use bdf::{DaeBdf, DaeBdfStepper};
@@ -49,3 +51,4 @@ pub use init::DaeInit;
 pub use linear::{DaeLinearSolver, DaePreconditioner, DaeW};
 pub use mass::MassMatrixDae;
 pub use problem::{sensitivity, DaeProblem};
+pub use sparse::{DaeColoured, DaeSparseJacobian};

@@ -13,6 +13,9 @@
 //! * [`DenseSolve`]: both Jacobians as dense matrices ([`DaeJacobian`]) and sciml-ode's dense
 //!   strategy, which forms `W` through its `WSpec` and factorises it. Forward sensitivities and
 //!   the discrete adjoint read the matrices, so they take this strategy.
+//! * sciml-ode's `SparseSolve`: both Jacobians on one sparse pattern
+//!   ([`crate::DaeSparseJacobian`], by coloured products through [`crate::DaeColoured`]) and a
+//!   sparse LU of `W` (module [`crate::sparse`]).
 //! * [`KrylovSolve`]: Jacobian-free. `W v` is one directional derivative of the residual
 //!   ([`DaeJvp`]: `∂F/∂u′·(D_u′ v) + ∂F/∂u·(D_u v)`, dual numbers through [`crate::DaeForwardAd`]
 //!   or differences through [`crate::DaeFiniteDiff`]) and `W x = b` is solved by sciml-core's
@@ -71,12 +74,13 @@ impl<'a> DaeW<'a> {
 pub trait DaeLinearSolver<F: DaeFunction>: Clone + Send + Sync + std::fmt::Debug {
     /// Matrices, factorisations and scratch.
     type Cache: Send;
-    /// Whether the strategy forms `∂F/∂u` and `∂F/∂u′` as matrices ([`Self::jacobians`]), which
-    /// forward sensitivities and the discrete adjoint read.
-    const FORMS_MATRICES: bool;
-    /// Buffers for a system of `n` equations.
-    fn dae_cache(&self, n: usize) -> Self::Cache;
+    /// Buffers for the `n` equations of `f`.
+    fn dae_cache(&self, f: &F, n: usize) -> Self::Cache;
     /// Evaluates the Jacobians at `(t, du, u)` (matrix-free: records the point).
+    ///
+    /// # Errors
+    /// `StepFailure::NonFinite` when a Jacobian entry is NaN or infinite (the caller must not
+    /// keep them).
     #[allow(clippy::too_many_arguments)] // the residual's own arguments, plus the cache
     fn linearise(
         &self,
@@ -87,7 +91,7 @@ pub trait DaeLinearSolver<F: DaeFunction>: Clone + Send + Sync + std::fmt::Debug
         u: &[f64],
         p: &[f64],
         stats: &mut Stats,
-    );
+    ) -> Result<(), StepFailure>;
     /// Forms `W` from the current Jacobians and factorises it (matrix-free: records `w`).
     fn factorise(
         &self,
@@ -104,7 +108,8 @@ pub trait DaeLinearSolver<F: DaeFunction>: Clone + Send + Sync + std::fmt::Debug
         b: &mut Vec<f64>,
         stats: &mut Stats,
     ) -> Result<(), StepFailure>;
-    /// `(∂F/∂u, ∂F/∂u′)` at the last linearisation point, where the strategy forms them.
+    /// `(∂F/∂u, ∂F/∂u′)` at the last linearisation point as dense matrices, where the strategy
+    /// forms them (forward sensitivities read them).
     fn jacobians(c: &Self::Cache) -> Option<(&DenseMatrix<f64>, &DenseMatrix<f64>)>;
 }
 
@@ -148,9 +153,7 @@ pub struct DaeDenseCache {
 
 impl<F: DaeJacobian> DaeLinearSolver<F> for DenseSolve {
     type Cache = DaeDenseCache;
-    const FORMS_MATRICES: bool = true;
-
-    fn dae_cache(&self, n: usize) -> DaeDenseCache {
+    fn dae_cache(&self, _f: &F, n: usize) -> DaeDenseCache {
         let jac = HeldJacobian {
             j: DenseMatrix::zeros(n, n),
         };
@@ -173,7 +176,7 @@ impl<F: DaeJacobian> DaeLinearSolver<F> for DenseSolve {
         u: &[f64],
         p: &[f64],
         stats: &mut Stats,
-    ) {
+    ) -> Result<(), StepFailure> {
         f.jacobians(t, du, u, p, &mut c.jac.j, &mut c.dfddu);
         // The held point is not read: `HeldJacobian` hands over the matrix just evaluated.
         LinearStrategy::<HeldJacobian>::update_jacobian(
@@ -185,6 +188,12 @@ impl<F: DaeJacobian> DaeLinearSolver<F> for DenseSolve {
             &c.no_p,
             stats,
         );
+        let finite = |m: &DenseMatrix<f64>| m.as_slice().iter().all(|x| x.is_finite());
+        if finite(&c.jac.j) && finite(&c.dfddu) {
+            Ok(())
+        } else {
+            Err(StepFailure::NonFinite)
+        }
     }
 
     fn factorise(
@@ -322,9 +331,7 @@ pub struct DaeKrylovCache<P> {
 
 impl<F: DaeJvp, P: DaePreconditioner> DaeLinearSolver<F> for KrylovSolve<P> {
     type Cache = DaeKrylovCache<P>;
-    const FORMS_MATRICES: bool = false;
-
-    fn dae_cache(&self, n: usize) -> DaeKrylovCache<P> {
+    fn dae_cache(&self, _f: &F, n: usize) -> DaeKrylovCache<P> {
         let mut gmres = Gmres::new(n, self.restart.max(1));
         gmres.max_iters = self.max_iters;
         gmres.rtol = self.rtol;
@@ -353,12 +360,13 @@ impl<F: DaeJvp, P: DaePreconditioner> DaeLinearSolver<F> for KrylovSolve<P> {
         u: &[f64],
         _p: &[f64],
         stats: &mut Stats,
-    ) {
+    ) -> Result<(), StepFailure> {
         c.t = t;
         c.du.copy_from_slice(du);
         c.u.copy_from_slice(u);
         c.fresh = false;
         stats.njac += 1;
+        Ok(())
     }
 
     fn factorise(

@@ -189,8 +189,13 @@ impl<F: DaeFunction> DaeProblem<F> {
         // forms W; a Jacobian-free one meets it as failed linear solves).
         let alpha = 1e3 / (self.tspan.1 - t0);
         let (linear, mut stats) = (&method.linear, sciml_core::Stats::default());
-        let mut lc = linear.dae_cache(n);
-        linear.linearise(&mut lc, &mut self.f, t0, &du0, &u0, &self.p, &mut stats);
+        let mut lc = linear.dae_cache(&self.f, n);
+        if linear
+            .linearise(&mut lc, &mut self.f, t0, &du0, &u0, &self.p, &mut stats)
+            .is_err()
+        {
+            return Err(DaeError::NonFiniteJacobian { t: t0 });
+        }
         if linear
             .factorise(&mut lc, DaeW::bdf(alpha), &mut stats)
             .is_err()

@@ -1,18 +1,20 @@
-//! The Jacobian-free linear strategy (sciml-ode's `KrylovSolve`) in the DAE BDF and the
-//! consistent initialisations, against independent references: the IVP test set's Robertson
-//! value at `t = 1e5` (`sciml_ode::problems::Robertson::REF_T1E5`), the exact solution of a
-//! semi-discrete heat equation with algebraic boundary values, and the dense strategy.
+//! The DAE BDF's linear strategies beyond the dense one, in the steps and the consistent
+//! initialisations: Jacobian-free GMRES (sciml-ode's `KrylovSolve`) and the sparse LU
+//! (`SparseSolve`, Jacobians by coloured products), against independent references: the IVP
+//! test set's Robertson value at `t = 1e5` (`sciml_ode::problems::Robertson::REF_T1E5`), the exact
+//! solution of a semi-discrete heat equation with algebraic boundary values, and the dense
+//! strategy.
 
+use sciml_core::linalg::SparsityPattern;
 use sciml_core::{ReturnCode, Scalar};
 use sciml_dae::{
-    DaeBdf, DaeClosure, DaeError, DaeFiniteDiff, DaeForwardAd, DaeFunction, DaeInit, DaeJacobian,
-    DaeJvp, DaePreconditioner, DaeProblem, GenericResidual,
+    DaeBdf, DaeClosure, DaeColoured, DaeError, DaeFiniteDiff, DaeForwardAd, DaeFunction, DaeInit,
+    DaeJacobian, DaeJvp, DaePreconditioner, DaeProblem, GenericResidual,
 };
 use sciml_ode::problems::Robertson;
-use sciml_ode::stiff::KrylovSolve;
+use sciml_ode::stiff::{KrylovSolve, SparseSolve};
 use sciml_ode::{SaveAt, SolveOptions};
 
-/// Robertson's kinetics with the conservation law as the third equation.
 #[derive(Clone, Debug)]
 struct Rober;
 
@@ -394,24 +396,37 @@ fn gmres_on_bad_problems_ends_with_an_error_not_a_panic() {
         Err(e) => println!("GMRES: {e}"),
         Ok(sol) => assert_ne!(sol.retcode, ReturnCode::Success, "{:?}", sol.retcode),
     }
-    // A residual that turns NaN mid-solve.
-    let nan = DaeFiniteDiff::new(DaeClosure::new(
-        1,
-        |t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
-            r[0] = du[0] + u[0] + if t > 0.5 { f64::NAN } else { 0.0 };
-        },
-    ));
-    let mut p =
-        DaeProblem::new(nan, vec![-1.0], vec![1.0], (0.0, 1.0), vec![], None).expect("valid");
+    // A residual that turns NaN after t = 0.5: a NonFinite failure there with the partial
+    // solution, under GMRES and under the dense LU of difference Jacobians alike. (The
+    // Jacobians of an attempt past 0.5 are NaN; before they were refreshed on a failed linear
+    // solve, the step size shrank to dtmin behind them.)
+    let nan = || {
+        DaeFiniteDiff::new(DaeClosure::new(
+            1,
+            |t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
+                r[0] = du[0] + u[0] + if t > 0.5 { f64::NAN } else { 0.0 };
+            },
+        ))
+    };
+    let check = |r: Result<sciml_core::Solution<Vec<f64>>, DaeError>, what: &str| match r {
+        Err(DaeError::Solve(sciml_core::SolveError::Failed { code, t, partial })) => {
+            println!("NaN residual, {what}: {code:?} at t = {t}");
+            assert_eq!(code, ReturnCode::NonFinite, "{what}");
+            assert!((0.4..=0.5).contains(&t), "{what}: stopped at {t}");
+            assert!(partial.u.iter().all(|u| u[0].is_finite()));
+        }
+        other => panic!("{what}: unexpected {other:?}"),
+    };
+    let new = |f| DaeProblem::new(f, vec![-1.0], vec![1.0], (0.0, 1.0), vec![], None);
+    let mut p = new(nan()).expect("valid");
     let r = p.solve(
         DaeBdf::new().linear_solver(KrylovSolve::default()),
         DaeInit::CheckInit,
         &opts,
     );
-    match r {
-        Err(e) => println!("NaN residual: {e}"),
-        Ok(sol) => assert_ne!(sol.retcode, ReturnCode::Success),
-    }
+    check(r, "GMRES");
+    let mut p = new(nan()).expect("valid");
+    check(p.solve(DaeBdf::new(), DaeInit::CheckInit, &opts), "dense");
 }
 
 #[derive(Clone, Debug)]
@@ -424,5 +439,192 @@ impl GenericResidual for Singular {
     fn eval<S: Scalar<Re = f64>>(&self, _t: f64, du: &[S], u: &[S], _p: &[S], r: &mut [S]) {
         r[0] = du[0] + u[0];
         r[1] = u[0] * u[0] - u[0];
+    }
+}
+
+/// The heat residual's pattern: the boundary rows' diagonal and the interior's three points.
+fn heat_pattern(heat: &Heat) -> SparsityPattern {
+    let m = heat.n + 1;
+    let mut e = vec![(0, 0), (m, m)];
+    for i in 1..m {
+        e.extend([(i, i - 1), (i, i), (i, i + 1)]);
+    }
+    SparsityPattern::from_triplets(m + 1, m + 1, &e).expect("pattern")
+}
+
+#[test]
+fn sparse_lu_with_coloured_jacobians_matches_the_dense_strategy_and_the_exact_heat_solution() {
+    let heat = Heat { n: 60 };
+    let opts = SolveOptions::default()
+        .tolerances(1e-7, 1e-9)
+        .saveat(SaveAt::Times(vec![0.05, 0.1]));
+    let dense = heat_problem(&heat, DaeForwardAd::new(heat.clone()))
+        .solve(DaeBdf::new(), DaeInit::CheckInit, &opts)
+        .expect("dense solve");
+    let f = DaeColoured::new(DaeForwardAd::new(heat.clone()), heat_pattern(&heat)).expect("f");
+    // A tridiagonal pattern takes three colours: six passes per Jacobian evaluation.
+    assert_eq!(f.colours(), 3);
+    let sparse = heat_problem(&heat, f)
+        .solve(
+            DaeBdf::new().linear_solver(SparseSolve),
+            DaeInit::CheckInit,
+            &opts,
+        )
+        .expect("sparse solve");
+    let (ed, es) = (
+        heat_error(&heat, &dense.u[1]),
+        heat_error(&heat, &sparse.u[1]),
+    );
+    println!(
+        "dense {ed:.2e} ({} steps), sparse {es:.2e} ({} steps, {} Jacobians)",
+        dense.stats.accepted, sparse.stats.accepted, sparse.stats.njac
+    );
+    assert!(es < 2e-5, "{es:e}");
+    // The same steps: only the LU's rounding differs.
+    assert_eq!(dense.stats.accepted, sparse.stats.accepted);
+    assert_eq!(dense.stats.rejected, sparse.stats.rejected);
+    for (a, b) in dense.u.iter().flatten().zip(sparse.u.iter().flatten()) {
+        assert!((a - b).abs() < 1e-10, "{a} vs {b}");
+    }
+}
+
+#[test]
+fn sparse_lu_with_difference_jacobians_solves_robertson_and_initialises() {
+    // Robertson's pattern: rows 1 and 2 read every component, row 3 too; ∂F/∂u′ is diagonal
+    // on the first two.
+    let full: Vec<(usize, usize)> = (0..3).flat_map(|i| (0..3).map(move |j| (i, j))).collect();
+    let pattern = SparsityPattern::from_triplets(3, 3, &full).expect("pattern");
+    let f = || {
+        DaeColoured::new(
+            DaeFiniteDiff::new(DaeForwardAd::new(Rober)),
+            pattern.clone(),
+        )
+        .expect("f")
+    };
+    let opts = SolveOptions::default()
+        .tolerances(1e-8, 1e-14)
+        .saveat(SaveAt::Times(vec![Robertson::T1E5]));
+    let sol = rober(f())
+        .solve(
+            DaeBdf::new().linear_solver(SparseSolve),
+            DaeInit::CheckInit,
+            &opts,
+        )
+        .expect("sparse solve");
+    let e = max_rel(&sol.u[0], &Robertson::REF_T1E5);
+    println!(
+        "sparse, difference Jacobians: {e:.2e}, {} steps",
+        sol.stats.accepted
+    );
+    assert!(e < 1e-6, "{e:e}");
+    // The initialisations through the sparse LU agree with the dense ones.
+    fn start<F: DaeFunction>(f: F) -> DaeProblem<F> {
+        DaeProblem::new(
+            f,
+            vec![0.0, 0.0, 0.0],
+            vec![1.0, 0.0, 0.3],
+            (0.0, 1.0),
+            Robertson::P.to_vec(),
+            Some(vec![true, true, false]),
+        )
+        .expect("valid problem")
+    }
+    let opts = SolveOptions::default()
+        .tolerances(1e-8, 1e-10)
+        .saveat(SaveAt::Times(vec![0.0]));
+    for init in [
+        DaeInit::BrownFullBasicInit,
+        DaeInit::ShampineCollocationInit { dt: None },
+    ] {
+        let dense = start(DaeColoured::new(DaeForwardAd::new(Rober), pattern.clone()).expect("f"))
+            .solve(DaeBdf::new().linear_solver(SparseSolve), init, &opts)
+            .expect("sparse");
+        let reference = start(DaeForwardAd::new(Rober))
+            .solve(DaeBdf::new(), init, &opts)
+            .expect("dense");
+        for (a, b) in dense.u[0].iter().zip(&reference.u[0]) {
+            assert!(
+                (a - b).abs() < 1e-10,
+                "{:?} vs {:?}",
+                dense.u[0],
+                reference.u[0]
+            );
+        }
+    }
+}
+
+#[test]
+fn sparse_bad_input_is_an_error() {
+    // A pattern of the wrong size.
+    let p = SparsityPattern::from_triplets(2, 2, &[(0, 0), (1, 1)]).expect("pattern");
+    let e = DaeColoured::new(DaeForwardAd::new(Rober), p).unwrap_err();
+    assert!(matches!(e, DaeError::Length { .. }), "{e}");
+    // A structurally singular system: refused before the first step, as with the dense LU.
+    let p = SparsityPattern::from_triplets(2, 2, &[(0, 0), (1, 0)]).expect("pattern");
+    let f = DaeColoured::new(DaeForwardAd::new(Singular {}), p).expect("f");
+    let mut prob = DaeProblem::new(
+        f,
+        vec![-1.0, 0.0],
+        vec![1.0, 0.0],
+        (0.0, 1.0),
+        vec![],
+        Some(vec![true, false]),
+    )
+    .expect("valid problem");
+    let opts = SolveOptions::default().tolerances(1e-6, 1e-8);
+    let r = prob.solve(
+        DaeBdf::new().linear_solver(SparseSolve),
+        DaeInit::CheckInit,
+        &opts,
+    );
+    assert!(
+        matches!(r, Err(DaeError::SingularIterationMatrix { .. })),
+        "{r:?}"
+    );
+}
+
+/// `u′ + √u = 0` from `u = 0`: consistent (`u′ = 0`), but `∂F/∂u = 1/(2√u)` is infinite there.
+#[derive(Clone, Debug)]
+struct SqrtDecay;
+
+impl GenericResidual for SqrtDecay {
+    fn len(&self) -> usize {
+        1
+    }
+    fn eval<S: Scalar<Re = f64>>(&self, _t: f64, du: &[S], u: &[S], _p: &[S], r: &mut [S]) {
+        r[0] = du[0] + u[0].sqrt();
+    }
+}
+
+#[test]
+fn an_infinite_jacobian_at_the_start_is_named() {
+    let opts = SolveOptions::default().tolerances(1e-6, 1e-8);
+    for sparse in [false, true] {
+        let p = SparsityPattern::from_triplets(1, 1, &[(0, 0)]).expect("pattern");
+        let f = DaeColoured::new(DaeForwardAd::new(SqrtDecay), p).expect("f");
+        let mut prob =
+            DaeProblem::new(f, vec![0.0], vec![0.0], (0.0, 1.0), vec![], None).expect("valid");
+        let r = if sparse {
+            prob.solve(
+                DaeBdf::new().linear_solver(SparseSolve),
+                DaeInit::CheckInit,
+                &opts,
+            )
+        } else {
+            let mut prob = DaeProblem::new(
+                DaeForwardAd::new(SqrtDecay),
+                vec![0.0],
+                vec![0.0],
+                (0.0, 1.0),
+                vec![],
+                None,
+            )
+            .expect("valid");
+            prob.solve(DaeBdf::new(), DaeInit::CheckInit, &opts)
+        };
+        match r {
+            Err(e @ DaeError::NonFiniteJacobian { .. }) => println!("{e}"),
+            other => panic!("sparse = {sparse}: unexpected {other:?}"),
+        }
     }
 }
