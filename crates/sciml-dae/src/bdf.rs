@@ -352,6 +352,7 @@ impl<'a, F: DaeFunction, L: DaeLinearSolver<F>> DaeBdfStepper<'a, F, L> {
         sens: Option<SensitivityStep<'a, F, L>>,
     ) -> Result<Self, DaeError> {
         method.validate()?;
+        method.linear.validate()?;
         let (naug, n) = (du0.len(), f.len());
         let sens_len = if sens.is_some() { n * (1 + p.len()) } else { n };
         if naug != n && naug != sens_len || n == 0 {

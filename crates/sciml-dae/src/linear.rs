@@ -76,6 +76,10 @@ pub trait DaeLinearSolver<F: DaeFunction>: Clone + Send + Sync + std::fmt::Debug
     type Cache: Send;
     /// Buffers for the `n` equations of `f`.
     fn dae_cache(&self, f: &F, n: usize) -> Self::Cache;
+    /// Checks the strategy's settings, once when a solve starts; the default has none.
+    fn validate(&self) -> Result<(), sciml_core::Error> {
+        Ok(())
+    }
     /// Evaluates the Jacobians at `(t, du, u)` (matrix-free: records the point).
     ///
     /// # Errors
@@ -331,6 +335,10 @@ pub struct DaeKrylovCache<P> {
 
 impl<F: DaeJvp, P: DaePreconditioner> DaeLinearSolver<F> for KrylovSolve<P> {
     type Cache = DaeKrylovCache<P>;
+
+    fn validate(&self) -> Result<(), sciml_core::Error> {
+        KrylovSolve::validate(self)
+    }
     fn dae_cache(&self, _f: &F, n: usize) -> DaeKrylovCache<P> {
         let mut gmres = Gmres::new(n, self.restart.max(1));
         gmres.max_iters = self.max_iters;

@@ -170,6 +170,7 @@ impl<F: DaeFunction> DaeProblem<F> {
         let (mut u0, mut du0) = (self.u0.clone(), self.du0.clone());
         let n = u0.len();
         method.validate()?;
+        method.linear.validate()?;
         opts.tol.validate_len(n)?;
         let abstol = (0..n).map(|i| opts.tol.atol_at(i)).fold(0.0, f64::max);
         let t0 = self.tspan.0;

@@ -628,3 +628,28 @@ fn an_infinite_jacobian_at_the_start_is_named() {
         }
     }
 }
+
+#[test]
+fn invalid_gmres_settings_are_refused_before_anything_runs() {
+    let opts = SolveOptions::default().tolerances(1e-6, 1e-10);
+    let bad = [
+        krylov(f64::NAN),
+        krylov(0.0),
+        KrylovSolve {
+            max_iters: 0,
+            ..KrylovSolve::default()
+        },
+        KrylovSolve {
+            restart: 0,
+            ..KrylovSolve::default()
+        },
+    ];
+    for k in bad {
+        for init in [DaeInit::CheckInit, DaeInit::BrownFullBasicInit] {
+            let e = rober(DaeForwardAd::new(Rober))
+                .solve(DaeBdf::new().linear_solver(k.clone()), init, &opts)
+                .expect_err("invalid GMRES settings");
+            assert!(e.to_string().contains("KrylovSolve::"), "{e}");
+        }
+    }
+}

@@ -87,6 +87,11 @@ pub trait OdeMethod<F: VectorField>: MethodInfo {
     type Cache: Clone + Send;
     /// Builds the buffers for states shaped like `u0`.
     fn cache(&self, f: &F, u0: &F::V) -> Self::Cache;
+    /// Checks the method's settings against the field (its linear strategy's, for the implicit
+    /// methods), once when a solve starts; the default has none to check.
+    fn validate(&self) -> Result<(), sciml_core::Error> {
+        Ok(())
+    }
     /// Prepares a step from `(t, u)`: evaluates `f(t, u)` (at the start, and after a callback
     /// changed the state).
     fn initialize(

@@ -441,3 +441,55 @@ fn long_spans_from_zero_take_tiny_first_steps_with_the_default_dtmin() {
     );
     assert!((u[2] - 0.999_999_979_166_505).abs() < 1e-8, "{u:?}");
 }
+
+#[test]
+fn invalid_krylov_settings_are_refused_when_the_solve_starts() {
+    use sciml_ode::{Bdf, KenCarp4, KrylovSolve};
+    // A NaN tolerance never converges and a zero iteration limit never iterates: each would
+    // fail every step until the step size or maxiters ran out. They are a clear Err instead.
+    let bad = [
+        KrylovSolve {
+            rtol: f64::NAN,
+            ..KrylovSolve::default()
+        },
+        KrylovSolve {
+            rtol: 1.0,
+            ..KrylovSolve::default()
+        },
+        KrylovSolve {
+            max_iters: 0,
+            ..KrylovSolve::default()
+        },
+        KrylovSolve {
+            restart: 0,
+            ..KrylovSolve::default()
+        },
+    ];
+    let opts = SolveOptions::default();
+    let prob = || {
+        OdeProblem::new(
+            ForwardAd::new(Robertson),
+            vec![1.0, 0.0, 0.0],
+            (0.0, 1.0),
+            Robertson::P.to_vec(),
+        )
+        .unwrap()
+    };
+    for k in bad {
+        let errs = [
+            prob()
+                .solve(Rodas5P::new().with_linear(k.clone()), &opts)
+                .map(|_| ()),
+            prob()
+                .solve(KenCarp4::new().with_linear(k.clone()), &opts)
+                .map(|_| ()),
+            prob()
+                .solve(Bdf::new().with_linear(k.clone()), &opts)
+                .map(|_| ()),
+        ];
+        for e in errs {
+            let msg = e.expect_err("invalid Krylov settings").to_string();
+            assert!(msg.contains("KrylovSolve::"), "{msg}");
+        }
+    }
+}

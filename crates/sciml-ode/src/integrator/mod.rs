@@ -216,6 +216,7 @@ impl<S: Stepper> StepLoop<S> {
     ) -> Result<Self, Error> {
         // A custom stepper's start is checked here; `OdeProblem` has checked its own already.
         sciml_core::check_state("u0", u0, u0.len())?;
+        stepper.validate()?;
         let lim = Limits::new(opts, tspan, u0.len(), stepper.method())?;
         let schedule = Schedule::new(opts, &lim)?;
         let t0 = lim.t0;

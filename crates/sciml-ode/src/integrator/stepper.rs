@@ -105,6 +105,13 @@ pub trait Stepper {
     type Method: MethodInfo;
     /// The method that steps the problem.
     fn method(&self) -> &Self::Method;
+    /// Checks the method's own settings, once when the step loop is built ([`StepLoop::new`]
+    /// refuses a solve whose settings are invalid); the default has none to check.
+    ///
+    /// [`StepLoop::new`]: crate::StepLoop::new
+    fn validate(&self) -> Result<(), sciml_core::Error> {
+        Ok(())
+    }
     /// Prepares a step from `(t, u)` (at the start, and after a callback changed the state);
     /// `history` is the dense output so far, as in [`StepInput::history`].
     fn initialize(
@@ -195,6 +202,10 @@ impl<F: VectorField, M: OdeMethod<F>> Stepper for OdeStepper<'_, F, M> {
     #[inline]
     fn method(&self) -> &M {
         &self.method
+    }
+
+    fn validate(&self) -> Result<(), sciml_core::Error> {
+        self.method.validate()
     }
 
     #[inline]

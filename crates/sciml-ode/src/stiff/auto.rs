@@ -175,6 +175,10 @@ where
 {
     type Cache = AutoCache<V, <Rodas5P<L> as OdeMethod<F>>::Cache>;
 
+    fn validate(&self) -> Result<(), sciml_core::Error> {
+        OdeMethod::<F>::validate(&self.stiff)
+    }
+
     fn cache(&self, f: &F, u0: &V) -> Self::Cache {
         let ns = <Tsit5 as OdeMethod<F>>::cache(&Tsit5, f, u0);
         let n_ns = MethodInfo::interp_poly::<f64>(&Tsit5).len();

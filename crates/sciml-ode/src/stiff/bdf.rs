@@ -254,6 +254,10 @@ where
 {
     type Cache = BdfCache<V, L::Cache>;
 
+    fn validate(&self) -> Result<(), sciml_core::Error> {
+        OdeMethod::<F>::validate(&self.bdf)
+    }
+
     fn cache(&self, f: &F, u0: &V) -> Self::Cache {
         self.bdf.cache(f, u0)
     }
@@ -506,6 +510,10 @@ where
     F: VectorField<V = V>,
 {
     type Cache = BdfCache<V, L::Cache>;
+
+    fn validate(&self) -> Result<(), sciml_core::Error> {
+        self.linear.validate()
+    }
 
     fn cache(&self, f: &F, u0: &V) -> Self::Cache {
         type R<S> = <S as Scalar>::Re;

@@ -77,6 +77,10 @@ pub trait LinearStrategy<F: VectorField>: Clone + Send + Sync + std::fmt::Debug 
     type Cache: Clone + Send;
     /// Builds the buffers for states shaped like `u0`.
     fn cache(&self, f: &F, u0: &F::V) -> Self::Cache;
+    /// Checks the strategy's settings (called once when a solve starts); the default has none.
+    fn validate(&self) -> Result<(), sciml_core::Error> {
+        Ok(())
+    }
     /// Evaluates (or, matrix-free, records the point of) `J` at `(t, u)`.
     fn update_jacobian(
         &self,
@@ -358,6 +362,40 @@ impl Default for KrylovSolve<NoPreconditioner> {
 }
 
 impl<P> KrylovSolve<P> {
+    /// Checks the settings: `restart` and `max_iters` at least 1, `rtol` in `(0, 1)`.
+    ///
+    /// ```
+    /// use sciml_ode::stiff::KrylovSolve;
+    /// assert!(KrylovSolve::default().validate().is_ok());
+    /// let bad = KrylovSolve { rtol: f64::NAN, ..KrylovSolve::default() };
+    /// assert!(bad.validate().unwrap_err().to_string().contains("rtol"));
+    /// ```
+    pub fn validate(&self) -> Result<(), sciml_core::Error> {
+        let bad = |option: &'static str, reason: String| {
+            Err(sciml_core::Error::InvalidOption { option, reason })
+        };
+        if self.restart == 0 {
+            return bad(
+                "KrylovSolve::restart",
+                "is 0; give a Krylov dimension of at least 1".into(),
+            );
+        }
+        if self.max_iters == 0 {
+            return bad(
+                "KrylovSolve::max_iters",
+                "is 0; allow at least one GMRES iteration".into(),
+            );
+        }
+        if !(self.rtol > 0.0 && self.rtol < 1.0) {
+            let r = self.rtol;
+            return bad(
+                "KrylovSolve::rtol",
+                format!("is {r}; give a relative residual tolerance in (0, 1)"),
+            );
+        }
+        Ok(())
+    }
+
     /// The same settings with a preconditioner.
     pub fn with_preconditioner<Q>(self, preconditioner: Q) -> KrylovSolve<Q> {
         KrylovSolve {
@@ -397,6 +435,10 @@ where
     P: KrylovPreconditioner<R>,
 {
     type Cache = KrylovCache<V, P>;
+
+    fn validate(&self) -> Result<(), sciml_core::Error> {
+        KrylovSolve::validate(self)
+    }
 
     fn cache(&self, _f: &F, u0: &V) -> KrylovCache<V, P> {
         let n = u0.len();

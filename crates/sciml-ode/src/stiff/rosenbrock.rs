@@ -179,6 +179,10 @@ where
 {
     type Cache = RosenbrockCache<V, L::Cache>;
 
+    fn validate(&self) -> Result<(), sciml_core::Error> {
+        self.linear.validate()
+    }
+
     fn cache(&self, f: &F, u0: &V) -> Self::Cache {
         let tab = T::coefficients();
         let s = tab.stages();

@@ -155,6 +155,10 @@ where
 {
     type Cache = EsdirkCache<V, L::Cache>;
 
+    fn validate(&self) -> Result<(), sciml_core::Error> {
+        self.linear.validate()
+    }
+
     fn cache(&self, f: &F, u0: &V) -> Self::Cache {
         esdirk_cache(T::coefficients(), self.linear.cache(f, u0), u0)
     }
