@@ -40,5 +40,7 @@ pub use providers::{FiniteDiff, FnField, ForwardAd, Missing, SparseAd, SparseFd,
 pub use save_at::SaveAt;
 pub use scalar::{One, Real, Scalar, Zero};
 pub use solution::{ReturnCode, Solution, SolveError, Stats};
-pub use state::{check_finite_slice, check_state, Batch, Pair, Re, SliceState, State, MAX_LINCOMB};
+pub use state::{
+    check_finite_slice, check_state, Batch, InnerProduct, Pair, Re, SliceState, State, MAX_LINCOMB,
+};
 pub use tolerance::Tolerance;

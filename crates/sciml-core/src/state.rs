@@ -79,6 +79,50 @@ pub trait State: Clone + Debug + Send + Sync + 'static {
     fn all_finite(&self) -> bool {
         self.first_non_finite().is_none()
     }
+    /// The components as one slice in host memory, where the state stores them so (`Vec`,
+    /// arrays, [`Batch`]); `None` (the default) otherwise ([`Pair`], a device vector). A mass
+    /// matrix and a Krylov preconditioner read states through it.
+    fn host_slice(&self) -> Option<&[Self::S]> {
+        None
+    }
+    /// [`State::host_slice`], mutably.
+    fn host_slice_mut(&mut self) -> Option<&mut [Self::S]> {
+        None
+    }
+}
+
+/// States with a real inner product: what GMRES needs (`sciml_core::linalg::StateGmres`, the
+/// Jacobian-free Krylov strategy of the stiff solvers). Every host slice state of reals has one
+/// (the components' sum of products, in order), and a [`Pair`] of them the sum of its parts'.
+///
+/// ```
+/// use sciml_core::{InnerProduct, Pair};
+/// assert_eq!(vec![1.0, 2.0].dot(&vec![3.0, -1.0]), 1.0);
+/// let p = Pair(vec![1.0], [2.0, 2.0]);
+/// assert_eq!(p.dot(&p), 9.0);
+/// ```
+pub trait InnerProduct: State {
+    /// `Σ xᵢ·yᵢ`.
+    fn dot(&self, other: &Self) -> Re<Self>;
+    /// `√(x·x)`.
+    fn norm2(&self) -> Re<Self> {
+        self.dot(self).sqrt()
+    }
+}
+
+impl<R: Real, V: SliceState<S = R>> InnerProduct for V {
+    fn dot(&self, other: &Self) -> R {
+        self.as_slice()
+            .iter()
+            .zip(other.as_slice())
+            .fold(R::zero(), |s, (x, y)| s + *x * *y)
+    }
+}
+
+impl<A: InnerProduct, B: InnerProduct<S = A::S>> InnerProduct for Pair<A, B> {
+    fn dot(&self, other: &Self) -> Re<Self> {
+        self.0.dot(&other.0) + self.1.dot(&other.1)
+    }
 }
 
 /// Host states whose components can be read and written as a slice.
@@ -264,6 +308,12 @@ macro_rules! slice_state_ops {
         }
         fn first_non_finite(&self) -> Option<usize> {
             self.iter().position(|x| !x.is_finite_all())
+        }
+        fn host_slice(&self) -> Option<&[S]> {
+            Some(&self[..])
+        }
+        fn host_slice_mut(&mut self) -> Option<&mut [S]> {
+            Some(&mut self[..])
         }
     };
 }
@@ -462,6 +512,12 @@ impl<S: Scalar> State for Batch<S> {
     }
     fn first_non_finite(&self) -> Option<usize> {
         self.data.first_non_finite()
+    }
+    fn host_slice(&self) -> Option<&[S]> {
+        Some(&self.data)
+    }
+    fn host_slice_mut(&mut self) -> Option<&mut [S]> {
+        Some(&mut self.data)
     }
 }
 

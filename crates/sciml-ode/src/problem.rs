@@ -184,6 +184,15 @@ impl<F: VectorField> OdeProblem<F> {
                 got: mass.nrows().max(mass.ncols()),
             });
         }
+        if self.u0.host_slice().is_none() {
+            return Err(Error::InvalidOption {
+                option: "mass matrix",
+                reason: "the state is not stored as one slice (a Pair, a device vector), and a \
+                         mass matrix multiplies it as one; give the state as a Vec, an array or \
+                         a Batch"
+                    .into(),
+            });
+        }
         if let Some(index) = mass.as_slice().iter().position(|x| !x.is_finite()) {
             return Err(Error::NonFinite {
                 what: "mass matrix".into(),

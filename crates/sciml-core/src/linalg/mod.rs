@@ -23,7 +23,7 @@ mod sparse_lu;
 
 pub use colouring::{colour_columns, Colouring};
 pub use dense_lu::{DenseLu, DenseLuBackend, DENSE_LU_FAER_MIN_N};
-pub use gmres::{Gmres, GmresStats, Preconditioner};
+pub use gmres::{Gmres, GmresStats, Preconditioner, StateGmres, StatePreconditioner};
 pub use jacobian::{
     detect_sparsity, dual_jacobian_coloured, fd_jacobian_coloured, DualJacobianScratch, FdJvp,
     FdScheme, JacobianScratch, DETECT_SPARSITY_SAMPLES,

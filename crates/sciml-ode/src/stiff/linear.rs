@@ -12,10 +12,11 @@
 //! (`sciml_core::ForwardAd` for exact derivatives, `sciml_core::FiniteDiff` for differences).
 
 use crate::method::StepFailure;
-use sciml_core::linalg::{DenseLu, Gmres, LinalgReal, Preconditioner, SparseLu, SparseMatrix};
+use sciml_core::linalg::StateGmres;
+use sciml_core::linalg::{DenseLu, LinalgReal, SparseLu, SparseMatrix, StatePreconditioner};
 use sciml_core::{
-    DenseMatrix, Dual, Jacobian, Jvp, Re, Scalar, SliceState, SparseJacobian, Stats, VectorField,
-    Zero,
+    DenseMatrix, Dual, InnerProduct, Jacobian, Jvp, Re, Scalar, SliceState, SparseJacobian, Stats,
+    VectorField, Zero,
 };
 use std::sync::Arc;
 
@@ -409,7 +410,7 @@ impl<P> KrylovSolve<P> {
 
 /// Buffers of [`KrylovSolve`].
 #[derive(Clone, Debug)]
-pub struct KrylovCache<V: SliceState, P> {
+pub struct KrylovCache<V: InnerProduct, P> {
     t: Re<V>,
     u: V,
     /// `α` and `β` of the current `W = α·A + β·J`.
@@ -417,20 +418,22 @@ pub struct KrylovCache<V: SliceState, P> {
     beta: Re<V>,
     /// `A` (`None`: the identity).
     a: Option<DenseMatrix<Re<V>>>,
-    gmres: Gmres<Re<V>>,
-    x: Vec<Re<V>>,
-    /// The field's JVP in and out, as states.
-    vin: V,
-    vout: V,
+    gmres: StateGmres<V>,
+    x: V,
+    /// The field's JVP.
+    jv: V,
     precond: Option<P>,
     /// Whether `precond` was set up for the current `(t, u, γ)`.
     fresh: bool,
 }
 
+/// Any state with an inner product: host slices, `Pair`s of them, a device vector. A mass matrix
+/// and a preconditioner read the state as one host slice ([`State::host_slice`]); a state
+/// without one takes neither (the factorisation refuses them).
 impl<R, V, F, P> LinearStrategy<F> for KrylovSolve<P>
 where
     R: LinalgReal + Scalar<Re = R>,
-    V: SliceState<S = R>,
+    V: InnerProduct<S = R>,
     F: Jvp<V = V>,
     P: KrylovPreconditioner<R>,
 {
@@ -441,8 +444,7 @@ where
     }
 
     fn cache(&self, _f: &F, u0: &V) -> KrylovCache<V, P> {
-        let n = u0.len();
-        let mut gmres = Gmres::new(n, self.restart.max(1));
+        let mut gmres = StateGmres::new(u0, self.restart.max(1));
         gmres.max_iters = self.max_iters;
         gmres.rtol = R::c(self.rtol);
         gmres.atol = R::zero();
@@ -453,9 +455,8 @@ where
             beta: R::zero(),
             a: None,
             gmres,
-            x: vec![R::zero(); n],
-            vin: u0.zeros_like(),
-            vout: u0.zeros_like(),
+            x: u0.zeros_like(),
+            jv: u0.zeros_like(),
             precond: self.preconditioner.clone(),
             fresh: false,
         }
@@ -486,6 +487,11 @@ where
         if spec.a.is_some_and(|a| a.nrows() != n || a.ncols() != n) {
             return Err(StepFailure::LinearSolve);
         }
+        // A mass matrix and a preconditioner act on host slices.
+        let sliced = c.u.host_slice().is_some();
+        if !sliced && (spec.a.is_some() || c.precond.is_some()) {
+            return Err(StepFailure::LinearSolve);
+        }
         if spec.alpha != c.alpha || spec.beta != c.beta {
             c.fresh = false;
         }
@@ -509,9 +515,9 @@ where
             (None, None) => {}
         }
         if !c.fresh {
-            if let Some(pc) = c.precond.as_mut() {
+            if let (Some(pc), Some(u)) = (c.precond.as_mut(), c.u.host_slice()) {
                 // γ = −β/α: exactly the ODE methods' γ when α = 1.
-                pc.setup(c.t, c.u.as_slice(), -(spec.beta / spec.alpha));
+                pc.setup(c.t, u, -(spec.beta / spec.alpha));
             }
             c.fresh = true;
         }
@@ -534,45 +540,46 @@ where
             a,
             gmres,
             x,
-            vin,
-            vout,
+            jv,
             precond,
             ..
         } = c;
-        x.iter_mut().for_each(|v| *v = R::zero());
+        x.fill_zero();
         let mut njvp = 0usize;
-        let mut matvec = |v: &[R], out: &mut [R]| {
-            vin.as_mut_slice().copy_from_slice(v);
-            f.jvp_u(*t, u, p, vin, vout);
+        let mut matvec = |v: &V, out: &mut V| {
+            f.jvp_u(*t, u, p, v, jv);
             njvp += 1;
-            match a.as_ref() {
-                Some(m) => m.mul_vec_to(v, out),
-                None => out.copy_from_slice(v),
+            match (a.as_ref(), v.host_slice(), out.host_slice_mut()) {
+                (None, _, _) => out.copy_from(v),
+                (Some(m), Some(vs), Some(os)) => m.mul_vec_to(vs, os),
+                // Refused by `factorise`; a NaN product makes GMRES fail if it were reached.
+                (Some(_), _, _) => {
+                    out.copy_from(v);
+                    out.scale(R::c(f64::NAN));
+                }
             }
             if *alpha != R::one() {
-                out.iter_mut().for_each(|o| *o = *alpha * *o);
+                out.scale(*alpha);
             }
             // o + β·Jv, β = −γ: the same rounding as the ODE methods' o − γ·Jv.
-            for (o, jv) in out.iter_mut().zip(vout.as_slice()) {
-                *o += *beta * *jv;
+            out.axpy(*beta, jv);
+        };
+        let mut apply = |v: &mut V| {
+            if let (Some(pc), Some(s)) = (precond.as_mut(), v.host_slice_mut()) {
+                pc.apply(s);
             }
         };
-        let mut apply = |v: &mut [R]| {
-            if let Some(pc) = precond.as_mut() {
-                pc.apply(v);
-            }
-        };
-        let pc: Option<Preconditioner<'_, R>> = if self.preconditioner.is_some() {
+        let pc: Option<StatePreconditioner<'_, V>> = if self.preconditioner.is_some() {
             Some(&mut apply)
         } else {
             None
         };
-        let res = gmres.solve(&mut matvec, pc, b.as_slice(), x);
+        let res = gmres.solve(&mut matvec, pc, b, x);
         stats.nlinsolve += 1;
         stats.nf += njvp;
         match res {
             Ok(_) => {
-                b.as_mut_slice().copy_from_slice(x);
+                b.copy_from(x);
                 Ok(())
             }
             Err(_) => Err(StepFailure::LinearSolve),

@@ -20,7 +20,7 @@ use crate::tableaus::{
     Rodas4Tableau, Rodas5PTableau, Rosenbrock23Tableau, RosenbrockCoefficients, RosenbrockTableau,
     ROSENBROCK_MAX_STAGES,
 };
-use sciml_core::{One, Re, Real, Scalar, SliceState, Stats, VectorField, Zero};
+use sciml_core::{One, Re, Real, Scalar, State, Stats, VectorField, Zero};
 use std::marker::PhantomData;
 
 /// A Rosenbrock method: the tableau `T` (a marker type, see [`RosenbrockTableau`]) and the
@@ -174,7 +174,7 @@ impl<T, L, V, F> OdeMethod<F> for Rosenbrock<T, L>
 where
     T: RosenbrockTableau,
     L: LinearStrategy<F>,
-    V: SliceState,
+    V: State,
     F: VectorField<V = V>,
 {
     type Cache = RosenbrockCache<V, L::Cache>;
@@ -309,7 +309,12 @@ where
                         }
                     }
                     c.err.lincomb(&c.zero, &w2[..m2], &r2[..m2]);
-                    mass_mul(mass, c.err.as_slice(), c.msum.as_mut_slice());
+                    // A mass matrix reads the state as one slice (`OdeProblem` refuses it for
+                    // a state that is not).
+                    let (Some(e), Some(ms)) = (c.err.host_slice(), c.msum.host_slice_mut()) else {
+                        return Err(StepFailure::LinearSolve);
+                    };
+                    mass_mul(mass, e, ms);
                     w[m] = Re::<F::V>::one();
                     refs[m] = &c.msum;
                     m += 1;
