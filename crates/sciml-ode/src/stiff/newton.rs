@@ -65,9 +65,7 @@
 use super::linear::{LinearStrategy, WSpec};
 use super::mass_mul;
 use crate::method::StepFailure;
-use sciml_core::{
-    DenseMatrix, One, Re, Real, Scalar, SliceState, State, Stats, Tolerance, VectorField, Zero,
-};
+use sciml_core::{DenseMatrix, One, Re, Real, Scalar, State, Stats, Tolerance, VectorField, Zero};
 
 /// A nonlinear system `G(z) = 0` as a simplified Newton iteration sees it (module docs). The
 /// implementation holds the system's data, its buffers and the linear strategy's cache; the
@@ -387,7 +385,7 @@ impl Newton {
     where
         S: Scalar,
         F: VectorField<V = V>,
-        V: SliceState<S = S>,
+        V: State<S = S>,
         L: LinearStrategy<F>,
     {
         c.max_theta = 0.0;
@@ -425,7 +423,7 @@ impl Newton {
     where
         S: Scalar,
         F: VectorField<V = V>,
-        V: SliceState<S = S>,
+        V: State<S = S>,
         L: LinearStrategy<F>,
     {
         let hgf = hg.to_f64_lossy();
@@ -479,7 +477,7 @@ impl Newton {
     where
         S: Scalar,
         F: VectorField<V = V>,
-        V: SliceState<S = S>,
+        V: State<S = S>,
         L: LinearStrategy<F>,
     {
         type R<S> = <S as Scalar>::Re;
@@ -525,13 +523,7 @@ impl Newton {
 /// An ESDIRK stage `M z − h f(t_i, ψ + γ z) = 0` as a [`Residual`] (module docs): `−G(z)` is
 /// `h f(t_i, ψ + γz) − M z`, and the norm of an increment is that of the stage value's change
 /// `γΔ`, weighted by `u0` and the stage value before the update (close enough for a weight).
-struct StageResidual<
-    'a,
-    S: Scalar,
-    V: SliceState<S = S>,
-    F: VectorField<V = V>,
-    L: LinearStrategy<F>,
-> {
+struct StageResidual<'a, S: Scalar, V: State<S = S>, F: VectorField<V = V>, L: LinearStrategy<F>> {
     lin: &'a L,
     lc: &'a mut L::Cache,
     f: &'a mut F,
@@ -554,7 +546,7 @@ impl<S, V, F, L> Residual for StageResidual<'_, S, V, F, L>
 where
     S: Scalar,
     F: VectorField<V = V>,
-    V: SliceState<S = S>,
+    V: State<S = S>,
     L: LinearStrategy<F>,
 {
     type V = V;
@@ -565,27 +557,29 @@ where
         self.f.rhs(self.ti, self.y, self.p, self.fy);
         stats.nf += 1;
         let h = self.h;
-        match self.mass {
-            None => {
-                for ((d, fy), zi) in out
-                    .as_mut_slice()
-                    .iter_mut()
-                    .zip(self.fy.as_slice())
-                    .zip(z.as_slice())
-                {
-                    *d = *fy * h - *zi;
+        // `M z` (a mass matrix reads host slices; `OdeProblem` refuses one for other states).
+        let mz: &V = match self.mass {
+            None => z,
+            Some(m) => {
+                let (Some(zs), Some(ms)) = (z.host_slice(), self.mz.host_slice_mut()) else {
+                    return Err(StepFailure::LinearSolve);
+                };
+                mass_mul(m, zs, ms);
+                self.mz
+            }
+        };
+        // −G = h·f − M z: fused over host slices, else by the state's operations (the same
+        // rounding: −(M z) + f·h).
+        match (out.host_slice_mut(), self.fy.host_slice(), mz.host_slice()) {
+            (Some(o), Some(fy), Some(mz)) => {
+                for ((d, fy), mzi) in o.iter_mut().zip(fy).zip(mz) {
+                    *d = *fy * h - *mzi;
                 }
             }
-            Some(m) => {
-                mass_mul(m, z.as_slice(), self.mz.as_mut_slice());
-                for ((d, fy), mz) in out
-                    .as_mut_slice()
-                    .iter_mut()
-                    .zip(self.fy.as_slice())
-                    .zip(self.mz.as_slice())
-                {
-                    *d = *fy * h - *mz;
-                }
+            _ => {
+                out.copy_from(mz);
+                out.scale(-<S::Re as One>::one());
+                out.axpy(h, self.fy);
             }
         }
         if out.all_finite() {
@@ -605,14 +599,22 @@ where
     /// `z += Δ`, and the stage value's change `γΔ` for the norm, in one pass.
     #[inline]
     fn update(&mut self, z: &mut V, dz: &V) {
-        for ((zi, di), mi) in z
-            .as_mut_slice()
-            .iter_mut()
-            .zip(dz.as_slice())
-            .zip(self.mz.as_mut_slice())
-        {
-            *zi += *di;
-            *mi = *di * self.gamma;
+        match (
+            z.host_slice_mut(),
+            dz.host_slice(),
+            self.mz.host_slice_mut(),
+        ) {
+            (Some(z), Some(dz), Some(mz)) => {
+                for ((zi, di), mi) in z.iter_mut().zip(dz).zip(mz) {
+                    *zi += *di;
+                    *mi = *di * self.gamma;
+                }
+            }
+            _ => {
+                z.axpy(<S::Re as One>::one(), dz);
+                self.mz.copy_from(dz);
+                self.mz.scale(self.gamma);
+            }
         }
     }
 

@@ -33,7 +33,7 @@ use crate::tableaus::{
     EsdirkCoefficients, EsdirkTableau, KenCarp4Tableau, Kvaerno5Tableau, Trbdf2Tableau,
     ESDIRK_MAX_STAGES,
 };
-use sciml_core::{DenseMatrix, One, Real, Scalar, SliceState, State, Stats, VectorField, Zero};
+use sciml_core::{DenseMatrix, One, Real, Scalar, State, Stats, VectorField, Zero};
 use std::marker::PhantomData;
 
 /// An ESDIRK method: the tableau `T` (a marker type, see [`EsdirkTableau`]), the linear-solve
@@ -151,7 +151,7 @@ where
     L: LinearStrategy<F>,
     S: LuScalar,
     F: VectorField<V = V>,
-    V: SliceState<S = S>,
+    V: State<S = S>,
 {
     type Cache = EsdirkCache<V, L::Cache>;
 
@@ -373,7 +373,7 @@ fn esdirk_step<S, V, F, L>(
 where
     S: LuScalar,
     F: VectorField<V = V>,
-    V: SliceState<S = S>,
+    V: State<S = S>,
     L: LinearStrategy<F>,
 {
     type R<S> = <S as Scalar>::Re;
@@ -462,7 +462,10 @@ where
     c.err.lincomb(&c.zero, &w[..m], &refs[..m]);
     match mass {
         None => c.est.copy_from(&c.err),
-        Some(mm) => mass_mul(mm, c.err.as_slice(), c.est.as_mut_slice()),
+        Some(mm) => match (c.err.host_slice(), c.est.host_slice_mut()) {
+            (Some(e), Some(est)) => mass_mul(mm, e, est),
+            _ => return Err(StepFailure::LinearSolve),
+        },
     }
     lin.solve(&mut c.newton.lin, f, p, &mut c.est, stats)?;
     c.h_last = h.to_f64_lossy();
@@ -492,7 +495,7 @@ fn initial_derivative<S, V, F, L>(
 where
     S: LuScalar,
     F: VectorField<V = V>,
-    V: SliceState<S = S>,
+    V: State<S = S>,
     L: LinearStrategy<F>,
 {
     type R<S> = <S as Scalar>::Re;
@@ -523,23 +526,28 @@ where
     let mut k = DenseMatrix::zeros(n, n);
     for j in 0..n {
         c.est.fill_zero();
-        c.est.as_mut_slice()[j] = S::one();
+        let Some(e) = c.est.host_slice_mut() else {
+            return Err(StepFailure::LinearSolve);
+        };
+        e[j] = S::one();
         lin.jac_mul(&mut c.newton.lin, f, p, &c.est, &mut c.psi);
+        let Some(psi) = c.psi.host_slice() else {
+            return Err(StepFailure::LinearSolve);
+        };
         for i in 0..n {
             k[(i, j)] = if algebraic[i] {
-                c.psi.as_slice()[i]
+                psi[i]
             } else {
                 S::from_re(m[(i, j)])
             };
         }
     }
-    for (((k0, alg), ft), f0) in
-        c.k0.as_mut_slice()
-            .iter_mut()
-            .zip(&algebraic)
-            .zip(c.err.as_slice())
-            .zip(c.f0.as_slice())
-    {
+    let (Some(k0s), Some(errs), Some(f0s)) =
+        (c.k0.host_slice_mut(), c.err.host_slice(), c.f0.host_slice())
+    else {
+        return Err(StepFailure::LinearSolve);
+    };
+    for (((k0, alg), ft), f0) in k0s.iter_mut().zip(&algebraic).zip(errs).zip(f0s) {
         *k0 = if *alg {
             -(*ft - *f0) / S::from_re(dtau)
         } else {
@@ -548,7 +556,10 @@ where
     }
     let mut lu = S::lu_new(n);
     S::lu_factor(&mut lu, &k)?;
-    S::lu_solve(&lu, c.k0.as_mut_slice())?;
+    let Some(k0s) = c.k0.host_slice_mut() else {
+        return Err(StepFailure::LinearSolve);
+    };
+    S::lu_solve(&lu, k0s)?;
     if c.k0.all_finite() {
         Ok(())
     } else {
