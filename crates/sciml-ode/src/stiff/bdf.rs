@@ -34,7 +34,7 @@ use super::linear::{DenseSolve, LinearStrategy, WSpec};
 use super::mass_mul;
 use super::newton::{iterate, NewtonConvergence, Rate, Residual};
 use crate::method::{MethodInfo, OdeMethod, StepContext, StepFailure, StepMemory};
-use sciml_core::{One, Re, Real, Scalar, SliceState, State, Stats, VectorField, Zero};
+use sciml_core::{One, Re, Real, Scalar, State, Stats, VectorField, Zero};
 use std::sync::Arc;
 
 /// Highest order.
@@ -249,7 +249,7 @@ impl<L, S, V, F> OdeMethod<F> for BdfFrozenOrders<L>
 where
     L: LinearStrategy<F>,
     S: Scalar,
-    V: SliceState<S = S>,
+    V: State<S = S>,
     F: VectorField<V = V>,
 {
     type Cache = BdfCache<V, L::Cache>;
@@ -467,7 +467,7 @@ pub struct BdfCache<V: State, L> {
     accepted: usize,
 }
 
-impl<V: SliceState, L> BdfCache<V, L> {
+impl<V: State, L> BdfCache<V, L> {
     /// Maps `D_0 … D_k` onto the spacing `h_new` (Shampine and Reichelt's `R(ρ)·U`).
     #[allow(clippy::needless_range_loop)] // matrix indices read as in the formula
     fn rescale(&mut self, h_new: Re<V>) {
@@ -480,18 +480,18 @@ impl<V: SliceState, L> BdfCache<V, L> {
                 ru[i][j] = Re::<V>::c(ru64[i][j]);
             }
         }
-        // D_j ← Σ_{i ≥ 1} D_i (R·U)_{ij} for j = 1 … k.
-        // Whole vectors at a time (the slices taken once), each component summed over i in
-        // the same order as the formula.
+        // D_j ← Σ_{i ≥ 1} D_i (R·U)_{ij} for j = 1 … k: one combination per j, each component
+        // summed over i in the formula's order from zero.
         for j in 1..=k {
-            let out = self.dtmp[j].as_mut_slice();
-            out.iter_mut().for_each(|o| *o = <V::S as Zero>::zero());
-            for i in 1..=k {
-                let r = ru[i][j];
-                for (o, x) in out.iter_mut().zip(self.d[i].as_slice()) {
-                    *o += *x * r;
-                }
+            let mut w = [Re::<V>::zero(); MAX_ORDER];
+            for (i, wi) in w.iter_mut().enumerate().take(k) {
+                *wi = ru[i + 1][j];
             }
+            let mut refs: [&V; MAX_ORDER] = [&self.zero; MAX_ORDER];
+            for (r, d) in refs.iter_mut().zip(self.d[1..].iter()) {
+                *r = d;
+            }
+            self.dtmp[j].lincomb(&self.zero, &w[..k], &refs[..k]);
         }
         for j in 1..=k {
             std::mem::swap(&mut self.d[j], &mut self.dtmp[j]);
@@ -506,7 +506,7 @@ impl<L, S, V, F> OdeMethod<F> for Bdf<L>
 where
     L: LinearStrategy<F>,
     S: Scalar,
-    V: SliceState<S = S>,
+    V: State<S = S>,
     F: VectorField<V = V>,
 {
     type Cache = BdfCache<V, L::Cache>;
@@ -627,15 +627,33 @@ where
             for (j, wj) in w.iter_mut().enumerate().take(k + 1).skip(1) {
                 *wj = R::<S>::c(gamma(j) / alpha);
             }
-            // Whole vectors at a time, each component summed over j in the formula's order.
+            // Whole vectors at a time, each component summed over j in the formula's order
+            // (fused over host slices; two combinations with the same sums otherwise).
             let d = &c.d;
-            let (ypred, psi) = (c.ypred.as_mut_slice(), c.psi.as_mut_slice());
-            ypred.copy_from_slice(d[0].as_slice());
-            psi.iter_mut().for_each(|q| *q = S::zero());
-            for (dj, &wj) in d[1..=k].iter().zip(&w[1..=k]) {
-                for ((yp, ps), v) in ypred.iter_mut().zip(psi.iter_mut()).zip(dj.as_slice()) {
-                    *yp += *v;
-                    *ps += *v * wj;
+            match (
+                c.ypred.host_slice_mut(),
+                c.psi.host_slice_mut(),
+                d[0].host_slice(),
+            ) {
+                (Some(ypred), Some(psi), Some(d0)) => {
+                    ypred.copy_from_slice(d0);
+                    psi.iter_mut().for_each(|q| *q = S::zero());
+                    for (dj, &wj) in d[1..=k].iter().zip(&w[1..=k]) {
+                        let Some(dj) = dj.host_slice() else { continue };
+                        for ((yp, ps), v) in ypred.iter_mut().zip(psi.iter_mut()).zip(dj) {
+                            *yp += *v;
+                            *ps += *v * wj;
+                        }
+                    }
+                }
+                _ => {
+                    let ones = [R::<S>::one(); MAX_ORDER];
+                    let mut refs: [&V; MAX_ORDER] = [&c.zero; MAX_ORDER];
+                    for (r, dj) in refs.iter_mut().zip(d[1..=k].iter()) {
+                        *r = dj;
+                    }
+                    c.ypred.lincomb(&d[0], &ones[..k], &refs[..k]);
+                    c.psi.lincomb(&c.zero, &w[1..=k], &refs[..k]);
                 }
             }
         }
@@ -675,14 +693,7 @@ where
                 None => return Err(StepFailure::NewtonFailure),
             }
         };
-        for ((o, yp), d) in u1
-            .as_mut_slice()
-            .iter_mut()
-            .zip(c.ypred.as_slice())
-            .zip(c.corr.as_slice())
-        {
-            *o = *yp + *d;
-        }
+        u1.lincomb(&c.ypred, &[R::<S>::one()], &[&c.corr]);
         if !u1.all_finite() {
             return Err(StepFailure::NonFinite);
         }
@@ -696,8 +707,8 @@ where
         let safety = R::<S>::c(0.9 * (2 * maxit + 1) as f64 / (2 * maxit + iters.max(2)) as f64);
         // The error norms of this step weigh with max(|u0|, |u1|), as `State::err_norm`; the
         // norm is homogeneous, ‖C d‖ = C ‖d‖.
-        let nw = inv_weights(&mut c.wt, u0.as_slice(), u1.as_slice(), ctx.tol);
-        let err = R::<S>::c(error_const(k, self.ndf)) * wnorm(c.corr.as_slice(), &c.wt, nw);
+        let weights = Weights::new(&mut c.wt, u0, u1, ctx.tol);
+        let err = R::<S>::c(error_const(k, self.ndf)) * weights.norm(&c.corr, &c.wt);
         if !err.is_finite() {
             return Err(StepFailure::NonFinite);
         }
@@ -715,31 +726,16 @@ where
         }
         // Error estimates of orders k − 1 and k + 1 from the updated differences
         // (D_k + d and d − D_{k+1}), without updating D yet.
+        let one = R::<S>::one();
         let err_m = if k > 1 {
-            for ((o, a), b) in c
-                .tmp
-                .as_mut_slice()
-                .iter_mut()
-                .zip(c.d[k].as_slice())
-                .zip(c.corr.as_slice())
-            {
-                *o = *a + *b;
-            }
-            R::<S>::c(error_const(k - 1, self.ndf)) * wnorm(c.tmp.as_slice(), &c.wt, nw)
+            c.tmp.lincomb(&c.d[k], &[one], &[&c.corr]);
+            R::<S>::c(error_const(k - 1, self.ndf)) * weights.norm(&c.tmp, &c.wt)
         } else {
             R::<S>::infinity()
         };
         let err_p = if k < MAX_ORDER {
-            for ((o, a), b) in c
-                .tmp
-                .as_mut_slice()
-                .iter_mut()
-                .zip(c.corr.as_slice())
-                .zip(c.d[k + 1].as_slice())
-            {
-                *o = *a - *b;
-            }
-            R::<S>::c(error_const(k + 1, self.ndf)) * wnorm(c.tmp.as_slice(), &c.wt, nw)
+            c.tmp.lincomb(&c.corr, &[-one], &[&c.d[k + 1]]);
+            R::<S>::c(error_const(k + 1, self.ndf)) * weights.norm(&c.tmp, &c.wt)
         } else {
             R::<S>::infinity()
         };
@@ -787,23 +783,15 @@ where
         // Difference update for the accepted correction d (Shampine and Reichelt):
         // D_{k+2} = d − D_{k+1}, D_{k+1} = d, D_i += D_{i+1} for i = k … 0.
         let k = c.step_order;
+        let one = <S::Re as One>::one();
         {
             let (lo, hi) = c.d.split_at_mut(k + 2);
-            for ((o, a), b) in hi[0]
-                .as_mut_slice()
-                .iter_mut()
-                .zip(c.corr.as_slice())
-                .zip(lo[k + 1].as_slice())
-            {
-                *o = *a - *b;
-            }
+            hi[0].lincomb(&c.corr, &[-one], &[&lo[k + 1]]);
         }
         c.d[k + 1].copy_from(&c.corr);
         for i in (0..=k).rev() {
             let (lo, hi) = c.d.split_at_mut(i + 1);
-            for (a, b) in lo[i].as_mut_slice().iter_mut().zip(hi[0].as_slice()) {
-                *a += *b;
-            }
+            lo[i].axpy(one, &hi[0]);
         }
         c.n_equal += 1;
         c.accepted += 1;
@@ -925,6 +913,33 @@ fn wnorm<S: Scalar>(e: &[S], w: &[S::Re], n: usize) -> S::Re {
     (s / S::Re::from_usize(n)).sqrt()
 }
 
+/// The weighted RMS norm of one step: over host slices, inverse weights computed once from
+/// `(a, b)` and multiplied in ([`inv_weights`], [`wnorm`]); for a state that is not one slice,
+/// `State::err_norm` against `(a, b)` (the same norm, dividing by each weight).
+struct Weights<'a, V: State> {
+    /// Weights in use (`nw` of them), or the states and tolerance of the fallback.
+    nw: Option<usize>,
+    a: &'a V,
+    b: &'a V,
+    tol: &'a sciml_core::Tolerance<Re<V>>,
+}
+
+impl<'a, V: State> Weights<'a, V> {
+    fn new(wt: &mut [Re<V>], a: &'a V, b: &'a V, tol: &'a sciml_core::Tolerance<Re<V>>) -> Self {
+        let nw = match (a.host_slice(), b.host_slice()) {
+            (Some(x), Some(y)) => Some(inv_weights(wt, x, y, tol)),
+            _ => None,
+        };
+        Weights { nw, a, b, tol }
+    }
+    fn norm(&self, e: &V, wt: &[Re<V>]) -> Re<V> {
+        match (self.nw, e.host_slice()) {
+            (Some(n), Some(es)) => wnorm(es, wt, n),
+            _ => V::err_norm(e, self.a, self.b, self.tol),
+        }
+    }
+}
+
 /// Simplified Newton on `M (d + ψ) − c f(t, y⁽⁰⁾ + d) = 0` with the factorised `W = M − cJ`,
 /// through the shared iteration ([`iterate`] with [`NewtonConvergence::Corrector`]). Returns the
 /// number of iterations when converged, `None` when the convergence-rate test says it will not
@@ -950,13 +965,13 @@ fn newton<L, S, V, F>(
 where
     L: LinearStrategy<F>,
     S: Scalar,
-    V: SliceState<S = S>,
+    V: State<S = S>,
     F: VectorField<V = V>,
 {
     c.corr.copy_from(&c.zero);
     c.y.copy_from(&c.ypred);
     // Increments are measured in the norm at the prediction.
-    let nw = inv_weights(&mut c.wt, c.ypred.as_slice(), c.ypred.as_slice(), tol);
+    let weights = Weights::new(&mut c.wt, &c.ypred, &c.ypred, tol);
     let BdfCache {
         lin: lc,
         psi,
@@ -984,7 +999,7 @@ where
         mv,
         zero,
         wt,
-        nw,
+        weights,
     };
     let mut rate = Rate {
         eta: *eta,
@@ -1007,7 +1022,7 @@ where
 /// BDF's corrector as a [`Residual`]: the iterate is the correction `d`, `−G(d)` is
 /// `c f(t, y) − M (ψ + d)` at `y = y⁽⁰⁾ + d` (kept up to date by `update`), and increments are
 /// measured in the weighted RMS norm at the prediction.
-struct CorrectorResidual<'a, V: SliceState, F: VectorField<V = V>, L: LinearStrategy<F>> {
+struct CorrectorResidual<'a, V: State, F: VectorField<V = V>, L: LinearStrategy<F>> {
     lin: &'a L,
     lc: &'a mut L::Cache,
     f: &'a mut F,
@@ -1022,13 +1037,13 @@ struct CorrectorResidual<'a, V: SliceState, F: VectorField<V = V>, L: LinearStra
     mv: &'a mut V,
     zero: &'a V,
     wt: &'a [Re<V>],
-    nw: usize,
+    weights: Weights<'a, V>,
 }
 
 impl<S, V, F, L> Residual for CorrectorResidual<'_, V, F, L>
 where
     S: Scalar,
-    V: SliceState<S = S>,
+    V: State<S = S>,
     F: VectorField<V = V>,
     L: LinearStrategy<F>,
 {
@@ -1047,22 +1062,28 @@ where
             return Err(StepFailure::NonFinite);
         }
         let cgam = self.cgam;
+        let one = S::Re::one();
         match self.mass {
-            None => {
-                for (((o, fy), ps), d) in out
-                    .as_mut_slice()
-                    .iter_mut()
-                    .zip(self.fy.as_slice())
-                    .zip(self.psi.as_slice())
-                    .zip(corr.as_slice())
-                {
-                    *o = *fy * cgam - *ps - *d;
+            None => match (
+                out.host_slice_mut(),
+                self.fy.host_slice(),
+                self.psi.host_slice(),
+                corr.host_slice(),
+            ) {
+                (Some(o), Some(fy), Some(psi), Some(d)) => {
+                    for (((o, fy), ps), d) in o.iter_mut().zip(fy).zip(psi).zip(d) {
+                        *o = *fy * cgam - *ps - *d;
+                    }
                 }
-            }
+                _ => out.lincomb(self.zero, &[cgam, -one, -one], &[&*self.fy, self.psi, corr]),
+            },
             Some(m) => {
-                let one = S::Re::one();
                 out.lincomb(self.psi, &[one], &[corr]);
-                mass_mul(m, out.as_slice(), self.mv.as_mut_slice());
+                // A mass matrix reads host slices (`OdeProblem` refuses it for other states).
+                let (Some(o), Some(mv)) = (out.host_slice(), self.mv.host_slice_mut()) else {
+                    return Err(StepFailure::LinearSolve);
+                };
+                mass_mul(m, o, mv);
                 out.lincomb(self.zero, &[cgam, -one], &[&*self.fy, &*self.mv]);
             }
         }
@@ -1074,19 +1095,26 @@ where
     }
 
     fn norm(&mut self, dy: &V) -> S::Re {
-        wnorm(dy.as_slice(), self.wt, self.nw)
+        self.weights.norm(dy, self.wt)
     }
 
     fn update(&mut self, corr: &mut V, dy: &V) {
-        for ((y, d), dy) in self
-            .y
-            .as_mut_slice()
-            .iter_mut()
-            .zip(corr.as_mut_slice())
-            .zip(dy.as_slice())
-        {
-            *y += *dy;
-            *d += *dy;
+        match (
+            self.y.host_slice_mut(),
+            corr.host_slice_mut(),
+            dy.host_slice(),
+        ) {
+            (Some(y), Some(c), Some(dy)) => {
+                for ((y, d), dy) in y.iter_mut().zip(c).zip(dy) {
+                    *y += *dy;
+                    *d += *dy;
+                }
+            }
+            _ => {
+                let one = S::Re::one();
+                self.y.axpy(one, dy);
+                corr.axpy(one, dy);
+            }
         }
     }
 }
