@@ -61,6 +61,20 @@ pub enum DaeError {
         /// Where.
         t: f64,
     },
+    /// A sparsity pattern that misses nonzeros of the Jacobians.
+    #[error(
+        "the sparsity pattern misses entries of row {row} of ∂F/∂u or ∂F/∂u′ at the start: the \
+         compressed Jacobians give {got:e} where the residual's directional derivative gives \
+         {want:e}; add the row's missing columns to the pattern"
+    )]
+    Pattern {
+        /// The first row found wrong.
+        row: usize,
+        /// The row of the product from the compressed Jacobians.
+        got: f64,
+        /// The row of the residual's own product.
+        want: f64,
+    },
     /// The Jacobians at the start hold a NaN or an infinity.
     #[error(
         "the Jacobians ∂F/∂u and ∂F/∂u′ at t = {t} are not finite (the residual's derivatives \

@@ -136,6 +136,7 @@ impl<G: GenericResidual> DaeJacobian for DaeForwardAd<G> {
 }
 
 impl<G: GenericResidual> DaeJvp for DaeForwardAd<G> {
+    const EXACT: bool = true;
     /// One pass in dual numbers, the tangents of `u′` and `u` set to the direction: exact.
     fn jvp(
         &mut self,

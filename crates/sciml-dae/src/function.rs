@@ -71,6 +71,8 @@ pub trait DaeJacobian: DaeFunction {
 /// assert!((out[0] - 6.0).abs() < 1e-6 && (out[1] + 3.0).abs() < 1e-6);
 /// ```
 pub trait DaeJvp: DaeFunction {
+    /// Whether the products are exact (dual numbers), not differences; the default says not.
+    const EXACT: bool = false;
     /// Writes `∂F/∂u′·dir.0 + ∂F/∂u·dir.1` at `(t, du, u, p)` into `out`.
     fn jvp(
         &mut self,

@@ -80,6 +80,18 @@ pub trait DaeLinearSolver<F: DaeFunction>: Clone + Send + Sync + std::fmt::Debug
     fn validate(&self) -> Result<(), sciml_core::Error> {
         Ok(())
     }
+    /// Checks what the strategy assumes of `f` at the consistent start (the sparse strategy: its
+    /// pattern); the default assumes nothing.
+    fn check_start(
+        &self,
+        _f: &mut F,
+        _t: f64,
+        _du: &[f64],
+        _u: &[f64],
+        _p: &[f64],
+    ) -> Result<(), crate::DaeError> {
+        Ok(())
+    }
     /// Evaluates the Jacobians at `(t, du, u)` (matrix-free: records the point).
     ///
     /// # Errors

@@ -131,6 +131,7 @@ impl<F> DaeJvp for MassMatrixDae<F>
 where
     F: VectorField<V = Vec<f64>, P = Vec<f64>> + Jacobian + Jvp,
 {
+    const EXACT: bool = <F as Jvp>::EXACT;
     /// `M·v′ − (∂f/∂u)·v`, the product by the field's own JVP.
     fn jvp(
         &mut self,

@@ -174,6 +174,11 @@ impl<F: DaeFunction> DaeProblem<F> {
         opts.tol.validate_len(n)?;
         let abstol = (0..n).map(|i| opts.tol.atol_at(i)).fold(0.0, f64::max);
         let t0 = self.tspan.0;
+        // What the strategy assumes of the residual (a sparse pattern) is checked at the given
+        // start, before the initialisation relies on it.
+        method
+            .linear
+            .check_start(&mut self.f, t0, &du0, &u0, &self.p)?;
         initialise(
             init,
             &method.linear,
