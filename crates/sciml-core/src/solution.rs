@@ -81,6 +81,10 @@ pub enum ReturnCode {
     NonFinite,
     /// A step could not be carried out (e.g. a singular or divergent implicit stage).
     StepFailed,
+    /// The step size collapsed (or the step budget ran out) while the linear solves with the
+    /// iteration matrix kept failing: a singular matrix, or an iterative solver (GMRES) that does
+    /// not converge within its settings.
+    LinearSolveFailed,
 }
 
 impl fmt::Display for ReturnCode {
@@ -96,6 +100,11 @@ impl fmt::Display for ReturnCode {
             }
             ReturnCode::NonFinite => "the state became NaN or infinite",
             ReturnCode::StepFailed => "a step could not be carried out",
+            ReturnCode::LinearSolveFailed => {
+                "the linear solves with the iteration matrix kept failing as the step shrank \
+                 (a singular matrix, or GMRES not converging: check its restart, max_iters and \
+                 preconditioner)"
+            }
         };
         f.write_str(s)
     }

@@ -368,7 +368,8 @@ fn the_products_agree_with_the_jacobians() {
 #[test]
 fn gmres_on_bad_problems_ends_with_an_error_not_a_panic() {
     // y1′ = −y1, 0 = y1² − y1: y2 appears nowhere, so W is singular for every α; the dense
-    // strategy says so at the start, GMRES fails to converge and the solve ends with an Err.
+    // strategy says so at the start, GMRES fails to converge and the solve ends with an Err
+    // that says the linear solves failed.
     let f = || DaeForwardAd::new(Singular {});
     let prob = |f| {
         DaeProblem::new(
@@ -392,9 +393,27 @@ fn gmres_on_bad_problems_ends_with_an_error_not_a_panic() {
         DaeInit::CheckInit,
         &opts,
     );
+    // The step loop names the cause: the linear solves kept failing as the step shrank.
     match kry {
-        Err(e) => println!("GMRES: {e}"),
-        Ok(sol) => assert_ne!(sol.retcode, ReturnCode::Success, "{:?}", sol.retcode),
+        Err(DaeError::Solve(sciml_core::SolveError::Failed { code, .. })) => {
+            assert_eq!(code, ReturnCode::LinearSolveFailed)
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // So does a GMRES allowed one iteration on Robertson (valid settings that cannot work).
+    let one = KrylovSolve {
+        max_iters: 1,
+        ..KrylovSolve::default()
+    };
+    match rober(DaeForwardAd::new(Rober)).solve(
+        DaeBdf::new().linear_solver(one),
+        DaeInit::CheckInit,
+        &SolveOptions::default().tolerances(1e-6, 1e-10),
+    ) {
+        Err(DaeError::Solve(sciml_core::SolveError::Failed { code, .. })) => {
+            assert_eq!(code, ReturnCode::LinearSolveFailed)
+        }
+        other => panic!("unexpected {other:?}"),
     }
     // A residual that turns NaN after t = 0.5: a NonFinite failure there with the partial
     // solution, under GMRES and under the dense LU of difference Jacobians alike. (The

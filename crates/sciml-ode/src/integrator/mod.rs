@@ -57,6 +57,8 @@ pub struct StepLoop<S: Stepper> {
     advance_pending: bool,
     /// The last rejected attempt failed on a NaN or infinite value.
     nonfinite_reject: bool,
+    /// The last rejected attempt failed in a linear solve.
+    linear_reject: bool,
     /// A callback that lands on its root located one at this time: the steps aim there, and
     /// the affect runs on the end state of the step that lands.
     landing: Option<(usize, Re<S::V>)>,
@@ -246,6 +248,7 @@ impl<S: Stepper> StepLoop<S> {
             last_step: None,
             advance_pending: false,
             nonfinite_reject: false,
+            linear_reject: false,
             landing: None,
             done: false,
         };
@@ -504,7 +507,12 @@ impl<S: Stepper> StepLoop<S> {
         let dir = self.lim.dir;
         loop {
             if self.rec.sol.stats.steps >= self.lim.maxiters {
-                return Err(self.fail(ReturnCode::MaxIters));
+                let code = if self.linear_reject {
+                    ReturnCode::LinearSolveFailed
+                } else {
+                    ReturnCode::MaxIters
+                };
+                return Err(self.fail(code));
             }
             let stop = self.schedule.next_stop();
             let target = match self.landing {
@@ -530,6 +538,8 @@ impl<S: Stepper> StepLoop<S> {
                 // a non-finite failure, not a stiff problem.
                 let code = if self.nonfinite_reject {
                     ReturnCode::NonFinite
+                } else if self.linear_reject {
+                    ReturnCode::LinearSolveFailed
                 } else {
                     ReturnCode::DtLessThanMin
                 };
@@ -546,6 +556,7 @@ impl<S: Stepper> StepLoop<S> {
             };
             let res = self.stepper.try_step(input, &mut self.unew);
             if self.lim.adaptive {
+                self.linear_reject = matches!(res, Err(StepFailure::LinearSolve));
                 let err = match res {
                     Ok(e) if e.is_finite() => e,
                     Ok(_) | Err(StepFailure::NonFinite) => {
@@ -585,6 +596,7 @@ impl<S: Stepper> StepLoop<S> {
             }
             self.rec.sol.stats.accepted += 1;
             self.nonfinite_reject = false;
+            self.linear_reject = false;
             let tnew = if hit { target } else { self.t + h };
             let sol = &mut self.rec.sol;
             self.stepper
