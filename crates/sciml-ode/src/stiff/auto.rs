@@ -37,7 +37,7 @@ use crate::explicit_rk::Tsit5;
 use crate::method::{MethodInfo, OdeMethod, StepContext, StepFailure};
 use crate::tableaus::{Tableau, TSIT5};
 use sciml_core::linalg::LinalgReal;
-use sciml_core::{Real, Scalar, SliceState, State, Stats, VectorField};
+use sciml_core::{InnerProduct, Real, Scalar, State, Stats, VectorField};
 
 /// Tsit5 with automatic switching to Rodas5P on stiffness (and back).
 ///
@@ -143,6 +143,14 @@ fn norm<R: Real>(a: &[R]) -> f64 {
         .sqrt()
 }
 
+/// The 2-norm of a state, in `f64`: over its host slice as [`norm`], else by its inner product.
+fn state_norm<R: Real, V: InnerProduct<S = R>>(v: &V) -> f64 {
+    match v.host_slice() {
+        Some(s) => norm(s),
+        None => v.norm2().to_f64_lossy(),
+    }
+}
+
 impl<L: Clone + Send + Sync + std::fmt::Debug> MethodInfo for AutoTsit5Rodas5P<L> {
     fn name(&self) -> &'static str {
         "AutoTsit5Rodas5P"
@@ -170,7 +178,7 @@ impl<L, R, V, F> OdeMethod<F> for AutoTsit5Rodas5P<L>
 where
     L: LinearStrategy<F>,
     R: LinalgReal + Scalar<Re = R>,
-    V: SliceState<S = R>,
+    V: InnerProduct<S = R>,
     F: VectorField<V = V>,
 {
     type Cache = AutoCache<V, <Rodas5P<L> as OdeMethod<F>>::Cache>;
@@ -183,11 +191,17 @@ where
         let ns = <Tsit5 as OdeMethod<F>>::cache(&Tsit5, f, u0);
         let n_ns = MethodInfo::interp_poly::<f64>(&Tsit5).len();
         let n_st = MethodInfo::interp_poly::<f64>(&self.stiff).len();
-        // A fixed, sign-varying start vector for the power iteration.
+        // A fixed, sign-varying start vector for the power iteration (a state that is not one
+        // slice starts from u0, or from f(t0, u0) when u0 is zero; see `initialize`).
         let mut v = u0.zeros_like();
-        for (i, vi) in v.as_mut_slice().iter_mut().enumerate() {
-            *vi = R::c(1.0 + 0.5 * ((i * 7 + 3) % 11) as f64 / 11.0)
-                * if i % 2 == 0 { R::one() } else { -R::one() };
+        match v.host_slice_mut() {
+            Some(vs) => {
+                for (i, vi) in vs.iter_mut().enumerate() {
+                    *vi = R::c(1.0 + 0.5 * ((i * 7 + 3) % 11) as f64 / 11.0)
+                        * if i % 2 == 0 { R::one() } else { -R::one() };
+                }
+            }
+            None => v.copy_from(u0),
         }
         AutoCache {
             ns,
@@ -213,6 +227,11 @@ where
             self.stiff.initialize(&mut c.st, f, p, t, u, stats);
         } else {
             Tsit5.initialize(&mut c.ns, f, p, t, u, stats);
+        }
+        if state_norm(&c.v) == 0.0 {
+            let f0 = OdeMethod::<F>::f_start(self, c);
+            let f0 = f0.clone();
+            c.v.copy_from(&f0);
         }
         c.pending = false;
         c.count = 0;
@@ -270,16 +289,15 @@ where
                 let mut rho = 0.0;
                 for _ in 0..2 {
                     lin.jac_mul(&mut c.st.lin, f, p, &c.v, &mut c.jv);
-                    let nv = norm(c.v.as_slice());
-                    let njv = norm(c.jv.as_slice());
+                    let nv = state_norm(&c.v);
+                    let njv = state_norm(&c.jv);
                     if nv == 0.0 || njv == 0.0 || !njv.is_finite() {
                         break;
                     }
                     rho = njv / nv;
                     let s = R::c(1.0 / njv);
-                    for (vi, ji) in c.v.as_mut_slice().iter_mut().zip(c.jv.as_slice()) {
-                        *vi = *ji * s;
-                    }
+                    c.v.copy_from(&c.jv);
+                    c.v.scale(s);
                 }
                 c.rho = rho;
             }
