@@ -18,7 +18,7 @@
 //!
 //! by sciml-ode's simplified Newton iteration (`NewtonConvergence::Corrector`) with
 //! `W = (γ_k/h)·∂F/∂u′ + ∂F/∂u`, evaluated at the prediction and solved by the method's linear
-//! strategy ([`crate::linear`]: dense, or Jacobian-free GMRES).
+//! strategy ([`crate::linear`]: dense LU, sparse LU, or Jacobian-free GMRES).
 //! The local error estimate is `d/(k + 1)`; with `suppress_alg` its norm leaves out the
 //! algebraic components (IDA's `suppressalg`). Order and step selection follow sciml-ode's
 //! `Bdf`: after `k + 1` steps of one size, the estimates of orders `k − 1` and `k + 1` choose the
@@ -43,8 +43,8 @@ const MIN_FACTOR: f64 = 0.2;
 const MAX_FACTOR: f64 = 10.0;
 
 /// The DAE BDF's settings (module docs of [`crate::bdf`]), with its linear strategy `L`
-/// ([`crate::linear`]): sciml-ode's `DenseSolve` by default, or `KrylovSolve` (Jacobian-free
-/// GMRES) through [`DaeBdf::linear_solver`].
+/// ([`crate::linear`]): sciml-ode's `DenseSolve` by default, `SparseSolve` (sparse LU) or
+/// `KrylovSolve` (Jacobian-free GMRES) through [`DaeBdf::linear_solver`].
 ///
 /// ```
 /// use sciml_dae::DaeBdf;
@@ -103,8 +103,9 @@ impl DaeBdf {
 }
 
 impl<L> DaeBdf<L> {
-    /// The same settings with the linear strategy `linear` (for example sciml-ode's
-    /// `KrylovSolve`, for residuals with [`crate::DaeJvp`]).
+    /// The same settings with the linear strategy `linear`: sciml-ode's `SparseSolve` (for
+    /// residuals with [`crate::DaeSparseJacobian`]) or `KrylovSolve` (for residuals with
+    /// [`crate::DaeJvp`]).
     pub fn linear_solver<M>(self, linear: M) -> DaeBdf<M> {
         DaeBdf {
             max_order: self.max_order,
