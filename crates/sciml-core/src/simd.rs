@@ -1,7 +1,7 @@
 //! Runtime selection of wider SIMD instruction sets for hot kernels.
 //!
 //! The workspace compiles for baseline x86-64 (SSE2: two `f64` per vector register), which every
-//! x86-64 machine runs. Hot kernels are written once as plain, vectorisable Rust; [`simd_fn!`]
+//! x86-64 machine runs. Hot kernels are written once as plain, vectorisable Rust; [`simd_fn!`](crate::simd_fn)
 //! compiles such a body again with AVX2 and FMA enabled (four `f64` or eight `f32` per register)
 //! and, on compilers that support it (Rust 1.89), with AVX-512 (eight `f64` or sixteen `f32`),
 //! and picks the widest copy the CPU runs, once per process.
@@ -13,7 +13,7 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-/// The instruction-set level kernels built with [`simd_fn!`] run at.
+/// The instruction-set level kernels built with [`simd_fn!`](crate::simd_fn) run at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SimdLevel {
     /// The baseline the crate was compiled for (SSE2 on x86-64).
@@ -148,7 +148,7 @@ macro_rules! simd_fn {
     };
 }
 
-/// The AVX-512 copy of a [`simd_fn!`] body and its dispatch (a part of `simd_fn!`).
+/// The AVX-512 copy of a [`simd_fn!`](crate::simd_fn) body and its dispatch (a part of `simd_fn!`).
 #[cfg(sciml_avx512)]
 #[doc(hidden)]
 #[macro_export]

@@ -428,7 +428,7 @@ pub struct KrylovCache<V: InnerProduct, P> {
 }
 
 /// Any state with an inner product: host slices, `Pair`s of them, a device vector. A mass matrix
-/// and a preconditioner read the state as one host slice ([`State::host_slice`]); a state
+/// and a preconditioner read the state as one host slice ([`sciml_core::State::host_slice`]); a state
 /// without one takes neither (the factorisation refuses them).
 impl<R, V, F, P> LinearStrategy<F> for KrylovSolve<P>
 where
