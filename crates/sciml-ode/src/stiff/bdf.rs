@@ -31,7 +31,7 @@
 //! monomial basis in `θ = (t − t_n)/h` each step: `u(θ) = u_n + h Σ_{j=1}^{5} θ^j v_j`.
 
 use super::linear::{DenseSolve, LinearStrategy, WSpec};
-use super::mass_mul;
+use super::mass_mul_state;
 use super::newton::{iterate, NewtonConvergence, Rate, Residual};
 use crate::method::{MethodInfo, OdeMethod, StepContext, StepFailure, StepMemory};
 use sciml_core::{One, Re, Real, Scalar, State, Stats, VectorField, Zero};
@@ -708,7 +708,7 @@ where
         // The error norms of this step weigh with max(|u0|, |u1|), as `State::err_norm`; the
         // norm is homogeneous, ‖C d‖ = C ‖d‖.
         let weights = Weights::new(&mut c.wt, u0, u1, ctx.tol);
-        let err = R::<S>::c(error_const(k, self.ndf)) * weights.norm(&c.corr, &c.wt);
+        let err = R::<S>::c(error_const(k, self.ndf)) * weights.norm(&c.corr);
         if !err.is_finite() {
             return Err(StepFailure::NonFinite);
         }
@@ -729,13 +729,13 @@ where
         let one = R::<S>::one();
         let err_m = if k > 1 {
             c.tmp.lincomb(&c.d[k], &[one], &[&c.corr]);
-            R::<S>::c(error_const(k - 1, self.ndf)) * weights.norm(&c.tmp, &c.wt)
+            R::<S>::c(error_const(k - 1, self.ndf)) * weights.norm(&c.tmp)
         } else {
             R::<S>::infinity()
         };
         let err_p = if k < MAX_ORDER {
             c.tmp.lincomb(&c.corr, &[-one], &[&c.d[k + 1]]);
-            R::<S>::c(error_const(k + 1, self.ndf)) * weights.norm(&c.tmp, &c.wt)
+            R::<S>::c(error_const(k + 1, self.ndf)) * weights.norm(&c.tmp)
         } else {
             R::<S>::infinity()
         };
@@ -917,24 +917,27 @@ fn wnorm<S: Scalar>(e: &[S], w: &[S::Re], n: usize) -> S::Re {
 /// `(a, b)` and multiplied in ([`inv_weights`], [`wnorm`]); for a state that is not one slice,
 /// `State::err_norm` against `(a, b)` (the same norm, dividing by each weight).
 struct Weights<'a, V: State> {
-    /// Weights in use (`nw` of them), or the states and tolerance of the fallback.
-    nw: Option<usize>,
+    /// The first `n` inverse weights, over host slices (`None`: the fallback).
+    wt: Option<(&'a [Re<V>], usize)>,
     a: &'a V,
     b: &'a V,
     tol: &'a sciml_core::Tolerance<Re<V>>,
 }
 
 impl<'a, V: State> Weights<'a, V> {
-    fn new(wt: &mut [Re<V>], a: &'a V, b: &'a V, tol: &'a sciml_core::Tolerance<Re<V>>) -> Self {
-        let nw = match (a.host_slice(), b.host_slice()) {
-            (Some(x), Some(y)) => Some(inv_weights(wt, x, y, tol)),
+    fn new(wt: &'a mut [Re<V>], a: &'a V, b: &'a V, tol: &'a sciml_core::Tolerance<Re<V>>) -> Self {
+        let wt = match (a.host_slice(), b.host_slice()) {
+            (Some(x), Some(y)) => {
+                let n = inv_weights(wt, x, y, tol);
+                Some((&*wt, n))
+            }
             _ => None,
         };
-        Weights { nw, a, b, tol }
+        Weights { wt, a, b, tol }
     }
-    fn norm(&self, e: &V, wt: &[Re<V>]) -> Re<V> {
-        match (self.nw, e.host_slice()) {
-            (Some(n), Some(es)) => wnorm(es, wt, n),
+    fn norm(&self, e: &V) -> Re<V> {
+        match (self.wt, e.host_slice()) {
+            (Some((wt, n)), Some(es)) => wnorm(es, wt, n),
             _ => V::err_norm(e, self.a, self.b, self.tol),
         }
     }
@@ -980,7 +983,6 @@ where
         y,
         mv,
         fy,
-        wt,
         zero,
         eta,
         ..
@@ -998,7 +1000,6 @@ where
         fy,
         mv,
         zero,
-        wt,
         weights,
     };
     let mut rate = Rate {
@@ -1036,7 +1037,7 @@ struct CorrectorResidual<'a, V: State, F: VectorField<V = V>, L: LinearStrategy<
     fy: &'a mut V,
     mv: &'a mut V,
     zero: &'a V,
-    wt: &'a [Re<V>],
+    /// The norm of increments (at the prediction).
     weights: Weights<'a, V>,
 }
 
@@ -1079,11 +1080,7 @@ where
             },
             Some(m) => {
                 out.lincomb(self.psi, &[one], &[corr]);
-                // A mass matrix reads host slices (`OdeProblem` refuses it for other states).
-                let (Some(o), Some(mv)) = (out.host_slice(), self.mv.host_slice_mut()) else {
-                    return Err(StepFailure::LinearSolve);
-                };
-                mass_mul(m, o, mv);
+                mass_mul_state(m, out, self.mv)?;
                 out.lincomb(self.zero, &[cgam, -one], &[&*self.fy, &*self.mv]);
             }
         }
@@ -1095,7 +1092,7 @@ where
     }
 
     fn norm(&mut self, dy: &V) -> S::Re {
-        self.weights.norm(dy, self.wt)
+        self.weights.norm(dy)
     }
 
     fn update(&mut self, corr: &mut V, dy: &V) {

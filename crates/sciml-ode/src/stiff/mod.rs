@@ -30,6 +30,23 @@ fn mass_mul<S: Scalar>(m: &sciml_core::DenseMatrix<S::Re>, v: &[S], out: &mut [S
     }
 }
 
+/// `out = M v` for states: the mass matrix reads them as host slices, so a state that is not one
+/// slice is a `StepFailure::LinearSolve` (`OdeProblem::with_mass_matrix` refuses a mass matrix
+/// for such a state before any step).
+fn mass_mul_state<V: sciml_core::State>(
+    m: &sciml_core::DenseMatrix<sciml_core::Re<V>>,
+    v: &V,
+    out: &mut V,
+) -> Result<(), crate::method::StepFailure> {
+    match (v.host_slice(), out.host_slice_mut()) {
+        (Some(v), Some(out)) => {
+            mass_mul(m, v, out);
+            Ok(())
+        }
+        _ => Err(crate::method::StepFailure::LinearSolve),
+    }
+}
+
 /// `y += a·x` on slices: the cotangent updates of the Rosenbrock and ESDIRK adjoints.
 fn axpy(y: &mut [f64], a: f64, x: &[f64]) {
     for (yi, xi) in y.iter_mut().zip(x) {

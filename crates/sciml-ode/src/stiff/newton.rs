@@ -63,7 +63,7 @@
 //!   step (the policy of Hairer's codes and OrdinaryDiffEq.jl's `NLNewton`).
 
 use super::linear::{LinearStrategy, WSpec};
-use super::mass_mul;
+use super::mass_mul_state;
 use crate::method::StepFailure;
 use sciml_core::{DenseMatrix, One, Re, Real, Scalar, State, Stats, Tolerance, VectorField, Zero};
 
@@ -557,14 +557,10 @@ where
         self.f.rhs(self.ti, self.y, self.p, self.fy);
         stats.nf += 1;
         let h = self.h;
-        // `M z` (a mass matrix reads host slices; `OdeProblem` refuses one for other states).
         let mz: &V = match self.mass {
             None => z,
             Some(m) => {
-                let (Some(zs), Some(ms)) = (z.host_slice(), self.mz.host_slice_mut()) else {
-                    return Err(StepFailure::LinearSolve);
-                };
-                mass_mul(m, zs, ms);
+                mass_mul_state(m, z, self.mz)?;
                 self.mz
             }
         };

@@ -14,7 +14,7 @@
 //! extension, stored as `u0 + h Σ P_j(θ) (U_j / h)`.
 
 use super::linear::{DenseSolve, LinearStrategy, WSpec};
-use super::mass_mul;
+use super::mass_mul_state;
 use crate::method::{MethodInfo, OdeMethod, StepContext, StepFailure};
 use crate::tableaus::{
     Rodas4Tableau, Rodas5PTableau, Rosenbrock23Tableau, RosenbrockCoefficients, RosenbrockTableau,
@@ -309,12 +309,7 @@ where
                         }
                     }
                     c.err.lincomb(&c.zero, &w2[..m2], &r2[..m2]);
-                    // A mass matrix reads the state as one slice (`OdeProblem` refuses it for
-                    // a state that is not).
-                    let (Some(e), Some(ms)) = (c.err.host_slice(), c.msum.host_slice_mut()) else {
-                        return Err(StepFailure::LinearSolve);
-                    };
-                    mass_mul(mass, e, ms);
+                    mass_mul_state(mass, &c.err, &mut c.msum)?;
                     w[m] = Re::<F::V>::one();
                     refs[m] = &c.msum;
                     m += 1;

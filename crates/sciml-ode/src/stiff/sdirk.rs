@@ -26,7 +26,7 @@
 
 use super::linear::LuScalar;
 use super::linear::{DenseSolve, LinearStrategy, WSpec};
-use super::mass_mul;
+use super::mass_mul_state;
 use super::newton::{Newton, NewtonCache};
 use crate::method::{MethodInfo, OdeMethod, StepContext, StepFailure};
 use crate::tableaus::{
@@ -462,10 +462,7 @@ where
     c.err.lincomb(&c.zero, &w[..m], &refs[..m]);
     match mass {
         None => c.est.copy_from(&c.err),
-        Some(mm) => match (c.err.host_slice(), c.est.host_slice_mut()) {
-            (Some(e), Some(est)) => mass_mul(mm, e, est),
-            _ => return Err(StepFailure::LinearSolve),
-        },
+        Some(mm) => mass_mul_state(mm, &c.err, &mut c.est)?,
     }
     lin.solve(&mut c.newton.lin, f, p, &mut c.est, stats)?;
     c.h_last = h.to_f64_lossy();
