@@ -36,6 +36,7 @@ use crate::bdf::{DaeBdf, DaeBdfStepper, StepOp};
 use crate::error::DaeError;
 use crate::function::DaeJacobian;
 use crate::init::{initialise, DaeInit};
+use crate::linear::DaeLinearSolver;
 use crate::problem::DaeProblem;
 use sciml_core::linalg::DenseLu;
 use sciml_core::{DenseMatrix, Solution};
@@ -181,9 +182,11 @@ impl<F: DaeJacobian> DaeProblem<F> {
         opts.tol.validate_len(n)?;
         let abstol = (0..n).map(|i| opts.tol.atol_at(i)).fold(0.0, f64::max);
         let t0 = self.tspan.0;
+        let mut lc = method.linear.dae_cache(&self.f, n);
         initialise(
             init,
             &method.linear,
+            &mut lc,
             &mut self.f,
             &self.p,
             t0,

@@ -325,7 +325,7 @@ impl<'a, F: DaeJacobian> DaeBdfStepper<'a, F, DenseSolve> {
         du0: &[f64],
     ) -> Result<Self, DaeError> {
         let sens: SensitivityStep<'a, F, DenseSolve> = Self::sensitivity_step;
-        Self::build(f, p, method, differential, du0, Some(sens))
+        Self::build(f, p, method, differential, du0, Some(sens), None)
     }
 }
 
@@ -341,7 +341,20 @@ impl<'a, F: DaeFunction, L: DaeLinearSolver<F>> DaeBdfStepper<'a, F, L> {
         differential: &[bool],
         du0: &[f64],
     ) -> Result<Self, DaeError> {
-        Self::build(f, p, method, differential, du0, None)
+        Self::build(f, p, method, differential, du0, None, None)
+    }
+
+    /// [`DaeBdfStepper::with_linear_solver`] with the strategy's buffers already built (by the
+    /// solve's initialisation), so they are not built twice.
+    pub(crate) fn with_cache(
+        f: &'a mut F,
+        p: &'a [f64],
+        method: DaeBdf<L>,
+        differential: &[bool],
+        du0: &[f64],
+        lc: L::Cache,
+    ) -> Result<Self, DaeError> {
+        Self::build(f, p, method, differential, du0, None, Some(lc))
     }
 
     fn build(
@@ -351,6 +364,7 @@ impl<'a, F: DaeFunction, L: DaeLinearSolver<F>> DaeBdfStepper<'a, F, L> {
         differential: &[bool],
         du0: &[f64],
         sens: Option<SensitivityStep<'a, F, L>>,
+        lc: Option<L::Cache>,
     ) -> Result<Self, DaeError> {
         method.validate()?;
         method.linear.validate()?;
@@ -373,7 +387,10 @@ impl<'a, F: DaeFunction, L: DaeLinearSolver<F>> DaeBdfStepper<'a, F, L> {
         let n_params = naug / n - 1;
         let z = vec![0.0; n];
         let zaug = vec![0.0; naug];
-        let lc = method.linear.dae_cache(f, n);
+        let lc = match lc {
+            Some(lc) => lc,
+            None => method.linear.dae_cache(f, n),
+        };
         Ok(DaeBdfStepper {
             f,
             p,

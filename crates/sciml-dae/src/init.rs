@@ -72,7 +72,7 @@ struct BrownResidual<'b, F: DaeFunction, L: DaeLinearSolver<F>> {
     u: &'b mut Vec<f64>,
     du: &'b mut Vec<f64>,
     linear: &'b L,
-    lc: L::Cache,
+    lc: &'b mut L::Cache,
     magnitude: f64,
 }
 
@@ -106,7 +106,7 @@ impl<F: DaeFunction, L: DaeLinearSolver<F>> Residual for BrownResidual<'_, F, L>
         self.magnitude = x.iter().map(|v| v.abs()).fold(1.0, f64::max);
         // A full Newton iteration: a fresh matrix at every iterate.
         let (t0, p) = (self.t0, self.p);
-        let lc = &mut self.lc;
+        let lc = &mut *self.lc;
         self.linear
             .linearise(lc, self.f, t0, self.du, self.u, p, stats)?;
         self.linear
@@ -114,7 +114,7 @@ impl<F: DaeFunction, L: DaeLinearSolver<F>> Residual for BrownResidual<'_, F, L>
     }
     fn solve(&mut self, b: &mut Vec<f64>, stats: &mut Stats) -> Result<(), StepFailure> {
         stats.nnewton += 1;
-        self.linear.solve(&mut self.lc, self.f, self.p, b, stats)
+        self.linear.solve(self.lc, self.f, self.p, b, stats)
     }
     fn norm(&mut self, dz: &Vec<f64>) -> f64 {
         dz.iter().map(|v| v.abs()).fold(0.0, f64::max)
@@ -133,7 +133,7 @@ struct ShampineResidual<'b, F: DaeFunction, L: DaeLinearSolver<F>> {
     start: &'b [f64],
     du: Vec<f64>,
     linear: &'b L,
-    lc: L::Cache,
+    lc: &'b mut L::Cache,
     magnitude: f64,
 }
 
@@ -163,14 +163,13 @@ impl<F: DaeFunction, L: DaeLinearSolver<F>> Residual for ShampineResidual<'_, F,
         self.magnitude = u.iter().map(|v| v.abs()).fold(1.0, f64::max);
         let (t0, p) = (self.t0, self.p);
         self.linear
-            .linearise(&mut self.lc, self.f, t0, &self.du, u, p, stats)?;
+            .linearise(self.lc, self.f, t0, &self.du, u, p, stats)?;
         let inv_dt = 1.0 / self.dt;
-        self.linear
-            .factorise(&mut self.lc, DaeW::bdf(inv_dt), stats)
+        self.linear.factorise(self.lc, DaeW::bdf(inv_dt), stats)
     }
     fn solve(&mut self, b: &mut Vec<f64>, stats: &mut Stats) -> Result<(), StepFailure> {
         stats.nnewton += 1;
-        self.linear.solve(&mut self.lc, self.f, self.p, b, stats)
+        self.linear.solve(self.lc, self.f, self.p, b, stats)
     }
     fn norm(&mut self, dz: &Vec<f64>) -> f64 {
         dz.iter().map(|v| v.abs()).fold(0.0, f64::max)
@@ -184,12 +183,13 @@ fn norm2(r: &[f64]) -> f64 {
     r.iter().map(|v| v * v).sum::<f64>().sqrt()
 }
 
-/// Makes `(u, du)` consistent at `t0` by `how` (module docs), solving with `linear`; `abstol`
-/// is the bound on `‖F‖₂` that counts as consistent.
+/// Makes `(u, du)` consistent at `t0` by `how` (module docs), solving with `linear` in its
+/// buffers `lc` (the solve's, lent); `abstol` is the bound on `‖F‖₂` that counts as consistent.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn initialise<F: DaeFunction, L: DaeLinearSolver<F>>(
     how: DaeInit,
     linear: &L,
+    lc: &mut L::Cache,
     f: &mut F,
     p: &[f64],
     t0: f64,
@@ -216,7 +216,6 @@ pub(crate) fn initialise<F: DaeFunction, L: DaeLinearSolver<F>>(
             let mut x: Vec<f64> = (0..n)
                 .map(|i| if differential[i] { du[i] } else { u[i] })
                 .collect();
-            let lc = linear.dae_cache(f, n);
             let mut g = BrownResidual {
                 f,
                 p,
@@ -265,7 +264,6 @@ pub(crate) fn initialise<F: DaeFunction, L: DaeLinearSolver<F>>(
                 }
             };
             let start = u.clone();
-            let lc = linear.dae_cache(f, n);
             let mut g = ShampineResidual {
                 f,
                 p,

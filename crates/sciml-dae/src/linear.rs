@@ -162,8 +162,8 @@ pub struct DaeDenseCache {
     jac: HeldJacobian,
     /// `∂F/∂u′`.
     dfddu: DenseMatrix<f64>,
-    /// Brown's mixed matrix, when one is asked for.
-    mixed: DenseMatrix<f64>,
+    /// Brown's mixed matrix, when one is asked for (lent to the dense strategy as its `J`).
+    mixed: HeldJacobian,
     no_p: Vec<f64>,
 }
 
@@ -178,7 +178,9 @@ impl<F: DaeJacobian> DaeLinearSolver<F> for DenseSolve {
             lc,
             jac,
             dfddu: DenseMatrix::zeros(n, n),
-            mixed: DenseMatrix::zeros(0, 0),
+            mixed: HeldJacobian {
+                j: DenseMatrix::zeros(0, 0),
+            },
             no_p: Vec::new(),
         }
     }
@@ -228,48 +230,45 @@ impl<F: DaeJacobian> DaeLinearSolver<F> for DenseSolve {
                 LinearStrategy::<HeldJacobian>::factorise(&DenseSolve, &mut c.lc, spec, stats)
             }
             Some(mask) => {
-                // The mixed matrix goes in as `J` of `W = 0·I + 1·J` (exact: `J·1 + 0`).
+                // The mixed matrix goes in as `J` of `W = 0·I + 1·J` (exact: `J·1 + 0`); then
+                // the strategy's `J` is `∂F/∂u` again for whatever comes next. The two copies
+                // are not Jacobian evaluations: they count in a scratch `Stats`.
                 let n = c.dfddu.nrows();
                 if mask.len() != n {
                     return Err(StepFailure::LinearSolve);
                 }
-                if c.mixed.nrows() != n {
-                    c.mixed = DenseMatrix::zeros(n, n);
+                if c.mixed.j.nrows() != n {
+                    c.mixed.j = DenseMatrix::zeros(n, n);
                 }
                 for (i, d) in mask.iter().enumerate() {
                     let src = if *d { &c.dfddu } else { &c.jac.j };
-                    c.mixed.col_mut(i).copy_from_slice(src.col(i));
+                    c.mixed.j.col_mut(i).copy_from_slice(src.col(i));
                 }
-                let mut held = HeldJacobian {
-                    j: std::mem::replace(&mut c.mixed, DenseMatrix::zeros(0, 0)),
-                };
-                let (t, no_p) = (0.0, &c.no_p);
+                let (no_p, mut copies) = (&c.no_p, Stats::default());
+                let ds = &DenseSolve;
                 LinearStrategy::<HeldJacobian>::update_jacobian(
-                    &DenseSolve,
+                    ds,
                     &mut c.lc,
-                    &mut held,
-                    t,
+                    &mut c.mixed,
+                    0.0,
                     no_p,
                     no_p,
-                    stats,
+                    &mut copies,
                 );
-                c.mixed = held.j;
                 let spec = WSpec {
                     alpha: 0.0,
                     a: None,
                     beta: 1.0,
                 };
-                let res =
-                    LinearStrategy::<HeldJacobian>::factorise(&DenseSolve, &mut c.lc, spec, stats);
-                // The strategy's `J` is `∂F/∂u` again for whatever comes next.
+                let res = LinearStrategy::<HeldJacobian>::factorise(ds, &mut c.lc, spec, stats);
                 LinearStrategy::<HeldJacobian>::update_jacobian(
-                    &DenseSolve,
+                    ds,
                     &mut c.lc,
                     &mut c.jac,
-                    t,
+                    0.0,
                     no_p,
                     no_p,
-                    stats,
+                    &mut copies,
                 );
                 res
             }

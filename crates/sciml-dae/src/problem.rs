@@ -121,9 +121,7 @@ impl<F: DaeFunction> DaeProblem<F> {
         self.p = p;
         Ok(())
     }
-}
 
-impl<F: DaeFunction> DaeProblem<F> {
     /// Makes the start consistent by `init` and integrates with `method` under `opts` (saves,
     /// tstops, dense output, fixed or adaptive steps: sciml-ode's step loop). The consistency
     /// bound of the initialisation is the absolute tolerance of `opts` (its largest entry).
@@ -179,9 +177,11 @@ impl<F: DaeFunction> DaeProblem<F> {
         method
             .linear
             .check_start(&mut self.f, t0, &du0, &u0, &self.p)?;
+        let mut lc = method.linear.dae_cache(&self.f, n);
         initialise(
             init,
             &method.linear,
+            &mut lc,
             &mut self.f,
             &self.p,
             t0,
@@ -195,7 +195,6 @@ impl<F: DaeFunction> DaeProblem<F> {
         // forms W; a Jacobian-free one meets it as failed linear solves).
         let alpha = 1e3 / (self.tspan.1 - t0);
         let (linear, mut stats) = (&method.linear, sciml_core::Stats::default());
-        let mut lc = linear.dae_cache(&self.f, n);
         if linear
             .linearise(&mut lc, &mut self.f, t0, &du0, &u0, &self.p, &mut stats)
             .is_err()
@@ -208,13 +207,14 @@ impl<F: DaeFunction> DaeProblem<F> {
         {
             return Err(DaeError::SingularIterationMatrix { t: t0 });
         }
-        drop(lc);
-        let stepper = DaeBdfStepper::with_linear_solver(
+        // The stepper takes over the buffers (it linearises afresh at its first step).
+        let stepper = DaeBdfStepper::with_cache(
             &mut self.f,
             &self.p,
             method,
             &self.differential_vars,
             &du0,
+            lc,
         )?;
         let sol = StepLoop::new(stepper, &u0, self.tspan, opts, callbacks)?.solve()?;
         Ok(sol)
@@ -357,9 +357,11 @@ impl<F: DaeJacobian> DaeProblem<F> {
         opts.tol.validate_len(n * (1 + m + n_dirs))?;
         let abstol = (0..n).map(|i| opts.tol.atol_at(i)).fold(0.0, f64::max);
         let t0 = self.tspan.0;
+        let mut lc = method.linear.dae_cache(&self.f, n);
         initialise(
             init,
             &method.linear,
+            &mut lc,
             &mut self.f,
             &self.p,
             t0,
