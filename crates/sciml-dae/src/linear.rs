@@ -332,8 +332,9 @@ pub struct DaeKrylovCache<P> {
     du: Vec<f64>,
     u: Vec<f64>,
     alpha: f64,
-    /// Brown's column mask, when the current matrix is the mixed one.
-    mask: Option<Vec<bool>>,
+    /// Brown's column mask, and whether the current matrix is the mixed one.
+    mask: Vec<bool>,
+    mixed: bool,
     gmres: Gmres<f64>,
     x: Vec<f64>,
     /// The directions `(D_u′ v, D_u v)` of one product.
@@ -360,7 +361,8 @@ impl<F: DaeJvp, P: DaePreconditioner> DaeLinearSolver<F> for KrylovSolve<P> {
             du: vec![0.0; n],
             u: vec![0.0; n],
             alpha: f64::NAN,
-            mask: None,
+            mask: vec![false; n],
+            mixed: false,
             gmres,
             x: vec![0.0; n],
             ddu: vec![0.0; n],
@@ -396,13 +398,14 @@ impl<F: DaeJvp, P: DaePreconditioner> DaeLinearSolver<F> for KrylovSolve<P> {
     ) -> Result<(), StepFailure> {
         match w.differential {
             Some(mask) => {
-                if mask.len() != c.u.len() {
+                if mask.len() != c.mask.len() {
                     return Err(StepFailure::LinearSolve);
                 }
-                c.mask = Some(mask.to_vec());
+                c.mask.copy_from_slice(mask);
+                c.mixed = true;
             }
             None => {
-                if c.mask.take().is_some() || w.alpha != c.alpha {
+                if std::mem::take(&mut c.mixed) || w.alpha != c.alpha {
                     c.fresh = false;
                 }
                 c.alpha = w.alpha;
@@ -432,6 +435,7 @@ impl<F: DaeJvp, P: DaePreconditioner> DaeLinearSolver<F> for KrylovSolve<P> {
             u,
             alpha,
             mask,
+            mixed,
             gmres,
             x,
             ddu,
@@ -442,22 +446,19 @@ impl<F: DaeJvp, P: DaePreconditioner> DaeLinearSolver<F> for KrylovSolve<P> {
         x.iter_mut().for_each(|v| *v = 0.0);
         let mut njvp = 0usize;
         let mut matvec = |v: &[f64], out: &mut [f64]| {
-            match mask.as_deref() {
-                Some(m) => {
-                    for (((a, b), vi), d) in ddu.iter_mut().zip(dv.iter_mut()).zip(v).zip(m) {
-                        (*a, *b) = if *d { (*vi, 0.0) } else { (0.0, *vi) };
-                    }
+            if *mixed {
+                for (((a, b), vi), d) in ddu.iter_mut().zip(dv.iter_mut()).zip(v).zip(&*mask) {
+                    (*a, *b) = if *d { (*vi, 0.0) } else { (0.0, *vi) };
                 }
-                None => {
-                    for ((a, b), vi) in ddu.iter_mut().zip(dv.iter_mut()).zip(v) {
-                        (*a, *b) = (*alpha * vi, *vi);
-                    }
+            } else {
+                for ((a, b), vi) in ddu.iter_mut().zip(dv.iter_mut()).zip(v) {
+                    (*a, *b) = (*alpha * vi, *vi);
                 }
             }
             f.jvp(*t, du, u, p, (ddu, dv), out);
             njvp += 1;
         };
-        let preconditioned = mask.is_none() && precond.is_some();
+        let preconditioned = !*mixed && precond.is_some();
         let mut apply = |v: &mut [f64]| {
             if let Some(pc) = precond.as_mut() {
                 pc.apply(v);

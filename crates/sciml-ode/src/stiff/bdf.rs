@@ -630,17 +630,23 @@ where
             // Whole vectors at a time, each component summed over j in the formula's order
             // (fused over host slices; two combinations with the same sums otherwise).
             let d = &c.d;
+            // The differences as host slices, all of them or none.
+            let mut ds: [&[S]; MAX_ORDER] = [&[]; MAX_ORDER];
+            let sliced = d[1..=k]
+                .iter()
+                .zip(ds.iter_mut())
+                .all(|(dj, s)| dj.host_slice().map(|x| *s = x).is_some());
             match (
+                sliced,
                 c.ypred.host_slice_mut(),
                 c.psi.host_slice_mut(),
                 d[0].host_slice(),
             ) {
-                (Some(ypred), Some(psi), Some(d0)) => {
+                (true, Some(ypred), Some(psi), Some(d0)) => {
                     ypred.copy_from_slice(d0);
                     psi.iter_mut().for_each(|q| *q = S::zero());
-                    for (dj, &wj) in d[1..=k].iter().zip(&w[1..=k]) {
-                        let Some(dj) = dj.host_slice() else { continue };
-                        for ((yp, ps), v) in ypred.iter_mut().zip(psi.iter_mut()).zip(dj) {
+                    for (dj, &wj) in ds[..k].iter().zip(&w[1..=k]) {
+                        for ((yp, ps), v) in ypred.iter_mut().zip(psi.iter_mut()).zip(*dj) {
                             *yp += *v;
                             *ps += *v * wj;
                         }
