@@ -103,7 +103,8 @@ impl fmt::Display for ReturnCode {
             ReturnCode::LinearSolveFailed => {
                 "the linear solves with the iteration matrix kept failing as the step shrank \
                  (a singular matrix, or GMRES not converging: check its restart, max_iters and \
-                 preconditioner)"
+                 preconditioner, and that its rtol is above what the products can resolve: \
+                 products by differences often reach only about 1e-6)"
             }
         };
         f.write_str(s)

@@ -218,7 +218,7 @@ fn wrms(e: &[f64], a: &[f64], b: &[f64], tol: &Tolerance<f64>, mask: Option<&[bo
     }
 }
 
-/// The staggered sensitivity step, where the stepper solves sensitivities (dense strategy).
+/// The staggered sensitivity step, where the stepper solves sensitivities.
 type SensitivityStep<'a, F, L> = fn(
     &mut DaeBdfStepper<'a, F, L>,
     f64,
@@ -235,7 +235,8 @@ pub struct DaeBdfStepper<'a, F: DaeFunction, L: DaeLinearSolver<F> = DenseSolve>
     /// Equations of the system; the state holds the solution and `n_params` sensitivities.
     n: usize,
     n_params: usize,
-    /// `∂F/∂p` (`n × n_params`), for the sensitivities.
+    /// `∂F/∂p` (`n × p.len()`), for the sensitivities: the first `p.len()` sensitivity
+    /// directions are the parameters, any further ones start values (`∂F/∂p = 0` there).
     dfdp: DenseMatrix<f64>,
     /// The Newton correction of the system (length `n`).
     corr_n: Vec<f64>,
@@ -311,29 +312,43 @@ pub(crate) enum StepOp {
     },
 }
 
-impl<'a, F: DaeJacobian> DaeBdfStepper<'a, F, DenseSolve> {
-    /// The stepper for `f` with parameters `p` from a consistent `du0`; `differential` marks
-    /// the differential components. `du0` is `u′(t0)` (length `n = f.len()`), or, to solve
-    /// forward sensitivities with respect to the `m` parameters as well, `u′(t0)` followed by
-    /// the `m` sensitivities' derivatives (length `n(1 + m)`, the layout of the state), `m` the
-    /// number of parameters. Other lengths are an `Err`.
+impl<'a, F: DaeJacobian, L: DaeLinearSolver<F>> DaeBdfStepper<'a, F, L> {
+    /// The stepper for `f` with parameters `p` from a consistent `du0`, with the linear strategy
+    /// of `method`; `differential` marks the differential components. `du0` is `u′(t0)`
+    /// (length `n = f.len()`), or, to solve forward sensitivities with respect to the `m`
+    /// parameters as well, `u′(t0)` followed by the `m` sensitivities' derivatives (length
+    /// `n(1 + m)`, the layout of the state), `m` the number of parameters (`∂F/∂p` from
+    /// [`DaeJacobian::param_jacobian`]). Other lengths are an `Err`.
     pub fn new(
         f: &'a mut F,
         p: &'a [f64],
-        method: DaeBdf,
+        method: DaeBdf<L>,
         differential: &[bool],
         du0: &[f64],
     ) -> Result<Self, DaeError> {
-        let sens: SensitivityStep<'a, F, DenseSolve> = Self::sensitivity_step;
-        Self::build(f, p, method, differential, du0, Some(sens), None)
+        Self::with_start_directions(f, p, method, differential, du0, 0)
+    }
+
+    /// [`DaeBdfStepper::new`] with `extra` sensitivity directions after the parameters on which
+    /// `F` does not depend (the start values of a sensitivity solve): `du0` has length
+    /// `n(1 + m + extra)`.
+    pub(crate) fn with_start_directions(
+        f: &'a mut F,
+        p: &'a [f64],
+        method: DaeBdf<L>,
+        differential: &[bool],
+        du0: &[f64],
+        extra: usize,
+    ) -> Result<Self, DaeError> {
+        let sens: SensitivityStep<'a, F, L> = Self::sensitivity_step;
+        Self::build(f, p, method, differential, du0, Some((sens, extra)), None)
     }
 }
 
 impl<'a, F: DaeFunction, L: DaeLinearSolver<F>> DaeBdfStepper<'a, F, L> {
     /// The stepper for `f` with parameters `p` from a consistent `du0` (`u′(t0)`, length
     /// `n = f.len()`) with the linear strategy of `method`; `differential` marks the
-    /// differential components. (Forward sensitivities take [`DaeBdfStepper::new`], with the
-    /// dense strategy.)
+    /// differential components. (Forward sensitivities take [`DaeBdfStepper::new`].)
     pub fn with_linear_solver(
         f: &'a mut F,
         p: &'a [f64],
@@ -363,13 +378,16 @@ impl<'a, F: DaeFunction, L: DaeLinearSolver<F>> DaeBdfStepper<'a, F, L> {
         method: DaeBdf<L>,
         differential: &[bool],
         du0: &[f64],
-        sens: Option<SensitivityStep<'a, F, L>>,
+        sens: Option<(SensitivityStep<'a, F, L>, usize)>,
         lc: Option<L::Cache>,
     ) -> Result<Self, DaeError> {
         method.validate()?;
         method.linear.validate()?;
         let (naug, n) = (du0.len(), f.len());
-        let sens_len = if sens.is_some() { n * (1 + p.len()) } else { n };
+        let sens_len = match sens {
+            Some((_, extra)) => n * (1 + p.len() + extra),
+            None => n,
+        };
         if naug != n && naug != sens_len || n == 0 {
             return Err(DaeError::Length {
                 what: "du0 (u′, then the sensitivities' derivatives)",
@@ -396,13 +414,13 @@ impl<'a, F: DaeFunction, L: DaeLinearSolver<F>> DaeBdfStepper<'a, F, L> {
             p,
             n,
             n_params,
-            dfdp: DenseMatrix::zeros(n, n_params),
+            dfdp: DenseMatrix::zeros(n, p.len().min(n_params)),
             corr_n: z.clone(),
             sens_rhs: z.clone(),
             method,
             differential: differential.to_vec(),
             lc,
-            sens: sens.filter(|_| n_params > 0),
+            sens: sens.map(|(step, _)| step).filter(|_| n_params > 0),
             d: vec![zaug.clone(); MAX_ORDER + 3],
             dtmp: vec![zaug.clone(); MAX_ORDER + 1],
             h: 1.0,
@@ -462,12 +480,14 @@ impl<'a, F: DaeFunction, L: DaeLinearSolver<F>> DaeBdfStepper<'a, F, L> {
     }
 }
 
-impl<F: DaeJacobian> DaeBdfStepper<'_, F, DenseSolve> {
+impl<F: DaeJacobian, L: DaeLinearSolver<F>> DaeBdfStepper<'_, F, L> {
     /// The staggered direct sensitivity step (as IDAS): with the system's step converged, each
     /// sensitivity `s_j = ∂u/∂p_j` takes the same BDF step of the linear sensitivity DAE
-    /// `∂F/∂u·s + ∂F/∂u′·s′ + ∂F/∂p_j = 0`, with `s′ = (γ_k d_s + ψ_s)/h`, solved exactly with `W`
-    /// at the converged point: `W d_s = −(∂F/∂u·s⁽⁰⁾ + ∂F/∂u′·ψ_s/h + ∂F/∂p_j)`. The result is the
-    /// derivative of the converged discrete solution on the step's mesh.
+    /// `∂F/∂u·s + ∂F/∂u′·s′ + ∂F/∂p_j = 0`, with `s′ = (γ_k d_s + ψ_s)/h`, solved with `W` at the
+    /// converged point: `W d_s = −(∂F/∂u·s⁽⁰⁾ + ∂F/∂u′·ψ_s/h + ∂F/∂p_j)`, the product with the
+    /// strategy's Jacobians (or, Jacobian-free, one directional derivative). With a direct
+    /// strategy the result is the derivative of the converged discrete solution on the step's
+    /// mesh; GMRES solves it to its own tolerance.
     fn sensitivity_step(
         &mut self,
         t_new: f64,
@@ -477,15 +497,17 @@ impl<F: DaeJacobian> DaeBdfStepper<'_, F, DenseSolve> {
         stats: &mut Stats,
     ) -> Result<(), StepFailure> {
         let n = self.n;
-        let linear = self.method.linear;
+        let linear = &self.method.linear;
         let (du_n, u_n) = (&self.du_new[..n], &u1[..n]);
         self.jac_ok = false;
         linear.linearise(&mut self.lc, self.f, t_new, du_n, u_n, self.p, stats)?;
-        self.f
-            .param_jacobian(t_new, du_n, u_n, self.p, &mut self.dfdp);
+        if self.dfdp.ncols() > 0 {
+            self.f
+                .param_jacobian(t_new, du_n, u_n, self.p, &mut self.dfdp);
+        }
         // The step's W is now this fresh one (same γ_k/h), which later steps may keep.
         self.w_for = f64::NAN;
-        DaeLinearSolver::<F>::factorise(&linear, &mut self.lc, DaeW::bdf(gk / h), stats)?;
+        linear.factorise(&mut self.lc, DaeW::bdf(gk / h), stats)?;
         self.w_for = gk / h;
         self.jac_ok = true;
         self.jac_current = true;
@@ -493,17 +515,30 @@ impl<F: DaeJacobian> DaeBdfStepper<'_, F, DenseSolve> {
         self.jac_age = 0;
         for j in 0..self.n_params {
             let off = n * (j + 1);
-            for (i, b) in self.sens_rhs.iter_mut().enumerate() {
-                *b = -self.dfdp[(i, j)];
+            for (d, ps) in self.dy.iter_mut().zip(&self.psi[off..off + n]) {
+                *d = ps / h;
             }
-            let Some((dfdu, dfddu)) = <DenseSolve as DaeLinearSolver<F>>::jacobians(&self.lc)
-            else {
-                return Err(StepFailure::LinearSolve);
-            };
-            for l in 0..n {
-                let (sp, ps) = (self.ypred[off + l], self.psi[off + l] / h);
-                for ((b, jv), av) in self.sens_rhs.iter_mut().zip(dfdu.col(l)).zip(dfddu.col(l)) {
-                    *b -= jv * sp + av * ps;
+            let s_pred = &self.ypred[off..off + n];
+            linear.jacobian_product(
+                &mut self.lc,
+                self.f,
+                self.p,
+                (&self.dy, s_pred),
+                &mut self.tmp,
+                stats,
+            )?;
+            if j < self.dfdp.ncols() {
+                for ((b, jv), dp) in self
+                    .sens_rhs
+                    .iter_mut()
+                    .zip(&self.tmp)
+                    .zip(self.dfdp.col(j))
+                {
+                    *b = -dp - jv;
+                }
+            } else {
+                for (b, jv) in self.sens_rhs.iter_mut().zip(&self.tmp) {
+                    *b = -jv;
                 }
             }
             linear.solve(&mut self.lc, self.f, self.p, &mut self.sens_rhs, stats)?;

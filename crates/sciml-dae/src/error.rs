@@ -61,6 +61,19 @@ pub enum DaeError {
         /// Where.
         t: f64,
     },
+    /// An iterative (Krylov) solve with the matrix of the initialisation, of the start's check or
+    /// of the sensitivities' start did not converge (a direct strategy reports
+    /// [`DaeError::SingularIterationMatrix`] instead).
+    #[error(
+        "the iterative solve with the iteration matrix did not converge at t = {t}: raise \
+         KrylovSolve::max_iters or restart, loosen KrylovSolve::rtol (products by differences \
+         often resolve a relative residual of only about 1e-6), give a preconditioner, or check \
+         that the DAE is of index 1"
+    )]
+    IterativeSolveFailed {
+        /// Where.
+        t: f64,
+    },
     /// A sparsity pattern that misses nonzeros of the Jacobians.
     #[error(
         "the sparsity pattern misses entries of row {row} of ∂F/∂u or ∂F/∂u′ at the start: the \

@@ -239,9 +239,7 @@ pub(crate) fn initialise<F: DaeFunction, L: DaeLinearSolver<F>>(
             let mut stats = Stats::default();
             match iterate(&mut g, &mut x, &mut dx, conv, &mut rate, &mut stats) {
                 Ok(_) => {}
-                Err(StepFailure::LinearSolve) => {
-                    return Err(DaeError::SingularIterationMatrix { t: t0 })
-                }
+                Err(StepFailure::LinearSolve) => return Err(L::start_failure(t0)),
                 Err(_) => {}
             }
             g.place(&x);
@@ -288,9 +286,7 @@ pub(crate) fn initialise<F: DaeFunction, L: DaeLinearSolver<F>>(
             let mut x = u.clone();
             match iterate(&mut g, &mut x, &mut dx, conv, &mut rate, &mut stats) {
                 Ok(_) => {}
-                Err(StepFailure::LinearSolve) => {
-                    return Err(DaeError::SingularIterationMatrix { t: t0 })
-                }
+                Err(StepFailure::LinearSolve) => return Err(L::start_failure(t0)),
                 Err(_) => {}
             }
             g.place(&x);

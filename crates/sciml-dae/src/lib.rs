@@ -20,15 +20,15 @@
 //!   [`init`]), with the solve's linear strategy.
 //! * Forward sensitivities ([`DaeProblem::solve_forward_sensitivity`], staggered direct as
 //!   IDAS), with `∂F/∂p` from [`DaeJacobian::param_jacobian`]; with respect to the differential
-//!   start values too ([`DaeProblem::solve_forward_sensitivity_u0`]).
+//!   start values too ([`DaeProblem::solve_forward_sensitivity_u0`]); with any linear strategy.
 //! * The discrete adjoint through the BDF steps ([`DaeProblem::solve_with_tape`], then
 //!   [`DaeProblem::discrete_adjoint`]; module [`adjoint`]): exact on the computed mesh.
 //!
 //! Events: [`DaeProblem::solve_with_callbacks`] (a state-changing event must leave a consistent
 //! state; it is not checked).
 //!
-//! Not yet here: dual numbers through the solver, the adjoint with events; forward
-//! sensitivities and the discrete adjoint take the dense strategy. The neural layer on this crate
+//! Not yet here: dual numbers through the solver, the adjoint with events; the discrete adjoint
+//! takes the dense strategy. The neural layer on this crate
 //! is `diffeqflux::neural_de::NeuralDae`.
 
 pub mod adjoint;

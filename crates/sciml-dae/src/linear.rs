@@ -11,8 +11,8 @@
 //! Strategies ([`DaeLinearSolver`]):
 //!
 //! * [`DenseSolve`]: both Jacobians as dense matrices ([`DaeJacobian`]) and sciml-ode's dense
-//!   strategy, which forms `W` through its `WSpec` and factorises it. Forward sensitivities and
-//!   the discrete adjoint read the matrices, so they take this strategy.
+//!   strategy, which forms `W` through its `WSpec` and factorises it. The discrete adjoint's
+//!   transposed solves read the matrices, so it takes this strategy.
 //! * sciml-ode's `SparseSolve`: both Jacobians on one sparse pattern
 //!   ([`crate::DaeSparseJacobian`], by coloured products through [`crate::DaeColoured`]) and a
 //!   sparse LU of `W` (module [`crate::sparse`]).
@@ -74,6 +74,19 @@ impl<'a> DaeW<'a> {
 pub trait DaeLinearSolver<F: DaeFunction>: Clone + Send + Sync + std::fmt::Debug {
     /// Matrices, factorisations and scratch.
     type Cache: Send;
+    /// Whether solves are iterative (a failure is then non-convergence, not necessarily a
+    /// singular matrix); the default says direct.
+    const ITERATIVE: bool = false;
+    /// The error for a failed factorisation or solve at the start of a solve (time `t`):
+    /// [`crate::DaeError::SingularIterationMatrix`] for a direct strategy,
+    /// [`crate::DaeError::IterativeSolveFailed`] for an iterative one.
+    fn start_failure(t: f64) -> crate::DaeError {
+        if Self::ITERATIVE {
+            crate::DaeError::IterativeSolveFailed { t }
+        } else {
+            crate::DaeError::SingularIterationMatrix { t }
+        }
+    }
     /// Buffers for the `n` equations of `f`.
     fn dae_cache(&self, f: &F, n: usize) -> Self::Cache;
     /// Checks the strategy's settings, once when a solve starts; the default has none.
@@ -124,9 +137,35 @@ pub trait DaeLinearSolver<F: DaeFunction>: Clone + Send + Sync + std::fmt::Debug
         b: &mut Vec<f64>,
         stats: &mut Stats,
     ) -> Result<(), StepFailure>;
-    /// `(∂F/∂u, ∂F/∂u′)` at the last linearisation point as dense matrices, where the strategy
-    /// forms them (forward sensitivities read them).
-    fn jacobians(c: &Self::Cache) -> Option<(&DenseMatrix<f64>, &DenseMatrix<f64>)>;
+    /// Writes `∂F/∂u′·dir.0 + ∂F/∂u·dir.1` at the last linearisation point into `out`, from
+    /// what the strategy holds there: the dense or sparse Jacobians, or (Krylov) one directional
+    /// derivative of `f`. Forward sensitivities step with it.
+    #[allow(clippy::too_many_arguments)] // the residual's parameters, a direction and the output
+    fn jacobian_product(
+        &self,
+        c: &mut Self::Cache,
+        f: &mut F,
+        p: &[f64],
+        dir: (&[f64], &[f64]),
+        out: &mut [f64],
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure>;
+}
+
+/// `out = A·x + B·y` for dense `n × n` matrices (column by column, so each update is an axpy).
+fn dense_product(
+    a: &DenseMatrix<f64>,
+    x: &[f64],
+    b: &DenseMatrix<f64>,
+    y: &[f64],
+    out: &mut [f64],
+) {
+    out.iter_mut().for_each(|o| *o = 0.0);
+    for (l, (xl, yl)) in x.iter().zip(y).enumerate() {
+        for ((o, al), bl) in out.iter_mut().zip(a.col(l)).zip(b.col(l)) {
+            *o += al * xl + bl * yl;
+        }
+    }
 }
 
 /// `∂F/∂u` evaluated by the DAE code, lent to sciml-ode's dense strategy as the `J` of a field.
@@ -286,8 +325,21 @@ impl<F: DaeJacobian> DaeLinearSolver<F> for DenseSolve {
         LinearStrategy::<HeldJacobian>::solve(&DenseSolve, &mut c.lc, &mut c.jac, &c.no_p, b, stats)
     }
 
-    fn jacobians(c: &DaeDenseCache) -> Option<(&DenseMatrix<f64>, &DenseMatrix<f64>)> {
-        Some((&c.jac.j, &c.dfddu))
+    fn jacobian_product(
+        &self,
+        c: &mut DaeDenseCache,
+        _f: &mut F,
+        _p: &[f64],
+        dir: (&[f64], &[f64]),
+        out: &mut [f64],
+        _stats: &mut Stats,
+    ) -> Result<(), StepFailure> {
+        let n = c.dfddu.nrows();
+        if dir.0.len() != n || dir.1.len() != n || out.len() != n {
+            return Err(StepFailure::LinearSolve);
+        }
+        dense_product(&c.dfddu, dir.0, &c.jac.j, dir.1, out);
+        Ok(())
     }
 }
 
@@ -347,6 +399,7 @@ pub struct DaeKrylovCache<P> {
 
 impl<F: DaeJvp, P: DaePreconditioner> DaeLinearSolver<F> for KrylovSolve<P> {
     type Cache = DaeKrylovCache<P>;
+    const ITERATIVE: bool = true;
 
     fn validate(&self) -> Result<(), sciml_core::Error> {
         KrylovSolve::validate(self)
@@ -481,7 +534,25 @@ impl<F: DaeJvp, P: DaePreconditioner> DaeLinearSolver<F> for KrylovSolve<P> {
         }
     }
 
-    fn jacobians(_c: &DaeKrylovCache<P>) -> Option<(&DenseMatrix<f64>, &DenseMatrix<f64>)> {
-        None
+    fn jacobian_product(
+        &self,
+        c: &mut DaeKrylovCache<P>,
+        f: &mut F,
+        p: &[f64],
+        dir: (&[f64], &[f64]),
+        out: &mut [f64],
+        stats: &mut Stats,
+    ) -> Result<(), StepFailure> {
+        let n = c.u.len();
+        if dir.0.len() != n || dir.1.len() != n || out.len() != n {
+            return Err(StepFailure::LinearSolve);
+        }
+        f.jvp(c.t, &c.du, &c.u, p, dir, out);
+        stats.nf += 1;
+        if out.iter().all(|x| x.is_finite()) {
+            Ok(())
+        } else {
+            Err(StepFailure::NonFinite)
+        }
     }
 }

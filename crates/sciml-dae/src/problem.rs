@@ -205,7 +205,7 @@ impl<F: DaeFunction> DaeProblem<F> {
             .factorise(&mut lc, DaeW::bdf(alpha), &mut stats)
             .is_err()
         {
-            return Err(DaeError::SingularIterationMatrix { t: t0 });
+            return Err(L::start_failure(t0));
         }
         // The stepper takes over the buffers (it linearises afresh at its first step).
         let stepper = DaeBdfStepper::with_cache(
@@ -260,8 +260,10 @@ impl<F: DaeJacobian> DaeProblem<F> {
 
     /// Solves the problem and its forward sensitivities `s_j = ∂u/∂p_j` for every parameter
     /// (staggered direct method, as IDAS: each accepted step of the solution is followed by the
-    /// same BDF step of the sensitivity DAE `∂F/∂u·s + ∂F/∂u′·s′ + ∂F/∂p_j = 0`, solved exactly
-    /// at the converged point; see [`crate::bdf`]). The error test sees the solution only.
+    /// same BDF step of the sensitivity DAE `∂F/∂u·s + ∂F/∂u′·s′ + ∂F/∂p_j = 0`, solved at the
+    /// converged point with the method's linear strategy: exactly with the dense or sparse LU, to
+    /// GMRES's `rtol` with the Jacobian-free one; see [`crate::bdf`]). The error test sees the
+    /// solution only.
     ///
     /// Each saved state has length `n(1 + m)` for `n` states and `m` parameters: the solution,
     /// then `s_1, …, s_m` (read them with [`sensitivity`]). `u0` is taken not to depend on `p`
@@ -285,9 +287,9 @@ impl<F: DaeJacobian> DaeProblem<F> {
     /// assert!((s[0] + (-2f64).exp()).abs() < 1e-6);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn solve_forward_sensitivity(
+    pub fn solve_forward_sensitivity<L: DaeLinearSolver<F>>(
         &mut self,
-        method: DaeBdf,
+        method: DaeBdf<L>,
         init: DaeInit,
         opts: &SolveOptions<f64>,
     ) -> Result<Solution<Vec<f64>>, DaeError> {
@@ -321,9 +323,9 @@ impl<F: DaeJacobian> DaeProblem<F> {
     /// assert!((s[0] - e).abs() < 1e-7 && (s[1] - 2.0 * e).abs() < 1e-7);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn solve_forward_sensitivity_u0(
+    pub fn solve_forward_sensitivity_u0<L: DaeLinearSolver<F>>(
         &mut self,
-        method: DaeBdf,
+        method: DaeBdf<L>,
         init: DaeInit,
         opts: &SolveOptions<f64>,
     ) -> Result<Solution<Vec<f64>>, DaeError> {
@@ -336,9 +338,9 @@ impl<F: DaeJacobian> DaeProblem<F> {
     /// `record`, the solution's part of the steps is recorded for the discrete adjoint (which
     /// then reverses exactly the steps the sensitivities took). Returns the solution and the
     /// consistent `(u0, u′(t0))` of the system.
-    pub(crate) fn sensitivity_solve(
+    pub(crate) fn sensitivity_solve<L: DaeLinearSolver<F>>(
         &mut self,
-        method: DaeBdf,
+        method: DaeBdf<L>,
         init: DaeInit,
         opts: &SolveOptions<f64>,
         with_u0: bool,
@@ -382,38 +384,47 @@ impl<F: DaeJacobian> DaeProblem<F> {
         }
         // Consistent sensitivities at t0: unknowns s′_i (differential i) and s_i (algebraic i),
         // with s_i fixed on the differential variables (0 for a parameter, e_i for a start
-        // value) and s′_i = 0 on the algebraic ones:
-        // [∂F/∂u′ | ∂F/∂u] columns · x = −∂F/∂p_j − ∂F/∂u·s_fixed.
-        let (mut dfdu, mut dfddu) = (DenseMatrix::zeros(n, n), DenseMatrix::zeros(n, n));
-        self.f
-            .jacobians(t0, &du0, &u0, &self.p, &mut dfdu, &mut dfddu);
-        let mut g = DenseMatrix::zeros(n, n);
-        for (i, d) in self.differential_vars.iter().enumerate() {
-            let src = if *d { &dfddu } else { &dfdu };
-            g.col_mut(i).copy_from_slice(src.col(i));
-        }
-        let mut lu = sciml_core::linalg::DenseLu::new(n);
-        lu.factor(&g)
-            .map_err(|_| DaeError::SingularIterationMatrix { t: t0 })?;
+        // value) and s′_i = 0 on the algebraic ones. Brown's matrix (columns of ∂F/∂u′ and of
+        // ∂F/∂u) through the solve's own strategy: x = −(∂F/∂p_j + ∂F/∂u·s_fixed).
+        let singular = |_| L::start_failure(t0);
+        let linear = &method.linear;
+        let mut stats = sciml_core::Stats::default();
+        linear
+            .linearise(&mut lc, &mut self.f, t0, &du0, &u0, &self.p, &mut stats)
+            .map_err(|_| DaeError::NonFiniteJacobian { t: t0 })?;
+        linear
+            .factorise(&mut lc, DaeW::mixed(&self.differential_vars), &mut stats)
+            .map_err(singular)?;
         let (mut ua, mut dua) = (vec![0.0; n * (1 + ns)], vec![0.0; n * (1 + ns)]);
         ua[..n].copy_from_slice(&u0);
         dua[..n].copy_from_slice(&du0);
-        let mut x = vec![0.0; n];
+        let (zero, mut unit, mut x) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
         for j in 0..ns {
             let off = n * (1 + j);
             if j < m {
-                for (i, xi) in x.iter_mut().enumerate() {
-                    *xi = -dfdp[(i, j)];
+                for (xi, d) in x.iter_mut().zip(dfdp.col(j)) {
+                    *xi = -d;
                 }
             } else {
                 let i0 = start_dirs[j - m];
-                for (xi, d) in x.iter_mut().zip(dfdu.col(i0)) {
-                    *xi = -d;
-                }
+                unit[i0] = 1.0;
+                linear
+                    .jacobian_product(
+                        &mut lc,
+                        &mut self.f,
+                        &self.p,
+                        (&zero, &unit),
+                        &mut x,
+                        &mut stats,
+                    )
+                    .map_err(singular)?;
+                unit[i0] = 0.0;
+                x.iter_mut().for_each(|xi| *xi = -*xi);
                 ua[off + i0] = 1.0;
             }
-            lu.solve_in_place(&mut x)
-                .map_err(|_| DaeError::SingularIterationMatrix { t: t0 })?;
+            linear
+                .solve(&mut lc, &mut self.f, &self.p, &mut x, &mut stats)
+                .map_err(singular)?;
             for (i, xi) in x.iter().enumerate() {
                 if self.differential_vars[i] {
                     dua[off + i] = *xi;
@@ -422,88 +433,24 @@ impl<F: DaeJacobian> DaeProblem<F> {
                 }
             }
         }
-        let sol = if start_dirs.is_empty() {
-            let mut stepper =
-                DaeBdfStepper::new(&mut self.f, &self.p, method, &self.differential_vars, &dua)?;
-            if let Some(rec) = record {
-                stepper = stepper.with_record(rec);
-            }
-            StepLoop::new(stepper, &ua, self.tspan, opts, Callbacks::new())?.solve()?
-        } else {
-            // The stepper sizes the sensitivities by the parameters: pad them with the start
-            // directions, on which F does not depend.
-            let mut padded = PaddedParams {
-                f: &mut self.f,
-                m,
-                dfdp,
-            };
-            let mut p = self.p.clone();
-            p.resize(ns, 0.0);
-            let mut stepper =
-                DaeBdfStepper::new(&mut padded, &p, method, &self.differential_vars, &dua)?;
-            if let Some(rec) = record {
-                stepper = stepper.with_record(rec);
-            }
-            StepLoop::new(stepper, &ua, self.tspan, opts, Callbacks::new())?.solve()?
-        };
+        let mut stepper = DaeBdfStepper::with_start_directions(
+            &mut self.f,
+            &self.p,
+            method,
+            &self.differential_vars,
+            &dua,
+            start_dirs.len(),
+        )?;
+        if let Some(rec) = record {
+            stepper = stepper.with_record(rec);
+        }
+        let sol = StepLoop::new(stepper, &ua, self.tspan, opts, Callbacks::new())?.solve()?;
         Ok((sol, u0, du0))
     }
 }
 
 /// A forward-sensitivity solve and the system's consistent `(u0, u′(t0))`.
 pub(crate) type SensitivitySolve = (Solution<Vec<f64>>, Vec<f64>, Vec<f64>);
-
-/// A residual seen with extra parameters after its own `m`, on which it does not depend: the
-/// start-value directions of [`DaeProblem::solve_forward_sensitivity_u0`] (`∂F/∂p` is zero in
-/// their columns). `dfdp` is the scratch for the residual's own `n × m` block.
-struct PaddedParams<'a, F> {
-    f: &'a mut F,
-    m: usize,
-    dfdp: DenseMatrix<f64>,
-}
-
-impl<F: DaeFunction> DaeFunction for PaddedParams<'_, F> {
-    fn len(&self) -> usize {
-        self.f.len()
-    }
-    fn residual(&mut self, t: f64, du: &[f64], u: &[f64], p: &[f64], out: &mut [f64]) {
-        self.f.residual(t, du, u, &p[..self.m], out);
-    }
-}
-
-impl<F: DaeJacobian> DaeJacobian for PaddedParams<'_, F> {
-    fn jacobians(
-        &mut self,
-        t: f64,
-        du: &[f64],
-        u: &[f64],
-        p: &[f64],
-        dfdu: &mut DenseMatrix<f64>,
-        dfddu: &mut DenseMatrix<f64>,
-    ) {
-        self.f.jacobians(t, du, u, &p[..self.m], dfdu, dfddu);
-    }
-    fn param_jacobian(
-        &mut self,
-        t: f64,
-        du: &[f64],
-        u: &[f64],
-        p: &[f64],
-        dfdp: &mut DenseMatrix<f64>,
-    ) -> bool {
-        let m = self.m;
-        // Checked at the start for m > 0; without parameters there is nothing to ask.
-        let own = m == 0 || self.f.param_jacobian(t, du, u, &p[..m], &mut self.dfdp);
-        for j in 0..dfdp.ncols() {
-            if j < m {
-                dfdp.col_mut(j).copy_from_slice(self.dfdp.col(j));
-            } else {
-                dfdp.col_mut(j).fill(0.0);
-            }
-        }
-        own
-    }
-}
 
 /// `s_j = ∂u/∂p_j` in a state of [`DaeProblem::solve_forward_sensitivity`] with `n` equations
 /// (empty when `j` is out of range).

@@ -12,7 +12,7 @@
 //!   once per solve.
 
 use crate::error::DaeError;
-use crate::function::{DaeFunction, DaeJvp};
+use crate::function::{DaeFunction, DaeJacobian, DaeJvp};
 use crate::linear::{DaeLinearSolver, DaeW};
 use sciml_core::linalg::{colour_columns, Colouring, SparseLu, SparseMatrix, SparsityPattern};
 use sciml_core::{DenseMatrix, Stats};
@@ -153,6 +153,33 @@ impl<F: DaeJvp> DaeJvp for DaeColoured<F> {
         out: &mut [f64],
     ) {
         self.f.jvp(t, du, u, p, dir, out);
+    }
+}
+
+/// The wrapped residual's dense Jacobians and `∂F/∂p`, passed through: forward sensitivities
+/// read `∂F/∂p` from here whatever the linear strategy (the dense Jacobians serve only a
+/// solve with the dense strategy).
+impl<F: DaeJvp + DaeJacobian> DaeJacobian for DaeColoured<F> {
+    fn jacobians(
+        &mut self,
+        t: f64,
+        du: &[f64],
+        u: &[f64],
+        p: &[f64],
+        dfdu: &mut DenseMatrix<f64>,
+        dfddu: &mut DenseMatrix<f64>,
+    ) {
+        self.f.jacobians(t, du, u, p, dfdu, dfddu);
+    }
+    fn param_jacobian(
+        &mut self,
+        t: f64,
+        du: &[f64],
+        u: &[f64],
+        p: &[f64],
+        dfdp: &mut DenseMatrix<f64>,
+    ) -> bool {
+        self.f.param_jacobian(t, du, u, p, dfdp)
     }
 }
 
@@ -379,7 +406,32 @@ impl<F: DaeSparseJacobian> DaeLinearSolver<F> for SparseSolve {
         }
     }
 
-    fn jacobians(_c: &DaeSparseCache) -> Option<(&DenseMatrix<f64>, &DenseMatrix<f64>)> {
-        None
+    fn jacobian_product(
+        &self,
+        c: &mut DaeSparseCache,
+        _f: &mut F,
+        _p: &[f64],
+        dir: (&[f64], &[f64]),
+        out: &mut [f64],
+        _stats: &mut Stats,
+    ) -> Result<(), StepFailure> {
+        let n = c.w.ncols();
+        if dir.0.len() != n || dir.1.len() != n || out.len() != n {
+            return Err(StepFailure::LinearSolve);
+        }
+        out.iter_mut().for_each(|o| *o = 0.0);
+        let jp = c.dfdu.pattern();
+        let (ju, jd) = (c.dfdu.values(), c.dfddu.values());
+        let (col_ptr, rows) = (jp.col_ptr(), jp.row_idx());
+        for j in 0..n.min(jp.ncols()) {
+            let (x, y) = (dir.0[j], dir.1[j]);
+            for k in col_ptr[j]..col_ptr[j + 1] {
+                let Some(o) = out.get_mut(rows[k]) else {
+                    return Err(StepFailure::LinearSolve);
+                };
+                *o += jd[k] * x + ju[k] * y;
+            }
+        }
+        Ok(())
     }
 }
