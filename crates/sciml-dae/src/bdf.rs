@@ -218,15 +218,53 @@ fn wrms(e: &[f64], a: &[f64], b: &[f64], tol: &Tolerance<f64>, mask: Option<&[bo
     }
 }
 
+/// The part of the Newton iteration's tolerance its linear solves must resolve (IDA's
+/// `epslin = 0.05·epsNewt`, with `κ` for `epsNewt`).
+const LINEAR_FRACTION: f64 = 0.05;
+
+/// The residual 2-norm below which an iterative solve of the corrector's `W x = b` counts as
+/// solved, as IDA bounds its Krylov residual in the weighted RMS norm (Brown, Hindmarsh and
+/// Petzold, SIAM J. Sci. Comput. 15, 1994, §2): `0.05·κ` times the smallest error scale
+/// `atol_i + rtol_i·|u_i|`, times `√n` (RMS to 2-norm), and times `α = γ_k/h` when that is below
+/// 1 (a differential row's error is its residual over about `α`). Without it a relative test alone
+/// asks near-converged Newton iterations, whose right-hand sides are tiny, for accuracy that
+/// difference products cannot give.
+fn residual_floor(u: &[f64], tol: &Tolerance<f64>, kappa: f64, alpha: f64) -> f64 {
+    sensitivity_floor(u, tol, 1.0, kappa, alpha)
+}
+
+/// [`residual_floor`] for a vector whose absolute tolerances are the solution's over `pbar`
+/// (a sensitivity to a parameter of size `pbar`, as IDAS scales them).
+fn sensitivity_floor(u: &[f64], tol: &Tolerance<f64>, pbar: f64, kappa: f64, alpha: f64) -> f64 {
+    let scale = u
+        .iter()
+        .enumerate()
+        .map(|(i, x)| tol.atol_at(i) / pbar + tol.rtol_at(i) * x.abs())
+        .fold(f64::INFINITY, f64::min);
+    let floor = LINEAR_FRACTION * kappa * (u.len() as f64).sqrt() * scale * alpha.min(1.0);
+    if floor.is_finite() {
+        floor
+    } else {
+        0.0
+    }
+}
+
 /// The staggered sensitivity step, where the stepper solves sensitivities.
 type SensitivityStep<'a, F, L> = fn(
     &mut DaeBdfStepper<'a, F, L>,
-    f64,
-    f64,
-    f64,
+    SensitivityAt,
     &mut [f64],
+    &Tolerance<f64>,
     &mut Stats,
 ) -> Result<(), StepFailure>;
+
+/// Where a sensitivity step is taken: the step's end `t_new`, its size `h` and `γ_k`.
+#[derive(Clone, Copy, Debug)]
+struct SensitivityAt {
+    t_new: f64,
+    h: f64,
+    gk: f64,
+}
 
 /// A DAE with the BDF, as the step loop drives it.
 pub struct DaeBdfStepper<'a, F: DaeFunction, L: DaeLinearSolver<F> = DenseSolve> {
@@ -490,12 +528,12 @@ impl<F: DaeJacobian, L: DaeLinearSolver<F>> DaeBdfStepper<'_, F, L> {
     /// mesh; GMRES solves it to its own tolerance.
     fn sensitivity_step(
         &mut self,
-        t_new: f64,
-        h: f64,
-        gk: f64,
+        at: SensitivityAt,
         u1: &mut [f64],
+        tol: &Tolerance<f64>,
         stats: &mut Stats,
     ) -> Result<(), StepFailure> {
+        let SensitivityAt { t_new, h, gk } = at;
         let n = self.n;
         let linear = &self.method.linear;
         let (du_n, u_n) = (&self.du_new[..n], &u1[..n]);
@@ -519,6 +557,16 @@ impl<F: DaeJacobian, L: DaeLinearSolver<F>> DaeBdfStepper<'_, F, L> {
                 *d = ps / h;
             }
             let s_pred = &self.ypred[off..off + n];
+            if L::ITERATIVE {
+                // The floor in the sensitivity's own scale, with IDAS's default absolute
+                // tolerance atol/|p_j| for a parameter (a start value's direction has scale 1).
+                let pbar = match self.p.get(j) {
+                    Some(pj) if *pj != 0.0 && pj.is_finite() => pj.abs(),
+                    _ => 1.0,
+                };
+                let floor = sensitivity_floor(s_pred, tol, pbar, self.method.kappa, gk / h);
+                linear.set_residual_floor(&mut self.lc, floor);
+            }
             linear.jacobian_product(
                 &mut self.lc,
                 self.f,
@@ -674,6 +722,10 @@ impl<F: DaeFunction, L: DaeLinearSolver<F>> Stepper for DaeBdfStepper<'_, F, L> 
         self.t_new_last = t_new;
         let n = self.n;
         let cj = gk / h;
+        if L::ITERATIVE {
+            let floor = residual_floor(&u0[..n], tol, self.method.kappa, cj);
+            self.method.linear.set_residual_floor(&mut self.lc, floor);
+        }
         let iters = loop {
             if !self.jac_ok || (self.jac_age >= JAC_MAX_AGE && !self.jac_current) {
                 for (du, q) in self.du_new.iter_mut().zip(&self.psi) {
@@ -767,7 +819,7 @@ impl<F: DaeFunction, L: DaeLinearSolver<F>> Stepper for DaeBdfStepper<'_, F, L> 
             self.du_new[m] = (gk * self.corr[m] + self.psi[m]) / h;
         }
         if let Some(sens) = self.sens {
-            sens(self, t_new, h, gk, u1, step.stats)?;
+            sens(self, SensitivityAt { t_new, h, gk }, u1, tol, step.stats)?;
         }
         if !u1.all_finite() {
             return Err(StepFailure::NonFinite);

@@ -137,6 +137,12 @@ pub trait DaeLinearSolver<F: DaeFunction>: Clone + Send + Sync + std::fmt::Debug
         b: &mut Vec<f64>,
         stats: &mut Stats,
     ) -> Result<(), StepFailure>;
+    /// Sets the 2-norm of a residual `b − W x` that counts as solved whatever the relative test
+    /// (IDA's linear tolerance for the Newton iteration: a correction smaller than the error
+    /// weights need not be resolved further); `0` (the start) restores the relative test alone.
+    /// `KrylovSolve` stops there when its products are differences, whose noise a relative test
+    /// on a tiny right-hand side cannot get under; direct strategies ignore it (the default).
+    fn set_residual_floor(&self, _c: &mut Self::Cache, _floor: f64) {}
     /// Writes `∂F/∂u′·dir.0 + ∂F/∂u·dir.1` at the last linearisation point into `out`, from
     /// what the strategy holds there: the dense or sparse Jacobians, or (Krylov) one directional
     /// derivative of `f`. Forward sensitivities step with it.
@@ -400,6 +406,17 @@ pub struct DaeKrylovCache<P> {
 impl<F: DaeJvp, P: DaePreconditioner> DaeLinearSolver<F> for KrylovSolve<P> {
     type Cache = DaeKrylovCache<P>;
     const ITERATIVE: bool = true;
+
+    /// Only for inexact products (differences): exact ones reach GMRES's relative test, and
+    /// without a floor a solve keeps its algebraic equations to that test (to rounding when it
+    /// is tight) and a singular `W` fails as before.
+    fn set_residual_floor(&self, c: &mut DaeKrylovCache<P>, floor: f64) {
+        c.gmres.atol = if !F::EXACT && floor.is_finite() {
+            floor.max(0.0)
+        } else {
+            0.0
+        };
+    }
 
     fn validate(&self) -> Result<(), sciml_core::Error> {
         KrylovSolve::validate(self)

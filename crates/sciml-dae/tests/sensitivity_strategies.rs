@@ -306,3 +306,48 @@ fn a_gmres_solve_that_cannot_converge_at_the_start_says_so() {
     );
     assert!(dense.is_ok(), "{dense:?}");
 }
+
+#[test]
+fn difference_products_with_gmres_solve_and_differentiate_the_heat_equation() {
+    // Products by differences resolve about 1e-6 of this residual's term scale (1/Δx² ≈ 1681
+    // against u′ ≈ 10): GMRES's relative test alone then failed near-converged Newton iterations
+    // (tiny right-hand sides) until the step collapsed (`LinearSolveFailed` at t ≈ 0.02 with the
+    // default rtol 1e-6). With IDA's absolute floor on the residual the solve succeeds.
+    let heat = Heat { n: 40 };
+    let differences = || {
+        let h = heat.clone();
+        sciml_dae::DaeFiniteDiff::new(sciml_dae::DaeClosure::new(
+            heat.n + 2,
+            move |t: f64, du: &[f64], u: &[f64], p: &[f64], r: &mut [f64]| h.eval(t, du, u, p, r),
+        ))
+    };
+    let init = DaeInit::CheckInit;
+    let opts = SolveOptions::default()
+        .tolerances(1e-6, 1e-8)
+        .saveat(SaveAt::Times(vec![T1]));
+    let plain = heat_problem(&heat, differences())
+        .solve(
+            DaeBdf::new().linear_solver(KrylovSolve::default()),
+            init,
+            &opts,
+        )
+        .expect("GMRES with differences");
+    assert_eq!(plain.retcode, ReturnCode::Success);
+    let e = rel_diff(&plain.u[0], &heat.exact(&P, T1));
+    println!(
+        "differences + GMRES (rtol 1e-6): error {e:.2e}, {} steps, {} rejected",
+        plain.stats.accepted, plain.stats.rejected
+    );
+    assert!(e < 1e-5, "{e:e}");
+    // Sensitivities with a GMRES tolerance the products can meet (IDA's own linear tolerance is
+    // looser still): against the exact derivatives.
+    let sens = heat_problem(&heat, differences())
+        .solve_forward_sensitivity(DaeBdf::new().linear_solver(krylov(1e-4)), init, &opts)
+        .expect("sensitivities with differences");
+    let es = heat_sensitivity_error(&heat, &sens);
+    println!(
+        "sensitivities, differences + GMRES (rtol 1e-4): error {es:.2e}, {} steps",
+        sens.stats.accepted
+    );
+    assert!(es < 1e-5, "{es:e}");
+}
