@@ -36,11 +36,11 @@ use crate::bdf::{DaeBdf, DaeBdfStepper, StepOp};
 use crate::error::DaeError;
 use crate::function::DaeJacobian;
 use crate::init::{initialise, DaeInit};
-use crate::linear::DaeLinearSolver;
+use crate::linear::{DaeTransposeSolver, DaeW};
 use crate::problem::DaeProblem;
-use sciml_core::linalg::DenseLu;
-use sciml_core::{DenseMatrix, Solution};
+use sciml_core::{DenseMatrix, Solution, Stats};
 use sciml_ode::stiff::bdf::{gamma, interp_coefficients, rescale_matrix, MAX_ORDER};
+use sciml_ode::stiff::DenseSolve;
 use sciml_ode::{Callbacks, SolveOptions, StepLoop};
 
 /// Where a saved state sits on the recorded mesh.
@@ -57,8 +57,12 @@ enum SavePos {
 /// What a [`DaeProblem::solve_with_tape`] solve recorded for its discrete adjoint: the
 /// consistent start, the parameters, and each change of spacing and accepted step with its order,
 /// size and converged `(u, u′)`.
+///
+/// The tape keeps the solve's linear strategy (`L`, the dense one by default): the reverse
+/// sweep factorises the same matrices with it.
 #[derive(Clone, Debug)]
-pub struct DaeTape {
+pub struct DaeTape<L = DenseSolve> {
+    linear: L,
     t0: f64,
     u0: Vec<f64>,
     du0: Vec<f64>,
@@ -67,10 +71,11 @@ pub struct DaeTape {
     saves: Vec<SavePos>,
 }
 
-impl DaeTape {
+impl<L> DaeTape<L> {
     /// The tape of a solve from the consistent `(u0, du0)` that recorded `ops` and saved at
-    /// `times`.
+    /// `times`, with the strategy `linear`.
     pub(crate) fn new(
+        linear: L,
         t0: f64,
         u0: Vec<f64>,
         du0: Vec<f64>,
@@ -87,6 +92,7 @@ impl DaeTape {
         }
         let saves = locate_saves(t0, &ops, times)?;
         Ok(DaeTape {
+            linear,
             t0,
             u0,
             du0,
@@ -169,12 +175,12 @@ impl<F: DaeJacobian> DaeProblem<F> {
     /// assert!((g.p[0] + e).abs() < 1e-6 && (g.u0[0] - e).abs() < 1e-6);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn solve_with_tape(
+    pub fn solve_with_tape<L: DaeTransposeSolver<F>>(
         &mut self,
-        method: DaeBdf,
+        method: DaeBdf<L>,
         init: DaeInit,
         opts: &SolveOptions<f64>,
-    ) -> Result<(Solution<Vec<f64>>, DaeTape), DaeError> {
+    ) -> Result<(Solution<Vec<f64>>, DaeTape<L>), DaeError> {
         crate::init::refuse_for_sensitivities(init)?;
         method.validate()?;
         let (mut u0, mut du0) = (self.u0.clone(), self.du0.clone());
@@ -196,11 +202,12 @@ impl<F: DaeJacobian> DaeProblem<F> {
             abstol,
         )?;
         let mut ops = Vec::new();
+        let linear = method.linear.clone();
         let stepper =
             DaeBdfStepper::new(&mut self.f, &self.p, method, &self.differential_vars, &du0)?
                 .with_record(&mut ops);
         let sol = StepLoop::new(stepper, &u0, self.tspan, opts, Callbacks::new())?.solve()?;
-        let tape = DaeTape::new(t0, u0, du0, self.p.clone(), ops, &sol.t)?;
+        let tape = DaeTape::new(linear, t0, u0, du0, self.p.clone(), ops, &sol.t)?;
         Ok((sol, tape))
     }
 
@@ -209,9 +216,9 @@ impl<F: DaeJacobian> DaeProblem<F> {
     /// length `n`), the gradient of `L` with respect to the differential start values and the
     /// parameters. Needs `∂F/∂p` when there are parameters. Cotangents of the wrong number or
     /// length, or not finite, are an `Err`.
-    pub fn discrete_adjoint(
+    pub fn discrete_adjoint<L: DaeTransposeSolver<F>>(
         &mut self,
-        tape: &DaeTape,
+        tape: &DaeTape<L>,
         cotangents: &[Vec<f64>],
     ) -> Result<DaeGradient, DaeError> {
         let n = self.u0.len();
@@ -243,10 +250,12 @@ impl<F: DaeJacobian> DaeProblem<F> {
             }
         }
         let p = &tape.p;
-        let (mut dfdu, mut dfddu) = (DenseMatrix::zeros(n, n), DenseMatrix::zeros(n, n));
+        let linear = &tape.linear;
+        let mut lc = linear.dae_cache(&self.f, n);
+        // Jacobian evaluations of the sweep are not the solve's: they count nowhere.
+        let mut stats = Stats::default();
         let mut dfdp = DenseMatrix::zeros(n, m);
-        let mut w = DenseMatrix::zeros(n, n);
-        let mut lu = DenseLu::new(n);
+        let mut vd = vec![0.0; n];
         // Cotangents of the history D_0 … D_{MAX_ORDER+2}, of p and of the step's start.
         let mut db = vec![vec![0.0; n]; MAX_ORDER + 3];
         let mut tmp = vec![vec![0.0; n]; MAX_ORDER + 1];
@@ -313,31 +322,26 @@ impl<F: DaeJacobian> DaeProblem<F> {
                     }
                     add(&mut db[0], &ub, 1.0);
                     // 3a. The converged corrector: λ = W⁻ᵀ d̄ at the converged point.
-                    self.f.jacobians(*t_f, du, u, p, &mut dfdu, &mut dfddu);
-                    let alpha = gamma(k) / h;
-                    for ((wi, ji), ai) in w
-                        .as_mut_slice()
-                        .iter_mut()
-                        .zip(dfdu.as_slice())
-                        .zip(dfddu.as_slice())
-                    {
-                        *wi = ji + alpha * ai;
-                    }
-                    lu.factor(&w)
-                        .map_err(|_| DaeError::SingularIterationMatrix { t: *t_f })?;
+                    let singular = |_| DaeError::SingularIterationMatrix { t: *t_f };
+                    linear
+                        .linearise(&mut lc, &mut self.f, *t_f, du, u, p, &mut stats)
+                        .map_err(|_| DaeError::NonFiniteJacobian { t: *t_f })?;
+                    linear
+                        .factorise(&mut lc, DaeW::bdf(gamma(k) / h), &mut stats)
+                        .map_err(singular)?;
                     lam.copy_from_slice(&dbar);
-                    lu.solve_transpose_in_place(&mut lam)
-                        .map_err(|_| DaeError::SingularIterationMatrix { t: *t_f })?;
+                    linear
+                        .solve_transpose(&mut lc, &mut lam)
+                        .map_err(singular)?;
                     // ȳ⁽⁰⁾ = −∂F/∂uᵀλ reaches D_0 … D_k; ψ̄ = −∂F/∂u′ᵀλ/h reaches γ_j D_j.
-                    v.fill(0.0);
-                    dfdu.tr_mul_vec_add(&lam, &mut v);
+                    linear
+                        .jacobian_transpose_products(&lc, &lam, &mut vd, &mut v)
+                        .map_err(singular)?;
                     for dj in db.iter_mut().take(k + 1) {
                         add(dj, &v, -1.0);
                     }
-                    v.fill(0.0);
-                    dfddu.tr_mul_vec_add(&lam, &mut v);
                     for (j, dj) in db.iter_mut().enumerate().take(k + 1).skip(1) {
-                        add(dj, &v, -gamma(j) / h);
+                        add(dj, &vd, -gamma(j) / h);
                     }
                     if m > 0 {
                         if !self.f.param_jacobian(*t_f, du, u, p, &mut dfdp) {
@@ -351,18 +355,22 @@ impl<F: DaeJacobian> DaeProblem<F> {
         // 1. The start: D_0 = u0, D_1 = u′(t0), through the consistent initialisation.
         add(&mut db[0], &start_bar, 1.0);
         let (t0, u0, du0) = (tape.t0, &tape.u0, &tape.du0);
-        self.f.jacobians(t0, du0, u0, p, &mut dfdu, &mut dfddu);
+        let singular = |_| DaeError::SingularIterationMatrix { t: t0 };
+        linear
+            .linearise(&mut lc, &mut self.f, t0, du0, u0, p, &mut stats)
+            .map_err(|_| DaeError::NonFiniteJacobian { t: t0 })?;
+        linear
+            .factorise(&mut lc, DaeW::mixed(&self.differential_vars), &mut stats)
+            .map_err(singular)?;
         for (i, d) in self.differential_vars.iter().enumerate() {
-            let src = if *d { &dfddu } else { &dfdu };
-            w.col_mut(i).copy_from_slice(src.col(i));
             lam[i] = if *d { db[1][i] } else { db[0][i] };
         }
-        lu.factor(&w)
-            .map_err(|_| DaeError::SingularIterationMatrix { t: t0 })?;
-        lu.solve_transpose_in_place(&mut lam)
-            .map_err(|_| DaeError::SingularIterationMatrix { t: t0 })?;
-        v.fill(0.0);
-        dfdu.tr_mul_vec_add(&lam, &mut v);
+        linear
+            .solve_transpose(&mut lc, &mut lam)
+            .map_err(singular)?;
+        linear
+            .jacobian_transpose_products(&lc, &lam, &mut vd, &mut v)
+            .map_err(singular)?;
         let gu0 = (0..n)
             .map(|i| {
                 if self.differential_vars[i] {

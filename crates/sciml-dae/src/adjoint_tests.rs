@@ -69,7 +69,16 @@ fn adjoint_vs_forward<R: GenericResidual>(
         "a variable-order mesh: orders {orders:?}"
     );
     let t0 = prob.tspan().0;
-    let tape = DaeTape::new(t0, u0, du0, prob.p().to_vec(), ops, &sol.t).expect("tape");
+    let tape = DaeTape::new(
+        sciml_ode::stiff::DenseSolve,
+        t0,
+        u0,
+        du0,
+        prob.p().to_vec(),
+        ops,
+        &sol.t,
+    )
+    .expect("tape");
     let w: Vec<Vec<f64>> = (0..sol.u.len())
         .map(|i| {
             (0..n)

@@ -22,13 +22,14 @@
 //!   IDAS), with `∂F/∂p` from [`DaeJacobian::param_jacobian`]; with respect to the differential
 //!   start values too ([`DaeProblem::solve_forward_sensitivity_u0`]); with any linear strategy.
 //! * The discrete adjoint through the BDF steps ([`DaeProblem::solve_with_tape`], then
-//!   [`DaeProblem::discrete_adjoint`]; module [`adjoint`]): exact on the computed mesh.
+//!   [`DaeProblem::discrete_adjoint`]; module [`adjoint`]): exact on the computed mesh; with the
+//!   dense or the sparse LU ([`DaeTransposeSolver`]).
 //!
 //! Events: [`DaeProblem::solve_with_callbacks`] (a state-changing event must leave a consistent
 //! state; it is not checked).
 //!
-//! Not yet here: dual numbers through the solver, the adjoint with events; the discrete adjoint
-//! takes the dense strategy. The neural layer on this crate
+//! Not yet here: dual numbers through the solver, the adjoint with events or with the
+//! Jacobian-free strategy. The neural layer on this crate
 //! is `diffeqflux::neural_de::NeuralDae`.
 
 pub mod adjoint;
@@ -48,7 +49,7 @@ pub use error::DaeError;
 pub use forward_ad::{DaeForwardAd, GenericResidual};
 pub use function::{DaeClosure, DaeFiniteDiff, DaeFunction, DaeJacobian, DaeJvp, NoJacobians};
 pub use init::DaeInit;
-pub use linear::{DaeLinearSolver, DaePreconditioner, DaeW};
+pub use linear::{DaeLinearSolver, DaePreconditioner, DaeTransposeSolver, DaeW};
 pub use mass::MassMatrixDae;
 pub use problem::{sensitivity, DaeProblem};
 pub use sparse::{DaeColoured, DaeSparseJacobian};

@@ -158,6 +158,85 @@ pub trait DaeLinearSolver<F: DaeFunction>: Clone + Send + Sync + std::fmt::Debug
     ) -> Result<(), StepFailure>;
 }
 
+/// What the discrete adjoint's reverse sweep needs of a strategy besides [`DaeLinearSolver`]:
+/// solves with `Wᵀ` and products with the transposed Jacobians at the linearisation point.
+/// Implemented by the direct strategies, [`DenseSolve`] and sciml-ode's `SparseSolve`; the
+/// Jacobian-free one has no transposed products, so the adjoint does not take it (a compile
+/// error).
+///
+/// ```
+/// use sciml_dae::{DaeBdf, DaeClosure, DaeFiniteDiff, DaeInit, DaeProblem};
+/// use sciml_ode::SolveOptions;
+/// let f = DaeClosure::new(1, |_t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
+///     r[0] = du[0] + u[0];
+/// });
+/// let mut prob = DaeProblem::new(DaeFiniteDiff::new(f), vec![-1.0], vec![1.0], (0.0, 1.0),
+///     vec![], None)?;
+/// let (sol, tape) = prob.solve_with_tape(DaeBdf::new(), DaeInit::CheckInit, &SolveOptions::default())?;
+/// let g = prob.discrete_adjoint(&tape, &vec![vec![1.0]; sol.u.len()])?;
+/// assert!(g.u0[0] > 0.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// The same with GMRES does not compile:
+///
+/// ```compile_fail
+/// use sciml_dae::{DaeBdf, DaeClosure, DaeFiniteDiff, DaeInit, DaeProblem};
+/// use sciml_ode::{stiff::KrylovSolve, SolveOptions};
+/// let f = DaeClosure::new(1, |_t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
+///     r[0] = du[0] + u[0];
+/// });
+/// let mut prob = DaeProblem::new(DaeFiniteDiff::new(f), vec![-1.0], vec![1.0], (0.0, 1.0),
+///     vec![], None)?;
+/// let method = DaeBdf::new().linear_solver(KrylovSolve::default());
+/// let (sol, tape) = prob.solve_with_tape(method, DaeInit::CheckInit, &SolveOptions::default())?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot reverse DAE steps: the discrete adjoint needs a direct strategy",
+    note = "use `DenseSolve` (the default) or `SparseSolve` with a `DaeSparseJacobian` residual \
+            (e.g. `DaeColoured`); GMRES has no transposed products, so take forward sensitivities \
+            with it instead"
+)]
+pub trait DaeTransposeSolver<F: DaeFunction>: DaeLinearSolver<F> {
+    /// Solves `Wᵀ x = b` in place with the last factorisation.
+    fn solve_transpose(&self, c: &mut Self::Cache, b: &mut [f64]) -> Result<(), StepFailure>;
+    /// Writes `∂F/∂u′ᵀ·y` into `du_bar` and `∂F/∂uᵀ·y` into `u_bar` at the last linearisation
+    /// point.
+    fn jacobian_transpose_products(
+        &self,
+        c: &Self::Cache,
+        y: &[f64],
+        du_bar: &mut [f64],
+        u_bar: &mut [f64],
+    ) -> Result<(), StepFailure>;
+}
+
+impl<F: DaeJacobian> DaeTransposeSolver<F> for DenseSolve {
+    fn solve_transpose(&self, c: &mut DaeDenseCache, b: &mut [f64]) -> Result<(), StepFailure> {
+        c.lc.factorisation()
+            .solve_transpose_in_place(b)
+            .map_err(|_| StepFailure::LinearSolve)
+    }
+    fn jacobian_transpose_products(
+        &self,
+        c: &DaeDenseCache,
+        y: &[f64],
+        du_bar: &mut [f64],
+        u_bar: &mut [f64],
+    ) -> Result<(), StepFailure> {
+        let n = c.dfddu.nrows();
+        if y.len() != n || du_bar.len() != n || u_bar.len() != n {
+            return Err(StepFailure::LinearSolve);
+        }
+        du_bar.iter_mut().for_each(|x| *x = 0.0);
+        u_bar.iter_mut().for_each(|x| *x = 0.0);
+        c.dfddu.tr_mul_vec_add(y, du_bar);
+        c.jac.j.tr_mul_vec_add(y, u_bar);
+        Ok(())
+    }
+}
+
 /// `out = A·x + B·y` for dense `n × n` matrices (column by column, so each update is an axpy).
 fn dense_product(
     a: &DenseMatrix<f64>,

@@ -13,7 +13,7 @@
 
 use crate::error::DaeError;
 use crate::function::{DaeFunction, DaeJacobian, DaeJvp};
-use crate::linear::{DaeLinearSolver, DaeW};
+use crate::linear::{DaeLinearSolver, DaeTransposeSolver, DaeW};
 use sciml_core::linalg::{colour_columns, Colouring, SparseLu, SparseMatrix, SparsityPattern};
 use sciml_core::{DenseMatrix, Stats};
 use sciml_ode::stiff::SparseSolve;
@@ -300,6 +300,47 @@ impl std::fmt::Debug for DaeSparseCache {
             .field("n", &self.w.nrows())
             .field("nnz", &self.w.pattern().nnz())
             .finish_non_exhaustive()
+    }
+}
+
+impl<F: DaeSparseJacobian> DaeTransposeSolver<F> for SparseSolve {
+    fn solve_transpose(&self, c: &mut DaeSparseCache, b: &mut [f64]) -> Result<(), StepFailure> {
+        match c.lu.as_ref() {
+            Some(lu) => lu
+                .solve_transpose_in_place(b)
+                .map_err(|_| StepFailure::LinearSolve),
+            None => Err(StepFailure::LinearSolve),
+        }
+    }
+    fn jacobian_transpose_products(
+        &self,
+        c: &DaeSparseCache,
+        y: &[f64],
+        du_bar: &mut [f64],
+        u_bar: &mut [f64],
+    ) -> Result<(), StepFailure> {
+        let n = c.w.ncols();
+        if y.len() != n || du_bar.len() != n || u_bar.len() != n {
+            return Err(StepFailure::LinearSolve);
+        }
+        let jp = c.dfdu.pattern();
+        let (ju, jd) = (c.dfdu.values(), c.dfddu.values());
+        let (col_ptr, rows) = (jp.col_ptr(), jp.row_idx());
+        for j in 0..n {
+            let (mut a, mut b) = (0.0, 0.0);
+            if j < jp.ncols() {
+                for k in col_ptr[j]..col_ptr[j + 1] {
+                    let Some(yr) = y.get(rows[k]) else {
+                        return Err(StepFailure::LinearSolve);
+                    };
+                    a += jd[k] * yr;
+                    b += ju[k] * yr;
+                }
+            }
+            du_bar[j] = a;
+            u_bar[j] = b;
+        }
+        Ok(())
     }
 }
 

@@ -236,6 +236,13 @@ pub struct DenseSolveCache<S: LuScalar> {
     lu: S::Lu,
 }
 
+impl<S: LuScalar> DenseSolveCache<S> {
+    /// The factorisation of the last `W` (e.g. for transposed solves in a reverse sweep).
+    pub fn factorisation(&self) -> &S::Lu {
+        &self.lu
+    }
+}
+
 impl<S, V, F> LinearStrategy<F> for DenseSolve
 where
     S: LuScalar,
