@@ -294,7 +294,22 @@ pub(crate) fn initialise<F: DaeFunction, L: DaeLinearSolver<F>>(
             u.copy_from_slice(&x);
             f.residual(t0, du, u, p, &mut r);
             let norm = norm2(&r);
-            if !norm.is_finite() || norm > abstol {
+            // u′ is a difference quotient over dt: its rounding, ε·(|u| + |u0|)/dt per
+            // component, passes into F through ∂F/∂u′, and no Newton iteration can remove it.
+            // The bound is the larger of that floor (a safety factor of 8) and abstol, so a
+            // tight atol is not an error the method cannot avoid.
+            let rounding: Vec<f64> = x
+                .iter()
+                .zip(&start)
+                .map(|(a, b)| f64::EPSILON * (a.abs() + b.abs()) / dt)
+                .collect();
+            let (zero, mut jr) = (vec![0.0; n], vec![0.0; n]);
+            let floor =
+                match linear.jacobian_product(lc, f, p, (&rounding, &zero), &mut jr, &mut stats) {
+                    Ok(()) => 8.0 * norm2(&jr),
+                    Err(_) => 0.0,
+                };
+            if !norm.is_finite() || norm > abstol.max(floor) {
                 return Err(DaeError::InitNotConverged { norm });
             }
             Ok(())

@@ -124,7 +124,9 @@ impl<F: DaeFunction> DaeProblem<F> {
 
     /// Makes the start consistent by `init` and integrates with `method` under `opts` (saves,
     /// tstops, dense output, fixed or adaptive steps: sciml-ode's step loop). The consistency
-    /// bound of the initialisation is the absolute tolerance of `opts` (its largest entry).
+    /// bound of the initialisation is the absolute tolerance of `opts` (its largest entry), for
+    /// `ShampineCollocationInit` at least the rounding its difference quotient `(u − u0)/dt`
+    /// leaves in the residual.
     pub fn solve<L: DaeLinearSolver<F>>(
         &mut self,
         method: DaeBdf<L>,

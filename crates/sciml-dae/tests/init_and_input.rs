@@ -329,3 +329,58 @@ fn a_residual_that_turns_nan_mid_solve_fails_with_the_partial_solution() {
         other => panic!("unexpected {other}"),
     }
 }
+
+#[test]
+fn shampine_collocation_init_meets_a_tight_atol_up_to_the_rounding_of_its_quotient() {
+    // u′ = (u − u0)/dt carries a rounding error of about ε·|u|/dt (2e-10 here, dt = 1e-6), which
+    // no Newton iteration removes: at atol 1e-12 the start used to be refused with
+    // InitNotConverged. The bound is now the larger of atol and that floor.
+    let mut prob = problem(vec![0.0, 0.0], vec![2.0, -3.0]);
+    let opts = SolveOptions::default()
+        .tolerances(1e-10, 1e-12)
+        .saveat(sciml_ode::SaveAt::Times(vec![0.0, 0.1]));
+    let sol = prob
+        .solve(
+            DaeBdf::new(),
+            DaeInit::ShampineCollocationInit { dt: None },
+            &opts,
+        )
+        .expect("a consistent start at atol 1e-12");
+    let (u1, u2) = (sol.u[0][0], sol.u[0][1]);
+    assert!((u2 - (1.0 + u1 * u1)).abs() < 1e-12, "u2(0) = {u2}");
+    // The same closed form as above from the moved start.
+    let c = u1 * u1 / (1.0 + u1 * u1) * (-0.2f64).exp();
+    let exact = (c / (1.0 - c)).sqrt();
+    assert!((sol.u[1][0] - exact).abs() < 1e-8);
+}
+
+#[test]
+fn an_algebraic_equation_without_a_real_solution_is_init_not_converged() {
+    // 0 = u2² + 1 has no real root: both repairs end with the residual's norm in the Err.
+    let f = DaeFiniteDiff::new(DaeClosure::new(
+        2,
+        |_t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
+            r[0] = du[0] + u[0];
+            r[1] = u[1] * u[1] + 1.0;
+        },
+    ));
+    let opts = SolveOptions::default().tolerances(1e-8, 1e-10);
+    for init in [
+        DaeInit::BrownFullBasicInit,
+        DaeInit::ShampineCollocationInit { dt: None },
+    ] {
+        let mut prob = DaeProblem::new(
+            f.clone(),
+            vec![-1.0, 0.0],
+            vec![1.0, 0.5],
+            (0.0, 1.0),
+            vec![],
+            Some(vec![true, false]),
+        )
+        .expect("valid problem");
+        match prob.solve(DaeBdf::new(), init, &opts) {
+            Err(DaeError::InitNotConverged { norm }) => assert!(norm >= 1.0, "{init:?}: {norm}"),
+            other => panic!("{init:?}: expected InitNotConverged, got {other:?}"),
+        }
+    }
+}
