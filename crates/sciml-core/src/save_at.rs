@@ -22,6 +22,9 @@ pub enum SaveAt<R> {
     /// At these times, which must lie in the span. They may come in any order: the solution
     /// holds them sorted in the direction of integration. ODE solves interpolate them (never
     /// step to them); SDE solves step onto them (adaptive) or need them on the step grid (fixed).
+    /// The ends are saved only when listed or asked for (`save_start`/`save_end` set to
+    /// `true`): an empty list saves nothing (a solve run for its callbacks or final statistics;
+    /// unlike SciML's `saveat = []`, which means every step, as [`SaveAt::Steps`] does here).
     Times(Vec<R>),
 }
 
