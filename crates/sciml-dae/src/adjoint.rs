@@ -201,6 +201,11 @@ impl<F: DaeJacobian> DaeProblem<F> {
             &mut du0,
             abstol,
         )?;
+        // The reverse sweep is made of the Jacobians: the strategy's start check (a sparse
+        // pattern against exact products) as before a plain solve.
+        method
+            .linear
+            .check_start(&mut self.f, t0, &du0, &u0, &self.p)?;
         let mut ops = Vec::new();
         let linear = method.linear.clone();
         let stepper =

@@ -379,6 +379,11 @@ impl<F: DaeJacobian> DaeProblem<F> {
         } else {
             Vec::new()
         };
+        // The Jacobians are what the sensitivities are made of: the strategy's start check (a
+        // sparse pattern against exact products) as before a plain solve.
+        method
+            .linear
+            .check_start(&mut self.f, t0, &du0, &u0, &self.p)?;
         let ns = m + start_dirs.len();
         let mut dfdp = DenseMatrix::zeros(n, m);
         if m > 0 && !self.f.param_jacobian(t0, &du0, &u0, &self.p, &mut dfdp) {
