@@ -293,9 +293,14 @@ impl<F: DaeFunction> DaeJacobian for DaeFiniteDiff<F> {
 }
 
 impl<F: DaeFunction> DaeJvp for DaeFiniteDiff<F> {
-    /// One forward difference along the direction, with the step `√ε·max(1, ‖(u′, u)‖₂)/‖dir‖₂`
-    /// (the usual Jacobian-free Newton–Krylov choice; Knoll and Keyes, J. Comput. Phys. 193,
-    /// 2004, §2.2); the residual at the point is re-evaluated only when the point changes.
+    /// One forward difference along the direction, the step sized for its `u` part,
+    /// `σ = √ε·max(1, ‖u‖₂)/‖v‖₂` (the usual Jacobian-free Newton–Krylov choice, Knoll and Keyes,
+    /// J. Comput. Phys. 193, 2004, §2.2, applied as IDA's difference quotient applies it to
+    /// `(v′, v) = (αv, v)`: the `u′` part moves by the same `σ`); a direction without a `u` part
+    /// is sized by its `u′` part. A step sized by the whole direction would shrink as `1/α` and,
+    /// for the small steps of a stiff start, move `u` by less than its rounding. The `u′` part
+    /// is exact for residuals linear in `u′`. The residual at the point is re-evaluated only when
+    /// the point changes.
     fn jvp(
         &mut self,
         t: f64,
@@ -306,14 +311,16 @@ impl<F: DaeFunction> DaeJvp for DaeFiniteDiff<F> {
         out: &mut [f64],
     ) {
         let n = self.f.len();
-        let sq = |x: &[f64]| x.iter().map(|v| v * v).sum::<f64>();
-        let dnorm = (sq(dir.0) + sq(dir.1)).sqrt();
-        if dnorm == 0.0 {
+        let norm = |x: &[f64]| x.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let (nv, ndv) = (norm(dir.1), norm(dir.0));
+        let step = if nv > 0.0 {
+            f64::EPSILON.sqrt() * norm(u).max(1.0) / nv
+        } else if ndv > 0.0 {
+            f64::EPSILON.sqrt() * norm(du).max(1.0) / ndv
+        } else {
             out.iter_mut().for_each(|o| *o = 0.0);
             return;
-        }
-        let xnorm = (sq(du) + sq(u)).sqrt();
-        let step = f64::EPSILON.sqrt() * xnorm.max(1.0) / dnorm;
+        };
         let DaeFiniteDiff {
             f,
             base,

@@ -333,7 +333,8 @@ fn the_products_agree_with_the_jacobians() {
     }
     // F is quadratic in u, so one forward difference of step σ is off by exactly σ/2 times the
     // second derivative along b: (−2k3·b2·b3, 2k3·b2·b3 + 2k2·b2², 0) (in 1-based components).
-    // σ = √ε·max(1, ‖(u′, u)‖)/‖(a, b)‖ (DaeFiniteDiff's JVP docs); the bound adds rounding.
+    // σ = √ε·max(1, ‖u‖)/‖b‖ (DaeFiniteDiff's JVP docs: sized for the u part; F is linear in u′,
+    // so the u′ part is exact); the bound adds rounding.
     let (k2, k3) = (p[1], p[2]);
     let curv = [
         -2.0 * k3 * b[1] * b[2],
@@ -341,7 +342,7 @@ fn the_products_agree_with_the_jacobians() {
         0.0,
     ];
     let norm = |x: &[f64], y: &[f64]| x.iter().chain(y).map(|v| v * v).sum::<f64>().sqrt();
-    let sigma = f64::EPSILON.sqrt() * norm(&du, &u).max(1.0) / norm(&a, &b);
+    let sigma = f64::EPSILON.sqrt() * norm(&[], &u).max(1.0) / norm(&[], &b);
     let fd_ok = |got: &[f64; 3]| {
         for ((g, w), c) in got.iter().zip(&want).zip(&curv) {
             let bound = 0.5 * sigma * c.abs() * 1.01 + 1e-6 * w.abs().max(1.0);
@@ -709,4 +710,52 @@ fn invalid_gmres_settings_are_refused_before_anything_runs() {
             assert!(e.to_string().contains("KrylovSolve::"), "{e}");
         }
     }
+}
+
+#[test]
+fn difference_products_resolve_the_state_part_at_a_stiff_start() {
+    // u1′ + u1 = 0, u2 = u1²: at the first steps α = γ/h is huge, and a difference step sized by
+    // the whole direction (αv, v) moved u by less than its rounding, so the algebraic row's
+    // product was noise and the solve ended MaxIters at t = 1.5e-12. Sized for the u part (as
+    // IDA's difference quotient), it solves like the dense strategy.
+    let f = || {
+        DaeFiniteDiff::new(DaeClosure::new(
+            2,
+            |_t: f64, du: &[f64], u: &[f64], _p: &[f64], r: &mut [f64]| {
+                r[0] = du[0] + u[0];
+                r[1] = u[1] - u[0] * u[0];
+            },
+        ))
+    };
+    let prob = |f| {
+        DaeProblem::new(
+            f,
+            vec![-1.0, 0.0],
+            vec![1.0, 1.0],
+            (0.0, 1.0),
+            vec![],
+            Some(vec![true, false]),
+        )
+        .expect("valid problem")
+    };
+    let opts = SolveOptions::default()
+        .tolerances(1e-8, 1e-10)
+        .saveat(SaveAt::Times(vec![1.0]));
+    let sol = prob(f())
+        .solve(
+            DaeBdf::new().linear_solver(KrylovSolve::default()),
+            DaeInit::CheckInit,
+            &opts,
+        )
+        .expect("GMRES with differences");
+    let e = (-1f64).exp();
+    let u = &sol.u[0];
+    println!(
+        "GMRES with differences: {u:?} in {} steps",
+        sol.stats.accepted
+    );
+    assert!(
+        (u[0] - e).abs() < 1e-7 && (u[1] - e * e).abs() < 1e-7,
+        "{u:?}"
+    );
 }
