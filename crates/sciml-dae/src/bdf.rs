@@ -92,10 +92,11 @@ impl DaeBdf {
     pub fn new() -> Self {
         DaeBdf::default()
     }
-    /// Order `k` once the start has built up the history (orders 1, 2, … on the first steps).
+    /// Order `k` (1–5; another is refused when the solve starts) once the start has built up
+    /// the history (orders 1, 2, … on the first steps).
     pub fn fixed_order(k: usize) -> Self {
         DaeBdf {
-            max_order: k.clamp(1, MAX_ORDER),
+            max_order: k,
             fixed_order: true,
             ..DaeBdf::default()
         }
@@ -116,10 +117,11 @@ impl<L> DaeBdf<L> {
             linear,
         }
     }
-    /// With the highest order `k` (clamped to 1–5).
+    /// With the highest order `k` (1–5; another is refused when the solve starts, by
+    /// [`DaeBdf::validate`]).
     pub fn max_order(self, k: usize) -> Self {
         DaeBdf {
-            max_order: k.clamp(1, MAX_ORDER),
+            max_order: k,
             ..self
         }
     }
@@ -133,8 +135,8 @@ impl<L> DaeBdf<L> {
 }
 
 impl<L> DaeBdf<L> {
-    /// Checks the public fields: `max_order` in 1–5, `max_iter` at least 1, `kappa` finite and
-    /// positive (the builders keep them so; a struct literal may not).
+    /// Checks the settings, once when a solve starts: `max_order` in 1–5, `max_iter` at least 1,
+    /// `kappa` finite and positive.
     pub fn validate(&self) -> Result<(), DaeError> {
         let bad = |option: &'static str, reason: String| -> Result<(), DaeError> {
             Err(sciml_core::Error::InvalidOption { option, reason }.into())

@@ -223,3 +223,26 @@ fn a_mass_matrix_system_refuses_parameters_of_the_wrong_length() {
         "{e}"
     );
 }
+
+#[test]
+fn an_order_outside_one_to_five_is_refused_not_clamped() {
+    // The builders used to clamp silently (max_order(7) ran order 5, fixed_order(0) order 1).
+    for method in [
+        DaeBdf::new().max_order(0),
+        DaeBdf::new().max_order(7),
+        DaeBdf::fixed_order(0),
+        DaeBdf::fixed_order(9),
+    ] {
+        let e = problem()
+            .solve(method, DaeInit::CheckInit, &opts())
+            .expect_err("refused");
+        assert!(e.to_string().contains("max_order"), "{e}");
+        let e = problem()
+            .solve_forward_sensitivity(method, DaeInit::CheckInit, &opts())
+            .expect_err("refused");
+        assert!(e.to_string().contains("max_order"), "{e}");
+    }
+    assert!(problem()
+        .solve(DaeBdf::fixed_order(5), DaeInit::CheckInit, &opts())
+        .is_ok());
+}
