@@ -165,7 +165,19 @@ impl<R: LinalgReal> DenseLu<R> {
         self.lu.copy_from_slice(a.as_slice());
         match self.backend {
             DenseLuBackend::Faer => self.factor_faer(),
-            DenseLuBackend::Nalgebra => R::lu_nalgebra(&mut self.lu, n, &mut self.piv)?,
+            // Small systems (thousands of factorisations of a 3-species kinetics model per
+            // solve): nalgebra's operations in nalgebra's order on a stack array, unrolled.
+            DenseLuBackend::Nalgebra => match n {
+                1 => factor_small::<R, 1>(&mut self.lu, &mut self.piv)?,
+                2 => factor_small::<R, 2>(&mut self.lu, &mut self.piv)?,
+                3 => factor_small::<R, 3>(&mut self.lu, &mut self.piv)?,
+                4 => factor_small::<R, 4>(&mut self.lu, &mut self.piv)?,
+                5 => factor_small::<R, 5>(&mut self.lu, &mut self.piv)?,
+                6 => factor_small::<R, 6>(&mut self.lu, &mut self.piv)?,
+                7 => factor_small::<R, 7>(&mut self.lu, &mut self.piv)?,
+                8 => factor_small::<R, 8>(&mut self.lu, &mut self.piv)?,
+                _ => R::lu_nalgebra(&mut self.lu, n, &mut self.piv)?,
+            },
             _ => factor_simple(&mut self.lu, n, &mut self.piv)?,
         }
         // A zero pivot (faer does not stop at one) or overflow in the factors.
@@ -360,6 +372,58 @@ impl<R: LinalgReal> DenseLu<R> {
 
 /// Right-looking LU with partial pivoting of the column-major `n × n` array `a`, in place.
 /// Each trailing update is a contiguous axpy on one column, which the compiler vectorises.
+/// nalgebra's LU kernel (`lu_nalgebra`: the first largest pivot by absolute value, rows
+/// interchanged across the whole matrix, multipliers scaled by the pivot's reciprocal, each
+/// trailing entry updated as `a − (pivot row entry)·(multiplier)`) for `n == N` on a stack copy,
+/// bitwise the same factors and interchanges.
+#[inline]
+fn factor_small<R: LinalgReal, const N: usize>(
+    a: &mut [R],
+    piv: &mut [usize],
+) -> Result<(), LinearError> {
+    // m[column][row], column-major as the storage; index loops over constant bounds, which the
+    // compiler unrolls.
+    let mut m = [[R::zero(); N]; N];
+    for (j, col) in m.iter_mut().enumerate() {
+        col.copy_from_slice(&a[j * N..(j + 1) * N]);
+    }
+    #[allow(clippy::needless_range_loop)] // matrix indices read as in the algorithm
+    for k in 0..N {
+        let (mut p, mut best) = (k, m[k][k].abs());
+        for r in k + 1..N {
+            let v = m[k][r].abs();
+            if v > best {
+                best = v;
+                p = r;
+            }
+        }
+        piv[k] = p;
+        let d = m[k][p];
+        if d == R::zero() {
+            return Err(LinearError::Singular { column: k });
+        }
+        if p != k {
+            for c in 0..N {
+                m[c].swap(k, p);
+            }
+        }
+        let inv = R::one() / d;
+        for r in k + 1..N {
+            m[k][r] *= inv;
+        }
+        for c in k + 1..N {
+            let pr = m[c][k];
+            for r in k + 1..N {
+                m[c][r] -= pr * m[k][r];
+            }
+        }
+    }
+    for (j, col) in m.iter().enumerate() {
+        a[j * N..(j + 1) * N].copy_from_slice(col);
+    }
+    Ok(())
+}
+
 fn factor_simple<R: LinalgReal>(
     a: &mut [R],
     n: usize,
@@ -473,6 +537,47 @@ mod tests {
                 lu.solve_in_place(&mut x).expect("solves");
                 lu.solve_general(&mut y).expect("solves");
                 assert_eq!(x, y, "n = {n}, trial {trial}");
+            }
+        }
+    }
+
+    #[test]
+    fn small_factorisations_are_bitwise_nalgebras() {
+        // Pseudo-random matrices (interchanges forced by the random magnitudes), some with exact
+        // zeros and repeated magnitudes (ties in the pivot search), against lu_nalgebra itself.
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        for n in 1..=8 {
+            for trial in 0..200 {
+                let mut entries: Vec<f64> = (0..n * n).map(|_| next()).collect();
+                if trial % 5 == 1 {
+                    entries.iter_mut().step_by(3).for_each(|x| *x = 0.0);
+                }
+                if trial % 7 == 2 {
+                    entries.iter_mut().step_by(2).for_each(|x| *x = 0.25);
+                }
+                let (mut want, mut pw) = (entries.clone(), vec![0; n]);
+                let rw = lu_nalgebra(&mut want, n, &mut pw);
+                let mut lu = DenseLu::with_backend(n, DenseLuBackend::Nalgebra);
+                let a = mat(n, |i, j| entries[j * n + i]);
+                let rg = lu.factor(&a);
+                match rw {
+                    Ok(()) => {
+                        rg.unwrap_or_else(|e| panic!("n = {n}, trial {trial}: {e}"));
+                        assert_eq!(lu.piv, pw, "n = {n}, trial {trial}");
+                        let (g, w): (Vec<u64>, Vec<u64>) = (
+                            lu.lu.iter().map(|x| x.to_bits()).collect(),
+                            want.iter().map(|x| x.to_bits()).collect(),
+                        );
+                        assert_eq!(g, w, "n = {n}, trial {trial}");
+                    }
+                    Err(_) => assert!(rg.is_err(), "n = {n}, trial {trial}"),
+                }
             }
         }
     }
