@@ -327,21 +327,12 @@ impl<F: DaeJacobian> DaeProblem<F> {
                     }
                     add(&mut db[0], &ub, 1.0);
                     // 3a. The converged corrector: λ = W⁻ᵀ d̄ at the converged point.
-                    let singular = |_| DaeError::SingularIterationMatrix { t: *t_f };
-                    linear
-                        .linearise(&mut lc, &mut self.f, *t_f, du, u, p, &mut stats)
-                        .map_err(|_| DaeError::NonFiniteJacobian { t: *t_f })?;
-                    linear
-                        .factorise(&mut lc, DaeW::bdf(gamma(k) / h), &mut stats)
-                        .map_err(singular)?;
                     lam.copy_from_slice(&dbar);
-                    linear
-                        .solve_transpose(&mut lc, &mut lam)
-                        .map_err(singular)?;
+                    let at = (*t_f, &du[..], &u[..], &p[..]);
+                    let w = DaeW::bdf(gamma(k) / h);
+                    let sweep = (&mut lam[..], &mut vd[..], &mut v[..]);
+                    transposed_step(linear, &mut lc, &mut self.f, at, w, sweep, &mut stats)?;
                     // ȳ⁽⁰⁾ = −∂F/∂uᵀλ reaches D_0 … D_k; ψ̄ = −∂F/∂u′ᵀλ/h reaches γ_j D_j.
-                    linear
-                        .jacobian_transpose_products(&lc, &lam, &mut vd, &mut v)
-                        .map_err(singular)?;
                     for dj in db.iter_mut().take(k + 1) {
                         add(dj, &v, -1.0);
                     }
@@ -360,22 +351,13 @@ impl<F: DaeJacobian> DaeProblem<F> {
         // 1. The start: D_0 = u0, D_1 = u′(t0), through the consistent initialisation.
         add(&mut db[0], &start_bar, 1.0);
         let (t0, u0, du0) = (tape.t0, &tape.u0, &tape.du0);
-        let singular = |_| DaeError::SingularIterationMatrix { t: t0 };
-        linear
-            .linearise(&mut lc, &mut self.f, t0, du0, u0, p, &mut stats)
-            .map_err(|_| DaeError::NonFiniteJacobian { t: t0 })?;
-        linear
-            .factorise(&mut lc, DaeW::mixed(&self.differential_vars), &mut stats)
-            .map_err(singular)?;
         for (i, d) in self.differential_vars.iter().enumerate() {
             lam[i] = if *d { db[1][i] } else { db[0][i] };
         }
-        linear
-            .solve_transpose(&mut lc, &mut lam)
-            .map_err(singular)?;
-        linear
-            .jacobian_transpose_products(&lc, &lam, &mut vd, &mut v)
-            .map_err(singular)?;
+        let at = (t0, &du0[..], &u0[..], &p[..]);
+        let w = DaeW::mixed(&self.differential_vars);
+        let sweep = (&mut lam[..], &mut vd[..], &mut v[..]);
+        transposed_step(linear, &mut lc, &mut self.f, at, w, sweep, &mut stats)?;
         let gu0 = (0..n)
             .map(|i| {
                 if self.differential_vars[i] {
@@ -393,6 +375,29 @@ impl<F: DaeJacobian> DaeProblem<F> {
         }
         Ok(DaeGradient { u0: gu0, p: gp })
     }
+}
+
+/// At the point `(t, u′, u, p)`: linearises, factorises `W` of weights `w`, replaces `λ` by
+/// `W⁻ᵀλ` and writes `∂F/∂u′ᵀλ` into `vd` and `∂F/∂uᵀλ` into `v` (one reverse step of a
+/// converged equation).
+fn transposed_step<F: DaeJacobian, L: DaeTransposeSolver<F>>(
+    linear: &L,
+    lc: &mut L::Cache,
+    f: &mut F,
+    (t, du, u, p): (f64, &[f64], &[f64], &[f64]),
+    w: DaeW<'_>,
+    (lam, vd, v): (&mut [f64], &mut [f64], &mut [f64]),
+    stats: &mut Stats,
+) -> Result<(), DaeError> {
+    let singular = |_| DaeError::SingularIterationMatrix { t };
+    linear
+        .linearise(lc, f, t, du, u, p, stats)
+        .map_err(|_| DaeError::NonFiniteJacobian { t })?;
+    linear.factorise(lc, w, stats).map_err(singular)?;
+    linear.solve_transpose(lc, lam).map_err(singular)?;
+    linear
+        .jacobian_transpose_products(lc, lam, vd, v)
+        .map_err(singular)
 }
 
 /// `y += c·x`.
