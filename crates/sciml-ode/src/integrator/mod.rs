@@ -166,15 +166,19 @@ impl<F: VectorField> OdeProblem<F> {
 
     /// Solves over the whole span.
     ///
+    /// It takes `&mut self` because the field evaluates through `&mut self` (its scratch
+    /// buffers live in it, so a solve allocates nothing per evaluation). A one-off solve needs
+    /// no `let mut`: call it on the new problem directly.
+    ///
     /// ```
     /// use sciml_core::FnField;
     /// use sciml_ode::{OdeProblem, SaveAt, SolveOptions, Tsit5};
     /// let f = FnField::new(1, 1, |_t: f64, u: &[f64], p: &[f64], du: &mut [f64]| du[0] = p[0] * u[0]);
-    /// let mut prob = OdeProblem::new(f, vec![1.0], (0.0, 1.0), vec![-2.0]).unwrap();
     /// let opts = SolveOptions::default().tolerances(1e-10, 1e-12).saveat(SaveAt::Times(vec![0.5, 1.0]));
-    /// let sol = prob.solve(Tsit5, &opts).unwrap();
+    /// let sol = OdeProblem::new(f, vec![1.0], (0.0, 1.0), vec![-2.0])?.solve(Tsit5, &opts)?;
     /// assert_eq!(sol.t, vec![0.5, 1.0]);
     /// assert!((sol.u[1][0] - (-2.0_f64).exp()).abs() < 1e-9);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn solve<M: OdeMethod<F>>(
         &mut self,
