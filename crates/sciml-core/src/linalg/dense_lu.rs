@@ -408,13 +408,22 @@ fn factor_small<R: LinalgReal, const N: usize>(
             }
         }
         let inv = R::one() / d;
-        for r in k + 1..N {
-            m[k][r] *= inv;
+        // Full-length loops with the triangle as a condition: constant trip counts, which the
+        // compiler unrolls (the same operations in the same order).
+        for r in 0..N {
+            if r > k {
+                m[k][r] *= inv;
+            }
         }
-        for c in k + 1..N {
-            let pr = m[c][k];
-            for r in k + 1..N {
-                m[c][r] -= pr * m[k][r];
+        let lcol = m[k];
+        for c in 0..N {
+            if c > k {
+                let pr = m[c][k];
+                for r in 0..N {
+                    if r > k {
+                        m[c][r] -= pr * lcol[r];
+                    }
+                }
             }
         }
     }

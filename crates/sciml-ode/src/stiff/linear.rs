@@ -284,19 +284,21 @@ where
             return Err(StepFailure::LinearSolve);
         }
         let (alpha, beta) = (spec.alpha, spec.beta);
-        for col in 0..n {
-            let jc = c.j.col(col);
-            let wc = c.w.col_mut(col);
-            for (w, j) in wc.iter_mut().zip(jc) {
-                *w = *j * beta;
-            }
-            match spec.a {
-                Some(a) => {
-                    for (w, aa) in wc.iter_mut().zip(a.col(col)) {
-                        *w += S::from_re(alpha * *aa);
-                    }
+        match spec.a {
+            // One pass over the three column-major arrays (the same sums as column by column).
+            Some(a) => {
+                let terms = c.j.as_slice().iter().zip(a.as_slice());
+                for (w, (j, aa)) in c.w.as_mut_slice().iter_mut().zip(terms) {
+                    *w = *j * beta + S::from_re(alpha * *aa);
                 }
-                None => wc[col] += S::from_re(alpha),
+            }
+            None => {
+                for (w, j) in c.w.as_mut_slice().iter_mut().zip(c.j.as_slice()) {
+                    *w = *j * beta;
+                }
+                for col in 0..n {
+                    c.w.col_mut(col)[col] += S::from_re(alpha);
+                }
             }
         }
         stats.nfactor += 1;
