@@ -72,6 +72,10 @@ impl<S: Scalar> DenseMatrix<S> {
     /// `out = self · v`.
     pub fn mul_vec_to(&self, v: &[S], out: &mut [S]) {
         out.iter_mut().for_each(|x| *x = S::zero());
+        self.mul_vec_add(v, out);
+    }
+    /// `out += self · v`, column by column.
+    pub fn mul_vec_add(&self, v: &[S], out: &mut [S]) {
         for (j, vj) in v.iter().enumerate().take(self.ncols) {
             for (o, a) in out.iter_mut().zip(self.col(j)) {
                 *o += *a * *vj;

@@ -225,10 +225,7 @@ impl<F: DaeJacobian> DaeTransposeSolver<F> for DenseSolve {
         du_bar: &mut [f64],
         u_bar: &mut [f64],
     ) -> Result<(), StepFailure> {
-        let n = c.dfddu.nrows();
-        if y.len() != n || du_bar.len() != n || u_bar.len() != n {
-            return Err(StepFailure::LinearSolve);
-        }
+        check_lengths(c.dfddu.nrows(), &[y.len(), du_bar.len(), u_bar.len()])?;
         du_bar.iter_mut().for_each(|x| *x = 0.0);
         u_bar.iter_mut().for_each(|x| *x = 0.0);
         c.dfddu.tr_mul_vec_add(y, du_bar);
@@ -237,19 +234,12 @@ impl<F: DaeJacobian> DaeTransposeSolver<F> for DenseSolve {
     }
 }
 
-/// `out = A·x + B·y` for dense `n × n` matrices (column by column, so each update is an axpy).
-fn dense_product(
-    a: &DenseMatrix<f64>,
-    x: &[f64],
-    b: &DenseMatrix<f64>,
-    y: &[f64],
-    out: &mut [f64],
-) {
-    out.iter_mut().for_each(|o| *o = 0.0);
-    for (l, (xl, yl)) in x.iter().zip(y).enumerate() {
-        for ((o, al), bl) in out.iter_mut().zip(a.col(l)).zip(b.col(l)) {
-            *o += al * xl + bl * yl;
-        }
+/// The strategies' products take buffers of the system's size `n` only: `Err` otherwise.
+pub(crate) fn check_lengths(n: usize, lengths: &[usize]) -> Result<(), StepFailure> {
+    if lengths.iter().all(|l| *l == n) {
+        Ok(())
+    } else {
+        Err(StepFailure::LinearSolve)
     }
 }
 
@@ -419,11 +409,9 @@ impl<F: DaeJacobian> DaeLinearSolver<F> for DenseSolve {
         out: &mut [f64],
         _stats: &mut Stats,
     ) -> Result<(), StepFailure> {
-        let n = c.dfddu.nrows();
-        if dir.0.len() != n || dir.1.len() != n || out.len() != n {
-            return Err(StepFailure::LinearSolve);
-        }
-        dense_product(&c.dfddu, dir.0, &c.jac.j, dir.1, out);
+        check_lengths(c.dfddu.nrows(), &[dir.0.len(), dir.1.len(), out.len()])?;
+        c.dfddu.mul_vec_to(dir.0, out);
+        c.jac.j.mul_vec_add(dir.1, out);
         Ok(())
     }
 }
@@ -639,10 +627,7 @@ impl<F: DaeJvp, P: DaePreconditioner> DaeLinearSolver<F> for KrylovSolve<P> {
         out: &mut [f64],
         stats: &mut Stats,
     ) -> Result<(), StepFailure> {
-        let n = c.u.len();
-        if dir.0.len() != n || dir.1.len() != n || out.len() != n {
-            return Err(StepFailure::LinearSolve);
-        }
+        check_lengths(c.u.len(), &[dir.0.len(), dir.1.len(), out.len()])?;
         f.jvp(c.t, &c.du, &c.u, p, dir, out);
         stats.nf += 1;
         if out.iter().all(|x| x.is_finite()) {

@@ -13,7 +13,7 @@
 
 use crate::error::DaeError;
 use crate::function::{DaeFunction, DaeJacobian, DaeJvp};
-use crate::linear::{DaeLinearSolver, DaeTransposeSolver, DaeW};
+use crate::linear::{check_lengths, DaeLinearSolver, DaeTransposeSolver, DaeW};
 use sciml_core::linalg::{colour_columns, Colouring, SparseLu, SparseMatrix, SparsityPattern};
 use sciml_core::{DenseMatrix, Stats};
 use sciml_ode::stiff::SparseSolve;
@@ -319,29 +319,21 @@ impl<F: DaeSparseJacobian> DaeTransposeSolver<F> for SparseSolve {
         du_bar: &mut [f64],
         u_bar: &mut [f64],
     ) -> Result<(), StepFailure> {
-        let n = c.w.ncols();
-        if y.len() != n || du_bar.len() != n || u_bar.len() != n {
-            return Err(StepFailure::LinearSolve);
-        }
-        let jp = c.dfdu.pattern();
-        let (ju, jd) = (c.dfdu.values(), c.dfddu.values());
-        let (col_ptr, rows) = (jp.col_ptr(), jp.row_idx());
-        for j in 0..n {
-            let (mut a, mut b) = (0.0, 0.0);
-            if j < jp.ncols() {
-                for k in col_ptr[j]..col_ptr[j + 1] {
-                    let Some(yr) = y.get(rows[k]) else {
-                        return Err(StepFailure::LinearSolve);
-                    };
-                    a += jd[k] * yr;
-                    b += ju[k] * yr;
-                }
-            }
-            du_bar[j] = a;
-            u_bar[j] = b;
-        }
+        check_lengths(c.w.ncols(), &[y.len(), du_bar.len(), u_bar.len()])?;
+        square_jacobians(c, y.len())?;
+        du_bar.iter_mut().for_each(|x| *x = 0.0);
+        u_bar.iter_mut().for_each(|x| *x = 0.0);
+        c.dfddu.tr_mul_vec_add(y, du_bar);
+        c.dfdu.tr_mul_vec_add(y, u_bar);
         Ok(())
     }
+}
+
+/// Both Jacobians are `n × n` (a custom `DaeSparseJacobian` may give another pattern; the
+/// products then refuse it rather than panic).
+fn square_jacobians(c: &DaeSparseCache, n: usize) -> Result<(), StepFailure> {
+    let p = c.dfdu.pattern();
+    check_lengths(n, &[p.nrows(), p.ncols()])
 }
 
 impl<F: DaeSparseJacobian> DaeLinearSolver<F> for SparseSolve {
@@ -456,23 +448,10 @@ impl<F: DaeSparseJacobian> DaeLinearSolver<F> for SparseSolve {
         out: &mut [f64],
         _stats: &mut Stats,
     ) -> Result<(), StepFailure> {
-        let n = c.w.ncols();
-        if dir.0.len() != n || dir.1.len() != n || out.len() != n {
-            return Err(StepFailure::LinearSolve);
-        }
-        out.iter_mut().for_each(|o| *o = 0.0);
-        let jp = c.dfdu.pattern();
-        let (ju, jd) = (c.dfdu.values(), c.dfddu.values());
-        let (col_ptr, rows) = (jp.col_ptr(), jp.row_idx());
-        for j in 0..n.min(jp.ncols()) {
-            let (x, y) = (dir.0[j], dir.1[j]);
-            for k in col_ptr[j]..col_ptr[j + 1] {
-                let Some(o) = out.get_mut(rows[k]) else {
-                    return Err(StepFailure::LinearSolve);
-                };
-                *o += jd[k] * x + ju[k] * y;
-            }
-        }
+        check_lengths(c.w.ncols(), &[dir.0.len(), dir.1.len(), out.len()])?;
+        square_jacobians(c, out.len())?;
+        c.dfddu.mul_vec_to(dir.0, out);
+        c.dfdu.mul_vec_add(dir.1, out);
         Ok(())
     }
 }

@@ -381,8 +381,15 @@ impl<S: Scalar> SparseMatrix<S> {
     /// # Panics
     /// If `v.len() != ncols` or `out.len() != nrows`.
     pub fn mul_vec_to(&self, v: &[S], out: &mut [S]) {
-        assert!(v.len() == self.ncols() && out.len() == self.nrows());
         out.iter_mut().for_each(|o| *o = S::zero());
+        self.mul_vec_add(v, out);
+    }
+    /// `out += self · v`, column by column.
+    ///
+    /// # Panics
+    /// If `v.len() != ncols` or `out.len() != nrows`.
+    pub fn mul_vec_add(&self, v: &[S], out: &mut [S]) {
+        assert!(v.len() == self.ncols() && out.len() == self.nrows());
         for (j, &vj) in v.iter().enumerate() {
             let (lo, hi) = (self.pattern.col_ptr[j], self.pattern.col_ptr[j + 1]);
             for (r, a) in self.pattern.row_idx[lo..hi]
