@@ -227,17 +227,12 @@ const LINEAR_FRACTION: f64 = 0.05;
 /// The residual 2-norm below which an iterative solve of the corrector's `W x = b` counts as
 /// solved, as IDA bounds its Krylov residual in the weighted RMS norm (Brown, Hindmarsh and
 /// Petzold, SIAM J. Sci. Comput. 15, 1994, §2): `0.05·κ` times the smallest error scale
-/// `atol_i + rtol_i·|u_i|`, times `√n` (RMS to 2-norm), and times `α = γ_k/h` when that is below
-/// 1 (a differential row's error is its residual over about `α`). Without it a relative test alone
-/// asks near-converged Newton iterations, whose right-hand sides are tiny, for accuracy that
-/// difference products cannot give.
-fn residual_floor(u: &[f64], tol: &Tolerance<f64>, kappa: f64, alpha: f64) -> f64 {
-    sensitivity_floor(u, tol, 1.0, kappa, alpha)
-}
-
-/// [`residual_floor`] for a vector whose absolute tolerances are the solution's over `pbar`
-/// (a sensitivity to a parameter of size `pbar`, as IDAS scales them).
-fn sensitivity_floor(u: &[f64], tol: &Tolerance<f64>, pbar: f64, kappa: f64, alpha: f64) -> f64 {
+/// `atol_i/p̄ + rtol_i·|u_i|`, times `√n` (RMS to 2-norm), and times `α = γ_k/h` when that is
+/// below 1 (a differential row's error is its residual over about `α`). `p̄ = 1` for the solution;
+/// a sensitivity to a parameter of size `p̄` takes the solution's absolute tolerances over `p̄`,
+/// as IDAS scales them. Without it a relative test alone asks near-converged Newton iterations,
+/// whose right-hand sides are tiny, for accuracy that difference products cannot give.
+fn residual_floor(u: &[f64], tol: &Tolerance<f64>, pbar: f64, kappa: f64, alpha: f64) -> f64 {
     let scale = u
         .iter()
         .enumerate()
@@ -566,7 +561,7 @@ impl<F: DaeJacobian, L: DaeLinearSolver<F>> DaeBdfStepper<'_, F, L> {
                     Some(pj) if *pj != 0.0 && pj.is_finite() => pj.abs(),
                     _ => 1.0,
                 };
-                let floor = sensitivity_floor(s_pred, tol, pbar, self.method.kappa, gk / h);
+                let floor = residual_floor(s_pred, tol, pbar, self.method.kappa, gk / h);
                 linear.set_residual_floor(&mut self.lc, floor);
             }
             linear.jacobian_product(
@@ -725,7 +720,7 @@ impl<F: DaeFunction, L: DaeLinearSolver<F>> Stepper for DaeBdfStepper<'_, F, L> 
         let n = self.n;
         let cj = gk / h;
         if L::ITERATIVE {
-            let floor = residual_floor(&u0[..n], tol, self.method.kappa, cj);
+            let floor = residual_floor(&u0[..n], tol, 1.0, self.method.kappa, cj);
             self.method.linear.set_residual_floor(&mut self.lc, floor);
         }
         let iters = loop {
