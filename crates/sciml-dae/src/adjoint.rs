@@ -35,7 +35,7 @@
 use crate::bdf::{DaeBdf, DaeBdfStepper, StepOp};
 use crate::error::DaeError;
 use crate::function::DaeJacobian;
-use crate::init::{initialise, DaeInit};
+use crate::init::DaeInit;
 use crate::linear::{DaeTransposeSolver, DaeW};
 use crate::problem::DaeProblem;
 use sciml_core::{DenseMatrix, Solution, Stats};
@@ -182,30 +182,10 @@ impl<F: DaeJacobian> DaeProblem<F> {
         opts: &SolveOptions<f64>,
     ) -> Result<(Solution<Vec<f64>>, DaeTape<L>), DaeError> {
         crate::init::refuse_for_sensitivities(init)?;
-        method.validate()?;
-        let (mut u0, mut du0) = (self.u0.clone(), self.du0.clone());
-        let n = u0.len();
-        opts.tol.validate_len(n)?;
-        let abstol = (0..n).map(|i| opts.tol.atol_at(i)).fold(0.0, f64::max);
+        // The start check (a sparse pattern) matters all the more here: the reverse sweep is
+        // made of the Jacobians.
+        let (u0, du0, _) = self.consistent_start(&method, init, opts, self.u0.len())?;
         let t0 = self.tspan.0;
-        let mut lc = method.linear.dae_cache(&self.f, n);
-        initialise(
-            init,
-            &method.linear,
-            &mut lc,
-            &mut self.f,
-            &self.p,
-            t0,
-            &self.differential_vars,
-            &mut u0,
-            &mut du0,
-            abstol,
-        )?;
-        // The reverse sweep is made of the Jacobians: the strategy's start check (a sparse
-        // pattern against exact products) as before a plain solve.
-        method
-            .linear
-            .check_start(&mut self.f, t0, &du0, &u0, &self.p)?;
         let mut ops = Vec::new();
         let linear = method.linear.clone();
         let stepper =

@@ -167,31 +167,9 @@ impl<F: DaeFunction> DaeProblem<F> {
         opts: &SolveOptions<f64>,
         callbacks: Callbacks<Vec<f64>>,
     ) -> Result<Solution<Vec<f64>>, DaeError> {
-        let (mut u0, mut du0) = (self.u0.clone(), self.du0.clone());
-        let n = u0.len();
-        method.validate()?;
-        method.linear.validate()?;
-        opts.tol.validate_len(n)?;
-        let abstol = (0..n).map(|i| opts.tol.atol_at(i)).fold(0.0, f64::max);
+        let n = self.u0.len();
+        let (u0, du0, mut lc) = self.consistent_start(&method, init, opts, n)?;
         let t0 = self.tspan.0;
-        // What the strategy assumes of the residual (a sparse pattern) is checked at the given
-        // start, before the initialisation relies on it.
-        method
-            .linear
-            .check_start(&mut self.f, t0, &du0, &u0, &self.p)?;
-        let mut lc = method.linear.dae_cache(&self.f, n);
-        initialise(
-            init,
-            &method.linear,
-            &mut lc,
-            &mut self.f,
-            &self.p,
-            t0,
-            &self.differential_vars,
-            &mut u0,
-            &mut du0,
-            abstol,
-        )?;
         // A structurally singular (index above one) problem has a singular W for every α:
         // say so now rather than after the step size has shrunk to nothing (a strategy that
         // forms W; a Jacobian-free one meets it as failed linear solves).
@@ -220,6 +198,44 @@ impl<F: DaeFunction> DaeProblem<F> {
         )?;
         let sol = StepLoop::new(stepper, &u0, self.tspan, opts, callbacks)?.solve()?;
         Ok(sol)
+    }
+
+    /// The start every solve shares: the settings of `method` and its strategy and the
+    /// tolerances (`n_tol` components) checked, what the strategy assumes of the residual (a
+    /// sparse pattern) checked at the given start before the initialisation relies on it, and
+    /// `(u0, u′(t0))` made consistent by `init` in the strategy's buffers, which are returned
+    /// with them. The consistency bound is the largest absolute tolerance of the solution.
+    pub(crate) fn consistent_start<L: DaeLinearSolver<F>>(
+        &mut self,
+        method: &DaeBdf<L>,
+        init: DaeInit,
+        opts: &SolveOptions<f64>,
+        n_tol: usize,
+    ) -> Result<ConsistentStart<L::Cache>, DaeError> {
+        let (mut u0, mut du0) = (self.u0.clone(), self.du0.clone());
+        let n = u0.len();
+        method.validate()?;
+        method.linear.validate()?;
+        opts.tol.validate_len(n_tol)?;
+        let abstol = (0..n).map(|i| opts.tol.atol_at(i)).fold(0.0, f64::max);
+        let t0 = self.tspan.0;
+        method
+            .linear
+            .check_start(&mut self.f, t0, &du0, &u0, &self.p)?;
+        let mut lc = method.linear.dae_cache(&self.f, n);
+        initialise(
+            init,
+            &method.linear,
+            &mut lc,
+            &mut self.f,
+            &self.p,
+            t0,
+            &self.differential_vars,
+            &mut u0,
+            &mut du0,
+            abstol,
+        )?;
+        Ok((u0, du0, lc))
     }
 }
 
@@ -349,41 +365,18 @@ impl<F: DaeJacobian> DaeProblem<F> {
         record: Option<&mut Vec<StepOp>>,
     ) -> Result<SensitivitySolve, DaeError> {
         crate::init::refuse_for_sensitivities(init)?;
-        method.validate()?;
-        let (mut u0, mut du0) = (self.u0.clone(), self.du0.clone());
-        let (n, m) = (u0.len(), self.p.len());
-        let n_dirs = if with_u0 {
-            self.differential_vars.iter().filter(|d| **d).count()
-        } else {
-            0
-        };
-        // Per-component tolerances cover the solution and every sensitivity.
-        opts.tol.validate_len(n * (1 + m + n_dirs))?;
-        let abstol = (0..n).map(|i| opts.tol.atol_at(i)).fold(0.0, f64::max);
-        let t0 = self.tspan.0;
-        let mut lc = method.linear.dae_cache(&self.f, n);
-        initialise(
-            init,
-            &method.linear,
-            &mut lc,
-            &mut self.f,
-            &self.p,
-            t0,
-            &self.differential_vars,
-            &mut u0,
-            &mut du0,
-            abstol,
-        )?;
+        let (n, m) = (self.u0.len(), self.p.len());
         let start_dirs: Vec<usize> = if with_u0 {
             (0..n).filter(|i| self.differential_vars[*i]).collect()
         } else {
             Vec::new()
         };
-        // The Jacobians are what the sensitivities are made of: the strategy's start check (a
-        // sparse pattern against exact products) as before a plain solve.
-        method
-            .linear
-            .check_start(&mut self.f, t0, &du0, &u0, &self.p)?;
+        // Per-component tolerances cover the solution and every sensitivity. The start check
+        // (a sparse pattern) matters all the more here: the sensitivities are made of the
+        // Jacobians.
+        let n_tol = n * (1 + m + start_dirs.len());
+        let (u0, du0, mut lc) = self.consistent_start(&method, init, opts, n_tol)?;
+        let t0 = self.tspan.0;
         let ns = m + start_dirs.len();
         let mut dfdp = DenseMatrix::zeros(n, m);
         if m > 0 && !self.f.param_jacobian(t0, &du0, &u0, &self.p, &mut dfdp) {
@@ -455,6 +448,9 @@ impl<F: DaeJacobian> DaeProblem<F> {
         Ok((sol, u0, du0))
     }
 }
+
+/// A consistent `(u0, u′(t0))` and the linear strategy's buffers that made it.
+pub(crate) type ConsistentStart<C> = (Vec<f64>, Vec<f64>, C);
 
 /// A forward-sensitivity solve and the system's consistent `(u0, u′(t0))`.
 pub(crate) type SensitivitySolve = (Solution<Vec<f64>>, Vec<f64>, Vec<f64>);
