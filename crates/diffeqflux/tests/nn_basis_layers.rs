@@ -171,7 +171,8 @@ fn splines_interpolate_their_values_with_the_smoothness_of_their_kind() {
         }
         // One-sided derivatives at interior knots agree from C¹ on (quadratic, cubic).
         let slope = |x: f64| {
-            let (mut yv, mut yd, mut ws) = ([0.0], [0.0], [0.0; 0]);
+            let (mut yv, mut yd) = ([0.0], [0.0]);
+            let mut ws = vec![0.0; s.workspace_len(1)];
             s.jvp(
                 Input {
                     x: &[x],
@@ -207,6 +208,60 @@ fn splines_interpolate_their_values_with_the_smoothness_of_their_kind() {
             }
         }
     }
+}
+
+/// The transpose pass against the tangent pass: `ȳ·(J_p ṗ) = (J_pᵀ ȳ)·ṗ` for random `ȳ`, `ṗ`,
+/// on a small grid and on one of 100 001 points (whose dense value-to-slope map would take
+/// 80 GB: the layer keeps `O(m)` work and memory).
+#[test]
+fn spline_layer_transpose_matches_its_tangent_on_small_and_large_grids() {
+    for m in [5, 100_001] {
+        for kind in [SplineKind::Linear, SplineKind::Quadratic, SplineKind::Cubic] {
+            let layer = SplineLayer::new(2, (-1.0, 1.0), m, kind).expect("layer");
+            let mut rng = Xoshiro256pp::new(4);
+            let mut draw =
+                |n: usize| -> Vec<f64> { (0..n).map(|_| rng.uniform_range(-1.0, 1.0)).collect() };
+            let (p, pdot) = (draw(layer.nparams()), draw(layer.nparams()));
+            let batch = 40;
+            let x: Vec<f64> = draw(2 * batch).iter().map(|v| 1.2 * v).collect();
+            let ybar = draw(2 * batch);
+            let mut ws = vec![0.0; layer.workspace_len(batch)];
+            let inp = Input {
+                x: &x,
+                batch,
+                p: &p,
+            };
+            let (mut y, mut ydot) = (vec![0.0; 2 * batch], vec![0.0; 2 * batch]);
+            let zeros = vec![0.0; x.len()];
+            layer.jvp(inp, &zeros, Some(&pdot), &mut y, &mut ydot, &mut ws);
+            let (mut xbar, mut pbar) = (vec![0.0; x.len()], vec![0.0; p.len()]);
+            layer.vjp(inp, &ybar, &mut xbar, &mut pbar, &mut ws);
+            let lhs: f64 = ybar.iter().zip(&ydot).map(|(a, b)| a * b).sum();
+            let rhs: f64 = pbar.iter().zip(&pdot).map(|(a, b)| a * b).sum();
+            assert!(
+                (lhs - rhs).abs() <= 1e-12 * lhs.abs().max(1.0),
+                "{kind:?}, m = {m}: ȳ·Jṗ = {lhs}, Jᵀȳ·ṗ = {rhs}"
+            );
+        }
+    }
+}
+
+/// The natural cubic spline through `sin` on 100 001 points of `[0, π]` reproduces it between
+/// the knots to within `h⁴`-order error (h = π·1e-5; the natural end condition is exact here
+/// since `sin″(0) = sin″(π) = 0`).
+#[test]
+fn cubic_spline_on_a_fine_grid_reproduces_a_smooth_function() {
+    let (m, pi) = (100_001, std::f64::consts::PI);
+    let layer = SplineLayer::new(1, (0.0, pi), m, SplineKind::Cubic).expect("layer");
+    let values: Vec<f64> = layer.grid().iter().map(|x| x.sin()).collect();
+    let x: Vec<f64> = (0..1000).map(|i| pi * (i as f64 + 0.37) / 1000.0).collect();
+    let y = layer.apply(&x, x.len(), &values).expect("forward");
+    let worst = x
+        .iter()
+        .zip(&y)
+        .map(|(a, b)| (a.sin() - b).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 1e-12, "largest error {worst:e}");
 }
 
 #[test]

@@ -24,8 +24,9 @@ pub enum SplineKind {
 /// `grid_max`. Outside the grid the end pieces are extended.
 ///
 /// Parameters: `values`, `dim × m` (feature `i`'s values at `i·m .. (i+1)·m`), initialised to 0.
-/// Every spline is linear in its values, so the layer keeps the (fixed) map from values to the
-/// slopes or curvatures, computed once.
+/// Every spline is linear in its values: each pass first computes every feature's slopes
+/// (quadratic, by their recurrence) or curvatures (cubic, by one tridiagonal solve) in the
+/// workspace, `O(dim·m)` work and memory, then evaluates each sample in `O(1)`.
 ///
 /// ```
 /// use diffeqflux::nn::{Layer, SplineKind, SplineLayer};
@@ -44,15 +45,21 @@ pub struct SplineLayer {
     step: f64,
     len: usize,
     kind: SplineKind,
-    /// `m × m`, row-major: slopes (quadratic, per unit θ) or `h²·s''` (cubic) from the values;
-    /// empty for linear.
-    coef: Vec<f64>,
 }
 
 /// The weights of `v_k`, `v_{k+1}`, `(A v)_k`, `(A v)_{k+1}` at `θ`, and their `θ`-derivatives.
 struct PieceWeights<S> {
     w: [S; 4],
     dw: [S; 4],
+}
+
+/// A pass's workspace: the values' slopes or curvatures `A v` (`dim × m`), a second block of
+/// the same size (cotangents of `A v`, or `A` of the parameter tangents), and the Thomas
+/// factors of the cubic's tridiagonal system (`m`).
+struct Blocks<'w, S> {
+    av: &'w mut [S],
+    aux: &'w mut [S],
+    thomas: &'w mut [S],
 }
 
 impl SplineLayer {
@@ -74,6 +81,16 @@ impl SplineLayer {
                  grid with min < max (got dim {dim}, {len} points on ({lo}, {hi}))"
             )));
         }
+        if dim
+            .checked_mul(len)
+            .and_then(|n| n.checked_mul(2))
+            .is_none()
+        {
+            return Err(LayerError::Invalid(format!(
+                "a SplineLayer of {dim} features on {len} grid points has more values than \
+                 memory can address"
+            )));
+        }
         let step = (hi - lo) / (len - 1) as f64;
         if !(step.is_finite() && step > 0.0 && (1.0 / step).is_finite()) {
             return Err(LayerError::Invalid(format!(
@@ -81,18 +98,12 @@ impl SplineLayer {
                  spacing and its reciprocal are finite and positive"
             )));
         }
-        let coef = match kind {
-            SplineKind::Linear => Vec::new(),
-            SplineKind::Quadratic => quadratic_slopes(len),
-            SplineKind::Cubic => natural_curvatures(len),
-        };
         Ok(SplineLayer {
             dim,
             grid_min: lo,
             step,
             len,
             kind,
-            coef,
         })
     }
 
@@ -101,6 +112,18 @@ impl SplineLayer {
         (0..self.len)
             .map(|i| self.grid_min + self.step * i as f64)
             .collect()
+    }
+
+    /// Splits the workspace (at least [`Layer::workspace_len`] scalars).
+    fn blocks<'w, S>(&self, ws: &'w mut [S]) -> Blocks<'w, S> {
+        let n = self.dim * self.len;
+        let (av, rest) = ws.split_at_mut(n);
+        let (aux, rest) = rest.split_at_mut(n);
+        Blocks {
+            av,
+            aux,
+            thomas: &mut rest[..self.len],
+        }
     }
 
     /// The piece `k` that `x` falls in (end pieces extended) and `θ = (x − x_k)/h`.
@@ -144,105 +167,115 @@ impl SplineLayer {
         }
     }
 
-    /// `(A v)_row`, the slope or curvature at grid point `row`.
-    fn coef_dot<S: Scalar>(&self, row: usize, v: &[S]) -> S {
-        if self.coef.is_empty() || row >= self.len {
-            return S::cst(0.0);
+    /// The Thomas factors `c_j = 1/(4 − c_{j−1})` of the cubic's tridiagonal `(1, 4, 1)`
+    /// system over the `m − 2` interior points (nothing for the other kinds).
+    fn thomas_factors<S: Scalar>(&self, c: &mut [S]) {
+        if self.kind != SplineKind::Cubic {
+            return;
         }
-        self.coef[row * self.len..(row + 1) * self.len]
-            .iter()
-            .zip(v)
-            .fold(S::cst(0.0), |a, (c, x)| a + S::cst(*c) * *x)
+        let mut prev = S::cst(0.0);
+        for cj in c.iter_mut().take(self.len.saturating_sub(2)) {
+            *cj = S::cst(1.0) / (S::cst(4.0) - prev);
+            prev = *cj;
+        }
     }
 
-    /// `Σ_j w_j v_j` over the piece's four terms, and its θ-derivative.
-    fn eval_piece<S: Scalar>(&self, k: usize, pw: &PieceWeights<S>, v: &[S]) -> (S, S) {
-        let terms = [v[k], v[k + 1], self.coef_dot(k, v), self.coef_dot(k + 1, v)];
-        let (mut y, mut dy) = (S::cst(0.0), S::cst(0.0));
-        for ((w, dw), x) in pw.w.iter().zip(&pw.dw).zip(terms) {
-            y += *w * x;
-            dy += *dw * x;
-        }
-        (y, dy)
-    }
-
-    /// Adds `scale · ∂y/∂v` to `out` (the transpose of [`SplineLayer::eval_piece`] in `v`).
-    fn add_value_weights<S: Scalar>(
-        &self,
-        k: usize,
-        pw: &PieceWeights<S>,
-        scale: S,
-        out: &mut [S],
-    ) {
-        out[k] += scale * pw.w[0];
-        out[k + 1] += scale * pw.w[1];
-        if !self.coef.is_empty() {
-            for (r, w) in [(k, pw.w[2]), (k + 1, pw.w[3])] {
-                let row = &self.coef[r * self.len..(r + 1) * self.len];
-                for (o, c) in out.iter_mut().zip(row) {
-                    *o += scale * w * S::cst(*c);
+    /// `out = A v` for one feature (`m` values): the quadratic's slopes per unit θ, `s_0 = v_1 −
+    /// v_0`, `s_{k+1} = 2 (v_{k+1} − v_k) − s_k`; or the natural cubic's `μ_i = h² s''(x_i)`,
+    /// `μ_0 = μ_{m−1} = 0` and `μ_{i−1} + 4 μ_i + μ_{i+1} = 6 (v_{i−1} − 2 v_i + v_{i+1})`
+    /// inside (Thomas algorithm with the factors `c`). Nothing for the linear kind.
+    fn apply_a<S: Scalar>(&self, v: &[S], c: &[S], out: &mut [S]) {
+        let m = self.len;
+        match self.kind {
+            SplineKind::Linear => {}
+            SplineKind::Quadratic => {
+                out[0] = v[1] - v[0];
+                for k in 0..m - 1 {
+                    out[k + 1] = S::cst(2.0) * (v[k + 1] - v[k]) - out[k];
+                }
+            }
+            SplineKind::Cubic => {
+                out[0] = S::cst(0.0);
+                out[m - 1] = S::cst(0.0);
+                // Forward sweep into out[1..m−1], then back substitution in place.
+                let mut prev = S::cst(0.0);
+                for i in 1..m - 1 {
+                    let r = S::cst(6.0) * (v[i - 1] - S::cst(2.0) * v[i] + v[i + 1]);
+                    prev = (r - prev) * c[i - 1];
+                    out[i] = prev;
+                }
+                for i in (1..m - 1).rev() {
+                    let next = out[i + 1];
+                    out[i] -= c[i - 1] * next;
                 }
             }
         }
     }
-}
 
-/// The quadratic spline's slopes per unit θ as a matrix of the values: `s_0 = v_1 − v_0`,
-/// `s_{k+1} = 2 (v_{k+1} − v_k) − s_k`.
-fn quadratic_slopes(m: usize) -> Vec<f64> {
-    let mut a = vec![0.0; m * m];
-    a[0] = -1.0;
-    a[1] = 1.0;
-    for k in 0..m - 1 {
-        for j in 0..m {
-            let dv = if j == k + 1 {
-                1.0
-            } else if j == k {
-                -1.0
-            } else {
-                0.0
-            };
-            a[(k + 1) * m + j] = 2.0 * dv - a[k * m + j];
-        }
-    }
-    a
-}
-
-/// The natural cubic spline's `μ_i = h² s''(x_i)` as a matrix of the values: `μ_0 = μ_{m−1} = 0`
-/// and `μ_{i−1} + 4 μ_i + μ_{i+1} = 6 (v_{i−1} − 2 v_i + v_{i+1})` inside, solved by the Thomas
-/// algorithm for each unit vector of values.
-fn natural_curvatures(m: usize) -> Vec<f64> {
-    let mut a = vec![0.0; m * m];
-    if m < 3 {
-        return a;
-    }
-    let n = m - 2; // interior unknowns μ_1 .. μ_{m−2}
-    for j in 0..m {
-        // Right-hand side for v = e_j.
-        let rhs: Vec<f64> = (1..m - 1)
-            .map(|i| {
-                6.0 * if j == i {
-                    -2.0
-                } else if j + 1 == i || j == i + 1 {
-                    1.0
-                } else {
-                    0.0
+    /// `out += Aᵀ w` for one feature; `w` (the cotangents of `A v`) is overwritten.
+    fn add_a_transpose<S: Scalar>(&self, w: &mut [S], c: &[S], out: &mut [S]) {
+        let m = self.len;
+        match self.kind {
+            SplineKind::Linear => {}
+            SplineKind::Quadratic => {
+                // The recurrence run backwards.
+                for k in (0..m - 1).rev() {
+                    let wk1 = w[k + 1];
+                    out[k + 1] += S::cst(2.0) * wk1;
+                    out[k] -= S::cst(2.0) * wk1;
+                    w[k] -= wk1;
                 }
-            })
-            .collect();
-        // Thomas algorithm on the constant tridiagonal (1, 4, 1).
-        let (mut c, mut d) = (vec![0.0; n], vec![0.0; n]);
-        for i in 0..n {
-            let denom = 4.0 - if i > 0 { c[i - 1] } else { 0.0 };
-            c[i] = 1.0 / denom;
-            d[i] = (rhs[i] - if i > 0 { d[i - 1] } else { 0.0 }) / denom;
-        }
-        for i in (0..n).rev() {
-            let next = if i + 1 < n { a[(i + 2) * m + j] } else { 0.0 };
-            a[(i + 1) * m + j] = d[i] - c[i] * next;
+                out[1] += w[0];
+                out[0] -= w[0];
+            }
+            SplineKind::Cubic => {
+                // A = T⁻¹ D with T symmetric: Aᵀ w = Dᵀ (T⁻¹ w) over the interior points.
+                let mut prev = S::cst(0.0);
+                for i in 1..m - 1 {
+                    prev = (w[i] - prev) * c[i - 1];
+                    w[i] = prev;
+                }
+                w[m - 1] = S::cst(0.0);
+                for i in (1..m - 1).rev() {
+                    let next = w[i + 1];
+                    w[i] -= c[i - 1] * next;
+                }
+                for i in 1..m - 1 {
+                    let z = S::cst(6.0) * w[i];
+                    out[i - 1] += z;
+                    out[i] -= S::cst(2.0) * z;
+                    out[i + 1] += z;
+                }
+            }
         }
     }
-    a
+
+    /// `A v` of every feature of `p` into `av`.
+    fn apply_a_all<S: Scalar>(&self, p: &[S], c: &[S], av: &mut [S]) {
+        if self.kind == SplineKind::Linear {
+            return;
+        }
+        let m = self.len;
+        for (v, out) in p.chunks_exact(m).zip(av.chunks_exact_mut(m)) {
+            self.apply_a(v, c, out);
+        }
+    }
+
+    /// `Σ_j w_j v_j` over the piece's four terms (`a = A v` of the feature), and its
+    /// θ-derivative.
+    fn eval_piece<S: Scalar>(&self, k: usize, pw: &PieceWeights<S>, v: &[S], a: &[S]) -> (S, S) {
+        let (y, dy) = (
+            pw.w[0] * v[k] + pw.w[1] * v[k + 1],
+            pw.dw[0] * v[k] + pw.dw[1] * v[k + 1],
+        );
+        if self.kind == SplineKind::Linear {
+            return (y, dy);
+        }
+        (
+            y + pw.w[2] * a[k] + pw.w[3] * a[k + 1],
+            dy + pw.dw[2] * a[k] + pw.dw[3] * a[k + 1],
+        )
+    }
 }
 
 impl Layer for SplineLayer {
@@ -256,7 +289,8 @@ impl Layer for SplineLayer {
         self.dim * self.len
     }
     fn workspace_len(&self, _batch: usize) -> usize {
-        0
+        // `A v` and a second block of the same size, and the Thomas factors.
+        (2 * self.dim + 1) * self.len
     }
     fn init_params(&self, _rng: &mut Xoshiro256pp, p: &mut [f64]) {
         p.iter_mut().for_each(|v| *v = 0.0);
@@ -265,13 +299,18 @@ impl Layer for SplineLayer {
         vec![("values".into(), 0..self.nparams())]
     }
 
-    fn forward<S: Scalar>(&self, inp: Input<'_, S>, y: &mut [S], _ws: &mut [S]) {
+    fn forward<S: Scalar>(&self, inp: Input<'_, S>, y: &mut [S], ws: &mut [S]) {
         assert_x_len(inp.x.len(), self.dim * inp.batch);
+        let m = self.len;
+        let b = self.blocks(ws);
+        self.thomas_factors(b.thomas);
+        self.apply_a_all(inp.p, b.thomas, b.av);
         for (idx, (x, yo)) in inp.x.iter().zip(y.iter_mut()).enumerate() {
-            let i = idx % self.dim;
-            let v = &inp.p[i * self.len..(i + 1) * self.len];
+            let r = (idx % self.dim) * m..(idx % self.dim + 1) * m;
             let (k, t) = self.locate(*x);
-            *yo = self.eval_piece(k, &self.weights(t), v).0;
+            *yo = self
+                .eval_piece(k, &self.weights(t), &inp.p[r.clone()], &b.av[r])
+                .0;
         }
     }
 
@@ -281,18 +320,33 @@ impl Layer for SplineLayer {
         ybar: &[S],
         xbar: &mut [S],
         pbar: &mut [S],
-        _ws: &mut [S],
+        ws: &mut [S],
     ) {
         assert_x_len(inp.x.len(), self.dim * inp.batch);
+        let m = self.len;
         let inv_h = S::cst(1.0 / self.step);
+        let b = self.blocks(ws);
+        self.thomas_factors(b.thomas);
+        self.apply_a_all(inp.p, b.thomas, b.av);
+        b.aux.iter_mut().for_each(|w| *w = S::cst(0.0));
         for (idx, x) in inp.x.iter().enumerate() {
-            let i = idx % self.dim;
-            let range = i * self.len..(i + 1) * self.len;
+            let r = (idx % self.dim) * m..(idx % self.dim + 1) * m;
             let (k, t) = self.locate(*x);
             let pw = self.weights(t);
-            let dy = self.eval_piece(k, &pw, &inp.p[range.clone()]).1;
+            let dy = self
+                .eval_piece(k, &pw, &inp.p[r.clone()], &b.av[r.clone()])
+                .1;
             xbar[idx] = ybar[idx] * dy * inv_h;
-            self.add_value_weights(k, &pw, ybar[idx], &mut pbar[range]);
+            let (g, a) = (&mut pbar[r.clone()], &mut b.aux[r]);
+            g[k] += ybar[idx] * pw.w[0];
+            g[k + 1] += ybar[idx] * pw.w[1];
+            a[k] += ybar[idx] * pw.w[2];
+            a[k + 1] += ybar[idx] * pw.w[3];
+        }
+        if self.kind != SplineKind::Linear {
+            for (w, g) in b.aux.chunks_exact_mut(m).zip(pbar.chunks_exact_mut(m)) {
+                self.add_a_transpose(w, b.thomas, g);
+            }
         }
     }
 
@@ -303,21 +357,27 @@ impl Layer for SplineLayer {
         pdot: Option<&[S]>,
         y: &mut [S],
         ydot: &mut [S],
-        _ws: &mut [S],
+        ws: &mut [S],
     ) {
         assert_x_len(inp.x.len(), self.dim * inp.batch);
+        let m = self.len;
         let inv_h = S::cst(1.0 / self.step);
+        let b = self.blocks(ws);
+        self.thomas_factors(b.thomas);
+        self.apply_a_all(inp.p, b.thomas, b.av);
+        if let Some(pd) = pdot {
+            self.apply_a_all(pd, b.thomas, b.aux);
+        }
         for (idx, x) in inp.x.iter().enumerate() {
-            let i = idx % self.dim;
-            let range = i * self.len..(i + 1) * self.len;
+            let r = (idx % self.dim) * m..(idx % self.dim + 1) * m;
             let (k, t) = self.locate(*x);
             let pw = self.weights(t);
-            let (yv, dy) = self.eval_piece(k, &pw, &inp.p[range.clone()]);
+            let (yv, dy) = self.eval_piece(k, &pw, &inp.p[r.clone()], &b.av[r.clone()]);
             y[idx] = yv;
             ydot[idx] = dy * inv_h * xdot[idx];
             if let Some(pd) = pdot {
                 // The spline is linear in its values: its tangent is the spline of pdot.
-                ydot[idx] += self.eval_piece(k, &pw, &pd[range]).0;
+                ydot[idx] += self.eval_piece(k, &pw, &pd[r.clone()], &b.aux[r]).0;
             }
         }
     }
