@@ -164,15 +164,19 @@ impl<L: Layer, V: SliceState> Jvp for NeuralField<L, V> {
     }
 }
 
-impl<L: Layer> Jacobian for NeuralField<L, Vec<f64>> {
+impl<L: Layer, S: Scalar> Jacobian for NeuralField<L, Vec<S>>
+where
+    Vec<S>: SliceState<S = S>,
+{
     const EXACT: bool = true;
     /// Column by column from the layers' forward-mode JVPs (`n` JVPs): what implicit solvers
-    /// with a dense linear solve need.
-    fn jacobian(&mut self, _t: f64, u: &Vec<f64>, p: &Vec<f64>, j: &mut DenseMatrix<f64>) {
+    /// with a dense linear solve need. In any scalar, so dual numbers pass through an implicit
+    /// method (`ForwardDiffSensitivity`, and `AutoSensitivity`'s forward mode, with `Rodas5P`).
+    fn jacobian(&mut self, _t: S::Re, u: &Vec<S>, p: &Vec<S>, j: &mut DenseMatrix<S>) {
         let n = u.len();
-        let mut e = vec![0.0; n];
+        let mut e = vec![S::zero(); n];
         for c in 0..n {
-            e[c] = 1.0;
+            e[c] = S::one();
             let inp = Input {
                 x: u,
                 batch: self.batch,
@@ -180,7 +184,7 @@ impl<L: Layer> Jacobian for NeuralField<L, Vec<f64>> {
             };
             self.model
                 .jvp(inp, &e, None, &mut self.y, j.col_mut(c), &mut self.ws);
-            e[c] = 0.0;
+            e[c] = S::zero();
         }
     }
 }
