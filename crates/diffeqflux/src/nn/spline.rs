@@ -81,9 +81,11 @@ impl SplineLayer {
                  grid with min < max (got dim {dim}, {len} points on ({lo}, {hi}))"
             )));
         }
+        // The workspace, (2·dim + 1)·len scalars, must be addressable.
         if dim
-            .checked_mul(len)
-            .and_then(|n| n.checked_mul(2))
+            .checked_mul(2)
+            .and_then(|d| d.checked_add(1))
+            .and_then(|d| d.checked_mul(len))
             .is_none()
         {
             return Err(LayerError::Invalid(format!(
