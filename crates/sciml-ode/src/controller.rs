@@ -110,6 +110,13 @@ impl<R: Real> PiController<R> {
         self
     }
 
+    /// Whether a step with scaled error `err` is accepted, as [`PiController::decide`] judges
+    /// it: a finite error of at most 1.
+    #[inline]
+    pub(crate) fn accepts(err: R) -> bool {
+        err.is_finite() && err <= R::one()
+    }
+
     /// Given the step `h` just tried and its error norm, says whether to accept it and proposes
     /// the next step size (signed like `h`).
     pub fn decide(&mut self, h: R, err: R) -> (bool, R) {

@@ -572,10 +572,13 @@ impl<S: Stepper> StepLoop<S> {
                         R::<S::V>::infinity()
                     }
                 };
-                let (accept, hctrl) = self.ctrl.decide(h, err);
                 // A method that controls its own step (BDF's order selection) overrides the PI
-                // controller's proposal, after accepted and rejected steps alike.
-                let hnext = self.stepper.suggest_step().unwrap_or(hctrl);
+                // controller's proposal, after accepted and rejected steps alike: the controller
+                // then only judges the error (its proposal and history would go unused).
+                let (accept, hnext) = match self.stepper.suggest_step() {
+                    Some(hs) => (PiController::accepts(err), hs),
+                    None => self.ctrl.decide(h, err),
+                };
                 let hnext = hnext.abs().min(self.lim.dtmax) * dir;
                 if !accept {
                     self.rec.sol.stats.rejected += 1;
