@@ -63,6 +63,9 @@ pub struct DenseLu<R: LinalgReal> {
     lu: Vec<R>,
     /// Row `k` was interchanged with row `piv[k] >= k` at step `k`.
     piv: Vec<usize>,
+    /// `1 / U_kk`: the back substitution multiplies by them (a division there is a long-latency
+    /// link in a chain of `n` dependent ones; small stiff systems spend most of a solve on it).
+    inv_diag: Vec<R>,
     factored: bool,
     // faer's outputs and scratch (empty when the simple kernel is used).
     perm: Vec<usize>,
@@ -76,6 +79,7 @@ impl<R: LinalgReal> Clone for DenseLu<R> {
         let mut c = Self::with_backend(self.n, self.backend);
         c.lu.copy_from_slice(&self.lu);
         c.piv.copy_from_slice(&self.piv);
+        c.inv_diag.copy_from_slice(&self.inv_diag);
         c.factored = self.factored;
         c
     }
@@ -121,6 +125,7 @@ impl<R: LinalgReal> DenseLu<R> {
             },
             lu: vec![R::zero(); n * n],
             piv: vec![0; n],
+            inv_diag: vec![R::zero(); n],
             factored: false,
             perm: vec![0; m],
             perm_inv: vec![0; m],
@@ -189,6 +194,7 @@ impl<R: LinalgReal> DenseLu<R> {
             if !d.is_finite() {
                 return Err(LinearError::NonFinite);
             }
+            self.inv_diag[k] = R::one() / d;
         }
         if self.backend == DenseLuBackend::Faer && !all_finite(&self.lu) {
             return Err(LinearError::NonFinite);
@@ -281,7 +287,7 @@ impl<R: LinalgReal> DenseLu<R> {
         }
         // U x = y.
         for k in (0..n).rev() {
-            b[k] /= lu[k * n + k];
+            b[k] *= self.inv_diag[k];
             let bk = b[k];
             if bk != R::zero() {
                 let col = &lu[k * n..k * n + k];
@@ -314,8 +320,9 @@ impl<R: LinalgReal> DenseLu<R> {
                 }
             }
         }
+        let inv = &self.inv_diag[..N];
         for k in (0..N).rev() {
-            x[k] /= lu[k * N + k];
+            x[k] *= inv[k];
             let xk = x[k];
             if xk != R::zero() {
                 for i in 0..k {
