@@ -66,6 +66,9 @@ pub struct DenseLu<R: LinalgReal> {
     /// `1 / U_kk`: the back substitution multiplies by them (a division there is a long-latency
     /// link in a chain of `n` dependent ones; small stiff systems spend most of a solve on it).
     inv_diag: Vec<R>,
+    /// The interchanges as one permutation: row `i` of `P·b` is `b[row_perm[i]]` (the small
+    /// solves gather through it, so their vector stays in registers).
+    row_perm: Vec<usize>,
     factored: bool,
     // faer's outputs and scratch (empty when the simple kernel is used).
     perm: Vec<usize>,
@@ -80,6 +83,7 @@ impl<R: LinalgReal> Clone for DenseLu<R> {
         c.lu.copy_from_slice(&self.lu);
         c.piv.copy_from_slice(&self.piv);
         c.inv_diag.copy_from_slice(&self.inv_diag);
+        c.row_perm.copy_from_slice(&self.row_perm);
         c.factored = self.factored;
         c
     }
@@ -126,6 +130,7 @@ impl<R: LinalgReal> DenseLu<R> {
             lu: vec![R::zero(); n * n],
             piv: vec![0; n],
             inv_diag: vec![R::zero(); n],
+            row_perm: (0..n).collect(),
             factored: false,
             perm: vec![0; m],
             perm_inv: vec![0; m],
@@ -198,6 +203,12 @@ impl<R: LinalgReal> DenseLu<R> {
         }
         if self.backend == DenseLuBackend::Faer && !all_finite(&self.lu) {
             return Err(LinearError::NonFinite);
+        }
+        for (i, r) in self.row_perm.iter_mut().enumerate() {
+            *r = i;
+        }
+        for (k, &p) in self.piv.iter().enumerate() {
+            self.row_perm.swap(k, p);
         }
         self.factored = true;
         Ok(())
@@ -308,9 +319,8 @@ impl<R: LinalgReal> DenseLu<R> {
     fn solve_small<const N: usize>(&self, b: &mut [R]) -> Result<(), LinearError> {
         let lu = &self.lu[..N * N];
         let mut x = [R::zero(); N];
-        x.copy_from_slice(&b[..N]);
-        for (k, &p) in self.piv[..N].iter().enumerate() {
-            x.swap(k, p.min(N - 1));
+        for (xi, &r) in x.iter_mut().zip(&self.row_perm[..N]) {
+            *xi = b[r];
         }
         for k in 0..N {
             let xk = x[k];
