@@ -8,6 +8,11 @@ use crate::history::{History, Source};
 use sciml_core::{DenseMatrix, Jacobian, Re, Real, SliceState, State};
 
 /// `∂f/∂u (u, h, p, t)` of a delay equation's right-hand side, the history held fixed.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` gives no Jacobian (`DdeJacobian`), which the implicit methods of steps need",
+    label = "this delay equation has no `DdeJacobian`",
+    note = "wrap it in `sciml_dde::FiniteDiffJacobian::new(..)` (forward differences) or implement `DdeJacobian`"
+)]
 pub trait DdeJacobian: DdeFunction {
     /// Whether the Jacobian is exact (not finite differences).
     const EXACT: bool;

@@ -82,6 +82,11 @@ pub trait MethodInfo: Clone + Send + Sync {
 /// Explicit methods step every [`VectorField`]; implicit ones name the derivative capability
 /// their linear solver needs (a dense Jacobian, a sparse one, or Jacobian-vector products) in the
 /// bounds of their implementation, so a field without it is a compile error.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot step the field `{F}`",
+    label = "this method cannot step this field",
+    note = "implicit methods (Rosenbrock, ESDIRK, BDF) need derivatives of the field for their linear strategy (`DenseSolve`: `Jacobian`; `SparseSolve`: `SparseJacobian`; `KrylovSolve`: `Jvp`): an ODE closure gets them from `sciml_core::ad_field!`, `ForwardAd` or `FiniteDiff`; a delay equation's `DdeFn` from `sciml_dde::FiniteDiffJacobian` (or its own `DdeJacobian`)"
+)]
 pub trait OdeMethod<F: VectorField>: MethodInfo {
     /// Per-solve buffers (stages, scratch, Jacobians and factorisations).
     type Cache: Clone + Send;
