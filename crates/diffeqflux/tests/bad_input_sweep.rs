@@ -184,3 +184,24 @@ fn a_spline_grid_too_fine_or_too_wide_for_f64_is_refused() {
 fn collocation_pairs_of_empty_states_are_refused() {
     assert!(CollocationLoss::from_pairs(&[vec![]], &[vec![]]).is_err());
 }
+
+/// General noise with no Brownian motion is refused as such, whatever the diffusion network's
+/// shape (the shape check used to come first and asked for "a 2 × 0 matrix").
+#[test]
+fn general_noise_without_brownian_motions_is_refused_as_such() {
+    use diffeqflux::NeuralSde;
+    for outputs in [0, 2, 6] {
+        let e = NeuralSde::new(
+            Dense::new(2, 2, Activation::Tanh),
+            Dense::new(2, outputs, Activation::Identity),
+            0,
+            (0.0, 1.0),
+            0.01,
+            vec![1.0],
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(e.contains("at least one Brownian motion"), "{outputs}: {e}");
+    }
+}

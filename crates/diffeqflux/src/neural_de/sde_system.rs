@@ -74,6 +74,11 @@ impl<D: Layer, G: Layer, R: Real> NeuralSdeSystem<D, G, R> {
             }
             .into());
         }
+        if m == Some(0) {
+            return Err(SdeError::NoiseShape {
+                reason: "general noise needs at least one Brownian motion".into(),
+            });
+        }
         let want = n * m.unwrap_or(1);
         if diffusion.in_dim() != n || diffusion.out_dim() != want {
             return Err(SdeError::NoiseShape {
@@ -81,16 +86,11 @@ impl<D: Layer, G: Layer, R: Real> NeuralSdeSystem<D, G, R> {
                     "the diffusion network must map {n} states to {want} values ({}), got {} -> {}",
                     match m {
                         None => "diagonal noise: the shape of u".to_string(),
-                        Some(m) => format!("an {n} × {m} matrix"),
+                        Some(m) => format!("a {n} × {m} matrix"),
                     },
                     diffusion.in_dim(),
                     diffusion.out_dim()
                 ),
-            });
-        }
-        if m == Some(0) {
-            return Err(SdeError::NoiseShape {
-                reason: "general noise needs at least one Brownian motion".into(),
             });
         }
         if batch == 0 {
