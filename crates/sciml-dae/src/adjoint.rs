@@ -142,7 +142,9 @@ fn locate_saves(t0: f64, ops: &[StepOp], times: &[f64]) -> Result<Vec<SavePos>, 
             if ts == t0 {
                 return Ok(SavePos::Start);
             }
-            let j = steps.partition_point(|s| s.2 < ts);
+            // The steps' ends in the solve's direction (a backward span's decrease).
+            let forward = steps.last().is_none_or(|s| s.2 >= t0);
+            let j = steps.partition_point(|s| if forward { s.2 < ts } else { s.2 > ts });
             match steps.get(j) {
                 Some(&(i, _, t_end, _)) if ts == t_end => Ok(SavePos::End(i)),
                 Some(&(i, start, _, h)) => Ok(SavePos::Inside(i, (ts - start) / h)),

@@ -28,7 +28,7 @@ pub enum DaeError {
         index: usize,
     },
     /// The time span is empty, reversed or not finite.
-    #[error("tspan = ({t0}, {t1}) must be finite with t0 < t1")]
+    #[error("tspan = ({t0}, {t1}) must be finite with t0 != t1 (either direction)")]
     Span {
         /// Start.
         t0: f64,

@@ -15,8 +15,10 @@
 //!   0 = F(t, y(t), y′(t)) in Matlab", J. Numer. Math. 10, 2002, as OrdinaryDiffEq's
 //!   `ShampineCollocationInit`). The result satisfies `F(u0′, u0, p, t0) = 0` to rounding; the
 //!   differential values move by about `dt·u′`, so it needs no knowledge of which components
-//!   are differential and works when both `u0` and `u0′` are rough guesses. The iteration
-//!   matrix is the BDF's `∂F/∂u + (1/dt)·∂F/∂u′`.
+//!   are differential and works when both `u0` and `u0′` are rough guesses (given
+//!   `differential_vars`, the algebraic components' `u0′`, which `F` does not read, are then
+//!   set to 0 rather than left at their jump over `dt`). The iteration matrix is the BDF's
+//!   `∂F/∂u + (1/dt)·∂F/∂u′`; a backward span steps back (`dt < 0`).
 
 use crate::error::DaeError;
 use crate::function::DaeFunction;
@@ -51,8 +53,10 @@ pub enum DaeInit {
     CheckInit,
     /// Solve for the algebraic values and the differential derivatives (module docs).
     BrownFullBasicInit,
-    /// One implicit Euler step of length `dt` at `t0` moves every component onto the
-    /// constraint (module docs). `dt: None` takes [`SHAMPINE_DEFAULT_DT`] × max(1, |t0|).
+    /// One implicit Euler step of length `dt` at `t0` (backward for a backward span) moves every
+    /// component onto the constraint (module docs); the algebraic components' `u′` (those
+    /// `differential_vars` marks) are set to 0. `dt: None` takes [`SHAMPINE_DEFAULT_DT`] ×
+    /// max(1, |t0|).
     ShampineCollocationInit {
         /// The step; finite and positive.
         dt: Option<f64>,
@@ -192,7 +196,7 @@ pub(crate) fn initialise<F: DaeFunction, L: DaeLinearSolver<F>>(
     lc: &mut L::Cache,
     f: &mut F,
     p: &[f64],
-    t0: f64,
+    (t0, t1): (f64, f64),
     differential: &[bool],
     u: &mut Vec<f64>,
     du: &mut Vec<f64>,
@@ -261,6 +265,8 @@ pub(crate) fn initialise<F: DaeFunction, L: DaeLinearSolver<F>>(
                     })
                 }
             };
+            // The implicit Euler step goes the solve's way (a backward span steps back).
+            let dt = if t1 < t0 { -dt } else { dt };
             let start = u.clone();
             let mut g = ShampineResidual {
                 f,
@@ -291,6 +297,12 @@ pub(crate) fn initialise<F: DaeFunction, L: DaeLinearSolver<F>>(
             }
             g.place(&x);
             du.copy_from_slice(&g.du);
+            // An algebraic component's quotient is its jump onto the constraint over dt, not a
+            // derivative (F does not read it): zero, as a start's algebraic u′ usually is, so
+            // the first step's predictor and size do not follow it.
+            for (d, _) in du.iter_mut().zip(differential).filter(|(_, diff)| !**diff) {
+                *d = 0.0;
+            }
             u.copy_from_slice(&x);
             f.residual(t0, du, u, p, &mut r);
             let norm = norm2(&r);
@@ -301,7 +313,7 @@ pub(crate) fn initialise<F: DaeFunction, L: DaeLinearSolver<F>>(
             let rounding: Vec<f64> = x
                 .iter()
                 .zip(&start)
-                .map(|(a, b)| f64::EPSILON * (a.abs() + b.abs()) / dt)
+                .map(|(a, b)| f64::EPSILON * (a.abs() + b.abs()) / dt.abs())
                 .collect();
             let (zero, mut jr) = (vec![0.0; n], vec![0.0; n]);
             let floor =

@@ -55,7 +55,8 @@ fn check(what: &'static str, v: &[f64], n: usize) -> Result<(), DaeError> {
 }
 
 impl<F: DaeFunction> DaeProblem<F> {
-    /// The problem `f` from `(du0, u0)` over `tspan` (forward, `t0 < t1`) with parameters `p`;
+    /// The problem `f` from `(du0, u0)` over `tspan` (forward, `t0 < t1`, or backward, `t1 < t0`)
+    /// with parameters `p`;
     /// `differential_vars[i]` says whether `u_i′` appears in `F` (all `true` when `None`).
     /// `du0` may be inconsistent when the solve initialises with `BrownFullBasicInit`.
     pub fn new(
@@ -74,7 +75,7 @@ impl<F: DaeFunction> DaeProblem<F> {
         check("du0", &du0, n)?;
         check("p", &p, f.n_params().unwrap_or(p.len()))?;
         let (t0, t1) = tspan;
-        if !(t0.is_finite() && t1.is_finite() && t0 < t1) {
+        if !(t0.is_finite() && t1.is_finite() && t0 != t1) {
             return Err(DaeError::Span { t0, t1 });
         }
         let differential_vars = differential_vars.unwrap_or_else(|| vec![true; n]);
@@ -229,7 +230,7 @@ impl<F: DaeFunction> DaeProblem<F> {
             &mut lc,
             &mut self.f,
             &self.p,
-            t0,
+            self.tspan,
             &self.differential_vars,
             &mut u0,
             &mut du0,

@@ -182,8 +182,9 @@ fn bad_input_is_a_clear_error() {
         ),
         "{e}"
     );
-    let e = DaeProblem::new(f(), vec![0.0; 2], vec![0.0; 2], (1.0, 0.0), vec![], None)
-        .expect_err("reversed span");
+    // A backward span is a valid problem (`tests/backward_span.rs`); an empty one is not.
+    let e = DaeProblem::new(f(), vec![0.0; 2], vec![0.0; 2], (1.0, 1.0), vec![], None)
+        .expect_err("empty span");
     assert!(matches!(e, DaeError::Span { .. }), "{e}");
     // A residual that is NaN at the start.
     let nan = DaeFiniteDiff::new(DaeClosure::new(
