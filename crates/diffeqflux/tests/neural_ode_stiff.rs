@@ -173,19 +173,8 @@ fn spiral_neural_ode_trains_with_kencarp4() {
 fn the_neural_ode_layer_takes_stiff_methods() {
     use diffeqflux::NeuralOde;
     use sciml_ode::KenCarp4;
-    let model = Chain::new((
-        Dense::new(2, 6, Activation::Tanh),
-        Dense::new(6, 2, Activation::Identity),
-    ))
-    .unwrap();
-    let loss = |_t: &[f64], us: &[Vec<f64>]| {
-        let l = us.iter().flatten().map(|x| x * x).sum::<f64>();
-        let ubar = us
-            .iter()
-            .map(|u| u.iter().map(|x| 2.0 * x).collect())
-            .collect();
-        (l, ubar)
-    };
+    let model = small_net(6);
+    let loss = sum_of_squares;
     let u0 = [1.0, -0.5];
     let rodas = NeuralOde::new(model.clone(), (0.0, 1.0), Rodas5P::new(), vec![0.5, 1.0])
         .unwrap()
@@ -227,19 +216,8 @@ fn the_neural_ode_layer_takes_stiff_methods() {
 #[test]
 fn a_stiff_layer_takes_its_sensitivity_as_a_type_parameter() {
     use diffeqflux::NeuralOde;
-    let model = Chain::new((
-        Dense::new(2, 6, Activation::Tanh),
-        Dense::new(6, 2, Activation::Identity),
-    ))
-    .unwrap();
-    let loss = |_t: &[f64], us: &[Vec<f64>]| {
-        let l = us.iter().flatten().map(|x| x * x).sum::<f64>();
-        let ubar = us
-            .iter()
-            .map(|u| u.iter().map(|x| 2.0 * x).collect())
-            .collect();
-        (l, ubar)
-    };
+    let model = small_net(6);
+    let loss = sum_of_squares;
     let node: NeuralOde<_, Rodas5P, DiscreteAdjoint> =
         NeuralOde::new(model, (0.0, 1.0), Rodas5P::new(), vec![0.5, 1.0])
             .unwrap()
@@ -291,19 +269,8 @@ fn a_stiff_layer_takes_its_sensitivity_as_a_type_parameter() {
 fn a_stiff_layer_with_the_default_sensitivity_takes_dual_numbers_through_the_solver() {
     use diffeqflux::NeuralOde;
     use sciml_ode::{Bdf, KenCarp4};
-    let model = Chain::new((
-        Dense::new(2, 5, Activation::Tanh),
-        Dense::new(5, 2, Activation::Identity),
-    ))
-    .unwrap();
-    let loss = |_t: &[f64], us: &[Vec<f64>]| {
-        let l = us.iter().flatten().map(|x| x * x).sum::<f64>();
-        let ubar = us
-            .iter()
-            .map(|u| u.iter().map(|x| 2.0 * x).collect())
-            .collect();
-        (l, ubar)
-    };
+    let model = small_net(5);
+    let loss = sum_of_squares;
     let u0 = [0.8, -0.3];
     fn check<M>(name: &str, node: &NeuralOde<Net2, M>, u0: &[f64], loss: Loss)
     where
@@ -375,3 +342,22 @@ fn a_stiff_layer_with_the_default_sensitivity_takes_dual_numbers_through_the_sol
 
 type Net2 = Chain<(Dense, Dense)>;
 type Loss = fn(&[f64], &[Vec<f64>]) -> (f64, Vec<Vec<f64>>);
+
+/// Dense(2, hidden, tanh) → Dense(hidden, 2).
+fn small_net(hidden: usize) -> Net2 {
+    Chain::new((
+        Dense::new(2, hidden, Activation::Tanh),
+        Dense::new(hidden, 2, Activation::Identity),
+    ))
+    .unwrap()
+}
+
+/// `L = Σ_saves ‖u‖²` and its cotangents `2u`.
+fn sum_of_squares(_t: &[f64], us: &[Vec<f64>]) -> (f64, Vec<Vec<f64>>) {
+    let l = us.iter().flatten().map(|x| x * x).sum::<f64>();
+    let ubar = us
+        .iter()
+        .map(|u| u.iter().map(|x| 2.0 * x).collect())
+        .collect();
+    (l, ubar)
+}
