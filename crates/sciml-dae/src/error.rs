@@ -27,7 +27,7 @@ pub enum DaeError {
         /// The first bad component.
         index: usize,
     },
-    /// The time span is empty, reversed or not finite.
+    /// The time span is empty or not finite (a backward span is valid).
     #[error("tspan = ({t0}, {t1}) must be finite with t0 != t1 (either direction)")]
     Span {
         /// Start.
