@@ -539,17 +539,21 @@ mod tests {
         a
     }
 
-    #[test]
-    fn small_solves_are_bitwise_the_general_solve() {
-        // Pseudo-random matrices that force interchanges, and right-hand sides with zeros (the
-        // kernels skip zero entries the same way).
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
+    /// Xorshift64 draws, uniform in `[−0.5, 0.5)`.
+    fn uniform_centred(mut seed: u64) -> impl FnMut() -> f64 {
+        move || {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
             (seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        };
+        }
+    }
+
+    #[test]
+    fn small_solves_are_bitwise_the_general_solve() {
+        // Pseudo-random matrices that force interchanges, and right-hand sides with zeros (the
+        // kernels skip zero entries the same way).
+        let mut next = uniform_centred(0x2545_f491_4f6c_dd1d);
         for n in 1..=8 {
             for trial in 0..50 {
                 let entries: Vec<f64> = (0..n * n).map(|_| next()).collect();
@@ -571,13 +575,7 @@ mod tests {
     fn small_factorisations_are_bitwise_nalgebras() {
         // Pseudo-random matrices (interchanges forced by the random magnitudes), some with exact
         // zeros and repeated magnitudes (ties in the pivot search), against lu_nalgebra itself.
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        };
+        let mut next = uniform_centred(0x9e37_79b9_7f4a_7c15);
         for n in 1..=8 {
             for trial in 0..200 {
                 let mut entries: Vec<f64> = (0..n * n).map(|_| next()).collect();
