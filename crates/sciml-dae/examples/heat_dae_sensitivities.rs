@@ -11,12 +11,8 @@
 //! strategy): the median time of 5 solves and the error. The dense strategy runs up to 402
 //! unknowns.
 
-use sciml_core::linalg::SparsityPattern;
-use sciml_core::{Scalar, Solution};
-use sciml_dae::{
-    DaeBdf, DaeColoured, DaeError, DaeForwardAd, DaeInit, DaePreconditioner, DaeProblem,
-    GenericResidual,
-};
+use sciml_core::Solution;
+use sciml_dae::{DaeBdf, DaeColoured, DaeForwardAd, DaeInit, DaePreconditioner};
 use sciml_ode::stiff::{KrylovSolve, SparseSolve};
 use sciml_ode::{SaveAt, SolveOptions};
 use std::time::Instant;
@@ -24,70 +20,21 @@ use std::time::Instant;
 const P: [f64; 2] = [1.0, 0.5];
 const T1: f64 = 0.1;
 
-#[derive(Clone, Debug)]
-struct Heat {
-    n: usize,
-}
+#[path = "common/heat.rs"]
+mod heat;
+use heat::Heat;
 
-impl Heat {
-    fn dx(&self) -> f64 {
-        1.0 / (self.n + 1) as f64
-    }
-    fn lambda(&self) -> f64 {
-        let dx = self.dx();
-        -4.0 / (dx * dx) * (std::f64::consts::PI * dx / 2.0).sin().powi(2)
-    }
-    fn mode(&self, i: usize) -> f64 {
-        (std::f64::consts::PI * i as f64 * self.dx()).sin()
-    }
-    fn problem<F: sciml_dae::DaeFunction>(
-        &self,
-        f: F,
-    ) -> std::result::Result<DaeProblem<F>, DaeError> {
-        let rate = P[0] * self.lambda() - P[1];
-        let u0: Vec<f64> = (0..self.n + 2).map(|i| self.mode(i)).collect();
-        let du0 = u0.iter().map(|u| rate * u).collect();
-        let mut diff = vec![true; self.n + 2];
-        diff[0] = false;
-        diff[self.n + 1] = false;
-        DaeProblem::new(f, du0, u0, (0.0, T1), P.to_vec(), Some(diff))
-    }
-    fn pattern(&self) -> Result<SparsityPattern> {
-        let m = self.n + 1;
-        let mut e = vec![(0, 0), (m, m)];
-        for i in 1..m {
-            e.extend([(i, i - 1), (i, i), (i, i + 1)]);
-        }
-        Ok(SparsityPattern::from_triplets(m + 1, m + 1, &e)?)
-    }
-    /// The relative error of `∂u/∂κ` at the middle point.
-    fn error(&self, sol: &Solution<Vec<f64>>) -> f64 {
-        let mid = self.n.div_ceil(2);
-        let rate = P[0] * self.lambda() - P[1];
-        let exact = self.lambda() * T1 * self.mode(mid) * (rate * T1).exp();
-        let got = sol
-            .u
-            .last()
-            .and_then(|u| u.get(self.n + 2 + mid))
-            .copied()
-            .unwrap_or(f64::NAN);
-        ((got - exact) / exact).abs()
-    }
-}
-
-impl GenericResidual for Heat {
-    fn len(&self) -> usize {
-        self.n + 2
-    }
-    fn eval<S: Scalar<Re = f64>>(&self, _t: f64, du: &[S], u: &[S], p: &[S], r: &mut [S]) {
-        let m = self.n + 1;
-        let c = S::cst(1.0 / (self.dx() * self.dx()));
-        r[0] = u[0];
-        r[m] = u[m];
-        for i in 1..m {
-            r[i] = du[i] - p[0] * (u[i - 1] - S::cst(2.0) * u[i] + u[i + 1]) * c + p[1] * u[i];
-        }
-    }
+/// The relative error of `∂u/∂κ` at the middle point at `T1`.
+fn error(heat: &Heat, sol: &Solution<Vec<f64>>) -> f64 {
+    let mid = heat.n.div_ceil(2);
+    let exact = heat.exact_sensitivities(&P, T1)[0][mid];
+    let got = sol
+        .u
+        .last()
+        .and_then(|u| u.get(heat.n + 2 + mid))
+        .copied()
+        .unwrap_or(f64::NAN);
+    ((got - exact) / exact).abs()
 }
 
 /// `W = ∂F/∂u + α·∂F/∂u′` is tridiagonal here: its own Thomas solve.
@@ -166,7 +113,7 @@ fn main() -> Result<()> {
             rows.push((
                 "dense LU",
                 timed(|| {
-                    Ok(heat.problem(f.clone())?.solve_forward_sensitivity(
+                    Ok(heat.problem(f.clone(), &P, T1)?.solve_forward_sensitivity(
                         DaeBdf::new(),
                         init,
                         &opts,
@@ -178,11 +125,13 @@ fn main() -> Result<()> {
         rows.push((
             "sparse LU",
             timed(|| {
-                Ok(heat.problem(coloured.clone())?.solve_forward_sensitivity(
-                    DaeBdf::new().linear_solver(SparseSolve),
-                    init,
-                    &opts,
-                )?)
+                Ok(heat
+                    .problem(coloured.clone(), &P, T1)?
+                    .solve_forward_sensitivity(
+                        DaeBdf::new().linear_solver(SparseSolve),
+                        init,
+                        &opts,
+                    )?)
             })?,
         ));
         let pc = Tridiagonal {
@@ -199,7 +148,7 @@ fn main() -> Result<()> {
         rows.push((
             "GMRES + tridiagonal",
             timed(|| {
-                Ok(heat.problem(f.clone())?.solve_forward_sensitivity(
+                Ok(heat.problem(f.clone(), &P, T1)?.solve_forward_sensitivity(
                     DaeBdf::new().linear_solver(gmres.clone()),
                     init,
                     &opts,
@@ -212,7 +161,7 @@ fn main() -> Result<()> {
                 n + 2,
                 median * 1e3,
                 sol.stats.accepted,
-                heat.error(&sol)
+                error(&heat, &sol)
             );
         }
     }

@@ -10,67 +10,14 @@
 //! (size, strategy): median time over `HEAT_REPS` solves (default 5), error and work counters.
 //! `HEAT_SIZES=100,400` picks the sizes (default 100, 400, 1000).
 
-use sciml_core::linalg::SparsityPattern;
-use sciml_core::Scalar;
-use sciml_dae::{
-    DaeBdf, DaeColoured, DaeForwardAd, DaeFunction, DaeInit, DaePreconditioner, DaeProblem,
-    GenericResidual,
-};
+use sciml_dae::{DaeBdf, DaeColoured, DaeForwardAd, DaeInit, DaePreconditioner};
 use sciml_ode::stiff::{KrylovSolve, SparseSolve};
 use sciml_ode::{SaveAt, SolveOptions};
 use std::time::Instant;
 
-#[derive(Clone, Debug)]
-struct Heat {
-    n: usize,
-}
-
-impl Heat {
-    fn dx(&self) -> f64 {
-        1.0 / (self.n + 1) as f64
-    }
-    fn lambda(&self) -> f64 {
-        let dx = self.dx();
-        -4.0 / (dx * dx) * (std::f64::consts::PI * dx / 2.0).sin().powi(2)
-    }
-    fn exact(&self, t: f64) -> Vec<f64> {
-        let dx = self.dx();
-        (0..self.n + 2)
-            .map(|i| (std::f64::consts::PI * i as f64 * dx).sin() * (self.lambda() * t).exp())
-            .collect()
-    }
-    fn pattern(&self) -> Result<SparsityPattern, Box<dyn std::error::Error>> {
-        let m = self.n + 1;
-        let mut e = vec![(0, 0), (m, m)];
-        for i in 1..m {
-            e.extend([(i, i - 1), (i, i), (i, i + 1)]);
-        }
-        Ok(SparsityPattern::from_triplets(m + 1, m + 1, &e)?)
-    }
-    fn problem<F: DaeFunction>(&self, f: F) -> Result<DaeProblem<F>, sciml_dae::DaeError> {
-        let u0 = self.exact(0.0);
-        let du0 = u0.iter().map(|u| self.lambda() * u).collect();
-        let mut diff = vec![true; self.n + 2];
-        diff[0] = false;
-        diff[self.n + 1] = false;
-        DaeProblem::new(f, du0, u0, (0.0, 0.1), vec![], Some(diff))
-    }
-}
-
-impl GenericResidual for Heat {
-    fn len(&self) -> usize {
-        self.n + 2
-    }
-    fn eval<S: Scalar<Re = f64>>(&self, _t: f64, du: &[S], u: &[S], _p: &[S], r: &mut [S]) {
-        let m = self.n + 1;
-        let c = S::cst(1.0 / (self.dx() * self.dx()));
-        r[0] = u[0];
-        r[m] = u[m];
-        for i in 1..m {
-            r[i] = du[i] - (u[i - 1] - S::cst(2.0) * u[i] + u[i + 1]) * c;
-        }
-    }
-}
+#[path = "common/heat.rs"]
+mod heat;
+use heat::{Heat, UNIT};
 
 /// The diagonal of `W = ∂F/∂u + α·∂F/∂u′`: `2/Δx² + α` inside, 1 on the boundary rows.
 #[derive(Clone, Debug)]
@@ -176,7 +123,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .saveat(SaveAt::Times(vec![0.1]));
     for n in sizes {
         let heat = Heat { n };
-        let exact = heat.exact(0.1);
+        let exact = heat.exact(&UNIT, 0.1);
         let scale = exact.iter().fold(0.0, |m: f64, x| m.max(x.abs()));
         let pc = Jacobi {
             n,
@@ -197,8 +144,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut last = None;
             for _ in 0..reps {
                 let ad = DaeForwardAd::new(heat.clone());
-                let mut prob = heat.problem(ad.clone())?;
-                let mut coloured = heat.problem(DaeColoured::new(ad, pattern.clone())?)?;
+                let mut prob = heat.problem(ad.clone(), &UNIT, 0.1)?;
+                let mut coloured =
+                    heat.problem(DaeColoured::new(ad, pattern.clone())?, &UNIT, 0.1)?;
                 let start = Instant::now();
                 let sol = match strategy {
                     "dense LU" => prob.solve(DaeBdf::new(), DaeInit::CheckInit, &opts)?,

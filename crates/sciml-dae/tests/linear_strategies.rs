@@ -104,54 +104,13 @@ fn a_looser_gmres_tolerance_still_solves_robertson_to_the_step_tolerance() {
     assert!((u[0] + u[1] + u[2] - 1.0).abs() < 1e-12);
 }
 
-/// The heat equation `u_t = u_xx` on `[0, 1]` with `n` interior points and the boundary values
-/// as algebraic unknowns (`u_0 = u_{n+1} = 0`), as IDA's `idaHeat1D`-style examples pose it.
-#[derive(Clone, Debug)]
-struct Heat {
-    n: usize,
-}
+#[path = "../examples/common/heat.rs"]
+mod heat;
+use heat::{Heat, UNIT};
 
-impl Heat {
-    fn dx(&self) -> f64 {
-        1.0 / (self.n + 1) as f64
-    }
-    /// `sin(πx_i)` is an eigenvector of the second-difference matrix with eigenvalue
-    /// `λ = −(4/Δx²)·sin²(πΔx/2)`, so the semi-discrete solution from it is `sin(πx_i)·e^{λt}`
-    /// exactly (the reference these tests use; it has no spatial error to hide behind).
-    fn lambda(&self) -> f64 {
-        let dx = self.dx();
-        -4.0 / (dx * dx) * (std::f64::consts::PI * dx / 2.0).sin().powi(2)
-    }
-    fn exact(&self, t: f64) -> Vec<f64> {
-        let dx = self.dx();
-        (0..self.n + 2)
-            .map(|i| (std::f64::consts::PI * i as f64 * dx).sin() * (self.lambda() * t).exp())
-            .collect()
-    }
-}
-
-impl GenericResidual for Heat {
-    fn len(&self) -> usize {
-        self.n + 2
-    }
-    fn eval<S: Scalar<Re = f64>>(&self, _t: f64, du: &[S], u: &[S], _p: &[S], r: &mut [S]) {
-        let m = self.n + 1;
-        let c = S::cst(1.0 / (self.dx() * self.dx()));
-        r[0] = u[0];
-        r[m] = u[m];
-        for i in 1..m {
-            r[i] = du[i] - (u[i - 1] - S::cst(2.0) * u[i] + u[i + 1]) * c;
-        }
-    }
-}
-
+/// `u_t = u_xx` from the exact start over `(0, 0.1)`.
 fn heat_problem<F: DaeFunction>(heat: &Heat, f: F) -> DaeProblem<F> {
-    let u0 = heat.exact(0.0);
-    let du0: Vec<f64> = u0.iter().map(|u| heat.lambda() * u).collect();
-    let mut diff = vec![true; heat.n + 2];
-    diff[0] = false;
-    diff[heat.n + 1] = false;
-    DaeProblem::new(f, du0, u0, (0.0, 0.1), vec![], Some(diff)).expect("valid problem")
+    heat.problem(f, &UNIT, 0.1).expect("valid problem")
 }
 
 /// Jacobi preconditioning of `W = ∂F/∂u + α·∂F/∂u′`: its diagonal is `2/Δx² + α` on the
@@ -178,7 +137,7 @@ impl DaePreconditioner for Jacobi {
 }
 
 fn heat_error(heat: &Heat, u: &[f64]) -> f64 {
-    let exact = heat.exact(0.1);
+    let exact = heat.exact(&UNIT, 0.1);
     let scale = exact.iter().fold(0.0, |m: f64, x| m.max(x.abs()));
     u.iter()
         .zip(&exact)
@@ -462,16 +421,6 @@ impl GenericResidual for Singular {
     }
 }
 
-/// The heat residual's pattern: the boundary rows' diagonal and the interior's three points.
-fn heat_pattern(heat: &Heat) -> SparsityPattern {
-    let m = heat.n + 1;
-    let mut e = vec![(0, 0), (m, m)];
-    for i in 1..m {
-        e.extend([(i, i - 1), (i, i), (i, i + 1)]);
-    }
-    SparsityPattern::from_triplets(m + 1, m + 1, &e).expect("pattern")
-}
-
 #[test]
 fn sparse_lu_with_coloured_jacobians_matches_the_dense_strategy_and_the_exact_heat_solution() {
     let heat = Heat { n: 60 };
@@ -481,7 +430,11 @@ fn sparse_lu_with_coloured_jacobians_matches_the_dense_strategy_and_the_exact_he
     let dense = heat_problem(&heat, DaeForwardAd::new(heat.clone()))
         .solve(DaeBdf::new(), DaeInit::CheckInit, &opts)
         .expect("dense solve");
-    let f = DaeColoured::new(DaeForwardAd::new(heat.clone()), heat_pattern(&heat)).expect("f");
+    let f = DaeColoured::new(
+        DaeForwardAd::new(heat.clone()),
+        heat.pattern().expect("pattern"),
+    )
+    .expect("f");
     // A tridiagonal pattern takes three colours: six passes per Jacobian evaluation.
     assert_eq!(f.colours(), 3);
     let sparse = heat_problem(&heat, f)

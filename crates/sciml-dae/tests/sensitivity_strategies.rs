@@ -13,76 +13,15 @@ use sciml_ode::problems::Robertson;
 use sciml_ode::stiff::{KrylovSolve, SparseSolve};
 use sciml_ode::{SaveAt, SolveOptions};
 
-/// `u_t = κ u_xx − μ u` on `[0, 1]` with `n` interior points and the boundary values as
-/// algebraic unknowns; `p = (κ, μ)`.
-#[derive(Clone, Debug)]
-struct Heat {
-    n: usize,
-}
-
-impl Heat {
-    fn dx(&self) -> f64 {
-        1.0 / (self.n + 1) as f64
-    }
-    /// The eigenvalue of the second-difference matrix for `sin(πx_i)`:
-    /// `λ = −(4/Δx²)·sin²(πΔx/2)`. The semi-discrete solution from `sin(πx_i)` is
-    /// `sin(πx_i)·e^{(κλ − μ)t}` exactly, so `∂u/∂κ = λt·u` and `∂u/∂μ = −t·u`.
-    fn lambda(&self) -> f64 {
-        let dx = self.dx();
-        -4.0 / (dx * dx) * (std::f64::consts::PI * dx / 2.0).sin().powi(2)
-    }
-    fn rate(&self, p: &[f64]) -> f64 {
-        p[0] * self.lambda() - p[1]
-    }
-    fn exact(&self, p: &[f64], t: f64) -> Vec<f64> {
-        let dx = self.dx();
-        (0..self.n + 2)
-            .map(|i| (std::f64::consts::PI * i as f64 * dx).sin() * (self.rate(p) * t).exp())
-            .collect()
-    }
-    /// `(∂u/∂κ, ∂u/∂μ)` at `t`.
-    fn exact_sensitivities(&self, p: &[f64], t: f64) -> [Vec<f64>; 2] {
-        let u = self.exact(p, t);
-        [
-            u.iter().map(|x| self.lambda() * t * x).collect(),
-            u.iter().map(|x| -t * x).collect(),
-        ]
-    }
-    fn pattern(&self) -> SparsityPattern {
-        let m = self.n + 1;
-        let mut e = vec![(0, 0), (m, m)];
-        for i in 1..m {
-            e.extend([(i, i - 1), (i, i), (i, i + 1)]);
-        }
-        SparsityPattern::from_triplets(m + 1, m + 1, &e).expect("pattern")
-    }
-}
-
-impl GenericResidual for Heat {
-    fn len(&self) -> usize {
-        self.n + 2
-    }
-    fn eval<S: Scalar<Re = f64>>(&self, _t: f64, du: &[S], u: &[S], p: &[S], r: &mut [S]) {
-        let m = self.n + 1;
-        let c = S::cst(1.0 / (self.dx() * self.dx()));
-        r[0] = u[0];
-        r[m] = u[m];
-        for i in 1..m {
-            r[i] = du[i] - p[0] * (u[i - 1] - S::cst(2.0) * u[i] + u[i + 1]) * c + p[1] * u[i];
-        }
-    }
-}
+#[path = "../examples/common/heat.rs"]
+mod heat;
+use heat::Heat;
 
 const P: [f64; 2] = [1.0, 0.5];
 const T1: f64 = 0.1;
 
 fn heat_problem<F: DaeFunction>(heat: &Heat, f: F) -> DaeProblem<F> {
-    let u0 = heat.exact(&P, 0.0);
-    let du0: Vec<f64> = u0.iter().map(|u| heat.rate(&P) * u).collect();
-    let mut diff = vec![true; heat.n + 2];
-    diff[0] = false;
-    diff[heat.n + 1] = false;
-    DaeProblem::new(f, du0, u0, (0.0, T1), P.to_vec(), Some(diff)).expect("valid problem")
+    heat.problem(f, &P, T1).expect("valid problem")
 }
 
 /// `max_i |a_i − b_i| / max_i |b_i|`.
@@ -123,7 +62,11 @@ fn heat_sensitivities_by_every_linear_strategy_match_the_exact_derivatives() {
     let dense = heat_problem(&heat, DaeForwardAd::new(heat.clone()))
         .solve_forward_sensitivity(DaeBdf::new(), init, &opts)
         .expect("dense");
-    let coloured = DaeColoured::new(DaeForwardAd::new(heat.clone()), heat.pattern()).expect("f");
+    let coloured = DaeColoured::new(
+        DaeForwardAd::new(heat.clone()),
+        heat.pattern().expect("pattern"),
+    )
+    .expect("f");
     let sparse = heat_problem(&heat, coloured)
         .solve_forward_sensitivity(DaeBdf::new().linear_solver(SparseSolve), init, &opts)
         .expect("sparse");
@@ -373,7 +316,11 @@ fn the_discrete_adjoint_through_sparse_lu_matches_the_dense_one_and_the_exact_gr
     let dense = dense_prob
         .discrete_adjoint(&dense_tape, &w)
         .expect("dense adjoint");
-    let coloured = DaeColoured::new(DaeForwardAd::new(heat.clone()), heat.pattern()).expect("f");
+    let coloured = DaeColoured::new(
+        DaeForwardAd::new(heat.clone()),
+        heat.pattern().expect("pattern"),
+    )
+    .expect("f");
     let mut sparse_prob = heat_problem(&heat, coloured);
     let (sparse_sol, sparse_tape) = sparse_prob
         .solve_with_tape(DaeBdf::new().linear_solver(SparseSolve), init, &opts)
