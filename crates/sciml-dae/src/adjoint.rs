@@ -136,14 +136,14 @@ fn locate_saves(t0: f64, ops: &[StepOp], times: &[f64]) -> Result<Vec<SavePos>, 
             t_start = *t_end;
         }
     }
+    // The steps' ends in the solve's direction (a backward span's decrease).
+    let forward = steps.last().is_none_or(|s| s.2 >= t0);
     times
         .iter()
         .map(|&ts| {
             if ts == t0 {
                 return Ok(SavePos::Start);
             }
-            // The steps' ends in the solve's direction (a backward span's decrease).
-            let forward = steps.last().is_none_or(|s| s.2 >= t0);
             let j = steps.partition_point(|s| if forward { s.2 < ts } else { s.2 > ts });
             match steps.get(j) {
                 Some(&(i, _, t_end, _)) if ts == t_end => Ok(SavePos::End(i)),
