@@ -116,16 +116,20 @@ impl SplineLayer {
             .collect()
     }
 
-    /// Splits the workspace (at least [`Layer::workspace_len`] scalars).
-    fn blocks<'w, S>(&self, ws: &'w mut [S]) -> Blocks<'w, S> {
+    /// Splits the workspace (at least [`Layer::workspace_len`] scalars) and fills its first two
+    /// parts: the Thomas factors and `A v` of every feature of the values `p`.
+    fn prepare<'w, S: Scalar>(&self, p: &[S], ws: &'w mut [S]) -> Blocks<'w, S> {
         let n = self.dim * self.len;
         let (av, rest) = ws.split_at_mut(n);
         let (aux, rest) = rest.split_at_mut(n);
-        Blocks {
+        let b = Blocks {
             av,
             aux,
             thomas: &mut rest[..self.len],
-        }
+        };
+        self.thomas_factors(b.thomas);
+        self.apply_a_all(p, b.thomas, b.av);
+        b
     }
 
     /// The piece `k` that `x` falls in (end pieces extended) and `θ = (x − x_k)/h`.
@@ -304,9 +308,7 @@ impl Layer for SplineLayer {
     fn forward<S: Scalar>(&self, inp: Input<'_, S>, y: &mut [S], ws: &mut [S]) {
         assert_x_len(inp.x.len(), self.dim * inp.batch);
         let m = self.len;
-        let b = self.blocks(ws);
-        self.thomas_factors(b.thomas);
-        self.apply_a_all(inp.p, b.thomas, b.av);
+        let b = self.prepare(inp.p, ws);
         for (idx, (x, yo)) in inp.x.iter().zip(y.iter_mut()).enumerate() {
             let r = (idx % self.dim) * m..(idx % self.dim + 1) * m;
             let (k, t) = self.locate(*x);
@@ -327,9 +329,7 @@ impl Layer for SplineLayer {
         assert_x_len(inp.x.len(), self.dim * inp.batch);
         let m = self.len;
         let inv_h = S::cst(1.0 / self.step);
-        let b = self.blocks(ws);
-        self.thomas_factors(b.thomas);
-        self.apply_a_all(inp.p, b.thomas, b.av);
+        let b = self.prepare(inp.p, ws);
         b.aux.iter_mut().for_each(|w| *w = S::cst(0.0));
         for (idx, x) in inp.x.iter().enumerate() {
             let r = (idx % self.dim) * m..(idx % self.dim + 1) * m;
@@ -364,9 +364,7 @@ impl Layer for SplineLayer {
         assert_x_len(inp.x.len(), self.dim * inp.batch);
         let m = self.len;
         let inv_h = S::cst(1.0 / self.step);
-        let b = self.blocks(ws);
-        self.thomas_factors(b.thomas);
-        self.apply_a_all(inp.p, b.thomas, b.av);
+        let b = self.prepare(inp.p, ws);
         if let Some(pd) = pdot {
             self.apply_a_all(pd, b.thomas, b.aux);
         }
