@@ -263,6 +263,66 @@ fn continuous_adjoints_refuse_bad_input() {
         .is_err());
 }
 
+/// The backward pass runs on the shared step loop. GBM with `u0 = 1e-300`, `μ = 80` on [0, 12]
+/// (768 Euler–Heun steps, each multiplying by about 3.03): the forward state stays finite
+/// (about 1e69 at the end), but the adjoint grows by the same factor backward and overflows
+/// near t = 2, so the backward pass fails with `NonFinite` at the node where the steps stood,
+/// not with an infinite gradient. A NaN cotangent is refused before any backward step. With a
+/// short last step (span 0.97, dt 1/64) and checkpoints, the gradient is still the stored one,
+/// bitwise.
+#[test]
+fn backward_pass_fails_on_a_non_finite_adjoint_and_keeps_short_last_steps_exact() {
+    let gbm = FieldSde::new(
+        ForwardAd::new(GbmDrift),
+        ForwardAd::new(GbmDiffusion),
+        Noise::Diagonal,
+    )
+    .unwrap();
+    let prob = SdeProblem::new(gbm, vec![1e-300], (0.0, 12.0), vec![80.0, 0.1]).unwrap();
+    let opts = SdeOptions::fixed(1.0 / 64.0).saveat(vec![12.0]).seed(2);
+    let last = |_ts: &[f64], us: &[Vec<f64>]| (us[0][0], vec![vec![1.0]]);
+    let sol = solve(&prob, Method::EulerHeun, &opts).unwrap();
+    assert!(sol.u[0][0].is_finite() && sol.u[0][0] > 1e60, "{:?}", sol.u);
+    for r in [
+        BacksolveAdjoint.gradient(&prob, &opts, last),
+        InterpolatingAdjoint::new().gradient(&prob, &opts, last),
+        InterpolatingAdjoint::checkpointed(5).gradient(&prob, &opts, last),
+    ] {
+        match r {
+            Err(SdeError::Failed { code, t, .. }) => {
+                assert_eq!(code, sciml_core::ReturnCode::NonFinite);
+                eprintln!("backward overflow at t = {t}");
+                assert!(t > 1.0 && t < 4.0, "failed at t = {t}");
+            }
+            other => panic!("expected a NonFinite failure, got {other:?}"),
+        }
+    }
+    let nan = |_ts: &[f64], _us: &[Vec<f64>]| (0.0, vec![vec![f64::NAN]]);
+    let e = BacksolveAdjoint.gradient(&prob, &opts, nan).unwrap_err();
+    assert!(e.to_string().contains("loss cotangent 0"), "{e}");
+
+    let short = SdeProblem::new(
+        nonlinear(Noise::Diagonal),
+        vec![0.8, -0.4],
+        (0.0, 0.97),
+        P.to_vec(),
+    )
+    .unwrap();
+    let opts = SdeOptions::fixed(1.0 / 64.0)
+        .saveat(vec![0.5, 0.97])
+        .seed(2);
+    let full = InterpolatingAdjoint::new()
+        .gradient(&short, &opts, sum_sq)
+        .unwrap();
+    assert!(grad(&full).iter().all(|x| x.is_finite()));
+    for every in [1, 7, 62, 100] {
+        let c = InterpolatingAdjoint::checkpointed(every)
+            .gradient(&short, &opts, sum_sq)
+            .unwrap();
+        assert_eq!(grad(&c), grad(&full), "every {every}");
+    }
+}
+
 /// The issue's check, "gradients agree with central finite differences on a fixed Brownian path
 /// to 1e-5 relative", for the continuous adjoints: they approximate the continuous gradient, so
 /// the step must be small enough that both they and the differenced Euler–Heun solution are

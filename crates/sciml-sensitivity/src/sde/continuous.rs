@@ -10,8 +10,10 @@
 //!
 //! whose diffusion terms are VJPs of the diffusion with the cotangent `a ⊗ dW`, so no Jacobian is
 //! formed. It is stepped from `T` to `t0` by Euler–Heun (Stratonovich) with step `−h` and
-//! increments `−ΔW` on the forward grid, on the forward Brownian path replayed from the tree. The
-//! two adjoints differ in where the state `z(t)` comes from:
+//! increments `−ΔW` on the forward grid, on the forward Brownian path replayed from the tree,
+//! through the shared step loop (`sciml_ode::StepLoop`, like the forward pass): a non-finite
+//! adjoint fails with `ReturnCode::NonFinite` where the steps stood. The two adjoints differ in
+//! where the state `z(t)` comes from:
 //!
 //! - [`BacksolveAdjoint`] integrates `z` backward together with `(a, μ)`: `O(n + n_p)` memory,
 //!   but the reversed state drifts from the forward one where the dynamics contract.
@@ -27,13 +29,13 @@
 //! form `dz = (f − c) dt + g ∘ dW`, as in Li et al. §3; the VJP of the correction `c` needs
 //! second derivatives of the diffusion, which the system supplies through [`ItoCorrection`].
 
+use super::backward::{BackwardSetup, BackwardStepper, Forward, ForwardStates};
 use super::{check_cotangents, SdeAdjoint};
 use crate::{BacksolveAdjoint, InterpolatingAdjoint};
-use sciml_core::{Error, Real, ReturnCode, Solution, Stats};
-use sciml_sde::replay::{fixed_setup, increments, GridPath, GridReplay, Nodes, StratonovichForm};
-use sciml_sde::{
-    ItoCorrection, Method, Noise, SdeError, SdeFunction, SdeOptions, SdeProblem, SdeVjp,
-};
+use sciml_core::{Error, Real, SaveAt, Solution, SolveError, Stats};
+use sciml_ode::{Callbacks, SolveOptions, StepLoop};
+use sciml_sde::replay::{fixed_setup, GridPath, GridReplay, Nodes, StratonovichForm};
+use sciml_sde::{ItoCorrection, Method, SdeError, SdeFunction, SdeOptions, SdeProblem, SdeVjp};
 
 /// Where the backward pass gets the forward state.
 #[derive(Clone, Copy, Debug)]
@@ -185,83 +187,12 @@ macro_rules! continuous_sde_adjoint {
 continuous_sde_adjoint!(BacksolveAdjoint);
 continuous_sde_adjoint!(InterpolatingAdjoint);
 
-/// Scratch of the adjoint increments.
-struct Scratch<R> {
-    g: Vec<R>,
-    wg: Vec<R>,
-    wa: Vec<R>,
-}
-
-/// Where one backward Euler–Heun stage is evaluated (DESIGN decision 11): time, (negative) step,
-/// the increments `dW` of the step, the forward state and the parameters.
-#[derive(Clone, Copy)]
-struct Stage<'a, R> {
-    t: R,
-    dt: R,
-    dw: &'a [R],
-    z: &'a [R],
-    p: &'a [R],
-}
-
-/// `ka = −(∂f/∂z)ᵀ a dt − (∂g/∂z)ᵀ (a ⊗ dW)` and the same with `∂/∂θ` into `kmu`, both
-/// overwritten. The VJPs accumulate, so the cotangents are negated.
-fn adjoint_increment<R: Real, B: SdeVjp<R>>(
-    f: &mut B,
-    noise: Noise,
-    st: Stage<'_, R>,
-    a: &[R],
-    (ka, kmu): (&mut [R], &mut [R]),
-    s: &mut Scratch<R>,
-) {
-    let Stage { t, dt, dw, z, p } = st;
-    ka.iter_mut().for_each(|x| *x = R::zero());
-    kmu.iter_mut().for_each(|x| *x = R::zero());
-    for (w, x) in s.wa.iter_mut().zip(a) {
-        *w = -*x * dt;
-    }
-    f.drift_vjp(t, z, p, &s.wa, ka, kmu);
-    noise.outer_to(a, dw, -R::one(), &mut s.wg);
-    f.diffusion_vjp(t, z, p, &s.wg, ka, kmu);
-}
-
-/// `kz = f dt + g dW`.
-fn state_increment<R: Real, B: SdeFunction<R>>(
-    f: &mut B,
-    noise: Noise,
-    st: Stage<'_, R>,
-    kz: &mut [R],
-    s: &mut Scratch<R>,
-) {
-    let Stage { t, dt, dw, z, p } = st;
-    f.drift(t, z, p, kz);
-    for x in kz.iter_mut() {
-        *x *= dt;
-    }
-    f.diffusion(t, z, p, &mut s.g);
-    noise.apply_add(&s.g, dw, R::one(), kz);
-}
-
-/// The forward states the backward pass reads, by step index.
-enum ForwardStates<R> {
-    /// The final state only (backsolve).
-    End(Vec<R>),
-    /// Every state, `(nsteps + 1) · n` values.
-    All(Vec<R>),
-    /// The states at steps `0, k, 2k, …`, and the segment last recomputed.
-    Checkpoints {
-        every: usize,
-        at: Vec<Vec<R>>,
-        segment: usize,
-        states: Vec<R>,
-    },
-}
-
 /// The shared engine: forward solve with `method`, loss, backward Euler–Heun on the Stratonovich
 /// system `back`.
 fn continuous<R, F, B, L>(
     prob: &SdeProblem<R, F>,
     method: Method,
-    mut back: B,
+    back: B,
     source: StateSource,
     opts: &SdeOptions<R>,
     loss: L,
@@ -277,7 +208,6 @@ where
     let n = prob.u0.len();
     let np = prob.p.len();
     let nsteps = grid.nsteps;
-    let p = &prob.p;
     let mut path = GridPath::new(grid, t1);
 
     // Forward pass: the saved states, and what the backward pass needs.
@@ -325,10 +255,13 @@ where
         }
     })?;
     sol.stats = stats;
-    let mut states = match source {
-        StateSource::Backsolve => {
-            ForwardStates::End(checkpoints.pop().unwrap_or_else(|| prob.u0.clone()))
-        }
+    // The final state: the backward pass starts from it (checkpoints always end with it).
+    let last = checkpoints
+        .last()
+        .cloned()
+        .unwrap_or_else(|| prob.u0.clone());
+    let states = match source {
+        StateSource::Backsolve => ForwardStates::Backsolve,
         StateSource::Stored { every: None } => ForwardStates::All(all),
         StateSource::Stored { every: Some(k) } => ForwardStates::Checkpoints {
             every: k,
@@ -341,153 +274,55 @@ where
     let (loss, cot) = loss(&sol.t, &sol.u);
     check_cotangents(&cot, saves.len(), n)?;
 
-    // Backward pass: y = (z, a, μ), z used only by backsolve.
-    let noise = back.noise();
-    let m = noise.brownian_dim(n);
-    let gl = noise.diffusion_len(n);
-    let mut s = Scratch {
-        g: vec![R::zero(); gl],
-        wg: vec![R::zero(); gl],
-        wa: vec![R::zero(); n],
+    // Backward pass on the shared loop: y = (z, a, μ) from t1 to t0 on the forward grid; the
+    // stepper adds the cotangents of the saves at a node as the step from it starts.
+    let mut y = vec![R::zero(); 2 * n + np];
+    y[..n].copy_from_slice(&last);
+    let setup = BackwardSetup {
+        grid,
+        tree: &mut tree,
+        path,
+        forward: Forward { f, method, prob },
+        states,
+        saves: &saves,
+        cot: &cot,
     };
-    let mut z = match &states {
-        ForwardStates::End(u) => u.clone(),
-        _ => vec![R::zero(); n],
+    let stepper = BackwardStepper::new(back, setup);
+    let opts = SolveOptions {
+        dt: Some(grid.dt),
+        adaptive: Some(false),
+        // Nothing saved: the driver reads the state at each node.
+        saveat: SaveAt::Times(Vec::new()),
+        dense: Some(false),
+        // A short last step of the grid is the backward pass's first: land on the node before it,
+        // so that the fixed steps after it fall on the grid's nodes.
+        tstops: if grid.last_exact || nsteps < 2 {
+            Vec::new()
+        } else {
+            vec![grid.time(t0, t1, nsteps - 1)]
+        },
+        // The grid was checked against `maxiters` before the forward pass.
+        maxiters: usize::MAX,
+        ..SolveOptions::default()
     };
-    let mut zbar = vec![R::zero(); n];
-    let mut a = vec![R::zero(); n];
-    let mut abar = vec![R::zero(); n];
-    let mut mu = vec![R::zero(); np];
-    let (mut kz0, mut kz1) = (vec![R::zero(); n], vec![R::zero(); n]);
-    let (mut ka0, mut ka1) = (vec![R::zero(); n], vec![R::zero(); n]);
-    let (mut km0, mut km1) = (vec![R::zero(); np], vec![R::zero(); np]);
-    let (mut wprev, mut wnext) = (vec![0.0f64; m], vec![0.0f64; m]);
-    let (mut dw, mut dz) = (vec![R::zero(); m], vec![R::zero(); m]);
-    let mut si = saves.len();
-    let add = |j: usize, si: &mut usize, a: &mut [R]| {
-        while *si > 0 && saves[*si - 1] == j {
-            *si -= 1;
-            for (x, c) in a.iter_mut().zip(&cot[*si]) {
-                *x += *c;
-            }
-        }
+    let failed = |e: SolveError<Vec<R>>| match e {
+        SolveError::Failed { code, t, .. } => SdeError::Failed {
+            code,
+            t,
+            partial: None,
+        },
+        SolveError::Input(e) => e.into(),
     };
-    let half = R::c(0.5);
-    path.at(&mut tree, nsteps, &mut wnext);
-    for j in (1..=nsteps).rev() {
-        add(j, &mut si, &mut a);
-        path.at(&mut tree, j - 1, &mut wprev);
-        increments(&wprev, &wnext, m, &mut dw, &mut dz);
-        for x in dw.iter_mut() {
-            *x = -*x;
-        }
-        let tj = grid.time(t0, t1, j);
-        let tjm = grid.time(t0, t1, j - 1);
-        let dt = tjm - tj;
-        // The state at t_j (stage 1) and at t_{j−1} (stage 2).
-        match &mut states {
-            ForwardStates::End(_) => {
-                let st = Stage {
-                    t: tj,
-                    dt,
-                    dw: &dw,
-                    z: &z,
-                    p,
-                };
-                state_increment(&mut back, noise, st, &mut kz0, &mut s);
-                for i in 0..n {
-                    zbar[i] = z[i] + kz0[i];
-                }
-            }
-            ForwardStates::All(all) => {
-                z.copy_from_slice(&all[j * n..(j + 1) * n]);
-                zbar.copy_from_slice(&all[(j - 1) * n..j * n]);
-            }
-            ForwardStates::Checkpoints {
-                every,
-                at,
-                segment,
-                states,
-            } => {
-                let c = (j - 1) / *every;
-                if *segment != c {
-                    let j0 = c * *every;
-                    let j1 = (j0 + *every).min(nsteps);
-                    states.clear();
-                    states.extend_from_slice(&at[c]);
-                    let mut sink = Stats::default();
-                    GridReplay {
-                        f: &mut f,
-                        method,
-                        prob,
-                        grid: &grid,
-                        tree: &mut tree,
-                        nodes: Nodes::Blocks(&mut path),
-                    }
-                    .steps((j0, j1), &at[c], &mut sink, |_, u| {
-                        states.extend_from_slice(u)
-                    })?;
-                    *segment = c;
-                }
-                let o = j - c * *every;
-                z.copy_from_slice(&states[o * n..(o + 1) * n]);
-                zbar.copy_from_slice(&states[(o - 1) * n..o * n]);
-            }
-        }
-        let st = Stage {
-            t: tj,
-            dt,
-            dw: &dw,
-            z: &z,
-            p,
-        };
-        adjoint_increment(&mut back, noise, st, &a, (&mut ka0, &mut km0), &mut s);
-        for i in 0..n {
-            abar[i] = a[i] + ka0[i];
-        }
-        if matches!(states, ForwardStates::End(_)) {
-            let st = Stage {
-                t: tjm,
-                dt,
-                dw: &dw,
-                z: &zbar,
-                p,
-            };
-            state_increment(&mut back, noise, st, &mut kz1, &mut s);
-        }
-        let st = Stage {
-            t: tjm,
-            dt,
-            dw: &dw,
-            z: &zbar,
-            p,
-        };
-        adjoint_increment(&mut back, noise, st, &abar, (&mut ka1, &mut km1), &mut s);
-        for i in 0..n {
-            a[i] += half * (ka0[i] + ka1[i]);
-        }
-        for i in 0..np {
-            mu[i] += half * (km0[i] + km1[i]);
-        }
-        if matches!(states, ForwardStates::End(_)) {
-            for i in 0..n {
-                z[i] += half * (kz0[i] + kz1[i]);
-            }
-        }
-        if !(a.iter().chain(&mu).chain(&z).all(|x| x.is_finite())) {
-            return Err(SdeError::Failed {
-                code: ReturnCode::NonFinite,
-                t: tjm.to_f64_lossy(),
-                partial: None,
-            });
-        }
-        std::mem::swap(&mut wprev, &mut wnext);
-    }
-    add(0, &mut si, &mut a);
-    Ok(SdeAdjoint {
-        sol,
-        loss,
-        du0: a,
-        dp: mu,
-    })
+    let mut integ = StepLoop::new(stepper, &y, (t1, t0), &opts, Callbacks::new())?;
+    while integ.step().map_err(failed)? {}
+    debug_assert_eq!(
+        integ.stepper_mut().node(),
+        0,
+        "the backward pass ends on node 0"
+    );
+    y.copy_from_slice(integ.u());
+    integ.stepper_mut().add_first_node(&mut y[n..2 * n]);
+    let dp = y.split_off(2 * n);
+    let du0 = y.split_off(n);
+    Ok(SdeAdjoint { sol, loss, du0, dp })
 }

@@ -9,6 +9,7 @@
 //!   [`sciml_sde::ItoCorrection`]); backsolve in `O(1)` memory in the number of steps,
 //!   interpolating on the stored or checkpointed forward states.
 
+mod backward;
 mod continuous;
 mod discrete;
 
@@ -31,8 +32,9 @@ pub struct SdeAdjoint<R: Real> {
     pub dp: Vec<R>,
 }
 
-/// Checks that a loss returned one cotangent of length `n` per saved state.
-fn check_cotangents<R>(cot: &[Vec<R>], saves: usize, n: usize) -> Result<(), SdeError> {
+/// Checks that a loss returned one finite cotangent of length `n` per saved state (as the ODE
+/// adjoints check theirs).
+fn check_cotangents<R: Real>(cot: &[Vec<R>], saves: usize, n: usize) -> Result<(), SdeError> {
     if cot.len() != saves || cot.iter().any(|c| c.len() != n) {
         return Err(Error::DimensionMismatch {
             what: "loss cotangents (one per saved state, each of the state's length)".into(),
@@ -40,6 +42,9 @@ fn check_cotangents<R>(cot: &[Vec<R>], saves: usize, n: usize) -> Result<(), Sde
             got: cot.iter().map(|c| c.len()).sum(),
         }
         .into());
+    }
+    for (k, c) in cot.iter().enumerate() {
+        sciml_core::check_state(format_args!("loss cotangent {k}"), c, n)?;
     }
     Ok(())
 }
