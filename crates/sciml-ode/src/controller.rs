@@ -46,7 +46,8 @@ pub struct PiController<R> {
 struct ControllerState<R> {
     b1: R,
     b2: R,
-    ln_err_old: R,
+    /// `log2` of the last accepted step's error (floored at 1e-4).
+    log2_err_old: R,
 }
 
 impl<R: Real> Default for PiController<R> {
@@ -61,7 +62,7 @@ impl<R: Real> Default for PiController<R> {
             state: ControllerState {
                 b1: R::zero(),
                 b2: R::zero(),
-                ln_err_old: R::c(1e-4).ln(),
+                log2_err_old: R::c(1e-4_f64.log2()),
             },
         }
     }
@@ -105,7 +106,7 @@ impl<R: Real> PiController<R> {
         self.state = ControllerState {
             b1: self.beta1.unwrap_or(R::one() / q - R::c(0.75) * b2),
             b2,
-            ln_err_old: R::c(1e-4).ln(),
+            log2_err_old: R::c(1e-4_f64.log2()),
         };
         self
     }
@@ -124,81 +125,79 @@ impl<R: Real> PiController<R> {
         if !err.is_finite() {
             return (false, h * self.qmin);
         }
-        // err^β₁ and err_old^β₂ through one logarithm each (err_old's is kept), in a fast
-        // approximation: a step-size factor needs a few digits, not libm's 16.
-        let ln_err = R::c(fast_ln(err.max(R::c(1e-300)).to_f64_lossy()));
+        // err^β₁ and err_old^β₂ through one base-2 logarithm each (err_old's is kept) and one
+        // power of two, in fast approximations: a step-size factor needs a few digits, not
+        // libm's 16, and these sit on the solve's critical path (the next step waits for `h`).
+        let l = R::c(fast_log2(err.max(R::c(1e-300)).to_f64_lossy()));
         if err <= R::one() {
-            let q = R::c(fast_exp(
-                (st.b1 * ln_err - st.b2 * st.ln_err_old).to_f64_lossy(),
+            // γ / (err^β₁ / err_old^β₂) = γ · 2^(β₂ log2 err_old − β₁ log2 err): no division.
+            let q = R::c(fast_exp2(
+                (st.b2 * st.log2_err_old - st.b1 * l).to_f64_lossy(),
             ));
             let lo = self.qmin_accepted.unwrap_or(self.qmin);
-            let ratio = (self.gamma / q).max(lo).min(self.qmax);
-            st.ln_err_old = ln_err.max(R::c(1e-4).ln());
+            let ratio = (self.gamma * q).max(lo).min(self.qmax);
+            st.log2_err_old = l.max(R::c(1e-4_f64.log2()));
             (true, h * ratio)
         } else {
-            let q11 = R::c(fast_exp((st.b1 * ln_err).to_f64_lossy()));
-            let ratio = (self.gamma / q11).max(self.qmin).min(R::one());
+            let q = R::c(fast_exp2((-st.b1 * l).to_f64_lossy()));
+            let ratio = (self.gamma * q).max(self.qmin).min(R::one());
             (false, h * ratio)
         }
     }
 }
 
-/// Natural logarithm to about 1e-7 relative, for positive normal `x`: the exponent from the bits,
-/// `ln(m)` for the mantissa `m ∈ [1, 2)` from the series of `atanh((m - 1)/(m + 1))`.
-fn fast_ln(x: f64) -> f64 {
+/// `log2(x)` to about 1e-9 absolute, for positive normal `x`: the exponent from the bits, and
+/// `log2(m)` for the mantissa reduced to `m ∈ [√2/2, √2]` from the series `2 atanh(z) / ln 2`,
+/// `|z| = |m − 1|/(m + 1) ≤ 0.172`, to `z⁹` (remainder `2 z¹¹ / (11 ln 2) ≈ 1e-9`), evaluated by
+/// Estrin's scheme (a shorter dependency chain than Horner's).
+#[inline]
+fn fast_log2(x: f64) -> f64 {
+    const L: f64 = std::f64::consts::LOG2_E;
     let bits = x.to_bits();
-    let exp = ((bits >> 52) & 0x7ff) as i64 - 1023;
-    let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    let mut exp = (((bits >> 52) & 0x7ff) as i64 - 1023) as f64;
+    let mut m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    if m > std::f64::consts::SQRT_2 {
+        m *= 0.5;
+        exp += 1.0;
+    }
     let z = (m - 1.0) / (m + 1.0);
     let z2 = z * z;
-    let series =
-        z * (2.0 + z2 * (2.0 / 3.0 + z2 * (2.0 / 5.0 + z2 * (2.0 / 7.0 + z2 * (2.0 / 9.0)))));
-    series + exp as f64 * std::f64::consts::LN_2
+    let z4 = z2 * z2;
+    let a = 2.0 * L + z2 * (2.0 / 3.0 * L);
+    let b = 2.0 / 5.0 * L + z2 * (2.0 / 7.0 * L);
+    z * (a + z4 * (b + z4 * (2.0 / 9.0 * L))) + exp
 }
 
-/// `e^x` to about 1e-10 relative for |x| <= 600: `2^k · e^r` with `|r| <= ln2/2` and a degree-8
-/// Taylor polynomial for `e^r`.
-fn fast_exp(x: f64) -> f64 {
-    fast_exp_rounding(x, round_half_away)
-}
-
-/// [`fast_exp`] with the rounding of `x / ln 2` given (the test compares `round_half_away`
-/// with `f64::round`).
+/// `2^x` to about 3e-10 relative (clamped to |x| ≤ 1000): `2^k · 2^r` with `k` the nearest
+/// integer and `|r| ≤ 1/2`, and the degree-8 Taylor polynomial of `2^r = e^(r ln 2)` (remainder
+/// `(ln 2 / 2)⁹ / 9! ≈ 2e-10`), evaluated by Estrin's scheme.
 #[inline]
-fn fast_exp_rounding(x: f64, round: impl Fn(f64) -> f64) -> f64 {
-    let x = x.clamp(-600.0, 600.0);
-    let k = round(x / std::f64::consts::LN_2);
-    let r = x - k * std::f64::consts::LN_2;
-    let mut p = 1.0 / 40320.0;
-    for c in [
-        1.0 / 5040.0,
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
+fn fast_exp2(x: f64) -> f64 {
+    // (ln 2)^j / j!, j = 0..=8.
+    const C: [f64; 9] = [
         1.0,
-        1.0,
-    ] {
-        p = p * r + c;
-    }
+        std::f64::consts::LN_2,
+        0.240_226_506_959_100_7,
+        0.055_504_108_664_821_576,
+        0.009_618_129_107_628_477,
+        0.001_333_355_814_642_844_1,
+        0.000_154_035_303_933_816_06,
+        1.525_273_380_405_983_8e-5,
+        1.321_548_679_014_430_5e-6,
+    ];
+    // Adding and subtracting 1.5·2^52 rounds to the nearest integer (ties to even) for
+    // |x| < 2^51, without a libm call or a branch.
+    const ROUND: f64 = 6_755_399_441_055_744.0;
+    let x = x.clamp(-1000.0, 1000.0);
+    let k = (x + ROUND) - ROUND;
+    let r = x - k;
+    let r2 = r * r;
+    let r4 = r2 * r2;
+    let p03 = (C[0] + C[1] * r) + (C[2] + C[3] * r) * r2;
+    let p47 = (C[4] + C[5] * r) + (C[6] + C[7] * r) * r2;
+    let p = p03 + (p47 + C[8] * r4) * r4;
+    // 2^k from its exponent bits (normal for |k| ≤ 1000).
     p * f64::from_bits(((k as i64 + 1023) as u64) << 52)
-}
-
-/// `y.round()` for `|y| < 2^62`, without the libm call `round` is on baseline x86-64 (no
-/// SSE4.1): truncate, then step away from zero when the (exact) remainder is at least one half.
-/// NaN gives 0, which `fast_exp` maps to the same NaN result as `round`'s NaN.
-#[inline]
-fn round_half_away(y: f64) -> f64 {
-    let t = y as i64 as f64;
-    let d = y - t;
-    if d >= 0.5 {
-        t + 1.0
-    } else if d <= -0.5 {
-        t - 1.0
-    } else {
-        t
-    }
 }
 
 #[cfg(test)]
@@ -206,47 +205,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_half_away_matches_round() {
-        for v in [
-            0.5,
-            -0.5,
-            0.49999999999999994,
-            -0.49999999999999994,
-            2.5,
-            -2.5,
-            1e15 + 0.5,
-        ] {
-            assert_eq!(round_half_away(v), v.round(), "{v}");
-        }
-        // fast_exp's results are bitwise those it gave with `round` (step sizes are compared
-        // bitwise against stored references elsewhere).
-        let reference = |x: f64| fast_exp_rounding(x, f64::round);
-        let mut x = -700.0_f64;
-        while x <= 700.0 {
-            let k = (x / std::f64::consts::LN_2).round();
+    fn fast_log2_and_exp2_are_accurate_enough_for_step_control() {
+        // Against libm's log2 and exp2 over the range the controller meets (errors from 1e-300
+        // up; exponents of a step ratio within [2^-1000, 2^1000]), including mantissas near
+        // 1 and 2 and exact powers of two.
+        let mut x = 1e-300_f64;
+        while x < 1e300 {
             for v in [
                 x,
-                (k + 0.5) * std::f64::consts::LN_2,
-                (k - 0.5) * std::f64::consts::LN_2,
+                x * 1.999_999,
+                x * 1.000_001,
+                x * std::f64::consts::SQRT_2 * 1.000_001,
             ] {
-                assert_eq!(fast_exp(v).to_bits(), reference(v).to_bits(), "{v}");
+                let want = v.log2();
+                assert!((fast_log2(v) - want).abs() <= 2e-9, "log2 {v}");
+            }
+            x *= 3.7;
+        }
+        assert_eq!(fast_log2(1.0), 0.0);
+        assert_eq!(fast_log2(0.25), -2.0);
+        let mut x = -1000.0_f64;
+        while x <= 1000.0 {
+            for v in [x, x.round() + 0.5, x.round() - 0.5] {
+                let v = v.clamp(-1000.0, 1000.0);
+                let rel = fast_exp2(v) / v.exp2() - 1.0;
+                assert!(rel.abs() < 3e-10, "exp2 {v}: {rel}");
             }
             x += 0.0137;
         }
-    }
-
-    #[test]
-    fn fast_ln_and_exp_are_accurate_enough_for_step_control() {
-        for &x in &[1e-300, 1e-12, 1e-4, 0.3, 1.0, 1.7, 2.0, 10.0, 1e5, 1e300] {
-            let l: f64 = x;
-            assert!(
-                (fast_ln(x) - l.ln()).abs() <= 1e-7 * (1.0 + l.ln().abs()),
-                "ln {x}"
-            );
-        }
-        for &x in &[-600.0, -20.0, -1.0, -0.1, 0.0, 0.2, 1.0, 3.3, 50.0, 600.0] {
-            let e: f64 = x;
-            assert!((fast_exp(x) / e.exp() - 1.0).abs() < 1e-10, "exp {x}");
-        }
+        assert_eq!(fast_exp2(0.0), 1.0);
+        assert_eq!(fast_exp2(-3.0), 0.125);
     }
 }
