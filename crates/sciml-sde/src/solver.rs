@@ -93,6 +93,44 @@ impl<R: Real> SdeOptions<R> {
         self.dt = Some(dt);
         self
     }
+    /// Sets what to save ([`SaveAt::Steps`], or listed times as [`SdeOptions::saveat`] gives).
+    pub fn save_at(mut self, saveat: SaveAt<R>) -> Self {
+        self.saveat = saveat;
+        self
+    }
+    /// Sets the smallest step an adaptive solve may take (see the field).
+    pub fn dtmin(mut self, dtmin: R) -> Self {
+        self.dtmin = Some(dtmin);
+        self
+    }
+    /// Sets the largest step an adaptive solve may take (see the field).
+    pub fn dtmax(mut self, dtmax: R) -> Self {
+        self.dtmax = Some(dtmax);
+        self
+    }
+    /// Sets the most step attempts (see the field).
+    ///
+    /// ```
+    /// use sciml_core::ReturnCode;
+    /// use sciml_sde::{solve, FnSde, Method, Noise, SdeError, SdeOptions, SdeProblem};
+    /// let f = FnSde::new(1, 0, Noise::Diagonal,
+    ///     |_t: f64, _u: &[f64], _p: &[f64], du: &mut [f64]| du[0] = 0.0,
+    ///     |_t: f64, _u: &[f64], _p: &[f64], g: &mut [f64]| g[0] = 1.0);
+    /// let prob = SdeProblem::new(f, vec![0.0], (0.0, 1.0), vec![])?;
+    /// let opts = SdeOptions::fixed(0.01).maxiters(10);
+    /// let e = solve(&prob, Method::EulerMaruyama, &opts).unwrap_err();
+    /// assert!(matches!(e, SdeError::Failed { code: ReturnCode::MaxIters, .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn maxiters(mut self, maxiters: usize) -> Self {
+        self.maxiters = maxiters;
+        self
+    }
+    /// Sets the weight of the deterministic part of the adaptive error estimate (see the field).
+    pub fn delta(mut self, delta: R) -> Self {
+        self.delta = delta;
+        self
+    }
 }
 
 pub(crate) fn validate<R: Real, F: SdeFunction<R>>(

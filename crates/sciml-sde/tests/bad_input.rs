@@ -250,10 +250,9 @@ fn bad_dtmin_and_dtmax_are_errors_naming_the_option() {
             let e = solve(&prob, method, &o).unwrap_err();
             assert_option_error(&e, "dtmin", "0 <= dtmin <= dtmax");
         }
-        // Sound bounds are accepted.
-        let mut o = base.clone();
-        o.dtmin = Some(0.0);
-        o.dtmax = Some(0.05);
+        // Sound bounds are accepted (set through the builders, which set the same fields).
+        let o = base.clone().dtmin(0.0).dtmax(0.05);
+        assert_eq!((o.dtmin, o.dtmax), (Some(0.0), Some(0.05)));
         let sol = solve(&prob, method, &o).unwrap();
         assert_eq!(*sol.t.last().unwrap(), 1.0);
         if base.adaptive {
