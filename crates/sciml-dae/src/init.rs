@@ -15,9 +15,12 @@
 //!   0 = F(t, y(t), y′(t)) in Matlab", J. Numer. Math. 10, 2002, as OrdinaryDiffEq's
 //!   `ShampineCollocationInit`). The result satisfies `F(u0′, u0, p, t0) = 0` to rounding; the
 //!   differential values move by about `dt·u′`, so it needs no knowledge of which components
-//!   are differential and works when both `u0` and `u0′` are rough guesses (given
-//!   `differential_vars`, the algebraic components' `u0′`, which `F` does not read, are then
-//!   set to 0 rather than left at their jump over `dt`). The iteration matrix is the BDF's
+//!   are differential and works when both `u0` and `u0′` are rough guesses. The algebraic
+//!   components' `u0′`, which `F` does not read, are then set to 0 rather than left at their jump
+//!   over `dt`: those `differential_vars` marks, and, with the dense or sparse strategy, those
+//!   whose column of `∂F/∂u′` is zero at the start (so a problem given without
+//!   `differential_vars` starts well too; the Jacobian-free strategy keeps no matrix to read
+//!   that from, and needs `differential_vars` away from `t = 0`). The iteration matrix is the BDF's
 //!   `∂F/∂u + (1/dt)·∂F/∂u′`; a backward span steps back (`dt < 0`).
 
 use crate::error::DaeError;
@@ -55,8 +58,8 @@ pub enum DaeInit {
     BrownFullBasicInit,
     /// One implicit Euler step of length `dt` at `t0` (backward for a backward span) moves every
     /// component onto the constraint (module docs); the algebraic components' `u′` (those
-    /// `differential_vars` marks) are set to 0. `dt: None` takes [`SHAMPINE_DEFAULT_DT`] ×
-    /// max(1, |t0|).
+    /// `differential_vars` marks, and with a dense or sparse strategy those `F` does not read at
+    /// the start) are set to 0. `dt: None` takes [`SHAMPINE_DEFAULT_DT`] × max(1, |t0|).
     ShampineCollocationInit {
         /// The step; finite and positive.
         dt: Option<f64>,
@@ -299,9 +302,14 @@ pub(crate) fn initialise<F: DaeFunction, L: DaeLinearSolver<F>>(
             du.copy_from_slice(&g.du);
             // An algebraic component's quotient is its jump onto the constraint over dt, not a
             // derivative (F does not read it): zero, as a start's algebraic u′ usually is, so
-            // the first step's predictor and size do not follow it.
-            for (d, _) in du.iter_mut().zip(differential).filter(|(_, diff)| !**diff) {
-                *d = 0.0;
+            // the first step's predictor and size do not follow it. The algebraic components
+            // are those `differential_vars` marks and, where the strategy keeps ∂F/∂u′, those
+            // whose column is zero (a problem given without `differential_vars`).
+            let reads = linear.derivative_columns(&*g.lc);
+            for (i, d) in du.iter_mut().enumerate() {
+                if !differential[i] || reads.as_ref().is_some_and(|r| !r[i]) {
+                    *d = 0.0;
+                }
             }
             u.copy_from_slice(&x);
             f.residual(t0, du, u, p, &mut r);

@@ -105,6 +105,13 @@ pub trait DaeLinearSolver<F: DaeFunction>: Clone + Send + Sync + std::fmt::Debug
     ) -> Result<(), crate::DaeError> {
         Ok(())
     }
+    /// Which components' derivatives `F` reads at the point last linearised: `mask[i]` is
+    /// `false` where column `i` of `∂F/∂u′` is zero there. `None` when the strategy keeps no
+    /// matrix to read it from (the matrix-free strategy; the default).
+    /// [`crate::DaeInit::ShampineCollocationInit`] zeroes the `u′` of those components.
+    fn derivative_columns(&self, _c: &Self::Cache) -> Option<Vec<bool>> {
+        None
+    }
     /// Evaluates the Jacobians at `(t, du, u)` (matrix-free: records the point).
     ///
     /// # Errors
@@ -297,6 +304,15 @@ impl<F: DaeJacobian> DaeLinearSolver<F> for DenseSolve {
             },
             no_p: Vec::new(),
         }
+    }
+
+    fn derivative_columns(&self, c: &DaeDenseCache) -> Option<Vec<bool>> {
+        let n = c.dfddu.ncols();
+        Some(
+            (0..n)
+                .map(|j| c.dfddu.col(j).iter().any(|x| *x != 0.0))
+                .collect(),
+        )
     }
 
     fn linearise(

@@ -367,6 +367,15 @@ impl<F: DaeSparseJacobian> DaeLinearSolver<F> for SparseSolve {
         }
     }
 
+    fn derivative_columns(&self, c: &DaeSparseCache) -> Option<Vec<bool>> {
+        let n = c.dfddu.ncols();
+        Some(
+            (0..n)
+                .map(|j| c.dfddu.col_values(j).iter().any(|x| *x != 0.0))
+                .collect(),
+        )
+    }
+
     fn linearise(
         &self,
         c: &mut DaeSparseCache,
