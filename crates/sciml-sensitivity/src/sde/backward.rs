@@ -234,13 +234,12 @@ impl<'a, R: Real, F: SdeFunction<R>, B: SdeVjp<R>> BackwardStepper<'a, R, F, B> 
         self.j
     }
 
-    /// The cotangents of the saves at node 0 (not added by any step) into `a`.
+    /// The cotangents of the saves at node 0 (not added by any step) into `a`, last save first
+    /// as the steps add theirs.
     pub fn add_first_node(&self, a: &mut [R]) {
-        for (k, c) in self.saves[..self.si].iter().zip(self.cot) {
-            if *k == 0 {
-                for (x, c) in a.iter_mut().zip(c) {
-                    *x += *c;
-                }
+        for k in (0..self.si).rev().filter(|k| self.saves[*k] == 0) {
+            for (x, c) in a.iter_mut().zip(&self.cot[k]) {
+                *x += *c;
             }
         }
     }
