@@ -280,25 +280,27 @@ impl<R: Real, F: SdeFunction<R>> GridReplay<'_, '_, R, F> {
         let span = (grid.time(t0, t1, j0), grid.time(t0, t1, j1));
         let mut integ = StepLoop::new(stepper, &u0.to_vec(), span, &opts, Callbacks::new())?;
         loop {
-            match integ.step() {
-                Ok(more) => {
-                    let j = integ.stepper_mut().node().unwrap_or(j1);
-                    visit(j, integ.u());
-                    if !more {
-                        break;
-                    }
-                }
-                Err(SolveError::Failed { code, t, .. }) => {
-                    return Err(SdeError::Failed {
-                        code,
-                        t,
-                        partial: None,
-                    })
-                }
-                Err(SolveError::Input(e)) => return Err(e.into()),
+            let more = integ.step().map_err(replay_error)?;
+            let j = integ.stepper_mut().node().unwrap_or(j1);
+            visit(j, integ.u());
+            if !more {
+                break;
             }
         }
         *stats += &integ.solution().stats;
         Ok(())
+    }
+}
+
+/// The [`SdeError`] of a failed replay or adjoint pass on the shared loop: its code and time,
+/// and no partial solution (what such a pass steps is not the solve's saved trajectory).
+pub fn replay_error<R: Real>(e: SolveError<Vec<R>>) -> SdeError {
+    match e {
+        SolveError::Failed { code, t, .. } => SdeError::Failed {
+            code,
+            t,
+            partial: None,
+        },
+        SolveError::Input(e) => e.into(),
     }
 }

@@ -8,6 +8,8 @@
 //! Everything here is what a solve with the same options does, exposed so that a pass over the
 //! same grid and path can be repeated outside this crate; nothing in it is needed to solve.
 
-pub use crate::grid::{fixed_setup, grid_brownian, increments, Grid, GridPath, GridReplay};
+pub use crate::grid::{
+    fixed_setup, grid_brownian, increments, replay_error, Grid, GridPath, GridReplay,
+};
 pub use crate::problem::StratonovichForm;
 pub use crate::stepper::Nodes;

@@ -307,7 +307,8 @@ impl<R: Real, F: SdeFunction<R>, B: SdeVjp<R>> Stepper for BackwardStepper<'_, R
         _history: Option<&DenseOutput<Vec<R>>>,
         _stats: &mut Stats,
     ) {
-        // The start (t1) or a save node where the driver added cotangents.
+        // The node at t: the start, t1 (the loop restarts a stepper after a callback changes
+        // the state; the backward pass has none, and adds its cotangents inside the steps).
         let (t0, t1) = self.span;
         self.j = if t == t1 {
             self.grid.nsteps

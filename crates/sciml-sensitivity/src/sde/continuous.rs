@@ -32,9 +32,9 @@
 use super::backward::{BackwardSetup, BackwardStepper, Forward, ForwardStates};
 use super::{check_cotangents, SdeAdjoint};
 use crate::{BacksolveAdjoint, InterpolatingAdjoint};
-use sciml_core::{Error, Real, SaveAt, Solution, SolveError, Stats};
+use sciml_core::{Error, Real, SaveAt, Solution, Stats};
 use sciml_ode::{Callbacks, SolveOptions, StepLoop};
-use sciml_sde::replay::{fixed_setup, GridPath, GridReplay, Nodes, StratonovichForm};
+use sciml_sde::replay::{fixed_setup, replay_error, GridPath, GridReplay, Nodes, StratonovichForm};
 use sciml_sde::{ItoCorrection, Method, SdeError, SdeFunction, SdeOptions, SdeProblem, SdeVjp};
 
 /// Where the backward pass gets the forward state.
@@ -291,7 +291,7 @@ where
     let opts = SolveOptions {
         dt: Some(grid.dt),
         adaptive: Some(false),
-        // Nothing saved: the driver reads the state at each node.
+        // Nothing saved: the driver reads the state at t0.
         saveat: SaveAt::Times(Vec::new()),
         dense: Some(false),
         // A short last step of the grid is the backward pass's first: land on the node before it,
@@ -305,16 +305,8 @@ where
         maxiters: usize::MAX,
         ..SolveOptions::default()
     };
-    let failed = |e: SolveError<Vec<R>>| match e {
-        SolveError::Failed { code, t, .. } => SdeError::Failed {
-            code,
-            t,
-            partial: None,
-        },
-        SolveError::Input(e) => e.into(),
-    };
     let mut integ = StepLoop::new(stepper, &y, (t1, t0), &opts, Callbacks::new())?;
-    while integ.step().map_err(failed)? {}
+    while integ.step().map_err(replay_error)? {}
     debug_assert_eq!(
         integ.stepper_mut().node(),
         0,
